@@ -1,0 +1,148 @@
+//! Whisper's log-mel front end: 16 kHz, 25 ms Hann window (n_fft 400),
+//! 10 ms hop, 80 Slaney mel bands, log10 with an 8-decade dynamic range.
+
+use std::sync::Arc;
+
+use rustfft::num_complex::Complex32;
+use rustfft::{Fft, FftPlanner};
+
+pub const SAMPLE_RATE: usize = 16_000;
+pub const N_FFT: usize = 400;
+pub const HOP_LENGTH: usize = 160;
+pub const N_FREQS: usize = N_FFT / 2 + 1;
+/// Samples in one 30-s window.
+pub const WINDOW_SAMPLES: usize = 30 * SAMPLE_RATE;
+/// Mel frames in one 30-s window.
+pub const WINDOW_FRAMES: usize = WINDOW_SAMPLES / HOP_LENGTH;
+
+fn hz_to_mel(hz: f64) -> f64 {
+    // Slaney: linear below 1 kHz, logarithmic above.
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = (6.4f64).ln() / 27.0;
+    if hz >= min_log_hz {
+        min_log_mel + (hz / min_log_hz).ln() / logstep
+    } else {
+        hz / f_sp
+    }
+}
+
+fn mel_to_hz(mel: f64) -> f64 {
+    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
+    let min_log_mel = min_log_hz / f_sp;
+    let logstep = (6.4f64).ln() / 27.0;
+    if mel >= min_log_mel {
+        min_log_hz * (logstep * (mel - min_log_mel)).exp()
+    } else {
+        f_sp * mel
+    }
+}
+
+/// The Slaney-normalised triangular filterbank, `n_mels × N_FREQS`, row-major,
+/// identical to librosa's `filters.mel(sr=16000, n_fft=400, n_mels=n_mels)`.
+pub fn mel_filterbank(n_mels: usize) -> Vec<f32> {
+    let fft_freqs: Vec<f64> = (0..N_FREQS).map(|i| i as f64 * SAMPLE_RATE as f64 / N_FFT as f64).collect();
+    let (min_mel, max_mel) = (hz_to_mel(0.0), hz_to_mel(SAMPLE_RATE as f64 / 2.0));
+    let mel_points: Vec<f64> = (0..n_mels + 2)
+        .map(|i| mel_to_hz(min_mel + (max_mel - min_mel) * i as f64 / (n_mels + 1) as f64))
+        .collect();
+    let mut weights = vec![0f32; n_mels * N_FREQS];
+    for m in 0..n_mels {
+        let (lo, center, hi) = (mel_points[m], mel_points[m + 1], mel_points[m + 2]);
+        let enorm = 2.0 / (hi - lo);
+        for (k, &f) in fft_freqs.iter().enumerate() {
+            let lower = (f - lo) / (center - lo);
+            let upper = (hi - f) / (hi - center);
+            weights[m * N_FREQS + k] = (lower.min(upper).max(0.0) * enorm) as f32;
+        }
+    }
+    weights
+}
+
+/// Computes log-mel spectrograms; holds the FFT plan and filterbank so a
+/// batch of creatives pays for them once.
+pub struct LogMel {
+    n_mels: usize,
+    filters: Vec<f32>,
+    window: Vec<f32>,
+    fft: Arc<dyn Fft<f32>>,
+}
+
+impl LogMel {
+    pub fn new(n_mels: usize) -> Self {
+        // Periodic Hann, as torch.hann_window(400).
+        let window = (0..N_FFT)
+            .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / N_FFT as f64).cos()) as f32)
+            .collect();
+        let fft = FftPlanner::<f32>::new().plan_fft_forward(N_FFT);
+        Self { n_mels, filters: mel_filterbank(n_mels), window, fft }
+    }
+
+    pub fn n_mels(&self) -> usize {
+        self.n_mels
+    }
+
+    /// Log-mel of `samples` (16 kHz mono) as `n_mels × n_frames`, row-major,
+    /// where `n_frames = samples.len() / HOP_LENGTH` (Whisper drops the last
+    /// STFT frame). Frames are centred with reflect padding, as `torch.stft`.
+    /// The dynamic-range clamp is taken over this whole array, so callers pass
+    /// a whole window's worth of samples (zero padded) like Whisper does.
+    pub fn compute(&self, samples: &[f32]) -> Vec<f32> {
+        let n_frames = samples.len() / HOP_LENGTH;
+        let pad = N_FFT / 2;
+        let padded = reflect_pad(samples, pad);
+        let mut power = vec![0f32; N_FREQS];
+        let mut buf = vec![Complex32::new(0.0, 0.0); N_FFT];
+        let mut scratch = vec![Complex32::new(0.0, 0.0); self.fft.get_inplace_scratch_len()];
+        let mut mel = vec![0f32; self.n_mels * n_frames];
+        for t in 0..n_frames {
+            let start = t * HOP_LENGTH;
+            for i in 0..N_FFT {
+                buf[i] = Complex32::new(padded[start + i] * self.window[i], 0.0);
+            }
+            self.fft.process_with_scratch(&mut buf, &mut scratch);
+            for (p, c) in power.iter_mut().zip(&buf[..N_FREQS]) {
+                *p = c.norm_sqr();
+            }
+            for m in 0..self.n_mels {
+                let row = &self.filters[m * N_FREQS..(m + 1) * N_FREQS];
+                let e: f32 = row.iter().zip(&power).map(|(w, p)| w * p).sum();
+                mel[m * n_frames + t] = e.max(1e-10).log10();
+            }
+        }
+        let max = mel.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        for v in mel.iter_mut() {
+            *v = (v.max(max - 8.0) + 4.0) / 4.0;
+        }
+        mel
+    }
+}
+
+fn reflect_pad(samples: &[f32], pad: usize) -> Vec<f32> {
+    let n = samples.len();
+    let mut out = Vec::with_capacity(n + 2 * pad);
+    // Reflection needs at least pad+1 samples; shorter input is zero padded.
+    let at = |i: isize| -> f32 {
+        if n == 0 {
+            return 0.0;
+        }
+        let mut i = i;
+        let last = n as isize - 1;
+        if last == 0 {
+            return samples[0];
+        }
+        while i < 0 || i > last {
+            if i < 0 {
+                i = -i;
+            }
+            if i > last {
+                i = 2 * last - i;
+            }
+        }
+        samples[i as usize]
+    };
+    for i in 0..(n + 2 * pad) {
+        out.push(at(i as isize - pad as isize));
+    }
+    out
+}

@@ -1,0 +1,40 @@
+//! Errors a user can act on. Every variant's message names the file or model
+//! concerned and says what to do about it.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: cannot read the file: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the file is empty (0 bytes)")]
+    EmptyInput,
+    #[error("not a media file this tool can read ({0})")]
+    NotMedia(String),
+    #[error("unsupported codec {codec}: {hint}")]
+    UnsupportedCodec { codec: String, hint: String },
+    #[error("the file has no audio track")]
+    NoAudioTrack,
+    #[error("the audio could not be decoded: {0}")]
+    Decode(String),
+    #[error("model {name} is missing: run `creative-filter models fetch` first (looked in {dir})")]
+    ModelMissing { name: String, dir: PathBuf },
+    #[error("model {name} is damaged: {reason}; run `creative-filter models fetch` again to rebuild it")]
+    ModelCorrupt { name: String, reason: String },
+    #[error("model preparation failed: {0}")]
+    Prepare(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("inference failed: {0}")]
+    Inference(#[from] candle_core::Error),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("{0}")]
+    Invalid(String),
+}

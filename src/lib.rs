@@ -1,0 +1,13 @@
+//! Creative Filter: assigns advertising creatives to spend segments from their
+//! speech, entirely on the user's machine.
+//!
+//! Data flows one way: bytes → [`media`] (decode, resample) → [`asr`]
+//! (log-mel, Whisper, decoding policy) → text features → decision → report.
+//! The native CLI (`src/main.rs`) and the browser shell call the same functions.
+
+pub mod asr;
+pub mod error;
+pub mod media;
+pub mod models;
+
+pub use error::{Error, Result};

@@ -1,0 +1,118 @@
+//! Audio decoding with symphonia. The container is recognised from the bytes
+//! (the extension is only a hint), so misnamed files still decode.
+
+use std::io::Cursor;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use super::Audio;
+use crate::error::{Error, Result};
+
+/// Decoded audio and what it was decoded from.
+#[derive(Debug, Clone)]
+pub struct DecodedAudio {
+    /// Mono mix at the source sample rate.
+    pub audio: Audio,
+    pub codec: String,
+    /// True when the creative was longer than the analysis cap and was cut.
+    pub truncated: bool,
+    /// Packets that failed to decode and were skipped (damaged streams).
+    pub skipped_packets: usize,
+}
+
+/// Decodes the first audio track of `bytes`, mixed down to mono, keeping at
+/// most `max_seconds` of it (a creative's message is in its first minutes;
+/// the cap keeps memory bounded for hour-long files).
+pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    let mut hint = Hint::new();
+    if let Some(ext) = extension {
+        hint.with_extension(ext);
+    }
+    let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+    let probed = symphonia::default::get_probe()
+        .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
+        .map_err(|e| match e {
+            SymphoniaError::Unsupported(_) => Error::NotMedia("unrecognised container".into()),
+            other => Error::NotMedia(other.to_string()),
+        })?;
+    let mut format = probed.format;
+
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+        .or_else(|| format.tracks().iter().find(|t| t.codec_params.codec != CODEC_TYPE_NULL))
+        .ok_or(Error::NoAudioTrack)?;
+    let track_id = track.id;
+    let params = track.codec_params.clone();
+    let codecs = symphonia::default::get_codecs();
+    let codec_name = codecs
+        .get_codec(params.codec)
+        .map(|d| d.short_name.to_string())
+        .unwrap_or_else(|| format!("{:?}", params.codec));
+    let mut decoder = codecs.make(&params, &DecoderOptions::default()).map_err(|_| Error::UnsupportedCodec {
+        codec: codec_name.clone(),
+        hint: "no native decoder for this audio codec".into(),
+    })?;
+
+    let mut samples: Vec<f32> = Vec::new();
+    let mut sample_rate = params.sample_rate.unwrap_or(0);
+    let mut truncated = false;
+    let mut skipped_packets = 0usize;
+    let mut decoded_packets = 0usize;
+    let mut interleaved: Option<SampleBuffer<f32>> = None;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::ResetRequired) => break,
+            // A damaged container tail: keep what was decoded so far.
+            Err(_) if decoded_packets > 0 => break,
+            Err(e) => return Err(Error::Decode(e.to_string())),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let buffer = match decoder.decode(&packet) {
+            Ok(b) => b,
+            Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
+                skipped_packets += 1;
+                continue;
+            }
+            Err(e) => return Err(Error::Decode(e.to_string())),
+        };
+        decoded_packets += 1;
+        let spec = *buffer.spec();
+        sample_rate = spec.rate;
+        let channels = spec.channels.count().max(1);
+        let frames = buffer.frames();
+        let needed = buffer.capacity() as u64;
+        let sb = match &mut interleaved {
+            Some(sb) if sb.capacity() as u64 >= needed * channels as u64 => sb,
+            slot => slot.insert(SampleBuffer::<f32>::new(needed, spec)),
+        };
+        sb.copy_interleaved_ref(buffer);
+        super::resample::mix_interleaved_into(&sb.samples()[..frames * channels], channels, &mut samples);
+        if sample_rate > 0 && samples.len() as f64 >= max_seconds * sample_rate as f64 {
+            samples.truncate((max_seconds * sample_rate as f64) as usize);
+            truncated = true;
+            break;
+        }
+    }
+    if decoded_packets == 0 {
+        return Err(Error::Decode(format!("no {codec_name} packet could be decoded")));
+    }
+    if sample_rate == 0 {
+        return Err(Error::Decode("the stream does not state its sample rate".into()));
+    }
+    Ok(DecodedAudio { audio: Audio { samples, sample_rate }, codec: codec_name, truncated, skipped_packets })
+}

@@ -1,0 +1,23 @@
+//! Media: from a creative's bytes to 16 kHz mono samples.
+
+mod decode;
+mod resample;
+
+pub use decode::{decode_audio, DecodedAudio};
+pub use resample::{mix_to_mono, resample, to_whisper_input};
+
+/// Sample rate Whisper's front end expects.
+pub const TARGET_SAMPLE_RATE: u32 = 16_000;
+
+/// Mono audio at a known sample rate.
+#[derive(Debug, Clone)]
+pub struct Audio {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+}
+
+impl Audio {
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / self.sample_rate as f64
+    }
+}

@@ -1,0 +1,2 @@
+//! Models: the manifest, preparation from PyPI wheels, conversion to GGUF,
+//! and loading.
