@@ -6,6 +6,7 @@
 //! The native CLI (`src/main.rs`) and the browser shell call the same functions.
 
 pub mod asr;
+pub mod creative;
 pub mod error;
 pub mod media;
 pub mod models;

@@ -1,1 +1,7 @@
-fn main(){}
+//! `creative-filter`: the command-line shell over the library core.
+
+mod cli;
+
+fn main() {
+    std::process::exit(cli::run());
+}

@@ -1,4 +1,24 @@
 //! Speech recognition: log-mel front end, Whisper, and the decoding policy
 //! (language, suppression, 30-s windows, no-speech detection).
 
+pub mod config;
+pub mod hallucination;
 pub mod mel;
+pub mod tokenizer;
+pub mod transcribe;
+pub mod wer;
+pub mod whisper;
+
+pub use transcribe::{AsrTimings, Rejected, SpeechSpan, TranscribeOptions, Transcriber, Transcript};
+
+use crate::error::Result;
+use candle_core::Device;
+
+/// Loads the runtime Whisper (GGUF) and its tokenizer from bytes; the browser
+/// and the CLI both come through here.
+pub fn load_transcriber(gguf: &[u8], tokenizer_json: &[u8]) -> Result<Transcriber> {
+    let device = Device::Cpu;
+    let (weights, config) = whisper::Weights::from_gguf(gguf, &device)?;
+    let model = whisper::Whisper::load(&weights, config)?;
+    Ok(Transcriber::new(model, tokenizer::WhisperTokenizer::from_bytes(tokenizer_json)?))
+}

@@ -72,3 +72,63 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
 pub fn to_whisper_input(audio: &Audio) -> Result<Vec<f32>> {
     resample(&audio.samples, audio.sample_rate, TARGET_SAMPLE_RATE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(freq: f64, rate: u32, seconds: f64) -> Vec<f32> {
+        let n = (rate as f64 * seconds) as usize;
+        (0..n).map(|i| (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin() as f32 * 0.5).collect()
+    }
+
+    fn rms(x: &[f32]) -> f64 {
+        (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+    }
+
+    #[test]
+    fn in_band_tone_is_preserved_and_aligned() {
+        for from in [8_000, 22_050, 44_100, 48_000] {
+            let out = resample(&tone(440.0, from, 1.0), from, 16_000).unwrap();
+            assert_eq!(out.len(), 16_000, "{from} Hz");
+            // Least-squares fit of a 440 Hz sinusoid; skip the edges, where
+            // the filter sees the signal start and stop.
+            let w = 2.0 * std::f64::consts::PI * 440.0 / 16_000.0;
+            let range = 400..15_600;
+            let (mut ss, mut sc, mut cc, mut ys, mut yc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for n in range.clone() {
+                let (s, c, y) = ((w * n as f64).sin(), (w * n as f64).cos(), out[n] as f64);
+                ss += s * s;
+                sc += s * c;
+                cc += c * c;
+                ys += y * s;
+                yc += y * c;
+            }
+            let det = ss * cc - sc * sc;
+            let (a, b) = ((ys * cc - yc * sc) / det, (yc * ss - ys * sc) / det);
+            let amplitude = (a * a + b * b).sqrt();
+            let delay_samples = (-b).atan2(a) / w;
+            let residual: Vec<f32> =
+                range.clone().map(|n| out[n] - (a * (w * n as f64).sin() + b * (w * n as f64).cos()) as f32).collect();
+            let snr = 20.0 * (amplitude / std::f64::consts::SQRT_2 / rms(&residual)).log10();
+            assert!((amplitude - 0.5).abs() < 0.005, "{from} Hz: amplitude {amplitude}");
+            assert!(delay_samples.abs() < 1.0, "{from} Hz: output lags by {delay_samples:.2} samples");
+            assert!(snr > 60.0, "{from} Hz → 16 kHz: SNR {snr:.1} dB");
+        }
+    }
+
+    #[test]
+    fn tones_above_the_new_nyquist_are_removed() {
+        // 10 kHz cannot exist at 16 kHz; a naive decimator would fold it to 6 kHz.
+        let input = tone(10_000.0, 48_000, 1.0);
+        let out = resample(&input, 48_000, 16_000).unwrap();
+        let attenuation = 20.0 * (rms(&input) / rms(&out[400..15_600])).log10();
+        assert!(attenuation > 60.0, "only {attenuation:.1} dB of attenuation");
+    }
+
+    #[test]
+    fn mixes_channels() {
+        assert_eq!(mix_to_mono(&[1.0, 0.0, 0.5, 0.5], 2), vec![0.5, 0.5]);
+        assert_eq!(resample(&[], 8_000, 16_000).unwrap(), Vec::<f32>::new());
+    }
+}

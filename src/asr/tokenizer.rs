@@ -1,0 +1,71 @@
+//! Whisper's tokenizer and the ids of its control tokens.
+
+use tokenizers::Tokenizer;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct WhisperTokenizer {
+    inner: Tokenizer,
+    pub sot: u32,
+    pub eot: u32,
+    pub transcribe: u32,
+    pub no_timestamps: u32,
+    pub no_speech: u32,
+    /// `<|0.00|>`; every id from here on is a timestamp in 20-ms steps.
+    pub timestamp_begin: u32,
+    /// (code, id) of every language token, e.g. ("ru", 50263).
+    pub languages: Vec<(String, u32)>,
+}
+
+impl WhisperTokenizer {
+    pub fn from_bytes(json: &[u8]) -> Result<Self> {
+        let inner = Tokenizer::from_bytes(json).map_err(|e| Error::Tokenizer(format!("Whisper tokenizer.json: {e}")))?;
+        let id = |t: &str| {
+            inner.token_to_id(t).ok_or_else(|| Error::Tokenizer(format!("Whisper tokenizer has no {t} token")))
+        };
+        let no_timestamps = id("<|notimestamps|>")?;
+        let no_speech = id("<|nospeech|>").or_else(|_| id("<|nocaptions|>"))?;
+        let sot = id("<|startoftranscript|>")?;
+        let mut languages: Vec<(String, u32)> = (sot + 1..id("<|translate|>")?)
+            .filter_map(|i| {
+                let t = inner.id_to_token(i)?;
+                let code = t.strip_prefix("<|")?.strip_suffix("|>")?;
+                (code.len() <= 3 && code.chars().all(|c| c.is_ascii_lowercase())).then(|| (code.to_string(), i))
+            })
+            .collect();
+        languages.sort_by_key(|(_, i)| *i);
+        Ok(Self {
+            sot,
+            eot: id("<|endoftext|>")?,
+            transcribe: id("<|transcribe|>")?,
+            no_timestamps,
+            no_speech,
+            timestamp_begin: no_timestamps + 1,
+            languages,
+            inner,
+        })
+    }
+
+    pub fn language_token(&self, code: &str) -> Result<u32> {
+        self.languages
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, i)| *i)
+            .ok_or_else(|| Error::Invalid(format!("Whisper does not know the language code {code:?}")))
+    }
+
+    pub fn language_code(&self, token: u32) -> Option<&str> {
+        self.languages.iter().find(|(_, i)| *i == token).map(|(c, _)| c.as_str())
+    }
+
+    /// Text of the ordinary (non-control) tokens in `ids`.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        let text: Vec<u32> = ids.iter().copied().filter(|&i| i < self.eot).collect();
+        self.inner.decode(&text, false).map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.inner.encode(text, false).map_err(|e| Error::Tokenizer(e.to_string()))?.get_ids().to_vec())
+    }
+}

@@ -1,0 +1,391 @@
+//! The decoding policy: greedy decoding with Whisper's timestamp rules over
+//! consecutive 30-s windows. Each window ends at the last complete segment's
+//! timestamp and the next window starts there, so a word cut by a window
+//! boundary is decoded whole in the next window instead of being lost.
+
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use super::hallucination::{compression_ratio, has_words, normalize, reject_reason};
+use super::mel::{LogMel, HOP_LENGTH, SAMPLE_RATE, WINDOW_FRAMES};
+use super::tokenizer::WhisperTokenizer;
+use super::whisper::Whisper;
+use crate::error::Result;
+
+/// Seconds per timestamp token and per encoder position.
+const TIME_PRECISION: f64 = 0.02;
+/// Mel frames per encoder position (conv2 has stride 2).
+const INPUT_STRIDE: usize = 2;
+/// The first timestamp may be at most 1 s into the window.
+const MAX_INITIAL_TIMESTAMP: u32 = 50;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TranscribeOptions {
+    /// Language code to force (`"ru"`), or `None` to detect it per creative.
+    pub language: Option<String>,
+    /// Whisper's thresholds: a window is silent when its no-speech
+    /// probability is above `no_speech_threshold` and the decoder was unsure
+    /// (average log-probability below `logprob_threshold`).
+    pub no_speech_threshold: f32,
+    pub logprob_threshold: f32,
+    /// Text that compresses better than this is a repetition loop.
+    pub compression_ratio_threshold: f32,
+    /// Tokens sampled per window at most (half the text context, as Whisper).
+    pub max_tokens_per_window: usize,
+}
+
+impl Default for TranscribeOptions {
+    fn default() -> Self {
+        Self {
+            language: Some("ru".into()),
+            no_speech_threshold: 0.6,
+            logprob_threshold: -1.0,
+            compression_ratio_threshold: 2.4,
+            max_tokens_per_window: 224,
+        }
+    }
+}
+
+/// A stretch of recognised speech, times in seconds from the creative's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpeechSpan {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+/// Text that was decoded but dropped, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub text: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AsrTimings {
+    pub mel_ms: f64,
+    pub encoder_ms: f64,
+    pub decoder_ms: f64,
+}
+
+/// What was said in a creative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    pub text: String,
+    /// False for music, silence, or only hallucinated text.
+    pub speech: bool,
+    /// The lowest no-speech probability over the windows: the strongest
+    /// evidence that some window holds speech.
+    pub no_speech_prob: f32,
+    pub language: String,
+    pub spans: Vec<SpeechSpan>,
+    pub rejected: Vec<Rejected>,
+    pub windows: usize,
+    pub timings: AsrTimings,
+}
+
+struct WindowDecode {
+    tokens: Vec<u32>,
+    avg_logprob: f32,
+    no_speech_prob: f32,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+thread_local! {
+    static DECODE_POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
+}
+
+/// Whisper plus its tokenizer and front end, ready to transcribe.
+pub struct Transcriber {
+    model: Whisper,
+    tokenizer: WhisperTokenizer,
+    mel: LogMel,
+}
+
+fn log_softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
+    logits.iter().map(|&l| l - lse).collect()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl Transcriber {
+    pub fn new(model: Whisper, tokenizer: WhisperTokenizer) -> Self {
+        let mel = LogMel::new(model.config.num_mel_bins);
+        Self { model, tokenizer, mel }
+    }
+
+    /// Runs `f` with candle's kernels on one thread. Token-by-token decoding
+    /// is made of many tiny operations; spreading each over threads costs
+    /// more in hand-offs than it gains, and stalls whenever another process
+    /// holds a core. candle sizes each kernel's parallelism from
+    /// `RAYON_NUM_THREADS` at call time, so the variable is lowered for the
+    /// duration (the decoding loop itself runs on this one thread).
+    fn on_decode_thread<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let previous = std::env::var_os("RAYON_NUM_THREADS");
+            std::env::set_var("RAYON_NUM_THREADS", "1");
+            let out = DECODE_POOL.with(|pool| match pool {
+                Some(pool) => pool.install(f),
+                None => f(),
+            });
+            match previous {
+                Some(v) => std::env::set_var("RAYON_NUM_THREADS", v),
+                None => std::env::remove_var("RAYON_NUM_THREADS"),
+            }
+            out
+        }
+        #[cfg(target_arch = "wasm32")]
+        f()
+    }
+
+    pub fn tokenizer(&self) -> &WhisperTokenizer {
+        &self.tokenizer
+    }
+
+    /// Transcribes 16 kHz mono samples.
+    pub fn transcribe(&self, samples: &[f32], opts: &TranscribeOptions) -> Result<Transcript> {
+        let mut timings = AsrTimings::default();
+        let t = Instant::now();
+        let content_frames = samples.len() / HOP_LENGTH;
+        // Pad by a whole window of silence, as Whisper does, so the last
+        // window is complete and the dynamic-range clamp sees the same data.
+        let mut padded = Vec::with_capacity(samples.len() + WINDOW_FRAMES * HOP_LENGTH);
+        padded.extend_from_slice(samples);
+        padded.resize(samples.len() + WINDOW_FRAMES * HOP_LENGTH, 0.0);
+        let mel = self.mel.compute(&padded);
+        let total_frames = padded.len() / HOP_LENGTH;
+        let n_mels = self.mel.n_mels();
+        let mel = Tensor::from_vec(mel, (1, n_mels, total_frames), self.model.device())?;
+        timings.mel_ms = t.elapsed().as_secs_f64() * 1e3;
+
+        let mut language = opts.language.clone();
+        let mut spans = Vec::new();
+        let mut rejected = Vec::new();
+        let mut min_no_speech = 1.0f32;
+        let mut windows = 0;
+        let mut seek = 0usize;
+        while seek < content_frames.max(1) {
+            let segment_frames = WINDOW_FRAMES.min(content_frames.saturating_sub(seek)).max(1);
+            let window = mel.narrow(2, seek, WINDOW_FRAMES)?;
+            let t = Instant::now();
+            let audio = self.model.encoder.forward(&window)?;
+            timings.encoder_ms += t.elapsed().as_secs_f64() * 1e3;
+            let t = Instant::now();
+            let lang = match &language {
+                Some(l) => l.clone(),
+                None => {
+                    let detected = self.on_decode_thread(|| self.detect_language(&audio))?;
+                    language = Some(detected.clone());
+                    detected
+                }
+            };
+            let decoded = self.on_decode_thread(|| self.decode_window(&audio, &lang, opts))?;
+            timings.decoder_ms += t.elapsed().as_secs_f64() * 1e3;
+            windows += 1;
+            min_no_speech = min_no_speech.min(decoded.no_speech_prob);
+            let offset = seek as f64 * HOP_LENGTH as f64 / SAMPLE_RATE as f64;
+            let segment_duration = segment_frames as f64 * HOP_LENGTH as f64 / SAMPLE_RATE as f64;
+
+            if decoded.no_speech_prob > opts.no_speech_threshold && decoded.avg_logprob < opts.logprob_threshold {
+                let text = self.tokenizer.decode(&decoded.tokens)?;
+                if !text.trim().is_empty() {
+                    rejected.push(Rejected { text: text.trim().into(), reason: "window judged silent (no-speech probability)".into() });
+                }
+                seek += segment_frames;
+                continue;
+            }
+            let (window_spans, advance) = self.split_spans(&decoded.tokens, segment_frames, segment_duration)?;
+            let mut kept: Vec<SpeechSpan> = Vec::new();
+            for mut s in window_spans {
+                s.start += offset;
+                s.end += offset;
+                let text = s.text.trim().to_string();
+                if text.is_empty() {
+                    continue;
+                }
+                if let Some(reason) = reject_reason(&text) {
+                    rejected.push(Rejected { text, reason: reason.into() });
+                } else if kept.last().is_some_and(|p| normalize(&p.text) == normalize(&text)) {
+                    rejected.push(Rejected { text, reason: "repeated segment".into() });
+                } else {
+                    s.text = text;
+                    kept.push(s);
+                }
+            }
+            let window_text: String = kept.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+            if compression_ratio(&window_text) > opts.compression_ratio_threshold {
+                rejected.push(Rejected { text: window_text, reason: "repetition loop (compression ratio)".into() });
+            } else {
+                spans.extend(kept);
+            }
+            seek += advance.max(1);
+        }
+        let text = spans.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        Ok(Transcript {
+            speech: has_words(&text),
+            text,
+            no_speech_prob: if windows == 0 { 1.0 } else { min_no_speech },
+            language: language.unwrap_or_default(),
+            spans,
+            rejected,
+            windows,
+            timings,
+        })
+    }
+
+    /// The most likely language token after `<|startoftranscript|>`.
+    fn detect_language(&self, audio: &Tensor) -> Result<String> {
+        let dec = &self.model.decoder;
+        let mut state = dec.start(audio)?;
+        let logits = dec.logits(&dec.step(self.tokenizer.sot, &mut state)?)?;
+        let best = self
+            .tokenizer
+            .languages
+            .iter()
+            .max_by(|a, b| logits[a.1 as usize].total_cmp(&logits[b.1 as usize]))
+            .map(|(c, _)| c.clone())
+            .unwrap_or_else(|| "en".into());
+        Ok(best)
+    }
+
+    fn decode_window(&self, audio: &Tensor, language: &str, opts: &TranscribeOptions) -> Result<WindowDecode> {
+        let tk = &self.tokenizer;
+        let dec = &self.model.decoder;
+        let prompt = [tk.sot, tk.language_token(language)?, tk.transcribe];
+        let mut state = dec.start(audio)?;
+        // Whisper reads the no-speech probability at the start-of-transcript position.
+        let at_sot = log_softmax(&dec.logits(&dec.step(prompt[0], &mut state)?)?);
+        let no_speech_prob = at_sot[tk.no_speech as usize].exp();
+        let mut hidden = None;
+        for &t in &prompt[1..] {
+            hidden = Some(dec.step(t, &mut state)?);
+        }
+        let mut logits = dec.logits(hidden.as_ref().expect("the prompt has three tokens"))?;
+        let mut tokens: Vec<u32> = Vec::new();
+        let mut sum_logprob = 0f32;
+        let max_len = self.model.config.max_target_positions;
+        for step in 0..opts.max_tokens_per_window {
+            self.apply_rules(&mut logits, &tokens, step == 0);
+            let logprobs = log_softmax(&logits);
+            let next = argmax(&logits) as u32;
+            sum_logprob += logprobs[next as usize];
+            if next == tk.eot || state.len() + 1 >= max_len {
+                break;
+            }
+            tokens.push(next);
+            logits = dec.logits(&dec.step(next, &mut state)?)?;
+        }
+        Ok(WindowDecode { avg_logprob: sum_logprob / (tokens.len() + 1) as f32, tokens, no_speech_prob })
+    }
+
+    /// Suppression and Whisper's timestamp rules, applied to one step's logits.
+    fn apply_rules(&self, logits: &mut [f32], sampled: &[u32], first: bool) {
+        let tk = &self.tokenizer;
+        let cfg = &self.model.config;
+        let ts = tk.timestamp_begin as usize;
+        let ninf = f32::NEG_INFINITY;
+        for &t in &cfg.suppress_tokens {
+            if let Some(l) = logits.get_mut(t as usize) {
+                *l = ninf;
+            }
+        }
+        if first {
+            for &t in &cfg.begin_suppress_tokens {
+                if let Some(l) = logits.get_mut(t as usize) {
+                    *l = ninf;
+                }
+            }
+        }
+        logits[tk.no_timestamps as usize] = ninf;
+
+        // Timestamps come in pairs (end of one span, start of the next),
+        // except the last one before end of text.
+        let is_ts = |t: &u32| *t as usize >= ts;
+        let last_ts = sampled.last().is_some_and(is_ts);
+        let penultimate_ts = sampled.len() < 2 || is_ts(&sampled[sampled.len() - 2]);
+        if last_ts {
+            if penultimate_ts {
+                logits[ts..].fill(ninf);
+            } else {
+                logits[..tk.eot as usize].fill(ninf);
+            }
+        }
+        // Time never goes backwards.
+        if let Some(&last) = sampled.iter().rev().find(|t| is_ts(t)) {
+            let limit = if last_ts && !penultimate_ts { last } else { last + 1 } as usize;
+            let limit = limit.min(logits.len());
+            logits[ts..limit].fill(ninf);
+        }
+        if first {
+            logits[..ts].fill(ninf);
+            let last_allowed = ts + MAX_INITIAL_TIMESTAMP as usize;
+            if last_allowed + 1 < logits.len() {
+                logits[last_allowed + 1..].fill(ninf);
+            }
+        }
+        // When a timestamp is more likely than any single text token, take one.
+        let logprobs = log_softmax(logits);
+        let ts_mass = {
+            let m = logprobs[ts..].iter().copied().fold(ninf, f32::max);
+            if m == ninf {
+                ninf
+            } else {
+                m + logprobs[ts..].iter().map(|&l| (l - m).exp()).sum::<f32>().ln()
+            }
+        };
+        let max_text = logprobs[..ts].iter().copied().fold(ninf, f32::max);
+        if ts_mass > max_text {
+            logits[..ts].fill(ninf);
+        }
+    }
+
+    /// Cuts a window's tokens into timed spans and says how many mel frames
+    /// to advance: to the last complete span's end, or the whole window when
+    /// the text ended with a lone timestamp (nothing was cut off).
+    fn split_spans(&self, tokens: &[u32], segment_frames: usize, segment_duration: f64) -> Result<(Vec<SpeechSpan>, usize)> {
+        let ts = self.tokenizer.timestamp_begin;
+        let is_ts = |t: u32| t >= ts;
+        let time = |t: u32| (t - ts) as f64 * TIME_PRECISION;
+        let n = tokens.len();
+        let single_ending = n >= 2 && !is_ts(tokens[n - 2]) && is_ts(tokens[n - 1]);
+        let mut boundaries: Vec<usize> = (1..n).filter(|&i| is_ts(tokens[i - 1]) && is_ts(tokens[i])).collect();
+        let mut spans = Vec::new();
+        if boundaries.is_empty() {
+            let end = tokens.iter().rev().find(|&&t| is_ts(t)).filter(|&&t| t != ts).map(|&t| time(t)).unwrap_or(segment_duration);
+            spans.push(SpeechSpan { start: 0.0, end, text: self.tokenizer.decode(tokens)? });
+            return Ok((spans, segment_frames));
+        }
+        if single_ending {
+            boundaries.push(n);
+        }
+        let mut last = 0;
+        for &b in &boundaries {
+            let slice = &tokens[last..b];
+            if let (Some(&first), Some(&end)) = (slice.first(), slice.last()) {
+                let start = if is_ts(first) { time(first) } else { 0.0 };
+                let end = if is_ts(end) { time(end) } else { segment_duration };
+                spans.push(SpeechSpan { start, end, text: self.tokenizer.decode(slice)? });
+            }
+            last = b;
+        }
+        let advance = if single_ending {
+            segment_frames
+        } else {
+            let last_ts = tokens[last - 1];
+            (last_ts - ts) as usize * INPUT_STRIDE
+        };
+        Ok((spans, advance.min(segment_frames)))
+    }
+}

@@ -1,0 +1,151 @@
+//! `creative-filter bench asr`: this product against faster-whisper on the
+//! same clips and the same weights, printed side by side.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use web_time::Instant;
+
+use super::common::{load_whisper, peak_rss_mb, read_input};
+use creative_filter::asr::wer::{char_errors, word_errors};
+use creative_filter::asr::TranscribeOptions;
+use creative_filter::creative::{listen, Creative, DEFAULT_MAX_SECONDS};
+use creative_filter::models::WHISPER_GGUF;
+use creative_filter::{Error, Result};
+
+#[derive(Subcommand)]
+pub enum What {
+    /// Word error rate, time per 30-s window and memory against faster-whisper.
+    Asr {
+        /// Clip list: `path<TAB>reference text`, paths relative to the list.
+        #[arg(long)]
+        clips: PathBuf,
+        /// faster-whisper's results on the same clips (bench/faster_whisper_peer.py).
+        #[arg(long)]
+        peer: Option<PathBuf>,
+    },
+}
+
+pub fn run(what: What, models: &Path) -> Result<i32> {
+    match what {
+        What::Asr { clips, peer } => asr(&clips, peer.as_deref(), models),
+    }
+}
+
+struct Side {
+    errors: (usize, usize),
+    chars: (usize, usize),
+    seconds: f64,
+    windows: usize,
+}
+
+impl Side {
+    fn new() -> Self {
+        Self { errors: (0, 0), chars: (0, 0), seconds: 0.0, windows: 0 }
+    }
+    fn add(&mut self, reference: &str, hyp: &str, seconds: f64, windows: usize) {
+        let (e, n) = word_errors(reference, hyp);
+        let (ce, cn) = char_errors(reference, hyp);
+        self.errors = (self.errors.0 + e, self.errors.1 + n);
+        self.chars = (self.chars.0 + ce, self.chars.1 + cn);
+        self.seconds += seconds;
+        self.windows += windows;
+    }
+    fn wer(&self) -> f64 {
+        self.errors.0 as f64 / self.errors.1.max(1) as f64
+    }
+    fn cer(&self) -> f64 {
+        self.chars.0 as f64 / self.chars.1.max(1) as f64
+    }
+    fn per_window(&self) -> f64 {
+        self.seconds / self.windows.max(1) as f64
+    }
+}
+
+fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
+    let list = std::fs::read_to_string(clips).map_err(|source| Error::Read { path: clips.into(), source })?;
+    let base = clips.parent().unwrap_or(Path::new("."));
+    let entries: Vec<(&str, &str)> = list.lines().filter_map(|l| l.split_once('\t')).collect();
+    if entries.is_empty() {
+        return Err(Error::Invalid(format!("{}: no `path<TAB>reference` lines", clips.display())));
+    }
+    let peer_rows = match peer {
+        Some(p) => Some(read_peer(p)?),
+        None => None,
+    };
+
+    let t = Instant::now();
+    let transcriber = load_whisper(models)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let opts = TranscribeOptions::default();
+    let mut ours = Side::new();
+    let mut theirs = Side::new();
+    let mut audio_s = 0.0;
+    for (file, reference) in &entries {
+        let path = base.join(file);
+        let creative = Creative::from_file_name(file);
+        let t = Instant::now();
+        let heard = listen(read_input(&path)?, &creative, &transcriber, &opts, DEFAULT_MAX_SECONDS)?;
+        let secs = t.elapsed().as_secs_f64();
+        audio_s += heard.duration_s;
+        // Both sides pad every clip to whole 30-s windows.
+        let windows = (heard.duration_s / 30.0).ceil().max(1.0) as usize;
+        ours.add(reference, &heard.transcript.text, secs, windows);
+        if let Some(rows) = &peer_rows {
+            let row = rows.clips.get(*file).ok_or_else(|| {
+                Error::Invalid(format!("the peer results have no line for {file}: run the peer on the same clip list"))
+            })?;
+            theirs.add(reference, &row.0, row.1, windows);
+        }
+        eprintln!("{file}: {:.2} s | {}", secs, heard.transcript.text);
+    }
+    let model_mb = std::fs::metadata(models.join(WHISPER_GGUF)).map(|m| m.len() as f64 / 1e6).unwrap_or(0.0);
+    let rss = peak_rss_mb().unwrap_or(f64::NAN);
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| {
+        std::thread::available_parallelism().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+    });
+    println!(
+        "ASR benchmark: {} clips, {:.1} s of audio, whisper-base, greedy, language ru, {threads} threads",
+        entries.len(),
+        audio_s
+    );
+    println!("{:<26}{:>18}{:>18}{:>10}", "", "creative-filter", "faster-whisper", "ratio");
+    let row = |name: &str, a: f64, b: Option<f64>, prec: usize| {
+        let (b_s, r_s) = match b {
+            Some(b) => (format!("{b:.prec$}"), format!("{:.2}", a / b)),
+            None => ("-".into(), "-".into()),
+        };
+        println!("{name:<26}{:>18}{b_s:>18}{r_s:>10}", format!("{a:.prec$}"));
+    };
+    let p = peer_rows.as_ref();
+    row("WER", ours.wer(), p.map(|_| theirs.wer()), 3);
+    row("CER", ours.cer(), p.map(|_| theirs.cer()), 3);
+    row("seconds per 30-s window", ours.per_window(), p.map(|_| theirs.per_window()), 2);
+    row("model load (s)", load_s, p.and_then(|r| r.load_s), 2);
+    row("peak RSS (MB)", rss, p.and_then(|r| r.peak_rss_mb), 0);
+    row("runtime model (MB)", model_mb, None, 1);
+    Ok(0)
+}
+
+struct PeerResults {
+    clips: HashMap<String, (String, f64)>,
+    load_s: Option<f64>,
+    peak_rss_mb: Option<f64>,
+}
+
+fn read_peer(path: &Path) -> Result<PeerResults> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    let mut out = PeerResults { clips: HashMap::new(), load_s: None, peak_rss_mb: None };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        if v.get("summary").is_some() {
+            out.load_s = v["load_seconds"].as_f64();
+            out.peak_rss_mb = v["peak_rss_mb"].as_f64();
+        } else if let (Some(f), Some(t), Some(s)) = (v["file"].as_str(), v["text"].as_str(), v["seconds"].as_f64()) {
+            out.clips.insert(f.to_string(), (t.to_string(), s));
+        }
+    }
+    Ok(out)
+}

