@@ -11,6 +11,6 @@ pub mod metrics;
 pub mod segments;
 
 pub use head::{Decision, Head, Prototypes, ZeroShotParams};
-pub use logreg::{ClassWeight, FitReport, LogRegParams, LogisticRegression};
+pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression};
 pub use metrics::{classification_report, confusion_matrix, roc_auc_ovr, stratified_k_fold, ClassificationReport};
 pub use segments::{Segment, SegmentDictionary};

@@ -186,8 +186,17 @@ fn sniff_delimiter(text: &str) -> u8 {
 
 /// Reads CSV bytes into a [`Table`].
 pub fn read_csv(file_name: &str, bytes: &[u8]) -> Result<Table> {
-    let text = decode_text(bytes);
-    let delimiter = sniff_delimiter(&text);
+    let mut text = decode_text(bytes);
+    // Excel's own separator hint ("sep=;" as the first line) overrides sniffing.
+    let hinted = text.lines().next().and_then(|l| l.trim().strip_prefix("sep=")).and_then(|d| match d.as_bytes() {
+        [b] => Some(*b),
+        _ => None,
+    });
+    if hinted.is_some() {
+        let skip = text.find('\n').map_or(text.len(), |i| i + 1);
+        text.drain(..skip);
+    }
+    let delimiter = hinted.unwrap_or_else(|| sniff_delimiter(&text));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -477,6 +486,10 @@ mod tests {
         let t = read_csv("dict.csv", &cp1251).unwrap();
         assert_eq!(t.headers, vec!["номер", "название"]);
         assert_eq!(t.rows, vec![vec!["15", "Музыка"]]);
+
+        let t = read_csv("t.csv", b"sep=;\r\na,b;c\r\n1,5;2\r\n").unwrap();
+        assert_eq!(t.headers, vec!["a,b", "c"]);
+        assert_eq!(t.rows, vec![vec!["1,5", "2"]]);
     }
 
     #[test]
