@@ -686,7 +686,7 @@ mod tests {
             let b = model.intercept[c] as f64;
             worst = worst.max((b - r.intercept_centred[c]).abs() / r.intercept_centred[c].abs().max(1.0));
         }
-        assert!(worst < 1e-3, "coefficients differ from scikit-learn by {worst}");
+        assert!(worst < 2e-4, "coefficients differ from scikit-learn by {worst}");
         let p = model.predict_proba(&r.x_test.concat());
         let k = model.n_classes();
         let mut worst_p = 0f64;
