@@ -37,4 +37,21 @@ pub enum Error {
     Tokenizer(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{file}: no column for {wanted} (looked for {tried}; the table has: {found})")]
+    MissingColumn {
+        file: String,
+        wanted: String,
+        tried: String,
+        found: String,
+    },
+    #[error("{file}: cannot read the table: {reason}")]
+    Table { file: String, reason: String },
+    #[error("segment id {id} appears twice in the segment dictionary ({first:?} and {second:?}); give each segment its own id")]
+    DuplicateSegmentId {
+        id: u32,
+        first: String,
+        second: String,
+    },
+    #[error("the classifier head was trained on embeddings from {head_model}, but the embedding model in use is {in_use}; retrain the head with {in_use} or switch back to {head_model}")]
+    EmbeddingModelMismatch { head_model: String, in_use: String },
 }

@@ -6,9 +6,11 @@
 //! The native CLI (`src/main.rs`) and the browser shell call the same functions.
 
 pub mod asr;
+pub mod classify;
 pub mod creative;
 pub mod error;
 pub mod media;
 pub mod models;
+pub mod table;
 
 pub use error::{Error, Result};

@@ -1,0 +1,510 @@
+//! A trained classifier head over text embeddings, its file format, and the
+//! zero-shot matcher that covers segments with few or no examples.
+//!
+//! The head file is one small JSON document: the segment dictionary it was
+//! trained with, the logistic-regression weights, the number of training
+//! examples per segment, and the id of the embedding model whose vectors it
+//! expects. Vectors from another model live in a different space, so loading
+//! a head for the wrong model is refused rather than silently producing
+//! nonsense.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::logreg::{softmax_in_place, FitReport, LogRegParams, LogisticRegression};
+use crate::classify::segments::SegmentDictionary;
+use crate::error::{Error, Result};
+
+/// The `format` field of a head file.
+pub const HEAD_FORMAT: &str = "creative-filter-head";
+/// The newest head file version this build reads and the one it writes.
+pub const HEAD_FORMAT_VERSION: u32 = 1;
+
+/// Softmax temperature for cosine similarities.
+///
+/// Cosine similarities between sentence embeddings sit in a narrow band
+/// (for e5-style models unrelated texts already score ≈0.7–0.8 and a good
+/// match only ≈0.05–0.1 higher), so a softmax over raw cosines is nearly
+/// uniform. Dividing by 0.05 turns a 0.05 gap into odds of e : 1 — confident
+/// for a clear winner, hedged for near ties. CLIP's learned scale (T = 0.01)
+/// is far too sharp for text-to-description similarities. Tune it on labelled
+/// data with [`fit_temperature`].
+pub const DEFAULT_TEMPERATURE: f32 = 0.05;
+
+/// How many training examples it takes for the head to outweigh zero-shot:
+/// at `k` examples the two count equally.
+pub const DEFAULT_BLEND_K: f32 = 5.0;
+
+/// Zero-shot settings stored with a head.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ZeroShotParams {
+    pub temperature: f32,
+    /// α_c = k / (k + n_c): the weight of zero-shot for a segment with n_c examples.
+    pub blend_k: f32,
+}
+
+impl Default for ZeroShotParams {
+    fn default() -> Self {
+        ZeroShotParams { temperature: DEFAULT_TEMPERATURE, blend_k: DEFAULT_BLEND_K }
+    }
+}
+
+/// The answer for one creative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub segment_id: u32,
+    pub segment_name: String,
+    /// Probability of the chosen segment.
+    pub confidence: f32,
+    /// The three most probable segments, best first: (id, name, probability).
+    pub top: Vec<(u32, String, f32)>,
+}
+
+impl Decision {
+    /// Picks the most probable segment; `probs` is in dictionary order.
+    pub fn from_probs(segments: &SegmentDictionary, probs: &[f32]) -> Result<Decision> {
+        if probs.len() != segments.len() || probs.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{} probabilities for {} segments",
+                probs.len(),
+                segments.len()
+            )));
+        }
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        // Stable sort: equal probabilities keep dictionary order.
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        let top: Vec<(u32, String, f32)> = order
+            .iter()
+            .take(3)
+            .map(|&i| {
+                let s = &segments.segments()[i];
+                (s.id, s.name.clone(), probs[i])
+            })
+            .collect();
+        let (segment_id, segment_name, confidence) = top[0].clone();
+        Ok(Decision { segment_id, segment_name, confidence, top })
+    }
+}
+
+/// L2-normalised embeddings of the segments' texts, one per segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prototypes {
+    pub dim: usize,
+    pub segment_ids: Vec<u32>,
+    /// `segment_ids.len() × dim`, row-major, unit length.
+    pub vectors: Vec<f32>,
+}
+
+impl Prototypes {
+    /// `embeddings` holds one vector per segment of `segments`, in its order
+    /// (embed [`SegmentDictionary::prototype_texts`]). Rows are normalised here.
+    pub fn new(segments: &SegmentDictionary, embeddings: &[f32], dim: usize) -> Result<Prototypes> {
+        if dim == 0 || embeddings.len() != segments.len() * dim {
+            return Err(Error::Invalid(format!(
+                "{} prototype values do not make {} vectors of {dim}",
+                embeddings.len(),
+                segments.len()
+            )));
+        }
+        let mut vectors = embeddings.to_vec();
+        for (row, s) in vectors.chunks_exact_mut(dim).zip(segments.iter()) {
+            if !normalize(row) {
+                return Err(Error::Invalid(format!("the embedding of segment {} ({}) is zero", s.id, s.name)));
+            }
+        }
+        Ok(Prototypes { dim, segment_ids: segments.ids(), vectors })
+    }
+
+    /// Zero-shot probabilities over these prototypes' segments.
+    pub fn probs(&self, embedding: &[f32], temperature: f32) -> Result<Vec<f32>> {
+        zero_shot_probs(&self.vectors, self.dim, embedding, temperature)
+    }
+}
+
+/// Scales `v` to unit length; false if it is zero or not finite.
+fn normalize(v: &mut [f32]) -> bool {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if !(norm > 0.0 && norm.is_finite()) {
+        return false;
+    }
+    v.iter_mut().for_each(|x| *x /= norm);
+    true
+}
+
+/// Cosine similarity of `embedding` to each unit-length prototype row.
+pub fn cosine_similarities(prototypes: &[f32], dim: usize, embedding: &[f32]) -> Result<Vec<f32>> {
+    if embedding.len() != dim || dim == 0 || prototypes.len() % dim != 0 {
+        return Err(Error::Invalid(format!(
+            "an embedding of {} values does not match prototypes of {dim}",
+            embedding.len()
+        )));
+    }
+    let mut e = embedding.to_vec();
+    if !normalize(&mut e) {
+        return Err(Error::Invalid("the creative's embedding is zero or not finite".into()));
+    }
+    Ok(prototypes.chunks_exact(dim).map(|p| p.iter().zip(&e).map(|(a, b)| a * b).sum()).collect())
+}
+
+/// Softmax over cosine similarities divided by `temperature`.
+pub fn zero_shot_probs(prototypes: &[f32], dim: usize, embedding: &[f32], temperature: f32) -> Result<Vec<f32>> {
+    if !(temperature > 0.0 && temperature.is_finite()) {
+        return Err(Error::Invalid(format!("temperature must be positive, got {temperature}")));
+    }
+    let mut z = cosine_similarities(prototypes, dim, embedding)?;
+    z.iter_mut().for_each(|c| *c /= temperature);
+    softmax_in_place(&mut z);
+    Ok(z)
+}
+
+/// The temperature from `candidates` with the lowest mean negative log
+/// likelihood of the true segments; `cosines` is row-major `n × K`,
+/// `truth[i]` the column of sample i's segment.
+pub fn fit_temperature(cosines: &[f32], k: usize, truth: &[usize], candidates: &[f32]) -> Result<f32> {
+    if k == 0 || cosines.len() != truth.len() * k || truth.iter().any(|&t| t >= k) || candidates.is_empty() {
+        return Err(Error::Invalid("temperature fitting needs one row of cosines and one label per sample".into()));
+    }
+    let nll = |t: f32| -> f64 {
+        cosines
+            .chunks_exact(k)
+            .zip(truth)
+            .map(|(row, &y)| {
+                let mut z: Vec<f32> = row.iter().map(|c| c / t).collect();
+                softmax_in_place(&mut z);
+                -(z[y].max(1e-30) as f64).ln()
+            })
+            .sum()
+    };
+    Ok(candidates.iter().copied().filter(|t| *t > 0.0).min_by(|a, b| nll(*a).total_cmp(&nll(*b))).unwrap_or(DEFAULT_TEMPERATURE))
+}
+
+/// Weight of zero-shot for a segment with `n_examples` training examples:
+/// 1 with none, ½ at `k`, → 0 as examples accumulate.
+pub fn blend_alpha(n_examples: u32, k: f32) -> f32 {
+    if k <= 0.0 {
+        return if n_examples == 0 { 1.0 } else { 0.0 };
+    }
+    k / (k + n_examples as f32)
+}
+
+/// `p_c = (1 − α_c)·head_c + α_c·zero_shot_c`, renormalised to sum to 1
+/// (per-class α makes the raw blend sum to less or more than 1).
+pub fn blend(head: &[f32], zero_shot: &[f32], alphas: &[f32]) -> Vec<f32> {
+    let mut p: Vec<f32> =
+        head.iter().zip(zero_shot).zip(alphas).map(|((h, z), a)| (1.0 - a) * h + a * z).collect();
+    let sum: f32 = p.iter().sum();
+    if sum > 0.0 {
+        p.iter_mut().for_each(|v| *v /= sum);
+    }
+    p
+}
+
+/// A trained head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Head {
+    pub format: String,
+    pub version: u32,
+    /// Id of the embedding model whose vectors this head reads.
+    pub embedding_model: String,
+    pub segments: SegmentDictionary,
+    /// Training examples per segment, in dictionary order.
+    pub examples: Vec<u32>,
+    pub model: LogisticRegression,
+    #[serde(default)]
+    pub zero_shot: ZeroShotParams,
+}
+
+impl Head {
+    /// Trains on embeddings `x` (`y.len()` rows of `dim`) labelled with
+    /// segment ids `y`, all of which must be in `segments`.
+    pub fn train(
+        segments: SegmentDictionary,
+        embedding_model: &str,
+        x: &[f32],
+        dim: usize,
+        y: &[u32],
+        params: &LogRegParams,
+    ) -> Result<(Head, FitReport)> {
+        if let Some(bad) = y.iter().find(|id| segments.get(**id).is_none()) {
+            return Err(Error::Invalid(format!("training label {bad} is not a segment of the dictionary")));
+        }
+        let (model, report) = LogisticRegression::fit(x, dim, y, params)?;
+        let examples = segments.iter().map(|s| y.iter().filter(|&&l| l == s.id).count() as u32).collect();
+        let head = Head {
+            format: HEAD_FORMAT.into(),
+            version: HEAD_FORMAT_VERSION,
+            embedding_model: embedding_model.into(),
+            segments,
+            examples,
+            model,
+            zero_shot: ZeroShotParams::default(),
+        };
+        Ok((head, report))
+    }
+
+    pub fn dim(&self) -> usize {
+        self.model.n_features
+    }
+
+    /// Adds a segment known only by its description; it is decided by
+    /// zero-shot similarity (α = 1) until the head is retrained with examples.
+    pub fn add_segment(&mut self, name: &str, description: &str) -> u32 {
+        let id = self.segments.push(name, description);
+        self.examples.push(0);
+        id
+    }
+
+    /// The head's own probabilities in dictionary order; segments it was not
+    /// trained on get 0.
+    pub fn head_probs(&self, embedding: &[f32]) -> Result<Vec<f32>> {
+        if embedding.len() != self.dim() {
+            return Err(Error::Invalid(format!(
+                "the embedding has {} values but the head expects {} (model {})",
+                embedding.len(),
+                self.dim(),
+                self.embedding_model
+            )));
+        }
+        let p = self.model.predict_proba_one(embedding);
+        let mut out = vec![0f32; self.segments.len()];
+        for (class, prob) in self.model.classes.iter().zip(p) {
+            out[self.segments.index_of(*class).expect("checked on load")] = prob;
+        }
+        Ok(out)
+    }
+
+    /// Zero-shot weight of each segment, from its number of examples.
+    pub fn alphas(&self) -> Vec<f32> {
+        self.examples.iter().map(|&n| blend_alpha(n, self.zero_shot.blend_k)).collect()
+    }
+
+    /// Probabilities in dictionary order: the head alone, or blended with
+    /// zero-shot when prototypes of every segment are given.
+    pub fn probs(&self, embedding: &[f32], prototypes: Option<&Prototypes>) -> Result<Vec<f32>> {
+        let head = self.head_probs(embedding)?;
+        let Some(protos) = prototypes else {
+            return Ok(head);
+        };
+        if protos.segment_ids != self.segments.ids() {
+            return Err(Error::Invalid(
+                "the segment prototypes were made for another segment list; embed the dictionary's texts again"
+                    .into(),
+            ));
+        }
+        let zs = protos.probs(embedding, self.zero_shot.temperature)?;
+        Ok(blend(&head, &zs, &self.alphas()))
+    }
+
+    /// Decides one creative from its embedding.
+    pub fn decide(&self, embedding: &[f32], prototypes: Option<&Prototypes>) -> Result<Decision> {
+        Decision::from_probs(&self.segments, &self.probs(embedding, prototypes)?)
+    }
+
+    /// The head file's bytes (JSON).
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| Error::Invalid(format!("cannot serialise the head: {e}")))
+    }
+
+    /// Reads a head file and checks it fits `embedding_model_in_use`.
+    pub fn from_json(bytes: &[u8], embedding_model_in_use: &str) -> Result<Head> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Invalid(format!("not a classifier head file (not JSON: {e})")))?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(HEAD_FORMAT) {
+            return Err(Error::Invalid("not a classifier head file (no \"format\": \"creative-filter-head\")".into()));
+        }
+        let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if version == 0 || version > HEAD_FORMAT_VERSION as u64 {
+            return Err(Error::Invalid(format!(
+                "the head file has format version {version}; this build reads up to {HEAD_FORMAT_VERSION}: update Creative Filter"
+            )));
+        }
+        let head: Head = serde_json::from_value(value)
+            .map_err(|e| Error::Invalid(format!("the head file is damaged: {e}; train the head again")))?;
+        if head.embedding_model != embedding_model_in_use {
+            return Err(Error::EmbeddingModelMismatch {
+                head_model: head.embedding_model,
+                in_use: embedding_model_in_use.to_string(),
+            });
+        }
+        head.check()?;
+        Ok(head)
+    }
+
+    /// Internal consistency of a loaded head.
+    fn check(&self) -> Result<()> {
+        let m = &self.model;
+        let k = m.classes.len();
+        let damaged = |what: String| Err(Error::Invalid(format!("the head file is damaged: {what}; train the head again")));
+        if m.n_features == 0 || m.coef.len() != k * m.n_features || m.intercept.len() != k {
+            return damaged(format!("{} weights for {k} classes of {} features", m.coef.len(), m.n_features));
+        }
+        if let Some(c) = m.classes.iter().find(|c| self.segments.get(**c).is_none()) {
+            return damaged(format!("class {c} is not in its segment list"));
+        }
+        if self.examples.len() != self.segments.len() {
+            return damaged("example counts do not match the segments".into());
+        }
+        Ok(())
+    }
+
+    /// Writes the head file (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        std::fs::write(path, self.to_json()?)?;
+        Ok(())
+    }
+
+    /// Reads a head file (native only).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load(path: &std::path::Path, embedding_model_in_use: &str) -> Result<Head> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        Head::from_json(&bytes, embedding_model_in_use)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::segments::Segment;
+
+    const MODEL: &str = "multilingual-e5-small@v1";
+
+    fn small_dict() -> SegmentDictionary {
+        SegmentDictionary::new(vec![
+            Segment::new(8, "Кредитование", "кредит", ""),
+            Segment::new(15, "Музыка", "музыка", ""),
+            Segment::new(18, "Соц сети", "соцсети", ""),
+        ])
+        .unwrap()
+    }
+
+    /// Three segments along the three axes of a 4-d space.
+    fn toy_head() -> Head {
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..60 {
+            let c = i % 3;
+            let mut v = [0.1f32; 4];
+            v[c] = 1.0 + (i as f32) * 0.001;
+            x.extend_from_slice(&v);
+            y.push([8, 15, 18][c]);
+        }
+        Head::train(small_dict(), MODEL, &x, 4, &y, &LogRegParams::default()).unwrap().0
+    }
+
+    #[test]
+    fn head_decides_and_round_trips() {
+        let head = toy_head();
+        assert_eq!(head.examples, vec![20, 20, 20]);
+        let d = head.decide(&[0.1, 1.0, 0.1, 0.1], None).unwrap();
+        assert_eq!((d.segment_id, d.segment_name.as_str()), (15, "Музыка"));
+        assert_eq!(d.top.len(), 3);
+        assert!(d.top.windows(2).all(|w| w[0].2 >= w[1].2));
+        assert!(d.confidence > 0.5);
+
+        let bytes = head.to_json().unwrap();
+        assert!(bytes.len() < 4096, "head file is small: {} bytes", bytes.len());
+        let back = Head::from_json(&bytes, MODEL).unwrap();
+        assert_eq!(back, head);
+    }
+
+    #[test]
+    fn head_for_another_embedding_model_is_refused() {
+        let bytes = toy_head().to_json().unwrap();
+        let err = Head::from_json(&bytes, "rubert-tiny2").unwrap_err();
+        assert!(matches!(err, Error::EmbeddingModelMismatch { .. }));
+        let msg = err.to_string();
+        assert!(msg.contains(MODEL) && msg.contains("rubert-tiny2"), "{msg}");
+    }
+
+    #[test]
+    fn damaged_or_foreign_files_are_refused() {
+        let e = Head::from_json(b"{\"hello\": 1}", MODEL).unwrap_err().to_string();
+        assert!(e.contains("not a classifier head file"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_slice(&toy_head().to_json().unwrap()).unwrap();
+        v["version"] = 99.into();
+        let e = Head::from_json(&serde_json::to_vec(&v).unwrap(), MODEL).unwrap_err().to_string();
+        assert!(e.contains("version 99") && e.contains("update"), "{e}");
+        v["version"] = 1.into();
+        v["model"]["coef"] = serde_json::json!([1.0]);
+        let e = Head::from_json(&serde_json::to_vec(&v).unwrap(), MODEL).unwrap_err().to_string();
+        assert!(e.contains("damaged"), "{e}");
+        let e = toy_head().decide(&[1.0, 0.0], None).unwrap_err().to_string();
+        assert!(e.contains("expects 4"), "{e}");
+    }
+
+    #[test]
+    fn zero_shot_softmax_over_cosines() {
+        let protos = [1.0, 0.0, 0.0, 1.0];
+        let p = zero_shot_probs(&protos, 2, &[3.0, 1.0], 0.05).unwrap();
+        let cos = [3.0 / 10f32.sqrt(), 1.0 / 10f32.sqrt()];
+        let want0 = 1.0 / (1.0 + ((cos[1] - cos[0]) / 0.05).exp());
+        assert!((p[0] - want0).abs() < 1e-6 && (p[0] + p[1] - 1.0).abs() < 1e-6);
+        // A higher temperature hedges more.
+        let flat = zero_shot_probs(&protos, 2, &[3.0, 1.0], 1.0).unwrap();
+        assert!(flat[0] < p[0] && flat[0] > 0.5);
+        assert!(zero_shot_probs(&protos, 2, &[0.0, 0.0], 0.05).is_err());
+        assert!(zero_shot_probs(&protos, 2, &[1.0, 0.0], 0.0).is_err());
+    }
+
+    #[test]
+    fn temperature_fit_prefers_sharper_when_prototypes_are_right() {
+        let cos = [0.9, 0.8, 0.78, 0.85, 0.7, 0.91];
+        let t = fit_temperature(&cos, 3, &[0, 2], &[0.01, 0.05, 0.2, 1.0]).unwrap();
+        assert_eq!(t, 0.01);
+        let t = fit_temperature(&cos, 3, &[1, 0], &[0.01, 0.05, 0.2, 1.0]).unwrap();
+        assert_eq!(t, 1.0, "wrong prototypes: hedge");
+    }
+
+    #[test]
+    fn blend_weights_follow_example_counts() {
+        assert_eq!(blend_alpha(0, 5.0), 1.0);
+        assert_eq!(blend_alpha(5, 5.0), 0.5);
+        assert!(blend_alpha(500, 5.0) < 0.01);
+        let p = blend(&[0.8, 0.2, 0.0], &[0.1, 0.1, 0.8], &[0.0, 0.5, 1.0]);
+        let raw = [0.8, 0.15, 0.8];
+        let s: f32 = raw.iter().sum();
+        for (a, b) in p.iter().zip(raw) {
+            assert!((a - b / s).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn segment_added_by_description_is_found_by_zero_shot() {
+        let mut head = toy_head();
+        let id = head.add_segment("Доставка еды", "доставка готовой еды из ресторанов");
+        assert_eq!(id, 19);
+        // Prototypes: the three trained axes plus a new one on the 4th axis.
+        let mut e = vec![0f32; 16];
+        for i in 0..4 {
+            e[i * 4 + i] = 1.0;
+        }
+        let protos = Prototypes::new(&head.segments, &e, 4).unwrap();
+        let d = head.decide(&[0.05, 0.05, 0.05, 1.0], Some(&protos)).unwrap();
+        assert_eq!(d.segment_id, 19, "{d:?}");
+        // Trained segments still win on their own ground.
+        let d = head.decide(&[1.0, 0.1, 0.1, 0.1], Some(&protos)).unwrap();
+        assert_eq!(d.segment_id, 8);
+        // Prototypes of an older segment list are refused.
+        let old = Prototypes::new(&small_dict(), &e[..12], 4).unwrap();
+        assert!(head.probs(&[1.0, 0.0, 0.0, 0.0], Some(&old)).is_err());
+    }
+
+    #[test]
+    fn training_labels_must_be_segments() {
+        let e = Head::train(small_dict(), MODEL, &[0.0; 4], 2, &[8, 6], &LogRegParams::default()).unwrap_err();
+        assert!(e.to_string().contains("label 6"), "{e}");
+    }
+
+    #[test]
+    fn decision_needs_matching_lengths() {
+        let d = SegmentDictionary::default_ru();
+        assert!(Decision::from_probs(&d, &[1.0]).is_err());
+        let mut p = vec![0.0; d.len()];
+        p[d.index_of(17).unwrap()] = 0.7;
+        p[d.index_of(0).unwrap()] = 0.2;
+        p[d.index_of(18).unwrap()] = 0.1;
+        let dec = Decision::from_probs(&d, &p).unwrap();
+        assert_eq!(dec.top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![17, 0, 18]);
+        assert_eq!(dec.segment_name, "Клипы");
+    }
+}

@@ -1,0 +1,731 @@
+//! Multinomial (softmax) logistic regression on dense `f32` feature vectors,
+//! fitted by full-batch L-BFGS.
+//!
+//! The objective is scikit-learn's `LogisticRegression(solver="lbfgs")` for
+//! three or more classes, so a head trained here and one trained there agree:
+//!
+//! ```text
+//! f(W, b) = 1/S Σᵢ sᵢ (logsumexp(zᵢ) − zᵢ,yᵢ) + 1/(2·C·S) ‖W‖²,   zᵢ = W xᵢ + b
+//! ```
+//!
+//! with `sᵢ` the class weight of sample `i` ("balanced": `n / (K · n_k)`) and
+//! `S = Σ sᵢ`. The intercept is not penalised. Dividing by `S` does not move
+//! the optimum; it keeps the gradient tolerance independent of the data size.
+//! Softmax is unchanged by a common shift of the intercepts, so they are
+//! stored centred (summing to zero).
+//!
+//! Fitting is deterministic: no random initialisation, samples are visited
+//! in order, and the sums run in a fixed order.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How samples are weighted by their class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClassWeight {
+    /// Every sample weighs 1.
+    Uniform,
+    /// scikit-learn's "balanced": `n_samples / (n_classes · count(class))`,
+    /// so rare segments count as much as frequent ones in the loss.
+    Balanced,
+}
+
+/// Training settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LogRegParams {
+    /// Inverse L2 strength, as scikit-learn's `C` (smaller = stronger).
+    pub c: f64,
+    pub class_weight: ClassWeight,
+    /// Stop when the largest gradient component is below this (scikit-learn's `tol`).
+    pub tol: f64,
+    pub max_iter: usize,
+    /// Number of correction pairs L-BFGS keeps (scipy's default is 10).
+    pub history: usize,
+}
+
+impl Default for LogRegParams {
+    fn default() -> Self {
+        LogRegParams { c: 1.0, class_weight: ClassWeight::Balanced, tol: 1e-4, max_iter: 1000, history: 10 }
+    }
+}
+
+/// How the optimisation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FitReport {
+    pub iterations: usize,
+    pub evaluations: usize,
+    /// True when the gradient tolerance was reached; false when the
+    /// iteration limit or the line search (at float precision) stopped it.
+    pub converged: bool,
+    pub loss: f64,
+    pub grad_max: f64,
+}
+
+/// A fitted model: one weight row and intercept per class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogisticRegression {
+    /// Class labels in ascending order; column `k` of probabilities is `classes[k]`.
+    pub classes: Vec<u32>,
+    pub n_features: usize,
+    /// `classes.len() × n_features`, row-major.
+    pub coef: Vec<f32>,
+    /// Centred: sums to zero.
+    pub intercept: Vec<f32>,
+}
+
+/// Samples per block: the f32 gradient partial sums are flushed to f64 after
+/// each block, which bounds rounding error without slowing the inner loops.
+const BLOCK: usize = 256;
+
+struct Problem<'a> {
+    x: &'a [f32],
+    d: usize,
+    k: usize,
+    y: Vec<usize>,
+    /// Sample weights divided by their sum.
+    sw: Vec<f64>,
+    /// 1 / (C · S).
+    l2: f64,
+}
+
+impl Problem<'_> {
+    fn n(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Loss and gradient at `theta` (layout per class: `d` weights, then bias).
+    fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
+        let (d, k) = (self.d, self.k);
+        let stride = d + 1;
+        let w: Vec<f32> = (0..k).flat_map(|c| theta[c * stride..c * stride + d].iter().map(|&v| v as f32)).collect();
+        let b: Vec<f64> = (0..k).map(|c| theta[c * stride + d]).collect();
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut gw = vec![0f32; k * d];
+        let mut z = vec![0f32; k];
+        let mut r = vec![0f32; k];
+        let mut e = vec![0f64; k];
+        let mut loss = 0f64;
+        for start in (0..self.n()).step_by(BLOCK) {
+            let end = (start + BLOCK).min(self.n());
+            for i in start..end {
+                let xi = &self.x[i * d..(i + 1) * d];
+                logits(xi, &w, d, &mut z);
+                let zmax = z.iter().zip(&b).map(|(&zi, &bi)| zi as f64 + bi).fold(f64::NEG_INFINITY, f64::max);
+                let mut sum = 0f64;
+                for c in 0..k {
+                    e[c] = (z[c] as f64 + b[c] - zmax).exp();
+                    sum += e[c];
+                }
+                let yi = self.y[i];
+                let swi = self.sw[i];
+                loss += swi * (zmax + sum.ln() - (z[yi] as f64 + b[yi]));
+                for c in 0..k {
+                    let p = e[c] / sum;
+                    let ri = swi * (p - if c == yi { 1.0 } else { 0.0 });
+                    r[c] = ri as f32;
+                    grad[c * stride + d] += ri;
+                }
+                for c in 0..k {
+                    axpy(r[c], xi, &mut gw[c * d..(c + 1) * d]);
+                }
+            }
+            for c in 0..k {
+                let gc = &mut grad[c * stride..c * stride + d];
+                for (g, p) in gc.iter_mut().zip(&mut gw[c * d..(c + 1) * d]) {
+                    *g += *p as f64;
+                    *p = 0.0;
+                }
+            }
+        }
+        let mut penalty = 0f64;
+        for c in 0..k {
+            for j in 0..d {
+                let v = theta[c * stride + j];
+                penalty += v * v;
+                grad[c * stride + j] += self.l2 * v;
+            }
+        }
+        loss + 0.5 * self.l2 * penalty
+    }
+}
+
+/// `z[c] = w_c · x` for every class, four classes per pass over `x` so each
+/// loaded chunk of `x` feeds four independent accumulator chains. Fixed-size
+/// chunks let the compiler drop bounds checks and vectorise (AVX natively,
+/// simd128 in the browser).
+fn logits(x: &[f32], w: &[f32], d: usize, z: &mut [f32]) {
+    let k = z.len();
+    let (xc, xt) = x.as_chunks::<8>();
+    let tail = xt.len();
+    let mut c = 0;
+    while c + 4 <= k {
+        let row = |q: usize| w[(c + q) * d..(c + q + 1) * d].as_chunks::<8>();
+        let ((w0, t0), (w1, t1), (w2, t2), (w3, t3)) = (row(0), row(1), row(2), row(3));
+        let mut a = [[0f32; 8]; 4];
+        for i in 0..xc.len() {
+            let xs = &xc[i];
+            let (r0, r1, r2, r3) = (&w0[i], &w1[i], &w2[i], &w3[i]);
+            for l in 0..8 {
+                a[0][l] += xs[l] * r0[l];
+                a[1][l] += xs[l] * r1[l];
+                a[2][l] += xs[l] * r2[l];
+                a[3][l] += xs[l] * r3[l];
+            }
+        }
+        for (q, t) in [t0, t1, t2, t3].into_iter().enumerate() {
+            let tail_sum: f32 = (0..tail).map(|j| xt[j] * t[j]).sum();
+            z[c + q] = a[q].iter().sum::<f32>() + tail_sum;
+        }
+        c += 4;
+    }
+    while c < k {
+        z[c] = dot(x, &w[c * d..(c + 1) * d]);
+        c += 1;
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += a * xi;
+    }
+}
+
+fn dot64(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn max_abs(v: &[f64]) -> f64 {
+    v.iter().fold(0f64, |m, x| m.max(x.abs()))
+}
+
+impl LogisticRegression {
+    /// Fits on `x` (`y.len()` rows of `n_features` values, row-major) with
+    /// labels `y` (any ids; the classes are the distinct values of `y`).
+    pub fn fit(x: &[f32], n_features: usize, y: &[u32], params: &LogRegParams) -> Result<(LogisticRegression, FitReport)> {
+        let n = y.len();
+        if n_features == 0 || x.len() != n * n_features {
+            return Err(Error::Invalid(format!(
+                "training data: {} values do not make {n} rows of {n_features} features",
+                x.len()
+            )));
+        }
+        if !(params.c > 0.0 && params.c.is_finite()) {
+            return Err(Error::Invalid(format!("C must be a positive number, got {}", params.c)));
+        }
+        if let Some(pos) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Invalid(format!("training data: row {} has a non-finite feature", pos / n_features)));
+        }
+        let mut classes: Vec<u32> = y.to_vec();
+        classes.sort_unstable();
+        classes.dedup();
+        if classes.len() < 2 {
+            return Err(Error::Invalid(format!(
+                "training needs examples of at least two segments, got {}",
+                classes.len()
+            )));
+        }
+        let k = classes.len();
+        let yi: Vec<usize> = y.iter().map(|v| classes.binary_search(v).expect("class present")).collect();
+        let mut counts = vec![0usize; k];
+        for &c in &yi {
+            counts[c] += 1;
+        }
+        let sw: Vec<f64> = match params.class_weight {
+            ClassWeight::Uniform => vec![1.0; n],
+            ClassWeight::Balanced => yi.iter().map(|&c| n as f64 / (k as f64 * counts[c] as f64)).collect(),
+        };
+        let s: f64 = sw.iter().sum();
+        let problem = Problem {
+            x,
+            d: n_features,
+            k,
+            y: yi,
+            sw: sw.iter().map(|w| w / s).collect(),
+            l2: 1.0 / (params.c * s),
+        };
+        let mut theta = vec![0f64; k * (n_features + 1)];
+        let report = lbfgs(&problem, &mut theta, params);
+        let stride = n_features + 1;
+        let coef = (0..k).flat_map(|c| theta[c * stride..c * stride + n_features].iter().map(|&v| v as f32)).collect();
+        let mean_b = (0..k).map(|c| theta[c * stride + n_features]).sum::<f64>() / k as f64;
+        let intercept = (0..k).map(|c| (theta[c * stride + n_features] - mean_b) as f32).collect();
+        Ok((LogisticRegression { classes, n_features, coef, intercept }, report))
+    }
+
+    pub fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Class probabilities of one feature vector, in [`Self::classes`] order.
+    pub fn predict_proba_one(&self, x: &[f32]) -> Vec<f32> {
+        let mut z = vec![0f32; self.n_classes()];
+        logits(x, &self.coef, self.n_features, &mut z);
+        for (zi, b) in z.iter_mut().zip(&self.intercept) {
+            *zi += b;
+        }
+        softmax_in_place(&mut z);
+        z
+    }
+
+    /// Probabilities for `x.len() / n_features` rows, row-major `n × K`.
+    pub fn predict_proba(&self, x: &[f32]) -> Vec<f32> {
+        x.chunks_exact(self.n_features).flat_map(|row| self.predict_proba_one(row)).collect()
+    }
+
+    /// Most probable class label of each row.
+    pub fn predict(&self, x: &[f32]) -> Vec<u32> {
+        x.chunks_exact(self.n_features)
+            .map(|row| self.classes[argmax(&self.predict_proba_one(row))])
+            .collect()
+    }
+}
+
+/// Out-of-fold probabilities: every sample scored by the model fitted
+/// without it, the basis of honest cross-validated figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossValProba {
+    /// All classes of `y`, ascending; columns of `proba`.
+    pub classes: Vec<u32>,
+    /// `n × classes.len()`, row-major; a class missing from a fold's
+    /// training part gets probability 0 there.
+    pub proba: Vec<f32>,
+    pub fits: Vec<FitReport>,
+}
+
+impl CrossValProba {
+    /// The most probable class of each sample.
+    pub fn predicted(&self) -> Vec<u32> {
+        self.proba.chunks_exact(self.classes.len()).map(|row| self.classes[argmax(row)]).collect()
+    }
+}
+
+/// Fits one model per fold and scores that fold's test samples. The folds
+/// must test every sample exactly once (as [`stratified_k_fold`] makes them).
+///
+/// [`stratified_k_fold`]: crate::classify::metrics::stratified_k_fold
+pub fn cross_val_proba(
+    x: &[f32],
+    n_features: usize,
+    y: &[u32],
+    folds: &[crate::classify::metrics::Fold],
+    params: &LogRegParams,
+) -> Result<CrossValProba> {
+    let n = y.len();
+    if x.len() != n * n_features {
+        return Err(Error::Invalid(format!("{} values do not make {n} rows of {n_features} features", x.len())));
+    }
+    let mut tested = vec![0u32; n];
+    for f in folds {
+        for &i in &f.test {
+            tested.get_mut(i).map(|t| *t += 1).ok_or_else(|| Error::Invalid(format!("fold index {i} out of range")))?;
+        }
+    }
+    if let Some(i) = tested.iter().position(|&t| t != 1) {
+        return Err(Error::Invalid(format!("sample {i} is tested {} times; folds must test each sample once", tested[i])));
+    }
+    let mut classes = y.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    let k = classes.len();
+    let mut proba = vec![0f32; n * k];
+    let mut fits = Vec::with_capacity(folds.len());
+    for f in folds {
+        let xt: Vec<f32> = f.train.iter().flat_map(|&i| x[i * n_features..(i + 1) * n_features].iter().copied()).collect();
+        let yt: Vec<u32> = f.train.iter().map(|&i| y[i]).collect();
+        let (model, report) = LogisticRegression::fit(&xt, n_features, &yt, params)?;
+        fits.push(report);
+        let cols: Vec<usize> = model.classes.iter().map(|c| classes.binary_search(c).expect("subset")).collect();
+        for &i in &f.test {
+            let p = model.predict_proba_one(&x[i * n_features..(i + 1) * n_features]);
+            for (col, v) in cols.iter().zip(p) {
+                proba[i * k + col] = v;
+            }
+        }
+    }
+    Ok(CrossValProba { classes, proba, fits })
+}
+
+/// Numerically stable softmax.
+pub fn softmax_in_place(z: &mut [f32]) {
+    let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for v in z.iter_mut() {
+        *v = (*v - m).exp();
+        sum += *v;
+    }
+    for v in z.iter_mut() {
+        *v /= sum;
+    }
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax(v: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// L-BFGS (Nocedal & Wright, Alg. 7.5) with a strong-Wolfe line search.
+fn lbfgs(p: &Problem, theta: &mut [f64], params: &LogRegParams) -> FitReport {
+    let m = params.history.max(1);
+    let dim = theta.len();
+    let mut g = vec![0f64; dim];
+    let mut f = p.eval(theta, &mut g);
+    let mut evaluations = 1;
+    let mut s_hist: Vec<Vec<f64>> = Vec::with_capacity(m);
+    let mut y_hist: Vec<Vec<f64>> = Vec::with_capacity(m);
+    let mut rho: Vec<f64> = Vec::with_capacity(m);
+    let mut dir = vec![0f64; dim];
+    let mut alpha_buf = vec![0f64; m];
+    let mut iterations = 0;
+    let mut converged = max_abs(&g) <= params.tol;
+    while !converged && iterations < params.max_iter {
+        // Two-loop recursion: dir = −H·g.
+        dir.copy_from_slice(&g);
+        for j in (0..s_hist.len()).rev() {
+            let a = rho[j] * dot64(&s_hist[j], &dir);
+            alpha_buf[j] = a;
+            dir.iter_mut().zip(&y_hist[j]).for_each(|(d, y)| *d -= a * y);
+        }
+        if let (Some(s), Some(y)) = (s_hist.last(), y_hist.last()) {
+            let gamma = dot64(s, y) / dot64(y, y);
+            dir.iter_mut().for_each(|d| *d *= gamma);
+        }
+        for j in 0..s_hist.len() {
+            let beta = rho[j] * dot64(&y_hist[j], &dir);
+            let a = alpha_buf[j];
+            dir.iter_mut().zip(&s_hist[j]).for_each(|(d, s)| *d += (a - beta) * s);
+        }
+        dir.iter_mut().for_each(|d| *d = -*d);
+        let mut dg = dot64(&dir, &g);
+        if dg >= 0.0 {
+            // Curvature pairs went stale: restart from steepest descent.
+            s_hist.clear();
+            y_hist.clear();
+            rho.clear();
+            dir.iter_mut().zip(&g).for_each(|(d, gi)| *d = -gi);
+            dg = dot64(&dir, &g);
+        }
+        let step0 = if s_hist.is_empty() { 1.0 / dot64(&g, &g).sqrt().max(1e-12) } else { 1.0 };
+        let Some(ls) = line_search(p, theta, f, &dir, dg, step0) else {
+            break; // no decrease possible at float precision
+        };
+        evaluations += ls.evaluations;
+        iterations += 1;
+        let s: Vec<f64> = dir.iter().map(|d| d * ls.step).collect();
+        let y: Vec<f64> = ls.grad.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let sy = dot64(&s, &y);
+        theta.iter_mut().zip(&s).for_each(|(t, si)| *t += si);
+        let f_old = f;
+        f = ls.f;
+        g = ls.grad;
+        if sy > 1e-12 * dot64(&y, &y).sqrt() * dot64(&s, &s).sqrt() {
+            if s_hist.len() == m {
+                s_hist.remove(0);
+                y_hist.remove(0);
+                rho.remove(0);
+            }
+            s_hist.push(s);
+            y_hist.push(y);
+            rho.push(1.0 / sy);
+        }
+        converged = max_abs(&g) <= params.tol;
+        if !converged && (f_old - f) <= 1e-15 * f_old.abs().max(f.abs()).max(1.0) {
+            break; // the objective no longer moves
+        }
+    }
+    FitReport { iterations, evaluations, converged, loss: f, grad_max: max_abs(&g) }
+}
+
+struct LineSearch {
+    step: f64,
+    f: f64,
+    grad: Vec<f64>,
+    evaluations: usize,
+}
+
+/// Strong-Wolfe line search (Nocedal & Wright, Alg. 3.5 and 3.6) with cubic
+/// interpolation when zooming. Falls back to the lowest point seen if the
+/// Wolfe conditions cannot be met within the evaluation budget (float
+/// precision near the optimum); `None` when no step decreases `f`.
+fn line_search(p: &Problem, theta: &[f64], f0: f64, dir: &[f64], dg0: f64, step0: f64) -> Option<LineSearch> {
+    const C1: f64 = 1e-4;
+    const C2: f64 = 0.9;
+    const MAX_EVALS: usize = 30;
+    let evaluations = std::cell::Cell::new(0usize);
+    let mut point = vec![0f64; theta.len()];
+    let mut grad = vec![0f64; theta.len()];
+    let mut best: Option<(f64, f64, Vec<f64>)> = None;
+    let mut eval = |step: f64, grad: &mut Vec<f64>, best: &mut Option<(f64, f64, Vec<f64>)>| -> (f64, f64) {
+        point.iter_mut().zip(theta.iter().zip(dir)).for_each(|(q, (t, d))| *q = t + step * d);
+        evaluations.set(evaluations.get() + 1);
+        let f = p.eval(&point, grad);
+        if f.is_finite() && f < best.as_ref().map_or(f0, |b| b.1) {
+            *best = Some((step, f, grad.clone()));
+        }
+        (if f.is_finite() { f } else { f64::INFINITY }, dot64(grad, dir))
+    };
+    let done = |step: f64, f: f64, grad: Vec<f64>, evaluations: usize| Some(LineSearch { step, f, grad, evaluations });
+    // Bracketing phase: (lo, hi) end up around a step meeting the conditions.
+    let (mut lo, mut hi);
+    let (mut prev, mut f_prev, mut dg_prev) = (0.0, f0, dg0);
+    let mut step = step0;
+    let mut first = true;
+    loop {
+        let (f, dg) = eval(step, &mut grad, &mut best);
+        if f > f0 + C1 * step * dg0 || (!first && f >= f_prev) {
+            (lo, hi) = ((prev, f_prev, dg_prev), (step, f, dg));
+            break;
+        }
+        if dg.abs() <= -C2 * dg0 {
+            return done(step, f, grad, evaluations.get());
+        }
+        if dg >= 0.0 {
+            (lo, hi) = ((step, f, dg), (prev, f_prev, dg_prev));
+            break;
+        }
+        if evaluations.get() >= MAX_EVALS {
+            return best.map(|(s, f, g)| LineSearch { step: s, f, grad: g, evaluations: evaluations.get() });
+        }
+        (prev, f_prev, dg_prev) = (step, f, dg);
+        step *= 4.0;
+        first = false;
+    }
+    // Zoom phase: lo always satisfies sufficient decrease and is the lowest so far.
+    while evaluations.get() < MAX_EVALS && (hi.0 - lo.0).abs() > 1e-14 * lo.0.abs().max(hi.0.abs()) {
+        let step = cubic_min(lo.0, lo.1, lo.2, hi.0, hi.1, hi.2);
+        let (f, dg) = eval(step, &mut grad, &mut best);
+        if f > f0 + C1 * step * dg0 || f >= lo.1 {
+            hi = (step, f, dg);
+        } else {
+            if dg.abs() <= -C2 * dg0 {
+                return done(step, f, grad, evaluations.get());
+            }
+            if dg * (hi.0 - lo.0) >= 0.0 {
+                hi = lo;
+            }
+            lo = (step, f, dg);
+        }
+    }
+    best.map(|(s, f, g)| LineSearch { step: s, f, grad: g, evaluations: evaluations.get() })
+}
+
+/// Minimiser of the cubic through (a, fa, da) and (b, fb, db), kept inside
+/// the interval away from its ends; bisection when the cubic has none.
+fn cubic_min(a: f64, fa: f64, da: f64, b: f64, fb: f64, db: f64) -> f64 {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    let width = hi - lo;
+    let mid = 0.5 * (a + b);
+    if !fb.is_finite() {
+        return mid;
+    }
+    let d1 = da + db - 3.0 * (fa - fb) / (a - b);
+    let disc = d1 * d1 - da * db;
+    if disc < 0.0 {
+        return mid;
+    }
+    let d2 = (b - a).signum() * disc.sqrt();
+    let t = b - (b - a) * (db + d2 - d1) / (db - da + 2.0 * d2);
+    if t.is_finite() && t > lo + 0.1 * width && t < hi - 0.1 * width {
+        t
+    } else {
+        mid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random numbers for test data (SplitMix64).
+    pub(crate) struct Rng(u64);
+    impl Rng {
+        pub fn next_f32(&mut self) -> f32 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            (z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        }
+    }
+
+    /// Well separated clusters around `k` orthogonal-ish centres.
+    fn clusters(n: usize, d: usize, k: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
+        let mut rng = Rng(seed);
+        let centres: Vec<f32> = (0..k * d).map(|_| rng.next_f32() * 3.0).collect();
+        let mut x = Vec::with_capacity(n * d);
+        let mut y = Vec::with_capacity(n);
+        for i in 0..n {
+            let c = (i * 7 + i / 3) % k;
+            y.push(c as u32 * 2 + 1); // labels need not be 0..k
+            for j in 0..d {
+                x.push(centres[c * d + j] + 0.3 * rng.next_f32());
+            }
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn separable_problem_is_learned() {
+        let (d, k) = (16, 5);
+        let (x, y) = clusters(400, d, k, 1);
+        let (model, report) = LogisticRegression::fit(&x, d, &y, &LogRegParams::default()).unwrap();
+        assert!(report.converged, "{report:?}");
+        assert_eq!(model.classes, vec![1, 3, 5, 7, 9]);
+        assert_eq!(model.predict(&x), y);
+        // Held-out points: new noise around the same centres.
+        let (x2, y2) = clusters_same_centres(1, 300, d, k);
+        assert_eq!(model.predict(&x2), y2);
+        let p = model.predict_proba(&x2[..d]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(model.intercept.iter().sum::<f32>().abs() < 1e-4);
+    }
+
+    /// New samples around the centres of `clusters(_, d, k, seed)`.
+    fn clusters_same_centres(seed: u64, n: usize, d: usize, k: usize) -> (Vec<f32>, Vec<u32>) {
+        let mut rng = Rng(seed);
+        let centres: Vec<f32> = (0..k * d).map(|_| rng.next_f32() * 3.0).collect();
+        let mut noise = Rng(seed ^ 0xDEAD_BEEF);
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let c = i % k;
+            y.push(c as u32 * 2 + 1);
+            for j in 0..d {
+                x.push(centres[c * d + j] + 0.3 * noise.next_f32());
+            }
+        }
+        (x, y)
+    }
+
+    #[test]
+    fn cross_validation_scores_each_sample_out_of_fold() {
+        use crate::classify::metrics::{classification_report, roc_auc_ovr, stratified_k_fold};
+        let (d, k) = (8, 3);
+        let (x, y) = clusters(90, d, k, 5);
+        let folds = stratified_k_fold(&y, 5, 1).unwrap();
+        let cv = cross_val_proba(&x, d, &y, &folds, &LogRegParams::default()).unwrap();
+        assert_eq!(cv.fits.len(), 5);
+        assert_eq!(cv.classes, vec![1, 3, 5]);
+        let pred = cv.predicted();
+        assert_eq!(classification_report(&y, &pred, None).unwrap().accuracy, 1.0);
+        assert_eq!(roc_auc_ovr(&y, &cv.proba, &cv.classes).unwrap().macro_avg, Some(1.0));
+        let mut bad = folds.clone();
+        let extra = bad[1].test[0];
+        bad[0].test.push(extra);
+        assert!(cross_val_proba(&x, d, &y, &bad, &LogRegParams::default()).unwrap_err().to_string().contains("tested 2 times"));
+    }
+
+    #[test]
+    fn fit_is_deterministic() {
+        let (x, y) = clusters(300, 8, 4, 3);
+        let a = LogisticRegression::fit(&x, 8, &y, &LogRegParams::default()).unwrap();
+        let b = LogisticRegression::fit(&x, 8, &y, &LogRegParams::default()).unwrap();
+        assert_eq!(a.0, b.0);
+    }
+
+    #[test]
+    fn bad_inputs_are_rejected() {
+        let p = LogRegParams::default();
+        assert!(LogisticRegression::fit(&[0.0; 5], 2, &[0, 1], &p).unwrap_err().to_string().contains("rows"));
+        assert!(LogisticRegression::fit(&[0.0; 4], 2, &[1, 1], &p).unwrap_err().to_string().contains("two segments"));
+        let e = LogisticRegression::fit(&[0.0, f32::NAN, 1.0, 1.0], 2, &[0, 1], &p).unwrap_err();
+        assert!(e.to_string().contains("row 0"), "{e}");
+        let bad_c = LogRegParams { c: 0.0, ..p };
+        assert!(LogisticRegression::fit(&[0.0; 4], 2, &[0, 1], &bad_c).is_err());
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Reference {
+        n_features: usize,
+        c: f64,
+        x: Vec<Vec<f32>>,
+        y: Vec<u32>,
+        x_test: Vec<Vec<f32>>,
+        classes: Vec<u32>,
+        coef: Vec<Vec<f64>>,
+        intercept_centred: Vec<f64>,
+        proba_test: Vec<Vec<f64>>,
+    }
+
+    /// Agreement with scikit-learn; fixture made by
+    /// `scripts/reference/logreg_reference.py`.
+    #[test]
+    fn matches_scikit_learn() {
+        let r: Reference =
+            serde_json::from_str(include_str!("../../tests/fixtures/logreg_reference.json")).unwrap();
+        let x: Vec<f32> = r.x.concat();
+        let params = LogRegParams { c: r.c, tol: 1e-7, max_iter: 5000, ..Default::default() };
+        let (model, report) = LogisticRegression::fit(&x, r.n_features, &r.y, &params).unwrap();
+        assert!(report.grad_max < 1e-5, "{report:?}");
+        assert_eq!(model.classes, r.classes);
+        let d = r.n_features;
+        let mut worst = 0f64;
+        for (c, row) in r.coef.iter().enumerate() {
+            for (j, &want) in row.iter().enumerate() {
+                worst = worst.max((model.coef[c * d + j] as f64 - want).abs() / want.abs().max(1.0));
+            }
+            let b = model.intercept[c] as f64;
+            worst = worst.max((b - r.intercept_centred[c]).abs() / r.intercept_centred[c].abs().max(1.0));
+        }
+        assert!(worst < 2e-4, "coefficients differ from scikit-learn by {worst}");
+        let p = model.predict_proba(&r.x_test.concat());
+        let k = model.n_classes();
+        let mut worst_p = 0f64;
+        for (i, row) in r.proba_test.iter().enumerate() {
+            for (c, &want) in row.iter().enumerate() {
+                worst_p = worst_p.max((p[i * k + c] as f64 - want).abs());
+            }
+        }
+        eprintln!("scikit-learn agreement: coefficients {worst:.2e}, probabilities {worst_p:.2e}");
+        assert!(worst_p < 1e-4, "probabilities differ from scikit-learn by {worst_p}");
+    }
+
+    /// Speed check at the product's size: 10,000 creatives × 384 embedding
+    /// dimensions × 18 segments. Run with `--ignored` (release build).
+    #[test]
+    #[ignore]
+    fn trains_10k_by_384_by_18_quickly() {
+        let (n, d, k) = (10_000, 384, 18);
+        let mut rng = Rng(7);
+        let centres: Vec<f32> = (0..k * d).map(|_| rng.next_f32()).collect();
+        let mut x = Vec::with_capacity(n * d);
+        let mut y = Vec::with_capacity(n);
+        for i in 0..n {
+            // Imbalanced classes, overlapping clusters, unit-norm rows like sentence embeddings.
+            let c = ((i * i) % 97) % k;
+            y.push(c as u32);
+            let row: Vec<f32> = (0..d).map(|j| 0.12 * centres[c * d + j] + rng.next_f32()).collect();
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            x.extend(row.iter().map(|v| v / norm));
+        }
+        // The default tolerance (scikit-learn's), then a 100× stricter one.
+        for tol in [1e-4, 1e-6] {
+            let t = std::time::Instant::now();
+            let (model, report) = LogisticRegression::fit(&x, d, &y, &LogRegParams { tol, ..Default::default() }).unwrap();
+            let secs = t.elapsed().as_secs_f64();
+            let acc = model.predict(&x).iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / n as f64;
+            eprintln!("fit 10000x384x18 tol {tol:e}: {secs:.2} s, {report:?}, train accuracy {acc:.3}");
+            assert!(report.converged, "{report:?}");
+            assert!(secs < 10.0, "took {secs:.1} s");
+        }
+    }
+}

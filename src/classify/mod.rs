@@ -1,0 +1,16 @@
+//! From text embeddings to a segment: the segment dictionary, the trained
+//! head (softmax logistic regression) and its zero-shot fallback, and the
+//! evaluation that reports how well it works.
+//!
+//! Everything here is pure computation on bytes and vectors, so it runs the
+//! same in the native CLI and in the browser.
+
+pub mod head;
+pub mod logreg;
+pub mod metrics;
+pub mod segments;
+
+pub use head::{Decision, Head, Prototypes, ZeroShotParams};
+pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression};
+pub use metrics::{classification_report, confusion_matrix, roc_auc_ovr, stratified_k_fold, ClassificationReport};
+pub use segments::{Segment, SegmentDictionary};

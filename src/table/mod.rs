@@ -1,0 +1,569 @@
+//! Users' tables as they come: `.xlsx` (also `.xls`/`.ods`) and `.csv`
+//! (UTF-8 with or without BOM, or Windows-1251; `,`, `;` or tab separated).
+//!
+//! Every cell is kept as text. Advertisement IDs such as `000123` or
+//! `1234500000000000000` must come back exactly as the user typed them, so
+//! nothing here converts cells to numbers; callers parse the columns they need.
+
+use std::io::Cursor;
+
+use crate::error::{Error, Result};
+
+/// A sheet: one header row and data rows, all cells as text.
+///
+/// Rows are padded with empty cells to the header width, so `row[col]` is
+/// always valid for a column found with [`Table::find_column`]. Row `i` of
+/// `rows` is spreadsheet row `i + 2` (the header is row 1), which is what
+/// error messages quote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The kind of a table file, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    Csv,
+    /// `.xlsx`, `.xlsm`, `.xls`, `.xlsb`, `.ods`: anything calamine opens.
+    Spreadsheet,
+}
+
+impl TableKind {
+    pub fn from_file_name(name: &str) -> Result<TableKind> {
+        let ext = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()).unwrap_or_default();
+        match ext.as_str() {
+            "csv" | "txt" | "tsv" => Ok(TableKind::Csv),
+            "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Ok(TableKind::Spreadsheet),
+            _ => Err(Error::Table {
+                file: name.to_string(),
+                reason: "expected a .xlsx or .csv file".into(),
+            }),
+        }
+    }
+}
+
+/// How to write a CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvFormat {
+    pub delimiter: u8,
+    /// A UTF-8 byte-order mark makes Excel read Cyrillic text correctly.
+    pub bom: bool,
+}
+
+impl Default for CsvFormat {
+    fn default() -> Self {
+        CsvFormat { delimiter: b',', bom: true }
+    }
+}
+
+/// Header names compared the way users write them: case, `ё`/`е`, spaces,
+/// underscores and punctuation do not matter ("Segment_num" = "segment num").
+pub fn normalize_header(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric() || *c == '№')
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ё' { 'е' } else { c })
+        .collect()
+}
+
+impl Table {
+    pub fn new(headers: Vec<String>) -> Table {
+        Table { headers, rows: Vec::new() }
+    }
+
+    /// Appends a row, padded or cut to the header width.
+    pub fn push_row(&mut self, mut row: Vec<String>) {
+        row.resize(self.headers.len(), String::new());
+        self.rows.push(row);
+    }
+
+    /// Index of the first column whose header matches one of `names`, trying
+    /// the names in order (so the most specific name can come first).
+    pub fn find_column(&self, names: &[&str]) -> Option<usize> {
+        let headers: Vec<String> = self.headers.iter().map(|h| normalize_header(h)).collect();
+        names.iter().find_map(|n| {
+            let n = normalize_header(n);
+            headers.iter().position(|h| !h.is_empty() && *h == n)
+        })
+    }
+
+    /// Like [`Table::find_column`], but a missing column is an error that
+    /// lists the columns the file does have.
+    pub fn require_column(&self, file: &str, wanted: &str, names: &[&str]) -> Result<usize> {
+        self.find_column(names).ok_or_else(|| Error::MissingColumn {
+            file: file.to_string(),
+            wanted: wanted.to_string(),
+            tried: names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "),
+            found: if self.headers.is_empty() {
+                "no header row".into()
+            } else {
+                self.headers.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ")
+            },
+        })
+    }
+
+    /// Spreadsheet row number (1-based, header = 1) of data row `index`.
+    pub fn row_number(index: usize) -> usize {
+        index + 2
+    }
+
+    /// Reads a table from file bytes; the kind comes from the file name.
+    pub fn from_bytes(file_name: &str, bytes: &[u8]) -> Result<Table> {
+        match TableKind::from_file_name(file_name)? {
+            TableKind::Csv => read_csv(file_name, bytes),
+            TableKind::Spreadsheet => read_spreadsheet(file_name, bytes),
+        }
+    }
+
+    /// Builds a table from raw rows: the first non-blank row is the header,
+    /// blank rows at the end are dropped (spreadsheets often carry them).
+    fn from_raw_rows(mut raw: Vec<Vec<String>>) -> Table {
+        while raw.last().is_some_and(|r| is_blank(r)) {
+            raw.pop();
+        }
+        let start = raw.iter().position(|r| !is_blank(r)).unwrap_or(raw.len());
+        let mut rows = raw.into_iter().skip(start);
+        let mut headers: Vec<String> = match rows.next() {
+            Some(h) => h.into_iter().map(|c| c.trim().to_string()).collect(),
+            None => return Table::default(),
+        };
+        let rows: Vec<Vec<String>> = rows.collect();
+        // Data wider than the header gets unnamed columns rather than being cut.
+        let width = rows.iter().map(Vec::len).max().unwrap_or(0).max(headers.len());
+        headers.resize(width, String::new());
+        let mut table = Table::new(headers);
+        for r in rows {
+            table.push_row(r);
+        }
+        table
+    }
+}
+
+/// True when every cell of the row is empty or whitespace.
+pub fn is_blank(row: &[String]) -> bool {
+    row.iter().all(|c| c.trim().is_empty())
+}
+
+/// Decodes CSV bytes: UTF-8 (BOM stripped), else Windows-1251, which is what
+/// Excel writes on Russian Windows for "CSV (разделители — точка с запятой)".
+fn decode_text(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1251.decode_without_bom_handling(bytes).0.into_owned(),
+    }
+}
+
+/// Picks the separator from the header line: the most frequent of `;`, `,`
+/// and tab outside quotes. Russian Excel writes `;` because `,` is the
+/// decimal mark there.
+fn sniff_delimiter(text: &str) -> u8 {
+    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut counts = [(b';', 0usize), (b',', 0), (b'\t', 0)];
+    let mut in_quotes = false;
+    for c in first_line.chars() {
+        if c == '"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            for (d, n) in counts.iter_mut() {
+                if c == *d as char {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    let [(_, semi), (_, comma), (_, tab)] = counts;
+    // `,` wins ties (and a one-column file); another separator must occur more often.
+    if semi > comma && semi >= tab {
+        b';'
+    } else if tab > comma && tab > semi {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// Reads CSV bytes into a [`Table`].
+pub fn read_csv(file_name: &str, bytes: &[u8]) -> Result<Table> {
+    let mut text = decode_text(bytes);
+    // Excel's own separator hint ("sep=;" as the first line) overrides sniffing.
+    let hinted = text.lines().next().and_then(|l| l.trim().strip_prefix("sep=")).and_then(|d| match d.as_bytes() {
+        [b] => Some(*b),
+        _ => None,
+    });
+    if hinted.is_some() {
+        let skip = text.find('\n').map_or(text.len(), |i| i + 1);
+        text.drain(..skip);
+    }
+    let delimiter = hinted.unwrap_or_else(|| sniff_delimiter(&text));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut raw = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| Error::Table {
+            file: file_name.to_string(),
+            reason: format!("record {}: {e}", i + 1),
+        })?;
+        raw.push(record.iter().map(str::to_string).collect());
+    }
+    Ok(Table::from_raw_rows(raw))
+}
+
+/// Writes a table as CSV bytes.
+pub fn write_csv(table: &Table, format: CsvFormat) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    if format.bom {
+        out.extend_from_slice(b"\xEF\xBB\xBF");
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(format.delimiter)
+        .flexible(true)
+        .from_writer(out);
+    let csv_err = |e: csv::Error| Error::Invalid(format!("cannot write CSV: {e}"));
+    writer.write_record(&table.headers).map_err(csv_err)?;
+    for row in &table.rows {
+        writer.write_record(row).map_err(csv_err)?;
+    }
+    writer.into_inner().map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))
+}
+
+/// Text of a spreadsheet cell. Whole numbers are written without exponent or
+/// `.0` (an ID typed as a number in Excel comes back as its digits).
+fn cell_text(cell: &calamine::Data) -> String {
+    use calamine::Data;
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => {
+            if f.fract() == 0.0 && f.abs() < 1e21 {
+                format!("{f:.0}")
+            } else {
+                f.to_string()
+            }
+        }
+        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads the first worksheet of a spreadsheet (`.xlsx`, `.xls`, `.ods`).
+pub fn read_spreadsheet(file_name: &str, bytes: &[u8]) -> Result<Table> {
+    use calamine::Reader;
+    let table_err = |reason: String| Error::Table { file: file_name.to_string(), reason };
+    let mut workbook = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
+        .map_err(|e| table_err(format!("not a readable spreadsheet ({e})")))?;
+    let range = workbook
+        .worksheet_range_at(0)
+        .ok_or_else(|| table_err("the workbook has no worksheet".into()))?
+        .map_err(|e| table_err(format!("cannot read the first worksheet ({e})")))?;
+    let raw: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(cell_text).collect()).collect();
+    Ok(Table::from_raw_rows(raw))
+}
+
+/// Writes a table as `.xlsx` bytes, one worksheet, bold header.
+///
+/// Cells are written as text, so IDs keep leading zeros and all their digits;
+/// cells of the columns named in `numeric_columns` that hold a plain integer
+/// (such as `Segment_num`) are written as numbers so Excel can sum and filter
+/// them.
+pub fn write_xlsx(table: &Table, numeric_columns: &[&str]) -> Result<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let xlsx_err = |e: rust_xlsxwriter::XlsxError| Error::Invalid(format!("cannot write .xlsx: {e}"));
+    let numeric: Vec<bool> = (0..table.headers.len())
+        .map(|c| {
+            let h = normalize_header(&table.headers[c]);
+            numeric_columns.iter().any(|n| normalize_header(n) == h)
+        })
+        .collect();
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    let bold = Format::new().set_bold();
+    for (c, h) in table.headers.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, h, &bold).map_err(xlsx_err)?;
+    }
+    for (r, row) in table.rows.iter().enumerate() {
+        let r = (r + 1) as u32;
+        for (c, cell) in row.iter().enumerate() {
+            if cell.is_empty() {
+                continue;
+            }
+            let as_number = numeric.get(c).copied().unwrap_or(false)
+                && is_plain_integer(cell)
+                && cell.len() <= 15; // beyond 15 digits Excel loses precision
+            if as_number {
+                let v: f64 = cell.parse().map_err(|_| Error::Invalid(format!("bad number {cell}")))?;
+                sheet.write_number(r, c as u16, v).map_err(xlsx_err)?;
+            } else {
+                sheet.write_string(r, c as u16, cell).map_err(xlsx_err)?;
+            }
+        }
+    }
+    workbook.save_to_buffer().map_err(xlsx_err)
+}
+
+/// `-?[0-9]+` without leading zeros (those are IDs, not numbers).
+fn is_plain_integer(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !(digits.len() > 1 && digits.starts_with('0'))
+}
+
+/// Reads a table file from disk (native only).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_table_file(path: &std::path::Path) -> Result<Table> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+    Table::from_bytes(&path.to_string_lossy(), &bytes)
+}
+
+/// Writes a table file to disk as `.xlsx` or `.csv`, chosen by extension
+/// (native only).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_table_file(path: &std::path::Path, table: &Table, numeric_columns: &[&str]) -> Result<()> {
+    let name = path.to_string_lossy();
+    let bytes = match TableKind::from_file_name(&name)? {
+        TableKind::Csv => write_csv(table, CsvFormat::default())?,
+        TableKind::Spreadsheet => write_xlsx(table, numeric_columns)?,
+    };
+    std::fs::write(path, bytes)?;
+    Ok(())
+}
+
+/// Column names accepted for the creative's ID.
+pub const ID_COLUMN_NAMES: &[&str] = &[
+    "Advertisement ID",
+    "advertisement_id",
+    "ad id",
+    "creative id",
+    "id",
+    "ID ролика",
+    "ID креатива",
+    "идентификатор",
+];
+
+/// Column names accepted for the segment number in training labels.
+pub const SEGMENT_NUM_COLUMN_NAMES: &[&str] = &[
+    "Segment_num",
+    "segment_id",
+    "segment number",
+    "segment",
+    "номер сегмента",
+    "сегмент",
+];
+
+/// A row that could not be used, with the reason in words.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowProblem {
+    /// Spreadsheet row number (header = 1).
+    pub row: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "row {}: {}", self.row, self.reason)
+    }
+}
+
+/// Training labels read from `train_segments.csv`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// (Advertisement ID as text, segment id), in file order, each ID once.
+    pub labels: Vec<(String, u32)>,
+    /// Rows that were not used and why. Fully blank rows are not listed.
+    pub problems: Vec<RowProblem>,
+}
+
+/// Parses a segment number as users' files hold it: `5`, ` 5 `, or `5.0`
+/// (an Excel number). Anything else is `None`.
+pub fn parse_segment_number(s: &str) -> Option<u32> {
+    let s = s.trim();
+    if let Ok(v) = s.parse::<u32>() {
+        return Some(v);
+    }
+    let whole = s.strip_suffix(".0").or_else(|| s.strip_suffix(",0"))?;
+    whole.parse::<u32>().ok()
+}
+
+/// Reads (Advertisement ID → segment) pairs from a labels table.
+///
+/// Rows with a missing ID, a missing or malformed segment number, a segment
+/// not in `known_segments` (when given) or an ID already labelled are listed
+/// in [`Labels::problems`] with their row number; the first label of an ID
+/// wins.
+pub fn read_labels(file: &str, table: &Table, known_segments: Option<&[u32]>) -> Result<Labels> {
+    let id_col = table.require_column(file, "the creative ID", ID_COLUMN_NAMES)?;
+    let seg_col = table.require_column(file, "the segment number", SEGMENT_NUM_COLUMN_NAMES)?;
+    let mut out = Labels::default();
+    let mut first_row: std::collections::HashMap<String, (usize, u32)> = Default::default();
+    for (i, row) in table.rows.iter().enumerate() {
+        if is_blank(row) {
+            continue;
+        }
+        let row_no = Table::row_number(i);
+        let mut problem = |reason: String| out.problems.push(RowProblem { row: row_no, reason });
+        let id = row[id_col].trim();
+        let seg_text = row[seg_col].trim();
+        if id.is_empty() {
+            problem(format!("no Advertisement ID (segment {seg_text:?})"));
+            continue;
+        }
+        let Some(seg) = parse_segment_number(seg_text) else {
+            if seg_text.is_empty() {
+                problem(format!("ID {id}: no segment number"));
+            } else {
+                problem(format!("ID {id}: segment number {seg_text:?} is not a whole number ≥ 0"));
+            }
+            continue;
+        };
+        if let Some(known) = known_segments {
+            if !known.contains(&seg) {
+                problem(format!("ID {id}: segment {seg} is not in the segment dictionary"));
+                continue;
+            }
+        }
+        if let Some(&(r, s)) = first_row.get(id) {
+            if s == seg {
+                problem(format!("ID {id}: repeats row {r} (same segment {seg}); kept once"));
+            } else {
+                problem(format!("ID {id}: already labelled at row {r} as segment {s}; segment {seg} ignored"));
+            }
+            continue;
+        }
+        first_row.insert(id.to_string(), (row_no, seg));
+        out.labels.push((id.to_string(), seg));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn odd_table() -> Table {
+        let mut t = Table::new(vec!["Advertisement ID".into(), "Segment_num".into(), "Комментарий".into()]);
+        t.push_row(vec!["000123".into(), "5".into(), "Скидки до 50%; «ёлка»".into()]);
+        t.push_row(vec!["ID 77 b".into(), "15".into(), "слушать музыку, чарт".into()]);
+        t.push_row(vec!["1234500000000000000".into(), "0".into(), "строка с \"кавычками\"\nи переносом".into()]);
+        t.push_row(vec!["99999999999999999999999".into(), "18".into(), String::new()]);
+        t
+    }
+
+    #[test]
+    fn header_names_are_matched_loosely() {
+        let t = Table::new(vec!["  advertisement_ID ".into(), "SEGMENT NUM".into(), "Номер".into()]);
+        assert_eq!(t.find_column(&["Advertisement ID"]), Some(0));
+        assert_eq!(t.find_column(&["Segment_num"]), Some(1));
+        assert_eq!(t.find_column(&["номер"]), Some(2));
+        assert_eq!(t.find_column(&["name", "название"]), None);
+        let err = t.require_column("x.csv", "the segment name", &["name"]).unwrap_err().to_string();
+        assert!(err.contains("x.csv") && err.contains("\"name\"") && err.contains("SEGMENT NUM"), "{err}");
+    }
+
+    #[test]
+    fn csv_round_trip_keeps_ids_and_cyrillic() {
+        let t = odd_table();
+        for format in [CsvFormat::default(), CsvFormat { delimiter: b';', bom: false }] {
+            let bytes = write_csv(&t, format).unwrap();
+            let back = read_csv("t.csv", &bytes).unwrap();
+            assert_eq!(back, t, "delimiter {}", format.delimiter as char);
+        }
+    }
+
+    #[test]
+    fn csv_with_bom_semicolons_and_cp1251() {
+        let text = "\u{FEFF}Advertisement ID;Segment_num\r\n000123;5\r\n\"a;b\";7\r\n\r\n";
+        let t = read_csv("t.csv", text.as_bytes()).unwrap();
+        assert_eq!(t.headers, vec!["Advertisement ID", "Segment_num"]);
+        assert_eq!(t.rows, vec![vec!["000123", "5"], vec!["a;b", "7"]]);
+
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode("номер;название\n15;Музыка\n");
+        let t = read_csv("dict.csv", &cp1251).unwrap();
+        assert_eq!(t.headers, vec!["номер", "название"]);
+        assert_eq!(t.rows, vec![vec!["15", "Музыка"]]);
+
+        let t = read_csv("t.csv", b"sep=;\r\na,b;c\r\n1,5;2\r\n").unwrap();
+        assert_eq!(t.headers, vec!["a,b", "c"]);
+        assert_eq!(t.rows, vec![vec!["1,5", "2"]]);
+    }
+
+    #[test]
+    fn csv_decimal_commas_inside_semicolon_file() {
+        let text = "id;cost\n1;\"1,5\"\n2;3,25\n";
+        let t = read_csv("t.csv", text.as_bytes()).unwrap();
+        assert_eq!(t.rows[1], vec!["2", "3,25"]);
+    }
+
+    #[test]
+    fn xlsx_round_trip_keeps_ids_as_text() {
+        let t = odd_table();
+        let bytes = write_xlsx(&t, &["Segment_num"]).unwrap();
+        let back = read_spreadsheet("t.xlsx", &bytes).unwrap();
+        assert_eq!(back, t);
+        let via_name = Table::from_bytes("T.XLSX", &bytes).unwrap();
+        assert_eq!(via_name, t);
+    }
+
+    #[test]
+    fn xlsx_numeric_ids_come_back_as_digits() {
+        // A user's sheet where the IDs were typed as numbers.
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write_string(0, 0, "Advertisement ID").unwrap();
+        ws.write_string(0, 1, "Segment_num").unwrap();
+        ws.write_number(1, 0, 1.2345e18).unwrap();
+        ws.write_number(1, 1, 3.0).unwrap();
+        ws.write_number(2, 0, 42.0).unwrap();
+        ws.write_number(2, 1, 0.5).unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        let t = read_spreadsheet("ids.xlsx", &bytes).unwrap();
+        assert_eq!(t.rows, vec![vec!["1234500000000000000", "3"], vec!["42", "0.5"]]);
+    }
+
+    #[test]
+    fn unreadable_inputs_are_named() {
+        let err = read_spreadsheet("broken.xlsx", b"not a zip").unwrap_err().to_string();
+        assert!(err.starts_with("broken.xlsx:"), "{err}");
+        assert!(Table::from_bytes("data.pdf", b"x").unwrap_err().to_string().contains(".xlsx or .csv"));
+    }
+
+    #[test]
+    fn labels_report_every_unusable_row() {
+        let text = "Advertisement ID,Segment_num\n\
+                    000123,5\n\
+                    ,7\n\
+                    A 1,\n\
+                    A 2,x\n\
+                    A 3,4.0\n\
+                    A 4,-1\n\
+                    ,\n\
+                    000123,6\n\
+                    A 5,99\n\
+                    A 3,4\n";
+        let t = read_csv("train_segments.csv", text.as_bytes()).unwrap();
+        let known: Vec<u32> = (0..=18).collect();
+        let l = read_labels("train_segments.csv", &t, Some(&known)).unwrap();
+        assert_eq!(l.labels, vec![("000123".to_string(), 5), ("A 3".to_string(), 4)]);
+        let rows: Vec<usize> = l.problems.iter().map(|p| p.row).collect();
+        assert_eq!(rows, vec![3, 4, 5, 7, 9, 10, 11]);
+        assert!(l.problems[0].reason.contains("no Advertisement ID"));
+        assert!(l.problems[1].reason.contains("no segment number"));
+        assert!(l.problems[2].reason.contains("\"x\""));
+        assert!(l.problems[4].reason.contains("already labelled at row 2"));
+        assert!(l.problems[5].reason.contains("not in the segment dictionary"));
+        assert!(l.problems[6].to_string().starts_with("row 11: ID A 3: repeats row 6"));
+    }
+
+    #[test]
+    fn labels_need_both_columns() {
+        let t = read_csv("train.csv", "id;label\n1;2\n".as_bytes()).unwrap();
+        let err = read_labels("train.csv", &t, None).unwrap_err();
+        assert!(matches!(err, Error::MissingColumn { .. }));
+        assert!(err.to_string().contains("segment number"));
+    }
+}
