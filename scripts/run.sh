@@ -4,8 +4,6 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-scripts/setup.sh
-cargo build --release --quiet
-target/release/creative-filter models fetch
+scripts/prepare.sh
 if [ $# -eq 0 ]; then set -- www/example/100001.ogg; fi
 target/release/creative-filter transcribe "$@"

@@ -5,9 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-scripts/setup.sh
-cargo build --release --quiet
-target/release/creative-filter models fetch
+scripts/prepare.sh
 scripts/fetch-test-data.sh
 cargo test --release
 cargo build --release --lib --target wasm32-unknown-unknown --no-default-features --quiet

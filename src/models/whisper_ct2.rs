@@ -118,6 +118,16 @@ pub fn convert(model: &Ct2Model, ct2_config: &Ct2WhisperConfig, out: &mut (impl 
         let beta = get(&format!("{from}/beta"))?;
         w.put(format!("{to}.bias"), beta.to_f32(), &beta.shape, Storage::F32)
     };
+    // The parts every encoder and decoder layer has.
+    let self_attention_and_ffn = |w: &mut Writer, src: &str, dst: &str| -> Result<()> {
+        let qkv = ["q_proj", "k_proj", "v_proj"].map(|p| format!("{dst}.self_attn.{p}"));
+        split(w, &format!("{src}/self_attention/linear_0"), &qkv)?;
+        linear(w, &format!("{src}/self_attention/linear_1"), &format!("{dst}.self_attn.out_proj"))?;
+        norm(w, &format!("{src}/self_attention/layer_norm"), &format!("{dst}.self_attn_layer_norm"))?;
+        linear(w, &format!("{src}/ffn/linear_0"), &format!("{dst}.fc1"))?;
+        linear(w, &format!("{src}/ffn/linear_1"), &format!("{dst}.fc2"))?;
+        norm(w, &format!("{src}/ffn/layer_norm"), &format!("{dst}.final_layer_norm"))
+    };
 
     let e = "model.encoder";
     for conv in ["conv1", "conv2"] {
@@ -126,14 +136,7 @@ pub fn convert(model: &Ct2Model, ct2_config: &Ct2WhisperConfig, out: &mut (impl 
     }
     copy(&mut w, "encoder/position_encodings/encodings", format!("{e}.embed_positions.weight"), Storage::F16)?;
     for i in 0..config.encoder_layers {
-        let (src, dst) = (format!("encoder/layer_{i}"), format!("{e}.layers.{i}"));
-        let qkv = ["q_proj", "k_proj", "v_proj"].map(|p| format!("{dst}.self_attn.{p}"));
-        split(&mut w, &format!("{src}/self_attention/linear_0"), &qkv)?;
-        linear(&mut w, &format!("{src}/self_attention/linear_1"), &format!("{dst}.self_attn.out_proj"))?;
-        norm(&mut w, &format!("{src}/self_attention/layer_norm"), &format!("{dst}.self_attn_layer_norm"))?;
-        linear(&mut w, &format!("{src}/ffn/linear_0"), &format!("{dst}.fc1"))?;
-        linear(&mut w, &format!("{src}/ffn/linear_1"), &format!("{dst}.fc2"))?;
-        norm(&mut w, &format!("{src}/ffn/layer_norm"), &format!("{dst}.final_layer_norm"))?;
+        self_attention_and_ffn(&mut w, &format!("encoder/layer_{i}"), &format!("{e}.layers.{i}"))?;
     }
     norm(&mut w, "encoder/layer_norm", &format!("{e}.layer_norm"))?;
 
@@ -142,18 +145,12 @@ pub fn convert(model: &Ct2Model, ct2_config: &Ct2WhisperConfig, out: &mut (impl 
     copy(&mut w, "decoder/position_encodings/encodings", format!("{d}.embed_positions.weight"), Storage::F16)?;
     for i in 0..config.decoder_layers {
         let (src, dst) = (format!("decoder/layer_{i}"), format!("{d}.layers.{i}"));
-        let qkv = ["q_proj", "k_proj", "v_proj"].map(|p| format!("{dst}.self_attn.{p}"));
-        split(&mut w, &format!("{src}/self_attention/linear_0"), &qkv)?;
-        linear(&mut w, &format!("{src}/self_attention/linear_1"), &format!("{dst}.self_attn.out_proj"))?;
-        norm(&mut w, &format!("{src}/self_attention/layer_norm"), &format!("{dst}.self_attn_layer_norm"))?;
+        self_attention_and_ffn(&mut w, &src, &dst)?;
         linear(&mut w, &format!("{src}/attention/linear_0"), &format!("{dst}.encoder_attn.q_proj"))?;
         let kv = ["k_proj", "v_proj"].map(|p| format!("{dst}.encoder_attn.{p}"));
         split(&mut w, &format!("{src}/attention/linear_1"), &kv)?;
         linear(&mut w, &format!("{src}/attention/linear_2"), &format!("{dst}.encoder_attn.out_proj"))?;
         norm(&mut w, &format!("{src}/attention/layer_norm"), &format!("{dst}.encoder_attn_layer_norm"))?;
-        linear(&mut w, &format!("{src}/ffn/linear_0"), &format!("{dst}.fc1"))?;
-        linear(&mut w, &format!("{src}/ffn/linear_1"), &format!("{dst}.fc2"))?;
-        norm(&mut w, &format!("{src}/ffn/layer_norm"), &format!("{dst}.final_layer_norm"))?;
     }
     norm(&mut w, "decoder/layer_norm", &format!("{d}.layer_norm"))?;
 
