@@ -9,5 +9,6 @@ pub mod asr;
 pub mod error;
 pub mod media;
 pub mod models;
+pub mod text;
 
 pub use error::{Error, Result};
