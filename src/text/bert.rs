@@ -545,3 +545,66 @@ pub fn mean_pool(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let count = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
     Ok(sum.broadcast_div(&count)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+        "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 20}"#;
+
+    #[test]
+    fn config_defaults_follow_hugging_face() {
+        let c = BertConfig::from_json(MINIMAL.as_bytes()).unwrap();
+        assert_eq!(c.hidden_act, HiddenAct::Gelu);
+        assert_eq!((c.type_vocab_size, c.layer_norm_eps, c.pad_token_id), (2, 1e-12, 0));
+        assert_eq!((c.position_offset(), c.max_positions(), c.head_dim()), (0, 20, 4));
+    }
+
+    #[test]
+    fn xlm_roberta_positions_start_after_padding() {
+        let mut v: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        v["model_type"] = "xlm-roberta".into();
+        v["pad_token_id"] = 1.into();
+        v["max_position_embeddings"] = 514.into();
+        v["hidden_act"] = "gelu_pytorch_tanh".into();
+        let c = BertConfig::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!((c.position_offset(), c.max_positions()), (2, 512));
+        assert_eq!(c.hidden_act, HiddenAct::GeluApproximate);
+    }
+
+    #[test]
+    fn unsupported_configs_say_why() {
+        let mut v: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+        v["position_embedding_type"] = "relative_key".into();
+        let err = BertConfig::from_json(v.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("relative_key"), "{err}");
+        v["position_embedding_type"] = "absolute".into();
+        v["num_attention_heads"] = 3.into();
+        let err = BertConfig::from_json(v.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("multiple"), "{err}");
+        let err = BertConfig::from_json(b"{\"hidden_size\": 8}").unwrap_err();
+        assert!(matches!(err, Error::ModelConfig(_)), "{err}");
+    }
+
+    #[test]
+    fn gguf_metadata_round_trips() {
+        let mut c = BertConfig::from_json(MINIMAL.as_bytes()).unwrap();
+        for (model_type, pad) in [("bert", 0), ("xlm-roberta", 1)] {
+            c.model_type = Some(model_type.into());
+            c.pad_token_id = pad;
+            let meta: HashMap<_, _> = c.to_gguf_metadata("m", "m-q4_0", "query: ").into_iter().collect();
+            let back = BertConfig::from_gguf_metadata(&meta).unwrap();
+            assert_eq!(back.position_offset(), c.position_offset());
+            assert_eq!((back.hidden_size, back.pad_token_id), (8, pad));
+            assert_eq!(meta[KEY_PREFIX].to_string().unwrap(), "query: ");
+        }
+    }
+
+    #[test]
+    fn mean_pool_ignores_padding() {
+        let h = Tensor::new(&[[[1f32, 2.], [3., 4.], [100., 100.]]], &Device::Cpu).unwrap();
+        let m = Tensor::new(&[[1f32, 1., 0.]], &Device::Cpu).unwrap();
+        assert_eq!(mean_pool(&h, &m).unwrap().to_vec2::<f32>().unwrap(), vec![vec![2f32, 3.]]);
+    }
+}

@@ -230,3 +230,123 @@ mod files {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY_ST: &[u8] = include_bytes!("../../tests/fixtures/tiny-bert/model.safetensors");
+    const TINY_CFG: &[u8] = include_bytes!("../../tests/fixtures/tiny-bert/config.json");
+    const TINY_TOK: &[u8] = include_bytes!("../../tests/fixtures/tiny-bert/tokenizer.json");
+    const TINY_REF: &str = include_str!("../../tests/fixtures/tiny-bert/reference.json");
+
+    struct Reference {
+        text: String,
+        ids: Vec<u32>,
+        embedding: Vec<f32>,
+    }
+
+    fn reference() -> Vec<Reference> {
+        let v: serde_json::Value = serde_json::from_str(TINY_REF).unwrap();
+        v["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| Reference {
+                text: r["text"].as_str().unwrap().to_string(),
+                ids: r["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect(),
+                embedding: r["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect(),
+            })
+            .collect()
+    }
+
+    fn tiny(weights: WeightFormat) -> TextEncoder {
+        let opts = HfOptions { weights, ..Default::default() };
+        TextEncoder::from_hf(TINY_ST, TINY_CFG, TINY_TOK, opts).unwrap()
+    }
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let n = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (n(a) * n(b))
+    }
+
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn tiny_bert_matches_transformers() {
+        let enc = tiny(WeightFormat::F32);
+        assert_eq!(enc.dim(), 32);
+        assert_eq!(enc.model_id(), "bert-2x32-f32");
+        let refs = reference();
+        for r in &refs {
+            assert_eq!(enc.tokenizer().encode(&r.text).unwrap(), r.ids, "{}", r.text);
+        }
+        // One call: the three texts differ in length, so padding is exercised.
+        let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+        let got = enc.embed(&texts).unwrap();
+        for (r, g) in refs.iter().zip(&got) {
+            let (cos, diff) = (cosine(g, &r.embedding), max_abs_diff(g, &r.embedding));
+            assert!(cos >= 0.9999 && diff <= 1e-4, "{}: cosine {cos}, max diff {diff}", r.text);
+        }
+    }
+
+    #[test]
+    fn batching_does_not_change_results() {
+        let enc = tiny(WeightFormat::F32);
+        let texts = ["hello world", "скидка на кроссовки и доставка пиццы", "world"];
+        let batched = enc.embed(&texts).unwrap();
+        for (t, b) in texts.iter().zip(&batched) {
+            let alone = enc.embed(&[t]).unwrap().remove(0);
+            assert!(max_abs_diff(&alone, b) < 1e-5, "{t}");
+        }
+        assert!(enc.embed(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn long_text_is_split_into_model_sized_windows() {
+        let enc = tiny(WeightFormat::F32);
+        // tiny-bert has 64 positions: windows of at most 62 content tokens.
+        let text = "hello world ".repeat(40);
+        let n = enc.tokenizer().content_ids(&text).unwrap().len();
+        assert!(n > 2 * 62, "{n}");
+        let windows = enc.windows(&text).unwrap();
+        let mut expected = vec![64; n / 62];
+        if n % 62 != 0 {
+            expected.push(n % 62 + 2);
+        }
+        assert_eq!(windows.iter().map(Vec::len).collect::<Vec<_>>(), expected);
+        for w in &windows {
+            assert_eq!((w[0], *w.last().unwrap()), (2, 3), "each window has [CLS] … [SEP]");
+        }
+        let v = enc.embed(&[&text]).unwrap().remove(0);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+        // Mostly the same words as a single window of them: the vectors stay close.
+        let short = enc.embed(&["hello world hello world"]).unwrap().remove(0);
+        assert!(cosine(&v, &short) > 0.9, "{}", cosine(&v, &short));
+        assert_eq!(enc.windows("").unwrap(), vec![vec![2, 3]]);
+    }
+
+    #[test]
+    fn q8_0_weights_stay_close_to_f32() {
+        let enc = tiny(WeightFormat::Q8_0);
+        assert_eq!(enc.model_id(), "bert-2x32-q8_0");
+        for r in reference() {
+            let g = enc.embed(&[&r.text]).unwrap().remove(0);
+            let cos = cosine(&g, &r.embedding);
+            assert!(cos > 0.999, "{}: cosine {cos}", r.text);
+        }
+    }
+
+    #[test]
+    fn mismatched_tokenizer_is_rejected() {
+        // A vocabulary larger than the model's embedding table cannot be used.
+        let mut cfg: serde_json::Value = serde_json::from_slice(TINY_CFG).unwrap();
+        cfg["vocab_size"] = 10.into();
+        let err = TextEncoder::from_hf(TINY_ST, cfg.to_string().as_bytes(), TINY_TOK, HfOptions::default());
+        assert!(matches!(err, Err(Error::ModelConfig(_))));
+    }
+}
