@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::LayerNorm;
 use serde::{Deserialize, Serialize};
 
+use super::int8::{self, Int8Matrix};
 use crate::{Error, Result};
 
 /// Activation of the feed-forward block, named as in Hugging Face configs.
@@ -339,13 +340,26 @@ fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
 
 /// y = x W^T + b, W quantized or f32.
 struct Linear {
-    weight: QMatMul,
+    weight: LinearWeight,
+    dtype: GgmlDType,
     bias: Tensor,
+}
+
+enum LinearWeight {
+    /// Q4_0/Q8_0 on CPUs with AVX-512 VNNI: the int8 kernel.
+    Int8(Int8Matrix),
+    Candle(QMatMul),
 }
 
 impl Linear {
     fn new(weight: QTensor, bias: Tensor) -> Result<Self> {
-        Ok(Self { weight: QMatMul::from_qtensor(weight)?, bias })
+        let dtype = weight.dtype();
+        let weight = match int8::available().then(|| Int8Matrix::from_qtensor(&weight)) {
+            Some(Ok(Some(m))) => LinearWeight::Int8(m),
+            Some(Err(e)) => return Err(e.into()),
+            _ => LinearWeight::Candle(QMatMul::from_qtensor(weight)?),
+        };
+        Ok(Self { weight, dtype, bias })
     }
     fn load(src: &Source, prefix: &str, out: usize, inp: usize) -> Result<Self> {
         Self::new(
@@ -353,8 +367,17 @@ impl Linear {
             src.vector(&format!("{prefix}.bias"), out)?,
         )
     }
+    /// x: [M, K] → [M, N].
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.weight.forward(x)?.broadcast_add(&self.bias)
+        let y = match &self.weight {
+            LinearWeight::Candle(w) => w.forward(x)?,
+            LinearWeight::Int8(w) => {
+                let m = x.dim(0)?;
+                let xs = x.flatten_all()?.to_vec1::<f32>()?;
+                Tensor::from_vec(w.matmul(&xs, m), (m, w.out_features()), x.device())?
+            }
+        };
+        y.broadcast_add(&self.bias)
     }
 }
 
@@ -502,11 +525,7 @@ impl BertModel {
 
     /// Whether the linear layers run quantized.
     pub fn weight_dtype(&self) -> GgmlDType {
-        match self.layers.first().map(|l| &l.ffn_in.weight) {
-            Some(QMatMul::QTensor(t)) => t.dtype(),
-            Some(QMatMul::TensorF16(_)) => GgmlDType::F16,
-            _ => GgmlDType::F32,
-        }
+        self.layers.first().map_or(GgmlDType::F32, |l| l.ffn_in.dtype)
     }
 
     /// ids: [B, L] u32; mask: [B, L] f32 (1 = token, 0 = padding).
