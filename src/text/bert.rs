@@ -40,6 +40,43 @@ impl HiddenAct {
             Self::Relu => x.relu(),
         }
     }
+
+    /// In place, for the int8 path (avoids a tensor round trip; the erf
+    /// approximation vectorises where libm's does not).
+    fn apply_slice(self, xs: &mut [f32]) {
+        match self {
+            Self::Gelu => xs.iter_mut().for_each(|x| *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2))),
+            Self::GeluApproximate => xs.iter_mut().for_each(|x| {
+                let v = *x;
+                *x = 0.5 * v * (1.0 + (0.797_884_6 * (v + 0.044_715 * v * v * v)).tanh())
+            }),
+            Self::Relu => xs.iter_mut().for_each(|x| *x = x.max(0.0)),
+        }
+    }
+}
+
+/// e^x for x ≤ 0 (Cody–Waite reduction, degree-6 polynomial; rel. error ~2e-7).
+#[inline(always)]
+fn exp_neg(x: f32) -> f32 {
+    let x = x.max(-87.0);
+    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
+    p * f32::from_bits(((n as i32 + 127) << 23) as u32)
+}
+
+/// erf (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7).
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    (1.0 - poly * exp_neg(-a * a)).copysign(x)
 }
 
 fn default_act() -> HiddenAct {
@@ -343,6 +380,7 @@ struct Linear {
     weight: LinearWeight,
     dtype: GgmlDType,
     bias: Tensor,
+    bias_vec: Vec<f32>,
 }
 
 enum LinearWeight {
@@ -359,7 +397,8 @@ impl Linear {
             Some(Err(e)) => return Err(e.into()),
             _ => LinearWeight::Candle(QMatMul::from_qtensor(weight)?),
         };
-        Ok(Self { weight, dtype, bias })
+        let bias_vec = bias.to_vec1::<f32>()?;
+        Ok(Self { weight, dtype, bias, bias_vec })
     }
     fn load(src: &Source, prefix: &str, out: usize, inp: usize) -> Result<Self> {
         Self::new(
@@ -369,15 +408,29 @@ impl Linear {
     }
     /// x: [M, K] → [M, N].
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = match &self.weight {
-            LinearWeight::Candle(w) => w.forward(x)?,
+        self.forward_act(x, None)
+    }
+
+    /// act(x Wᵀ + b).
+    fn forward_act(&self, x: &Tensor, act: Option<HiddenAct>) -> candle_core::Result<Tensor> {
+        match &self.weight {
+            LinearWeight::Candle(w) => {
+                let y = w.forward(x)?.broadcast_add(&self.bias)?;
+                act.map_or(Ok(y.clone()), |a| a.apply(&y))
+            }
             LinearWeight::Int8(w) => {
                 let m = x.dim(0)?;
-                let xs = x.flatten_all()?.to_vec1::<f32>()?;
-                Tensor::from_vec(w.matmul(&xs, m), (m, w.out_features()), x.device())?
+                let n = w.out_features();
+                let mut y = w.matmul(&x.flatten_all()?.to_vec1::<f32>()?, m);
+                for row in y.chunks_mut(n) {
+                    row.iter_mut().zip(&self.bias_vec).for_each(|(v, b)| *v += b);
+                    if let Some(a) = act {
+                        a.apply_slice(row);
+                    }
+                }
+                Tensor::from_vec(y, (m, n), x.device())
             }
-        };
-        y.broadcast_add(&self.bias)
+        }
     }
 }
 
@@ -436,7 +489,7 @@ impl Layer {
         let probs = candle_nn::ops::softmax_last_dim(&scores)?;
         let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * l, h))?;
         let x = self.attn_norm.forward(&(self.attn_out.forward(&ctx)? + x)?)?;
-        let mid = cfg.hidden_act.apply(&self.ffn_in.forward(&x)?)?;
+        let mid = self.ffn_in.forward_act(&x, Some(cfg.hidden_act))?;
         self.out_norm.forward(&(self.ffn_out.forward(&mid)? + x)?)
     }
 }
@@ -617,6 +670,19 @@ mod tests {
             assert_eq!(back.position_offset(), c.position_offset());
             assert_eq!((back.hidden_size, back.pad_token_id), (8, pad));
             assert_eq!(meta[KEY_PREFIX].to_string().unwrap(), "query: ");
+        }
+    }
+
+    #[test]
+    fn fast_gelu_matches_candle() {
+        let xs: Vec<f32> = (-2000..2000).map(|i| i as f32 / 200.0).collect();
+        for act in [HiddenAct::Gelu, HiddenAct::GeluApproximate, HiddenAct::Relu] {
+            let want = act.apply(&Tensor::new(xs.as_slice(), &Device::Cpu).unwrap()).unwrap().to_vec1::<f32>().unwrap();
+            let mut got = xs.clone();
+            act.apply_slice(&mut got);
+            for ((x, g), w) in xs.iter().zip(&got).zip(&want) {
+                assert!((g - w).abs() <= 1e-6 * (1.0 + x.abs()), "{act:?}({x}) = {g}, candle {w}");
+            }
         }
     }
 

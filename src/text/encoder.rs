@@ -8,10 +8,10 @@ use super::bert::{mean_pool, BertConfig, BertModel, WeightFormat, KEY_MODEL_ID, 
 use super::tokenizer::TextTokenizer;
 use crate::{Error, Result};
 
-/// Upper bound on padded tokens per forward pass: large enough that each
-/// weight matrix is streamed once for many tokens, small enough to keep the
-/// attention scores (tokens × heads × length floats) around 100 MB.
-const BATCH_TOKENS: usize = 4096;
+/// Upper bound on padded tokens per forward pass: enough that each weight
+/// matrix is reused across many tokens, few enough that the activations
+/// (tokens × 1536 floats in the feed-forward block) stay in cache.
+const BATCH_TOKENS: usize = 1024;
 
 /// How to treat a user-supplied Hugging Face checkpoint.
 #[derive(Debug, Clone, Default)]
