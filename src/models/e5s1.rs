@@ -378,8 +378,8 @@ mod prepare {
         Ok(bytes)
     }
 
-    /// Writes `bytes` to `path` through a `.part` file so that an interrupted
-    /// run never leaves a half-written model behind.
+    /// Writes `path` through a `.part` file renamed at the end, so that an
+    /// interrupted run never leaves a half-written model behind.
     fn write_atomic(path: &Path, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
         let part = path.with_extension(match path.extension() {
             Some(e) => format!("{}.part", e.to_string_lossy()),

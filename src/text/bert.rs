@@ -416,7 +416,10 @@ impl Linear {
         match &self.weight {
             LinearWeight::Candle(w) => {
                 let y = w.forward(x)?.broadcast_add(&self.bias)?;
-                act.map_or(Ok(y.clone()), |a| a.apply(&y))
+                match act {
+                    Some(a) => a.apply(&y),
+                    None => Ok(y),
+                }
             }
             LinearWeight::Int8(w) => {
                 let m = x.dim(0)?;

@@ -132,7 +132,7 @@ impl Int8Matrix {
             for r in 0..self.n {
                 let mut acc = 0f32;
                 for p in 0..self.pairs {
-                    let (wi, ai) = (r * self.pairs + p, t * self.pairs + p);
+                    let (wi, ai) = (r * self.pairs + p, t * a.pairs + p);
                     let w = &self.w[wi * PAIR..(wi + 1) * PAIR];
                     let x = &a.a[ai * PAIR..(ai + 1) * PAIR];
                     for lane in 0..16 {
