@@ -27,6 +27,8 @@ pub enum Error {
     ModelMissing { name: String, dir: PathBuf },
     #[error("model {name} is damaged: {reason}; run `creative-filter models fetch` again to rebuild it")]
     ModelCorrupt { name: String, reason: String },
+    #[error("unsupported model: {0}")]
+    ModelConfig(String),
     #[error("model preparation failed: {0}")]
     Prepare(String),
     #[error("{0}")]

@@ -12,5 +12,6 @@ pub mod error;
 pub mod media;
 pub mod models;
 pub mod table;
+pub mod text;
 
 pub use error::{Error, Result};

@@ -57,5 +57,6 @@ fn fetch_is_idempotent() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("whisper-base: up to date"), "{stderr}");
+    assert!(stderr.contains("multilingual-e5-small: up to date"), "{stderr}");
     assert!(!stderr.contains("downloaded"), "{stderr}");
 }

