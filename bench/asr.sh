@@ -24,7 +24,7 @@ FW_VERSION=1.2.1
 MODEL_DIR="$ROOT/models/.cache/whisper-base-ct2"
 OUT_DIR="$ROOT/bench/out"
 PEER="$OUT_DIR/peer.jsonl"
-BIN="$ROOT/target/release/creative-filter"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/creative-filter"
 
 # 1. test data
 "$ROOT/scripts/fetch-test-data.sh"

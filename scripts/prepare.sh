@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --quiet
-target/release/creative-filter models fetch
+"${CARGO_TARGET_DIR:-target}/release/creative-filter" models fetch

@@ -6,4 +6,4 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/prepare.sh
 if [ $# -eq 0 ]; then set -- www/example/100001.ogg; fi
-target/release/creative-filter transcribe "$@"
+"${CARGO_TARGET_DIR:-target}/release/creative-filter" transcribe "$@"
