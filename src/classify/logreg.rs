@@ -554,22 +554,17 @@ fn cubic_min(a: f64, fa: f64, da: f64, b: f64, fb: f64, db: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// Deterministic pseudo-random numbers for test data (SplitMix64).
-    pub(crate) struct Rng(u64);
+    /// Deterministic pseudo-random numbers for test data.
+    pub(crate) struct Rng(pub(crate) crate::classify::metrics::SplitMix64);
     impl Rng {
         pub fn next_f32(&mut self) -> f32 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            (z >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+            (self.0.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
         }
     }
 
     /// Well separated clusters around `k` orthogonal-ish centres.
     fn clusters(n: usize, d: usize, k: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
-        let mut rng = Rng(seed);
+        let mut rng = Rng(crate::classify::metrics::SplitMix64(seed));
         let centres: Vec<f32> = (0..k * d).map(|_| rng.next_f32() * 3.0).collect();
         let mut x = Vec::with_capacity(n * d);
         let mut y = Vec::with_capacity(n);
@@ -601,9 +596,9 @@ mod tests {
 
     /// New samples around the centres of `clusters(_, d, k, seed)`.
     fn clusters_same_centres(seed: u64, n: usize, d: usize, k: usize) -> (Vec<f32>, Vec<u32>) {
-        let mut rng = Rng(seed);
+        let mut rng = Rng(crate::classify::metrics::SplitMix64(seed));
         let centres: Vec<f32> = (0..k * d).map(|_| rng.next_f32() * 3.0).collect();
-        let mut noise = Rng(seed ^ 0xDEAD_BEEF);
+        let mut noise = Rng(crate::classify::metrics::SplitMix64(seed ^ 0xDEAD_BEEF));
         let mut x = Vec::new();
         let mut y = Vec::new();
         for i in 0..n {
@@ -705,7 +700,7 @@ mod tests {
     #[ignore]
     fn trains_10k_by_384_by_18_quickly() {
         let (n, d, k) = (10_000, 384, 18);
-        let mut rng = Rng(7);
+        let mut rng = Rng(crate::classify::metrics::SplitMix64(7));
         let centres: Vec<f32> = (0..k * d).map(|_| rng.next_f32()).collect();
         let mut x = Vec::with_capacity(n * d);
         let mut y = Vec::with_capacity(n);
