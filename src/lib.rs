@@ -6,11 +6,13 @@
 //! The native CLI (`src/main.rs`) and the browser shell call the same functions.
 
 pub mod asr;
+pub mod cache;
 pub mod classify;
 pub mod creative;
 pub mod error;
 pub mod media;
 pub mod models;
+pub mod pipeline;
 pub mod table;
 pub mod text;
 

@@ -285,6 +285,39 @@ pub fn roc_auc_ovr(y_true: &[u32], scores: &[f32], labels: &[u32]) -> Result<Roc
     Ok(RocAuc { labels: labels.to_vec(), per_class, macro_avg })
 }
 
+/// Everything the users' evaluation shows, for one set of decisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub report: ClassificationReport,
+    pub confusion: ConfusionMatrix,
+    pub roc_auc: RocAuc,
+}
+
+impl Evaluation {
+    /// `proba` is row-major `n × segments.len()` in dictionary order.
+    pub fn new(segments: &SegmentDictionary, y_true: &[u32], y_pred: &[u32], proba: &[f32]) -> Result<Evaluation> {
+        Ok(Evaluation {
+            report: classification_report(y_true, y_pred, None)?.with_segments(segments),
+            confusion: confusion_matrix(y_true, y_pred, None)?,
+            roc_auc: roc_auc_ovr(y_true, proba, &segments.ids())?,
+        })
+    }
+
+    pub fn to_text(&self) -> String {
+        let auc = |v: Option<f64>| v.map_or("n/a".to_string(), |a| format!("{a:.4}"));
+        let mut out = self.report.to_text(4);
+        out.push_str("\nconfusion matrix (rows: true segment, columns: predicted)\n");
+        out.push_str(&self.confusion.to_text());
+        writeln!(out, "\nROC-AUC one-vs-rest, macro over segments with examples: {}", auc(self.roc_auc.macro_avg)).unwrap();
+        for (label, v) in self.roc_auc.labels.iter().zip(&self.roc_auc.per_class) {
+            if v.is_some() {
+                writeln!(out, "  {label:>4}  {}", auc(*v)).unwrap();
+            }
+        }
+        out
+    }
+}
+
 /// Train and test sample indices of one fold (both ascending).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fold {

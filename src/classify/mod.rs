@@ -5,11 +5,13 @@
 //! Everything here is pure computation on bytes and vectors, so it runs the
 //! same in the native CLI and in the browser.
 
+pub mod classifier;
 pub mod head;
 pub mod logreg;
 pub mod metrics;
 pub mod segments;
 
+pub use classifier::Classifier;
 pub use head::{Decision, Head, Prototypes, ZeroShotParams};
 pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression};
 pub use metrics::{classification_report, confusion_matrix, roc_auc_ovr, stratified_k_fold, ClassificationReport};

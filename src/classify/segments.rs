@@ -287,6 +287,25 @@ impl SegmentDictionary {
         self.segments.iter().find(|s| normalize_header(&s.name) == n)
     }
 
+    /// The segment a training label names: its id (`12`, `12.0`) or its name.
+    pub fn resolve_label(&self, label: &str) -> Option<u32> {
+        match crate::table::parse_segment_number(label) {
+            Some(id) => self.get(id).map(|s| s.id),
+            None => self.by_name(label).map(|s| s.id),
+        }
+    }
+
+    /// A dictionary made from label names alone (ids 0, 1, … in sorted
+    /// order, the name doubling as description), for training data whose
+    /// labels are words rather than the users' segment ids.
+    pub fn from_label_names<'a>(labels: impl IntoIterator<Item = &'a str>) -> SegmentDictionary {
+        let mut names: Vec<&str> = labels.into_iter().map(str::trim).filter(|l| !l.is_empty()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let segments = names.iter().enumerate().map(|(i, n)| Segment::new(i as u32, n, n, "")).collect();
+        SegmentDictionary { segments }
+    }
+
     /// Texts to embed as zero-shot prototypes, in dictionary order.
     pub fn prototype_texts(&self) -> Vec<String> {
         self.segments.iter().map(Segment::prototype_text).collect()
@@ -296,6 +315,19 @@ impl SegmentDictionary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_resolve_by_id_or_name_and_words_make_their_own_dictionary() {
+        let d = SegmentDictionary::default_ru();
+        assert_eq!(d.resolve_label("12"), Some(12));
+        assert_eq!(d.resolve_label("15.0"), Some(15));
+        assert_eq!(d.resolve_label("кредитные  карты"), Some(12));
+        assert_eq!(d.resolve_label("6"), None, "retired id");
+        let words = SegmentDictionary::from_label_names(["science", "it", "science", " ", "political"]);
+        assert_eq!(words.ids(), vec![0, 1, 2]);
+        assert_eq!(words.resolve_label("science"), Some(2));
+        assert_eq!(words.segments()[0].name, "it");
+    }
 
     #[test]
     fn default_dictionary_has_the_18_segments_in_use() {

@@ -16,6 +16,9 @@ use creative_filter::{Error, Result};
 
 #[derive(Subcommand)]
 pub enum What {
+    /// Cross-validated macro-F1, training time and embedding throughput
+    /// against a TF-IDF + logistic-regression peer on the same folds.
+    Classify(super::bench_classify::Args),
     /// Word error rate, time per 30-s window and memory against faster-whisper.
     Asr {
         /// Clip list: `path<TAB>reference text`, paths relative to the list.
@@ -27,9 +30,10 @@ pub enum What {
     },
 }
 
-pub fn run(what: What, models: &Path) -> Result<i32> {
+pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Result<i32> {
     match what {
         What::Asr { clips, peer } => asr(&clips, peer.as_deref(), models),
+        What::Classify(args) => super::bench_classify::run(args, models, cache),
     }
 }
 
@@ -110,14 +114,7 @@ fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
         entries.len(),
         audio_s
     );
-    println!("{:<26}{:>18}{:>18}{:>10}", "", "creative-filter", "faster-whisper", "ratio");
-    let row = |name: &str, a: f64, b: Option<f64>, prec: usize| {
-        let (b_s, r_s) = match b {
-            Some(b) => (format!("{b:.prec$}"), format!("{:.2}", a / b)),
-            None => ("-".into(), "-".into()),
-        };
-        println!("{name:<26}{:>18}{b_s:>18}{r_s:>10}", format!("{a:.prec$}"));
-    };
+    header("faster-whisper");
     let p = peer_rows.as_ref();
     row("WER", ours.wer(), p.map(|_| theirs.wer()), 3);
     row("CER", ours.cer(), p.map(|_| theirs.cer()), 3);
@@ -126,6 +123,20 @@ fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
     row("peak RSS (MB)", rss, p.and_then(|r| r.peak_rss_mb), 0);
     row("runtime model (MB)", model_mb, None, 1);
     Ok(0)
+}
+
+/// Column heads of a side-by-side table.
+pub(super) fn header(peer: &str) {
+    println!("{:<34}{:>18}{:>18}{:>10}", "", "creative-filter", peer, "ratio");
+}
+
+/// One figure of ours beside the peer's, with their ratio.
+pub(super) fn row(name: &str, ours: f64, peer: Option<f64>, prec: usize) {
+    let (b_s, r_s) = match peer {
+        Some(b) => (format!("{b:.prec$}"), format!("{:.2}", ours / b)),
+        None => ("-".into(), "-".into()),
+    };
+    println!("{name:<34}{:>18}{b_s:>18}{r_s:>10}", format!("{ours:.prec$}"));
 }
 
 struct PeerResults {

@@ -1,19 +1,129 @@
 //! Pieces the commands share: loading models from the models folder,
 //! reading creatives, and isolating one file's failure from the batch.
 
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use creative_filter::asr::{load_transcriber, Transcriber};
-use creative_filter::models::{WHISPER_GGUF, WHISPER_TOKENIZER};
+use web_time::Instant;
+
+use creative_filter::asr::{load_transcriber, TranscribeOptions, Transcriber};
+use creative_filter::cache::{DirStore, FeatureCache};
+use creative_filter::classify::{Head, SegmentDictionary};
+use creative_filter::models::manifest::{Manifest, MANIFEST_FILE};
+use creative_filter::models::{read_model_file, WHISPER_GGUF, WHISPER_TOKENIZER};
+use creative_filter::pipeline::Engine;
+use creative_filter::text::TextEncoder;
 use creative_filter::{Error, Result};
 
-pub fn read_model_file(dir: &Path, file: &str, model: &str) -> Result<Vec<u8>> {
-    let path = dir.join(file);
-    std::fs::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::ModelMissing { name: model.into(), dir: dir.to_path_buf() },
-        _ => Error::Read { path, source: e },
+/// Options every command that reads creatives shares.
+#[derive(clap::Args, Clone)]
+pub struct AsrArgs {
+    /// Language code to force, or "auto" to detect it.
+    #[arg(long, default_value = "ru")]
+    pub language: String,
+    /// Seconds of audio analysed per creative at most.
+    #[arg(long, default_value_t = creative_filter::creative::DEFAULT_MAX_SECONDS)]
+    pub max_seconds: f64,
+}
+
+impl AsrArgs {
+    pub fn options(&self) -> TranscribeOptions {
+        TranscribeOptions { language: (self.language != "auto").then(|| self.language.clone()), ..Default::default() }
+    }
+}
+
+/// Where transcripts and embeddings are kept between runs.
+#[derive(clap::Args, Clone)]
+pub struct CacheArgs {
+    /// Cache folder (default: $CREATIVE_FILTER_CACHE, else ~/.cache/creative-filter).
+    #[arg(long, global = true)]
+    pub cache: Option<PathBuf>,
+    /// Keep nothing between runs.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    pub fn open(&self) -> FeatureCache {
+        if self.no_cache {
+            return FeatureCache::in_memory();
+        }
+        FeatureCache::new(Box::new(DirStore::new(self.cache.clone().unwrap_or_else(DirStore::default_root))))
+    }
+}
+
+/// Models, settings and cache for commands that go from media to segments.
+pub fn load_engine(models: &Path, asr: &AsrArgs, cache: &CacheArgs) -> Result<Engine> {
+    let t = Instant::now();
+    let transcriber = load_whisper(models)?;
+    let encoder = TextEncoder::load_default(models)?;
+    eprintln!("models loaded in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(Engine {
+        transcriber,
+        encoder,
+        cache: cache.open(),
+        asr: asr.options(),
+        max_seconds: asr.max_seconds,
+        asr_model_id: model_file_id(models, WHISPER_GGUF),
     })
+}
+
+/// `file@sha256-prefix` from the manifest, so a rebuilt model misses old cache entries.
+fn model_file_id(models: &Path, file: &str) -> String {
+    let hash = std::fs::read(models.join(MANIFEST_FILE))
+        .ok()
+        .and_then(|b| Manifest::from_json(&b).ok())
+        .and_then(|m| m.get(file).map(|f| f.sha256[..16.min(f.sha256.len())].to_string()));
+    format!("{file}@{}", hash.unwrap_or_else(|| "unknown".into()))
+}
+
+/// The user's segment dictionary (`.xlsx`/`.csv`), if one was given.
+pub fn load_dictionary(path: Option<&Path>) -> Result<Option<SegmentDictionary>> {
+    path.map(|p| SegmentDictionary::from_file_bytes(&p.to_string_lossy(), &read_input(p)?)).transpose()
+}
+
+pub fn load_head(path: Option<&Path>, encoder: &TextEncoder) -> Result<Option<Head>> {
+    path.map(|p| Head::load(p, &encoder.model_id())).transpose()
+}
+
+/// The creatives of a media folder by Advertisement ID (file stem).
+pub struct MediaFolder {
+    pub dir: PathBuf,
+    by_id: BTreeMap<String, Vec<PathBuf>>,
+}
+
+impl MediaFolder {
+    pub fn scan(dir: &Path) -> Result<MediaFolder> {
+        let entries = std::fs::read_dir(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
+        let mut by_id: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().to_string();
+            let id = creative_filter::creative::Creative::from_file_name(&name).id;
+            by_id.entry(id).or_default().push(path);
+        }
+        for files in by_id.values_mut() {
+            files.sort();
+        }
+        Ok(MediaFolder { dir: dir.to_path_buf(), by_id })
+    }
+
+    /// The file for an ID; several files with one ID is the user's to resolve.
+    pub fn find(&self, id: &str) -> std::result::Result<&Path, String> {
+        match self.by_id.get(id.trim()).map(Vec::as_slice) {
+            None | Some([]) => Err(format!("no media file named {}.* in {}", id.trim(), self.dir.display())),
+            Some([one]) => Ok(one),
+            Some(many) => Err(format!(
+                "{} files share this ID ({}); keep one",
+                many.len(),
+                many.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
 }
 
 pub fn load_whisper(dir: &Path) -> Result<Transcriber> {

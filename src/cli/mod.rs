@@ -1,8 +1,11 @@
 //! Argument parsing and the per-command drivers.
 
 mod bench;
+mod bench_classify;
+mod classify;
 mod common;
 mod models;
+mod train;
 mod transcribe;
 
 use std::path::PathBuf;
@@ -18,6 +21,8 @@ struct Cli {
     /// Worker threads for inference (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    #[command(flatten)]
+    cache: common::CacheArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,6 +36,14 @@ enum Command {
     },
     /// Transcribe creatives; one JSON object per file on standard output.
     Transcribe(transcribe::Args),
+    /// Assign creatives to segments; one JSON object per file on standard output.
+    Classify(classify::ClassifyArgs),
+    /// Fill in `Segment_num` for every row of an `Advertisement ID` table; writes .xlsx and .csv.
+    PredictTable(classify::PredictTableArgs),
+    /// Train a classifier head on labelled creatives or texts.
+    Train(train::TrainArgs),
+    /// Report precision, recall, F1, confusion matrix and ROC-AUC on labelled data.
+    Eval(train::EvalArgs),
     /// Benchmarks against a peer implementation.
     Bench {
         #[command(subcommand)]
@@ -49,7 +62,11 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Models { action } => models::run(action, &models_dir),
         Command::Transcribe(args) => transcribe::run(args, &models_dir),
-        Command::Bench { what } => bench::run(what, &models_dir),
+        Command::Classify(args) => classify::classify(args, &models_dir, &cli.cache),
+        Command::PredictTable(args) => classify::predict_table(args, &models_dir, &cli.cache),
+        Command::Train(args) => train::train(args, &models_dir, &cli.cache),
+        Command::Eval(args) => train::eval(args, &models_dir, &cli.cache),
+        Command::Bench { what } => bench::run(what, &models_dir, &cli.cache),
     };
     match result {
         Ok(code) => code,

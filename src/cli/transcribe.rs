@@ -5,21 +5,16 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use web_time::Instant;
 
-use super::common::{isolated, load_whisper, read_input};
-use creative_filter::asr::TranscribeOptions;
-use creative_filter::creative::{listen, Creative, DEFAULT_MAX_SECONDS};
+use super::common::{isolated, load_whisper, read_input, AsrArgs};
+use creative_filter::creative::{listen, Creative};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Creatives to transcribe (audio or video files).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Language code to force, or "auto" to detect it.
-    #[arg(long, default_value = "ru")]
-    language: String,
-    /// Seconds of audio analysed per creative at most.
-    #[arg(long, default_value_t = DEFAULT_MAX_SECONDS)]
-    max_seconds: f64,
+    #[command(flatten)]
+    asr: AsrArgs,
     /// Also print the timed spans and what was rejected as hallucination.
     #[arg(long)]
     verbose: bool,
@@ -29,10 +24,7 @@ pub fn run(args: Args, models: &Path) -> creative_filter::Result<i32> {
     let t = Instant::now();
     let transcriber = load_whisper(models)?;
     eprintln!("whisper loaded in {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
-    let opts = TranscribeOptions {
-        language: (args.language != "auto").then(|| args.language.clone()),
-        ..Default::default()
-    };
+    let opts = args.asr.options();
     let mut failures = 0;
     for path in &args.files {
         let name = path.to_string_lossy().to_string();
@@ -40,7 +32,7 @@ pub fn run(args: Args, models: &Path) -> creative_filter::Result<i32> {
         let started = Instant::now();
         let result = isolated(|| {
             let bytes = read_input(path)?;
-            listen(bytes, &creative, &transcriber, &opts, args.max_seconds)
+            listen(bytes, &creative, &transcriber, &opts, args.asr.max_seconds)
         });
         let line = match result {
             Ok(heard) => {

@@ -20,3 +20,13 @@ pub fn default_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"))
 }
+
+/// Reads one prepared model file; a missing file says to run `models fetch`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_model_file(dir: &std::path::Path, file: &str, model: &str) -> crate::Result<Vec<u8>> {
+    let path = dir.join(file);
+    std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => crate::Error::ModelMissing { name: format!("{model} ({file})"), dir: dir.to_path_buf() },
+        _ => crate::Error::Read { path, source: e },
+    })
+}

@@ -25,6 +25,8 @@ pub struct Table {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableKind {
     Csv,
+    /// One JSON object per line; its keys are the columns.
+    JsonLines,
     /// `.xlsx`, `.xlsm`, `.xls`, `.xlsb`, `.ods`: anything calamine opens.
     Spreadsheet,
 }
@@ -34,10 +36,11 @@ impl TableKind {
         let ext = name.rsplit_once('.').map(|(_, e)| e.to_lowercase()).unwrap_or_default();
         match ext.as_str() {
             "csv" | "txt" | "tsv" => Ok(TableKind::Csv),
+            "jsonl" | "ndjson" => Ok(TableKind::JsonLines),
             "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Ok(TableKind::Spreadsheet),
             _ => Err(Error::Table {
                 file: name.to_string(),
-                reason: "expected a .xlsx or .csv file".into(),
+                reason: "expected a .xlsx, .csv or .jsonl file".into(),
             }),
         }
     }
@@ -112,6 +115,7 @@ impl Table {
     pub fn from_bytes(file_name: &str, bytes: &[u8]) -> Result<Table> {
         match TableKind::from_file_name(file_name)? {
             TableKind::Csv => read_csv(file_name, bytes),
+            TableKind::JsonLines => read_json_lines(file_name, bytes),
             TableKind::Spreadsheet => read_spreadsheet(file_name, bytes),
         }
     }
@@ -329,9 +333,99 @@ pub fn write_table_file(path: &std::path::Path, table: &Table, numeric_columns: 
     let bytes = match TableKind::from_file_name(&name)? {
         TableKind::Csv => write_csv(table, CsvFormat::default())?,
         TableKind::Spreadsheet => write_xlsx(table, numeric_columns)?,
+        TableKind::JsonLines => {
+            return Err(Error::Table { file: name.into(), reason: "tables are written as .xlsx or .csv".into() })
+        }
     };
     std::fs::write(path, bytes)?;
     Ok(())
+}
+
+/// Reads JSON Lines: the columns are the keys (sorted, as the JSON map keeps them);
+/// strings are kept as they are, other values as their JSON text.
+pub fn read_json_lines(file_name: &str, bytes: &[u8]) -> Result<Table> {
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|_| Error::Table { file: file_name.into(), reason: "JSON Lines must be UTF-8".into() })?;
+    let mut objects = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| Error::Table { file: file_name.into(), reason: format!("line {}: {e}", i + 1) })?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(Error::Table { file: file_name.into(), reason: format!("line {}: not a JSON object", i + 1) });
+        };
+        objects.push(map);
+    }
+    let mut headers: Vec<String> = Vec::new();
+    for o in &objects {
+        for k in o.keys() {
+            if !headers.contains(k) {
+                headers.push(k.clone());
+            }
+        }
+    }
+    let mut table = Table::new(headers.clone());
+    for o in objects {
+        table.push_row(
+            headers
+                .iter()
+                .map(|h| match o.get(h) {
+                    None | Some(serde_json::Value::Null) => String::new(),
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                })
+                .collect(),
+        );
+    }
+    Ok(table)
+}
+
+/// One labelled text and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledText {
+    /// Row number as in error messages (header = 1; for JSON Lines, line + 1).
+    pub row: usize,
+    pub text: String,
+    /// The label as written.
+    pub label: String,
+}
+
+/// Labelled texts for training on text alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelledTexts {
+    /// In file order.
+    pub rows: Vec<LabelledText>,
+    pub problems: Vec<RowProblem>,
+}
+
+/// Column names accepted for the text of a labelled example.
+pub const TEXT_COLUMN_NAMES: &[&str] = &["text", "transcript", "текст", "расшифровка"];
+/// Column names accepted for its label.
+pub const LABEL_COLUMN_NAMES: &[&str] = &["label", "Segment_num", "segment", "сегмент", "метка", "класс"];
+
+/// Reads (text, label) rows; rows missing either are listed as problems.
+pub fn read_labelled_texts(file: &str, table: &Table) -> Result<LabelledTexts> {
+    let text_col = table.require_column(file, "the text", TEXT_COLUMN_NAMES)?;
+    let label_col = table.require_column(file, "the label", LABEL_COLUMN_NAMES)?;
+    let mut out = LabelledTexts::default();
+    for (i, row) in table.rows.iter().enumerate() {
+        if is_blank(row) {
+            continue;
+        }
+        let (text, label) = (row[text_col].trim(), row[label_col].trim());
+        let reason = match (text.is_empty(), label.is_empty()) {
+            (true, _) => "no text",
+            (_, true) => "no label",
+            _ => {
+                out.rows.push(LabelledText { row: Table::row_number(i), text: text.into(), label: label.into() });
+                continue;
+            }
+        };
+        out.problems.push(RowProblem { row: Table::row_number(i), reason: reason.into() });
+    }
+    Ok(out)
 }
 
 /// Column names accepted for the creative's ID.
@@ -529,7 +623,7 @@ mod tests {
     fn unreadable_inputs_are_named() {
         let err = read_spreadsheet("broken.xlsx", b"not a zip").unwrap_err().to_string();
         assert!(err.starts_with("broken.xlsx:"), "{err}");
-        assert!(Table::from_bytes("data.pdf", b"x").unwrap_err().to_string().contains(".xlsx or .csv"));
+        assert!(Table::from_bytes("data.pdf", b"x").unwrap_err().to_string().contains(".xlsx, .csv or .jsonl"));
     }
 
     #[test]
@@ -565,5 +659,19 @@ mod tests {
         let err = read_labels("train.csv", &t, None).unwrap_err();
         assert!(matches!(err, Error::MissingColumn { .. }));
         assert!(err.to_string().contains("segment number"));
+    }
+
+    #[test]
+    fn json_lines_become_a_table_of_labelled_texts() {
+        let bytes = "{\"text\": \"Скидка «50%»\", \"label\": \"промо\", \"n\": 3}\n\n{\"label\": 12, \"text\": \"кредитка\"}\n{\"text\": \"\", \"label\": \"x\"}\n".as_bytes();
+        let t = Table::from_bytes("posts.jsonl", bytes).unwrap();
+        assert_eq!(t.headers, vec!["label", "n", "text"]);
+        let l = read_labelled_texts("posts.jsonl", &t).unwrap();
+        let got: Vec<(&str, &str)> = l.rows.iter().map(|r| (r.text.as_str(), r.label.as_str())).collect();
+        assert_eq!(got, vec![("Скидка «50%»", "промо"), ("кредитка", "12")]);
+        assert_eq!(l.problems.len(), 1);
+        assert!(l.problems[0].reason.contains("no text"));
+        let err = Table::from_bytes("bad.jsonl", b"{\"text\": 1}\n[1, 2]\n").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
     }
 }

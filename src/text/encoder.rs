@@ -185,17 +185,7 @@ mod files {
 
     use super::*;
     use crate::models::e5s1::{E5_GGUF_FILE, E5_MODEL_NAME, E5_TOKENIZER_FILE};
-
-    fn read_model_file(dir: &Path, file: &str, name: &str) -> Result<Vec<u8>> {
-        let path = dir.join(file);
-        match std::fs::read(&path) {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(Error::ModelMissing { name: format!("{name} ({file})"), dir: dir.to_path_buf() })
-            }
-            Err(source) => Err(Error::Read { path, source }),
-        }
-    }
+    use crate::models::read_model_file;
 
     impl TextEncoder {
         /// The default text model (multilingual-e5-small, Q4_0) from the

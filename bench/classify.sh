@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Classifier benchmark: the product's head on multilingual-e5-small
+# embeddings, 5-fold cross-validated on labelled Russian texts, beside a
+# TF-IDF character n-gram + logistic-regression peer (scikit-learn) on the
+# very same folds; plus training time and embedding throughput.
+#
+#   bench/classify.sh [DATA.jsonl]      default: ../shared/data/telegram_posts_train.jsonl
+#
+# Embeddings are cached in bench/out/cache (first run: the whole file is
+# embedded once). Environment: BENCH_THREADS (default 2), PYTHON.
+set -euo pipefail
+trap 'rc=$?; echo "bench/classify: failed (exit $rc) at line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
+die() { echo "bench/classify: error: $*" >&2; exit 1; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DATA="${1:-$ROOT/../shared/data/telegram_posts_train.jsonl}"
+[[ -f "$DATA" ]] || die "labelled data $DATA not found"
+THREADS="${BENCH_THREADS:-2}"
+OUT="$ROOT/bench/out"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/creative-filter"
+mkdir -p "$OUT"
+
+# 1. peer environment (scikit-learn), shared with the reference scripts
+"$ROOT/scripts/reference/make-venv.sh"
+VENV="$ROOT/.venv-ref"
+
+# 2. product build and models
+command -v cargo >/dev/null 2>&1 || die "cargo not found"
+cargo build --release --quiet
+"$BIN" models fetch
+
+# 3. the folds, then the peer on them
+"$BIN" bench classify --data "$DATA" --write-folds "$OUT/folds.json"
+OMP_NUM_THREADS="$THREADS" "$VENV/bin/python" "$ROOT/bench/classify_peer.py" \
+    --data "$DATA" --folds "$OUT/folds.json" --out "$OUT/classify_peer.json"
+
+# 4. the product on the same folds, printed side by side
+"$BIN" --threads "$THREADS" --cache "$OUT/cache" bench classify --data "$DATA" \
+    --folds "$OUT/folds.json" --peer "$OUT/classify_peer.json"

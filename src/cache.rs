@@ -1,0 +1,195 @@
+//! What the slow stages learnt about a creative, kept by content hash.
+//!
+//! Transcribing is by far the slowest step, and users retrain and
+//! re-evaluate on the same files again and again. A transcript is stored
+//! under the SHA-256 of the file's bytes (renaming or moving a file does not
+//! lose it) together with the settings that shaped it; an embedding under
+//! the SHA-256 of its text and the embedding model's id. A different model or
+//! setting simply misses the cache, so stale entries are never read.
+//!
+//! The storage is a trait: a folder on disk for the CLI, memory (or the
+//! browser's storage) elsewhere.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::creative::Heard;
+use crate::error::Result;
+use crate::models::manifest::sha256_hex;
+
+/// A key → bytes store. Keys are `kind/namespace/hex`, safe as relative paths.
+pub trait Store: Send + Sync {
+    fn get(&self, key: &str) -> Option<Vec<u8>>;
+    fn put(&self, key: &str, value: &[u8]) -> Result<()>;
+}
+
+/// Keeps entries for the life of the process.
+#[derive(Default)]
+pub struct MemoryStore(Mutex<HashMap<String, Vec<u8>>>);
+
+impl Store for MemoryStore {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+    fn put(&self, key: &str, value: &[u8]) -> Result<()> {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(key.to_string(), value.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// One file per entry under a folder; written to a temporary name and
+/// renamed, so an interrupted run never leaves a half entry behind.
+#[cfg(not(target_arch = "wasm32"))]
+pub struct DirStore {
+    root: std::path::PathBuf,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl DirStore {
+    pub fn new(root: impl Into<std::path::PathBuf>) -> Self {
+        DirStore { root: root.into() }
+    }
+
+    /// `$CREATIVE_FILTER_CACHE`, else `$XDG_CACHE_HOME/creative-filter`, else
+    /// `~/.cache/creative-filter`, else a folder in the system temp dir.
+    pub fn default_root() -> std::path::PathBuf {
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+        env("CREATIVE_FILTER_CACHE")
+            .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("creative-filter")))
+            .or_else(|| env("HOME").map(|p| p.join(".cache/creative-filter")))
+            .unwrap_or_else(|| std::env::temp_dir().join("creative-filter-cache"))
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Store for DirStore {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.root.join(key)).ok()
+    }
+    fn put(&self, key: &str, value: &[u8]) -> Result<()> {
+        let path = self.root.join(key);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension(format!("part{}", std::process::id()));
+        std::fs::write(&tmp, value)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+}
+
+/// Transcripts and embeddings in a [`Store`].
+pub struct FeatureCache {
+    store: Box<dyn Store>,
+}
+
+impl FeatureCache {
+    pub fn new(store: Box<dyn Store>) -> Self {
+        FeatureCache { store }
+    }
+
+    /// A cache that forgets everything at exit.
+    pub fn in_memory() -> Self {
+        Self::new(Box::<MemoryStore>::default())
+    }
+
+    fn heard_key(content_hash: &str, settings: &str) -> String {
+        format!("heard/{}/{content_hash}.json", sha256_hex(settings.as_bytes()))
+    }
+
+    fn embedding_key(model_id: &str, text: &str) -> String {
+        format!("embedding/{}/{}.f32", sanitize(model_id), sha256_hex(text.as_bytes()))
+    }
+
+    /// The transcript of a file with this content hash, made with these settings.
+    pub fn heard(&self, content_hash: &str, settings: &str) -> Option<Heard> {
+        let bytes = self.store.get(&Self::heard_key(content_hash, settings))?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    pub fn put_heard(&self, content_hash: &str, settings: &str, heard: &Heard) -> Result<()> {
+        let bytes = serde_json::to_vec(heard).map_err(|e| crate::Error::Invalid(e.to_string()))?;
+        self.store.put(&Self::heard_key(content_hash, settings), &bytes)
+    }
+
+    pub fn embedding(&self, model_id: &str, text: &str) -> Option<Vec<f32>> {
+        let bytes = self.store.get(&Self::embedding_key(model_id, text))?;
+        if bytes.is_empty() || bytes.len() % 4 != 0 {
+            return None;
+        }
+        Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    pub fn put_embedding(&self, model_id: &str, text: &str, v: &[f32]) -> Result<()> {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.store.put(&Self::embedding_key(model_id, text), &bytes)
+    }
+
+    /// Embeddings of `texts` from the cache, computing and storing only the
+    /// missing ones, a chunk at a time (an interrupted run keeps what it
+    /// finished). `progress(done, missing)` is called after each chunk.
+    /// Returns the vectors and how many came from the cache.
+    pub fn embed(
+        &self,
+        model_id: &str,
+        texts: &[&str],
+        mut compute: impl FnMut(&[&str]) -> Result<Vec<Vec<f32>>>,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<(Vec<Vec<f32>>, usize)> {
+        const CHUNK: usize = 256;
+        let mut out: Vec<Option<Vec<f32>>> = texts.iter().map(|t| self.embedding(model_id, t)).collect();
+        let missing: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
+        let hits = texts.len() - missing.len();
+        for (c, chunk) in missing.chunks(CHUNK).enumerate() {
+            let todo: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            let fresh = compute(&todo)?;
+            for (&i, v) in chunk.iter().zip(fresh) {
+                self.put_embedding(model_id, texts[i], &v)?;
+                out[i] = Some(v);
+            }
+            progress((c * CHUNK + chunk.len()).min(missing.len()), missing.len());
+        }
+        Ok((out.into_iter().map(|v| v.unwrap_or_default()).collect(), hits))
+    }
+}
+
+/// Model ids become folder names.
+fn sanitize(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embeddings_are_computed_once_per_text_and_model() {
+        let cache = FeatureCache::in_memory();
+        let calls = std::cell::Cell::new(0);
+        let compute = |t: &[&str]| {
+            calls.set(calls.get() + t.len());
+            Ok(t.iter().map(|s| vec![s.len() as f32, 1.5]).collect())
+        };
+        let (v, hits) = cache.embed("m1", &["ab", "abc"], compute, |_, _| {}).unwrap();
+        assert_eq!((v, hits, calls.get()), (vec![vec![2.0, 1.5], vec![3.0, 1.5]], 0, 2));
+        let (v, hits) = cache.embed("m1", &["abc", "abcd"], compute, |_, _| {}).unwrap();
+        assert_eq!((v, hits, calls.get()), (vec![vec![3.0, 1.5], vec![4.0, 1.5]], 1, 3));
+        // Another model's vectors are not reused.
+        let (_, hits) = cache.embed("m2", &["abc"], compute, |_, _| {}).unwrap();
+        assert_eq!((hits, calls.get()), (0, 4));
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn folder_store_survives_a_new_process_view() {
+        let dir = std::env::temp_dir().join(format!("cf-cache-test-{}", std::process::id()));
+        let a = FeatureCache::new(Box::new(DirStore::new(&dir)));
+        a.put_embedding("multilingual-e5/small q4", "привет", &[0.25, -1.0]).unwrap();
+        let b = FeatureCache::new(Box::new(DirStore::new(&dir)));
+        assert_eq!(b.embedding("multilingual-e5/small q4", "привет"), Some(vec![0.25, -1.0]));
+        assert_eq!(b.embedding("multilingual-e5/small q4", "пока"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,154 @@
+//! `creative-filter bench classify`: the trained head on e5 embeddings,
+//! cross-validated on labelled texts, beside a TF-IDF + logistic-regression
+//! peer (bench/classify_peer.py) scored on the same folds.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use super::bench::{header, row};
+use super::common::CacheArgs;
+use creative_filter::classify::classifier::cross_validate;
+use creative_filter::classify::metrics::{classification_report, Fold};
+use creative_filter::classify::{stratified_k_fold, Head, LogRegParams, SegmentDictionary};
+use creative_filter::pipeline::embed_cached_with_progress;
+use creative_filter::table::{read_labelled_texts, read_table_file};
+use creative_filter::text::TextEncoder;
+use creative_filter::{Error, Result};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Labelled texts (.jsonl/.csv/.xlsx with `text` and `label`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Only write the folds (for the peer) to this file and stop.
+    #[arg(long)]
+    write_folds: Option<PathBuf>,
+    /// Folds written earlier with --write-folds (default: made from --k, --seed).
+    #[arg(long)]
+    folds: Option<PathBuf>,
+    #[arg(long, default_value_t = 5)]
+    k: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The peer's results (bench/classify_peer.py).
+    #[arg(long)]
+    peer: Option<PathBuf>,
+    /// Texts embedded afresh (not from the cache) to measure throughput.
+    #[arg(long, default_value_t = 300)]
+    throughput_texts: usize,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FoldsFile {
+    k: usize,
+    seed: u64,
+    labels: Vec<String>,
+    /// Test fold of each sample.
+    fold_of: Vec<usize>,
+}
+
+#[derive(Deserialize)]
+struct Peer {
+    peer: String,
+    macro_f1: f64,
+    accuracy: f64,
+    fit_seconds_per_fold: f64,
+    texts_per_second: f64,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Read { path: path.into(), source })?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+}
+
+pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
+    let file = args.data.to_string_lossy().to_string();
+    let rows = read_labelled_texts(&file, &read_table_file(&args.data)?)?;
+    if !rows.problems.is_empty() {
+        return Err(Error::Invalid(format!("{file}: {} rows without text or label", rows.problems.len())));
+    }
+    let labels: Vec<String> = rows.rows.iter().map(|r| r.label.clone()).collect();
+    let segments = SegmentDictionary::from_label_names(labels.iter().map(String::as_str));
+    let y: Vec<u32> = labels.iter().map(|l| segments.resolve_label(l).expect("made from these labels")).collect();
+
+    let folds: Vec<Fold> = match &args.folds {
+        Some(path) => {
+            let f: FoldsFile = read_json(path)?;
+            if f.labels != labels {
+                return Err(Error::Invalid(format!("{}: the folds were made for another data file", path.display())));
+            }
+            (0..f.k)
+                .map(|k| Fold {
+                    train: (0..y.len()).filter(|&i| f.fold_of[i] != k).collect(),
+                    test: (0..y.len()).filter(|&i| f.fold_of[i] == k).collect(),
+                })
+                .collect()
+        }
+        None => stratified_k_fold(&y, args.k, args.seed)?,
+    };
+    if let Some(path) = &args.write_folds {
+        let mut fold_of = vec![0; y.len()];
+        for (k, f) in folds.iter().enumerate() {
+            f.test.iter().for_each(|&i| fold_of[i] = k);
+        }
+        let out = FoldsFile { k: folds.len(), seed: args.seed, labels, fold_of };
+        std::fs::write(path, serde_json::to_vec(&out).map_err(|e| Error::Invalid(e.to_string()))?)?;
+        eprintln!("{} folds of {} samples written to {}", folds.len(), y.len(), path.display());
+        return Ok(0);
+    }
+    let peer: Option<Peer> = args.peer.as_deref().map(read_json).transpose()?;
+
+    let t = Instant::now();
+    let encoder = TextEncoder::load_default(models)?;
+    let load_s = t.elapsed().as_secs_f64();
+    let model_id = encoder.model_id();
+    let cache = cache.open();
+    let texts: Vec<&str> = rows.rows.iter().map(|r| r.text.as_str()).collect();
+    let t = Instant::now();
+    let vectors = embed_cached_with_progress(&encoder, &cache, &texts, |done, total| {
+        eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
+    })?;
+    let dim = encoder.dim();
+    let x: Vec<f32> = vectors.concat();
+
+    // Throughput: an even sample of the texts, embedded afresh.
+    let step = (texts.len() / args.throughput_texts.max(1)).max(1);
+    let sample: Vec<&str> = texts.iter().step_by(step).take(args.throughput_texts).copied().collect();
+    let t = Instant::now();
+    encoder.embed(&sample)?;
+    let texts_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
+
+    let params = LogRegParams::default();
+    let protos_texts = segments.prototype_texts();
+    let prototypes = encoder.embed(&protos_texts.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let cv = cross_validate(&segments, &model_id, &x, dim, &y, &folds, &params, &prototypes)?;
+    let report = classification_report(&cv.y_true, &cv.y_pred, None)?.with_segments(&segments);
+    let t = Instant::now();
+    let (_, fit) = Head::train(segments.clone(), &model_id, &x, dim, &y, &params)?;
+    let train_s = t.elapsed().as_secs_f64();
+
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
+    println!(
+        "classifier benchmark: {} texts, {} labels, {}-fold cross-validation, {model_id}, {threads} threads",
+        y.len(),
+        segments.len(),
+        folds.len()
+    );
+    println!("{}", report.to_text(4));
+    header("TF-IDF+LR peer");
+    let p = peer.as_ref();
+    row("macro-F1 (out of fold)", report.macro_avg.f1, p.map(|p| p.macro_f1), 4);
+    row("accuracy (out of fold)", report.accuracy, p.map(|p| p.accuracy), 4);
+    row("training, one fold (s)", cv.fit_seconds / folds.len() as f64, p.map(|p| p.fit_seconds_per_fold), 2);
+    row(&format!("training, all {} texts (s)", y.len()), train_s, None, 2);
+    row("texts per second (inference)", texts_per_s, p.map(|p| p.texts_per_second), 1);
+    row("text model load (s)", load_s, None, 2);
+    if let Some(p) = p {
+        println!("\npeer: {}", p.peer);
+        println!("macro-F1 gain over the peer: {:+.4}", report.macro_avg.f1 - p.macro_f1);
+    }
+    eprintln!("final fit: {} iterations, converged: {}", fit.iterations, fit.converged);
+    Ok(0)
+}

@@ -1,0 +1,157 @@
+//! `creative-filter classify FILE...` and `creative-filter predict-table`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::common::{isolated, load_dictionary, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
+use creative_filter::classify::Decision;
+use creative_filter::creative::Creative;
+use creative_filter::pipeline::{answer_table, Verdict, SEGMENT_NUM_COLUMN};
+use creative_filter::table::{is_blank, read_table_file, write_table_file, ID_COLUMN_NAMES};
+use creative_filter::Result;
+
+/// Which classifier to use.
+#[derive(clap::Args)]
+pub struct ClassifierArgs {
+    /// Trained head (`creative-filter train`); without it segments are chosen zero-shot.
+    #[arg(long)]
+    head: Option<PathBuf>,
+    /// Segment dictionary (.xlsx/.csv: id, name[, description]); segments a
+    /// head was not trained on are decided by their description.
+    #[arg(long)]
+    segments: Option<PathBuf>,
+    #[command(flatten)]
+    asr: AsrArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ClassifyArgs {
+    /// Creatives (audio or video files).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    classifier: ClassifierArgs,
+}
+
+#[derive(clap::Args)]
+pub struct PredictTableArgs {
+    /// Table with an `Advertisement ID` column (.xlsx or .csv).
+    table: PathBuf,
+    /// Folder of the creatives, named `<Advertisement ID>.<ext>`.
+    #[arg(long)]
+    media: PathBuf,
+    /// Output path without extension; `.xlsx` and `.csv` are written
+    /// (default: the input's name with `_segments`, beside it).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    classifier: ClassifierArgs,
+}
+
+fn decision_json(d: &Decision) -> serde_json::Value {
+    json!({
+        "segment_id": d.segment_id,
+        "segment_name": d.segment_name,
+        "confidence": d.confidence,
+        "top": d.top.iter().map(|(id, name, p)| json!({"segment_id": id, "segment_name": name, "confidence": p})).collect::<Vec<_>>(),
+    })
+}
+
+fn verdict_json(v: &Verdict, mode: &str) -> serde_json::Value {
+    let mut obj = json!({
+        "file": v.file,
+        "id": v.id,
+        "modality": v.modality,
+        "transcript": v.transcript,
+        "no_speech_prob": v.no_speech_prob,
+        "duration_s": v.duration_s,
+        "cached": v.cached,
+    });
+    match &v.decision {
+        Some(d) => {
+            obj["classifier"] = json!(mode);
+            for (k, val) in decision_json(d).as_object().expect("object") {
+                obj[k] = val.clone();
+            }
+        }
+        None => obj["note"] = json!(v.note),
+    }
+    obj
+}
+
+pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
+    let a = &args.classifier;
+    let engine = load_engine(models, &a.asr, cache)?;
+    let head = load_head(a.head.as_deref(), &engine.encoder)?;
+    let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head)?;
+    let mut failures = 0;
+    for path in &args.files {
+        let name = path.to_string_lossy().to_string();
+        let creative = Creative::from_file_name(&name);
+        let line = match isolated(|| engine.classify(&clf, &creative, read_input(path)?)) {
+            Ok(v) => verdict_json(&v, clf.mode()),
+            Err(e) => {
+                failures += 1;
+                json!({ "file": name, "id": creative.id, "error": e.to_string() })
+            }
+        };
+        println!("{line}");
+    }
+    Ok(if failures == args.files.len() { 1 } else { 0 })
+}
+
+pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
+    let file = args.table.to_string_lossy().to_string();
+    let table = read_table_file(&args.table)?;
+    let id_col = table.require_column(&file, "the creative ID", ID_COLUMN_NAMES)?;
+    let folder = MediaFolder::scan(&args.media)?;
+    let a = &args.classifier;
+    let engine = load_engine(models, &a.asr, cache)?;
+    let head = load_head(a.head.as_deref(), &engine.encoder)?;
+    let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head)?;
+
+    let total = table.rows.len();
+    let mut outcomes = Vec::with_capacity(total);
+    let (mut decided, mut silent, mut failed) = (0, 0, 0);
+    for (i, row) in table.rows.iter().enumerate() {
+        let id = row[id_col].trim();
+        let outcome = if is_blank(row) || id.is_empty() {
+            Err("no Advertisement ID in this row".to_string())
+        } else {
+            folder.find(id).and_then(|path| {
+                let creative = Creative::from_file_name(&path.to_string_lossy());
+                isolated(|| engine.classify(&clf, &creative, read_input(path)?)).map_err(|e| e.to_string())
+            })
+        };
+        match &outcome {
+            Ok(v) if v.decision.is_some() => decided += 1,
+            Ok(_) => silent += 1,
+            Err(problem) => {
+                failed += 1;
+                eprintln!("row {}: {problem}", i + 2);
+            }
+        }
+        if (i + 1) % 25 == 0 {
+            eprintln!("{}/{total} rows done", i + 1);
+        }
+        outcomes.push(outcome);
+    }
+    let answer = answer_table(&table, &outcomes);
+    let base = args.out.clone().unwrap_or_else(|| {
+        let stem = args.table.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        args.table.with_file_name(format!("{stem}_segments"))
+    });
+    let mut written = Vec::new();
+    for ext in ["xlsx", "csv"] {
+        let path = base.with_extension(ext);
+        write_table_file(&path, &answer, &[SEGMENT_NUM_COLUMN])?;
+        written.push(path.display().to_string());
+    }
+    eprintln!(
+        "{total} rows: {decided} classified ({} classifier), {silent} without speech, {failed} with problems; written {}",
+        clf.mode(),
+        written.join(" and ")
+    );
+    Ok(0)
+}

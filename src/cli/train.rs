@@ -1,0 +1,243 @@
+//! `creative-filter train` and `creative-filter eval`: labelled creatives (a
+//! `train_segments.csv` and their media folder) or labelled texts become
+//! embeddings, a head is trained or judged, and the users' report printed.
+
+use std::path::{Path, PathBuf};
+
+use web_time::Instant;
+
+use super::common::{
+    isolated, load_dictionary, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder,
+};
+use creative_filter::cache::FeatureCache;
+use creative_filter::classify::classifier::cross_validate;
+use creative_filter::classify::logreg::argmax;
+use creative_filter::classify::metrics::Evaluation;
+use creative_filter::classify::{stratified_k_fold, Classifier, Head, LogRegParams, SegmentDictionary};
+use creative_filter::creative::Creative;
+use creative_filter::pipeline::{classifier_for, embed_cached, embed_cached_with_progress};
+use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, RowProblem};
+use creative_filter::text::TextEncoder;
+use creative_filter::{Error, Result};
+
+/// Where labelled examples come from.
+#[derive(clap::Args)]
+pub struct Data {
+    /// Labels table (`Advertisement ID`, `Segment_num`; .csv or .xlsx), with --media.
+    #[arg(long, requires = "media", conflicts_with = "texts")]
+    labels: Option<PathBuf>,
+    /// Folder of the labelled creatives, named `<Advertisement ID>.<ext>`.
+    #[arg(long, requires = "labels")]
+    media: Option<PathBuf>,
+    /// Labelled texts instead of media: .jsonl, .csv or .xlsx with `text` and `label` columns.
+    #[arg(long, required_unless_present = "labels")]
+    texts: Option<PathBuf>,
+    /// Segment dictionary (.xlsx/.csv: id, name[, description]); default: the 18 segments in use.
+    #[arg(long)]
+    segments: Option<PathBuf>,
+    #[command(flatten)]
+    asr: AsrArgs,
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    data: Data,
+    /// Where to write the trained head.
+    #[arg(long, short, default_value = "head.json")]
+    out: PathBuf,
+    /// Also report k-fold cross-validated figures (0 = skip).
+    #[arg(long, default_value_t = 5)]
+    cv: usize,
+    /// Seed of the cross-validation folds.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Inverse L2 regularisation strength of the logistic regression.
+    #[arg(long, default_value_t = 1.0)]
+    c: f64,
+}
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// The trained head to judge (omit to judge zero-shot).
+    #[arg(long)]
+    head: Option<PathBuf>,
+    #[command(flatten)]
+    data: Data,
+    /// Also write the figures as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Embedded, labelled examples.
+pub struct Examples {
+    pub segments: SegmentDictionary,
+    /// `y.len()` rows of `dim`.
+    pub x: Vec<f32>,
+    pub dim: usize,
+    pub y: Vec<u32>,
+    /// Rows not used, and why.
+    pub problems: Vec<String>,
+}
+
+/// Reads and embeds the examples. `fixed` is the segment list labels must
+/// belong to (a head's); otherwise the user's dictionary, the default one, or
+/// (for texts labelled with words) a dictionary made from the labels.
+fn load_examples(
+    data: &Data,
+    fixed: Option<&SegmentDictionary>,
+    encoder: &TextEncoder,
+    cache: &CacheArgs,
+    models: &Path,
+) -> Result<(Examples, FeatureCache)> {
+    let dictionary = load_dictionary(data.segments.as_deref())?;
+    if let Some(path) = &data.texts {
+        let cache = cache.open();
+        let file = path.to_string_lossy().to_string();
+        let rows = read_labelled_texts(&file, &read_table_file(path)?)?;
+        let segments = match (fixed, dictionary) {
+            (Some(f), _) => f.clone(),
+            (None, Some(d)) => d,
+            (None, None) => {
+                let default = SegmentDictionary::default_ru();
+                if rows.rows.iter().all(|r| default.resolve_label(&r.label).is_some()) {
+                    default
+                } else {
+                    SegmentDictionary::from_label_names(rows.rows.iter().map(|r| r.label.as_str()))
+                }
+            }
+        };
+        let mut problems: Vec<String> = rows.problems.iter().map(RowProblem::to_string).collect();
+        let mut texts = Vec::new();
+        let mut y = Vec::new();
+        for r in &rows.rows {
+            match segments.resolve_label(&r.label) {
+                Some(id) => {
+                    texts.push(r.text.as_str());
+                    y.push(id);
+                }
+                None => problems.push(format!("row {}: label {:?} is not a segment", r.row, r.label)),
+            }
+        }
+        let t = Instant::now();
+        let vectors = embed_cached_with_progress(encoder, &cache, &texts, |done, total| {
+            eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
+        })?;
+        eprintln!("{} texts embedded in {:.1} s", texts.len(), t.elapsed().as_secs_f64());
+        return Ok((flatten(segments, vectors, y, problems, encoder.dim()), cache));
+    }
+
+    let (labels_path, media) = (data.labels.as_deref().expect("clap"), data.media.as_deref().expect("clap"));
+    let segments = fixed.cloned().or(dictionary).unwrap_or_else(SegmentDictionary::default_ru);
+    let file = labels_path.to_string_lossy().to_string();
+    let labels = read_labels(&file, &read_table_file(labels_path)?, Some(&segments.ids()))?;
+    let folder = MediaFolder::scan(media)?;
+    let engine = load_engine(models, &data.asr, cache)?;
+    let mut problems: Vec<String> = labels.problems.iter().map(RowProblem::to_string).collect();
+    let (mut vectors, mut y) = (Vec::new(), Vec::new());
+    let total = labels.labels.len();
+    let started = Instant::now();
+    for (n, (id, segment)) in labels.labels.iter().enumerate() {
+        let row_problem = |reason: String| format!("ID {id}: {reason}");
+        let path = match folder.find(id) {
+            Ok(p) => p,
+            Err(reason) => {
+                problems.push(row_problem(reason));
+                continue;
+            }
+        };
+        let creative = Creative::from_file_name(&path.to_string_lossy());
+        match isolated(|| engine.features(&creative, read_input(path)?)) {
+            Ok(f) => match f.embedding {
+                Some(e) => {
+                    vectors.push(e);
+                    y.push(*segment);
+                }
+                None => problems.push(row_problem("no speech; not used for training".into())),
+            },
+            Err(e) => problems.push(row_problem(e.to_string())),
+        }
+        if (n + 1) % 25 == 0 {
+            eprintln!("{}/{total} creatives read ({:.0} s)", n + 1, started.elapsed().as_secs_f64());
+        }
+    }
+    let dim = engine.encoder.dim();
+    Ok((flatten(segments, vectors, y, problems, dim), engine.cache))
+}
+
+fn flatten(segments: SegmentDictionary, vectors: Vec<Vec<f32>>, y: Vec<u32>, problems: Vec<String>, dim: usize) -> Examples {
+    Examples { segments, x: vectors.concat(), dim, y, problems }
+}
+
+fn print_problems(problems: &[String]) {
+    if !problems.is_empty() {
+        eprintln!("{} rows not used:", problems.len());
+    }
+    for p in problems {
+        eprintln!("  {p}");
+    }
+}
+
+pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
+    let encoder = TextEncoder::load_default(models)?;
+    let (ex, cache) = load_examples(&args.data, None, &encoder, cache, models)?;
+    print_problems(&ex.problems);
+    if ex.y.is_empty() {
+        return Err(Error::Invalid("no usable training examples".into()));
+    }
+    let params = LogRegParams { c: args.c, ..Default::default() };
+    let model_id = encoder.model_id();
+    let prototypes = prototype_embeddings(&encoder, &cache, &ex.segments)?;
+    if args.cv >= 2 {
+        let folds = stratified_k_fold(&ex.y, args.cv, args.seed)?;
+        let cv = cross_validate(&ex.segments, &model_id, &ex.x, ex.dim, &ex.y, &folds, &params, &prototypes)?;
+        let eval = Evaluation::new(&ex.segments, &cv.y_true, &cv.y_pred, &cv.proba)?;
+        println!("{}-fold cross-validation on {} examples:\n{}", args.cv, ex.y.len(), eval.to_text());
+    }
+    let t = Instant::now();
+    let (head, fit) = Head::train(ex.segments, &model_id, &ex.x, ex.dim, &ex.y, &params)?;
+    let seconds = t.elapsed().as_secs_f64();
+    head.save(&args.out)?;
+    eprintln!(
+        "trained on {} examples of {} segments in {seconds:.2} s ({} iterations{}); head written to {}",
+        ex.y.len(),
+        head.examples.iter().filter(|&&n| n > 0).count(),
+        fit.iterations,
+        if fit.converged { "" } else { ", stopped before full convergence" },
+        args.out.display()
+    );
+    Ok(0)
+}
+
+fn prototype_embeddings(encoder: &TextEncoder, cache: &FeatureCache, segments: &SegmentDictionary) -> Result<Vec<Vec<f32>>> {
+    let texts = segments.prototype_texts();
+    embed_cached(encoder, cache, &texts.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
+    let encoder = TextEncoder::load_default(models)?;
+    let head = load_head(args.head.as_deref(), &encoder)?;
+    let dictionary = load_dictionary(args.data.segments.as_deref())?;
+    let fixed = head.as_ref().map(|h| Classifier::segments_for(dictionary.as_ref(), Some(h)));
+    let (ex, cache) = load_examples(&args.data, fixed.as_ref(), &encoder, cache, models)?;
+    print_problems(&ex.problems);
+    if ex.y.is_empty() {
+        return Err(Error::Invalid("no usable examples to evaluate on".into()));
+    }
+    let clf = classifier_for(&encoder, &cache, Some(&ex.segments), head)?;
+    let k = clf.segments().len();
+    let mut proba = Vec::with_capacity(ex.y.len() * k);
+    let mut y_pred = Vec::with_capacity(ex.y.len());
+    for row in ex.x.chunks_exact(ex.dim) {
+        let p = clf.probs(row)?;
+        y_pred.push(clf.segments().segments()[argmax(&p)].id);
+        proba.extend(p);
+    }
+    let eval = Evaluation::new(clf.segments(), &ex.y, &y_pred, &proba)?;
+    println!("{} classifier on {} examples:\n{}", clf.mode(), ex.y.len(), eval.to_text());
+    if let Some(path) = args.json {
+        let json = serde_json::to_vec_pretty(&eval).map_err(|e| Error::Invalid(e.to_string()))?;
+        std::fs::write(&path, json)?;
+    }
+    Ok(0)
+}
