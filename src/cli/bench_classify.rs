@@ -35,6 +35,9 @@ pub struct Args {
     /// The peer's results (bench/classify_peer.py).
     #[arg(long)]
     peer: Option<PathBuf>,
+    /// Inverse L2 regularisation strength of the head.
+    #[arg(long, default_value_t = super::train::DEFAULT_C)]
+    c: f64,
     /// Texts embedded afresh (not from the cache) to measure throughput.
     #[arg(long, default_value_t = 300)]
     throughput_texts: usize,
@@ -117,10 +120,12 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let step = (texts.len() / args.throughput_texts.max(1)).max(1);
     let sample: Vec<&str> = texts.iter().step_by(step).take(args.throughput_texts).copied().collect();
     let t = Instant::now();
-    encoder.embed(&sample)?;
+    if args.throughput_texts > 0 {
+        encoder.embed(&sample)?;
+    }
     let texts_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
 
-    let params = LogRegParams::default();
+    let params = LogRegParams { c: args.c, ..Default::default() };
     let protos_texts = segments.prototype_texts();
     let prototypes = encoder.embed(&protos_texts.iter().map(String::as_str).collect::<Vec<_>>())?;
     let cv = cross_validate(&segments, &model_id, &x, dim, &y, &folds, &params, &prototypes)?;
@@ -131,10 +136,11 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
 
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     println!(
-        "classifier benchmark: {} texts, {} labels, {}-fold cross-validation, {model_id}, {threads} threads",
+        "classifier benchmark: {} texts, {} labels, {}-fold cross-validation, {model_id}, C = {}, {threads} threads",
         y.len(),
         segments.len(),
-        folds.len()
+        folds.len(),
+        args.c
     );
     println!("{}", report.to_text(4));
     header("TF-IDF+LR peer");
