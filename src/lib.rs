@@ -9,6 +9,7 @@ pub mod asr;
 pub mod classify;
 pub mod creative;
 pub mod error;
+pub mod kernels;
 pub mod media;
 pub mod models;
 pub mod table;
