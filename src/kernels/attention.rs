@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn matches_naive_attention() {
         for (batch, len, heads, head_dim) in
-            [(3, 37, 2, 32), (2, 100, 3, 64), (1, 7, 1, 16), (2, 130, 2, 48), (1, 20, 2, 8), (1, 33, 1, 160)]
+            [(3, 37, 2, 32), (2, 100, 3, 64), (1, 7, 1, 16), (2, 130, 2, 48), (1, 20, 2, 8), (1, 33, 1, 160), (1, 1500, 1, 64)]
         {
             let shape = Shape { batch, len, heads, head_dim };
             check(shape, false);

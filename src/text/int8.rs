@@ -83,8 +83,6 @@ pub struct Int8Matrix {
     k: usize,
     /// Blocks per row.
     nb: usize,
-    /// Row groups of 16 (the last one padded with zero rows).
-    groups: usize,
     /// Per (group, block, step): 16 rows × 4 signed weights.
     w: Vec<Line>,
     /// Per (group, block): the 16 rows' block scales.
@@ -135,7 +133,7 @@ impl Int8Matrix {
                 start[gb * LANES + lane] = -128 * vals.iter().map(|&x| x as i32).sum::<i32>();
             }
         }
-        Ok(Some(Self { n, k, nb, groups, w, scales, start }))
+        Ok(Some(Self { n, k, nb, w, scales, start }))
     }
 
     pub fn out_features(&self) -> usize {
@@ -211,11 +209,21 @@ impl Activations {
     fn quantize(x: &[f32], m: usize, k: usize) -> Self {
         #[cfg(target_arch = "x86_64")]
         if available() {
-            let (mut q, mut scales) = (Vec::with_capacity(m * k), Vec::with_capacity(m * (k / QK)));
-            // SAFETY: CPU features checked; x holds m·k values; the kernel
-            // writes all m·k bytes and m·k/32 scales, then the lengths are set.
+            let (mut q, mut scales) = (Vec::<u8>::with_capacity(m * k), Vec::<f32>::with_capacity(m * (k / QK)));
+            // Rows in parallel chunks.
+            const ROWS: usize = 64;
+            let (qp, sp) = (OutPtr(q.as_mut_ptr()), OutPtr(scales.as_mut_ptr()));
+            crate::kernels::par_for(m.div_ceil(ROWS), |c| {
+                let (qp, sp) = (qp, sp);
+                let rows = c * ROWS..(c * ROWS + ROWS).min(m);
+                // SAFETY: CPU features checked; each chunk writes the bytes
+                // and scales of its own rows, inside the capacities.
+                unsafe {
+                    avx512::quantize(&x[rows.start * k..rows.end * k], qp.0.add(rows.start * k), sp.0.add(rows.start * k / QK))
+                };
+            });
+            // SAFETY: all m·k bytes and m·k/32 scales were written.
             unsafe {
-                avx512::quantize(x, q.as_mut_ptr(), scales.as_mut_ptr());
                 q.set_len(m * k);
                 scales.set_len(m * (k / QK));
             }
@@ -239,14 +247,21 @@ impl Activations {
     }
 }
 
-/// Output written from several threads, each to its own (token, row) tiles.
+/// A buffer written from several threads, each to its own part.
 #[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-struct OutPtr(*mut f32);
+struct OutPtr<T>(*mut T);
 #[cfg(target_arch = "x86_64")]
-unsafe impl Send for OutPtr {}
+impl<T> Clone for OutPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
 #[cfg(target_arch = "x86_64")]
-unsafe impl Sync for OutPtr {}
+impl<T> Copy for OutPtr<T> {}
+#[cfg(target_arch = "x86_64")]
+unsafe impl<T> Send for OutPtr<T> {}
+#[cfg(target_arch = "x86_64")]
+unsafe impl<T> Sync for OutPtr<T> {}
 
 #[cfg(target_arch = "x86_64")]
 fn parallel_tiles(w: &Int8Matrix, a: &Activations, y: *mut f32, ep: &Epilogue) {
@@ -255,7 +270,8 @@ fn parallel_tiles(w: &Int8Matrix, a: &Activations, y: *mut f32, ep: &Epilogue) {
     // tokens stream past them; enough items to keep all threads busy.
     const GROUPS: usize = 4;
     const TOKENS: usize = 8 * avx512::T;
-    let (m, groups) = (a.m, w.groups);
+    // Row groups of 16, the last one padded with zero rows.
+    let (m, groups) = (a.m, w.n.div_ceil(LANES));
     let group_chunks = groups.div_ceil(GROUPS);
     let tok_chunks = m.div_ceil(TOKENS);
     let out = OutPtr(y);
