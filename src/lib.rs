@@ -10,6 +10,7 @@ pub mod cache;
 pub mod classify;
 pub mod creative;
 pub mod error;
+pub mod kernels;
 pub mod media;
 pub mod models;
 pub mod pipeline;

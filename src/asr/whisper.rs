@@ -11,10 +11,11 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, LayerNorm};
 
 use super::config::Config;
+use crate::kernels::attention::{attention, Heads, Shape};
 use crate::error::{Error, Result};
 
 /// Named tensors from a GGUF file or a Hugging Face safetensors checkpoint.
@@ -143,17 +144,17 @@ impl Attention {
         Ok((self.heads(&self.k.forward(x)?)?, self.heads(&self.v.forward(x)?)?))
     }
 
-    fn attend(&self, x: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
-        let q = self.heads(&self.q.forward(x)?)?;
-        let scale = 1.0 / ((q.dim(D::Minus1)? as f64).sqrt());
-        let mut w = (q.matmul(&k.t()?)? * scale)?;
-        if let Some(m) = mask {
-            w = w.broadcast_add(m)?;
-        }
-        let w = candle_nn::ops::softmax_last_dim(&w)?;
-        let y = w.matmul(v)?.transpose(1, 2)?;
-        let (b, t, _, _) = y.dims4()?;
-        self.out.forward(&y.reshape((b, t, ()))?)
+    /// Unmasked self-attention over all positions of x (batch, time, d),
+    /// through the fused kernel: no per-head transposes, no score tensor.
+    fn self_attend(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, t, d) = x.dims3()?;
+        let project = |l: &Linear| l.forward(x)?.flatten_all()?.to_vec1::<f32>();
+        let (q, k, v) = (project(&self.q)?, project(&self.k)?, project(&self.v)?);
+        let hd = d / self.n_head;
+        let shape = Shape { batch: b, len: t, heads: self.n_head, head_dim: hd };
+        let (q, k, v) = (Heads::dense(&q, d), Heads::dense(&k, d), Heads::dense(&v, d));
+        let y = attention(q, k, v, shape, 1.0 / (hd as f32).sqrt(), None);
+        self.out.forward(&Tensor::from_vec(y, (b, t, d), x.device())?)
     }
 }
 
@@ -226,8 +227,7 @@ impl Encoder {
         let mut x = x.broadcast_add(&self.positions.narrow(0, 0, t)?)?;
         for layer in &self.layers {
             let h = layer.ln.forward(&x)?;
-            let (k, v) = layer.attn.kv(&h)?;
-            x = (&x + layer.attn.attend(&h, &k, &v, None)?)?;
+            x = (&x + layer.attn.self_attend(&h)?)?;
             x = layer.mlp.forward(&x)?;
         }
         self.ln_post.forward(&x)

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Tensor, D};
-use candle_nn::LayerNorm;
 use serde::{Deserialize, Serialize};
 
-use super::int8::{self, Int8Matrix};
+use super::int8::{self, Epilogue, Int8Matrix};
+use crate::kernels::attention::{attention, Heads, Shape};
+use crate::kernels::math::{layer_norm as norm_rows, Act};
 use crate::{Error, Result};
 
 /// Activation of the feed-forward block, named as in Hugging Face configs.
@@ -33,6 +34,7 @@ impl HiddenAct {
             Self::Relu => "relu",
         }
     }
+    #[cfg(test)]
     fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Self::Gelu => x.gelu_erf(),
@@ -41,42 +43,14 @@ impl HiddenAct {
         }
     }
 
-    /// In place, for the int8 path (avoids a tensor round trip; the erf
-    /// approximation vectorises where libm's does not).
-    fn apply_slice(self, xs: &mut [f32]) {
+    /// The kernels' equivalent (vectorised erf/tanh approximations).
+    fn kernel_act(self) -> Act {
         match self {
-            Self::Gelu => xs.iter_mut().for_each(|x| *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2))),
-            Self::GeluApproximate => xs.iter_mut().for_each(|x| {
-                let v = *x;
-                *x = 0.5 * v * (1.0 + (0.797_884_6 * (v + 0.044_715 * v * v * v)).tanh())
-            }),
-            Self::Relu => xs.iter_mut().for_each(|x| *x = x.max(0.0)),
+            Self::Gelu => Act::GeluErf,
+            Self::GeluApproximate => Act::GeluTanh,
+            Self::Relu => Act::Relu,
         }
     }
-}
-
-/// e^x for x ≤ 0 (Cody–Waite reduction, degree-6 polynomial; rel. error ~2e-7).
-#[inline(always)]
-fn exp_neg(x: f32) -> f32 {
-    let x = x.max(-87.0);
-    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
-    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
-    let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
-    p * f32::from_bits(((n as i32 + 127) << 23) as u32)
-}
-
-/// erf (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7).
-#[inline(always)]
-fn erf(x: f32) -> f32 {
-    let a = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t
-        * (0.254_829_6
-            + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
-    (1.0 - poly * exp_neg(-a * a)).copysign(x)
 }
 
 fn default_act() -> HiddenAct {
@@ -379,8 +353,8 @@ fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
 struct Linear {
     weight: LinearWeight,
     dtype: GgmlDType,
-    bias: Tensor,
-    bias_vec: Vec<f32>,
+    bias: Vec<f32>,
+    k: usize,
 }
 
 enum LinearWeight {
@@ -392,13 +366,13 @@ enum LinearWeight {
 impl Linear {
     fn new(weight: QTensor, bias: Tensor) -> Result<Self> {
         let dtype = weight.dtype();
+        let k = weight.shape().dims2()?.1;
         let weight = match int8::available().then(|| Int8Matrix::from_qtensor(&weight)) {
             Some(Ok(Some(m))) => LinearWeight::Int8(m),
             Some(Err(e)) => return Err(e.into()),
             _ => LinearWeight::Candle(QMatMul::from_qtensor(weight)?),
         };
-        let bias_vec = bias.to_vec1::<f32>()?;
-        Ok(Self { weight, dtype, bias, bias_vec })
+        Ok(Self { weight, dtype, bias: bias.to_vec1::<f32>()?, k })
     }
     fn load(src: &Source, prefix: &str, out: usize, inp: usize) -> Result<Self> {
         Self::new(
@@ -406,53 +380,52 @@ impl Linear {
             src.vector(&format!("{prefix}.bias"), out)?,
         )
     }
-    /// x: [M, K] → [M, N].
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        self.forward_act(x, None)
-    }
 
-    /// act(x Wᵀ + b).
-    fn forward_act(&self, x: &Tensor, act: Option<HiddenAct>) -> candle_core::Result<Tensor> {
+    /// act(x Wᵀ + b) + residual for x: [m, K] → [m, N].
+    fn forward(&self, x: &[f32], m: usize, act: Act, residual: Option<&[f32]>) -> Result<Vec<f32>> {
+        let ep = Epilogue { bias: Some(&self.bias), act, residual };
         match &self.weight {
+            LinearWeight::Int8(w) => Ok(w.matmul_with(x, m, &ep)),
             LinearWeight::Candle(w) => {
-                let y = w.forward(x)?.broadcast_add(&self.bias)?;
-                match act {
-                    Some(a) => a.apply(&y),
-                    None => Ok(y),
-                }
-            }
-            LinearWeight::Int8(w) => {
-                let m = x.dim(0)?;
-                let n = w.out_features();
-                let mut y = w.matmul(&x.flatten_all()?.to_vec1::<f32>()?, m);
-                for row in y.chunks_mut(n) {
-                    row.iter_mut().zip(&self.bias_vec).for_each(|(v, b)| *v += b);
-                    if let Some(a) = act {
-                        a.apply_slice(row);
-                    }
-                }
-                Tensor::from_vec(y, (m, n), x.device())
+                let x = Tensor::from_slice(x, (m, self.k), &Device::Cpu)?;
+                let mut y = w.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+                ep.apply(&mut y, self.bias.len());
+                Ok(y)
             }
         }
     }
 }
 
-fn layer_norm(src: &Source, prefix: &str, size: usize, eps: f64) -> Result<LayerNorm> {
-    Ok(LayerNorm::new(
-        src.vector(&format!("{prefix}.weight"), size)?,
-        src.vector(&format!("{prefix}.bias"), size)?,
-        eps,
-    ))
+/// LayerNorm over the last dimension.
+struct Norm {
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
+    eps: f32,
+}
+
+impl Norm {
+    fn load(src: &Source, prefix: &str, size: usize, eps: f64) -> Result<Self> {
+        Ok(Self {
+            gamma: src.vector(&format!("{prefix}.weight"), size)?.to_vec1()?,
+            beta: src.vector(&format!("{prefix}.bias"), size)?.to_vec1()?,
+            eps: eps as f32,
+        })
+    }
+
+    /// Every row of x: [rows, size], in place.
+    fn apply(&self, x: &mut [f32]) {
+        norm_rows(x, &self.gamma, &self.beta, self.eps);
+    }
 }
 
 struct Layer {
     /// Query, key and value projections fused into one [3H, H] matmul.
     qkv: Linear,
     attn_out: Linear,
-    attn_norm: LayerNorm,
+    attn_norm: Norm,
     ffn_in: Linear,
     ffn_out: Linear,
-    out_norm: LayerNorm,
+    out_norm: Norm,
 }
 
 impl Layer {
@@ -466,34 +439,28 @@ impl Layer {
         Ok(Self {
             qkv: Linear::new(qkv_w, qkv_b)?,
             attn_out: Linear::load(src, &format!("{p}.attention.output.dense"), h, h)?,
-            attn_norm: layer_norm(src, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
+            attn_norm: Norm::load(src, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
             ffn_in: Linear::load(src, &format!("{p}.intermediate.dense"), ff, h)?,
             ffn_out: Linear::load(src, &format!("{p}.output.dense"), h, ff)?,
-            out_norm: layer_norm(src, &format!("{p}.output.LayerNorm"), h, eps)?,
+            out_norm: Norm::load(src, &format!("{p}.output.LayerNorm"), h, eps)?,
         })
     }
 
-    /// x: [B*L, H] rows of B sequences of length L; bias: [B, 1, 1, L].
-    fn forward(
-        &self,
-        x: &Tensor,
-        bias: &Tensor,
-        (b, l): (usize, usize),
-        cfg: &BertConfig,
-    ) -> candle_core::Result<Tensor> {
+    /// x: [B*L, H] rows of B sequences of length L; mask: [B, L] (0 = padding).
+    fn forward(&self, x: &[f32], mask: &[f32], (b, l): (usize, usize), cfg: &BertConfig) -> Result<Vec<f32>> {
         let (h, nh, hd) = (cfg.hidden_size, cfg.num_attention_heads, cfg.head_dim());
-        let qkv = self.qkv.forward(x)?;
-        let heads = |i: usize| -> candle_core::Result<Tensor> {
-            qkv.narrow(1, i * h, h)?.reshape((b, l, nh, hd))?.transpose(1, 2)?.contiguous()
-        };
-        let q = (heads(0)? * (1.0 / (hd as f64).sqrt()))?;
-        let (k, v) = (heads(1)?, heads(2)?);
-        let scores = q.matmul(&k.t()?)?.broadcast_add(bias)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * l, h))?;
-        let x = self.attn_norm.forward(&(self.attn_out.forward(&ctx)? + x)?)?;
-        let mid = self.ffn_in.forward_act(&x, Some(cfg.hidden_act))?;
-        self.out_norm.forward(&(self.ffn_out.forward(&mid)? + x)?)
+        let m = b * l;
+        let qkv = self.qkv.forward(x, m, Act::None, None)?;
+        let head = |i: usize| Heads { data: &qkv, stride: 3 * h, offset: i * h };
+        let shape = Shape { batch: b, len: l, heads: nh, head_dim: hd };
+        let ctx = attention(head(0), head(1), head(2), shape, 1.0 / (hd as f32).sqrt(), Some(mask));
+        drop(qkv);
+        let mut x = self.attn_out.forward(&ctx, m, Act::None, Some(x))?;
+        self.attn_norm.apply(&mut x);
+        let mid = self.ffn_in.forward(&x, m, cfg.hidden_act.kernel_act(), None)?;
+        let mut y = self.ffn_out.forward(&mid, m, Act::None, Some(&x))?;
+        self.out_norm.apply(&mut y);
+        Ok(y)
     }
 }
 
@@ -508,7 +475,7 @@ pub struct BertModel {
     word: WordEmbeddings,
     position: Tensor,
     token_type0: Tensor,
-    emb_norm: LayerNorm,
+    emb_norm: Norm,
     layers: Vec<Layer>,
 }
 
@@ -539,7 +506,7 @@ impl BertModel {
         let token_type0 = src
             .matrix_f32("embeddings.token_type_embeddings.weight", config.type_vocab_size, h)?
             .narrow(0, 0, 1)?;
-        let emb_norm = layer_norm(&src, "embeddings.LayerNorm", h, eps)?;
+        let emb_norm = Norm::load(&src, "embeddings.LayerNorm", h, eps)?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(&src, &config, i))
             .collect::<Result<Vec<_>>>()?;
@@ -603,13 +570,14 @@ impl BertModel {
         };
         let pos = self.position.narrow(0, off, l)?.repeat((b, 1))?;
         let x = (word + pos)?.broadcast_add(&self.token_type0)?;
-        let mut x = self.emb_norm.forward(&x)?;
-        // Padding keys get a large negative score so softmax gives them ~0.
-        let bias = ((mask.to_dtype(DType::F32)? - 1.0)? * 1e9)?.reshape((b, 1, 1, l))?;
+        let mut x = x.flatten_all()?.to_vec1::<f32>()?;
+        self.emb_norm.apply(&mut x);
+        // Padding keys are left out of every query's softmax.
+        let mask = mask.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         for layer in &self.layers {
-            x = layer.forward(&x, &bias, (b, l), cfg)?;
+            x = layer.forward(&x, &mask, (b, l), cfg)?;
         }
-        Ok(x.reshape((b, l, cfg.hidden_size))?)
+        Ok(Tensor::from_vec(x, (b, l, cfg.hidden_size), &Device::Cpu)?)
     }
 }
 
@@ -682,7 +650,7 @@ mod tests {
         for act in [HiddenAct::Gelu, HiddenAct::GeluApproximate, HiddenAct::Relu] {
             let want = act.apply(&Tensor::new(xs.as_slice(), &Device::Cpu).unwrap()).unwrap().to_vec1::<f32>().unwrap();
             let mut got = xs.clone();
-            act.apply_slice(&mut got);
+            act.kernel_act().apply_slice(&mut got);
             for ((x, g), w) in xs.iter().zip(&got).zip(&want) {
                 assert!((g - w).abs() <= 1e-6 * (1.0 + x.abs()), "{act:?}({x}) = {g}, candle {w}");
             }

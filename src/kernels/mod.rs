@@ -1,0 +1,28 @@
+//! CPU kernels shared by the text encoder and Whisper: fused multi-head
+//! attention and element-wise maths, with AVX-512 paths on x86-64 and
+//! portable fallbacks elsewhere (wasm included).
+
+pub mod attention;
+pub mod math;
+
+/// f(0), …, f(n − 1) on the thread pool (in turn on wasm).
+pub(crate) fn par_for(n: usize, f: impl Fn(usize) + Send + Sync) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().for_each(f);
+    }
+    #[cfg(target_arch = "wasm32")]
+    (0..n).for_each(f);
+}
+
+/// [f(0), …, f(n − 1)], computed on the thread pool (in turn on wasm).
+pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Send + Sync) -> Vec<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().map(f).collect()
+    }
+    #[cfg(target_arch = "wasm32")]
+    (0..n).map(f).collect()
+}
