@@ -70,7 +70,8 @@ pub const NO_SPEECH_NOTE: &str = "no speech in the creative; it cannot be classi
 /// The loaded models, settings and cache.
 pub struct Engine {
     pub transcriber: Transcriber,
-    pub encoder: TextEncoder,
+    /// Shared, so a command that also embeds texts on its own loads it once.
+    pub encoder: std::sync::Arc<TextEncoder>,
     pub cache: FeatureCache,
     pub asr: TranscribeOptions,
     pub max_seconds: f64,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::common::{isolated, load_dictionary, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
+use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
 use creative_filter::classify::Decision;
 use creative_filter::creative::Creative;
 use creative_filter::pipeline::{answer_table, Verdict, SEGMENT_NUM_COLUMN};
@@ -82,7 +82,7 @@ fn verdict_json(v: &Verdict, mode: &str) -> serde_json::Value {
 
 pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let a = &args.classifier;
-    let engine = load_engine(models, &a.asr, cache)?;
+    let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
     let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head)?;
     let mut failures = 0;
@@ -107,7 +107,7 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     let id_col = table.require_column(&file, "the creative ID", ID_COLUMN_NAMES)?;
     let folder = MediaFolder::scan(&args.media)?;
     let a = &args.classifier;
-    let engine = load_engine(models, &a.asr, cache)?;
+    let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
     let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head)?;
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use web_time::Instant;
 
@@ -53,12 +54,16 @@ impl CacheArgs {
     }
 }
 
+/// The text model, loaded once per command.
+pub fn load_encoder(models: &Path) -> Result<Arc<TextEncoder>> {
+    Ok(Arc::new(TextEncoder::load_default(models)?))
+}
+
 /// Models, settings and cache for commands that go from media to segments.
-pub fn load_engine(models: &Path, asr: &AsrArgs, cache: &CacheArgs) -> Result<Engine> {
+pub fn load_engine(models: &Path, encoder: Arc<TextEncoder>, asr: &AsrArgs, cache: &CacheArgs) -> Result<Engine> {
     let t = Instant::now();
     let transcriber = load_whisper(models)?;
-    let encoder = TextEncoder::load_default(models)?;
-    eprintln!("models loaded in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!("whisper loaded in {:.1} s", t.elapsed().as_secs_f64());
     Ok(Engine {
         transcriber,
         encoder,

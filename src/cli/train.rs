@@ -3,11 +3,12 @@
 //! embeddings, a head is trained or judged, and the users' report printed.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use web_time::Instant;
 
 use super::common::{
-    isolated, load_dictionary, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder,
+    isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder,
 };
 use creative_filter::cache::FeatureCache;
 use creative_filter::classify::classifier::cross_validate;
@@ -90,7 +91,7 @@ pub struct Examples {
 fn load_examples(
     data: &Data,
     fixed: Option<&SegmentDictionary>,
-    encoder: &TextEncoder,
+    encoder: &Arc<TextEncoder>,
     cache: &CacheArgs,
     models: &Path,
 ) -> Result<(Examples, FeatureCache)> {
@@ -136,7 +137,7 @@ fn load_examples(
     let file = labels_path.to_string_lossy().to_string();
     let labels = read_labels(&file, &read_table_file(labels_path)?, Some(&segments.ids()))?;
     let folder = MediaFolder::scan(media)?;
-    let engine = load_engine(models, &data.asr, cache)?;
+    let engine = load_engine(models, Arc::clone(encoder), &data.asr, cache)?;
     let mut problems: Vec<String> = labels.problems.iter().map(RowProblem::to_string).collect();
     let (mut vectors, mut y) = (Vec::new(), Vec::new());
     let total = labels.labels.len();
@@ -183,7 +184,7 @@ fn print_problems(problems: &[String]) {
 }
 
 pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
-    let encoder = TextEncoder::load_default(models)?;
+    let encoder = load_encoder(models)?;
     let (ex, cache) = load_examples(&args.data, None, &encoder, cache, models)?;
     print_problems(&ex.problems);
     if ex.y.is_empty() {
@@ -219,7 +220,7 @@ fn prototype_embeddings(encoder: &TextEncoder, cache: &FeatureCache, segments: &
 }
 
 pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
-    let encoder = TextEncoder::load_default(models)?;
+    let encoder = load_encoder(models)?;
     let head = load_head(args.head.as_deref(), &encoder)?;
     let dictionary = load_dictionary(args.data.segments.as_deref())?;
     let fixed = head.as_ref().map(|h| Classifier::segments_for(dictionary.as_ref(), Some(h)));
