@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
-# Installs what building and testing need on a fresh Debian machine:
-# ffmpeg (reference decoder for tests), Festival's Russian voice (generated
-# test creatives), the wasm32 target. Skips what is already there.
+# Installs what building and testing need on a fresh Debian machine, skipping
+# what is already there: ffmpeg (reference decoder for tests), Festival's
+# Russian voice (generated test creatives), Chromium (browser tests), the
+# wasm32 target, trunk and wasm-bindgen-cli (the page's build) and the npm
+# packages (wasm-opt, Playwright).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v text2wave >/dev/null || need+=(festival)
 [ -d /usr/share/festival/voices/russian ] || need+=(festvox-ru)
 command -v python3 >/dev/null || need+=(python3 python3-pip)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# Versions pinned to match Trunk.toml's [tools] and the wasm-bindgen crate.
+# trunk 0.22 needs a newer rustc than this machine's stable.
+trunk --version 2>/dev/null | grep -q ' 0.21.14' || cargo install --quiet --locked trunk --version 0.21.14
+# Not --locked: its lock file names a webpki-roots version the index no longer has.
+wasm-bindgen --version 2>/dev/null | grep -q ' 0.2.130' || cargo install --quiet wasm-bindgen-cli --version 0.2.130
+[ -x node_modules/.bin/wasm-opt ] && [ -d node_modules/playwright-core ] || npm install --no-audit --no-fund --silent

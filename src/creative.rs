@@ -1,12 +1,14 @@
 //! A creative as the users know it (a file named `<Advertisement ID>.<ext>`)
 //! and the first half of the pipeline: bytes → audio → transcript.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use crate::asr::{TranscribeOptions, Transcriber, Transcript};
 use crate::error::Result;
-use crate::media;
+use crate::media::{self, DecodedAudio};
 
 /// Audio beyond this is not analysed: an advertisement says what it sells
 /// long before, and the cap bounds time and memory on hour-long files.
@@ -23,7 +25,7 @@ pub struct Creative {
 
 impl Creative {
     pub fn from_file_name(name: &str) -> Self {
-        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        let base = base_name(name);
         let (id, extension) = match base.rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() => (stem.to_string(), Some(ext.to_ascii_lowercase())),
             _ => (base.to_string(), None),
@@ -62,7 +64,12 @@ pub fn listen(
 ) -> Result<Heard> {
     let t = Instant::now();
     let decoded = media::decode_audio(bytes, creative.extension.as_deref(), max_seconds)?;
-    let decode_ms = t.elapsed().as_secs_f64() * 1e3;
+    hear(decoded, t.elapsed().as_secs_f64() * 1e3, transcriber, opts)
+}
+
+/// Resamples and transcribes audio decoded by [`media::decode_audio`] or by
+/// the browser; `decode_ms` is what decoding took.
+pub fn hear(decoded: DecodedAudio, decode_ms: f64, transcriber: &Transcriber, opts: &TranscribeOptions) -> Result<Heard> {
     let t = Instant::now();
     let samples = media::to_whisper_input(&decoded.audio)?;
     let resample_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -77,6 +84,45 @@ pub fn listen(
     })
 }
 
+/// Creatives by Advertisement ID (file stem), as users name them in a folder.
+/// `T` is whatever finds the file again: a path natively, an index into the
+/// dropped files in the browser.
+pub struct MediaIndex<T> {
+    by_id: BTreeMap<String, Vec<(String, T)>>,
+}
+
+impl<T> MediaIndex<T> {
+    /// Indexes `(file name, handle)` pairs.
+    pub fn new(files: impl IntoIterator<Item = (String, T)>) -> Self {
+        let mut by_id: BTreeMap<String, Vec<(String, T)>> = BTreeMap::new();
+        for (name, handle) in files {
+            by_id.entry(Creative::from_file_name(&name).id).or_default().push((name, handle));
+        }
+        for files in by_id.values_mut() {
+            files.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        MediaIndex { by_id }
+    }
+
+    /// The file for an ID; several files with one ID is the user's to
+    /// resolve. `place` names where the files were looked for.
+    pub fn find(&self, id: &str, place: &str) -> std::result::Result<&T, String> {
+        match self.by_id.get(id.trim()).map(Vec::as_slice) {
+            None | Some([]) => Err(format!("no media file named {}.* in {place}", id.trim())),
+            Some([(_, one)]) => Ok(one),
+            Some(many) => Err(format!(
+                "{} files share this ID ({}); keep one",
+                many.len(),
+                many.iter().map(|(name, _)| base_name(name)).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+}
+
+fn base_name(name: &str) -> &str {
+    name.rsplit(['/', '\\']).next().unwrap_or(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +134,13 @@ mod tests {
         assert_eq!(Creative::from_file_name("a.b.wbm").id, "a.b");
         assert_eq!(Creative::from_file_name("noext").extension, None);
         assert_eq!(Creative::from_file_name(".hidden").id, ".hidden");
+    }
+
+    #[test]
+    fn media_is_found_by_id_and_ambiguity_is_reported() {
+        let index = MediaIndex::new(["dir/001.mp4", "002.wav", "002.mp3"].iter().enumerate().map(|(i, n)| (n.to_string(), i)));
+        assert_eq!(index.find(" 001 ", "the folder"), Ok(&0));
+        assert_eq!(index.find("003", "the folder").unwrap_err(), "no media file named 003.* in the folder");
+        assert_eq!(index.find("002", "x").unwrap_err(), "2 files share this ID (002.mp3, 002.wav); keep one");
     }
 }

@@ -16,5 +16,7 @@ pub mod models;
 pub mod pipeline;
 pub mod table;
 pub mod text;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use error::{Error, Result};

@@ -3,14 +3,17 @@
 //! cached by content hash.
 
 use serde::Serialize;
+use serde_json::json;
+use web_time::Instant;
 
 use crate::asr::{TranscribeOptions, Transcriber};
 use crate::cache::FeatureCache;
 use crate::classify::{Classifier, Decision, Head, SegmentDictionary};
-use crate::creative::{listen, Creative, Heard};
+use crate::creative::{hear, listen, Creative, Heard, MediaIndex, StageTimings};
+use crate::media::DecodedAudio;
 use crate::error::Result;
 use crate::models::manifest::sha256_hex;
-use crate::table::Table;
+use crate::table::{is_blank, Table};
 use crate::text::TextEncoder;
 
 /// Bumped whenever a change to decoding or hallucination filtering changes
@@ -35,6 +38,7 @@ pub struct Features {
     pub embedding: Option<Vec<f32>>,
     /// True when the transcript came from the cache.
     pub cached: bool,
+    pub embed_ms: f64,
 }
 
 impl Features {
@@ -59,9 +63,53 @@ pub struct Verdict {
     pub no_speech_prob: f32,
     pub duration_s: f64,
     pub cached: bool,
+    /// Milliseconds per stage (of the run that made the transcript, when cached).
+    pub timings: StageTimings,
+    pub embed_ms: f64,
     /// Why no decision was made, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl Verdict {
+    /// The record users get for one creative: a line of `classify`'s output,
+    /// a row of the page's results table.
+    pub fn report(&self, classifier_mode: &str) -> serde_json::Value {
+        let t = &self.timings;
+        let mut obj = json!({
+            "file": self.file,
+            "id": self.id,
+            "modality": self.modality,
+            "transcript": self.transcript,
+            "no_speech_prob": self.no_speech_prob,
+            "duration_s": self.duration_s,
+            "cached": self.cached,
+            "timings_ms": {
+                "decode": t.decode_ms, "resample": t.resample_ms, "mel": t.mel_ms,
+                "encoder": t.encoder_ms, "decoder": t.decoder_ms, "embed": self.embed_ms,
+            },
+        });
+        match &self.decision {
+            Some(d) => {
+                obj["classifier"] = json!(classifier_mode);
+                obj["segment_id"] = json!(d.segment_id);
+                obj["segment_name"] = json!(d.segment_name);
+                obj["confidence"] = json!(d.confidence);
+                obj["top"] = d
+                    .top
+                    .iter()
+                    .map(|(id, name, p)| json!({"segment_id": id, "segment_name": name, "confidence": p}))
+                    .collect();
+            }
+            None => obj["note"] = json!(self.note),
+        }
+        obj
+    }
+}
+
+/// The record of a creative that could not be read: it is reported, not dropped.
+pub fn failure_report(creative: &Creative, error: &str) -> serde_json::Value {
+    json!({ "file": creative.file, "id": creative.id, "error": error })
 }
 
 /// Said of creatives with no speech until the video fallback exists.
@@ -91,21 +139,32 @@ impl Engine {
     /// Transcript (cached by content hash) and embedding (cached by text).
     pub fn features(&self, creative: &Creative, bytes: Vec<u8>) -> Result<Features> {
         let hash = sha256_hex(&bytes);
+        self.features_with(&hash, || listen(bytes, creative, &self.transcriber, &self.asr, self.max_seconds))
+    }
+
+    /// [`Engine::features`] for audio the browser decoded; `content_hash`
+    /// is the SHA-256 of the file's bytes, so both paths share cache entries.
+    pub fn features_of_decoded(&self, content_hash: &str, decoded: DecodedAudio, decode_ms: f64) -> Result<Features> {
+        self.features_with(content_hash, || hear(decoded, decode_ms, &self.transcriber, &self.asr))
+    }
+
+    fn features_with(&self, content_hash: &str, listen: impl FnOnce() -> Result<Heard>) -> Result<Features> {
         let settings = self.transcript_settings();
-        let (heard, cached) = match self.cache.heard(&hash, &settings) {
+        let (heard, cached) = match self.cache.heard(content_hash, &settings) {
             Some(h) => (h, true),
             None => {
-                let h = listen(bytes, creative, &self.transcriber, &self.asr, self.max_seconds)?;
-                self.cache.put_heard(&hash, &settings, &h)?;
+                let h = listen()?;
+                self.cache.put_heard(content_hash, &settings, &h)?;
                 (h, false)
             }
         };
+        let t = Instant::now();
         let embedding = if heard.transcript.speech {
             Some(self.embed(&[heard.transcript.text.as_str()])?.remove(0))
         } else {
             None
         };
-        Ok(Features { heard, embedding, cached })
+        Ok(Features { heard, embedding, cached, embed_ms: t.elapsed().as_secs_f64() * 1e3 })
     }
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
@@ -165,6 +224,8 @@ pub fn verdict(classifier: &Classifier, creative: &Creative, f: &Features) -> Re
         no_speech_prob: f.heard.transcript.no_speech_prob,
         duration_s: f.heard.duration_s,
         cached: f.cached,
+        timings: f.heard.timings.clone(),
+        embed_ms: f.embed_ms,
     })
 }
 
@@ -174,11 +235,70 @@ pub const SEGMENT_NAME_COLUMN: &str = "Segment";
 pub const CONFIDENCE_COLUMN: &str = "Confidence";
 pub const STATUS_COLUMN: &str = "Status";
 
+/// What one row of the answer table says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowAnswer {
+    Decided { segment_id: u32, segment_name: String, confidence: f32 },
+    /// No segment, and why in words (no speech, no media file, …).
+    Undecided(String),
+}
+
+impl From<&std::result::Result<Verdict, String>> for RowAnswer {
+    fn from(outcome: &std::result::Result<Verdict, String>) -> Self {
+        match outcome {
+            Ok(Verdict { decision: Some(d), .. }) => RowAnswer::Decided {
+                segment_id: d.segment_id,
+                segment_name: d.segment_name.clone(),
+                confidence: d.confidence,
+            },
+            Ok(v) => RowAnswer::Undecided(v.note.clone().unwrap_or_default()),
+            Err(problem) => RowAnswer::Undecided(problem.clone()),
+        }
+    }
+}
+
+impl RowAnswer {
+    /// Reads back a [`Verdict::report`] or [`failure_report`] record.
+    pub fn from_report(report: &serde_json::Value) -> RowAnswer {
+        let text = |k: &str| report.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        match report.get("segment_id").and_then(|v| v.as_u64()) {
+            Some(id) => RowAnswer::Decided {
+                segment_id: id as u32,
+                segment_name: text("segment_name").unwrap_or_default(),
+                confidence: report.get("confidence").and_then(|v| v.as_f64()).unwrap_or(0.0) as f32,
+            },
+            None => RowAnswer::Undecided(text("error").or_else(|| text("note")).unwrap_or_default()),
+        }
+    }
+}
+
+/// For each row of the users' table, the creative it names or why there is
+/// none. `place` names where the files were looked for.
+pub fn media_for_rows<'a, T>(
+    table: &Table,
+    id_col: usize,
+    index: &'a MediaIndex<T>,
+    place: &str,
+) -> Vec<std::result::Result<&'a T, String>> {
+    table
+        .rows
+        .iter()
+        .map(|row| {
+            let id = row.get(id_col).map(|s| s.trim()).unwrap_or_default();
+            if is_blank(row) || id.is_empty() {
+                Err("no Advertisement ID in this row".to_string())
+            } else {
+                index.find(id, place)
+            }
+        })
+        .collect()
+}
+
 /// The users' batch answer: their table as it came, with the segment number
 /// (in an existing `Segment_num` column if there is one), segment name,
-/// confidence and a status for every row. `outcomes[i]` belongs to
-/// `input.rows[i]`; an `Err` is that row's problem in words.
-pub fn answer_table(input: &Table, outcomes: &[std::result::Result<Verdict, String>]) -> Table {
+/// confidence and a status for every row. `answers[i]` belongs to
+/// `input.rows[i]`.
+pub fn answer_table(input: &Table, answers: &[RowAnswer]) -> Table {
     let mut headers = input.headers.clone();
     let col = |name: &str, headers: &mut Vec<String>| {
         let probe = Table::new(headers.clone());
@@ -192,30 +312,66 @@ pub fn answer_table(input: &Table, outcomes: &[std::result::Result<Verdict, Stri
     let conf = col(CONFIDENCE_COLUMN, &mut headers);
     let status = col(STATUS_COLUMN, &mut headers);
     let mut out = Table::new(headers);
-    for (row, outcome) in input.rows.iter().zip(outcomes) {
+    for (row, answer) in input.rows.iter().zip(answers) {
         let mut r = row.clone();
         r.resize(out.headers.len(), String::new());
-        match outcome {
-            Ok(v) => match &v.decision {
-                Some(d) => {
-                    r[num] = d.segment_id.to_string();
-                    r[name] = d.segment_name.clone();
-                    r[conf] = format!("{:.3}", d.confidence);
-                    r[status] = "ok".into();
-                }
-                None => {
-                    r[num].clear();
-                    r[status] = v.note.clone().unwrap_or_default();
-                }
-            },
-            Err(problem) => {
+        match answer {
+            RowAnswer::Decided { segment_id, segment_name, confidence } => {
+                r[num] = segment_id.to_string();
+                r[name] = segment_name.clone();
+                r[conf] = format!("{confidence:.3}");
+                r[status] = "ok".into();
+            }
+            RowAnswer::Undecided(why) => {
                 r[num].clear();
-                r[status] = problem.clone();
+                r[status] = why.clone();
             }
         }
         out.push_row(r);
     }
     out
+}
+
+/// Columns of the results table (the page's table and its export).
+pub const RESULT_COLUMNS: [&str; 10] =
+    ["Advertisement ID", "File", SEGMENT_NUM_COLUMN, SEGMENT_NAME_COLUMN, CONFIDENCE_COLUMN, "Top 3", "Modality", "Transcript", "Seconds", STATUS_COLUMN];
+
+/// One row per [`Verdict::report`] / [`failure_report`] record.
+pub fn results_table(reports: &[serde_json::Value]) -> Table {
+    let mut table = Table::new(RESULT_COLUMNS.iter().map(|s| s.to_string()).collect());
+    for r in reports {
+        let text = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let top = r
+            .get("top")
+            .and_then(|t| t.as_array())
+            .map(|t| {
+                t.iter()
+                    .map(|s| {
+                        let id = s.get("segment_id").and_then(|v| v.as_u64()).unwrap_or_default();
+                        let name = s.get("segment_name").and_then(|v| v.as_str()).unwrap_or_default();
+                        let p = s.get("confidence").and_then(|v| v.as_f64()).unwrap_or_default();
+                        format!("{id} {name} ({p:.2})")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default();
+        let seconds: f64 = r
+            .get("timings_ms")
+            .and_then(|t| t.as_object())
+            .map(|t| t.values().filter_map(|v| v.as_f64()).sum::<f64>() / 1e3)
+            .unwrap_or_default();
+        let (num, name, conf, status) = match RowAnswer::from_report(r) {
+            RowAnswer::Decided { segment_id, segment_name, confidence } => {
+                (segment_id.to_string(), segment_name, format!("{confidence:.3}"), "ok".to_string())
+            }
+            RowAnswer::Undecided(why) => (String::new(), String::new(), String::new(), why),
+        };
+        let modality = if r.get("error").is_some() { String::new() } else { text("modality") };
+        let seconds = if r.get("timings_ms").is_some() { format!("{seconds:.1}") } else { String::new() };
+        table.push_row(vec![text("id"), text("file"), num, name, conf, top, modality, text("transcript"), seconds, status]);
+    }
+    table
 }
 
 #[cfg(test)]
@@ -233,6 +389,8 @@ mod tests {
             no_speech_prob: 0.0,
             duration_s: 1.0,
             cached: false,
+            timings: StageTimings::default(),
+            embed_ms: 0.0,
         }
     }
 
@@ -248,7 +406,23 @@ mod tests {
             confidence: 0.8765,
             top: vec![(15, "Музыка".into(), 0.8765)],
         };
-        let out = answer_table(&input, &[Ok(verdict(Some(decided))), Ok(verdict(None)), Err("no media file".into())]);
+        let outcomes = [Ok(verdict(Some(decided))), Ok(verdict(None)), Err("no media file".into())];
+        let answers: Vec<RowAnswer> = outcomes.iter().map(RowAnswer::from).collect();
+        let out = answer_table(&input, &answers);
+        // The page hands the same outcomes back as report records.
+        let mode = "zero-shot";
+        let reports: Vec<serde_json::Value> = outcomes
+            .iter()
+            .map(|o| match o {
+                Ok(v) => v.report(mode),
+                Err(e) => failure_report(&Creative::from_file_name("3.mp4"), e),
+            })
+            .collect();
+        assert_eq!(reports.iter().map(RowAnswer::from_report).collect::<Vec<_>>(), answers);
+        let results = results_table(&reports);
+        assert_eq!(results.rows[0][2..5], ["15", "Музыка", "0.877"]);
+        assert_eq!(results.rows[0][5], "15 Музыка (0.88)");
+        assert_eq!(results.rows[2][9], "no media file");
         assert_eq!(out.headers, vec!["Advertisement ID", "segment_num", "Brand", "Segment", "Confidence", "Status"]);
         assert_eq!(out.rows[0], vec!["1", "15", "b", "Музыка", "0.877", "ok"]);
         assert_eq!(out.rows[1][1], "", "no stale segment is left behind");

@@ -5,7 +5,7 @@ mod common;
 use std::process::Command;
 
 use common::media;
-use creative_filter::media::{decode_audio, to_whisper_input};
+use creative_filter::media::{decode_audio, to_whisper_input, DecodedAudio};
 
 /// ffmpeg's decode of `file` as 16 kHz mono f32 (the reference).
 fn ffmpeg_16k(file: &std::path::Path) -> Vec<f32> {
@@ -88,4 +88,34 @@ fn long_input_is_capped() {
     let d = decode_audio(std::fs::read(media("long_speech.wav")).unwrap(), Some("wav"), 20.0).unwrap();
     assert!(d.truncated);
     assert!((d.audio.duration_s() - 20.0).abs() < 0.01);
+}
+
+#[test]
+fn opus_tracks_are_demuxed_for_the_browsers_decoder() {
+    use creative_filter::media::demux_audio;
+    let webm = demux_audio(std::fs::read(media("voice.webm")).unwrap(), Some("webm"), 600.0).unwrap();
+    assert_eq!((webm.codec.as_str(), webm.sample_rate), ("opus", 48_000));
+    assert!(webm.description.as_deref().unwrap().starts_with(b"OpusHead"));
+    let end_s = webm.packets.last().map(|p| (p.timestamp_us + p.duration_us) as f64 / 1e6).unwrap();
+    let reference_s = ffmpeg_16k(&media("voice.webm")).len() as f64 / 16_000.0;
+    assert!((end_s - reference_s).abs() < 0.1, "packets end at {end_s:.2} s, ffmpeg decodes {reference_s:.2} s");
+    assert!(webm.packets.windows(2).all(|w| w[0].timestamp_us < w[1].timestamp_us));
+    let capped = demux_audio(std::fs::read(media("voice.webm")).unwrap(), Some("webm"), 1.0).unwrap();
+    assert!(capped.truncated && capped.packets.last().unwrap().timestamp_us < 1_000_000);
+    // Codecs decoded natively are not handed over.
+    let wav = demux_audio(std::fs::read(media("voice.wav")).unwrap(), Some("wav"), 600.0);
+    assert!(matches!(wav, Err(creative_filter::Error::UnsupportedCodec { .. })));
+}
+
+#[test]
+fn audio_decoded_elsewhere_is_mixed_and_capped_like_native() {
+    let path = media("voice.wav");
+    let native = decode_audio(std::fs::read(&path).unwrap(), Some("wav"), 2.0).unwrap();
+    // The same mono samples handed over as two identical channels.
+    let stereo: Vec<f32> = native.audio.samples.iter().flat_map(|&s| [s, s]).collect();
+    let handed = DecodedAudio::from_interleaved(&stereo, 2, native.audio.sample_rate, "pcm", 1.0).unwrap();
+    assert!(handed.truncated);
+    assert_eq!(handed.audio.samples.len(), native.audio.sample_rate as usize);
+    assert_eq!(handed.audio.samples[..], native.audio.samples[..native.audio.sample_rate as usize]);
+    assert!(DecodedAudio::from_interleaved(&[], 2, 48_000, "opus", 600.0).is_err());
 }

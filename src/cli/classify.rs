@@ -2,13 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
 use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
-use creative_filter::classify::Decision;
 use creative_filter::creative::Creative;
-use creative_filter::pipeline::{answer_table, Verdict, SEGMENT_NUM_COLUMN};
-use creative_filter::table::{is_blank, read_table_file, write_table_file, ID_COLUMN_NAMES};
+use creative_filter::pipeline::{answer_table, failure_report, RowAnswer, SEGMENT_NUM_COLUMN};
+use creative_filter::table::{read_table_file, write_table_file, ID_COLUMN_NAMES};
 use creative_filter::Result;
 
 /// Which classifier to use.
@@ -49,37 +46,6 @@ pub struct PredictTableArgs {
     classifier: ClassifierArgs,
 }
 
-fn decision_json(d: &Decision) -> serde_json::Value {
-    json!({
-        "segment_id": d.segment_id,
-        "segment_name": d.segment_name,
-        "confidence": d.confidence,
-        "top": d.top.iter().map(|(id, name, p)| json!({"segment_id": id, "segment_name": name, "confidence": p})).collect::<Vec<_>>(),
-    })
-}
-
-fn verdict_json(v: &Verdict, mode: &str) -> serde_json::Value {
-    let mut obj = json!({
-        "file": v.file,
-        "id": v.id,
-        "modality": v.modality,
-        "transcript": v.transcript,
-        "no_speech_prob": v.no_speech_prob,
-        "duration_s": v.duration_s,
-        "cached": v.cached,
-    });
-    match &v.decision {
-        Some(d) => {
-            obj["classifier"] = json!(mode);
-            for (k, val) in decision_json(d).as_object().expect("object") {
-                obj[k] = val.clone();
-            }
-        }
-        None => obj["note"] = json!(v.note),
-    }
-    obj
-}
-
 pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let a = &args.classifier;
     let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
@@ -90,10 +56,10 @@ pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<
         let name = path.to_string_lossy().to_string();
         let creative = Creative::from_file_name(&name);
         let line = match isolated(|| engine.classify(&clf, &creative, read_input(path)?)) {
-            Ok(v) => verdict_json(&v, clf.mode()),
+            Ok(v) => v.report(clf.mode()),
             Err(e) => {
                 failures += 1;
-                json!({ "file": name, "id": creative.id, "error": e.to_string() })
+                failure_report(&creative, &e.to_string())
             }
         };
         println!("{line}");
@@ -106,6 +72,7 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     let table = read_table_file(&args.table)?;
     let id_col = table.require_column(&file, "the creative ID", ID_COLUMN_NAMES)?;
     let folder = MediaFolder::scan(&args.media)?;
+    let media = folder.for_rows(&table, id_col);
     let a = &args.classifier;
     let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
@@ -114,16 +81,11 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     let total = table.rows.len();
     let mut outcomes = Vec::with_capacity(total);
     let (mut decided, mut silent, mut failed) = (0, 0, 0);
-    for (i, row) in table.rows.iter().enumerate() {
-        let id = row[id_col].trim();
-        let outcome = if is_blank(row) || id.is_empty() {
-            Err("no Advertisement ID in this row".to_string())
-        } else {
-            folder.find(id).and_then(|path| {
-                let creative = Creative::from_file_name(&path.to_string_lossy());
-                isolated(|| engine.classify(&clf, &creative, read_input(path)?)).map_err(|e| e.to_string())
-            })
-        };
+    for (i, found) in media.into_iter().enumerate() {
+        let outcome = found.and_then(|path| {
+            let creative = Creative::from_file_name(&path.to_string_lossy());
+            isolated(|| engine.classify(&clf, &creative, read_input(path)?)).map_err(|e| e.to_string())
+        });
         match &outcome {
             Ok(v) if v.decision.is_some() => decided += 1,
             Ok(_) => silent += 1,
@@ -137,7 +99,8 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
         }
         outcomes.push(outcome);
     }
-    let answer = answer_table(&table, &outcomes);
+    let answers: Vec<RowAnswer> = outcomes.iter().map(RowAnswer::from).collect();
+    let answer = answer_table(&table, &answers);
     let base = args.out.clone().unwrap_or_else(|| {
         let stem = args.table.file_stem().unwrap_or_default().to_string_lossy().to_string();
         args.table.with_file_name(format!("{stem}_segments"))

@@ -1,7 +1,6 @@
 //! Pieces the commands share: loading models from the models folder,
 //! reading creatives, and isolating one file's failure from the batch.
 
-use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,9 +10,11 @@ use web_time::Instant;
 use creative_filter::asr::{load_transcriber, TranscribeOptions, Transcriber};
 use creative_filter::cache::{DirStore, FeatureCache};
 use creative_filter::classify::{Head, SegmentDictionary};
+use creative_filter::creative::MediaIndex;
 use creative_filter::models::manifest::{Manifest, MANIFEST_FILE};
 use creative_filter::models::{read_model_file, WHISPER_GGUF, WHISPER_TOKENIZER};
-use creative_filter::pipeline::Engine;
+use creative_filter::pipeline::{media_for_rows, Engine};
+use creative_filter::table::Table;
 use creative_filter::text::TextEncoder;
 use creative_filter::{Error, Result};
 
@@ -76,11 +77,8 @@ pub fn load_engine(models: &Path, encoder: Arc<TextEncoder>, asr: &AsrArgs, cach
 
 /// `file@sha256-prefix` from the manifest, so a rebuilt model misses old cache entries.
 fn model_file_id(models: &Path, file: &str) -> String {
-    let hash = std::fs::read(models.join(MANIFEST_FILE))
-        .ok()
-        .and_then(|b| Manifest::from_json(&b).ok())
-        .and_then(|m| m.get(file).map(|f| f.sha256[..16.min(f.sha256.len())].to_string()));
-    format!("{file}@{}", hash.unwrap_or_else(|| "unknown".into()))
+    let manifest = std::fs::read(models.join(MANIFEST_FILE)).ok().and_then(|b| Manifest::from_json(&b).ok());
+    Manifest::file_id(manifest.as_ref(), file)
 }
 
 /// The user's segment dictionary (`.xlsx`/`.csv`), if one was given.
@@ -95,39 +93,28 @@ pub fn load_head(path: Option<&Path>, encoder: &TextEncoder) -> Result<Option<He
 /// The creatives of a media folder by Advertisement ID (file stem).
 pub struct MediaFolder {
     pub dir: PathBuf,
-    by_id: BTreeMap<String, Vec<PathBuf>>,
+    index: MediaIndex<PathBuf>,
 }
 
 impl MediaFolder {
     pub fn scan(dir: &Path) -> Result<MediaFolder> {
         let entries = std::fs::read_dir(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
-        let mut by_id: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if !path.is_file() {
-                continue;
-            }
-            let name = entry.file_name().to_string_lossy().to_string();
-            let id = creative_filter::creative::Creative::from_file_name(&name).id;
-            by_id.entry(id).or_default().push(path);
-        }
-        for files in by_id.values_mut() {
-            files.sort();
-        }
-        Ok(MediaFolder { dir: dir.to_path_buf(), by_id })
+        let files = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .map(|p| (p.file_name().unwrap_or_default().to_string_lossy().to_string(), p));
+        Ok(MediaFolder { dir: dir.to_path_buf(), index: MediaIndex::new(files) })
     }
 
     /// The file for an ID; several files with one ID is the user's to resolve.
     pub fn find(&self, id: &str) -> std::result::Result<&Path, String> {
-        match self.by_id.get(id.trim()).map(Vec::as_slice) {
-            None | Some([]) => Err(format!("no media file named {}.* in {}", id.trim(), self.dir.display())),
-            Some([one]) => Ok(one),
-            Some(many) => Err(format!(
-                "{} files share this ID ({}); keep one",
-                many.len(),
-                many.iter().map(|p| p.file_name().unwrap_or_default().to_string_lossy()).collect::<Vec<_>>().join(", ")
-            )),
-        }
+        self.index.find(id, &self.dir.display().to_string()).map(PathBuf::as_path)
+    }
+
+    /// The file named by each row of `table` (ID in column `id_col`), or why there is none.
+    pub fn for_rows(&self, table: &Table, id_col: usize) -> Vec<std::result::Result<&PathBuf, String>> {
+        media_for_rows(table, id_col, &self.index, &self.dir.display().to_string())
     }
 }
 

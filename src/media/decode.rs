@@ -4,9 +4,9 @@
 use std::io::Cursor;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::codecs::{CodecParameters, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
@@ -26,10 +26,18 @@ pub struct DecodedAudio {
     pub skipped_packets: usize,
 }
 
-/// Decodes the first audio track of `bytes`, mixed down to mono, keeping at
-/// most `max_seconds` of it (a creative's message is in its first minutes;
-/// the cap keeps memory bounded for hour-long files).
-pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
+/// A container opened on its first audio track.
+pub(super) struct OpenedTrack {
+    pub format: Box<dyn FormatReader>,
+    pub track_id: u32,
+    pub params: CodecParameters,
+    /// Short codec name, e.g. "aac", "vorbis", "opus".
+    pub codec_name: String,
+}
+
+/// Recognises the container from the bytes (the extension is only a hint)
+/// and picks the first audio track.
+pub(super) fn open_first_audio_track(bytes: Vec<u8>, extension: Option<&str>) -> Result<OpenedTrack> {
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
     }
@@ -44,8 +52,7 @@ pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -
             SymphoniaError::Unsupported(_) => Error::NotMedia("unrecognised container".into()),
             other => Error::NotMedia(other.to_string()),
         })?;
-    let mut format = probed.format;
-
+    let format = probed.format;
     let track = format
         .tracks()
         .iter()
@@ -54,15 +61,30 @@ pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -
         .ok_or(Error::NoAudioTrack)?;
     let track_id = track.id;
     let params = track.codec_params.clone();
-    let codecs = symphonia::default::get_codecs();
-    let codec_name = codecs
+    let codec_name = codec_short_name(&params);
+    Ok(OpenedTrack { format, track_id, params, codec_name })
+}
+
+fn codec_short_name(params: &CodecParameters) -> String {
+    if params.codec == CODEC_TYPE_OPUS {
+        return "opus".into();
+    }
+    symphonia::default::get_codecs()
         .get_codec(params.codec)
         .map(|d| d.short_name.to_string())
-        .unwrap_or_else(|| format!("{:?}", params.codec));
-    let mut decoder = codecs.make(&params, &DecoderOptions::default()).map_err(|_| Error::UnsupportedCodec {
-        codec: codec_name.clone(),
-        hint: "no native decoder for this audio codec".into(),
-    })?;
+        .unwrap_or_else(|| format!("{:?}", params.codec))
+}
+
+/// Decodes the first audio track of `bytes`, mixed down to mono, keeping at
+/// most `max_seconds` of it (a creative's message is in its first minutes;
+/// the cap keeps memory bounded for hour-long files).
+pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
+    let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension)?;
+    let mut decoder =
+        symphonia::default::get_codecs().make(&params, &DecoderOptions::default()).map_err(|_| Error::UnsupportedCodec {
+            codec: codec_name.clone(),
+            hint: "no native decoder for this audio codec".into(),
+        })?;
 
     let mut samples: Vec<f32> = Vec::new();
     let mut sample_rate = params.sample_rate.unwrap_or(0);
@@ -115,4 +137,34 @@ pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -
         return Err(Error::Decode("the stream does not state its sample rate".into()));
     }
     Ok(DecodedAudio { audio: Audio { samples, sample_rate }, codec: codec_name, truncated, skipped_packets })
+}
+
+impl DecodedAudio {
+    /// Audio decoded elsewhere (the browser's WebCodecs or Web Audio), as
+    /// interleaved frames: mixed down and capped exactly as [`decode_audio`] does.
+    pub fn from_interleaved(
+        interleaved: &[f32],
+        channels: usize,
+        sample_rate: u32,
+        codec: &str,
+        max_seconds: f64,
+    ) -> Result<DecodedAudio> {
+        if sample_rate == 0 || channels == 0 {
+            return Err(Error::Decode(format!("{channels} channels at {sample_rate} Hz is not audio")));
+        }
+        if interleaved.is_empty() {
+            return Err(Error::Decode(format!("no {codec} audio could be decoded")));
+        }
+        let cap = (max_seconds * sample_rate as f64) as usize;
+        let frames = interleaved.len() / channels;
+        let kept = frames.min(cap);
+        let mut samples = Vec::with_capacity(kept);
+        super::resample::mix_interleaved_into(&interleaved[..kept * channels], channels, &mut samples);
+        Ok(DecodedAudio {
+            audio: Audio { samples, sample_rate },
+            codec: codec.to_string(),
+            truncated: frames > cap,
+            skipped_packets: 0,
+        })
+    }
 }

@@ -1,9 +1,11 @@
 //! Media: from a creative's bytes to 16 kHz mono samples.
 
 mod decode;
+mod demux;
 mod resample;
 
 pub use decode::{decode_audio, DecodedAudio};
+pub use demux::{demux_audio, EncodedPacket, EncodedTrack};
 pub use resample::{mix_to_mono, resample, to_whisper_input};
 
 /// Sample rate Whisper's front end expects.

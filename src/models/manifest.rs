@@ -56,6 +56,13 @@ impl Manifest {
         self.files.iter().find(|f| f.file == file)
     }
 
+    /// `file@sha256-prefix`: names a model file in cache keys, so a rebuilt
+    /// model misses entries made with the old one.
+    pub fn file_id(manifest: Option<&Manifest>, file: &str) -> String {
+        let hash = manifest.and_then(|m| m.get(file)).map(|f| f.sha256[..16.min(f.sha256.len())].to_string());
+        format!("{file}@{}", hash.unwrap_or_else(|| "unknown".into()))
+    }
+
     /// Adds or replaces the entry for `entry.file`.
     pub fn upsert(&mut self, entry: ModelFile) {
         match self.files.iter_mut().find(|f| f.file == entry.file) {

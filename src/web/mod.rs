@@ -1,0 +1,208 @@
+//! The browser shell: the wasm-bindgen API the page's worker calls. It holds
+//! no logic of its own; every call goes to the same library functions the
+//! CLI uses, and errors cross as `{code, message}` objects the page can act on.
+
+mod tables;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use web_time::Instant;
+
+use crate::asr::load_transcriber;
+use crate::cache::FeatureCache;
+use crate::classify::{Classifier, Head, SegmentDictionary};
+use crate::creative::{Creative, DEFAULT_MAX_SECONDS};
+use crate::error::Error;
+use crate::media::{demux_audio, DecodedAudio};
+use crate::models::manifest::{sha256_hex, Manifest};
+use crate::models::WHISPER_GGUF;
+use crate::pipeline::{failure_report, verdict, Engine};
+use crate::text::TextEncoder;
+
+pub use tables::{answer_table, plan_table, results_table};
+
+#[wasm_bindgen(start)]
+fn start() {
+    // A panic reaches the console with its message instead of "unreachable".
+    console_error_panic_hook::set_once();
+}
+
+/// JS values from serde, with maps as plain objects.
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| fail("internal", e.to_string()))
+}
+
+fn fail(code: &str, message: String) -> JsValue {
+    #[derive(Serialize)]
+    struct Failure<'a> {
+        code: &'a str,
+        message: String,
+    }
+    serde_wasm_bindgen::to_value(&Failure { code, message }).unwrap_or_else(|_| JsValue::from_str("error"))
+}
+
+/// An error as `{code, message}`: the code says which recovery applies
+/// (e.g. "unsupported-codec" → try the browser's decoder).
+pub(crate) fn error(e: Error) -> JsValue {
+    let code = match &e {
+        Error::EmptyInput => "empty",
+        Error::NotMedia(_) => "not-media",
+        Error::UnsupportedCodec { .. } => "unsupported-codec",
+        Error::NoAudioTrack => "no-audio",
+        Error::Decode(_) => "decode",
+        Error::ModelMissing { .. } | Error::ModelCorrupt { .. } | Error::ModelConfig(_) => "model",
+        Error::EmbeddingModelMismatch { .. } => "head-mismatch",
+        Error::Table { .. } | Error::MissingColumn { .. } | Error::DuplicateSegmentId { .. } => "table",
+        _ => "internal",
+    };
+    fail(code, e.to_string())
+}
+
+/// The SHA-256 of a file's bytes, the key its transcript is cached under.
+#[wasm_bindgen(js_name = contentHash)]
+pub fn content_hash(bytes: &[u8]) -> String {
+    sha256_hex(bytes)
+}
+
+/// The encoded audio packets of a file whose codec has no decoder in this
+/// module, for the browser's `AudioDecoder`: `{codec, sample_rate, channels,
+/// description, packets: [{timestamp_us, duration_us, data}], truncated}`.
+#[wasm_bindgen]
+pub fn demux(file_name: &str, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
+    let creative = Creative::from_file_name(file_name);
+    to_js(&demux_audio(bytes, creative.extension.as_deref(), DEFAULT_MAX_SECONDS).map_err(error)?)
+}
+
+/// Loaded models, the user's segments and head, and the session's cache.
+#[wasm_bindgen]
+pub struct Session {
+    engine: Engine,
+    dictionary: Option<SegmentDictionary>,
+    head: Option<Head>,
+    classifier: Classifier,
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// Loads the models from the bytes the page fetched (and verified
+    /// against `manifest.json`, whose text is passed for cache keys).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        manifest_json: &[u8],
+        whisper_gguf: &[u8],
+        whisper_tokenizer: &[u8],
+        e5_gguf: &[u8],
+        e5_tokenizer: &[u8],
+    ) -> Result<Session, JsValue> {
+        let manifest = Manifest::from_json(manifest_json).map_err(error)?;
+        let model_error = |name: &str| {
+            let name = name.to_string();
+            move |e: Error| match e {
+                Error::Inference(e) => error(Error::ModelCorrupt { name: name.clone(), reason: e.to_string() }),
+                e => error(e),
+            }
+        };
+        let transcriber = load_transcriber(whisper_gguf, whisper_tokenizer).map_err(model_error(WHISPER_GGUF))?;
+        let encoder = TextEncoder::from_gguf(e5_gguf, e5_tokenizer).map_err(model_error("e5-small"))?;
+        let engine = Engine {
+            transcriber,
+            encoder: std::sync::Arc::new(encoder),
+            cache: FeatureCache::in_memory(),
+            asr: Default::default(),
+            max_seconds: DEFAULT_MAX_SECONDS,
+            asr_model_id: Manifest::file_id(Some(&manifest), WHISPER_GGUF),
+        };
+        let classifier = engine.classifier(None, None).map_err(error)?;
+        Ok(Session { engine, dictionary: None, head: None, classifier })
+    }
+
+    /// "zero-shot" or "trained".
+    #[wasm_bindgen(getter, js_name = classifierMode)]
+    pub fn classifier_mode(&self) -> String {
+        self.classifier.mode().to_string()
+    }
+
+    /// The segments decisions are made among: `[{id, name, description}]`.
+    pub fn segments(&self) -> Result<JsValue, JsValue> {
+        to_js(self.classifier.segments().segments())
+    }
+
+    fn rebuild(&mut self) -> Result<(), JsValue> {
+        self.classifier = self.engine.classifier(self.dictionary.as_ref(), self.head.clone()).map_err(error)?;
+        Ok(())
+    }
+
+    /// Uses the user's `segment_dict.xlsx`/`.csv` instead of the built-in segments.
+    #[wasm_bindgen(js_name = setDictionary)]
+    pub fn set_dictionary(&mut self, file_name: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
+        self.dictionary = Some(SegmentDictionary::from_file_bytes(file_name, bytes).map_err(error)?);
+        self.rebuild()?;
+        self.segments()
+    }
+
+    #[wasm_bindgen(js_name = resetDictionary)]
+    pub fn reset_dictionary(&mut self) -> Result<(), JsValue> {
+        self.dictionary = None;
+        self.rebuild()
+    }
+
+    /// Uses a saved head file (from this page or `creative-filter train`).
+    #[wasm_bindgen(js_name = loadHead)]
+    pub fn load_head(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.head = Some(Head::from_json(bytes, &self.engine.encoder.model_id()).map_err(error)?);
+        self.rebuild()
+    }
+
+    /// The head in use as a file, if one is.
+    #[wasm_bindgen(js_name = headFile)]
+    pub fn head_file(&self) -> Result<Option<Vec<u8>>, JsValue> {
+        self.head.as_ref().map(|h| h.to_json().map_err(error)).transpose()
+    }
+
+    #[wasm_bindgen(js_name = clearHead)]
+    pub fn clear_head(&mut self) -> Result<(), JsValue> {
+        self.head = None;
+        self.rebuild()
+    }
+
+    /// Decodes (in Rust, as natively), transcribes and classifies one file.
+    /// Fails with code "unsupported-codec" or "not-media" when the browser's
+    /// own decoders should be tried instead.
+    #[wasm_bindgen(js_name = classifyFile)]
+    pub fn classify_file(&self, file_name: &str, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
+        let creative = Creative::from_file_name(file_name);
+        let v = self.engine.classify(&self.classifier, &creative, bytes).map_err(error)?;
+        to_js(&v.report(self.classifier.mode()))
+    }
+
+    /// Transcribes and classifies audio the browser decoded: interleaved
+    /// frames of `channels` at `sample_rate`; `content_hash` is
+    /// [`content_hash`] of the file's bytes.
+    #[wasm_bindgen(js_name = classifyDecoded)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn classify_decoded(
+        &self,
+        file_name: &str,
+        content_hash: &str,
+        interleaved: &[f32],
+        channels: usize,
+        sample_rate: u32,
+        codec: &str,
+        decode_ms: f64,
+    ) -> Result<JsValue, JsValue> {
+        let creative = Creative::from_file_name(file_name);
+        let t = Instant::now();
+        let decoded = DecodedAudio::from_interleaved(interleaved, channels, sample_rate, codec, self.engine.max_seconds)
+            .map_err(error)?;
+        let decode_ms = decode_ms + t.elapsed().as_secs_f64() * 1e3;
+        let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
+        let v = verdict(&self.classifier, &creative, &f).map_err(error)?;
+        to_js(&v.report(self.classifier.mode()))
+    }
+
+    /// The row reported for a file that could not be classified.
+    #[wasm_bindgen(js_name = failureReport)]
+    pub fn failure_report(file_name: &str, message: &str) -> Result<JsValue, JsValue> {
+        to_js(&failure_report(&Creative::from_file_name(file_name), message))
+    }
+}

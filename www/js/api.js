@@ -1,0 +1,103 @@
+// The classifier as a JavaScript API, for this page and for other sites:
+//
+//   import { classify } from './js/api.js';
+//   const r = await classify(file);  // {segment_id, segment_name, confidence, top, transcript, modality, …}
+//
+// Everything runs in a worker on this machine; nothing is uploaded.
+
+/** A worker holding the models; restarted if a file crashes it. */
+export class CreativeFilter extends EventTarget {
+  constructor() {
+    super();
+    this.calls = new Map();
+    this.nextCall = 1;
+    this.start();
+  }
+
+  start() {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (e) => this.receive(e.data);
+    this.worker.onerror = (e) => this.dispatchEvent(new CustomEvent('failure', { detail: { code: 'worker', message: e.message || 'the worker failed to start' } }));
+    this.ready = this.call('init');
+    this.ready.then((info) => this.dispatchEvent(new CustomEvent('ready', { detail: info })), () => {});
+    // Settings that must survive a restart are replayed on the new worker.
+    for (const [method, args] of this.replay || []) this.call(method, args);
+  }
+
+  receive(msg) {
+    if (msg.event === 'progress') return this.dispatchEvent(new CustomEvent('progress', { detail: msg }));
+    if (msg.event === 'decode-audio') return this.decodeForWorker(msg);
+    const pending = this.calls.get(msg.call);
+    if (!pending) return;
+    this.calls.delete(msg.call);
+    if (msg.error) pending.reject(msg.error);
+    else pending.resolve(msg.result);
+    if (msg.fatal) this.restart();
+  }
+
+  restart() {
+    this.worker.terminate();
+    for (const p of this.calls.values()) p.reject({ code: 'crashed', message: 'the worker was restarted' });
+    this.calls.clear();
+    this.dispatchEvent(new CustomEvent('restart'));
+    this.start();
+  }
+
+  /** Calls a worker method; resolves with its result or rejects with {code, message}. */
+  call(method, args = {}, transfer = []) {
+    const call = this.nextCall++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(call, { resolve, reject });
+      this.worker.postMessage({ call, method, args }, transfer);
+    });
+  }
+
+  /** Remembers a setting (dictionary, head) to re-apply after a restart. */
+  remember(method, args) {
+    this.replay = (this.replay || []).filter(([m]) => m !== method && !(method === 'clearHead' && m === 'loadHead') && !(method === 'loadHead' && m === 'clearHead'));
+    if (method !== 'clearHead' && method !== 'resetDictionary') this.replay.push([method, args]);
+  }
+
+  async classify(file) {
+    await this.ready;
+    return this.call('classify', { file });
+  }
+
+  // Web Audio's decoder lives only on the main thread; the worker asks for
+  // it when neither the Rust decoders nor WebCodecs can read a file.
+  async decodeForWorker({ id, bytes }) {
+    try {
+      const context = new OfflineAudioContext(1, 1, 48000);
+      const audio = await context.decodeAudioData(bytes);
+      const channels = audio.numberOfChannels;
+      const interleaved = new Float32Array(audio.length * channels);
+      for (let c = 0; c < channels; c++) {
+        const data = audio.getChannelData(c);
+        for (let i = 0; i < audio.length; i++) interleaved[i * channels + c] = data[i];
+      }
+      const pcm = { interleaved, channels, sampleRate: audio.sampleRate, codec: 'web-audio' };
+      this.worker.postMessage({ decoded: id, pcm }, [interleaved.buffer]);
+    } catch (e) {
+      this.worker.postMessage({ decoded: id, error: { code: 'decode', message: String((e && e.message) || e) } });
+    }
+  }
+}
+
+let shared = null;
+
+/** Classifies one File or Blob (with a name) with a shared worker. */
+export async function classify(file) {
+  shared ??= new CreativeFilter();
+  return shared.classify(file);
+}
+
+/** What this browser lacks, as message keys (see i18n.js); empty when all is there. */
+export function missingFeatures() {
+  const missing = [];
+  if (typeof Worker === 'undefined') missing.push('errNoWorker');
+  // A tiny module using a v128 instruction validates only with SIMD support.
+  const simd = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+  if (typeof WebAssembly === 'undefined' || !WebAssembly.validate(simd)) missing.push('errNoSimd');
+  if (typeof AudioDecoder === 'undefined') missing.push('errNoWebCodecs');
+  return missing;
+}

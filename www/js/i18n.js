@@ -1,0 +1,72 @@
+// The page speaks Russian by default, English on request; every string the
+// page shows comes from here.
+const STRINGS = {
+  ru: {
+    title: 'Creative Filter — сегменты рекламных роликов',
+    tagline: 'Всё работает в вашем браузере: файлы никуда не отправляются.',
+    tabBatch: 'Классификация', tabTable: 'Таблица ID', tabTrain: 'Обучение', tabSegments: 'Сегменты',
+    loadingModels: 'Загрузка моделей…', modelsReady: 'Модели готовы', fromCache: 'из кэша браузера', fromNetwork: 'загружены',
+    engineCpu: 'Вычисления: CPU (WebAssembly SIMD)', webgpuYes: 'WebGPU обнаружен', webgpuNo: 'WebGPU недоступен', webgpuLater: 'ядра WebGPU появятся позже',
+    drop: 'Перетащите сюда файлы или папки с роликами', pickFiles: 'Выбрать файлы', pickFolder: 'Выбрать папку',
+    example: 'Классифицировать пример', cancel: 'Отменить', exportCsv: 'Скачать CSV', exportXlsx: 'Скачать XLSX', clear: 'Очистить',
+    filter: 'Фильтр…', allSegments: 'Все сегменты', eta: 'осталось ≈', done: 'готово', of: 'из',
+    colId: 'ID', colFile: 'Файл', colSegment: 'Сегмент', colConfidence: 'Уверенность', colTop: 'Топ-3', colModality: 'Источник', colTranscript: 'Расшифровка', colTime: 'Время, с', colStatus: 'Статус',
+    queued: 'в очереди', working: 'обработка…', ok: 'готово', failed: 'ошибка', cancelled: 'отменено', noSpeech: 'нет речи',
+    speech: 'речь', 'no-speech': 'нет речи', cached: 'кэш',
+    tableHelp: 'Перетащите таблицу с колонкой «Advertisement ID» (.xlsx/.csv) и папку с роликами — получите заполненную таблицу.',
+    tableFile: 'Таблица', mediaFolder: 'Папка с роликами', run: 'Запустить', downloadXlsx: 'Скачать таблицу (XLSX)', downloadCsv: 'Скачать таблицу (CSV)',
+    trainHelp: 'Обучение на ваших размеченных роликах (train_segments.csv + папка) или текстах (CSV/JSONL: text, label).',
+    labels: 'Разметка (train_segments.csv)', dictionary: 'Словарь сегментов (segment_dict.xlsx, необязательно)', texts: 'Или тексты с метками',
+    train: 'Обучить', saveHead: 'Сохранить модель (head.json)', loadHead: 'Загрузить модель', resetHead: 'Вернуться к zero-shot',
+    classifier: 'Классификатор', zeroShot: 'zero-shot (без обучения)', trained: 'обученный',
+    segmentsHelp: 'Сегменты, среди которых выбирается ответ. Загрузите свой segment_dict.xlsx/.csv (id, name[, description]).', resetSegments: 'Встроенные сегменты',
+    errNoWorker: 'Этот браузер не поддерживает Web Workers с модулями.', errNoSimd: 'Этот браузер не поддерживает WebAssembly SIMD; обновите браузер.',
+    errNoWebCodecs: 'Нет WebCodecs: часть форматов (Opus) не будет декодироваться.', errOom: 'Не хватило памяти: файл пропущен, обработка продолжается.',
+    errCrashed: 'Внутренняя ошибка при обработке файла; модуль перезапущен.', errModels: 'Модели не загрузились',
+    report: 'Отчёт (кросс-валидация)', confusion: 'Матрица ошибок', trainedOn: 'Обучено на примерах:', unused: 'Не использовано строк:',
+    lang: 'English',
+  },
+  en: {
+    title: 'Creative Filter — advertising creative segments',
+    tagline: 'Everything runs in your browser: no file leaves this machine.',
+    tabBatch: 'Classify', tabTable: 'ID table', tabTrain: 'Train', tabSegments: 'Segments',
+    loadingModels: 'Loading models…', modelsReady: 'Models ready', fromCache: 'from the browser cache', fromNetwork: 'downloaded',
+    engineCpu: 'Compute: CPU (WebAssembly SIMD)', webgpuYes: 'WebGPU detected', webgpuNo: 'WebGPU not available', webgpuLater: 'WebGPU kernels come later',
+    drop: 'Drop creatives or whole folders here', pickFiles: 'Choose files', pickFolder: 'Choose a folder',
+    example: 'Classify the example', cancel: 'Cancel', exportCsv: 'Download CSV', exportXlsx: 'Download XLSX', clear: 'Clear',
+    filter: 'Filter…', allSegments: 'All segments', eta: 'about', done: 'done', of: 'of',
+    colId: 'ID', colFile: 'File', colSegment: 'Segment', colConfidence: 'Confidence', colTop: 'Top 3', colModality: 'Source', colTranscript: 'Transcript', colTime: 'Time, s', colStatus: 'Status',
+    queued: 'queued', working: 'working…', ok: 'done', failed: 'failed', cancelled: 'cancelled', noSpeech: 'no speech',
+    speech: 'speech', 'no-speech': 'no speech', cached: 'cached',
+    tableHelp: 'Drop a table with an “Advertisement ID” column (.xlsx/.csv) and the folder of creatives to get the table filled in.',
+    tableFile: 'Table', mediaFolder: 'Creatives folder', run: 'Run', downloadXlsx: 'Download table (XLSX)', downloadCsv: 'Download table (CSV)',
+    trainHelp: 'Train on your labelled creatives (train_segments.csv + folder) or texts (CSV/JSONL: text, label).',
+    labels: 'Labels (train_segments.csv)', dictionary: 'Segment dictionary (segment_dict.xlsx, optional)', texts: 'Or labelled texts',
+    train: 'Train', saveHead: 'Save the head (head.json)', loadHead: 'Load a head', resetHead: 'Back to zero-shot',
+    classifier: 'Classifier', zeroShot: 'zero-shot (untrained)', trained: 'trained',
+    segmentsHelp: 'The segments answers are chosen from. Load your own segment_dict.xlsx/.csv (id, name[, description]).', resetSegments: 'Built-in segments',
+    errNoWorker: 'This browser cannot run module workers.', errNoSimd: 'This browser lacks WebAssembly SIMD; please update it.',
+    errNoWebCodecs: 'No WebCodecs: some formats (Opus) cannot be decoded.', errOom: 'Out of memory: the file was skipped, the batch goes on.',
+    errCrashed: 'Internal error on this file; the module was restarted.', errModels: 'The models did not load',
+    report: 'Report (cross-validation)', confusion: 'Confusion matrix', trainedOn: 'Trained on examples:', unused: 'Rows not used:',
+    lang: 'Русский',
+  },
+};
+
+let lang = (localStorage.getItem('cf-lang') || 'ru') === 'en' ? 'en' : 'ru';
+
+export const t = (key) => STRINGS[lang][key] ?? key;
+export const language = () => lang;
+
+export function toggleLanguage() {
+  lang = lang === 'ru' ? 'en' : 'ru';
+  localStorage.setItem('cf-lang', lang);
+  applyStatic();
+}
+
+// Elements with data-i18n get their text (or placeholder) from the table.
+export function applyStatic(root = document) {
+  document.documentElement.lang = lang;
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+}
