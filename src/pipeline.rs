@@ -206,9 +206,13 @@ pub fn classifier_for(
     head: Option<Head>,
 ) -> Result<Classifier> {
     let segments = Classifier::segments_for(dictionary, head.as_ref());
+    Classifier::new(dictionary, head, &prototype_embeddings(encoder, cache, &segments)?)
+}
+
+/// The embeddings of the segments' names and descriptions (zero-shot).
+pub fn prototype_embeddings(encoder: &TextEncoder, cache: &FeatureCache, segments: &SegmentDictionary) -> Result<Vec<Vec<f32>>> {
     let texts = segments.prototype_texts();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    Classifier::new(dictionary, head, &embed_cached(encoder, cache, &refs)?)
+    embed_cached(encoder, cache, &texts.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// The verdict for features already extracted.

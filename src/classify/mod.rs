@@ -10,6 +10,7 @@ pub mod head;
 pub mod logreg;
 pub mod metrics;
 pub mod segments;
+pub mod training;
 
 pub use classifier::Classifier;
 pub use head::{Decision, Head, Prototypes, ZeroShotParams};

@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long)]
     peer: Option<PathBuf>,
     /// Inverse L2 regularisation strength of the head.
-    #[arg(long, default_value_t = super::train::DEFAULT_C)]
+    #[arg(long, default_value_t = creative_filter::classify::training::DEFAULT_C)]
     c: f64,
     /// Texts embedded afresh (not from the cache) to measure throughput.
     #[arg(long, default_value_t = 300)]

@@ -11,19 +11,15 @@ use super::common::{
     isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder,
 };
 use creative_filter::cache::FeatureCache;
-use creative_filter::classify::classifier::cross_validate;
 use creative_filter::classify::logreg::argmax;
 use creative_filter::classify::metrics::Evaluation;
-use creative_filter::classify::{stratified_k_fold, Classifier, Head, LogRegParams, SegmentDictionary};
+use creative_filter::classify::training::{self, resolve_texts, segments_for_texts, Examples, DEFAULT_C};
+use creative_filter::classify::{Classifier, LogRegParams, SegmentDictionary};
 use creative_filter::creative::Creative;
-use creative_filter::pipeline::{classifier_for, embed_cached, embed_cached_with_progress};
+use creative_filter::pipeline::{classifier_for, embed_cached_with_progress, prototype_embeddings};
 use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, RowProblem};
 use creative_filter::text::TextEncoder;
 use creative_filter::{Error, Result};
-
-/// Inverse L2 strength of trained heads: on the labelled-text benchmark
-/// (bench/classify.sh) C = 10 beat 1 and 100 in out-of-fold macro-F1.
-pub const DEFAULT_C: f64 = 10.0;
 
 /// Where labelled examples come from.
 #[derive(clap::Args)]
@@ -74,17 +70,6 @@ pub struct EvalArgs {
     json: Option<PathBuf>,
 }
 
-/// Embedded, labelled examples.
-pub struct Examples {
-    pub segments: SegmentDictionary,
-    /// `y.len()` rows of `dim`.
-    pub x: Vec<f32>,
-    pub dim: usize,
-    pub y: Vec<u32>,
-    /// Rows not used, and why.
-    pub problems: Vec<String>,
-}
-
 /// Reads and embeds the examples. `fixed` is the segment list labels must
 /// belong to (a head's); otherwise the user's dictionary, the default one, or
 /// (for texts labelled with words) a dictionary made from the labels.
@@ -100,36 +85,14 @@ fn load_examples(
         let cache = cache.open();
         let file = path.to_string_lossy().to_string();
         let rows = read_labelled_texts(&file, &read_table_file(path)?)?;
-        let segments = match (fixed, dictionary) {
-            (Some(f), _) => f.clone(),
-            (None, Some(d)) => d,
-            (None, None) => {
-                let default = SegmentDictionary::default_ru();
-                if rows.rows.iter().all(|r| default.resolve_label(&r.label).is_some()) {
-                    default
-                } else {
-                    SegmentDictionary::from_label_names(rows.rows.iter().map(|r| r.label.as_str()))
-                }
-            }
-        };
-        let mut problems: Vec<String> = rows.problems.iter().map(RowProblem::to_string).collect();
-        let mut texts = Vec::new();
-        let mut y = Vec::new();
-        for r in &rows.rows {
-            match segments.resolve_label(&r.label) {
-                Some(id) => {
-                    texts.push(r.text.as_str());
-                    y.push(id);
-                }
-                None => problems.push(format!("row {}: label {:?} is not a segment", r.row, r.label)),
-            }
-        }
+        let segments = segments_for_texts(&rows, fixed, dictionary);
+        let (texts, y, problems) = resolve_texts(&rows, &segments);
         let t = Instant::now();
         let vectors = embed_cached_with_progress(encoder, &cache, &texts, |done, total| {
             eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
         })?;
         eprintln!("{} texts embedded in {:.1} s", texts.len(), t.elapsed().as_secs_f64());
-        return Ok((flatten(segments, vectors, y, problems, encoder.dim()), cache));
+        return Ok((Examples::new(segments, vectors, y, problems, encoder.dim()), cache));
     }
 
     let (labels_path, media) = (data.labels.as_deref().expect("clap"), data.media.as_deref().expect("clap"));
@@ -167,11 +130,7 @@ fn load_examples(
         }
     }
     let dim = engine.encoder.dim();
-    Ok((flatten(segments, vectors, y, problems, dim), engine.cache))
-}
-
-fn flatten(segments: SegmentDictionary, vectors: Vec<Vec<f32>>, y: Vec<u32>, problems: Vec<String>, dim: usize) -> Examples {
-    Examples { segments, x: vectors.concat(), dim, y, problems }
+    Ok((Examples::new(segments, vectors, y, problems, dim), engine.cache))
 }
 
 fn print_problems(problems: &[String]) {
@@ -187,36 +146,24 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let encoder = load_encoder(models)?;
     let (ex, cache) = load_examples(&args.data, None, &encoder, cache, models)?;
     print_problems(&ex.problems);
-    if ex.y.is_empty() {
-        return Err(Error::Invalid("no usable training examples".into()));
-    }
     let params = LogRegParams { c: args.c, ..Default::default() };
-    let model_id = encoder.model_id();
     let prototypes = prototype_embeddings(&encoder, &cache, &ex.segments)?;
-    if args.cv >= 2 {
-        let folds = stratified_k_fold(&ex.y, args.cv, args.seed)?;
-        let cv = cross_validate(&ex.segments, &model_id, &ex.x, ex.dim, &ex.y, &folds, &params, &prototypes)?;
-        let eval = Evaluation::new(&ex.segments, &cv.y_true, &cv.y_pred, &cv.proba)?;
-        println!("{}-fold cross-validation on {} examples:\n{}", args.cv, ex.y.len(), eval.to_text());
+    let trained = training::train(&ex, &encoder.model_id(), &params, &prototypes, args.cv, args.seed)?;
+    if let Some(eval) = &trained.cross_validation {
+        println!("{}-fold cross-validation on {} examples:\n{}", args.cv.min(ex.y.len()), ex.y.len(), eval.to_text());
     }
-    let t = Instant::now();
-    let (head, fit) = Head::train(ex.segments, &model_id, &ex.x, ex.dim, &ex.y, &params)?;
-    let seconds = t.elapsed().as_secs_f64();
+    let head = trained.head;
     head.save(&args.out)?;
     eprintln!(
-        "trained on {} examples of {} segments in {seconds:.2} s ({} iterations{}); head written to {}",
+        "trained on {} examples of {} segments in {:.2} s ({} iterations{}); head written to {}",
         ex.y.len(),
         head.examples.iter().filter(|&&n| n > 0).count(),
-        fit.iterations,
-        if fit.converged { "" } else { ", stopped before full convergence" },
+        trained.seconds,
+        trained.fit.iterations,
+        if trained.fit.converged { "" } else { ", stopped before full convergence" },
         args.out.display()
     );
     Ok(0)
-}
-
-fn prototype_embeddings(encoder: &TextEncoder, cache: &FeatureCache, segments: &SegmentDictionary) -> Result<Vec<Vec<f32>>> {
-    let texts = segments.prototype_texts();
-    embed_cached(encoder, cache, &texts.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {

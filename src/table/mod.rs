@@ -383,7 +383,7 @@ pub fn read_json_lines(file_name: &str, bytes: &[u8]) -> Result<Table> {
 }
 
 /// One labelled text and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct LabelledText {
     /// Row number as in error messages (header = 1; for JSON Lines, line + 1).
     pub row: usize,

@@ -10,13 +10,16 @@ use web_time::Instant;
 
 use crate::asr::load_transcriber;
 use crate::cache::FeatureCache;
-use crate::classify::{Classifier, Head, SegmentDictionary};
+use crate::classify::metrics::Evaluation;
+use crate::classify::training::{self, resolve_texts, segments_for_texts, Examples, DEFAULT_C};
+use crate::classify::{Classifier, Head, LogRegParams, SegmentDictionary};
 use crate::creative::{Creative, DEFAULT_MAX_SECONDS};
 use crate::error::Error;
 use crate::media::{demux_audio, DecodedAudio};
 use crate::models::manifest::{sha256_hex, Manifest};
 use crate::models::WHISPER_GGUF;
-use crate::pipeline::{failure_report, verdict, Engine};
+use crate::pipeline::{embed_cached_with_progress, failure_report, prototype_embeddings, verdict, Engine};
+use crate::table::{read_labelled_texts, LabelledText, LabelledTexts, Table};
 use crate::text::TextEncoder;
 
 pub use tables::{answer_table, plan_table, results_table};
@@ -198,6 +201,72 @@ impl Session {
         let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
         let v = verdict(&self.classifier, &creative, &f).map_err(error)?;
         to_js(&v.report(self.classifier.mode()))
+    }
+
+    /// Trains a head on a file of labelled texts (.csv/.xlsx/.jsonl with
+    /// `text` and `label` columns), uses it, and returns the report (see
+    /// [`Session::train`]).
+    #[wasm_bindgen(js_name = trainTextsFile)]
+    pub fn train_texts_file(&mut self, file_name: &str, bytes: &[u8], folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
+        let table = Table::from_bytes(file_name, bytes).map_err(error)?;
+        let rows = read_labelled_texts(file_name, &table).map_err(error)?;
+        self.train(&rows, &[], folds, progress)
+    }
+
+    /// Trains a head on transcripts of labelled creatives: `examples` are
+    /// `[{row, text, label}]` (label: a segment id or name), `set_aside` the
+    /// rows already found unusable (`["ID 17: no speech", …]`).
+    #[wasm_bindgen(js_name = trainTranscripts)]
+    pub fn train_transcripts(&mut self, examples: JsValue, set_aside: Vec<String>, folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
+        let rows: Vec<LabelledText> = serde_wasm_bindgen::from_value(examples).map_err(|e| error(Error::Invalid(e.to_string())))?;
+        self.train(&LabelledTexts { rows, problems: vec![] }, &set_aside, folds, progress)
+    }
+
+    /// Embeds, cross-validates, trains and switches to the new head:
+    /// `{evaluation, text, examples, segments, problems, seconds, converged}`.
+    fn train(&mut self, rows: &LabelledTexts, set_aside: &[String], folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
+        let segments = segments_for_texts(rows, None, self.dictionary.clone());
+        let (texts, y, mut problems) = resolve_texts(rows, &segments);
+        problems.extend_from_slice(set_aside);
+        let encoder = &self.engine.encoder;
+        let vectors = embed_cached_with_progress(encoder, &self.engine.cache, &texts, |done, total| {
+            let _ = progress.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
+        })
+        .map_err(error)?;
+        let ex = Examples::new(segments, vectors, y, problems, encoder.dim());
+        let prototypes = prototype_embeddings(encoder, &self.engine.cache, &ex.segments).map_err(error)?;
+        let params = LogRegParams { c: DEFAULT_C, ..Default::default() };
+        let trained = training::train(&ex, &encoder.model_id(), &params, &prototypes, folds, 42).map_err(error)?;
+        #[derive(Serialize)]
+        struct Report<'a> {
+            evaluation: Option<&'a Evaluation>,
+            text: Option<String>,
+            examples: usize,
+            segments: usize,
+            problems: &'a [String],
+            seconds: f64,
+            converged: bool,
+        }
+        let report = to_js(&Report {
+            evaluation: trained.cross_validation.as_ref(),
+            text: trained.cross_validation.as_ref().map(Evaluation::to_text),
+            examples: ex.y.len(),
+            segments: trained.head.examples.iter().filter(|&&n| n > 0).count(),
+            problems: &ex.problems,
+            seconds: trained.seconds,
+            converged: trained.fit.converged,
+        })?;
+        self.head = Some(trained.head);
+        self.rebuild()?;
+        Ok(report)
+    }
+
+    /// Which dropped file each labelled row of `train_segments.csv` names:
+    /// `{rows: [{row, id, segment, media}], problems: [..]}`; labels must be
+    /// segments in use.
+    #[wasm_bindgen(js_name = planTraining)]
+    pub fn plan_training(&self, file_name: &str, bytes: &[u8], media_names: Vec<String>) -> Result<JsValue, JsValue> {
+        tables::plan_training(file_name, bytes, media_names, &self.classifier.segments().ids())
     }
 
     /// The row reported for a file that could not be classified.

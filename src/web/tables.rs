@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use super::{error, to_js};
 use crate::creative::MediaIndex;
 use crate::pipeline::{self, media_for_rows, RowAnswer, SEGMENT_NUM_COLUMN};
-use crate::table::{write_csv, write_xlsx, CsvFormat, Table, ID_COLUMN_NAMES};
+use crate::table::{read_labels, write_csv, write_xlsx, CsvFormat, Table, ID_COLUMN_NAMES};
 
 /// The dropped files a place is named by in messages.
 const DROPPED: &str = "the dropped files";
@@ -76,4 +76,30 @@ pub fn answer_table(file_name: &str, bytes: &[u8], row_reports: JsValue) -> Resu
 #[wasm_bindgen(js_name = resultsTable)]
 pub fn results_table(all_reports: JsValue) -> Result<JsValue, JsValue> {
     files(&pipeline::results_table(&reports(all_reports)?))
+}
+
+/// Which dropped file each labelled row names: `{rows: [{row, id, segment,
+/// media}], problems: ["…", …]}`, for training on creatives.
+pub(super) fn plan_training(file_name: &str, bytes: &[u8], media_names: Vec<String>, segments: &[u32]) -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    struct Row {
+        id: String,
+        segment: u32,
+        media: usize,
+    }
+    #[derive(Serialize)]
+    struct Plan {
+        rows: Vec<Row>,
+        problems: Vec<String>,
+    }
+    let labels = read_labels(file_name, &read_table(file_name, bytes)?, Some(segments)).map_err(error)?;
+    let index = MediaIndex::new(media_names.into_iter().enumerate().map(|(i, n)| (n, i)));
+    let mut plan = Plan { rows: vec![], problems: labels.problems.iter().map(|p| p.to_string()).collect() };
+    for (id, segment) in labels.labels {
+        match index.find(&id, DROPPED) {
+            Ok(&media) => plan.rows.push(Row { id, segment, media }),
+            Err(reason) => plan.problems.push(format!("ID {id}: {reason}")),
+        }
+    }
+    to_js(&plan)
 }

@@ -5,6 +5,8 @@
 //
 // Everything runs in a worker on this machine; nothing is uploaded.
 
+const FILE_TIMEOUT_MS = 10 * 60_000;
+
 /** A worker holding the models; restarted if a file crashes it. */
 export class CreativeFilter extends EventTarget {
   constructor() {
@@ -60,7 +62,20 @@ export class CreativeFilter extends EventTarget {
 
   async classify(file) {
     await this.ready;
-    return this.call('classify', { file });
+    // Audio is capped, so a file takes bounded time; one that does not
+    // finish is stopped by restarting the worker, and the batch goes on.
+    let timer;
+    const watchdog = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        reject({ code: 'timeout', message: `no result after ${FILE_TIMEOUT_MS / 60000} minutes; the file was skipped` });
+        this.restart();
+      }, FILE_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([this.call('classify', { file }), watchdog]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // Web Audio's decoder lives only on the main thread; the worker asks for

@@ -24,6 +24,8 @@ const STRINGS = {
     errNoWebCodecs: 'Нет WebCodecs: часть форматов (Opus) не будет декодироваться.', errOom: 'Не хватило памяти: файл пропущен, обработка продолжается.',
     errCrashed: 'Внутренняя ошибка при обработке файла; модуль перезапущен.', errModels: 'Модели не загрузились',
     report: 'Отчёт (кросс-валидация)', confusion: 'Матрица ошибок', trainedOn: 'Обучено на примерах:', unused: 'Не использовано строк:',
+    files: 'файлов', rowsDecided: 'строк с сегментом', transcribing: 'Расшифровка роликов', embedding: 'Векторизация текстов',
+    segmentsWord: 'сегментов', description: 'Описание',
     lang: 'English',
   },
   en: {
@@ -49,6 +51,8 @@ const STRINGS = {
     errNoWebCodecs: 'No WebCodecs: some formats (Opus) cannot be decoded.', errOom: 'Out of memory: the file was skipped, the batch goes on.',
     errCrashed: 'Internal error on this file; the module was restarted.', errModels: 'The models did not load',
     report: 'Report (cross-validation)', confusion: 'Confusion matrix', trainedOn: 'Trained on examples:', unused: 'Rows not used:',
+    files: 'files', rowsDecided: 'rows with a segment', transcribing: 'Transcribing creatives', embedding: 'Embedding texts',
+    segmentsWord: 'segments', description: 'Description',
     lang: 'Русский',
   },
 };

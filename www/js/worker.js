@@ -11,6 +11,9 @@ const MODEL_FILES = {
   e5Tokenizer: 'e5-tokenizer.json',
 };
 
+// Cross-validation folds of the report shown after training (as the CLI).
+const TRAINING_FOLDS = 5;
+
 let session = null;
 let manifestBytes = null;
 const pendingMain = new Map(); // requests to the main thread (decodeAudioData)
@@ -79,6 +82,8 @@ async function modelFile(entry, cache) {
   return { bytes, source: 'network' };
 }
 
+const embedProgress = (done, total) => progress({ training: 'embedding', done, total });
+
 async function webgpuInfo() {
   if (!self.navigator.gpu) return { available: false };
   try {
@@ -142,6 +147,9 @@ const methods = {
   clearHead: () => (session.clearHead(), { segments: session.segments(), classifier: session.classifierMode }),
   headFile: () => session.headFile(),
   planTable: ({ name, bytes, mediaNames }) => planTable(name, bytes, mediaNames),
+  planTraining: ({ name, bytes, mediaNames }) => session.planTraining(name, bytes, mediaNames),
+  trainTextsFile: ({ name, bytes }) => session.trainTextsFile(name, bytes, TRAINING_FOLDS, embedProgress),
+  trainTranscripts: ({ examples, setAside }) => session.trainTranscripts(examples, setAside, TRAINING_FOLDS, embedProgress),
   answerTable: ({ name, bytes, reports }) => answerTable(name, bytes, reports),
   resultsTable: ({ reports }) => resultsTable(reports),
 };

@@ -1,0 +1,163 @@
+//! Training a head the way the users ask for it: labelled examples in, a
+//! head plus the cross-validated report out. The CLI's `train` and the
+//! page's training tab both call [`train`].
+
+use web_time::Instant;
+
+use super::classifier::cross_validate;
+use super::metrics::Evaluation;
+use super::{stratified_k_fold, FitReport, Head, LogRegParams, SegmentDictionary};
+use crate::table::{LabelledTexts, RowProblem};
+use crate::{Error, Result};
+
+/// Inverse L2 strength of trained heads: on the labelled-text benchmark
+/// (bench/classify.sh) C = 10 beat 1 and 100 in out-of-fold macro-F1.
+pub const DEFAULT_C: f64 = 10.0;
+
+/// Embedded, labelled examples.
+pub struct Examples {
+    pub segments: SegmentDictionary,
+    /// `y.len()` rows of `dim`.
+    pub x: Vec<f32>,
+    pub dim: usize,
+    pub y: Vec<u32>,
+    /// Rows not used, and why.
+    pub problems: Vec<String>,
+}
+
+impl Examples {
+    pub fn new(segments: SegmentDictionary, vectors: Vec<Vec<f32>>, y: Vec<u32>, problems: Vec<String>, dim: usize) -> Examples {
+        Examples { segments, x: vectors.concat(), dim, y, problems }
+    }
+}
+
+/// The segments labelled texts are decided among: `fixed` (a head's) if
+/// given, else the user's dictionary, else the default one when every label
+/// names one of its segments, else a dictionary made from the labels.
+pub fn segments_for_texts(
+    rows: &LabelledTexts,
+    fixed: Option<&SegmentDictionary>,
+    dictionary: Option<SegmentDictionary>,
+) -> SegmentDictionary {
+    match (fixed, dictionary) {
+        (Some(f), _) => f.clone(),
+        (None, Some(d)) => d,
+        (None, None) => {
+            let default = SegmentDictionary::default_ru();
+            if rows.rows.iter().all(|r| default.resolve_label(&r.label).is_some()) {
+                default
+            } else {
+                SegmentDictionary::from_label_names(rows.rows.iter().map(|r| r.label.as_str()))
+            }
+        }
+    }
+}
+
+/// The texts whose label is a segment, their segment ids, and why the other
+/// rows are not used.
+pub fn resolve_texts<'a>(rows: &'a LabelledTexts, segments: &SegmentDictionary) -> (Vec<&'a str>, Vec<u32>, Vec<String>) {
+    let mut problems: Vec<String> = rows.problems.iter().map(RowProblem::to_string).collect();
+    let (mut texts, mut y) = (Vec::new(), Vec::new());
+    for r in &rows.rows {
+        match segments.resolve_label(&r.label) {
+            Some(id) => {
+                texts.push(r.text.as_str());
+                y.push(id);
+            }
+            None => problems.push(format!("row {}: label {:?} is not a segment", r.row, r.label)),
+        }
+    }
+    (texts, y, problems)
+}
+
+/// A trained head and how it was obtained.
+pub struct Trained {
+    pub head: Head,
+    pub fit: FitReport,
+    /// Seconds the final fit took.
+    pub seconds: f64,
+    /// Out-of-fold figures, when cross-validation was asked for and possible.
+    pub cross_validation: Option<Evaluation>,
+}
+
+/// Trains on all examples, after `folds`-fold cross-validation (fewer folds
+/// when there are fewer examples; none when `folds < 2`). `prototypes` are the segments' description embeddings, for
+/// the zero-shot blend.
+pub fn train(
+    ex: &Examples,
+    embedding_model: &str,
+    params: &LogRegParams,
+    prototypes: &[Vec<f32>],
+    folds: usize,
+    seed: u64,
+) -> Result<Trained> {
+    if ex.y.is_empty() {
+        return Err(Error::Invalid("no usable training examples".into()));
+    }
+    let folds = folds.min(ex.y.len());
+    let cross_validation = if folds >= 2 {
+        let folds = stratified_k_fold(&ex.y, folds, seed)?;
+        let cv = cross_validate(&ex.segments, embedding_model, &ex.x, ex.dim, &ex.y, &folds, params, prototypes)?;
+        Some(Evaluation::new(&ex.segments, &cv.y_true, &cv.y_pred, &cv.proba)?)
+    } else {
+        None
+    };
+    let t = Instant::now();
+    let (head, fit) = Head::train(ex.segments.clone(), embedding_model, &ex.x, ex.dim, &ex.y, params)?;
+    Ok(Trained { head, fit, seconds: t.elapsed().as_secs_f64(), cross_validation })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::LabelledText;
+
+    fn rows(labels: &[&str]) -> LabelledTexts {
+        let rows = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LabelledText { row: i + 2, text: format!("text {i}"), label: l.to_string() })
+            .collect();
+        LabelledTexts { rows, problems: vec![] }
+    }
+
+    #[test]
+    fn labels_pick_the_segments_they_are_decided_among() {
+        // Ids of the default dictionary keep it; free words make their own.
+        assert_eq!(segments_for_texts(&rows(&["5", "15"]), None, None).len(), SegmentDictionary::default_ru().len());
+        let own = segments_for_texts(&rows(&["спорт", "кино", "спорт"]), None, None);
+        assert_eq!(own.len(), 2);
+        let (texts, y, problems) = resolve_texts(&rows(&["спорт", "кино"]), &own);
+        assert_eq!((texts.len(), y.len(), problems.len()), (2, 2, 0));
+        // A label outside a fixed dictionary is reported with its row, not dropped silently.
+        let (texts, _, problems) = resolve_texts(&rows(&["5", "no such"]), &SegmentDictionary::default_ru());
+        assert_eq!(texts, vec!["text 0"]);
+        assert_eq!(problems, vec!["row 3: label \"no such\" is not a segment".to_string()]);
+    }
+
+    #[test]
+    fn training_reports_cross_validation_even_with_few_examples() {
+        let segments = segments_for_texts(&rows(&["a", "b"]), None, None);
+        let ids = segments.ids();
+        // Three examples per segment on separate axes: 5 folds become 5 of 6 samples.
+        let (mut vectors, mut y) = (vec![], vec![]);
+        for (k, &id) in ids.iter().enumerate() {
+            for j in 0..3 {
+                let mut v = vec![0.05 * j as f32; 4];
+                v[k] = 1.0;
+                vectors.push(v);
+                y.push(id);
+            }
+        }
+        let prototypes: Vec<Vec<f32>> = (0..2).map(|k| (0..4).map(|i| if i == k { 1.0 } else { 0.0 }).collect()).collect();
+        let ex = Examples::new(segments, vectors, y, vec![], 4);
+        let trained = train(&ex, "m", &LogRegParams::default(), &prototypes, 10, 42).unwrap();
+        let cv = trained.cross_validation.expect("cross-validated");
+        assert_eq!(cv.report.n_samples, 6);
+        assert_eq!(cv.report.accuracy, 1.0);
+        assert_eq!(trained.head.examples, vec![3, 3]);
+        assert!(train(&ex, "m", &LogRegParams::default(), &prototypes, 0, 42).unwrap().cross_validation.is_none());
+        let empty = Examples::new(ex.segments.clone(), vec![], vec![], vec![], 4);
+        assert!(train(&empty, "m", &LogRegParams::default(), &prototypes, 5, 42).is_err());
+    }
+}

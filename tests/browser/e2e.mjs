@@ -1,0 +1,225 @@
+// End-to-end test of the page in headless Chromium (node tests/browser/e2e.mjs):
+// the models load with progress and are verified, a batch of generated
+// creatives (every container the test data has, music, broken files) is
+// classified in the page and agrees with the native CLI, every file gets a
+// row, exports and the ID-table flow produce files, training on labelled
+// texts works, a second visit loads the models from the browser's cache, and
+// no request leaves the page's origin. Screenshots go to target/e2e/.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, serve, openPage, classifyBatch, nativeClassify } from './harness.mjs';
+
+const MEDIA = join(ROOT, 'tests/data/media');
+const OUT = join(ROOT, 'target/e2e');
+mkdirSync(OUT, { recursive: true });
+if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
+if (!existsSync(MEDIA)) throw new Error('tests/data/media is missing: run scripts/fetch-test-data.sh first');
+
+let failures = 0;
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failures++;
+    console.log(`FAIL ${name}\n     ${(e && e.stack) || e}`);
+  }
+}
+
+// Character error rate between two transcripts (Levenshtein over characters).
+function cer(ref, hyp) {
+  const a = [...ref], b = [...hyp];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return a.length ? prev[b.length] / a.length : b.length ? 1 : 0;
+}
+
+const speechFiles = ['voice.wav', 'voice.mp3', 'voice.m4a', 'voice.ogg', 'voice.flac', 'voice.mp4', 'voice.webm'];
+const otherFiles = ['music.mp4', 'silence.wav', 'random.mp4', 'empty.wav', 'notes.txt', 'misnamed.wbm', 'voice.avi'];
+const batchFiles = [...speechFiles, ...otherFiles].map((f) => join(MEDIA, f));
+
+const server = await serve();
+const origin = new URL(server.url).origin;
+const profile = mkdtempSync(join(tmpdir(), 'cf-e2e-profile-'));
+let session = await openPage(server.url, { profile });
+const { page } = session;
+console.log(`page ready in ${(session.loadMs / 1000).toFixed(1)} s: ${JSON.stringify({ fromCache: session.info.fromCache, webgpu: session.info.webgpu })}`);
+
+await check('the first visit downloads the models, with a progress bar per model', async () => {
+  assert.equal(session.info.fromCache, false);
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'dist/models/manifest.json'), 'utf8'));
+  for (const f of manifest.files) assert.ok(session.requests.some((u) => u.includes(`/models/${f.file}`)), `${f.file} was fetched`);
+  assert.equal(await page.locator('#models .ok').count(), 1, 'a "models ready" line is shown');
+});
+
+let reports = [];
+await check('a batch of every container, music and broken files: one row each, none lost', async () => {
+  reports = await classifyBatch(page, batchFiles);
+  assert.equal(reports.length, batchFiles.length);
+  for (const [i, r] of reports.entries()) {
+    const name = batchFiles[i].split('/').pop();
+    assert.equal(r.file.split('/').pop(), name, 'rows are in the order the files were given');
+    if (speechFiles.includes(name)) {
+      assert.equal(r.status, 'ok', `${name}: ${r.error || r.note}`);
+      assert.equal(r.modality, 'speech');
+      assert.ok(r.transcript.length > 10, `${name} has a transcript`);
+      assert.equal(r.top.length, 3);
+    }
+  }
+  const byName = Object.fromEntries(reports.map((r) => [r.file.split('/').pop(), r]));
+  assert.equal(byName['music.mp4'].modality, 'no-speech', 'music is not transcribed into words');
+  assert.equal(byName['silence.wav'].modality, 'no-speech');
+  for (const broken of ['random.mp4', 'empty.wav', 'notes.txt']) {
+    assert.equal(byName[broken].status, 'failed', `${broken} fails alone`);
+    assert.ok(byName[broken].error.length > 5, `${broken} says why: ${byName[broken].error}`);
+  }
+  assert.equal(byName['misnamed.wbm'].status, 'ok', 'the format is found from the bytes, not the extension');
+  // Opus has no decoder in the Rust module: WebCodecs decoded it from the Rust demuxer's packets.
+  assert.equal(byName['voice.webm'].status, 'ok');
+});
+
+await check('the page agrees with the native CLI on the same files', async () => {
+  const native = nativeClassify(batchFiles);
+  assert.equal(native.length, batchFiles.length);
+  const rows = [];
+  for (const [i, web] of reports.entries()) {
+    const cli = native[i];
+    const name = batchFiles[i].split('/').pop();
+    if (cli.error) {
+      // The browser may read what the native decoders cannot (e.g. a codec
+      // only WebCodecs has); the reverse would be a regression.
+      if (web.status === 'ok') rows.push(`${name}: browser-only (${cli.error})`);
+      continue;
+    }
+    assert.ok(!web.error, `${name}: the CLI read it, the page did not: ${web.error}`);
+    assert.equal(web.modality, cli.modality, `${name} modality`);
+    if (cli.segment_id != null) {
+      const d = cer(cli.transcript, web.transcript);
+      assert.ok(d <= 0.05, `${name}: transcripts differ (CER ${d.toFixed(3)}):\n  cli: ${cli.transcript}\n  web: ${web.transcript}`);
+      assert.equal(web.segment_id, cli.segment_id, `${name} segment`);
+      assert.ok(Math.abs(web.confidence - cli.confidence) < 0.02, `${name} confidence ${web.confidence} vs ${cli.confidence}`);
+      rows.push(`${name}: segment ${web.segment_id} both, confidence ${web.confidence.toFixed(3)} / ${cli.confidence.toFixed(3)}, CER ${d.toFixed(3)}`);
+    }
+  }
+  console.log(`     ${rows.join('\n     ')}`);
+});
+
+await check('results export as CSV and XLSX, every row included', async () => {
+  for (const [button, kind] of [['#export-csv', 'csv'], ['#export-xlsx', 'xlsx']]) {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+    const path = join(OUT, `results.${kind}`);
+    await dl.saveAs(path);
+    const bytes = readFileSync(path);
+    if (kind === 'xlsx') assert.equal(bytes.subarray(0, 2).toString(), 'PK', 'an xlsx is a zip');
+    else {
+      const lines = bytes.toString('utf8').replace(/^\uFEFF/, '').trim().split(/\r?\n/);
+      assert.equal(lines.length, batchFiles.length + 1, 'header + one line per file');
+      assert.ok(lines.some((l) => l.includes('random')), 'failed files are exported too');
+    }
+  }
+});
+
+await check('sorting and filtering the table', async () => {
+  await page.fill('#filter', 'voice');
+  const shown = await page.locator('#results tbody tr:not(.detail)').count();
+  assert.equal(shown, speechFiles.length + 1, 'the voice.* rows (voice.avi too)');
+  await page.fill('#filter', '');
+  await page.click('#results th[data-sort="confidence"]');
+  await page.click('#results th[data-sort="confidence"]');
+  const first = await page.locator('#results tbody tr:not(.detail) td:nth-child(4)').first().textContent();
+  const best = Math.max(...reports.filter((r) => r.confidence != null).map((r) => r.confidence));
+  assert.equal(first, best.toFixed(3), 'descending confidence puts the most confident first');
+  await page.locator('#results tbody tr:not(.detail)').first().click();
+  assert.equal(await page.locator('#results tr.detail').count(), 1, 'a click shows the transcript');
+});
+
+await check('file names are shown as text, not HTML', async () => {
+  const evil = join(mkdtempSync(join(tmpdir(), 'cf-evil-')), '<img src=x onerror=alert(1)>.wav');
+  writeFileSync(evil, readFileSync(join(MEDIA, 'voice.wav')));
+  const [r] = await classifyBatch(page, [evil]);
+  assert.equal(r.status, 'ok');
+  assert.equal(await page.locator('#results img').count(), 0, 'no element was injected');
+  assert.ok((await page.textContent('#results')).includes('<img src=x onerror=alert(1)>'));
+});
+
+await page.screenshot({ path: join(OUT, 'batch.png'), fullPage: true });
+
+await check('the ID-table flow fills the users table, every row kept', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-table-'));
+  const table = join(dir, 'ids.csv');
+  writeFileSync(table, 'Advertisement ID;Brand\nvoice;A\nmusic;B\n999999;C\n');
+  await page.click('[data-tab="table"]');
+  await page.setInputFiles('#table-file', table);
+  await page.setInputFiles('#table-media', [join(MEDIA, 'voice.wav'), join(MEDIA, 'music.wav')]);
+  await page.click('#table-run');
+  await page.waitForSelector('#table-done:not([hidden])', { timeout: 10 * 60_000 });
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#table-csv')]);
+  const path = join(OUT, 'ids_segments.csv');
+  await dl.saveAs(path);
+  const lines = readFileSync(path, 'utf8').replace(/^\uFEFF/, '').trim().split(/\r?\n/);
+  assert.equal(lines.length, 4, 'header + the three rows');
+  assert.match(lines[0], /Segment_num/);
+  assert.match(lines[3], /999999/);
+  assert.match(lines[3], /no media file/i, 'a row without media says why');
+  const voiceId = String(reports[0].segment_id);
+  assert.ok(lines[1].includes(voiceId), `voice row carries segment ${voiceId}: ${lines[1]}`);
+});
+
+await check('training on labelled texts: report, confusion matrix, head file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-train-'));
+  const texts = join(dir, 'texts.csv');
+  const rows = ['text,label'];
+  const topics = {
+    5: ['кредитная карта с кэшбэком', 'оформите карту банка', 'бесплатное обслуживание карты', 'кэшбэк на покупки по карте'],
+    15: ['слушайте музыку без рекламы', 'подписка на музыкальный сервис', 'миллионы треков в приложении', 'ваши любимые песни онлайн'],
+    11: ['умная колонка с голосовым помощником', 'колонка включит музыку голосом', 'спросите умную колонку', 'голосовой помощник дома'],
+  };
+  for (let k = 0; k < 3; k++) for (const [label, list] of Object.entries(topics)) for (const s of list) rows.push(`"${s} ${['сегодня', 'выгодно', 'для всей семьи'][k]}",${label}`);
+  writeFileSync(texts, rows.join('\n'));
+  await page.click('[data-tab="train"]');
+  await page.setInputFiles('#train-texts', texts);
+  await page.click('#train-run');
+  await page.waitForSelector('#train-report:not([hidden])', { timeout: 10 * 60_000 });
+  assert.ok((await page.textContent('#report-table')).includes('macro avg'));
+  assert.ok(await page.locator('#confusion table.heat td').count() >= 9);
+  assert.ok(['обученный', 'trained'].includes(await page.textContent('#classifier-mode')), 'the trained head is in use');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#head-save')]);
+  const head = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+  assert.ok(head.embedding_model && head.segments, 'a head file with its embedding model and segments');
+  await page.screenshot({ path: join(OUT, 'training.png'), fullPage: true });
+  await page.click('#head-reset');
+});
+
+await check('no request left the origin', async () => {
+  const foreign = session.requests.filter((u) => !u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:'));
+  assert.deepEqual(foreign, []);
+  assert.ok(session.requests.length > 5);
+});
+
+await check('no errors in the page or the worker', async () => {
+  assert.deepEqual(session.problems, []);
+});
+
+await session.close({ keepProfile: true });
+
+await check('a second visit loads the models from the browser cache', async () => {
+  session = await openPage(server.url, { profile });
+  try {
+    assert.equal(session.info.fromCache, true);
+    assert.ok(!session.requests.some((u) => u.endsWith('.gguf')), 'no model is downloaded again');
+    console.log(`     second visit ready in ${(session.loadMs / 1000).toFixed(1)} s`);
+  } finally {
+    await session.close();
+  }
+});
+
+server.stop();
+console.log(failures ? `${failures} browser check(s) failed` : 'all browser checks passed');
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,93 @@
+// Drives the built page (dist/) in Debian's headless Chromium through
+// playwright-core: starts scripts/serve.mjs on a free port, opens the page,
+// records every request, and classifies files the way a user does (the file
+// picker). Shared by the end-to-end test and the browser benchmark.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(join(ROOT, 'package.json'));
+const { chromium } = require('playwright-core');
+
+// Flags that work as root on these machines, without reaching the network.
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu',
+];
+
+/** Serves dist/ on a free port; resolves with {url, stop}. */
+export function serve(dir = join(ROOT, 'dist')) {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/serve.mjs'), '--port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolvePromise, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/http:\/\/localhost:\d+\//);
+      if (m) resolvePromise({ url: m[0], stop: () => child.kill() });
+    });
+    child.on('exit', (code) => reject(new Error(`the server exited (${code})`)));
+  });
+}
+
+/** A browser with a fresh profile, the page open and its models loaded. */
+export async function openPage(url, { profile } = {}) {
+  const userDataDir = profile || mkdtempSync(join(tmpdir(), 'cf-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 900 },
+  });
+  const requests = [];
+  const problems = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const page = context.pages()[0] || (await context.newPage());
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()}`));
+  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && problems.push(`worker console error: ${m.text()}`)));
+  const started = Date.now();
+  await page.goto(url);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 15 * 60_000, polling: 250 });
+  const ready = await page.evaluate(() => document.body.dataset.ready);
+  if (ready !== 'true') throw new Error(`the models did not load: ${await page.textContent('#models')}`);
+  const info = await page.evaluate(() => window.creativeFilter.cf.ready);
+  return {
+    context, page, requests, problems, info, loadMs: Date.now() - started, userDataDir,
+    async close({ keepProfile = false } = {}) {
+      await context.close();
+      if (!keepProfile && !profile) rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Picks files into the batch and waits for every row; returns the reports in order. */
+export async function classifyBatch(page, paths, timeoutMs = 30 * 60_000) {
+  const before = await page.evaluate(() => window.creativeFilter.batch.items.length);
+  await page.setInputFiles('#pick-files', paths);
+  await page.waitForFunction(
+    (n) => {
+      const { batch } = window.creativeFilter;
+      return !batch.running && batch.items.length >= n && batch.items.every((i) => !['queued', 'working'].includes(i.status));
+    },
+    before + paths.length,
+    { timeout: timeoutMs, polling: 500 },
+  );
+  return page.evaluate((from) => window.creativeFilter.batch.items.slice(from).map((i) => ({ ...i.report, status: i.status, ms: i.ms })), before);
+}
+
+/** The native CLI's reports for the same files (no cache: a real run). */
+export function nativeClassify(paths) {
+  const bin = join(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release/creative-filter');
+  let out;
+  try {
+    out = execFileSync(bin, ['classify', '--no-cache', ...paths], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    out = e.stdout; // non-zero only when every file failed
+  }
+  return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}

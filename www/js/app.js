@@ -1,0 +1,385 @@
+// The page: tabs for batch classification, the ID-table flow, training and
+// segments. All work happens in the worker (api.js); this file only moves
+// files in and renders results. Every user-supplied string is rendered with
+// textContent, never as HTML.
+import { CreativeFilter, missingFeatures } from './api.js';
+import { t, toggleLanguage, applyStatic } from './i18n.js';
+import { filesFromDrop, el, download, formatSeconds, errorText } from './ui.js';
+import { Batch } from './batch.js';
+
+const cf = new CreativeFilter();
+const $ = (id) => document.getElementById(id);
+let segments = [];
+
+// ---------- language, tabs, notices ----------
+
+function toast(message) {
+  const box = $('toast');
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (box.hidden = true), 8000);
+}
+
+$('lang').addEventListener('click', () => {
+  toggleLanguage();
+  renderSegments();
+  batch.render();
+});
+
+for (const tab of document.querySelectorAll('[role=tab]')) {
+  tab.addEventListener('click', () => {
+    for (const other of document.querySelectorAll('[role=tab]')) other.setAttribute('aria-selected', String(other === tab));
+    for (const section of document.querySelectorAll('.tab')) section.hidden = section.id !== `tab-${tab.dataset.tab}`;
+  });
+}
+
+const missing = missingFeatures();
+if (missing.length) {
+  $('unsupported').hidden = false;
+  $('unsupported').textContent = missing.map(t).join(' ');
+}
+
+// ---------- models and engine status ----------
+
+const modelBars = new Map();
+cf.addEventListener('progress', ({ detail }) => {
+  if (detail.models) {
+    $('models').replaceChildren(el('span', {}, t('loadingModels')));
+    for (const m of detail.models) {
+      const bar = el('progress', { max: m.bytes, value: 0 });
+      const label = el('span', { className: 'muted' }, '');
+      modelBars.set(m.file, { bar, label });
+      $('models').append(el('div', { className: 'model' }, el('code', {}, m.file), bar, label));
+    }
+  } else if (detail.model && modelBars.has(detail.model)) {
+    const { bar, label } = modelBars.get(detail.model);
+    bar.value = detail.loaded;
+    const mb = (n) => (n / 1e6).toFixed(1);
+    label.textContent = detail.source === 'cache' ? t('fromCache') : `${mb(detail.loaded)} / ${mb(detail.total)} MB`;
+  } else if (detail.training) {
+    showProgress($('train-progress'), detail.done, detail.total, t(detail.training));
+  }
+});
+
+cf.addEventListener('ready', ({ detail }) => {
+  const gpu = detail.webgpu;
+  const gpuText = gpu.available
+    ? `${t('webgpuYes')}${gpu.fallback ? ' (fallback adapter)' : ''}${gpu.vendor ? `: ${gpu.vendor}` : ''} — ${t('webgpuLater')}`
+    : t('webgpuNo');
+  $('models').replaceChildren(
+    el('span', { className: 'ok' }, `${t('modelsReady')} (${detail.fromCache ? t('fromCache') : t('fromNetwork')}, ${formatSeconds(detail.downloadMs + detail.loadMs)})`),
+  );
+  $('engine').textContent = `${t('engineCpu')} · ${gpuText}`;
+  document.body.dataset.ready = 'true';
+  applyClassifier(detail);
+});
+
+cf.ready.catch((e) => {
+  $('models').replaceChildren(el('span', { className: 'error' }, `${t('errModels')}: ${errorText(e)}`));
+  document.body.dataset.ready = 'failed';
+});
+
+cf.addEventListener('restart', () => toast(t('errCrashed')));
+
+// ---------- batch ----------
+
+const batch = new Batch(cf, {
+  body: $('results').tBodies[0],
+  progress: $('progress'),
+  bar: $('progress-bar'),
+  text: $('progress-text'),
+  filter: $('filter'),
+  segmentFilter: $('filter-segment'),
+  headers: $('results').tHead,
+  onChange(count) {
+    for (const id of ['export-csv', 'export-xlsx', 'clear']) $(id).disabled = count === 0;
+  },
+});
+
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', async (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  batch.add(await filesFromDrop(e.dataTransfer));
+});
+for (const id of ['pick-files', 'pick-folder']) {
+  $(id).addEventListener('change', (e) => {
+    batch.add([...e.target.files]);
+    e.target.value = '';
+  });
+}
+$('example').addEventListener('click', async () => {
+  const response = await fetch('example/100001.ogg');
+  batch.add([new File([await response.blob()], '100001.ogg', { type: 'audio/ogg' })]);
+});
+$('cancel').addEventListener('click', () => batch.cancel());
+$('clear').addEventListener('click', () => batch.clear());
+
+async function exportResults(kind) {
+  try {
+    const files = await cf.call('resultsTable', { reports: batch.reports() });
+    download(files[kind], `creative-filter-results.${kind}`);
+  } catch (e) {
+    toast(errorText(e));
+  }
+}
+$('export-csv').addEventListener('click', () => exportResults('csv'));
+$('export-xlsx').addEventListener('click', () => exportResults('xlsx'));
+
+// ---------- the ID table flow (predict-table) ----------
+
+const tableInputs = { table: null, media: [] };
+function tableChosen() {
+  const { table, media } = tableInputs;
+  $('table-chosen').textContent = [table && table.name, media.length ? `${media.length} ${t('files')}` : ''].filter(Boolean).join(' · ');
+  $('table-run').disabled = !(table && media.length);
+}
+$('table-file').addEventListener('change', (e) => {
+  tableInputs.table = e.target.files[0] || null;
+  tableChosen();
+});
+$('table-media').addEventListener('change', (e) => {
+  tableInputs.media = [...e.target.files];
+  tableChosen();
+});
+dropZone($('table-drop'), (files) => {
+  for (const f of files) {
+    if (/\.(xlsx|xls|ods|csv)$/i.test(f.name) && !tableInputs.table) tableInputs.table = f;
+    else tableInputs.media.push(f);
+  }
+  tableChosen();
+});
+
+$('table-run').addEventListener('click', async () => {
+  const { table, media } = tableInputs;
+  const box = $('table-progress');
+  $('table-run').disabled = true;
+  $('table-done').hidden = true;
+  try {
+    const bytes = new Uint8Array(await table.arrayBuffer());
+    const plan = await cf.call('planTable', { name: table.name, bytes, mediaNames: media.map((f) => f.name) });
+    const byMedia = new Map();
+    const reports = [];
+    let done = 0;
+    for (const row of plan) {
+      showProgress(box, done++, plan.length, t('working'));
+      if (row.media == null) {
+        reports.push({ id: row.id, error: row.problem });
+        continue;
+      }
+      if (!byMedia.has(row.media)) {
+        byMedia.set(row.media, await cf.classify(media[row.media]).catch((e) => ({ id: row.id, error: errorText(e) })));
+      }
+      reports.push(byMedia.get(row.media));
+    }
+    showProgress(box, plan.length, plan.length, t('done'));
+    const files = await cf.call('answerTable', { name: table.name, bytes, reports });
+    const stem = table.name.replace(/\.[^.]+$/, '');
+    $('table-xlsx').onclick = () => download(files.xlsx, `${stem}_segments.xlsx`);
+    $('table-csv').onclick = () => download(files.csv, `${stem}_segments.csv`);
+    const decided = reports.filter((r) => r.segment_id != null).length;
+    $('table-summary').textContent = `${decided} / ${reports.length} ${t('rowsDecided')}`;
+    $('table-done').hidden = false;
+  } catch (e) {
+    toast(errorText(e));
+  } finally {
+    $('table-run').disabled = false;
+  }
+});
+
+// ---------- training ----------
+
+const trainInputs = { labels: null, media: [], texts: null };
+function trainChosen() {
+  const { labels, media, texts } = trainInputs;
+  $('train-chosen').textContent = [labels && labels.name, media.length ? `${media.length} ${t('files')}` : '', texts && texts.name].filter(Boolean).join(' · ');
+  $('train-run').disabled = !(texts || (labels && media.length));
+}
+$('train-labels').addEventListener('change', (e) => {
+  trainInputs.labels = e.target.files[0] || null;
+  trainInputs.texts = null;
+  trainChosen();
+});
+$('train-media').addEventListener('change', (e) => {
+  trainInputs.media = [...e.target.files];
+  trainChosen();
+});
+$('train-texts').addEventListener('change', (e) => {
+  trainInputs.texts = e.target.files[0] || null;
+  trainInputs.labels = null;
+  trainChosen();
+});
+dropZone($('train-drop'), (files) => {
+  for (const f of files) {
+    if (/\.jsonl$/i.test(f.name)) trainInputs.texts = f;
+    else if (/^segment_dict/i.test(f.name)) setDictionary(f);
+    else if (/\.(xlsx|xls|ods|csv)$/i.test(f.name) && !trainInputs.labels) trainInputs.labels = f;
+    else trainInputs.media.push(f);
+  }
+  trainChosen();
+});
+
+$('train-run').addEventListener('click', async () => {
+  const { labels, media, texts } = trainInputs;
+  const box = $('train-progress');
+  $('train-run').disabled = true;
+  try {
+    let result;
+    if (texts) {
+      result = await cf.call('trainTextsFile', { name: texts.name, bytes: new Uint8Array(await texts.arrayBuffer()) });
+    } else {
+      const bytes = new Uint8Array(await labels.arrayBuffer());
+      const plan = await cf.call('planTraining', { name: labels.name, bytes, mediaNames: media.map((f) => f.name) });
+      const examples = [];
+      const setAside = [...plan.problems];
+      for (const [i, row] of plan.rows.entries()) {
+        showProgress(box, i, plan.rows.length, t('transcribing'));
+        try {
+          const r = await cf.classify(media[row.media]);
+          if (r.modality === 'speech') examples.push({ row: i + 2, text: r.transcript, label: String(row.segment) });
+          else setAside.push(`ID ${row.id}: ${t('noSpeech')}`);
+        } catch (e) {
+          setAside.push(`ID ${row.id}: ${errorText(e)}`);
+        }
+      }
+      result = await cf.call('trainTranscripts', { examples, setAside });
+    }
+    cf.remember('loadHead', { bytes: await cf.call('headFile') });
+    showProgress(box, 1, 1, t('done'));
+    renderReport(result);
+    applyClassifier(await cf.call('segments').then((s) => ({ segments: s, classifier: 'trained' })));
+  } catch (e) {
+    toast(errorText(e));
+  } finally {
+    $('train-run').disabled = false;
+  }
+});
+
+function renderReport(result) {
+  $('train-report').hidden = false;
+  $('train-summary').textContent = `${t('trainedOn')} ${result.examples} · ${result.segments} ${t('segmentsWord')} · ${result.seconds.toFixed(2)} s`;
+  const table = $('report-table');
+  table.replaceChildren();
+  const ev = result.evaluation;
+  if (ev) {
+    const r = ev.report;
+    table.append(el('tr', {}, ...['', 'precision', 'recall', 'f1-score', 'support'].map((h) => el('th', {}, h))));
+    const num = (v) => el('td', { className: 'num' }, typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : '');
+    for (const c of r.classes) table.append(el('tr', {}, el('td', {}, `${c.label} ${c.name || ''}`), num(c.precision), num(c.recall), num(c.f1), num(c.support)));
+    table.append(el('tr', { className: 'sum' }, el('td', {}, 'accuracy'), num(null), num(null), num(r.accuracy), num(r.n_samples)));
+    for (const [name, avg] of [['macro avg', r.macro_avg], ['weighted avg', r.weighted_avg]]) {
+      table.append(el('tr', { className: 'sum' }, el('td', {}, name), num(avg.precision), num(avg.recall), num(avg.f1), num(r.n_samples)));
+    }
+    if (ev.roc_auc.macro_avg != null) table.append(el('tr', { className: 'sum' }, el('td', {}, 'ROC-AUC (OvR, macro)'), num(null), num(null), num(ev.roc_auc.macro_avg), num(null)));
+    renderConfusion(ev.confusion);
+  }
+  const list = $('train-problems').querySelector('ul');
+  list.replaceChildren(...result.problems.map((p) => el('li', {}, p)));
+  $('train-problems').hidden = result.problems.length === 0;
+}
+
+// The confusion matrix as a heat map: rows true, columns predicted, each
+// cell shaded by its share of the row.
+function renderConfusion({ labels, counts: matrix }) {
+  const name = (id) => (segments.find((s) => s.id === id) || {}).name || '';
+  const grid = el('table', { className: 'heat' });
+  grid.append(el('tr', {}, el('th', {}, ''), ...labels.map((l) => el('th', { title: name(l) }, String(l)))));
+  matrix.forEach((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    grid.append(el('tr', {}, el('th', { title: name(labels[i]) }, String(labels[i])), ...row.map((v, j) => {
+      const cell = el('td', { title: `${name(labels[i])} → ${v}` }, v ? String(v) : '');
+      cell.style.setProperty('--share', (v / total).toFixed(3));
+      if (i === j) cell.classList.add('diag');
+      if (v / total > 0.5) cell.classList.add('dark');
+      return cell;
+    })));
+  });
+  $('confusion').replaceChildren(grid);
+}
+
+$('head-save').addEventListener('click', async () => {
+  const bytes = await cf.call('headFile');
+  if (bytes) download(bytes, 'head.json');
+});
+$('head-load').addEventListener('change', async (e) => {
+  const file = e.target.files[0];
+  e.target.value = '';
+  if (!file) return;
+  try {
+    const args = { bytes: new Uint8Array(await file.arrayBuffer()) };
+    applyClassifier(await cf.call('loadHead', args));
+    cf.remember('loadHead', args);
+  } catch (err) {
+    toast(errorText(err));
+  }
+});
+$('head-reset').addEventListener('click', async () => {
+  applyClassifier(await cf.call('clearHead'));
+  cf.remember('clearHead');
+});
+
+// ---------- segments ----------
+
+async function setDictionary(file) {
+  try {
+    const args = { name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) };
+    applyClassifier(await cf.call('setDictionary', args));
+    cf.remember('setDictionary', args);
+  } catch (e) {
+    toast(errorText(e));
+  }
+}
+$('dict-file').addEventListener('change', (e) => {
+  if (e.target.files[0]) setDictionary(e.target.files[0]);
+  e.target.value = '';
+});
+$('dict-reset').addEventListener('click', async () => {
+  applyClassifier(await cf.call('resetDictionary'));
+  cf.remember('resetDictionary');
+});
+
+function applyClassifier({ segments: list, classifier }) {
+  segments = list;
+  $('classifier-mode').textContent = classifier === 'trained' ? t('trained') : t('zeroShot');
+  $('head-save').disabled = classifier !== 'trained';
+  $('head-reset').disabled = classifier !== 'trained';
+  renderSegments();
+  batch.setSegments(segments);
+}
+
+function renderSegments() {
+  const body = $('segments').tBodies[0];
+  body.replaceChildren(...segments.map((s) => el('tr', {}, el('td', { className: 'num' }, String(s.id)), el('td', {}, s.name), el('td', { className: 'muted' }, s.description || ''))));
+}
+
+// ---------- helpers ----------
+
+function showProgress(box, done, total, label) {
+  box.hidden = false;
+  box.querySelector('progress').max = Math.max(total, 1);
+  box.querySelector('progress').value = done;
+  box.querySelector('span').textContent = `${label} ${done} ${t('of')} ${total}`;
+}
+
+function dropZone(zone, onFiles) {
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    onFiles(await filesFromDrop(e.dataTransfer));
+  });
+}
+
+applyStatic();
+// For tests and for the curious: the page's classifier and batch.
+window.creativeFilter = { cf, batch };

@@ -1,0 +1,60 @@
+// Small DOM helpers shared by the page's parts. Text always goes in as
+// text nodes: file names, transcripts and table cells cannot inject HTML.
+import { t } from './i18n.js';
+
+/** An element with properties and children (strings become text nodes). */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'className' || k === 'value' || k === 'max' || k === 'title' || k === 'hidden') node[k] = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+/** Every file in a drop, walking into dropped folders. */
+export async function filesFromDrop(dataTransfer) {
+  const entries = [...dataTransfer.items].map((i) => i.webkitGetAsEntry && i.webkitGetAsEntry()).filter(Boolean);
+  if (!entries.length) return [...dataTransfer.files];
+  const files = [];
+  const walk = async (entry) => {
+    if (entry.isFile) {
+      files.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
+    } else if (entry.isDirectory) {
+      const reader = entry.createReader();
+      // readEntries returns at most ~100 entries per call.
+      for (;;) {
+        const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+        if (!batch.length) break;
+        for (const child of batch) await walk(child);
+      }
+    }
+  };
+  for (const entry of entries) await walk(entry);
+  return files;
+}
+
+/** Offers bytes as a download. */
+export function download(bytes, name) {
+  const url = URL.createObjectURL(new Blob([bytes]));
+  const a = el('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+export function formatSeconds(ms) {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** A worker error ({code, message}) in the user's words. */
+export function errorText(e) {
+  if (!e) return t('failed');
+  if (e.code === 'crashed') return /memory/i.test(e.message || '') ? t('errOom') : t('errCrashed');
+  return e.message || String(e);
+}
