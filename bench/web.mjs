@@ -1,48 +1,63 @@
-// Browser benchmark: the page (wasm, one worker, SIMD128, CPU) against the
-// native CLI on the same files in the same run, side by side with ratios.
+// Browser benchmark: one 30-s creative (H.264 + AAC MP4 of Russian speech)
+// through the page's worker (wasm SIMD128, one thread, CPU) and through the
+// native CLI, in the same run, printed side by side per stage with ratios.
 //
-//   node bench/web.mjs [CLIPS_TSV]   default: tests/data/asterisk/sample12.tsv
+//   node bench/web.mjs [RUNS]      default 3 runs each; median per stage
 //
-// Needs dist/ (scripts/build-web.sh), the release CLI and the test data.
-// Per-file time is classification only (decode → transcript → segment), the
-// models already loaded: the page's worker wall time per file, the CLI's sum
-// of its stage timings. Model load: second visit (browser cache) vs the CLI
-// loading from disk.
-import { readFileSync, mkdtempSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { ROOT, serve, openPage, classifyBatch, nativeClassify } from '../tests/browser/harness.mjs';
+// Needs dist/ (scripts/build-web.sh), the release CLI, ffmpeg and the test
+// data (tests/data/media/long_speech.wav). Each run gets a copy of the
+// creative with different metadata, so neither side answers from its cache.
+import { mkdirSync, existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, serve, openPage, classifyBatch } from '../tests/browser/harness.mjs';
 
-const list = process.argv[2] || join(ROOT, 'tests/data/asterisk/sample12.tsv');
-const files = readFileSync(list, 'utf8').trim().split('\n').map((l) => join(dirname(list), l.split('\t')[0]));
-const threads = execFileSync('nproc', { encoding: 'utf8' }).trim();
+const runs = Number(process.argv[2] || 3);
+const out = join(ROOT, 'bench/out/web');
+mkdirSync(out, { recursive: true });
+const files = [];
+for (let i = 0; i < runs; i++) {
+  const f = join(out, `creative30-${i}.mp4`);
+  if (!existsSync(f)) {
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=navy:s=640x360:r=25', '-i', join(ROOT, 'tests/data/media/long_speech.wav'),
+      '-t', '30', '-c:v', 'libx264', '-preset', 'veryfast', '-c:a', 'aac', '-b:a', '96k', '-ar', '44100', '-metadata', `title=run ${i}`, '-shortest', f]);
+  }
+  files.push(f);
+}
 
+// Browser: a cached visit (models from the Cache API), then the runs.
 const server = await serve();
-const profile = mkdtempSync(join(tmpdir(), 'cf-bench-'));
-let s = await openPage(server.url, { profile });
-const firstLoad = s.loadMs;
-await s.close({ keepProfile: true });
-s = await openPage(server.url, { profile });
-const cachedLoad = s.loadMs;
-const web = await classifyBatch(s.page, files);
+let s = await openPage(server.url);
+const firstVisitMs = s.loadMs;
+const firstResult = Date.now();
+const [first] = await classifyBatch(s.page, [files[0]]);
+const coldToFirstResult = firstVisitMs + (Date.now() - firstResult);
+const web = [first, ...(await classifyBatch(s.page, files.slice(1)))];
 await s.close();
 server.stop();
 
-const t0 = Date.now();
-const native = nativeClassify(files);
-const nativeWall = Date.now() - t0;
-const stages = (r) => Object.values(r.timings_ms || {}).reduce((a, b) => a + b, 0);
-const nativeMs = native.reduce((a, r) => a + stages(r), 0);
-const webMs = web.reduce((a, r) => a + (r.wall_ms || r.ms), 0);
-const audio = native.reduce((a, r) => a + (r.duration_s || 0), 0);
-const agree = web.filter((r, i) => r.segment_id === native[i].segment_id).length;
+// Native: one process per run (model load included, reported apart), peak RSS by GNU time.
+const bin = join(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release/creative-filter');
+const native = files.map((f) => {
+  const t0 = Date.now();
+  const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', bin, 'classify', '--no-cache', f], { encoding: 'utf8' });
+  const report = JSON.parse(r.stdout.trim());
+  report.process_ms = Date.now() - t0;
+  report.peak_rss_mb = Number((/peak_rss_kb=(\d+)/.exec(r.stderr) || [0, NaN])[1]) / 1024;
+  return report;
+});
 
-const row = (name, a, b, unit, digits = 2) =>
-  console.log(`${name.padEnd(34)} ${a.toFixed(digits).padStart(10)} ${b.toFixed(digits).padStart(10)} ${unit.padEnd(6)} ${(a / b).toFixed(2).padStart(7)}`);
-console.log(`${files.length} files, ${audio.toFixed(1)} s of audio; browser: Chromium, 1 worker, wasm SIMD128; native: ${threads} threads`);
-console.log(`${''.padEnd(34)} ${'browser'.padStart(10)} ${'native'.padStart(10)} ${''.padEnd(6)} ${'ratio'.padStart(7)}`);
-row('classification, per file', webMs / files.length / 1000, nativeMs / files.length / 1000, 's');
-row('real-time factor (time / audio)', webMs / 1000 / audio, nativeMs / 1000 / audio, '×', 3);
-row('model load (browser: cached visit)', cachedLoad / 1000, (nativeWall - nativeMs) / 1000, 's');
-console.log(`first visit (download + verify + load): ${(firstLoad / 1000).toFixed(1)} s; same segment as native: ${agree}/${files.length}`);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const stage = (reports, k) => median(reports.map((r) => r.timings_ms[k]));
+const total = (r) => Object.values(r.timings_ms).reduce((a, b) => a + b, 0);
+const line = (name, a, b, unit = 'ms') => console.log(`${name.padEnd(28)} ${a.toFixed(0).padStart(9)} ${b.toFixed(0).padStart(9)} ${unit.padEnd(3)} ${(a / b).toFixed(2).padStart(6)}`);
+const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
+console.log(`30-s creative (MP4, H.264 + AAC, ${web[0].duration_s.toFixed(1)} s of audio), median of ${runs} runs`);
+console.log(`browser: headless Chromium, 1 worker, wasm SIMD128, CPU; native: ${cores} threads`);
+console.log(`${'stage'.padEnd(28)} ${'browser'.padStart(9)} ${'native'.padStart(9)} ${''.padEnd(3)} ${'ratio'.padStart(6)}`);
+for (const k of Object.keys(native[0].timings_ms)) line(k, stage(web, k), stage(native, k));
+line('total (stages)', median(web.map(total)), median(native.map(total)));
+console.log(`browser wall per file (worker, incl. reading the file): ${median(web.map((r) => r.wall_ms)).toFixed(0)} ms; native process per file (incl. model load): ${median(native.map((r) => r.process_ms)).toFixed(0)} ms`);
+line('memory peak (wasm heap | RSS)', Math.max(...web.map((r) => r.wasm_memory_mb)), Math.max(...native.map((r) => r.peak_rss_mb)), 'MB');
+console.log(`first visit, cold cache → first result: ${(coldToFirstResult / 1000).toFixed(1)} s (model download, verification and load ${(firstVisitMs / 1000).toFixed(1)} s)`);
+console.log(`same segment: ${web.filter((r, i) => r.segment_id === native[i].segment_id).length}/${runs}; same transcript: ${web.filter((r, i) => r.transcript === native[i].transcript).length}/${runs}`);

@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync, mkdtempSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, serve, openPage, classifyBatch, nativeClassify } from './harness.mjs';
+import { parseCsv, readXlsx } from './files.mjs';
 
 const MEDIA = join(ROOT, 'tests/data/media');
 const OUT = join(ROOT, 'target/e2e');
@@ -85,45 +86,83 @@ await check('a batch of every container, music and broken files: one row each, n
   assert.equal(byName['voice.webm'].status, 'ok');
 });
 
+// The page runs the same Rust code as the CLI, but its float sums are
+// ordered differently (wasm SIMD128 vs AVX-512 kernels), so greedy decoding
+// can part ways where two tokens are nearly tied (FMA on x86, none in
+// wasm). Transcripts must match (CER ≤ 0.05) on all but one distinct input,
+// and segments and confidences wherever transcripts match; where a
+// transcript differs the page must be no further from the voice-over script
+// than the CLI is.
 await check('the page agrees with the native CLI on the same files', async () => {
   const native = nativeClassify(batchFiles);
   assert.equal(native.length, batchFiles.length);
-  const rows = [];
+  const script = readFileSync(join(MEDIA, 'voice.txt'), 'utf8').trim();
+  const norm = (s) => s.toLowerCase().replace(/[^\p{L}\p{N} ]/gu, '').replace(/\s+/g, ' ').trim();
+  const lines = [];
+  const problems = [];
+  const differing = new Set(); // distinct inputs (misnamed.wbm is voice.ogg's bytes)
+  const bytesOf = (path) => readFileSync(path).toString('base64');
   for (const [i, web] of reports.entries()) {
     const cli = native[i];
     const name = batchFiles[i].split('/').pop();
     if (cli.error) {
-      // The browser may read what the native decoders cannot (e.g. a codec
-      // only WebCodecs has); the reverse would be a regression.
-      if (web.status === 'ok') rows.push(`${name}: browser-only (${cli.error})`);
+      // The browser may read what the native decoders cannot (a codec only
+      // WebCodecs has); the reverse would be a regression.
+      lines.push(`${name}: CLI: ${cli.error}; page: ${web.status === 'ok' ? `segment ${web.segment_id}` : web.error}`);
       continue;
     }
-    assert.ok(!web.error, `${name}: the CLI read it, the page did not: ${web.error}`);
-    assert.equal(web.modality, cli.modality, `${name} modality`);
-    if (cli.segment_id != null) {
-      const d = cer(cli.transcript, web.transcript);
-      assert.ok(d <= 0.05, `${name}: transcripts differ (CER ${d.toFixed(3)}):\n  cli: ${cli.transcript}\n  web: ${web.transcript}`);
-      assert.equal(web.segment_id, cli.segment_id, `${name} segment`);
-      assert.ok(Math.abs(web.confidence - cli.confidence) < 0.02, `${name} confidence ${web.confidence} vs ${cli.confidence}`);
-      rows.push(`${name}: segment ${web.segment_id} both, confidence ${web.confidence.toFixed(3)} / ${cli.confidence.toFixed(3)}, CER ${d.toFixed(3)}`);
+    if (web.error) {
+      problems.push(`${name}: the CLI read it, the page did not: ${web.error}`);
+      continue;
+    }
+    if (web.modality !== cli.modality) problems.push(`${name}: modality ${web.modality} vs ${cli.modality}`);
+    if (cli.segment_id == null) {
+      lines.push(`${name}: ${cli.modality} both`);
+      continue;
+    }
+    const d = cer(norm(cli.transcript), norm(web.transcript));
+    const [toScriptWeb, toScriptCli] = [cer(norm(script), norm(web.transcript)), cer(norm(script), norm(cli.transcript))];
+    lines.push(`${name}: segment ${web.segment_id} / ${cli.segment_id}, confidence ${web.confidence.toFixed(3)} / ${cli.confidence.toFixed(3)}, transcript CER page↔CLI ${d.toFixed(3)} (to the script: page ${toScriptWeb.toFixed(3)}, CLI ${toScriptCli.toFixed(3)})`);
+    if (d > 0.05) {
+      differing.add(bytesOf(batchFiles[i]));
+      if (toScriptWeb > toScriptCli + 0.05) problems.push(`${name}: the page's transcript is worse than the CLI's:\n  cli: ${cli.transcript}\n  web: ${web.transcript}`);
+      lines.push(`    cli: ${cli.transcript}\n    web: ${web.transcript}`);
+    } else if (web.segment_id !== cli.segment_id || Math.abs(web.confidence - cli.confidence) > 0.02) {
+      problems.push(`${name}: same transcript, segment ${web.segment_id} vs ${cli.segment_id}, confidence ${web.confidence} vs ${cli.confidence}`);
     }
   }
-  console.log(`     ${rows.join('\n     ')}`);
+  console.log(`     ${lines.join('\n     ')}`);
+  if (differing.size > 1) problems.push(`${differing.size} distinct inputs have transcripts that differ from the CLI's`);
+  assert.deepEqual(problems, []);
 });
 
-await check('results export as CSV and XLSX, every row included', async () => {
+await check('results export as CSV and XLSX that match the table row for row', async () => {
+  const tables = {};
   for (const [button, kind] of [['#export-csv', 'csv'], ['#export-xlsx', 'xlsx']]) {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
     const path = join(OUT, `results.${kind}`);
     await dl.saveAs(path);
-    const bytes = readFileSync(path);
-    if (kind === 'xlsx') assert.equal(bytes.subarray(0, 2).toString(), 'PK', 'an xlsx is a zip');
-    else {
-      const lines = bytes.toString('utf8').replace(/^\uFEFF/, '').trim().split(/\r?\n/);
-      assert.equal(lines.length, batchFiles.length + 1, 'header + one line per file');
-      assert.ok(lines.some((l) => l.includes('random')), 'failed files are exported too');
+    tables[kind] = kind === 'csv' ? parseCsv(readFileSync(path, 'utf8')) : readXlsx(readFileSync(path));
+  }
+  for (const [kind, rows] of Object.entries(tables)) {
+    const [header, ...body] = rows;
+    assert.equal(body.length, reports.length, `${kind}: one row per file`);
+    const col = (name) => header.indexOf(name);
+    for (const [i, r] of reports.entries()) {
+      const row = body[i];
+      assert.equal(row[col('Advertisement ID')], r.id, `${kind} row ${i + 2} ID`);
+      assert.equal(row[col('Segment_num')], r.segment_id != null ? String(r.segment_id) : '', `${kind} row ${i + 2} segment`);
+      assert.equal(row[col('Transcript')], r.transcript || '', `${kind} row ${i + 2} transcript`);
+      if (r.error) assert.ok(row[col('Status')].includes(r.error), `${kind} row ${i + 2} says why it failed`);
     }
   }
+  // The same cells in both; numbers compared as numbers (the CSV rounds them).
+  assert.deepEqual(tables.xlsx[0], tables.csv[0]);
+  tables.csv.slice(1).forEach((row, i) => row.forEach((cell, j) => {
+    const x = tables.xlsx[i + 1][j] ?? '';
+    if (cell !== '' && !Number.isNaN(Number(cell)) && x !== '') assert.ok(Math.abs(Number(cell) - Number(x)) < 0.01, `row ${i + 2} ${tables.csv[0][j]}: ${cell} vs ${x}`);
+    else assert.equal(x, cell, `row ${i + 2} ${tables.csv[0][j]}`);
+  }));
 });
 
 await check('sorting and filtering the table', async () => {
@@ -155,9 +194,12 @@ await check('the ID-table flow fills the users table, every row kept', async () 
   const dir = mkdtempSync(join(tmpdir(), 'cf-table-'));
   const table = join(dir, 'ids.csv');
   writeFileSync(table, 'Advertisement ID;Brand\nvoice;A\nmusic;B\n999999;C\n');
+  const folder = join(dir, 'creatives');
+  mkdirSync(folder);
+  for (const f of ['voice.wav', 'music.wav']) writeFileSync(join(folder, f), readFileSync(join(MEDIA, f)));
   await page.click('[data-tab="table"]');
   await page.setInputFiles('#table-file', table);
-  await page.setInputFiles('#table-media', [join(MEDIA, 'voice.wav'), join(MEDIA, 'music.wav')]);
+  await page.setInputFiles('#table-media', folder);
   await page.click('#table-run');
   await page.waitForSelector('#table-done:not([hidden])', { timeout: 10 * 60_000 });
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#table-csv')]);

@@ -56,6 +56,7 @@ export class Batch {
         item.status = item.report.segment_id != null ? 'ok' : 'no-speech';
       } catch (e) {
         item.report = { file: item.name, id: stem(item.name), error: errorText(e) };
+        item.code = e && e.code;
         item.status = 'failed';
       }
       item.ms = performance.now() - t0;
@@ -122,7 +123,9 @@ export class Batch {
     const r = item.report || {};
     const top = (r.top || []).map((s) => `${s.segment_id} ${(s.confidence * 100).toFixed(0)}%`).join(' · ');
     const segment = r.segment_id != null ? `${r.segment_id} ${r.segment_name}` : '';
-    const status = item.status === 'failed' ? `${t('failed')}: ${r.error}` : item.status === 'no-speech' ? r.note || t('noSpeech') : t(item.status);
+    // Short, in the user's language; the full reason is in the row's detail.
+    const reason = item.code && t(`code-${item.code}`) !== `code-${item.code}` ? t(`code-${item.code}`) : r.error;
+    const status = item.status === 'failed' ? `${t('failed')}: ${reason}` : item.status === 'no-speech' ? t('noSpeechNote') : t(item.status);
     item.row.className = item.status;
     item.row.replaceChildren(
       el('td', {}, r.id ?? stem(item.name)),
@@ -130,11 +133,11 @@ export class Batch {
       el('td', {}, segment),
       el('td', { className: 'num' }, r.confidence != null ? r.confidence.toFixed(3) : ''),
       el('td', { className: 'muted' }, top),
-      el('td', {}, r.modality ? t(r.modality) : ''),
+      el('td', {}, r.modality ? `${t(r.modality)}${r.cached ? ` · ${t('cached')}` : ''}` : ''),
       el('td', { className: 'num' }, item.ms ? (item.ms / 1000).toFixed(1) : ''),
       el('td', {}, status),
     );
-    if (item.detail) item.detail.firstChild.textContent = r.transcript || r.error || '';
+    if (item.detail) item.detail.firstChild.textContent = detailText(r);
   }
 
   toggleDetail(item) {
@@ -144,7 +147,7 @@ export class Batch {
       return;
     }
     const r = item.report || {};
-    item.detail = el('tr', { className: 'detail' }, el('td', { colspan: '8' }, r.transcript || r.error || ''));
+    item.detail = el('tr', { className: 'detail' }, el('td', { colspan: '8' }, detailText(r)));
     item.row.after(item.detail);
   }
 
@@ -177,5 +180,7 @@ export class Batch {
     this.view.body.replaceChildren(...rows.flatMap((i) => (i.detail ? [i.row, i.detail] : [i.row])));
   }
 }
+
+const detailText = (r) => r.transcript || r.error || r.note || '';
 
 const stem = (name) => name.split('/').pop().replace(/\.[^.]*$/, '');

@@ -26,6 +26,10 @@ const STRINGS = {
     report: 'Отчёт (кросс-валидация)', confusion: 'Матрица ошибок', trainedOn: 'Обучено на примерах:', unused: 'Не использовано строк:',
     files: 'файлов', rowsDecided: 'строк с сегментом', transcribing: 'Расшифровка роликов', embedding: 'Векторизация текстов',
     segmentsWord: 'сегментов', description: 'Описание',
+    noSpeechNote: 'нет речи — по звуку не классифицировать',
+    'code-empty': 'пустой файл', 'code-not-media': 'не медиафайл или формат не распознан', 'code-decode': 'не удалось декодировать',
+    'code-unsupported-codec': 'кодек не поддерживается', 'code-no-audio': 'нет звуковой дорожки', 'code-timeout': 'превышено время обработки',
+    'code-crashed': 'внутренняя ошибка (модуль перезапущен)',
     lang: 'English',
   },
   en: {
@@ -53,6 +57,10 @@ const STRINGS = {
     report: 'Report (cross-validation)', confusion: 'Confusion matrix', trainedOn: 'Trained on examples:', unused: 'Rows not used:',
     files: 'files', rowsDecided: 'rows with a segment', transcribing: 'Transcribing creatives', embedding: 'Embedding texts',
     segmentsWord: 'segments', description: 'Description',
+    noSpeechNote: 'no speech — cannot be classified from its sound',
+    'code-empty': 'empty file', 'code-not-media': 'not a media file, or an unknown format', 'code-decode': 'could not be decoded',
+    'code-unsupported-codec': 'unsupported codec', 'code-no-audio': 'no audio track', 'code-timeout': 'took too long',
+    'code-crashed': 'internal error (the module was restarted)',
     lang: 'Русский',
   },
 };

@@ -1,7 +1,7 @@
 // The page's worker: loads the models (Cache API first, verified against
 // models/manifest.json), decodes, transcribes and classifies one file at a
 // time, so the page never freezes. Every decision is made by the Rust core.
-import init, { Session, demux, contentHash, planTable, answerTable, resultsTable } from '../creative_filter.js';
+import init, { Session, demux, contentHash, planTable, answerTable, resultsTable } from '../creative-filter.js';
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
@@ -15,6 +15,7 @@ const MODEL_FILES = {
 const TRAINING_FOLDS = 5;
 
 let session = null;
+let wasm = null;
 let manifestBytes = null;
 const pendingMain = new Map(); // requests to the main thread (decodeAudioData)
 let nextMainRequest = 1;
@@ -99,7 +100,7 @@ async function webgpuInfo() {
 const methods = {
   async init() {
     const started = performance.now();
-    await init({ module_or_path: new URL('../creative_filter_bg.wasm', import.meta.url) });
+    wasm = await init({ module_or_path: new URL('../creative-filter_bg.wasm', import.meta.url) });
     const response = await fetch(new URL('../models/manifest.json', import.meta.url), { cache: 'no-store' });
     if (!response.ok) throw { code: 'model', message: `models/manifest.json: HTTP ${response.status}` };
     manifestBytes = new Uint8Array(await response.arrayBuffer());
@@ -137,6 +138,8 @@ const methods = {
       report = await classifyWithBrowserDecoder(name, bytes, e);
     }
     report.wall_ms = performance.now() - started;
+    // wasm memory never shrinks: its size is the module's peak so far.
+    report.wasm_memory_mb = wasm.memory.buffer.byteLength / 2 ** 20;
     return report;
   },
 
@@ -161,17 +164,18 @@ async function classifyWithBrowserDecoder(name, bytes, rustError) {
   const started = performance.now();
   const hash = contentHash(bytes);
   let pcm = null;
-  let why = rustError.message;
+  let why = '';
   try {
     pcm = await decodeWithWebCodecs(demux(name, bytes));
   } catch (e) {
-    why = (e && e.message) || String(e);
+    // The demuxer's own error repeats the decoder's; the browser's is news.
+    if (!(e && e.code)) why = `; WebCodecs: ${(e && e.message) || e}`;
   }
   if (!pcm) {
     try {
       pcm = await decodeOnMainThread(bytes);
-    } catch {
-      throw { code: 'decode', message: `cannot decode this file: ${why}` };
+    } catch (e) {
+      throw { code: rustError.code, message: `${rustError.message}${why}; Web Audio: ${(e && e.message) || 'cannot decode it'}` };
     }
   }
   const decodeMs = performance.now() - started;
