@@ -127,10 +127,12 @@ mod tests {
         assert_eq!(segments_for_texts(&rows(&["5", "15"]), None, None).len(), SegmentDictionary::default_ru().len());
         let own = segments_for_texts(&rows(&["спорт", "кино", "спорт"]), None, None);
         assert_eq!(own.len(), 2);
-        let (texts, y, problems) = resolve_texts(&rows(&["спорт", "кино"]), &own);
+        let two = rows(&["спорт", "кино"]);
+        let (texts, y, problems) = resolve_texts(&two, &own);
         assert_eq!((texts.len(), y.len(), problems.len()), (2, 2, 0));
         // A label outside a fixed dictionary is reported with its row, not dropped silently.
-        let (texts, _, problems) = resolve_texts(&rows(&["5", "no such"]), &SegmentDictionary::default_ru());
+        let mixed = rows(&["5", "no such"]);
+        let (texts, _, problems) = resolve_texts(&mixed, &SegmentDictionary::default_ru());
         assert_eq!(texts, vec!["text 0"]);
         assert_eq!(problems, vec!["row 3: label \"no such\" is not a segment".to_string()]);
     }

@@ -66,7 +66,13 @@ fn webcodecs_codec(params: &CodecParameters, codec_name: &str) -> Result<String>
 pub fn demux_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
     let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension)?;
     let codec = webcodecs_codec(&params, &codec_name)?;
-    let sample_rate = params.sample_rate.ok_or_else(|| Error::Decode("the stream does not state its sample rate".into()))?;
+    // Opus always decodes at 48 kHz; the rate a container states for it is
+    // the encoder's input rate, informational only (RFC 7845, 5.1).
+    let sample_rate = if params.codec == CODEC_TYPE_OPUS {
+        48_000
+    } else {
+        params.sample_rate.ok_or_else(|| Error::Decode("the stream does not state its sample rate".into()))?
+    };
     let channels = params.channels.map(|c| c.count() as u32).unwrap_or(if params.codec == CODEC_TYPE_OPUS {
         // OpusHead byte 9 is the channel count.
         params.extra_data.as_deref().and_then(|d| d.get(9)).map(|&c| c as u32).unwrap_or(2)

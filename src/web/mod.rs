@@ -269,6 +269,13 @@ impl Session {
         tables::plan_training(file_name, bytes, media_names, &self.classifier.segments().ids())
     }
 
+    /// Forgets the transcripts and embeddings seen so far (they are kept for
+    /// this page's life so that re-classifying or training reuses them).
+    #[wasm_bindgen(js_name = clearCache)]
+    pub fn clear_cache(&mut self) {
+        self.engine.cache = FeatureCache::in_memory();
+    }
+
     /// The row reported for a file that could not be classified.
     #[wasm_bindgen(js_name = failureReport)]
     pub fn failure_report(file_name: &str, message: &str) -> Result<JsValue, JsValue> {

@@ -269,12 +269,13 @@ function renderReport(result) {
   const ev = result.evaluation;
   if (ev) {
     const r = ev.report;
-    table.append(el('tr', {}, ...['', 'precision', 'recall', 'f1-score', 'support'].map((h) => el('th', {}, h))));
-    const num = (v) => el('td', { className: 'num' }, typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : '');
-    for (const c of r.classes) table.append(el('tr', {}, el('td', {}, `${c.label} ${c.name || ''}`), num(c.precision), num(c.recall), num(c.f1), num(c.support)));
-    table.append(el('tr', { className: 'sum' }, el('td', {}, 'accuracy'), num(null), num(null), num(r.accuracy), num(r.n_samples)));
+    table.append(el('tr', {}, ...['', 'precision', 'recall', 'f1-score', 'support'].map((h, i) => el('th', { className: i ? 'num' : '' }, h))));
+    const num = (v) => el('td', { className: 'num' }, typeof v === 'number' ? v.toFixed(4) : '');
+    const count = (n) => el('td', { className: 'num' }, String(n));
+    for (const c of r.classes) table.append(el('tr', {}, el('td', {}, `${c.label} ${c.name || ''}`), num(c.precision), num(c.recall), num(c.f1), count(c.support)));
+    table.append(el('tr', { className: 'sum' }, el('td', {}, 'accuracy'), num(null), num(null), num(r.accuracy), count(r.n_samples)));
     for (const [name, avg] of [['macro avg', r.macro_avg], ['weighted avg', r.weighted_avg]]) {
-      table.append(el('tr', { className: 'sum' }, el('td', {}, name), num(avg.precision), num(avg.recall), num(avg.f1), num(r.n_samples)));
+      table.append(el('tr', { className: 'sum' }, el('td', {}, name), num(avg.precision), num(avg.recall), num(avg.f1), count(r.n_samples)));
     }
     if (ev.roc_auc.macro_avg != null) table.append(el('tr', { className: 'sum' }, el('td', {}, 'ROC-AUC (OvR, macro)'), num(null), num(null), num(ev.roc_auc.macro_avg), num(null)));
     renderConfusion(ev.confusion);

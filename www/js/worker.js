@@ -149,6 +149,7 @@ const methods = {
   loadHead: ({ bytes }) => (session.loadHead(bytes), { segments: session.segments(), classifier: session.classifierMode }),
   clearHead: () => (session.clearHead(), { segments: session.segments(), classifier: session.classifierMode }),
   headFile: () => session.headFile(),
+  clearCache: () => session.clearCache(),
   planTable: ({ name, bytes, mediaNames }) => planTable(name, bytes, mediaNames),
   planTraining: ({ name, bytes, mediaNames }) => session.planTraining(name, bytes, mediaNames),
   trainTextsFile: ({ name, bytes }) => session.trainTextsFile(name, bytes, TRAINING_FOLDS, embedProgress),
