@@ -14,7 +14,7 @@ use creative_filter::cache::FeatureCache;
 use creative_filter::classify::classifier::cross_validate;
 use creative_filter::classify::logreg::argmax;
 use creative_filter::classify::metrics::Evaluation;
-use creative_filter::classify::{stratified_k_fold, Classifier, Head, LogRegParams, SegmentDictionary};
+use creative_filter::classify::{stratified_k_fold, Classifier, Head, LogRegParams, NgramParams, SegmentDictionary};
 use creative_filter::creative::Creative;
 use creative_filter::pipeline::{classifier_for, embed_cached, embed_cached_with_progress};
 use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, RowProblem};
@@ -24,6 +24,9 @@ use creative_filter::{Error, Result};
 /// Inverse L2 strength of trained heads: on the labelled-text benchmark
 /// (bench/classify.sh) C = 10 beat 1 and 100 in out-of-fold macro-F1.
 pub const DEFAULT_C: f64 = 10.0;
+
+/// Weight of the n-gram block beside the unit-length embedding.
+pub const DEFAULT_NGRAM_WEIGHT: f32 = 1.0;
 
 /// Where labelled examples come from.
 #[derive(clap::Args)]
@@ -60,6 +63,12 @@ pub struct TrainArgs {
     /// Inverse L2 regularisation strength of the logistic regression.
     #[arg(long, default_value_t = DEFAULT_C)]
     c: f64,
+    /// Train on the embeddings alone, without the transcripts' character n-grams.
+    #[arg(long)]
+    no_ngrams: bool,
+    /// Weight of the character n-gram features beside the embedding.
+    #[arg(long, default_value_t = DEFAULT_NGRAM_WEIGHT, conflicts_with = "no_ngrams")]
+    ngram_weight: f32,
 }
 
 #[derive(clap::Args)]
@@ -77,6 +86,8 @@ pub struct EvalArgs {
 /// Embedded, labelled examples.
 pub struct Examples {
     pub segments: SegmentDictionary,
+    /// The texts (transcripts) the embeddings were made of.
+    pub texts: Vec<String>,
     /// `y.len()` rows of `dim`.
     pub x: Vec<f32>,
     pub dim: usize,
@@ -129,7 +140,8 @@ fn load_examples(
             eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
         })?;
         eprintln!("{} texts embedded in {:.1} s", texts.len(), t.elapsed().as_secs_f64());
-        return Ok((flatten(segments, vectors, y, problems, encoder.dim()), cache));
+        let texts = texts.into_iter().map(String::from).collect();
+        return Ok((flatten(segments, texts, vectors, y, problems, encoder.dim()), cache));
     }
 
     let (labels_path, media) = (data.labels.as_deref().expect("clap"), data.media.as_deref().expect("clap"));
@@ -139,7 +151,7 @@ fn load_examples(
     let folder = MediaFolder::scan(media)?;
     let engine = load_engine(models, Arc::clone(encoder), &data.asr, cache)?;
     let mut problems: Vec<String> = labels.problems.iter().map(RowProblem::to_string).collect();
-    let (mut vectors, mut y) = (Vec::new(), Vec::new());
+    let (mut texts, mut vectors, mut y) = (Vec::new(), Vec::new(), Vec::new());
     let total = labels.labels.len();
     let started = Instant::now();
     for (n, (id, segment)) in labels.labels.iter().enumerate() {
@@ -155,6 +167,7 @@ fn load_examples(
         match isolated(|| engine.features(&creative, read_input(path)?)) {
             Ok(f) => match f.embedding {
                 Some(e) => {
+                    texts.push(f.heard.transcript.text);
                     vectors.push(e);
                     y.push(*segment);
                 }
@@ -167,11 +180,18 @@ fn load_examples(
         }
     }
     let dim = engine.encoder.dim();
-    Ok((flatten(segments, vectors, y, problems, dim), engine.cache))
+    Ok((flatten(segments, texts, vectors, y, problems, dim), engine.cache))
 }
 
-fn flatten(segments: SegmentDictionary, vectors: Vec<Vec<f32>>, y: Vec<u32>, problems: Vec<String>, dim: usize) -> Examples {
-    Examples { segments, x: vectors.concat(), dim, y, problems }
+fn flatten(
+    segments: SegmentDictionary,
+    texts: Vec<String>,
+    vectors: Vec<Vec<f32>>,
+    y: Vec<u32>,
+    problems: Vec<String>,
+    dim: usize,
+) -> Examples {
+    Examples { segments, texts, x: vectors.concat(), dim, y, problems }
 }
 
 fn print_problems(problems: &[String]) {
@@ -191,22 +211,36 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
         return Err(Error::Invalid("no usable training examples".into()));
     }
     let params = LogRegParams { c: args.c, ..Default::default() };
+    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, ..Default::default() });
+    let texts: Vec<&str> = ex.texts.iter().map(String::as_str).collect();
     let model_id = encoder.model_id();
     let prototypes = prototype_embeddings(&encoder, &cache, &ex.segments)?;
     if args.cv >= 2 {
         let folds = stratified_k_fold(&ex.y, args.cv, args.seed)?;
-        let cv = cross_validate(&ex.segments, &model_id, &ex.x, ex.dim, &ex.y, &folds, &params, &prototypes)?;
+        let cv = cross_validate(
+            &ex.segments,
+            &model_id,
+            &texts,
+            &ex.x,
+            ex.dim,
+            &ex.y,
+            &folds,
+            &params,
+            ngrams.as_ref(),
+            &prototypes,
+        )?;
         let eval = Evaluation::new(&ex.segments, &cv.y_true, &cv.y_pred, &cv.proba)?;
         println!("{}-fold cross-validation on {} examples:\n{}", args.cv, ex.y.len(), eval.to_text());
     }
     let t = Instant::now();
-    let (head, fit) = Head::train(ex.segments, &model_id, &ex.x, ex.dim, &ex.y, &params)?;
+    let (head, fit) = Head::train(ex.segments, &model_id, &texts, &ex.x, ex.dim, &ex.y, &params, ngrams.as_ref())?;
     let seconds = t.elapsed().as_secs_f64();
     head.save(&args.out)?;
     eprintln!(
-        "trained on {} examples of {} segments in {seconds:.2} s ({} iterations{}); head written to {}",
+        "trained on {} examples of {} segments{} in {seconds:.2} s ({} iterations{}); head written to {}",
         ex.y.len(),
         head.examples.iter().filter(|&&n| n > 0).count(),
+        if head.ngrams.is_some() { " (embeddings + character n-grams)" } else { " (embeddings only)" },
         fit.iterations,
         if fit.converged { "" } else { ", stopped before full convergence" },
         args.out.display()
@@ -233,8 +267,8 @@ pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let k = clf.segments().len();
     let mut proba = Vec::with_capacity(ex.y.len() * k);
     let mut y_pred = Vec::with_capacity(ex.y.len());
-    for row in ex.x.chunks_exact(ex.dim) {
-        let p = clf.probs(row)?;
+    for (text, row) in ex.texts.iter().zip(ex.x.chunks_exact(ex.dim)) {
+        let p = clf.probs(text, row)?;
         y_pred.push(clf.segments().segments()[argmax(&p)].id);
         proba.extend(p);
     }
