@@ -127,27 +127,35 @@ impl Problem<'_> {
         self.y.len()
     }
 
-    /// Loss and gradient at `theta`. Layout: `k × d` dense weights
-    /// (class-major), `k` intercepts, then `h × k` sparse weights
-    /// (feature-major, so one feature's weights for all classes are adjacent).
+    /// Loss and gradient at `theta`. Layout: per class `d` dense weights and
+    /// the intercept, then `h × k` sparse weights (feature-major, so one
+    /// feature's weights for all classes are adjacent). Without a sparse
+    /// block and with up to [`CHUNK`] samples, every sum runs in the same
+    /// order as in the dense-only solver this one grew from, so its results
+    /// are bit for bit the same.
     fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
         let (d, k) = (self.d, self.k);
-        let w: Vec<f32> = theta[..k * d].iter().map(|&v| v as f32).collect();
-        let b = &theta[k * d..k * d + k];
-        let ws: Vec<f32> = theta[k * d + k..].iter().map(|&v| v as f32).collect();
+        let stride = d + 1;
+        let w: Vec<f32> = (0..k).flat_map(|c| theta[c * stride..c * stride + d].iter().map(|&v| v as f32)).collect();
+        let b: Vec<f64> = (0..k).map(|c| theta[c * stride + d]).collect();
+        let ws: Vec<f32> = theta[k * stride..].iter().map(|&v| v as f32).collect();
         let n = self.n();
         let chunks = n.div_ceil(CHUNK).max(1);
-        let parts = crate::kernels::par_map(chunks, |ci| self.eval_chunk(ci * CHUNK, ((ci + 1) * CHUNK).min(n), &w, b, &ws));
+        let parts = crate::kernels::par_map(chunks, |ci| self.eval_chunk(ci * CHUNK, ((ci + 1) * CHUNK).min(n), &w, &b, &ws));
         grad.iter_mut().for_each(|g| *g = 0.0);
         let mut loss = 0f64;
         for p in parts {
             loss += p.loss;
-            grad[..k * d].iter_mut().zip(&p.dense).for_each(|(g, v)| *g += v);
-            grad[k * d..k * d + k].iter_mut().zip(&p.bias).for_each(|(g, v)| *g += v);
-            grad[k * d + k..].iter_mut().zip(&p.sparse).for_each(|(g, v)| *g += v);
+            for c in 0..k {
+                let gc = &mut grad[c * stride..(c + 1) * stride];
+                gc[..d].iter_mut().zip(&p.dense[c * d..(c + 1) * d]).for_each(|(g, v)| *g += v);
+                gc[d] += p.bias[c];
+            }
+            grad[k * stride..].iter_mut().zip(&p.sparse).for_each(|(g, v)| *g += v);
         }
         let mut penalty = 0f64;
-        for j in (0..k * d).chain(k * d + k..theta.len()) {
+        let weights = (0..k).flat_map(|c| c * stride..c * stride + d).chain(k * stride..theta.len());
+        for j in weights {
             let v = theta[j];
             penalty += v * v;
             grad[j] += self.l2 * v;
@@ -337,14 +345,13 @@ impl LogisticRegression {
             sw: sw.iter().map(|w| w / s).collect(),
             l2: 1.0 / (params.c * s),
         };
-        let d = n_features;
-        let mut theta = vec![0f64; k * d + k + h * k];
+        let stride = n_features + 1;
+        let mut theta = vec![0f64; k * stride + h * k];
         let report = lbfgs(&problem, &mut theta, params);
-        let coef = theta[..k * d].iter().map(|&v| v as f32).collect();
-        let bias = &theta[k * d..k * d + k];
-        let mean_b = bias.iter().sum::<f64>() / k as f64;
-        let intercept = bias.iter().map(|b| (b - mean_b) as f32).collect();
-        let sparse = sparse.map(|_| SparseCoef { n_features: h, coef: theta[k * d + k..].iter().map(|&v| v as f32).collect() });
+        let coef = (0..k).flat_map(|c| theta[c * stride..c * stride + n_features].iter().map(|&v| v as f32)).collect();
+        let mean_b = (0..k).map(|c| theta[c * stride + n_features]).sum::<f64>() / k as f64;
+        let intercept = (0..k).map(|c| (theta[c * stride + n_features] - mean_b) as f32).collect();
+        let sparse = sparse.map(|_| SparseCoef { n_features: h, coef: theta[k * stride..].iter().map(|&v| v as f32).collect() });
         Ok((LogisticRegression { classes, n_features, coef, intercept, sparse }, report))
     }
 
