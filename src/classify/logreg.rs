@@ -101,8 +101,10 @@ const CHUNK: usize = 4096;
 struct Problem<'a> {
     x: &'a [f32],
     d: usize,
-    /// Optional sparse block beside the dense features (`h` columns).
+    /// Optional sparse block beside the dense features (`h` columns), by
+    /// rows (for the logits) and by columns (for the gradient).
     sparse: Option<&'a Csr>,
+    columns: Option<Csc>,
     h: usize,
     k: usize,
     y: Vec<usize>,
@@ -118,9 +120,46 @@ struct Partial {
     /// `k × d`, class-major.
     dense: Vec<f64>,
     bias: Vec<f64>,
-    /// `h × k`, feature-major (empty without a sparse block).
-    sparse: Vec<f64>,
+    /// `sw·(p − onehot(y))` of each sample, `k` per sample (kept only with
+    /// a sparse block, whose gradient is gathered from them by column).
+    residuals: Vec<f32>,
 }
+
+/// A sparse block by columns: the samples each feature occurs in.
+struct Csc {
+    indptr: Vec<usize>,
+    rows: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl Csc {
+    fn of(m: &Csr) -> Csc {
+        let mut counts = vec![0usize; m.n_cols + 1];
+        for &j in &m.indices {
+            counts[j as usize + 1] += 1;
+        }
+        for j in 0..m.n_cols {
+            counts[j + 1] += counts[j];
+        }
+        let indptr = counts.clone();
+        let mut next = counts;
+        let mut rows = vec![0u32; m.nnz()];
+        let mut values = vec![0f32; m.nnz()];
+        for i in 0..m.rows() {
+            let (idx, val) = m.row(i);
+            for (&j, &v) in idx.iter().zip(val) {
+                let at = &mut next[j as usize];
+                rows[*at] = i as u32;
+                values[*at] = v;
+                *at += 1;
+            }
+        }
+        Csc { indptr, rows, values }
+    }
+}
+
+/// Columns per parallel task of the sparse gradient.
+const COLUMNS: usize = 2048;
 
 impl Problem<'_> {
     fn n(&self) -> usize {
@@ -144,14 +183,42 @@ impl Problem<'_> {
         let parts = crate::kernels::par_map(chunks, |ci| self.eval_chunk(ci * CHUNK, ((ci + 1) * CHUNK).min(n), &w, &b, &ws));
         grad.iter_mut().for_each(|g| *g = 0.0);
         let mut loss = 0f64;
-        for p in parts {
+        for p in &parts {
             loss += p.loss;
             for c in 0..k {
                 let gc = &mut grad[c * stride..(c + 1) * stride];
                 gc[..d].iter_mut().zip(&p.dense[c * d..(c + 1) * d]).for_each(|(g, v)| *g += v);
                 gc[d] += p.bias[c];
             }
-            grad[k * stride..].iter_mut().zip(&p.sparse).for_each(|(g, v)| *g += v);
+        }
+        if let Some(cols) = &self.columns {
+            // Sparse gradient, one column range per task: each sums its
+            // features' samples' residuals in f64, in sample order, and
+            // owns its part of the gradient (no reduction, any thread count).
+            let residuals: Vec<f32> = parts.iter().flat_map(|p| p.residuals.iter().copied()).collect();
+            let h = self.h;
+            let ranges = h.div_ceil(COLUMNS);
+            let blocks = crate::kernels::par_map(ranges, |ri| {
+                let (lo, hi) = (ri * COLUMNS, ((ri + 1) * COLUMNS).min(h));
+                let mut g = vec![0f64; (hi - lo) * k];
+                let mut acc = vec![0f64; k];
+                for j in lo..hi {
+                    acc.iter_mut().for_each(|a| *a = 0.0);
+                    let (a, b) = (cols.indptr[j], cols.indptr[j + 1]);
+                    for (&i, &v) in cols.rows[a..b].iter().zip(&cols.values[a..b]) {
+                        let r = &residuals[i as usize * k..(i as usize + 1) * k];
+                        let v = v as f64;
+                        acc.iter_mut().zip(r).for_each(|(a, &rc)| *a += v * rc as f64);
+                    }
+                    g[(j - lo) * k..(j - lo + 1) * k].copy_from_slice(&acc);
+                }
+                g
+            });
+            let mut at = k * stride;
+            for g in blocks {
+                grad[at..at + g.len()].copy_from_slice(&g);
+                at += g.len();
+            }
         }
         let mut penalty = 0f64;
         let weights = (0..k).flat_map(|c| c * stride..c * stride + d).chain(k * stride..theta.len());
@@ -164,12 +231,12 @@ impl Problem<'_> {
     }
 
     fn eval_chunk(&self, start: usize, end: usize, w: &[f32], b: &[f64], ws: &[f32]) -> Partial {
-        let (d, k, h) = (self.d, self.k, self.h);
-        let mut out = Partial { loss: 0.0, dense: vec![0f64; k * d], bias: vec![0f64; k], sparse: vec![0f64; h * k] };
+        let (d, k) = (self.d, self.k);
+        let keep = if self.sparse.is_some() { (end - start) * k } else { 0 };
+        let mut out = Partial { loss: 0.0, dense: vec![0f64; k * d], bias: vec![0f64; k], residuals: Vec::with_capacity(keep) };
         let mut gw = vec![0f32; k * d];
         let mut z = vec![0f32; k];
         let mut r = vec![0f32; k];
-        let mut r64 = vec![0f64; k];
         let mut e = vec![0f64; k];
         for block in (start..end).step_by(BLOCK) {
             for i in block..(block + BLOCK).min(end) {
@@ -194,19 +261,14 @@ impl Problem<'_> {
                 for c in 0..k {
                     let p = e[c] / sum;
                     let ri = swi * (p - if c == yi { 1.0 } else { 0.0 });
-                    r64[c] = ri;
                     r[c] = ri as f32;
                     out.bias[c] += ri;
                 }
                 for c in 0..k {
                     axpy(r[c], xi, &mut gw[c * d..(c + 1) * d]);
                 }
-                if let Some((idx, val)) = row {
-                    for (&j, &v) in idx.iter().zip(val) {
-                        let gr = &mut out.sparse[j as usize * k..(j as usize + 1) * k];
-                        let v = v as f64;
-                        gr.iter_mut().zip(&r64).for_each(|(g, rc)| *g += v * rc);
-                    }
+                if row.is_some() {
+                    out.residuals.extend_from_slice(&r);
                 }
             }
             for (g, p) in out.dense.iter_mut().zip(&mut gw) {
@@ -339,6 +401,7 @@ impl LogisticRegression {
             x,
             d: n_features,
             sparse,
+            columns: sparse.map(Csc::of),
             h,
             k,
             y: yi,
