@@ -36,13 +36,13 @@ pub struct NgramParams {
     /// 2^buckets_log2 hash buckets.
     pub buckets_log2: u32,
     /// Length of every (non-empty) row: the block's weight beside the
-    /// unit-length embedding.
+    /// unit-length embedding (0.5 by default; see the CLI's default).
     pub weight: f32,
 }
 
 impl Default for NgramParams {
     fn default() -> Self {
-        NgramParams { min_n: 2, max_n: 5, buckets_log2: 16, weight: 1.0 }
+        NgramParams { min_n: 2, max_n: 5, buckets_log2: 16, weight: 0.5 }
     }
 }
 
