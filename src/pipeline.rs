@@ -217,7 +217,8 @@ pub fn prototype_embeddings(encoder: &TextEncoder, cache: &FeatureCache, segment
 
 /// The verdict for features already extracted.
 pub fn verdict(classifier: &Classifier, creative: &Creative, f: &Features) -> Result<Verdict> {
-    let decision = f.embedding.as_deref().map(|e| classifier.decide(e)).transpose()?;
+    let text = &f.heard.transcript.text;
+    let decision = f.embedding.as_deref().map(|e| classifier.decide(text, e)).transpose()?;
     Ok(Verdict {
         id: creative.id.clone(),
         file: creative.file.clone(),

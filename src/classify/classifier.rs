@@ -1,9 +1,11 @@
-//! The segment decision for one embedding: a trained head blended with
-//! zero-shot prototypes, or zero-shot alone when nothing was trained yet.
+//! The segment decision for one transcript and its embedding: a trained head
+//! blended with zero-shot prototypes, or zero-shot alone (embedding only)
+//! when nothing was trained yet.
 
 use crate::classify::head::{zero_shot_probs, Decision, Head, Prototypes, DEFAULT_TEMPERATURE};
 use crate::classify::logreg::LogRegParams;
 use crate::classify::metrics::Fold;
+use crate::classify::ngrams::NgramParams;
 use crate::classify::segments::SegmentDictionary;
 use crate::error::{Error, Result};
 
@@ -86,16 +88,17 @@ impl Classifier {
         }
     }
 
-    /// Probabilities in dictionary order.
-    pub fn probs(&self, embedding: &[f32]) -> Result<Vec<f32>> {
+    /// Probabilities in dictionary order, from the transcript `text` and its
+    /// embedding.
+    pub fn probs(&self, text: &str, embedding: &[f32]) -> Result<Vec<f32>> {
         match &self.head {
-            Some(h) => h.probs(embedding, Some(&self.prototypes)),
+            Some(h) => h.probs(text, embedding, Some(&self.prototypes)),
             None => zero_shot_probs(&self.prototypes.vectors, self.prototypes.dim, embedding, DEFAULT_TEMPERATURE),
         }
     }
 
-    pub fn decide(&self, embedding: &[f32]) -> Result<Decision> {
-        Decision::from_probs(&self.segments, &self.probs(embedding)?)
+    pub fn decide(&self, text: &str, embedding: &[f32]) -> Result<Decision> {
+        Decision::from_probs(&self.segments, &self.probs(text, embedding)?)
     }
 }
 
@@ -111,33 +114,40 @@ pub struct CrossValidation {
     pub fit_seconds: f64,
 }
 
-/// k-fold cross-validation of [`Head::train`] + [`Classifier`] on embeddings
-/// `x` (`y.len()` rows of `dim`), with stratified folds from `seed`.
+/// k-fold cross-validation of [`Head::train`] + [`Classifier`] on texts and
+/// their embeddings `x` (`y.len()` rows of `dim`) over the given folds; with
+/// `ngrams`, each fold's n-gram idf is learned on its training part only.
 #[allow(clippy::too_many_arguments)]
 pub fn cross_validate(
     segments: &SegmentDictionary,
     embedding_model: &str,
+    texts: &[&str],
     x: &[f32],
     dim: usize,
     y: &[u32],
     folds: &[Fold],
     params: &LogRegParams,
+    ngrams: Option<&NgramParams>,
     prototype_embeddings: &[Vec<f32>],
 ) -> Result<CrossValidation> {
     let n = y.len();
     let k = segments.len();
+    if texts.len() != n {
+        return Err(Error::Invalid(format!("{} texts for {n} labels", texts.len())));
+    }
     let mut y_pred = vec![u32::MAX; n];
     let mut proba = vec![0f32; n * k];
     let mut fit_seconds = 0.0;
     for fold in folds {
         let xt: Vec<f32> = fold.train.iter().flat_map(|&i| x[i * dim..(i + 1) * dim].iter().copied()).collect();
         let yt: Vec<u32> = fold.train.iter().map(|&i| y[i]).collect();
+        let tt: Vec<&str> = fold.train.iter().map(|&i| texts[i]).collect();
         let t = web_time::Instant::now();
-        let (head, _) = Head::train(segments.clone(), embedding_model, &xt, dim, &yt, params)?;
+        let (head, _) = Head::train(segments.clone(), embedding_model, &tt, &xt, dim, &yt, params, ngrams)?;
         fit_seconds += t.elapsed().as_secs_f64();
         let clf = Classifier::new(Some(segments), Some(head), prototype_embeddings)?;
         for &i in &fold.test {
-            let p = clf.probs(&x[i * dim..(i + 1) * dim])?;
+            let p = clf.probs(texts[i], &x[i * dim..(i + 1) * dim])?;
             y_pred[i] = segments.segments()[crate::classify::logreg::argmax(&p)].id;
             proba[i * k..(i + 1) * k].copy_from_slice(&p);
         }
@@ -168,7 +178,7 @@ mod tests {
         ])
         .unwrap();
         let x: Vec<f32> = [unit(0), unit(0), unit(1), unit(1)].concat();
-        let (head, _) = Head::train(two.clone(), "m", &x, 4, &[8, 8, 15, 15], &LogRegParams::default()).unwrap();
+        let (head, _) = Head::train(two.clone(), "m", &[], &x, 4, &[8, 8, 15, 15], &LogRegParams::default(), None).unwrap();
         // ... and a dictionary that also has segment 18, known by description only (axis 2).
         let mut dict = two;
         dict.push_segment(Segment::new(18, "Соц сети", "социальные сети", "")).unwrap();
@@ -176,9 +186,9 @@ mod tests {
         assert_eq!(merged.ids(), vec![8, 15, 18]);
         let clf = Classifier::new(Some(&dict), Some(head), &[unit(0), unit(1), unit(2)]).unwrap();
         assert_eq!(clf.mode(), "trained");
-        assert_eq!(clf.decide(&unit(2)).unwrap().segment_id, 18);
-        assert_eq!(clf.decide(&unit(1)).unwrap().segment_id, 15);
-        assert_eq!(clf.decide(&unit(0)).unwrap().segment_id, 8);
+        assert_eq!(clf.decide("", &unit(2)).unwrap().segment_id, 18);
+        assert_eq!(clf.decide("", &unit(1)).unwrap().segment_id, 15);
+        assert_eq!(clf.decide("", &unit(0)).unwrap().segment_id, 8);
     }
 
     #[test]
@@ -191,7 +201,7 @@ mod tests {
         }).collect();
         let clf = Classifier::new(Some(&dict), None, &protos).unwrap();
         assert_eq!(clf.mode(), "zero-shot");
-        let d = clf.decide(&protos[5]).unwrap();
+        let d = clf.decide("any text", &protos[5]).unwrap();
         assert_eq!(d.segment_id, dict.segments()[5].id);
         assert_eq!(d.top.len(), 3);
         assert!(Classifier::new(Some(&dict), None, &protos[..3]).is_err());

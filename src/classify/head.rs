@@ -1,23 +1,31 @@
 //! A trained classifier head over text embeddings, its file format, and the
 //! zero-shot matcher that covers segments with few or no examples.
 //!
-//! The head file is one small JSON document: the segment dictionary it was
+//! The head file is one JSON document: the segment dictionary it was
 //! trained with, the logistic-regression weights, the number of training
 //! examples per segment, and the id of the embedding model whose vectors it
 //! expects. Vectors from another model live in a different space, so loading
 //! a head for the wrong model is refused rather than silently producing
 //! nonsense.
+//!
+//! Version 2 adds hashed character n-gram features of the transcript beside
+//! the embedding: the n-gram vectorizer (settings and idf) and the sparse
+//! block's weights, both as base64 of little-endian f32 (about 5 MB for 12
+//! segments). A head trained without n-grams is written as version 1, and
+//! version 1 files load as embedding-only heads.
 
 use serde::{Deserialize, Serialize};
 
 use crate::classify::logreg::{softmax_in_place, FitReport, LogRegParams, LogisticRegression};
+use crate::classify::ngrams::{NgramParams, NgramVectorizer};
 use crate::classify::segments::SegmentDictionary;
 use crate::error::{Error, Result};
 
 /// The `format` field of a head file.
 pub const HEAD_FORMAT: &str = "creative-filter-head";
-/// The newest head file version this build reads and the one it writes.
-pub const HEAD_FORMAT_VERSION: u32 = 1;
+/// The newest head file version this build reads and the one it writes for
+/// heads with n-gram features (2); embedding-only heads are written as 1.
+pub const HEAD_FORMAT_VERSION: u32 = 2;
 
 /// Softmax temperature for cosine similarities.
 ///
@@ -209,33 +217,56 @@ pub struct Head {
     /// Training examples per segment, in dictionary order.
     pub examples: Vec<u32>,
     pub model: LogisticRegression,
+    /// The transcript's n-gram features (version 2), read beside the embedding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ngrams: Option<NgramVectorizer>,
     #[serde(default)]
     pub zero_shot: ZeroShotParams,
 }
 
 impl Head {
-    /// Trains on embeddings `x` (`y.len()` rows of `dim`) labelled with
-    /// segment ids `y`, all of which must be in `segments`.
+    /// Trains on transcripts `texts` and their embeddings `x` (`y.len()`
+    /// rows of `dim`) labelled with segment ids `y`, all of which must be in
+    /// `segments`. With `ngrams`, the texts' hashed n-grams (idf learned on
+    /// these texts) sit beside the embedding; without, `texts` may be empty.
+    #[allow(clippy::too_many_arguments)]
     pub fn train(
         segments: SegmentDictionary,
         embedding_model: &str,
+        texts: &[&str],
         x: &[f32],
         dim: usize,
         y: &[u32],
         params: &LogRegParams,
+        ngrams: Option<&NgramParams>,
     ) -> Result<(Head, FitReport)> {
         if let Some(bad) = y.iter().find(|id| segments.get(**id).is_none()) {
             return Err(Error::Invalid(format!("training label {bad} is not a segment of the dictionary")));
         }
-        let (model, report) = LogisticRegression::fit(x, dim, y, params)?;
+        let (model, vectorizer, report) = match ngrams {
+            Some(p) => {
+                if texts.len() != y.len() {
+                    return Err(Error::Invalid(format!("{} texts for {} labels", texts.len(), y.len())));
+                }
+                let vectorizer = NgramVectorizer::fit(texts, p)?;
+                let sparse = vectorizer.transform(texts);
+                let (model, report) = LogisticRegression::fit_with_sparse(x, dim, Some(&sparse), y, params)?;
+                (model, Some(vectorizer), report)
+            }
+            None => {
+                let (model, report) = LogisticRegression::fit(x, dim, y, params)?;
+                (model, None, report)
+            }
+        };
         let examples = segments.iter().map(|s| y.iter().filter(|&&l| l == s.id).count() as u32).collect();
         let head = Head {
             format: HEAD_FORMAT.into(),
-            version: HEAD_FORMAT_VERSION,
+            version: if vectorizer.is_some() { HEAD_FORMAT_VERSION } else { 1 },
             embedding_model: embedding_model.into(),
             segments,
             examples,
             model,
+            ngrams: vectorizer,
             zero_shot: ZeroShotParams::default(),
         };
         Ok((head, report))
@@ -254,8 +285,9 @@ impl Head {
     }
 
     /// The head's own probabilities in dictionary order; segments it was not
-    /// trained on get 0.
-    pub fn head_probs(&self, embedding: &[f32]) -> Result<Vec<f32>> {
+    /// trained on get 0. `text` is the transcript the embedding was made of
+    /// (read only by heads with n-gram features).
+    pub fn head_probs(&self, text: &str, embedding: &[f32]) -> Result<Vec<f32>> {
         if embedding.len() != self.dim() {
             return Err(Error::Invalid(format!(
                 "the embedding has {} values but the head expects {} (model {})",
@@ -264,7 +296,13 @@ impl Head {
                 self.embedding_model
             )));
         }
-        let p = self.model.predict_proba_one(embedding);
+        let p = match &self.ngrams {
+            Some(v) => {
+                let (idx, val) = v.transform_one(text);
+                self.model.predict_proba_row(embedding, Some((&idx, &val)))
+            }
+            None => self.model.predict_proba_one(embedding),
+        };
         let mut out = vec![0f32; self.segments.len()];
         for (class, prob) in self.model.classes.iter().zip(p) {
             out[self.segments.index_of(*class).expect("checked on load")] = prob;
@@ -279,8 +317,8 @@ impl Head {
 
     /// Probabilities in dictionary order: the head alone, or blended with
     /// zero-shot when prototypes of every segment are given.
-    pub fn probs(&self, embedding: &[f32], prototypes: Option<&Prototypes>) -> Result<Vec<f32>> {
-        let head = self.head_probs(embedding)?;
+    pub fn probs(&self, text: &str, embedding: &[f32], prototypes: Option<&Prototypes>) -> Result<Vec<f32>> {
+        let head = self.head_probs(text, embedding)?;
         let Some(protos) = prototypes else {
             return Ok(head);
         };
@@ -294,9 +332,9 @@ impl Head {
         Ok(blend(&head, &zs, &self.alphas()))
     }
 
-    /// Decides one creative from its embedding.
-    pub fn decide(&self, embedding: &[f32], prototypes: Option<&Prototypes>) -> Result<Decision> {
-        Decision::from_probs(&self.segments, &self.probs(embedding, prototypes)?)
+    /// Decides one creative from its transcript and the transcript's embedding.
+    pub fn decide(&self, text: &str, embedding: &[f32], prototypes: Option<&Prototypes>) -> Result<Decision> {
+        Decision::from_probs(&self.segments, &self.probs(text, embedding, prototypes)?)
     }
 
     /// The head file's bytes (JSON).
@@ -343,6 +381,21 @@ impl Head {
         if self.examples.len() != self.segments.len() {
             return damaged("example counts do not match the segments".into());
         }
+        match (&self.ngrams, &m.sparse) {
+            (None, None) => {}
+            (Some(v), Some(s)) => {
+                if let Err(e) = v.check() {
+                    return damaged(format!("n-gram features: {e}"));
+                }
+                if s.n_features != v.buckets() || s.coef.len() != k * s.n_features {
+                    return damaged(format!("{} n-gram weights for {k} classes of {} buckets", s.coef.len(), v.buckets()));
+                }
+                if s.coef.iter().any(|w| !w.is_finite()) {
+                    return damaged("a non-finite n-gram weight".into());
+                }
+            }
+            _ => return damaged("n-gram features without their weights, or weights without features".into()),
+        }
         Ok(())
     }
 
@@ -388,14 +441,14 @@ mod tests {
             x.extend_from_slice(&v);
             y.push([8, 15, 18][c]);
         }
-        Head::train(small_dict(), MODEL, &x, 4, &y, &LogRegParams::default()).unwrap().0
+        Head::train(small_dict(), MODEL, &[], &x, 4, &y, &LogRegParams::default(), None).unwrap().0
     }
 
     #[test]
     fn head_decides_and_round_trips() {
         let head = toy_head();
         assert_eq!(head.examples, vec![20, 20, 20]);
-        let d = head.decide(&[0.1, 1.0, 0.1, 0.1], None).unwrap();
+        let d = head.decide("", &[0.1, 1.0, 0.1, 0.1], None).unwrap();
         assert_eq!((d.segment_id, d.segment_name.as_str()), (15, "Музыка"));
         assert_eq!(d.top.len(), 3);
         assert!(d.top.windows(2).all(|w| w[0].2 >= w[1].2));
@@ -405,6 +458,58 @@ mod tests {
         assert!(bytes.len() < 4096, "head file is small: {} bytes", bytes.len());
         let back = Head::from_json(&bytes, MODEL).unwrap();
         assert_eq!(back, head);
+        assert_eq!(back.version, 1, "an embedding-only head stays readable by older builds");
+    }
+
+    /// Texts whose words, not their (uninformative) embeddings, tell the segments apart.
+    fn ngram_head() -> Head {
+        let words = [["кредит", "ставка", "заём"], ["музыка", "трек", "плейлист"], ["лайк", "репост", "друзья"]];
+        let mut texts = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..30 {
+            let c = i % 3;
+            texts.push(format!("{} и {} сегодня", words[c][i % 3], words[c][(i + 1) % 3]));
+            y.push([8, 15, 18][c]);
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let x = vec![0.5f32; 30 * 4];
+        let (head, report) =
+            Head::train(small_dict(), MODEL, &refs, &x, 4, &y, &LogRegParams::default(), Some(&NgramParams::default()))
+                .unwrap();
+        assert!(report.converged, "{report:?}");
+        head
+    }
+
+    #[test]
+    fn ngram_head_reads_the_transcript_and_round_trips() {
+        let head = ngram_head();
+        assert_eq!(head.version, 2);
+        let e = [0.5f32; 4];
+        assert_eq!(head.decide("новый трек в плейлисте", &e, None).unwrap().segment_id, 15);
+        assert_eq!(head.decide("Кредит: низкая ставка", &e, None).unwrap().segment_id, 8);
+        assert_eq!(head.decide("позовите друзья, нужен репост", &e, None).unwrap().segment_id, 18);
+        let bytes = head.to_json().unwrap();
+        assert!(bytes.len() < 2_000_000, "{} bytes", bytes.len());
+        let back = Head::from_json(&bytes, MODEL).unwrap();
+        assert_eq!(back, head);
+        // Weights without their vectorizer (or the reverse) are refused.
+        let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        v.as_object_mut().unwrap().remove("ngrams");
+        let e = Head::from_json(&serde_json::to_vec(&v).unwrap(), MODEL).unwrap_err().to_string();
+        assert!(e.contains("damaged"), "{e}");
+    }
+
+    /// A version 1 file, as earlier builds wrote it, still loads.
+    #[test]
+    fn version_1_head_files_load() {
+        let v1 = r#"{"format":"creative-filter-head","version":1,"embedding_model":"multilingual-e5-small@v1",
+            "segments":SEGMENTS,"examples":[2,2,0],
+            "model":{"classes":[8,15],"n_features":2,"coef":[1.0,-1.0,-1.0,1.0],"intercept":[0.0,0.0]},
+            "zero_shot":{"temperature":0.05,"blend_k":5.0}}"#;
+        let segments = serde_json::to_string(&small_dict()).unwrap();
+        let head = Head::from_json(v1.replace("SEGMENTS", &segments).as_bytes(), MODEL).unwrap();
+        assert!(head.ngrams.is_none() && head.model.sparse.is_none());
+        assert_eq!(head.decide("any text", &[0.0, 2.0], None).unwrap().segment_id, 15);
     }
 
     #[test]
@@ -428,7 +533,7 @@ mod tests {
         v["model"]["coef"] = serde_json::json!([1.0]);
         let e = Head::from_json(&serde_json::to_vec(&v).unwrap(), MODEL).unwrap_err().to_string();
         assert!(e.contains("damaged"), "{e}");
-        let e = toy_head().decide(&[1.0, 0.0], None).unwrap_err().to_string();
+        let e = toy_head().decide("", &[1.0, 0.0], None).unwrap_err().to_string();
         assert!(e.contains("expects 4"), "{e}");
     }
 
@@ -479,19 +584,19 @@ mod tests {
             e[i * 4 + i] = 1.0;
         }
         let protos = Prototypes::new(&head.segments, &e, 4).unwrap();
-        let d = head.decide(&[0.05, 0.05, 0.05, 1.0], Some(&protos)).unwrap();
+        let d = head.decide("", &[0.05, 0.05, 0.05, 1.0], Some(&protos)).unwrap();
         assert_eq!(d.segment_id, 19, "{d:?}");
         // Trained segments still win on their own ground.
-        let d = head.decide(&[1.0, 0.1, 0.1, 0.1], Some(&protos)).unwrap();
+        let d = head.decide("", &[1.0, 0.1, 0.1, 0.1], Some(&protos)).unwrap();
         assert_eq!(d.segment_id, 8);
         // Prototypes of an older segment list are refused.
         let old = Prototypes::new(&small_dict(), &e[..12], 4).unwrap();
-        assert!(head.probs(&[1.0, 0.0, 0.0, 0.0], Some(&old)).is_err());
+        assert!(head.probs("", &[1.0, 0.0, 0.0, 0.0], Some(&old)).is_err());
     }
 
     #[test]
     fn training_labels_must_be_segments() {
-        let e = Head::train(small_dict(), MODEL, &[0.0; 4], 2, &[8, 6], &LogRegParams::default()).unwrap_err();
+        let e = Head::train(small_dict(), MODEL, &[], &[0.0; 4], 2, &[8, 6], &LogRegParams::default(), None).unwrap_err();
         assert!(e.to_string().contains("label 6"), "{e}");
     }
 

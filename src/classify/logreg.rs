@@ -1,5 +1,7 @@
 //! Multinomial (softmax) logistic regression on dense `f32` feature vectors,
-//! fitted by full-batch L-BFGS.
+//! optionally with a sparse block beside them (hashed n-grams), fitted by
+//! full-batch L-BFGS; the loss and gradient run on the thread pool natively
+//! and in turn in the browser.
 //!
 //! The objective is scikit-learn's `LogisticRegression(solver="lbfgs")` for
 //! three or more classes, so a head trained here and one trained there agree:
@@ -19,6 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::classify::ngrams::Csr;
 use crate::error::{Error, Result};
 
 /// How samples are weighted by their class.
@@ -72,15 +75,37 @@ pub struct LogisticRegression {
     pub coef: Vec<f32>,
     /// Centred: sums to zero.
     pub intercept: Vec<f32>,
+    /// Weights of a sparse feature block (hashed n-grams), when fitted with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sparse: Option<SparseCoef>,
+}
+
+/// The weights of a sparse feature block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SparseCoef {
+    pub n_features: usize,
+    /// `n_features × classes`, feature-major (f32 little-endian, base64).
+    #[serde(with = "crate::classify::ngrams::f32_base64")]
+    pub coef: Vec<f32>,
 }
 
 /// Samples per block: the f32 gradient partial sums are flushed to f64 after
 /// each block, which bounds rounding error without slowing the inner loops.
 const BLOCK: usize = 256;
 
+/// Samples per parallel chunk (a multiple of [`BLOCK`]). Chunk boundaries
+/// depend on the data size only, and the chunks' partial sums are added in
+/// order, so a fit is the same on any number of threads.
+const CHUNK: usize = 4096;
+
 struct Problem<'a> {
     x: &'a [f32],
     d: usize,
+    /// Optional sparse block beside the dense features (`h` columns), by
+    /// rows (for the logits) and by columns (for the gradient).
+    sparse: Option<&'a Csr>,
+    columns: Option<Csc>,
+    h: usize,
     k: usize,
     y: Vec<usize>,
     /// Sample weights divided by their sum.
@@ -89,29 +114,142 @@ struct Problem<'a> {
     l2: f64,
 }
 
+/// One chunk's share of the loss and gradient.
+struct Partial {
+    loss: f64,
+    /// `k × d`, class-major.
+    dense: Vec<f64>,
+    bias: Vec<f64>,
+    /// `sw·(p − onehot(y))` of each sample, `k` per sample (kept only with
+    /// a sparse block, whose gradient is gathered from them by column).
+    residuals: Vec<f32>,
+}
+
+/// A sparse block by columns: the samples each feature occurs in.
+struct Csc {
+    indptr: Vec<usize>,
+    rows: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl Csc {
+    fn of(m: &Csr) -> Csc {
+        let mut counts = vec![0usize; m.n_cols + 1];
+        for &j in &m.indices {
+            counts[j as usize + 1] += 1;
+        }
+        for j in 0..m.n_cols {
+            counts[j + 1] += counts[j];
+        }
+        let indptr = counts.clone();
+        let mut next = counts;
+        let mut rows = vec![0u32; m.nnz()];
+        let mut values = vec![0f32; m.nnz()];
+        for i in 0..m.rows() {
+            let (idx, val) = m.row(i);
+            for (&j, &v) in idx.iter().zip(val) {
+                let at = &mut next[j as usize];
+                rows[*at] = i as u32;
+                values[*at] = v;
+                *at += 1;
+            }
+        }
+        Csc { indptr, rows, values }
+    }
+}
+
+/// Columns per parallel task of the sparse gradient.
+const COLUMNS: usize = 2048;
+
 impl Problem<'_> {
     fn n(&self) -> usize {
         self.y.len()
     }
 
-    /// Loss and gradient at `theta` (layout per class: `d` weights, then bias).
+    /// Loss and gradient at `theta`. Layout: per class `d` dense weights and
+    /// the intercept, then `h × k` sparse weights (feature-major, so one
+    /// feature's weights for all classes are adjacent). Without a sparse
+    /// block and with up to [`CHUNK`] samples, every sum runs in the same
+    /// order as in the dense-only solver this one grew from, so its results
+    /// are bit for bit the same.
     fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
         let (d, k) = (self.d, self.k);
         let stride = d + 1;
         let w: Vec<f32> = (0..k).flat_map(|c| theta[c * stride..c * stride + d].iter().map(|&v| v as f32)).collect();
         let b: Vec<f64> = (0..k).map(|c| theta[c * stride + d]).collect();
+        let ws: Vec<f32> = theta[k * stride..].iter().map(|&v| v as f32).collect();
+        let n = self.n();
+        let chunks = n.div_ceil(CHUNK).max(1);
+        let parts = crate::kernels::par_map(chunks, |ci| self.eval_chunk(ci * CHUNK, ((ci + 1) * CHUNK).min(n), &w, &b, &ws));
         grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut loss = 0f64;
+        for p in &parts {
+            loss += p.loss;
+            for c in 0..k {
+                let gc = &mut grad[c * stride..(c + 1) * stride];
+                gc[..d].iter_mut().zip(&p.dense[c * d..(c + 1) * d]).for_each(|(g, v)| *g += v);
+                gc[d] += p.bias[c];
+            }
+        }
+        if let Some(cols) = &self.columns {
+            // Sparse gradient, one column range per task: each sums its
+            // features' samples' residuals in f64, in sample order, and
+            // owns its part of the gradient (no reduction, any thread count).
+            let residuals: Vec<f32> = parts.iter().flat_map(|p| p.residuals.iter().copied()).collect();
+            let h = self.h;
+            let ranges = h.div_ceil(COLUMNS);
+            let blocks = crate::kernels::par_map(ranges, |ri| {
+                let (lo, hi) = (ri * COLUMNS, ((ri + 1) * COLUMNS).min(h));
+                let mut g = vec![0f64; (hi - lo) * k];
+                let mut acc = vec![0f64; k];
+                for j in lo..hi {
+                    acc.iter_mut().for_each(|a| *a = 0.0);
+                    let (a, b) = (cols.indptr[j], cols.indptr[j + 1]);
+                    for (&i, &v) in cols.rows[a..b].iter().zip(&cols.values[a..b]) {
+                        let r = &residuals[i as usize * k..(i as usize + 1) * k];
+                        let v = v as f64;
+                        acc.iter_mut().zip(r).for_each(|(a, &rc)| *a += v * rc as f64);
+                    }
+                    g[(j - lo) * k..(j - lo + 1) * k].copy_from_slice(&acc);
+                }
+                g
+            });
+            let mut at = k * stride;
+            for g in blocks {
+                grad[at..at + g.len()].copy_from_slice(&g);
+                at += g.len();
+            }
+        }
+        let mut penalty = 0f64;
+        let weights = (0..k).flat_map(|c| c * stride..c * stride + d).chain(k * stride..theta.len());
+        for j in weights {
+            let v = theta[j];
+            penalty += v * v;
+            grad[j] += self.l2 * v;
+        }
+        loss + 0.5 * self.l2 * penalty
+    }
+
+    fn eval_chunk(&self, start: usize, end: usize, w: &[f32], b: &[f64], ws: &[f32]) -> Partial {
+        let (d, k) = (self.d, self.k);
+        let keep = if self.sparse.is_some() { (end - start) * k } else { 0 };
+        let mut out = Partial { loss: 0.0, dense: vec![0f64; k * d], bias: vec![0f64; k], residuals: Vec::with_capacity(keep) };
         let mut gw = vec![0f32; k * d];
         let mut z = vec![0f32; k];
         let mut r = vec![0f32; k];
         let mut e = vec![0f64; k];
-        let mut loss = 0f64;
-        for start in (0..self.n()).step_by(BLOCK) {
-            let end = (start + BLOCK).min(self.n());
-            for i in start..end {
+        for block in (start..end).step_by(BLOCK) {
+            for i in block..(block + BLOCK).min(end) {
                 let xi = &self.x[i * d..(i + 1) * d];
-                logits(xi, &w, d, &mut z);
-                let zmax = z.iter().zip(&b).map(|(&zi, &bi)| zi as f64 + bi).fold(f64::NEG_INFINITY, f64::max);
+                logits(xi, w, d, &mut z);
+                let row = self.sparse.map(|s| s.row(i));
+                if let Some((idx, val)) = row {
+                    for (&j, &v) in idx.iter().zip(val) {
+                        let wr = &ws[j as usize * k..(j as usize + 1) * k];
+                        z.iter_mut().zip(wr).for_each(|(zc, wc)| *zc += v * wc);
+                    }
+                }
+                let zmax = z.iter().zip(b).map(|(&zi, &bi)| zi as f64 + bi).fold(f64::NEG_INFINITY, f64::max);
                 let mut sum = 0f64;
                 for c in 0..k {
                     e[c] = (z[c] as f64 + b[c] - zmax).exp();
@@ -119,34 +257,26 @@ impl Problem<'_> {
                 }
                 let yi = self.y[i];
                 let swi = self.sw[i];
-                loss += swi * (zmax + sum.ln() - (z[yi] as f64 + b[yi]));
+                out.loss += swi * (zmax + sum.ln() - (z[yi] as f64 + b[yi]));
                 for c in 0..k {
                     let p = e[c] / sum;
                     let ri = swi * (p - if c == yi { 1.0 } else { 0.0 });
                     r[c] = ri as f32;
-                    grad[c * stride + d] += ri;
+                    out.bias[c] += ri;
                 }
                 for c in 0..k {
                     axpy(r[c], xi, &mut gw[c * d..(c + 1) * d]);
                 }
-            }
-            for c in 0..k {
-                let gc = &mut grad[c * stride..c * stride + d];
-                for (g, p) in gc.iter_mut().zip(&mut gw[c * d..(c + 1) * d]) {
-                    *g += *p as f64;
-                    *p = 0.0;
+                if row.is_some() {
+                    out.residuals.extend_from_slice(&r);
                 }
             }
-        }
-        let mut penalty = 0f64;
-        for c in 0..k {
-            for j in 0..d {
-                let v = theta[c * stride + j];
-                penalty += v * v;
-                grad[c * stride + j] += self.l2 * v;
+            for (g, p) in out.dense.iter_mut().zip(&mut gw) {
+                *g += *p as f64;
+                *p = 0.0;
             }
         }
-        loss + 0.5 * self.l2 * penalty
+        out
     }
 }
 
@@ -215,6 +345,18 @@ impl LogisticRegression {
     /// Fits on `x` (`y.len()` rows of `n_features` values, row-major) with
     /// labels `y` (any ids; the classes are the distinct values of `y`).
     pub fn fit(x: &[f32], n_features: usize, y: &[u32], params: &LogRegParams) -> Result<(LogisticRegression, FitReport)> {
+        Self::fit_with_sparse(x, n_features, None, y, params)
+    }
+
+    /// [`Self::fit`] with a sparse block of features beside the dense ones:
+    /// row `i` of `sparse` belongs to sample `i`. Both blocks share `C`.
+    pub fn fit_with_sparse(
+        x: &[f32],
+        n_features: usize,
+        sparse: Option<&Csr>,
+        y: &[u32],
+        params: &LogRegParams,
+    ) -> Result<(LogisticRegression, FitReport)> {
         let n = y.len();
         if n_features == 0 || x.len() != n * n_features {
             return Err(Error::Invalid(format!(
@@ -227,6 +369,12 @@ impl LogisticRegression {
         }
         if let Some(pos) = x.iter().position(|v| !v.is_finite()) {
             return Err(Error::Invalid(format!("training data: row {} has a non-finite feature", pos / n_features)));
+        }
+        if let Some(s) = sparse {
+            if s.rows() != n {
+                return Err(Error::Invalid(format!("training data: {} sparse rows for {n} samples", s.rows())));
+            }
+            s.check()?;
         }
         let mut classes: Vec<u32> = y.to_vec();
         classes.sort_unstable();
@@ -248,31 +396,51 @@ impl LogisticRegression {
             ClassWeight::Balanced => yi.iter().map(|&c| n as f64 / (k as f64 * counts[c] as f64)).collect(),
         };
         let s: f64 = sw.iter().sum();
+        let h = sparse.map_or(0, |m| m.n_cols);
         let problem = Problem {
             x,
             d: n_features,
+            sparse,
+            columns: sparse.map(Csc::of),
+            h,
             k,
             y: yi,
             sw: sw.iter().map(|w| w / s).collect(),
             l2: 1.0 / (params.c * s),
         };
-        let mut theta = vec![0f64; k * (n_features + 1)];
-        let report = lbfgs(&problem, &mut theta, params);
         let stride = n_features + 1;
+        let mut theta = vec![0f64; k * stride + h * k];
+        let report = lbfgs(&problem, &mut theta, params);
         let coef = (0..k).flat_map(|c| theta[c * stride..c * stride + n_features].iter().map(|&v| v as f32)).collect();
         let mean_b = (0..k).map(|c| theta[c * stride + n_features]).sum::<f64>() / k as f64;
         let intercept = (0..k).map(|c| (theta[c * stride + n_features] - mean_b) as f32).collect();
-        Ok((LogisticRegression { classes, n_features, coef, intercept }, report))
+        let sparse = sparse.map(|_| SparseCoef { n_features: h, coef: theta[k * stride..].iter().map(|&v| v as f32).collect() });
+        Ok((LogisticRegression { classes, n_features, coef, intercept, sparse }, report))
     }
 
     pub fn n_classes(&self) -> usize {
         self.classes.len()
     }
 
-    /// Class probabilities of one feature vector, in [`Self::classes`] order.
+    /// Class probabilities of one feature vector, in [`Self::classes`] order
+    /// (a model with a sparse block reads an empty sparse row).
     pub fn predict_proba_one(&self, x: &[f32]) -> Vec<f32> {
-        let mut z = vec![0f32; self.n_classes()];
+        self.predict_proba_row(x, None)
+    }
+
+    /// Class probabilities of one sample: its dense features and, for a model
+    /// fitted with a sparse block, its sparse row (columns, values).
+    pub fn predict_proba_row(&self, x: &[f32], sparse: Option<(&[u32], &[f32])>) -> Vec<f32> {
+        let k = self.n_classes();
+        let mut z = vec![0f32; k];
         logits(x, &self.coef, self.n_features, &mut z);
+        if let (Some(sc), Some((idx, val))) = (&self.sparse, sparse) {
+            for (&j, &v) in idx.iter().zip(val) {
+                if let Some(wr) = sc.coef.get(j as usize * k..(j as usize + 1) * k) {
+                    z.iter_mut().zip(wr).for_each(|(zc, wc)| *zc += v * wc);
+                }
+            }
+        }
         for (zi, b) in z.iter_mut().zip(&self.intercept) {
             *zi += b;
         }

@@ -1,5 +1,6 @@
 //! From text embeddings to a segment: the segment dictionary, the trained
-//! head (softmax logistic regression) and its zero-shot fallback, and the
+//! head (softmax logistic regression on the embedding and hashed character
+//! n-grams) and its zero-shot fallback, and the
 //! evaluation that reports how well it works.
 //!
 //! Everything here is pure computation on bytes and vectors, so it runs the
@@ -9,11 +10,13 @@ pub mod classifier;
 pub mod head;
 pub mod logreg;
 pub mod metrics;
+pub mod ngrams;
 pub mod segments;
 pub mod training;
 
 pub use classifier::Classifier;
 pub use head::{Decision, Head, Prototypes, ZeroShotParams};
-pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression};
+pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression, SparseCoef};
+pub use ngrams::{Csr, NgramParams, NgramVectorizer};
 pub use metrics::{classification_report, confusion_matrix, roc_auc_ovr, stratified_k_fold, ClassificationReport};
 pub use segments::{Segment, SegmentDictionary};

@@ -6,7 +6,7 @@ use web_time::Instant;
 
 use super::classifier::cross_validate;
 use super::metrics::Evaluation;
-use super::{stratified_k_fold, FitReport, Head, LogRegParams, SegmentDictionary};
+use super::{stratified_k_fold, FitReport, Head, LogRegParams, NgramParams, SegmentDictionary};
 use crate::table::{LabelledTexts, RowProblem};
 use crate::{Error, Result};
 
@@ -17,6 +17,8 @@ pub const DEFAULT_C: f64 = 10.0;
 /// Embedded, labelled examples.
 pub struct Examples {
     pub segments: SegmentDictionary,
+    /// The texts (transcripts) the embeddings were made of.
+    pub texts: Vec<String>,
     /// `y.len()` rows of `dim`.
     pub x: Vec<f32>,
     pub dim: usize,
@@ -26,8 +28,15 @@ pub struct Examples {
 }
 
 impl Examples {
-    pub fn new(segments: SegmentDictionary, vectors: Vec<Vec<f32>>, y: Vec<u32>, problems: Vec<String>, dim: usize) -> Examples {
-        Examples { segments, x: vectors.concat(), dim, y, problems }
+    pub fn new(
+        segments: SegmentDictionary,
+        texts: Vec<String>,
+        vectors: Vec<Vec<f32>>,
+        y: Vec<u32>,
+        problems: Vec<String>,
+        dim: usize,
+    ) -> Examples {
+        Examples { segments, texts, x: vectors.concat(), dim, y, problems }
     }
 }
 
@@ -81,12 +90,16 @@ pub struct Trained {
 }
 
 /// Trains on all examples, after `folds`-fold cross-validation (fewer folds
-/// when there are fewer examples; none when `folds < 2`). `prototypes` are the segments' description embeddings, for
-/// the zero-shot blend.
+/// when there are fewer examples; none when `folds < 2`). `ngrams`: the
+/// transcripts' character n-grams beside the embeddings (None: embeddings
+/// only). `prototypes` are the segments' description embeddings, for the
+/// zero-shot blend.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     ex: &Examples,
     embedding_model: &str,
     params: &LogRegParams,
+    ngrams: Option<&NgramParams>,
     prototypes: &[Vec<f32>],
     folds: usize,
     seed: u64,
@@ -94,16 +107,18 @@ pub fn train(
     if ex.y.is_empty() {
         return Err(Error::Invalid("no usable training examples".into()));
     }
+    let texts: Vec<&str> = ex.texts.iter().map(String::as_str).collect();
     let folds = folds.min(ex.y.len());
     let cross_validation = if folds >= 2 {
         let folds = stratified_k_fold(&ex.y, folds, seed)?;
-        let cv = cross_validate(&ex.segments, embedding_model, &ex.x, ex.dim, &ex.y, &folds, params, prototypes)?;
+        let cv =
+            cross_validate(&ex.segments, embedding_model, &texts, &ex.x, ex.dim, &ex.y, &folds, params, ngrams, prototypes)?;
         Some(Evaluation::new(&ex.segments, &cv.y_true, &cv.y_pred, &cv.proba)?)
     } else {
         None
     };
     let t = Instant::now();
-    let (head, fit) = Head::train(ex.segments.clone(), embedding_model, &ex.x, ex.dim, &ex.y, params)?;
+    let (head, fit) = Head::train(ex.segments.clone(), embedding_model, &texts, &ex.x, ex.dim, &ex.y, params, ngrams)?;
     Ok(Trained { head, fit, seconds: t.elapsed().as_secs_f64(), cross_validation })
 }
 
@@ -152,14 +167,15 @@ mod tests {
             }
         }
         let prototypes: Vec<Vec<f32>> = (0..2).map(|k| (0..4).map(|i| if i == k { 1.0 } else { 0.0 }).collect()).collect();
-        let ex = Examples::new(segments, vectors, y, vec![], 4);
-        let trained = train(&ex, "m", &LogRegParams::default(), &prototypes, 10, 42).unwrap();
+        let texts = y.iter().map(|id| format!("сегмент {id}")).collect();
+        let ex = Examples::new(segments, texts, vectors, y, vec![], 4);
+        let trained = train(&ex, "m", &LogRegParams::default(), Some(&NgramParams::default()), &prototypes, 10, 42).unwrap();
         let cv = trained.cross_validation.expect("cross-validated");
         assert_eq!(cv.report.n_samples, 6);
         assert_eq!(cv.report.accuracy, 1.0);
         assert_eq!(trained.head.examples, vec![3, 3]);
-        assert!(train(&ex, "m", &LogRegParams::default(), &prototypes, 0, 42).unwrap().cross_validation.is_none());
-        let empty = Examples::new(ex.segments.clone(), vec![], vec![], vec![], 4);
-        assert!(train(&empty, "m", &LogRegParams::default(), &prototypes, 5, 42).is_err());
+        assert!(train(&ex, "m", &LogRegParams::default(), None, &prototypes, 0, 42).unwrap().cross_validation.is_none());
+        let empty = Examples::new(ex.segments.clone(), vec![], vec![], vec![], vec![], 4);
+        assert!(train(&empty, "m", &LogRegParams::default(), None, &prototypes, 5, 42).is_err());
     }
 }

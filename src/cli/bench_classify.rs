@@ -1,4 +1,5 @@
-//! `creative-filter bench classify`: the trained head on e5 embeddings,
+//! `creative-filter bench classify`: the trained head on e5 embeddings (and
+//! character n-grams unless --no-ngrams),
 //! cross-validated on labelled texts, beside a TF-IDF + logistic-regression
 //! peer (bench/classify_peer.py) scored on the same folds.
 
@@ -11,7 +12,7 @@ use super::bench::{header, row};
 use super::common::CacheArgs;
 use creative_filter::classify::classifier::cross_validate;
 use creative_filter::classify::metrics::{classification_report, Fold};
-use creative_filter::classify::{stratified_k_fold, Head, LogRegParams, SegmentDictionary};
+use creative_filter::classify::{stratified_k_fold, Head, LogRegParams, NgramParams, SegmentDictionary};
 use creative_filter::pipeline::embed_cached_with_progress;
 use creative_filter::table::{read_labelled_texts, read_table_file};
 use creative_filter::text::TextEncoder;
@@ -38,6 +39,12 @@ pub struct Args {
     /// Inverse L2 regularisation strength of the head.
     #[arg(long, default_value_t = creative_filter::classify::training::DEFAULT_C)]
     c: f64,
+    /// The head on the embeddings alone, without character n-grams.
+    #[arg(long)]
+    no_ngrams: bool,
+    /// Weight of the character n-gram features beside the embedding.
+    #[arg(long, default_value_t = NgramParams::default().weight, conflicts_with = "no_ngrams")]
+    ngram_weight: f32,
     /// Texts embedded afresh (not from the cache) to measure throughput.
     #[arg(long, default_value_t = 300)]
     throughput_texts: usize,
@@ -126,17 +133,22 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let texts_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
 
     let params = LogRegParams { c: args.c, ..Default::default() };
+    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, ..Default::default() });
     let protos_texts = segments.prototype_texts();
     let prototypes = encoder.embed(&protos_texts.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let cv = cross_validate(&segments, &model_id, &x, dim, &y, &folds, &params, &prototypes)?;
+    let cv = cross_validate(&segments, &model_id, &texts, &x, dim, &y, &folds, &params, ngrams.as_ref(), &prototypes)?;
     let report = classification_report(&cv.y_true, &cv.y_pred, None)?.with_segments(&segments);
     let t = Instant::now();
-    let (_, fit) = Head::train(segments.clone(), &model_id, &x, dim, &y, &params)?;
+    let (_, fit) = Head::train(segments.clone(), &model_id, &texts, &x, dim, &y, &params, ngrams.as_ref())?;
     let train_s = t.elapsed().as_secs_f64();
 
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
+    let features = match &ngrams {
+        Some(p) => format!("{model_id} + char_wb {}-{}-grams in 2^{} buckets (weight {})", p.min_n, p.max_n, p.buckets_log2, p.weight),
+        None => model_id.clone(),
+    };
     println!(
-        "classifier benchmark: {} texts, {} labels, {}-fold cross-validation, {model_id}, C = {}, {threads} threads",
+        "classifier benchmark: {} texts, {} labels, {}-fold cross-validation, {features}, C = {}, {threads} threads",
         y.len(),
         segments.len(),
         folds.len(),

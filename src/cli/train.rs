@@ -14,7 +14,7 @@ use creative_filter::cache::FeatureCache;
 use creative_filter::classify::logreg::argmax;
 use creative_filter::classify::metrics::Evaluation;
 use creative_filter::classify::training::{self, resolve_texts, segments_for_texts, Examples, DEFAULT_C};
-use creative_filter::classify::{Classifier, LogRegParams, SegmentDictionary};
+use creative_filter::classify::{Classifier, LogRegParams, NgramParams, SegmentDictionary};
 use creative_filter::creative::Creative;
 use creative_filter::pipeline::{classifier_for, embed_cached_with_progress, prototype_embeddings};
 use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, RowProblem};
@@ -56,6 +56,12 @@ pub struct TrainArgs {
     /// Inverse L2 regularisation strength of the logistic regression.
     #[arg(long, default_value_t = DEFAULT_C)]
     c: f64,
+    /// Train on the embeddings alone, without the transcripts' character n-grams.
+    #[arg(long)]
+    no_ngrams: bool,
+    /// Weight of the character n-gram features beside the embedding.
+    #[arg(long, default_value_t = NgramParams::default().weight, conflicts_with = "no_ngrams")]
+    ngram_weight: f32,
 }
 
 #[derive(clap::Args)]
@@ -92,7 +98,8 @@ fn load_examples(
             eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
         })?;
         eprintln!("{} texts embedded in {:.1} s", texts.len(), t.elapsed().as_secs_f64());
-        return Ok((Examples::new(segments, vectors, y, problems, encoder.dim()), cache));
+        let texts = texts.into_iter().map(String::from).collect();
+        return Ok((Examples::new(segments, texts, vectors, y, problems, encoder.dim()), cache));
     }
 
     let (labels_path, media) = (data.labels.as_deref().expect("clap"), data.media.as_deref().expect("clap"));
@@ -102,7 +109,7 @@ fn load_examples(
     let folder = MediaFolder::scan(media)?;
     let engine = load_engine(models, Arc::clone(encoder), &data.asr, cache)?;
     let mut problems: Vec<String> = labels.problems.iter().map(RowProblem::to_string).collect();
-    let (mut vectors, mut y) = (Vec::new(), Vec::new());
+    let (mut texts, mut vectors, mut y) = (Vec::new(), Vec::new(), Vec::new());
     let total = labels.labels.len();
     let started = Instant::now();
     for (n, (id, segment)) in labels.labels.iter().enumerate() {
@@ -118,6 +125,7 @@ fn load_examples(
         match isolated(|| engine.features(&creative, read_input(path)?)) {
             Ok(f) => match f.embedding {
                 Some(e) => {
+                    texts.push(f.heard.transcript.text);
                     vectors.push(e);
                     y.push(*segment);
                 }
@@ -130,7 +138,7 @@ fn load_examples(
         }
     }
     let dim = engine.encoder.dim();
-    Ok((Examples::new(segments, vectors, y, problems, dim), engine.cache))
+    Ok((Examples::new(segments, texts, vectors, y, problems, dim), engine.cache))
 }
 
 fn print_problems(problems: &[String]) {
@@ -146,18 +154,23 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let encoder = load_encoder(models)?;
     let (ex, cache) = load_examples(&args.data, None, &encoder, cache, models)?;
     print_problems(&ex.problems);
+    if ex.y.is_empty() {
+        return Err(Error::Invalid("no usable training examples".into()));
+    }
     let params = LogRegParams { c: args.c, ..Default::default() };
+    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, ..Default::default() });
     let prototypes = prototype_embeddings(&encoder, &cache, &ex.segments)?;
-    let trained = training::train(&ex, &encoder.model_id(), &params, &prototypes, args.cv, args.seed)?;
+    let trained = training::train(&ex, &encoder.model_id(), &params, ngrams.as_ref(), &prototypes, args.cv, args.seed)?;
     if let Some(eval) = &trained.cross_validation {
         println!("{}-fold cross-validation on {} examples:\n{}", args.cv.min(ex.y.len()), ex.y.len(), eval.to_text());
     }
     let head = trained.head;
     head.save(&args.out)?;
     eprintln!(
-        "trained on {} examples of {} segments in {:.2} s ({} iterations{}); head written to {}",
+        "trained on {} examples of {} segments{} in {:.2} s ({} iterations{}); head written to {}",
         ex.y.len(),
         head.examples.iter().filter(|&&n| n > 0).count(),
+        if head.ngrams.is_some() { " (embeddings + character n-grams)" } else { " (embeddings only)" },
         trained.seconds,
         trained.fit.iterations,
         if trained.fit.converged { "" } else { ", stopped before full convergence" },
@@ -180,8 +193,8 @@ pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let k = clf.segments().len();
     let mut proba = Vec::with_capacity(ex.y.len() * k);
     let mut y_pred = Vec::with_capacity(ex.y.len());
-    for row in ex.x.chunks_exact(ex.dim) {
-        let p = clf.probs(row)?;
+    for (text, row) in ex.texts.iter().zip(ex.x.chunks_exact(ex.dim)) {
+        let p = clf.probs(text, row)?;
         y_pred.push(clf.segments().segments()[argmax(&p)].id);
         proba.extend(p);
     }

@@ -12,7 +12,7 @@ use crate::asr::load_transcriber;
 use crate::cache::FeatureCache;
 use crate::classify::metrics::Evaluation;
 use crate::classify::training::{self, resolve_texts, segments_for_texts, Examples, DEFAULT_C};
-use crate::classify::{Classifier, Head, LogRegParams, SegmentDictionary};
+use crate::classify::{Classifier, Head, LogRegParams, NgramParams, SegmentDictionary};
 use crate::creative::{Creative, DEFAULT_MAX_SECONDS};
 use crate::error::Error;
 use crate::media::{demux_audio, DecodedAudio};
@@ -233,10 +233,12 @@ impl Session {
             let _ = progress.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
         })
         .map_err(error)?;
-        let ex = Examples::new(segments, vectors, y, problems, encoder.dim());
+        let texts = texts.into_iter().map(String::from).collect();
+        let ex = Examples::new(segments, texts, vectors, y, problems, encoder.dim());
         let prototypes = prototype_embeddings(encoder, &self.engine.cache, &ex.segments).map_err(error)?;
         let params = LogRegParams { c: DEFAULT_C, ..Default::default() };
-        let trained = training::train(&ex, &encoder.model_id(), &params, &prototypes, folds, 42).map_err(error)?;
+        let ngrams = NgramParams::default();
+        let trained = training::train(&ex, &encoder.model_id(), &params, Some(&ngrams), &prototypes, folds, 42).map_err(error)?;
         #[derive(Serialize)]
         struct Report<'a> {
             evaluation: Option<&'a Evaluation>,
