@@ -6,7 +6,7 @@
 // texts works, a second visit loads the models from the browser's cache, and
 // no request leaves the page's origin. Screenshots go to target/e2e/.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, readFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, serve, openPage, classifyBatch, nativeClassify } from './harness.mjs';
@@ -263,5 +263,6 @@ await check('a second visit loads the models from the browser cache', async () =
 });
 
 server.stop();
+rmSync(profile, { recursive: true, force: true });
 console.log(failures ? `${failures} browser check(s) failed` : 'all browser checks passed');
 process.exit(failures ? 1 : 0);
