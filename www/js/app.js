@@ -97,17 +97,7 @@ const batch = new Batch(cf, {
   },
 });
 
-const drop = $('drop');
-drop.addEventListener('dragover', (e) => {
-  e.preventDefault();
-  drop.classList.add('over');
-});
-drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', async (e) => {
-  e.preventDefault();
-  drop.classList.remove('over');
-  batch.add(await filesFromDrop(e.dataTransfer));
-});
+dropZone($('drop'), (files) => batch.add(files));
 for (const id of ['pick-files', 'pick-folder']) {
   $(id).addEventListener('change', (e) => {
     batch.add([...e.target.files]);
