@@ -10,3 +10,4 @@ scripts/fetch-test-data.sh
 cargo test --release
 scripts/build-web.sh
 node tests/browser/e2e.mjs
+node tests/browser/dashboard.mjs

@@ -9,6 +9,7 @@ pub mod asr;
 pub mod cache;
 pub mod classify;
 pub mod creative;
+pub mod dashboard;
 pub mod error;
 pub mod kernels;
 pub mod media;

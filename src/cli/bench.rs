@@ -19,6 +19,12 @@ pub enum What {
     /// Cross-validated macro-F1, training time and embedding throughput
     /// against a TF-IDF + logistic-regression peer on the same folds.
     Classify(super::bench_classify::Args),
+    /// Rows per second reading and summing a generated spend file (see bench/dashboard.sh).
+    Dashboard {
+        /// Rows of generated spend.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
     /// Word error rate, time per 30-s window and memory against faster-whisper.
     Asr {
         /// Clip list: `path<TAB>reference text`, paths relative to the list.
@@ -34,7 +40,36 @@ pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Resul
     match what {
         What::Asr { clips, peer } => asr(&clips, peer.as_deref(), models),
         What::Classify(args) => super::bench_classify::run(args, models, cache),
+        What::Dashboard { rows } => dashboard(rows),
     }
+}
+
+/// Parse + sum duplicates, then join and aggregate, timed separately; the
+/// sample is generated before the clock starts.
+fn dashboard(rows: usize) -> Result<i32> {
+    use creative_filter::dashboard::{read_spend, sample, Dashboard, Filter, Lang};
+    let s = sample::generate(rows, sample::SAMPLE_SEED);
+    let t = Instant::now();
+    let data = read_spend(sample::SAMPLE_FILE_NAME, &s.csv)?;
+    let parse_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut d = Dashboard::new(data);
+    d.set_labels(s.labels());
+    let o = d.overview(&Filter::default(), Lang::Ru);
+    let aggregate_s = t.elapsed().as_secs_f64();
+    let out = serde_json::json!({
+        "rows": d.data().rows,
+        "bytes": s.csv.len(),
+        "bad_rows": d.data().bad.count,
+        "lines": d.data().lines.len(),
+        "total_kopecks": o.kpi.total,
+        "parse_s": parse_s,
+        "aggregate_s": aggregate_s,
+        "rows_per_s": d.data().rows as f64 / (parse_s + aggregate_s),
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    println!("{out}");
+    Ok(0)
 }
 
 struct Side {

@@ -4,6 +4,7 @@ mod bench;
 mod bench_classify;
 mod classify;
 mod common;
+mod dashboard;
 mod models;
 mod train;
 mod transcribe;
@@ -44,6 +45,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Report precision, recall, F1, confusion matrix and ROC-AUC on labelled data.
     Eval(train::EvalArgs),
+    /// Spend by segment, month, advertiser, brand and media type: JSON, SVG charts, .xlsx/.csv.
+    Dashboard(dashboard::Args),
     /// Benchmarks against a peer implementation.
     Bench {
         #[command(subcommand)]
@@ -66,6 +69,7 @@ pub fn run() -> i32 {
         Command::PredictTable(args) => classify::predict_table(args, &models_dir, &cli.cache),
         Command::Train(args) => train::train(args, &models_dir, &cli.cache),
         Command::Eval(args) => train::eval(args, &models_dir, &cli.cache),
+        Command::Dashboard(args) => dashboard::run(args),
         Command::Bench { what } => bench::run(what, &models_dir, &cli.cache),
     };
     match result {

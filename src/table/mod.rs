@@ -188,19 +188,24 @@ fn sniff_delimiter(text: &str) -> u8 {
     }
 }
 
-/// Reads CSV bytes into a [`Table`].
-pub fn read_csv(file_name: &str, bytes: &[u8]) -> Result<Table> {
-    let mut text = decode_text(bytes);
-    // Excel's own separator hint ("sep=;" as the first line) overrides sniffing.
+/// The separator of CSV text and where its header starts: Excel's own
+/// separator hint (a first line `sep=;`) overrides sniffing and is skipped.
+pub(crate) fn csv_dialect(text: &str) -> (u8, usize) {
     let hinted = text.lines().next().and_then(|l| l.trim().strip_prefix("sep=")).and_then(|d| match d.as_bytes() {
         [b] => Some(*b),
         _ => None,
     });
-    if hinted.is_some() {
-        let skip = text.find('\n').map_or(text.len(), |i| i + 1);
-        text.drain(..skip);
+    match hinted {
+        Some(d) => (d, text.find('\n').map_or(text.len(), |i| i + 1)),
+        None => (sniff_delimiter(text), 0),
     }
-    let delimiter = hinted.unwrap_or_else(|| sniff_delimiter(&text));
+}
+
+/// Reads CSV bytes into a [`Table`].
+pub fn read_csv(file_name: &str, bytes: &[u8]) -> Result<Table> {
+    let text = decode_text(bytes);
+    let (delimiter, start) = csv_dialect(&text);
+    let text = &text[start..];
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -272,9 +277,9 @@ pub fn read_spreadsheet(file_name: &str, bytes: &[u8]) -> Result<Table> {
 /// Writes a table as `.xlsx` bytes, one worksheet, bold header.
 ///
 /// Cells are written as text, so IDs keep leading zeros and all their digits;
-/// cells of the columns named in `numeric_columns` that hold a plain integer
-/// (such as `Segment_num`) are written as numbers so Excel can sum and filter
-/// them.
+/// cells of the columns named in `numeric_columns` that hold a plain number
+/// (such as `Segment_num`, or a spend of `1234.56`) are written as numbers so
+/// Excel can sum and filter them.
 pub fn write_xlsx(table: &Table, numeric_columns: &[&str]) -> Result<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
     let xlsx_err = |e: rust_xlsxwriter::XlsxError| Error::Invalid(format!("cannot write .xlsx: {e}"));
@@ -297,8 +302,8 @@ pub fn write_xlsx(table: &Table, numeric_columns: &[&str]) -> Result<Vec<u8>> {
                 continue;
             }
             let as_number = numeric.get(c).copied().unwrap_or(false)
-                && is_plain_integer(cell)
-                && cell.len() <= 15; // beyond 15 digits Excel loses precision
+                && is_plain_number(cell)
+                && cell.len() <= 16; // beyond 15 digits Excel loses precision
             if as_number {
                 let v: f64 = cell.parse().map_err(|_| Error::Invalid(format!("bad number {cell}")))?;
                 sheet.write_number(r, c as u16, v).map_err(xlsx_err)?;
@@ -310,12 +315,12 @@ pub fn write_xlsx(table: &Table, numeric_columns: &[&str]) -> Result<Vec<u8>> {
     workbook.save_to_buffer().map_err(xlsx_err)
 }
 
-/// `-?[0-9]+` without leading zeros (those are IDs, not numbers).
-fn is_plain_integer(s: &str) -> bool {
-    let digits = s.strip_prefix('-').unwrap_or(s);
-    !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !(digits.len() > 1 && digits.starts_with('0'))
+/// `-?[0-9]+(\.[0-9]+)?` without leading zeros (`007` is an ID, not a number).
+fn is_plain_number(s: &str) -> bool {
+    let unsigned = s.strip_prefix('-').unwrap_or(s);
+    let (whole, frac) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    digits(whole) && digits(frac) && !(whole.len() > 1 && whole.starts_with('0'))
 }
 
 /// Reads a table file from disk (native only).
@@ -546,6 +551,16 @@ mod tests {
         t.push_row(vec!["1234500000000000000".into(), "0".into(), "строка с \"кавычками\"\nи переносом".into()]);
         t.push_row(vec!["99999999999999999999999".into(), "18".into(), String::new()]);
         t
+    }
+
+    #[test]
+    fn only_plain_numbers_become_spreadsheet_numbers() {
+        for yes in ["0", "5", "-12", "1234.56", "0.5", "-0.05"] {
+            assert!(is_plain_number(yes), "{yes}");
+        }
+        for no in ["", "007", "00.5", "1.", ".5", "1e5", "1 234", "1,5", "--1", "12a"] {
+            assert!(!is_plain_number(no), "{no}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! no logic of its own; every call goes to the same library functions the
 //! CLI uses, and errors cross as `{code, message}` objects the page can act on.
 
+mod dashboard;
 mod tables;
 
 use serde::Serialize;

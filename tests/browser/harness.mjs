@@ -33,8 +33,8 @@ export function serve(dir = join(ROOT, 'dist')) {
   });
 }
 
-/** A browser with a fresh profile, the page open and its models loaded. */
-export async function openPage(url, { profile } = {}) {
+/** A browser with a fresh profile, the page open and (unless `models` is false) its models loaded. */
+export async function openPage(url, { profile, models = true } = {}) {
   const userDataDir = profile || mkdtempSync(join(tmpdir(), 'cf-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -52,10 +52,15 @@ export async function openPage(url, { profile } = {}) {
   page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && problems.push(`worker console error: ${m.text()}`)));
   const started = Date.now();
   await page.goto(url);
-  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 15 * 60_000, polling: 250 });
-  const ready = await page.evaluate(() => document.body.dataset.ready);
-  if (ready !== 'true') throw new Error(`the models did not load: ${await page.textContent('#models')}`);
-  const info = await page.evaluate(() => window.creativeFilter.cf.ready);
+  let info = null;
+  if (models) {
+    await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 15 * 60_000, polling: 250 });
+    const ready = await page.evaluate(() => document.body.dataset.ready);
+    if (ready !== 'true') throw new Error(`the models did not load: ${await page.textContent('#models')}`);
+    info = await page.evaluate(() => window.creativeFilter.cf.ready);
+  } else {
+    await page.waitForFunction(() => window.creativeFilter, null, { timeout: 60_000 });
+  }
   return {
     context, page, requests, problems, info, loadMs: Date.now() - started, userDataDir,
     async close({ keepProfile = false } = {}) {
@@ -80,12 +85,14 @@ export async function classifyBatch(page, paths, timeoutMs = 30 * 60_000) {
   return page.evaluate((from) => window.creativeFilter.batch.items.slice(from).map((i) => ({ ...i.report, status: i.status, ms: i.ms })), before);
 }
 
+/** The native CLI binary. */
+export const CLI = join(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release/creative-filter');
+
 /** The native CLI's reports for the same files (no cache: a real run). */
 export function nativeClassify(paths) {
-  const bin = join(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release/creative-filter');
   let out;
   try {
-    out = execFileSync(bin, ['classify', '--no-cache', ...paths], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync(CLI, ['classify', '--no-cache', ...paths], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     out = e.stdout; // non-zero only when every file failed
   }

@@ -6,6 +6,7 @@ import { CreativeFilter, missingFeatures } from './api.js';
 import { t, toggleLanguage, applyStatic } from './i18n.js';
 import { filesFromDrop, el, download, formatSeconds, errorText } from './ui.js';
 import { Batch } from './batch.js';
+import { SpendDashboardView } from './dashboard.js';
 
 const cf = new CreativeFilter();
 const $ = (id) => document.getElementById(id);
@@ -25,12 +26,14 @@ $('lang').addEventListener('click', () => {
   toggleLanguage();
   renderSegments();
   batch.render();
+  dashboard.render();
 });
 
 for (const tab of document.querySelectorAll('[role=tab]')) {
   tab.addEventListener('click', () => {
     for (const other of document.querySelectorAll('[role=tab]')) other.setAttribute('aria-selected', String(other === tab));
     for (const section of document.querySelectorAll('.tab')) section.hidden = section.id !== `tab-${tab.dataset.tab}`;
+    if (tab.dataset.tab === 'dashboard') dashboard.activate();
   });
 }
 
@@ -371,6 +374,15 @@ function dropZone(zone, onFiles) {
   });
 }
 
+// ---------- spend dashboard ----------
+
+const dashboard = new SpendDashboardView({
+  // This session's decisions become the dashboard's predictions.
+  predictions: () => batch.reports().filter((r) => r.segment_id != null).map((r) => ({ id: String(r.id), segment: r.segment_id })),
+  segments: () => segments.map(({ id, name }) => ({ id, name })),
+  toast,
+});
+
 applyStatic();
-// For tests and for the curious: the page's classifier and batch.
-window.creativeFilter = { cf, batch };
+// For tests and for the curious: the page's classifier, batch and dashboard.
+window.creativeFilter = { cf, batch, dashboard };
