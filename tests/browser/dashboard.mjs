@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, CLI, serve, openPage } from './harness.mjs';
+import { ROOT, CLI, serve, openPage, check, failures } from './harness.mjs';
 import { parseCsv } from './files.mjs';
 
 const OUT = join(ROOT, 'target/e2e');
@@ -18,17 +18,6 @@ mkdirSync(OUT, { recursive: true });
 if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run cargo build --release first`);
 
-let failures = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    failures++;
-    console.log(`FAIL ${name}\n     ${(e && e.stack) || e}`);
-  }
-}
 
 /** The CLI's dashboard JSON for the same input and filter. */
 function native(args) {
@@ -141,8 +130,8 @@ await check('nothing left the origin and the page logged no error', async () => 
 await browser.close();
 server.stop();
 rmSync(work, { recursive: true, force: true });
-if (failures) {
-  console.log(`${failures} dashboard check(s) failed`);
+if (failures()) {
+  console.log(`${failures()} dashboard check(s) failed`);
   process.exit(1);
 }
 console.log('dashboard: all checks passed');

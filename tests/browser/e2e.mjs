@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, serve, openPage, classifyBatch, nativeClassify } from './harness.mjs';
+import { ROOT, serve, openPage, classifyBatch, nativeClassify, check, failures } from './harness.mjs';
 import { parseCsv, readXlsx } from './files.mjs';
 
 const MEDIA = join(ROOT, 'tests/data/media');
@@ -18,17 +18,6 @@ mkdirSync(OUT, { recursive: true });
 if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
 if (!existsSync(MEDIA)) throw new Error('tests/data/media is missing: run scripts/fetch-test-data.sh first');
 
-let failures = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    failures++;
-    console.log(`FAIL ${name}\n     ${(e && e.stack) || e}`);
-  }
-}
 
 // Character error rate between two transcripts (Levenshtein over characters).
 function cer(ref, hyp) {
@@ -264,5 +253,5 @@ await check('a second visit loads the models from the browser cache', async () =
 
 server.stop();
 rmSync(profile, { recursive: true, force: true });
-console.log(failures ? `${failures} browser check(s) failed` : 'all browser checks passed');
-process.exit(failures ? 1 : 0);
+console.log(failures() ? `${failures()} browser check(s) failed` : 'all browser checks passed');
+process.exit(failures() ? 1 : 0);

@@ -19,6 +19,23 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu',
 ];
 
+let failed = 0;
+
+/** Runs one named check: prints ok or FAIL (with the stack) and its time; a failure does not stop the run. */
+export async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}\n     ${(e && e.stack) || e}`);
+  }
+}
+
+/** How many checks have failed so far. */
+export const failures = () => failed;
+
 /** Serves dist/ on a free port; resolves with {url, stop}. */
 export function serve(dir = join(ROOT, 'dist')) {
   const child = spawn(process.execPath, [join(ROOT, 'scripts/serve.mjs'), '--port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
