@@ -240,6 +240,7 @@ impl SpendData {
 
     /// Appends the data read from the rest of the same file, whose row
     /// numbers start after `row_offset` rows, as if read in one go.
+    #[cfg(not(target_arch = "wasm32"))]
     fn append(&mut self, other: SpendData, row_offset: usize) {
         let ids = |mine: &mut Names, theirs: &Names| -> Vec<u32> { (0..theirs.len() as u32).map(|i| mine.intern(theirs.name(i))).collect() };
         let creatives = ids(&mut self.creatives, &other.creatives);
