@@ -303,7 +303,7 @@ pub fn write_xlsx(table: &Table, numeric_columns: &[&str]) -> Result<Vec<u8>> {
             }
             let as_number = numeric.get(c).copied().unwrap_or(false)
                 && is_plain_number(cell)
-                && cell.len() <= 16; // beyond 15 digits Excel loses precision
+                && cell.bytes().filter(u8::is_ascii_digit).count() <= 15; // beyond 15 digits Excel loses precision
             if as_number {
                 let v: f64 = cell.parse().map_err(|_| Error::Invalid(format!("bad number {cell}")))?;
                 sheet.write_number(r, c as u16, v).map_err(xlsx_err)?;
