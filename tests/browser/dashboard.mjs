@@ -121,6 +121,27 @@ await check("the users' files: spend streamed, labels and predictions joined, ba
   assert.equal(want.overview.kpi.total, native(['--sample']).overview.kpi.total);
 });
 
+await check('dropped files are told apart by name: labels, then the spend file', async () => {
+  const spend = 'Advertisement ID,Advertiser,Brand,Media Type,Year,Month,Estimated cost RUB\n1,A,B,TV,2025,1,"1 000,50"\n1,A,B,TV,2025,1,10\n2,C,D,Radio,2025,February,7\n';
+  const labels = 'Advertisement ID,Segment_num\n1,12\n';
+  writeFileSync(join(work, 'dropped_spend.csv'), spend);
+  writeFileSync(join(work, 'dropped_train_segments.csv'), labels);
+  await redraw(page, () => page.evaluate(([spendText, labelsText]) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([labelsText], 'dropped_train_segments.csv'));
+    dt.items.add(new File([spendText], 'dropped_spend.csv'));
+    document.getElementById('dash-drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, [spend, labels]));
+  await page.waitForFunction(() => document.querySelector('#dash-source').textContent.startsWith('dropped_spend.csv'));
+  await page.waitForFunction(() => document.body.dataset.dashboardBusy === '0');
+  // The earlier labels are still loaded too: the CLI gets them all.
+  const want = native([join(work, 'dropped_spend.csv'), '--labels', join(work, 'files/sample_train_segments.csv'),
+    '--labels', join(work, 'dropped_train_segments.csv'), '--predictions', join(work, 'files/sample_predictions.csv')]);
+  assertKpis(await kpis(page), want.overview);
+  assert.equal(want.overview.kpi.total, 101750, 'the two rows of creative 1 summed, February read as 2');
+  assert.equal(want.overview.kpi.split.known, 101050);
+});
+
 await check('nothing left the origin and the page logged no error', async () => {
   const foreign = browser.requests.filter((u) => !u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:'));
   assert.deepEqual(foreign, []);

@@ -383,6 +383,8 @@ const dashboard = new SpendDashboardView({
   toast,
 });
 
+dropZone($('dash-drop'), (files) => dashboard.drop(files));
+
 applyStatic();
 // For tests and for the curious: the page's classifier, batch and dashboard.
 window.creativeFilter = { cf, batch, dashboard };

@@ -74,27 +74,19 @@ export class SpendDashboardView {
   }
 
   bind() {
+    for (const [id, source] of [['dash-labels', 'known'], ['dash-predictions', 'predicted']]) {
+      $(id).addEventListener('change', (e) => {
+        const file = e.target.files[0];
+        e.target.value = '';
+        if (file) this.addLabels(file, source);
+      });
+    }
     $('dash-sample').addEventListener('click', () => this.load(() => this.call('sample')));
     $('dash-spend').addEventListener('change', (e) => {
       const file = e.target.files[0];
       e.target.value = '';
       if (file) this.load(() => this.call('readSpend', file));
     });
-    for (const [id, source] of [['dash-labels', 'known'], ['dash-predictions', 'predicted']]) {
-      $(id).addEventListener('change', async (e) => {
-        const file = e.target.files[0];
-        e.target.value = '';
-        if (!file) return;
-        try {
-          const n = await this.call('labels', file, source);
-          this.toast(`${file.name}: ${n} ${t('dashLabelsRead')}`);
-          await this.refreshReport();
-          await this.render();
-        } catch (err) {
-          this.toast(errorText(err));
-        }
-      });
-    }
     $('dash-session').addEventListener('change', () => this.activate());
     for (const id of ['dash-years', 'dash-from', 'dash-to', 'dash-segments', 'dash-advertisers', 'dash-brands', 'dash-media', 'dash-brand']) {
       $(id).addEventListener('change', () => this.readFilters());
@@ -128,6 +120,28 @@ export class SpendDashboardView {
       this.tooltip.style.top = `${e.pageY + 14}px`;
     });
     charts.addEventListener('mouseleave', () => (this.tooltip.hidden = true));
+  }
+
+  async addLabels(file, source) {
+    try {
+      const n = await this.call('labels', file, source);
+      this.toast(`${file.name}: ${n} ${t('dashLabelsRead')}`);
+      await this.refreshReport();
+      await this.render();
+    } catch (err) {
+      this.toast(errorText(err));
+    }
+  }
+
+  /** Dropped files, told apart by name: labels, predictions, else the spend file. */
+  async drop(files) {
+    let spend = null;
+    for (const file of files) {
+      if (/train|label|размет/i.test(file.name)) await this.addLabels(file, 'known');
+      else if (/result|predict|_segments\.|предсказ/i.test(file.name)) await this.addLabels(file, 'predicted');
+      else spend = spend || file;
+    }
+    if (spend) await this.load(() => this.call('readSpend', spend));
   }
 
   /** Called when the tab opens: this session's segments and predictions go in. */
