@@ -731,6 +731,20 @@ mod tests {
     }
 
     #[test]
+    fn spreadsheets_with_numbers_as_numbers() {
+        let mut t = Table::new(HEADER.trim().split(',').map(String::from).collect());
+        t.push_row(["000123", "Банк", "Карта", "ТВ", "2024", "3", "1234.5"].map(String::from).to_vec());
+        t.push_row(["000123", "Банк", "Карта", "ТВ", "2024", "3", "0.25"].map(String::from).to_vec());
+        t.push_row(["7", "Банк", "Карта", "ТВ", "2024", "13", "1"].map(String::from).to_vec());
+        let xlsx = crate::table::write_xlsx(&t, &["Year", "Month", "Estimated cost RUB"]).unwrap();
+        let d = read("d.xlsx", &xlsx);
+        assert_eq!(d.lines.len(), 1);
+        assert_eq!(d.creatives.name(d.lines[0].creative), "000123");
+        assert_eq!(d.lines[0].cost, Kopecks(123475));
+        assert_eq!(d.bad.listed, vec![RowProblem { row: 4, reason: "ID 7: month \"13\" is not a month number or name".into() }]);
+    }
+
+    #[test]
     fn last_row_without_newline_is_read() {
         let d = read("d.csv", format!("{HEADER}1,A,B,TV,2024,3,10").as_bytes());
         assert_eq!(d.lines.len(), 1);
