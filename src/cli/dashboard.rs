@@ -87,11 +87,7 @@ fn parse_segment(s: &str) -> std::result::Result<Option<u32>, String> {
 }
 
 fn parse_lang(s: &str) -> std::result::Result<Lang, String> {
-    match s {
-        "ru" => Ok(Lang::Ru),
-        "en" => Ok(Lang::En),
-        _ => Err(format!("{s:?}: expected ru or en")),
-    }
+    Lang::from_code(s).ok_or_else(|| format!("{s:?}: expected ru or en"))
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -137,14 +133,7 @@ pub fn run(args: Args) -> Result<i32> {
     let overview = dashboard.overview(&filter, args.lang);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|source| Error::Read { path: dir.clone(), source })?;
-        let c = charts::draw(&overview, args.lang, &[]);
-        for (name, svg) in [
-            ("segments-by-month", &c.segments_by_month),
-            ("segment-share", &c.segment_share),
-            ("top-advertisers", &c.top_advertisers),
-            ("brand-months", &c.brand_months),
-            ("media-types", &c.media_types),
-        ] {
+        for (name, svg) in charts::draw(&overview, args.lang, &[]).named() {
             std::fs::write(dir.join(format!("{name}.svg")), svg)?;
         }
         let table = dashboard.table(&filter, args.lang);

@@ -24,6 +24,19 @@ pub struct Charts {
     pub media_types: String,
 }
 
+impl Charts {
+    /// Each chart with its file name stem (`segments-by-month`, …).
+    pub fn named(&self) -> [(&'static str, &str); 5] {
+        [
+            ("segments-by-month", &self.segments_by_month),
+            ("segment-share", &self.segment_share),
+            ("top-advertisers", &self.top_advertisers),
+            ("brand-months", &self.brand_months),
+            ("media-types", &self.media_types),
+        ]
+    }
+}
+
 /// Draws every chart of an overview; series whose keys are in `hidden` are
 /// left out of the bars and greyed in the legend.
 pub fn draw(o: &Overview, lang: Lang, hidden: &[String]) -> Charts {

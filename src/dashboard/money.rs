@@ -89,7 +89,19 @@ pub enum Lang {
     En,
 }
 
-fn group_thousands(mut n: u64, sep: char) -> String {
+impl Lang {
+    /// `ru` or `en`.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code {
+            "ru" => Some(Lang::Ru),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+/// `1 234 567` with `sep` between the groups of three digits.
+pub(super) fn group_thousands(mut n: u64, sep: char) -> String {
     let mut groups = Vec::new();
     loop {
         if n < 1000 {

@@ -54,6 +54,12 @@ impl SourceSplit {
         self.known + self.predicted + self.unclassified
     }
 
+    fn add_split(&mut self, other: &SourceSplit) {
+        self.known += other.known;
+        self.predicted += other.predicted;
+        self.unclassified += other.unclassified;
+    }
+
     pub fn get(&self, source: LabelSource) -> Kopecks {
         match source {
             LabelSource::Known => self.known,
@@ -366,9 +372,7 @@ impl Dashboard {
         };
         for a in &rest {
             other_advertisers.total += a.total;
-            other_advertisers.split.known += a.split.known;
-            other_advertisers.split.predicted += a.split.predicted;
-            other_advertisers.split.unclassified += a.split.unclassified;
+            other_advertisers.split.add_split(&a.split);
         }
 
         let chosen = filter

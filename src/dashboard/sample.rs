@@ -9,6 +9,7 @@
 
 use std::fmt::Write;
 
+use super::money::group_thousands;
 use super::{read_spend, Dashboard, SegmentLabels};
 
 /// The file name the sample is shown under.
@@ -140,16 +141,7 @@ impl Sample {
 
 /// `1 234 567,89` with no-break spaces, as Russian Excel writes amounts.
 fn spaced(kopecks: u64) -> String {
-    let roubles = kopecks / 100;
-    let digits = roubles.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('\u{a0}');
-        }
-        out.push(ch);
-    }
-    format!("{out},{:02}", kopecks % 100)
+    format!("{},{:02}", group_thousands(kopecks / 100, '\u{a0}'), kopecks % 100)
 }
 
 #[cfg(test)]

@@ -17,10 +17,15 @@ fn invalid(e: impl std::fmt::Display) -> JsValue {
 }
 
 fn lang(code: &str) -> Lang {
-    if code == "en" {
-        Lang::En
+    Lang::from_code(code).unwrap_or_default()
+}
+
+/// "known" (the users' labels) or anything else (predictions).
+fn source(code: &str) -> LabelSource {
+    if code == "known" {
+        LabelSource::Known
     } else {
-        Lang::Ru
+        LabelSource::Predicted
     }
 }
 
@@ -120,8 +125,7 @@ impl SpendDashboard {
     /// ("predicted"). Returns how many labels were read.
     #[wasm_bindgen(js_name = addLabelsFile)]
     pub fn add_labels_file(&mut self, file_name: &str, bytes: &[u8], source: &str) -> Result<usize, JsValue> {
-        let source = if source == "known" { LabelSource::Known } else { LabelSource::Predicted };
-        self.edit_labels(|labels| labels.add_file(file_name, bytes, source).map_err(error))
+        self.edit_labels(|labels| labels.add_file(file_name, bytes, self::source(source)).map_err(error))
     }
 
     /// This session's predictions, `[{id, segment}]`, replacing earlier ones.
@@ -138,9 +142,8 @@ impl SpendDashboard {
     /// Forgets the labels of one source ("known" or "predicted").
     #[wasm_bindgen(js_name = clearLabels)]
     pub fn clear_labels(&mut self, source: &str) {
-        let source = if source == "known" { LabelSource::Known } else { LabelSource::Predicted };
         let _ = self.edit_labels(|labels| {
-            labels.clear(source);
+            labels.clear(self::source(source));
             Ok(0)
         });
     }
@@ -155,18 +158,20 @@ impl SpendDashboard {
     }
 
     /// Everything the dashboard shows for a filter: `{options, overview,
-    /// charts}`; `hidden` are the legend entries switched off.
-    pub fn view(&self, filter: JsValue, lang_code: &str, hidden: Vec<String>) -> Result<JsValue, JsValue> {
+    /// charts}`; `hidden` are the legend entries switched off. The filter
+    /// options (a pass over all the data) come only `with_options`: they
+    /// change with the data and labels, not with the filter.
+    pub fn view(&self, filter: JsValue, lang_code: &str, hidden: Vec<String>, with_options: bool) -> Result<JsValue, JsValue> {
         let filter: Filter = serde_wasm_bindgen::from_value(filter).map_err(invalid)?;
         let lang = lang(lang_code);
         let overview = self.dashboard.overview(&filter, lang);
         #[derive(Serialize)]
         struct View<'a> {
-            options: crate::dashboard::FilterOptions,
+            options: Option<crate::dashboard::FilterOptions>,
             overview: &'a crate::dashboard::Overview,
             charts: charts::Charts,
         }
-        to_js(&View { options: self.dashboard.options(lang), charts: charts::draw(&overview, lang, &hidden), overview: &overview })
+        to_js(&View { options: with_options.then(|| self.dashboard.options(lang)), charts: charts::draw(&overview, lang, &hidden), overview: &overview })
     }
 
     /// The aggregated table of a filter as a file: "csv" or "xlsx".

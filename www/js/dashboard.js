@@ -189,8 +189,10 @@ export class SpendDashboardView {
     box.querySelector('span').textContent = `${rows.toLocaleString()} ${t('dashRows')}`;
   }
 
+  /** After labels change: the report and the filter options (segments present) are redone. */
   async refreshReport() {
     if (!this.loaded) return;
+    this.version++;
     this.report = await this.call('report');
     this.showReport();
   }
@@ -241,16 +243,17 @@ export class SpendDashboardView {
   async render() {
     if (!this.loaded) return;
     const ticket = (this.ticket = (this.ticket || 0) + 1);
+    const withOptions = this.optionsVersion !== this.version || this.optionsLang !== language();
     let view;
     try {
-      view = await this.call('view', this.filter, language(), [...this.hidden]);
+      view = await this.call('view', this.filter, language(), [...this.hidden], withOptions);
     } catch (e) {
       this.toast(errorText(e));
       return;
     }
     if (ticket !== this.ticket) return;
     this.view = view;
-    if (this.optionsVersion !== this.version || this.optionsLang !== language()) {
+    if (view.options) {
       this.fillOptions(view.options);
       this.optionsVersion = this.version;
       this.optionsLang = language();
