@@ -93,6 +93,84 @@ pub struct SparseCoef {
 /// each block, which bounds rounding error without slowing the inner loops.
 const BLOCK: usize = 256;
 
+/// Width of one sparse-weight block: the `k` class weights of an n-gram are
+/// padded to whole 64-byte blocks, so each non-zero costs one aligned cache
+/// line and fixed-width multiply-adds instead of a short variable loop.
+const LANES: usize = 16;
+
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Lanes([f32; LANES]);
+
+impl Lanes {
+    const ZERO: Lanes = Lanes([0.0; LANES]);
+
+    #[inline(always)]
+    fn add_scaled(&mut self, v: f32, w: &Lanes) {
+        for l in 0..LANES {
+            self.0[l] += v * w.0[l];
+        }
+    }
+
+    /// `k` values laid out as `k.div_ceil(LANES)` blocks, zero-padded.
+    fn pack(values: impl ExactSizeIterator<Item = f32>, out: &mut Vec<Lanes>) {
+        let start = out.len();
+        let k = values.len();
+        out.resize(start + k.div_ceil(LANES), Lanes::ZERO);
+        for (c, v) in values.enumerate() {
+            out[start + c / LANES].0[c % LANES] = v;
+        }
+    }
+
+    fn get(blocks: &[Lanes], c: usize) -> f32 {
+        blocks[c / LANES].0[c % LANES]
+    }
+}
+
+/// `out = Σ v · table[j]` over the pairs `(j, v)`, each table row `out.len()`
+/// lane blocks: a sparse row times the weights (logits), or a sparse column
+/// times the residuals (gradient). One and two blocks (up to 32 segments)
+/// keep the sums in registers, with AVX-512 where the CPU has it.
+fn sparse_dot(idx: &[u32], val: &[f32], table: &[Lanes], out: &mut [Lanes]) {
+    #[inline(always)]
+    fn fixed<const B: usize>(idx: &[u32], val: &[f32], table: &[Lanes]) -> [Lanes; B] {
+        // Plain index loops: iterator adapters here were left as calls, one
+        // per non-zero.
+        let mut acc = [Lanes::ZERO; B];
+        for t in 0..idx.len().min(val.len()) {
+            let (j, v) = (idx[t] as usize, val[t]);
+            let row: &[Lanes; B] = table[j * B..(j + 1) * B].try_into().expect("B blocks");
+            for b in 0..B {
+                acc[b].add_scaled(v, &row[b]);
+            }
+        }
+        acc
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn fixed_avx512<const B: usize>(idx: &[u32], val: &[f32], table: &[Lanes]) -> [Lanes; B] {
+        fixed::<B>(idx, val, table)
+    }
+    fn dispatch<const B: usize>(idx: &[u32], val: &[f32], table: &[Lanes]) -> [Lanes; B] {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::math::x86::available() {
+            // SAFETY: the CPU has AVX-512F (checked above).
+            return unsafe { fixed_avx512::<B>(idx, val, table) };
+        }
+        fixed::<B>(idx, val, table)
+    }
+    match out.len() {
+        1 => out.copy_from_slice(&dispatch::<1>(idx, val, table)),
+        2 => out.copy_from_slice(&dispatch::<2>(idx, val, table)),
+        b => {
+            out.fill(Lanes::ZERO);
+            for (&j, &v) in idx.iter().zip(val) {
+                out.iter_mut().zip(&table[j as usize * b..(j as usize + 1) * b]).for_each(|(a, w)| a.add_scaled(v, w));
+            }
+        }
+    }
+}
+
 /// Samples per parallel chunk (a multiple of [`BLOCK`]). Chunk boundaries
 /// depend on the data size only, and the chunks' partial sums are added in
 /// order, so a fit is the same on any number of threads.
@@ -104,7 +182,7 @@ struct Problem<'a> {
     /// Optional sparse block beside the dense features (`h` columns), by
     /// rows (for the logits) and by columns (for the gradient).
     sparse: Option<&'a Csr>,
-    columns: Option<Csc>,
+    columns: Option<&'a Csc>,
     h: usize,
     k: usize,
     y: Vec<usize>,
@@ -120,9 +198,10 @@ struct Partial {
     /// `k × d`, class-major.
     dense: Vec<f64>,
     bias: Vec<f64>,
-    /// `sw·(p − onehot(y))` of each sample, `k` per sample (kept only with
-    /// a sparse block, whose gradient is gathered from them by column).
-    residuals: Vec<f32>,
+    /// `sw·(p − onehot(y))` of each sample, `k` per sample in lane blocks
+    /// (kept only with a sparse block, whose gradient is gathered from them
+    /// by column).
+    residuals: Vec<Lanes>,
 }
 
 /// A sparse block by columns: the samples each feature occurs in.
@@ -158,6 +237,47 @@ impl Csc {
     }
 }
 
+/// A sparse block with its columns renumbered by falling number of rows
+/// they occur in, by rows and by columns. The common n-grams account for
+/// most non-zeros; numbered first, their weights share a few hot cache lines
+/// instead of being strewn over the whole table.
+struct Renumbered {
+    rows: Csr,
+    columns: Csc,
+    /// Original column of each new one.
+    order: Vec<u32>,
+}
+
+impl Renumbered {
+    fn of(m: &Csr) -> Renumbered {
+        let by_col = Csc::of(m);
+        let mut order: Vec<u32> = (0..m.n_cols as u32).collect();
+        order.sort_by_key(|&j| std::cmp::Reverse(by_col.indptr[j as usize + 1] - by_col.indptr[j as usize]));
+        let mut columns = Csc { indptr: Vec::with_capacity(m.n_cols + 1), rows: Vec::with_capacity(m.nnz()), values: Vec::with_capacity(m.nnz()) };
+        columns.indptr.push(0);
+        for &j in &order {
+            let (a, b) = (by_col.indptr[j as usize], by_col.indptr[j as usize + 1]);
+            columns.rows.extend_from_slice(&by_col.rows[a..b]);
+            columns.values.extend_from_slice(&by_col.values[a..b]);
+            columns.indptr.push(columns.rows.len());
+        }
+        // Back to rows: visiting the new columns in order leaves every row's
+        // indices ascending.
+        let mut next = m.indptr.clone();
+        let mut rows = Csr { n_cols: m.n_cols, indptr: m.indptr.clone(), indices: vec![0; m.nnz()], values: vec![0.0; m.nnz()] };
+        for j in 0..m.n_cols {
+            let (a, b) = (columns.indptr[j], columns.indptr[j + 1]);
+            for (&i, &v) in columns.rows[a..b].iter().zip(&columns.values[a..b]) {
+                let at = &mut next[i as usize];
+                rows.indices[*at] = j as u32;
+                rows.values[*at] = v;
+                *at += 1;
+            }
+        }
+        Renumbered { rows, columns, order }
+    }
+}
+
 /// Columns per parallel task of the sparse gradient.
 const COLUMNS: usize = 2048;
 
@@ -177,7 +297,11 @@ impl Problem<'_> {
         let stride = d + 1;
         let w: Vec<f32> = (0..k).flat_map(|c| theta[c * stride..c * stride + d].iter().map(|&v| v as f32)).collect();
         let b: Vec<f64> = (0..k).map(|c| theta[c * stride + d]).collect();
-        let ws: Vec<f32> = theta[k * stride..].iter().map(|&v| v as f32).collect();
+        let blocks = k.div_ceil(LANES);
+        let mut ws: Vec<Lanes> = Vec::with_capacity(self.h * blocks);
+        for f in theta[k * stride..].chunks_exact(k) {
+            Lanes::pack(f.iter().map(|&v| v as f32), &mut ws);
+        }
         let n = self.n();
         let chunks = n.div_ceil(CHUNK).max(1);
         let parts = crate::kernels::par_map(chunks, |ci| self.eval_chunk(ci * CHUNK, ((ci + 1) * CHUNK).min(n), &w, &b, &ws));
@@ -191,31 +315,30 @@ impl Problem<'_> {
                 gc[d] += p.bias[c];
             }
         }
-        if let Some(cols) = &self.columns {
+        if let Some(cols) = self.columns {
             // Sparse gradient, one column range per task: each sums its
             // features' samples' residuals in f64, in sample order, and
             // owns its part of the gradient (no reduction, any thread count).
-            let residuals: Vec<f32> = parts.iter().flat_map(|p| p.residuals.iter().copied()).collect();
+            // The sums run in f32: the residuals are already f32, and a
+            // column's few thousand terms lose far less than the tolerance.
+            let residuals: Vec<Lanes> = parts.iter().flat_map(|p| p.residuals.iter().copied()).collect();
             let h = self.h;
             let ranges = h.div_ceil(COLUMNS);
-            let blocks = crate::kernels::par_map(ranges, |ri| {
+            let columns = crate::kernels::par_map(ranges, |ri| {
                 let (lo, hi) = (ri * COLUMNS, ((ri + 1) * COLUMNS).min(h));
                 let mut g = vec![0f64; (hi - lo) * k];
-                let mut acc = vec![0f64; k];
+                let mut acc = vec![Lanes::ZERO; blocks];
                 for j in lo..hi {
-                    acc.iter_mut().for_each(|a| *a = 0.0);
                     let (a, b) = (cols.indptr[j], cols.indptr[j + 1]);
-                    for (&i, &v) in cols.rows[a..b].iter().zip(&cols.values[a..b]) {
-                        let r = &residuals[i as usize * k..(i as usize + 1) * k];
-                        let v = v as f64;
-                        acc.iter_mut().zip(r).for_each(|(a, &rc)| *a += v * rc as f64);
+                    sparse_dot(&cols.rows[a..b], &cols.values[a..b], &residuals, &mut acc);
+                    for (c, gc) in g[(j - lo) * k..(j - lo + 1) * k].iter_mut().enumerate() {
+                        *gc = Lanes::get(&acc, c) as f64;
                     }
-                    g[(j - lo) * k..(j - lo + 1) * k].copy_from_slice(&acc);
                 }
                 g
             });
             let mut at = k * stride;
-            for g in blocks {
+            for g in columns {
                 grad[at..at + g.len()].copy_from_slice(&g);
                 at += g.len();
             }
@@ -230,24 +353,43 @@ impl Problem<'_> {
         loss + 0.5 * self.l2 * penalty
     }
 
-    fn eval_chunk(&self, start: usize, end: usize, w: &[f32], b: &[f64], ws: &[f32]) -> Partial {
+    fn eval_chunk(&self, start: usize, end: usize, w: &[f32], b: &[f64], ws: &[Lanes]) -> Partial {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::math::x86::available() {
+            // SAFETY: the CPU has AVX-512F (checked above).
+            return unsafe { self.eval_chunk_avx512(start, end, w, b, ws) };
+        }
+        self.eval_chunk_any(start, end, w, b, ws)
+    }
+
+    /// The same code compiled for AVX-512: the dense logits and gradient
+    /// updates are plain loops the compiler vectorises to the widest lanes
+    /// it may use.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn eval_chunk_avx512(&self, start: usize, end: usize, w: &[f32], b: &[f64], ws: &[Lanes]) -> Partial {
+        self.eval_chunk_any(start, end, w, b, ws)
+    }
+
+    #[inline(always)]
+    fn eval_chunk_any(&self, start: usize, end: usize, w: &[f32], b: &[f64], ws: &[Lanes]) -> Partial {
         let (d, k) = (self.d, self.k);
-        let keep = if self.sparse.is_some() { (end - start) * k } else { 0 };
+        let blocks = k.div_ceil(LANES);
+        let keep = if self.sparse.is_some() { (end - start) * blocks } else { 0 };
         let mut out = Partial { loss: 0.0, dense: vec![0f64; k * d], bias: vec![0f64; k], residuals: Vec::with_capacity(keep) };
         let mut gw = vec![0f32; k * d];
         let mut z = vec![0f32; k];
         let mut r = vec![0f32; k];
         let mut e = vec![0f64; k];
+        let mut zs = vec![Lanes::ZERO; blocks];
         for block in (start..end).step_by(BLOCK) {
             for i in block..(block + BLOCK).min(end) {
                 let xi = &self.x[i * d..(i + 1) * d];
                 logits(xi, w, d, &mut z);
                 let row = self.sparse.map(|s| s.row(i));
                 if let Some((idx, val)) = row {
-                    for (&j, &v) in idx.iter().zip(val) {
-                        let wr = &ws[j as usize * k..(j as usize + 1) * k];
-                        z.iter_mut().zip(wr).for_each(|(zc, wc)| *zc += v * wc);
-                    }
+                    sparse_dot(idx, val, ws, &mut zs);
+                    z.iter_mut().enumerate().for_each(|(c, zc)| *zc += Lanes::get(&zs, c));
                 }
                 let zmax = z.iter().zip(b).map(|(&zi, &bi)| zi as f64 + bi).fold(f64::NEG_INFINITY, f64::max);
                 let mut sum = 0f64;
@@ -268,7 +410,7 @@ impl Problem<'_> {
                     axpy(r[c], xi, &mut gw[c * d..(c + 1) * d]);
                 }
                 if row.is_some() {
-                    out.residuals.extend_from_slice(&r);
+                    Lanes::pack(r.iter().copied(), &mut out.residuals);
                 }
             }
             for (g, p) in out.dense.iter_mut().zip(&mut gw) {
@@ -284,6 +426,7 @@ impl Problem<'_> {
 /// loaded chunk of `x` feeds four independent accumulator chains. Fixed-size
 /// chunks let the compiler drop bounds checks and vectorise (AVX natively,
 /// simd128 in the browser).
+#[inline(always)]
 fn logits(x: &[f32], w: &[f32], d: usize, z: &mut [f32]) {
     let k = z.len();
     let (xc, xt) = x.as_chunks::<8>();
@@ -315,6 +458,7 @@ fn logits(x: &[f32], w: &[f32], d: usize, z: &mut [f32]) {
     }
 }
 
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 16];
     let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
@@ -327,14 +471,26 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+#[inline(always)]
 fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += a * xi;
     }
 }
 
+/// Eight running sums: one sum would be a single chain of dependent adds,
+/// which cannot vectorise and dominated L-BFGS's bookkeeping over the
+/// n-gram weights.
 fn dot64(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let (ca, ta) = a.as_chunks::<8>();
+    let (cb, tb) = b.as_chunks::<8>();
+    let mut acc = [0f64; 8];
+    for (x, y) in ca.iter().zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f64>() + ta.iter().zip(tb).map(|(x, y)| x * y).sum::<f64>()
 }
 
 fn max_abs(v: &[f64]) -> f64 {
@@ -396,12 +552,25 @@ impl LogisticRegression {
             ClassWeight::Balanced => yi.iter().map(|&c| n as f64 / (k as f64 * counts[c] as f64)).collect(),
         };
         let s: f64 = sw.iter().sum();
+        // Embeddings share a large common direction, which makes the loss a
+        // long narrow valley. Centring them is free: the unpenalised
+        // intercept absorbs the shift (b' = b − W·mean), so the optimum is
+        // the same model, reached in fewer iterations.
+        let mean: Vec<f32> = {
+            let mut m = vec![0f64; n_features];
+            for row in x.chunks_exact(n_features) {
+                m.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64);
+            }
+            m.iter().map(|v| (v / n as f64) as f32).collect()
+        };
+        let centred: Vec<f32> = x.chunks_exact(n_features).flat_map(|row| row.iter().zip(&mean).map(|(v, m)| v - m)).collect();
         let h = sparse.map_or(0, |m| m.n_cols);
+        let renumbered = sparse.map(Renumbered::of);
         let problem = Problem {
-            x,
+            x: &centred,
             d: n_features,
-            sparse,
-            columns: sparse.map(Csc::of),
+            sparse: renumbered.as_ref().map(|r| &r.rows),
+            columns: renumbered.as_ref().map(|r| &r.columns),
             h,
             k,
             y: yi,
@@ -412,9 +581,22 @@ impl LogisticRegression {
         let mut theta = vec![0f64; k * stride + h * k];
         let report = lbfgs(&problem, &mut theta, params);
         let coef = (0..k).flat_map(|c| theta[c * stride..c * stride + n_features].iter().map(|&v| v as f32)).collect();
-        let mean_b = (0..k).map(|c| theta[c * stride + n_features]).sum::<f64>() / k as f64;
-        let intercept = (0..k).map(|c| (theta[c * stride + n_features] - mean_b) as f32).collect();
-        let sparse = sparse.map(|_| SparseCoef { n_features: h, coef: theta[k * stride..].iter().map(|&v| v as f32).collect() });
+        let b: Vec<f64> = (0..k)
+            .map(|c| {
+                let w = &theta[c * stride..c * stride + n_features];
+                theta[c * stride + n_features] - w.iter().zip(&mean).map(|(w, &m)| w * m as f64).sum::<f64>()
+            })
+            .collect();
+        let mean_b = b.iter().sum::<f64>() / k as f64;
+        let intercept = b.iter().map(|v| (v - mean_b) as f32).collect();
+        let sparse = renumbered.map(|r| {
+            let mut coef = vec![0f32; h * k];
+            for (new, w) in theta[k * stride..].chunks_exact(k).enumerate() {
+                let old = r.order[new] as usize;
+                coef[old * k..(old + 1) * k].iter_mut().zip(w).for_each(|(c, &v)| *c = v as f32);
+            }
+            SparseCoef { n_features: h, coef }
+        });
         Ok((LogisticRegression { classes, n_features, coef, intercept, sparse }, report))
     }
 
@@ -892,3 +1074,4 @@ mod tests {
         }
     }
 }
+

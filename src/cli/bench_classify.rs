@@ -39,6 +39,12 @@ pub struct Args {
     /// Inverse L2 regularisation strength of the head.
     #[arg(long, default_value_t = creative_filter::classify::training::DEFAULT_C)]
     c: f64,
+    /// Gradient tolerance of the fit (largest component).
+    #[arg(long, default_value_t = LogRegParams::default().tol)]
+    tol: f64,
+    /// Iteration limit of the fit.
+    #[arg(long, default_value_t = LogRegParams::default().max_iter)]
+    max_iter: usize,
     /// The head on the embeddings alone, without character n-grams.
     #[arg(long)]
     no_ngrams: bool,
@@ -132,7 +138,7 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     }
     let texts_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
 
-    let params = LogRegParams { c: args.c, ..Default::default() };
+    let params = LogRegParams { c: args.c, tol: args.tol, max_iter: args.max_iter, ..Default::default() };
     let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, ..Default::default() });
     let protos_texts = segments.prototype_texts();
     let prototypes = encoder.embed(&protos_texts.iter().map(String::as_str).collect::<Vec<_>>())?;
@@ -167,6 +173,6 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
         println!("\npeer: {}", p.peer);
         println!("macro-F1 gain over the peer: {:+.4}", report.macro_avg.f1 - p.macro_f1);
     }
-    eprintln!("final fit: {} iterations, converged: {}", fit.iterations, fit.converged);
+    eprintln!("final fit: {} iterations, {} evaluations, converged: {}", fit.iterations, fit.evaluations, fit.converged);
     Ok(0)
 }
