@@ -170,13 +170,17 @@ impl XClipConfig {
     pub fn from_json(bytes: &[u8]) -> Result<Self> {
         let mut v: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| config_err(format!("config.json is not JSON: {e}")))?;
-        for part in ["text_config", "vision_config"] {
-            let Some(over) = v.get(format!("{part}_dict")).and_then(|d| d.as_object()).cloned() else {
-                continue;
-            };
-            let base = v.as_object_mut().unwrap().entry(part).or_insert_with(|| serde_json::json!({}));
-            if let Some(base) = base.as_object_mut() {
-                base.extend(over);
+        if let Some(obj) = v.as_object_mut() {
+            for part in ["text_config", "vision_config"] {
+                let over = obj.get(&format!("{part}_dict")).and_then(|d| d.as_object()).cloned();
+                let base = obj.entry(part).or_insert_with(|| serde_json::json!({}));
+                // null means "defaults" to Hugging Face.
+                if base.is_null() {
+                    *base = serde_json::json!({});
+                }
+                if let (Some(base), Some(over)) = (base.as_object_mut(), over) {
+                    base.extend(over);
+                }
             }
         }
         let cfg: Self = serde_json::from_value(v).map_err(|e| config_err(e.to_string()))?;
@@ -721,6 +725,7 @@ impl PromptLayer {
 }
 
 /// What a video contributes to every comparison with text.
+#[derive(Debug, Clone)]
 pub struct VideoFeatures {
     /// [B, D]: the MIT's pooled output (`get_video_features`), not normalised.
     pub embeds: Tensor,
@@ -730,6 +735,7 @@ pub struct VideoFeatures {
 }
 
 /// Video-text similarity, as Hugging Face's `XCLIPOutput`.
+#[derive(Debug, Clone)]
 pub struct XClipOutput {
     /// [B, D], L2-normalised.
     pub video_embeds: Tensor,
@@ -1043,6 +1049,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!((c.text_config.hidden_size, c.text_config.num_attention_heads), (256, 4));
+        let c = XClipConfig::from_json(br#"{"vision_config": null, "vision_config_dict": {"patch_size": 16}}"#).unwrap();
+        assert_eq!((c.vision_config.patch_size, c.vision_config.num_patches()), (16, 196));
     }
 
     #[test]
