@@ -17,6 +17,7 @@ pub mod models;
 pub mod pipeline;
 pub mod table;
 pub mod text;
+pub mod vision;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

@@ -1,0 +1,1108 @@
+//! X-CLIP (Hugging Face `XCLIPModel`, the architecture of
+//! microsoft/xclip-base-patch32) on candle: a CLIP vision tower whose frames
+//! exchange cross-frame message tokens, a multi-frame integration transformer
+//! (MIT) pooling the frames into one video embedding, a CLIP text tower, and
+//! a prompt generator that conditions each text embedding on the video's
+//! patch features. Tensor names are Hugging Face's, so a `model.safetensors`
+//! of a real checkpoint loads unchanged.
+
+use std::collections::HashMap;
+use std::io::{Seek, Write};
+
+use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor, D};
+use serde::{Deserialize, Serialize};
+
+use crate::kernels::math::Act;
+use crate::text::bert::qtensor_from_bytes;
+use crate::text::int8::{self, Epilogue, Int8Matrix};
+use crate::text::WeightFormat;
+use crate::{Error, Result};
+
+/// Activation of the feed-forward blocks, named as in Hugging Face configs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Activation {
+    /// CLIP's x·σ(1.702x).
+    #[serde(rename = "quick_gelu")]
+    QuickGelu,
+    #[serde(rename = "gelu")]
+    Gelu,
+    #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh", alias = "gelu_fast")]
+    GeluTanh,
+    #[serde(rename = "relu")]
+    Relu,
+}
+
+impl Activation {
+    fn apply(self, xs: &mut [f32]) {
+        match self {
+            Self::QuickGelu => xs.iter_mut().for_each(|x| *x /= 1.0 + (-1.702 * *x).exp()),
+            Self::Gelu => Act::GeluErf.apply_slice(xs),
+            Self::GeluTanh => Act::GeluTanh.apply_slice(xs),
+            Self::Relu => Act::Relu.apply_slice(xs),
+        }
+    }
+}
+
+/// `text_config` of an X-CLIP `config.json` (defaults: Hugging Face's).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct XClipTextConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub max_position_embeddings: usize,
+    pub hidden_act: Activation,
+    pub layer_norm_eps: f64,
+}
+
+impl Default for XClipTextConfig {
+    fn default() -> Self {
+        Self {
+            vocab_size: 49408,
+            hidden_size: 512,
+            intermediate_size: 2048,
+            num_hidden_layers: 12,
+            num_attention_heads: 8,
+            max_position_embeddings: 77,
+            hidden_act: Activation::QuickGelu,
+            layer_norm_eps: 1e-5,
+        }
+    }
+}
+
+/// `vision_config` of an X-CLIP `config.json`, MIT sizes included.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct XClipVisionConfig {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub mit_hidden_size: usize,
+    pub mit_intermediate_size: usize,
+    pub mit_num_hidden_layers: usize,
+    pub mit_num_attention_heads: usize,
+    pub num_channels: usize,
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub num_frames: usize,
+    pub hidden_act: Activation,
+    pub layer_norm_eps: f64,
+}
+
+impl Default for XClipVisionConfig {
+    fn default() -> Self {
+        Self {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            mit_hidden_size: 512,
+            mit_intermediate_size: 2048,
+            mit_num_hidden_layers: 1,
+            mit_num_attention_heads: 8,
+            num_channels: 3,
+            image_size: 224,
+            patch_size: 32,
+            num_frames: 8,
+            hidden_act: Activation::QuickGelu,
+            layer_norm_eps: 1e-5,
+        }
+    }
+}
+
+impl XClipVisionConfig {
+    /// Patches per side of a frame.
+    pub fn grid(&self) -> usize {
+        self.image_size / self.patch_size
+    }
+    pub fn num_patches(&self) -> usize {
+        self.grid() * self.grid()
+    }
+}
+
+/// An X-CLIP `config.json` (the fields the forward pass needs).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct XClipConfig {
+    pub text_config: XClipTextConfig,
+    pub vision_config: XClipVisionConfig,
+    pub projection_dim: usize,
+    pub prompt_layers: usize,
+    pub prompt_alpha: f64,
+    pub prompt_hidden_act: Activation,
+    pub prompt_num_attention_heads: usize,
+    pub logit_scale_init_value: f64,
+    pub model_type: Option<String>,
+}
+
+impl Default for XClipConfig {
+    fn default() -> Self {
+        Self {
+            text_config: XClipTextConfig::default(),
+            vision_config: XClipVisionConfig::default(),
+            projection_dim: 512,
+            prompt_layers: 2,
+            prompt_alpha: 0.1,
+            prompt_hidden_act: Activation::QuickGelu,
+            prompt_num_attention_heads: 8,
+            logit_scale_init_value: 2.6592,
+            model_type: Some("xclip".into()),
+        }
+    }
+}
+
+fn config_err(msg: impl Into<String>) -> Error {
+    Error::ModelConfig(format!("X-CLIP config: {}", msg.into()))
+}
+
+impl XClipConfig {
+    /// The dimensions of microsoft/xclip-base-patch32 (8 frames of 224×224).
+    pub fn base_patch32() -> Self {
+        Self::default()
+    }
+
+    /// Parses a Hugging Face `config.json`. Older checkpoints also carry
+    /// `text_config_dict`/`vision_config_dict`, which take precedence there.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let mut v: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| config_err(format!("config.json is not JSON: {e}")))?;
+        if let Some(obj) = v.as_object_mut() {
+            for part in ["text_config", "vision_config"] {
+                let over = obj.get(&format!("{part}_dict")).and_then(|d| d.as_object()).cloned();
+                let base = obj.entry(part).or_insert_with(|| serde_json::json!({}));
+                // null means "defaults" to Hugging Face.
+                if base.is_null() {
+                    *base = serde_json::json!({});
+                }
+                if let (Some(base), Some(over)) = (base.as_object_mut(), over) {
+                    base.extend(over);
+                }
+            }
+        }
+        let cfg: Self = serde_json::from_value(v).map_err(|e| config_err(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("the config serialises")
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self.model_type.as_deref() {
+            if t != "xclip" {
+                return Err(config_err(format!("model_type is \"{t}\", not \"xclip\"")));
+            }
+        }
+        let (t, v) = (&self.text_config, &self.vision_config);
+        let heads = [
+            ("text_config", t.hidden_size, t.num_attention_heads),
+            ("vision_config", v.hidden_size, v.num_attention_heads),
+            ("vision_config.mit", v.mit_hidden_size, v.mit_num_attention_heads),
+            ("prompt", self.projection_dim, self.prompt_num_attention_heads),
+        ];
+        for (part, width, n) in heads {
+            if n == 0 || width == 0 || width % n != 0 {
+                return Err(config_err(format!(
+                    "{part}: hidden size {width} is not a multiple of its {n} attention heads"
+                )));
+            }
+        }
+        if v.mit_hidden_size != self.projection_dim {
+            return Err(config_err(format!(
+                "vision_config.mit_hidden_size {} must equal projection_dim {} (the MIT runs on projected frame embeddings)",
+                v.mit_hidden_size, self.projection_dim
+            )));
+        }
+        if v.patch_size == 0 || v.image_size < v.patch_size || v.image_size % v.patch_size != 0 {
+            return Err(config_err(format!(
+                "vision_config.image_size {} is not a multiple of patch_size {}",
+                v.image_size, v.patch_size
+            )));
+        }
+        if v.num_frames == 0 || v.num_channels == 0 {
+            return Err(config_err("vision_config.num_frames and num_channels must be at least 1"));
+        }
+        if t.vocab_size == 0 || t.max_position_embeddings == 0 {
+            return Err(config_err("text_config.vocab_size and max_position_embeddings must be at least 1"));
+        }
+        for (name, x) in [("text_config.layer_norm_eps", t.layer_norm_eps), ("vision_config.layer_norm_eps", v.layer_norm_eps)] {
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(config_err(format!("{name} must be a small positive number, got {x}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a tensor is initialised by [`XClipWeights::random`], which also says
+/// whether it is a matmul weight that Q8_0 applies to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Init {
+    /// A linear layer's weight [out, in] in a transformer block.
+    Matmul,
+    /// Other matrices multiplied by activations (projections, patches), kept f32.
+    Projection,
+    Bias,
+    NormWeight,
+    Embedding,
+    Const(f32),
+}
+
+struct Spec {
+    name: String,
+    shape: Vec<usize>,
+    init: Init,
+}
+
+#[derive(Default)]
+struct Specs(Vec<Spec>);
+
+impl Specs {
+    fn add(&mut self, name: impl Into<String>, shape: &[usize], init: Init) {
+        self.0.push(Spec { name: name.into(), shape: shape.to_vec(), init });
+    }
+    fn linear(&mut self, p: &str, out: usize, inp: usize, bias: bool) {
+        self.add(format!("{p}.weight"), &[out, inp], Init::Matmul);
+        if bias {
+            self.add(format!("{p}.bias"), &[out], Init::Bias);
+        }
+    }
+    fn norm(&mut self, p: &str, n: usize) {
+        self.add(format!("{p}.weight"), &[n], Init::NormWeight);
+        self.add(format!("{p}.bias"), &[n], Init::Bias);
+    }
+    fn attention(&mut self, p: &str, h: usize) {
+        for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+            self.linear(&format!("{p}.{proj}"), h, h, true);
+        }
+    }
+    fn encoder_layer(&mut self, p: &str, h: usize, ff: usize) {
+        self.attention(&format!("{p}.self_attn"), h);
+        self.norm(&format!("{p}.layer_norm1"), h);
+        self.linear(&format!("{p}.mlp.fc1"), ff, h, true);
+        self.linear(&format!("{p}.mlp.fc2"), h, ff, true);
+        self.norm(&format!("{p}.layer_norm2"), h);
+    }
+}
+
+/// Every tensor the forward pass reads, with its shape under `cfg`.
+fn specs(cfg: &XClipConfig) -> Vec<Spec> {
+    let mut s = Specs::default();
+    let (t, v, d) = (&cfg.text_config, &cfg.vision_config, cfg.projection_dim);
+
+    let (ht, hv) = (t.hidden_size, v.hidden_size);
+    s.add("text_model.embeddings.token_embedding.weight", &[t.vocab_size, ht], Init::Embedding);
+    s.add("text_model.embeddings.position_embedding.weight", &[t.max_position_embeddings, ht], Init::Embedding);
+    for i in 0..t.num_hidden_layers {
+        s.encoder_layer(&format!("text_model.encoder.layers.{i}"), ht, t.intermediate_size);
+    }
+    s.norm("text_model.final_layer_norm", ht);
+    s.add("text_projection.weight", &[d, ht], Init::Projection);
+
+    let p = v.patch_size;
+    s.add("vision_model.embeddings.class_embedding", &[hv], Init::Embedding);
+    s.add("vision_model.embeddings.patch_embedding.weight", &[hv, v.num_channels, p, p], Init::Projection);
+    s.add("vision_model.embeddings.position_embedding.weight", &[v.num_patches() + 1, hv], Init::Embedding);
+    s.norm("vision_model.pre_layernorm", hv);
+    for i in 0..v.num_hidden_layers {
+        let l = format!("vision_model.encoder.layers.{i}");
+        s.linear(&format!("{l}.message_fc"), hv, hv, true);
+        s.norm(&format!("{l}.message_ln"), hv);
+        s.attention(&format!("{l}.message_attn"), hv);
+        s.encoder_layer(&l, hv, v.intermediate_size);
+    }
+    s.norm("vision_model.post_layernorm", hv);
+    s.add("visual_projection.weight", &[d, hv], Init::Projection);
+
+    s.add("mit.position_embedding", &[1, v.num_frames, v.mit_hidden_size], Init::Embedding);
+    for i in 0..v.mit_num_hidden_layers {
+        s.encoder_layer(&format!("mit.encoder.layers.{i}"), v.mit_hidden_size, v.mit_intermediate_size);
+    }
+
+    s.norm("prompts_visual_layernorm", hv);
+    s.add("prompts_visual_projection", &[hv, d], Init::Projection);
+    s.norm("prompts_generator.layernorm", d);
+    for i in 0..cfg.prompt_layers {
+        let l = format!("prompts_generator.decoder.{i}");
+        for proj in ["q_proj", "k_proj", "v_proj"] {
+            s.linear(&format!("{l}.cross_attn.{proj}"), d, d, false);
+        }
+        s.linear(&format!("{l}.cross_attn.proj"), d, d, true);
+        s.norm(&format!("{l}.norm1"), d);
+        s.norm(&format!("{l}.norm3"), d);
+        s.linear(&format!("{l}.mlp.0"), 4 * d, d, true);
+        s.linear(&format!("{l}.mlp.3"), d, 4 * d, true);
+    }
+    s.add("prompts_generator.alpha", &[d], Init::Const(cfg.prompt_alpha as f32));
+    // A 0-d tensor in Hugging Face checkpoints; kept as [1] (GGUF has no scalars).
+    s.add("logit_scale", &[1], Init::Const(cfg.logit_scale_init_value as f32));
+    s.0
+}
+
+/// The encoding a tensor is kept in under `format`: Q8_0 only for transformer
+/// matmul weights whose rows are whole Q8_0 blocks.
+fn target_dtype(spec: &Spec, format: WeightFormat) -> GgmlDType {
+    let whole_blocks = spec.shape.last().is_some_and(|c| c % GgmlDType::Q8_0.block_size() == 0);
+    match (format, spec.init) {
+        (WeightFormat::Q8_0, Init::Matmul) if whole_blocks => GgmlDType::Q8_0,
+        _ => GgmlDType::F32,
+    }
+}
+
+/// Deterministic uniform numbers (SplitMix64) for random models.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f32(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        // Uniform in [-1, 1).
+        (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+}
+
+// GGUF metadata keys.
+const KEY_ARCH: &str = "general.architecture";
+const KEY_NAME: &str = "general.name";
+const KEY_CONFIG: &str = "xclip.config_json";
+const ARCH: &str = "xclip";
+
+/// Every tensor of an X-CLIP model, checked against its config, in the
+/// encoding it will run in: the in-between form of loading, converting to
+/// GGUF and generating random models.
+pub struct XClipWeights {
+    config: XClipConfig,
+    tensors: HashMap<String, QTensor>,
+}
+
+impl XClipWeights {
+    fn missing(name: &str) -> Error {
+        Error::ModelConfig(format!(
+            "the X-CLIP checkpoint has no tensor {name}: it is incomplete or not an XCLIPModel (with this config)"
+        ))
+    }
+
+    fn check_shape(name: &str, got: &[usize], want: &[usize]) -> Result<()> {
+        if got != want {
+            return Err(Error::ModelConfig(format!(
+                "X-CLIP tensor {name} has shape {got:?}, the config implies {want:?}: config.json and the weights do not belong together"
+            )));
+        }
+        Ok(())
+    }
+
+    /// From a Hugging Face `model.safetensors` (f32, f16 or bf16) and its
+    /// config; tensors the forward pass does not use are ignored.
+    pub fn from_safetensors(bytes: &[u8], config: &XClipConfig, format: WeightFormat) -> Result<Self> {
+        config.validate()?;
+        let mut raw = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
+        let mut tensors = HashMap::new();
+        for spec in specs(config) {
+            let t = raw.remove(&spec.name).ok_or_else(|| Self::missing(&spec.name))?;
+            let t = t.to_dtype(DType::F32)?;
+            let t = if spec.name == "logit_scale" && t.rank() == 0 { t.reshape(1)? } else { t };
+            Self::check_shape(&spec.name, t.dims(), &spec.shape)?;
+            tensors.insert(spec.name.clone(), QTensor::quantize(&t, target_dtype(&spec, format))?);
+        }
+        Ok(Self { config: config.clone(), tensors })
+    }
+
+    /// Random weights (seeded, deterministic) with the scales of a trained
+    /// model, for benchmarks and memory checks: activations stay O(1).
+    pub fn random(config: &XClipConfig, seed: u64, format: WeightFormat) -> Result<Self> {
+        config.validate()?;
+        let mut rng = Rng(seed);
+        let mut tensors = HashMap::new();
+        for spec in specs(config) {
+            let n: usize = spec.shape.iter().product();
+            let fan_in: usize = spec.shape[1..].iter().product::<usize>().max(1);
+            let (centre, spread) = match spec.init {
+                Init::Matmul | Init::Projection => (0.0, (3.0 / fan_in as f32).sqrt()),
+                Init::Bias => (0.0, 0.02),
+                Init::NormWeight => (1.0, 0.1),
+                Init::Embedding => (0.0, 0.035),
+                Init::Const(c) => (c, 0.0),
+            };
+            let data: Vec<f32> = (0..n).map(|_| centre + spread * rng.next_f32()).collect();
+            let t = Tensor::from_vec(data, spec.shape.as_slice(), &Device::Cpu)?;
+            tensors.insert(spec.name.clone(), QTensor::quantize(&t, target_dtype(&spec, format))?);
+        }
+        Ok(Self { config: config.clone(), tensors })
+    }
+
+    /// From a GGUF written by [`XClipWeights::write_gguf`].
+    pub fn from_gguf(bytes: &[u8]) -> Result<Self> {
+        let mut reader = std::io::Cursor::new(bytes);
+        let content = gguf_file::Content::read(&mut reader)
+            .map_err(|e| Error::ModelConfig(format!("not a GGUF file: {e}")))?;
+        let get = |k: &str| -> Result<String> {
+            let v = content.metadata.get(k).ok_or_else(|| Error::ModelConfig(format!("GGUF metadata lacks {k}")))?;
+            Ok(v.to_string()?.clone())
+        };
+        let arch = get(KEY_ARCH)?;
+        if arch != ARCH {
+            return Err(Error::ModelConfig(format!("the GGUF holds a {arch} model, not X-CLIP")));
+        }
+        let config = XClipConfig::from_json(get(KEY_CONFIG)?.as_bytes())?;
+        let mut tensors = HashMap::new();
+        for spec in specs(&config) {
+            if !content.tensor_infos.contains_key(&spec.name) {
+                return Err(Self::missing(&spec.name));
+            }
+            let q = content.tensor(&mut reader, &spec.name, &Device::Cpu)?;
+            Self::check_shape(&spec.name, q.shape().dims(), &spec.shape)?;
+            tensors.insert(spec.name, q);
+        }
+        Ok(Self { config, tensors })
+    }
+
+    /// The product's runtime format: the tensors as they are (f32 or Q8_0)
+    /// and the config as JSON metadata.
+    pub fn write_gguf<W: Write + Seek>(&self, name: &str, out: &mut W) -> Result<()> {
+        use gguf_file::Value as V;
+        let meta = [
+            (KEY_ARCH, V::String(ARCH.into())),
+            (KEY_NAME, V::String(name.into())),
+            (KEY_CONFIG, V::String(self.config.to_json())),
+        ];
+        let meta: Vec<(&str, &V)> = meta.iter().map(|(k, v)| (*k, v)).collect();
+        let names: Vec<String> = specs(&self.config).into_iter().map(|s| s.name).collect();
+        let tensors: Vec<(&str, &QTensor)> = names.iter().map(|n| (n.as_str(), &self.tensors[n])).collect();
+        gguf_file::write(out, &meta, &tensors)?;
+        Ok(())
+    }
+
+    pub fn config(&self) -> &XClipConfig {
+        &self.config
+    }
+
+    fn get(&self, name: &str) -> Result<&QTensor> {
+        self.tensors.get(name).ok_or_else(|| Self::missing(name))
+    }
+
+    fn f32(&self, name: &str) -> Result<Tensor> {
+        Ok(self.get(name)?.dequantize(&Device::Cpu)?)
+    }
+
+    fn vec(&self, name: &str) -> Result<Vec<f32>> {
+        Ok(self.f32(name)?.flatten_all()?.to_vec1()?)
+    }
+
+    fn qcopy(&self, name: &str) -> Result<QTensor> {
+        let q = self.get(name)?;
+        qtensor_from_bytes(&q.data()?, q.dtype(), q.shape().clone())
+    }
+}
+
+/// Stacks weight matrices row-wise without changing their encoding (rows are
+/// whole blocks, so their bytes simply concatenate).
+fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
+    let (dtype, cols) = (parts[0].dtype(), parts[0].shape().dims2()?.1);
+    let (mut rows, mut bytes) = (0, Vec::new());
+    for p in parts {
+        let (r, c) = p.shape().dims2()?;
+        if p.dtype() != dtype || c != cols {
+            return Err(Error::ModelConfig("X-CLIP query/key/value weights differ in encoding".into()));
+        }
+        rows += r;
+        bytes.extend_from_slice(&p.data()?);
+    }
+    qtensor_from_bytes(&bytes, dtype, (rows, cols))
+}
+
+enum LinearWeight {
+    /// Q8_0 on CPUs with AVX-512 VNNI: the int8 kernel.
+    Int8(Int8Matrix),
+    Candle(QMatMul),
+}
+
+/// y = act(x Wᵀ + b) over the last dimension.
+struct Linear {
+    weight: LinearWeight,
+    bias: Option<Vec<f32>>,
+    k: usize,
+    n: usize,
+}
+
+impl Linear {
+    fn new(weight: QTensor, bias: Option<Vec<f32>>) -> Result<Self> {
+        let (n, k) = weight.shape().dims2()?;
+        let weight = match int8::available().then(|| Int8Matrix::from_qtensor(&weight)) {
+            Some(Ok(Some(m))) => LinearWeight::Int8(m),
+            Some(Err(e)) => return Err(e.into()),
+            _ => LinearWeight::Candle(QMatMul::from_qtensor(weight)?),
+        };
+        Ok(Self { weight, bias, k, n })
+    }
+
+    fn load(w: &XClipWeights, prefix: &str, bias: bool) -> Result<Self> {
+        let b = if bias { Some(w.vec(&format!("{prefix}.bias"))?) } else { None };
+        Self::new(w.qcopy(&format!("{prefix}.weight"))?, b)
+    }
+
+    /// Several projections of the same input as one matmul.
+    fn fused(w: &XClipWeights, prefixes: &[String], bias: bool) -> Result<Self> {
+        let parts =
+            prefixes.iter().map(|p| w.qcopy(&format!("{p}.weight"))).collect::<Result<Vec<_>>>()?;
+        let b = if bias {
+            let mut all = Vec::new();
+            for p in prefixes {
+                all.extend(w.vec(&format!("{p}.bias"))?);
+            }
+            Some(all)
+        } else {
+            None
+        };
+        Self::new(stack_rows(&parts)?, b)
+    }
+
+    fn forward(&self, x: &Tensor, act: Option<Activation>) -> Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        let m = x.elem_count() / self.k;
+        let xs = x.flatten_all()?.to_vec1::<f32>()?;
+        let bias = self.bias.as_deref();
+        let mut y = match &self.weight {
+            LinearWeight::Int8(w) => w.matmul_with(&xs, m, &Epilogue { bias, act: Act::None, residual: None }),
+            LinearWeight::Candle(w) => {
+                let x = Tensor::from_vec(xs, (m, self.k), &Device::Cpu)?;
+                let mut y = w.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+                Epilogue { bias, act: Act::None, residual: None }.apply(&mut y, self.n);
+                y
+            }
+        };
+        if let Some(a) = act {
+            a.apply(&mut y);
+        }
+        *dims.last_mut().unwrap() = self.n;
+        Ok(Tensor::from_vec(y, dims, &Device::Cpu)?)
+    }
+}
+
+/// LayerNorm over the last dimension.
+struct Norm {
+    gamma: Tensor,
+    beta: Tensor,
+    eps: f32,
+}
+
+impl Norm {
+    fn load(w: &XClipWeights, prefix: &str, eps: f64) -> Result<Self> {
+        Ok(Self { gamma: w.f32(&format!("{prefix}.weight"))?, beta: w.f32(&format!("{prefix}.bias"))?, eps: eps as f32 })
+    }
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::ops::layer_norm(&x.contiguous()?, &self.gamma, &self.beta, self.eps)?)
+    }
+}
+
+/// softmax(q kᵀ / √d + bias) v per head. q: [B, Lq, H], k, v: [B, Lk, H];
+/// bias broadcasts to [B, heads, Lq, Lk].
+fn attend(q: &Tensor, k: &Tensor, v: &Tensor, heads: usize, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (b, lq, h) = q.dims3()?;
+    let lk = k.dim(1)?;
+    let hd = h / heads;
+    let split = |t: &Tensor, l: usize| -> Result<Tensor> {
+        Ok(t.reshape((b, l, heads, hd))?.transpose(1, 2)?.contiguous()?)
+    };
+    let (q, k, v) = (split(q, lq)?, split(k, lk)?, split(v, lk)?);
+    let mut s = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+    if let Some(bias) = bias {
+        s = s.broadcast_add(bias)?;
+    }
+    let p = candle_nn::ops::softmax_last_dim(&s)?;
+    Ok(p.matmul(&v)?.transpose(1, 2)?.reshape((b, lq, h))?)
+}
+
+/// Hugging Face `XCLIPAttention`: self-attention with biased projections.
+struct SelfAttention {
+    qkv: Linear,
+    out: Linear,
+    heads: usize,
+}
+
+impl SelfAttention {
+    fn load(w: &XClipWeights, p: &str, heads: usize) -> Result<Self> {
+        let names: Vec<String> = ["q_proj", "k_proj", "v_proj"].iter().map(|n| format!("{p}.{n}")).collect();
+        Ok(Self { qkv: Linear::fused(w, &names, true)?, out: Linear::load(w, &format!("{p}.out_proj"), true)?, heads })
+    }
+
+    fn forward(&self, x: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let h = x.dim(D::Minus1)?;
+        let qkv = self.qkv.forward(x, None)?;
+        let part = |i: usize| qkv.narrow(D::Minus1, i * h, h);
+        let ctx = attend(&part(0)?, &part(1)?, &part(2)?, self.heads, bias)?;
+        self.out.forward(&ctx, None)
+    }
+}
+
+/// Hugging Face `XCLIPEncoderLayer`: pre-LayerNorm attention and MLP blocks.
+struct EncoderLayer {
+    ln1: Norm,
+    attn: SelfAttention,
+    ln2: Norm,
+    fc1: Linear,
+    fc2: Linear,
+    act: Activation,
+}
+
+impl EncoderLayer {
+    fn load(w: &XClipWeights, p: &str, heads: usize, act: Activation, eps: f64) -> Result<Self> {
+        Ok(Self {
+            ln1: Norm::load(w, &format!("{p}.layer_norm1"), eps)?,
+            attn: SelfAttention::load(w, &format!("{p}.self_attn"), heads)?,
+            ln2: Norm::load(w, &format!("{p}.layer_norm2"), eps)?,
+            fc1: Linear::load(w, &format!("{p}.mlp.fc1"), true)?,
+            fc2: Linear::load(w, &format!("{p}.mlp.fc2"), true)?,
+            act,
+        })
+    }
+
+    fn attention_block(&self, x: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        Ok((x + self.attn.forward(&self.ln1.forward(x)?, bias)?)?)
+    }
+
+    fn mlp_block(&self, x: &Tensor) -> Result<Tensor> {
+        let mid = self.fc1.forward(&self.ln2.forward(x)?, Some(self.act))?;
+        Ok((x + self.fc2.forward(&mid, None)?)?)
+    }
+
+    fn forward(&self, x: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        self.mlp_block(&self.attention_block(x, bias)?)
+    }
+}
+
+/// Hugging Face `XCLIPVisionEncoderLayer`: each frame's class token becomes
+/// a message; the messages of a video attend to each other and join their
+/// frames' sequences for the self-attention only.
+struct VisionLayer {
+    message_fc: Linear,
+    message_ln: Norm,
+    message_attn: SelfAttention,
+    body: EncoderLayer,
+}
+
+impl VisionLayer {
+    /// x: [B·T, L, H] → [B·T, L, H].
+    fn forward(&self, x: &Tensor, frames: usize) -> Result<Tensor> {
+        let (bt, l, h) = x.dims3()?;
+        let msg = self.message_fc.forward(&x.narrow(1, 0, 1)?, None)?.reshape((bt / frames, frames, h))?;
+        let msg = (&msg + self.message_attn.forward(&self.message_ln.forward(&msg)?, None)?)?;
+        let x = Tensor::cat(&[x, &msg.reshape((bt, 1, h))?], 1)?;
+        let x = self.body.attention_block(&x, None)?.narrow(1, 0, l)?;
+        self.body.mlp_block(&x)
+    }
+}
+
+/// Hugging Face `PromptGeneratorLayer`: text queries attend to the video's
+/// patch features.
+struct PromptLayer {
+    norm1: Norm,
+    q: Linear,
+    kv: Linear,
+    proj: Linear,
+    norm3: Norm,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl PromptLayer {
+    fn forward(&self, x: &Tensor, visual: &Tensor, heads: usize, act: Activation) -> Result<Tensor> {
+        let d = x.dim(D::Minus1)?;
+        let q = self.q.forward(&self.norm1.forward(x)?, None)?;
+        let kv = self.kv.forward(visual, None)?;
+        let ctx = attend(&q, &kv.narrow(D::Minus1, 0, d)?, &kv.narrow(D::Minus1, d, d)?, heads, None)?;
+        let x = (x + self.proj.forward(&ctx, None)?)?;
+        let mid = self.fc1.forward(&self.norm3.forward(&x)?, Some(act))?;
+        Ok((&x + self.fc2.forward(&mid, None)?)?)
+    }
+}
+
+/// What a video contributes to every comparison with text.
+#[derive(Debug, Clone)]
+pub struct VideoFeatures {
+    /// [B, D]: the MIT's pooled output (`get_video_features`), not normalised.
+    pub embeds: Tensor,
+    /// [B, patches, D]: frame-averaged projected patch features, the prompt
+    /// generator's keys and values.
+    pub prompt_visual: Tensor,
+}
+
+/// Video-text similarity, as Hugging Face's `XCLIPOutput`.
+#[derive(Debug, Clone)]
+pub struct XClipOutput {
+    /// [B, D], L2-normalised.
+    pub video_embeds: Tensor,
+    /// [B, K, D]: the K texts conditioned on each video, L2-normalised.
+    pub text_embeds: Tensor,
+    /// [B, K]: logit_scale.exp() · cosine.
+    pub logits_per_video: Tensor,
+}
+
+pub struct XClipModel {
+    config: XClipConfig,
+    token_embedding: Tensor,
+    text_position: Tensor,
+    text_layers: Vec<EncoderLayer>,
+    final_norm: Norm,
+    text_projection: Linear,
+    class_embedding: Tensor,
+    /// The patch convolution as a [hidden, channels·p·p] matmul.
+    patch: Linear,
+    vision_position: Tensor,
+    pre_norm: Norm,
+    vision_layers: Vec<VisionLayer>,
+    post_norm: Norm,
+    visual_projection: Linear,
+    mit_position: Tensor,
+    mit_layers: Vec<EncoderLayer>,
+    prompts_visual_norm: Norm,
+    prompts_visual_projection: Tensor,
+    prompt_norm: Norm,
+    prompt_layers: Vec<PromptLayer>,
+    alpha: Tensor,
+    logit_scale: f32,
+}
+
+const MASKED: f32 = -1e30;
+
+impl XClipModel {
+    pub fn new(w: &XClipWeights) -> Result<Self> {
+        let cfg = w.config.clone();
+        let (t, v) = (&cfg.text_config, &cfg.vision_config);
+        let text_layers = (0..t.num_hidden_layers)
+            .map(|i| {
+                let p = format!("text_model.encoder.layers.{i}");
+                EncoderLayer::load(w, &p, t.num_attention_heads, t.hidden_act, t.layer_norm_eps)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let vision_layers = (0..v.num_hidden_layers)
+            .map(|i| {
+                let p = format!("vision_model.encoder.layers.{i}");
+                Ok(VisionLayer {
+                    message_fc: Linear::load(w, &format!("{p}.message_fc"), true)?,
+                    message_ln: Norm::load(w, &format!("{p}.message_ln"), v.layer_norm_eps)?,
+                    message_attn: SelfAttention::load(w, &format!("{p}.message_attn"), v.num_attention_heads)?,
+                    body: EncoderLayer::load(w, &p, v.num_attention_heads, v.hidden_act, v.layer_norm_eps)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // The MIT is built from a copy of the vision config: same act and eps.
+        let mit_layers = (0..v.mit_num_hidden_layers)
+            .map(|i| {
+                let p = format!("mit.encoder.layers.{i}");
+                EncoderLayer::load(w, &p, v.mit_num_attention_heads, v.hidden_act, v.layer_norm_eps)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let prompt_layers = (0..cfg.prompt_layers)
+            .map(|i| {
+                let p = format!("prompts_generator.decoder.{i}");
+                let ca = |n: &str| format!("{p}.cross_attn.{n}");
+                Ok(PromptLayer {
+                    norm1: Norm::load(w, &format!("{p}.norm1"), t.layer_norm_eps)?,
+                    q: Linear::load(w, &ca("q_proj"), false)?,
+                    kv: Linear::fused(w, &[ca("k_proj"), ca("v_proj")], false)?,
+                    proj: Linear::load(w, &ca("proj"), true)?,
+                    norm3: Norm::load(w, &format!("{p}.norm3"), t.layer_norm_eps)?,
+                    fc1: Linear::load(w, &format!("{p}.mlp.0"), true)?,
+                    fc2: Linear::load(w, &format!("{p}.mlp.3"), true)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let patch_w = w.f32("vision_model.embeddings.patch_embedding.weight")?;
+        let patch_w = patch_w.reshape((v.hidden_size, ()))?;
+        Ok(Self {
+            token_embedding: w.f32("text_model.embeddings.token_embedding.weight")?,
+            text_position: w.f32("text_model.embeddings.position_embedding.weight")?,
+            text_layers,
+            final_norm: Norm::load(w, "text_model.final_layer_norm", t.layer_norm_eps)?,
+            text_projection: Linear::load(w, "text_projection", false)?,
+            class_embedding: w.f32("vision_model.embeddings.class_embedding")?,
+            patch: Linear::new(QTensor::quantize(&patch_w, GgmlDType::F32)?, None)?,
+            vision_position: w.f32("vision_model.embeddings.position_embedding.weight")?,
+            pre_norm: Norm::load(w, "vision_model.pre_layernorm", v.layer_norm_eps)?,
+            vision_layers,
+            post_norm: Norm::load(w, "vision_model.post_layernorm", v.layer_norm_eps)?,
+            visual_projection: Linear::load(w, "visual_projection", false)?,
+            mit_position: w.f32("mit.position_embedding")?,
+            mit_layers,
+            prompts_visual_norm: Norm::load(w, "prompts_visual_layernorm", v.layer_norm_eps)?,
+            prompts_visual_projection: w.f32("prompts_visual_projection")?,
+            prompt_norm: Norm::load(w, "prompts_generator.layernorm", v.layer_norm_eps)?,
+            prompt_layers,
+            alpha: w.f32("prompts_generator.alpha")?,
+            logit_scale: w.vec("logit_scale")?[0],
+            config: cfg,
+        })
+    }
+
+    /// A Hugging Face checkpoint: `model.safetensors` bytes and its config.
+    pub fn from_safetensors(bytes: &[u8], config: &XClipConfig, format: WeightFormat) -> Result<Self> {
+        Self::new(&XClipWeights::from_safetensors(bytes, config, format)?)
+    }
+
+    /// The product's GGUF (see [`XClipWeights::write_gguf`]).
+    pub fn from_gguf(bytes: &[u8]) -> Result<Self> {
+        Self::new(&XClipWeights::from_gguf(bytes)?)
+    }
+
+    pub fn config(&self) -> &XClipConfig {
+        &self.config
+    }
+
+    /// frames: [B, T, C, H, W] f32, CLIP-normalised (see [`super::clip_normalise`]).
+    pub fn video_features(&self, frames: &Tensor) -> Result<VideoFeatures> {
+        let v = &self.config.vision_config;
+        let (b, t, c, hh, ww) = frames.dims5()?;
+        if t != v.num_frames || c != v.num_channels || hh != v.image_size || ww != v.image_size {
+            return Err(Error::Invalid(format!(
+                "X-CLIP takes videos of {} frames of {}×{}×{} (frames × channels × height × width), got {t}×{c}×{hh}×{ww}",
+                v.num_frames, v.num_channels, v.image_size, v.image_size
+            )));
+        }
+        let (p, g, hv) = (v.patch_size, v.grid(), v.hidden_size);
+        let n = b * t;
+        // Non-overlapping patches, each flattened in the conv weight's (c, y, x) order.
+        let px = frames.flatten_all()?.to_vec1::<f32>()?;
+        let per_patch = c * p * p;
+        let mut patches = vec![0f32; n * g * g * per_patch];
+        for f in 0..n {
+            for (gy, gx) in (0..g).flat_map(|y| (0..g).map(move |x| (y, x))) {
+                let dst = &mut patches[((f * g + gy) * g + gx) * per_patch..][..per_patch];
+                for ch in 0..c {
+                    for y in 0..p {
+                        let src = ((f * c + ch) * hh + gy * p + y) * ww + gx * p;
+                        dst[(ch * p + y) * p..][..p].copy_from_slice(&px[src..src + p]);
+                    }
+                }
+            }
+        }
+        let patches = Tensor::from_vec(patches, (n, g * g, per_patch), &Device::Cpu)?;
+        let patches = self.patch.forward(&patches, None)?;
+        let cls = self.class_embedding.reshape((1, 1, hv))?.repeat((n, 1, 1))?;
+        let x = Tensor::cat(&[&cls, &patches], 1)?.broadcast_add(&self.vision_position)?;
+        let mut x = self.pre_norm.forward(&x)?;
+        for layer in &self.vision_layers {
+            x = layer.forward(&x, t)?;
+        }
+        // Frame embeddings → MIT → one embedding per video.
+        let cls = self.post_norm.forward(&x.narrow(1, 0, 1)?)?;
+        let frames_emb = self.visual_projection.forward(&cls, None)?.reshape((b, t, ()))?;
+        let mut m = frames_emb.broadcast_add(&self.mit_position)?;
+        for layer in &self.mit_layers {
+            m = layer.forward(&m, None)?;
+        }
+        let embeds = (m + &frames_emb)?.mean(1)?;
+        // Patch features for the prompt generator, averaged over frames.
+        let patches = self.prompts_visual_norm.forward(&x.narrow(1, 1, g * g)?)?;
+        let d = self.config.projection_dim;
+        let proj = patches.reshape((n * g * g, hv))?.matmul(&self.prompts_visual_projection)?;
+        let prompt_visual = proj.reshape((b, t, g * g, d))?.mean(1)?;
+        Ok(VideoFeatures { embeds, prompt_visual })
+    }
+
+    /// ids: [K, L] u32, mask: [K, L] (1 = token, 0 = padding), as from
+    /// [`super::ClipTokenizer`]. Returns the projected text embeddings [K, D]
+    /// (`get_text_features`, before any conditioning on a video).
+    pub fn text_features(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let tc = &self.config.text_config;
+        let (k, l) = ids.dims2()?;
+        if l > tc.max_position_embeddings {
+            return Err(Error::Invalid(format!(
+                "{l} tokens exceed X-CLIP's {} text positions",
+                tc.max_position_embeddings
+            )));
+        }
+        let id_rows = ids.to_dtype(DType::U32)?.to_vec2::<u32>()?;
+        if let Some(bad) = id_rows.iter().flatten().find(|&&i| i as usize >= tc.vocab_size) {
+            return Err(Error::Invalid(format!(
+                "token id {bad} is outside X-CLIP's vocabulary of {}: the tokenizer does not belong to this model",
+                tc.vocab_size
+            )));
+        }
+        let mask_rows = mask.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+        if mask_rows.len() != k || mask_rows.iter().any(|r| r.len() != l) {
+            return Err(Error::Invalid("the attention mask's shape differs from the ids'".into()));
+        }
+        let flat = ids.to_dtype(DType::U32)?.flatten_all()?;
+        let x = self.token_embedding.index_select(&flat, 0)?.reshape((k, l, ()))?;
+        let mut x = x.broadcast_add(&self.text_position.narrow(0, 0, l)?)?;
+        // Causal mask plus padding keys, added to the scores.
+        let mut bias = vec![0f32; k * l * l];
+        for (s, m) in mask_rows.iter().enumerate() {
+            for i in 0..l {
+                for j in 0..l {
+                    let v = if j > i { MASKED } else { 0.0 } + if m[j] == 0.0 { MASKED } else { 0.0 };
+                    bias[(s * l + i) * l + j] = v;
+                }
+            }
+        }
+        let bias = Tensor::from_vec(bias, (k, 1, l, l), &Device::Cpu)?;
+        for layer in &self.text_layers {
+            x = layer.forward(&x, Some(&bias))?;
+        }
+        let x = self.final_norm.forward(&x)?;
+        // Pooled at the highest id (CLIP's end token), its first occurrence, as Hugging Face does.
+        let rows = id_rows
+            .iter()
+            .enumerate()
+            .map(|(s, r)| {
+                let max = *r.iter().max().unwrap_or(&0);
+                (s * l + r.iter().position(|&i| i == max).unwrap_or(0)) as u32
+            })
+            .collect::<Vec<_>>();
+        let rows = Tensor::from_vec(rows, k, &Device::Cpu)?;
+        let pooled = x.reshape((k * l, ()))?.index_select(&rows, 0)?;
+        self.text_projection.forward(&pooled, None)
+    }
+
+    /// Text embeddings [K, D] conditioned on each video: [B, K, D], not normalised.
+    pub fn conditioned_text_embeds(&self, video: &VideoFeatures, text: &Tensor) -> Result<Tensor> {
+        let (b, d) = video.embeds.dims2()?;
+        let (k, dt) = text.dims2()?;
+        if dt != d {
+            return Err(Error::Invalid(format!("text embeddings have width {dt}, video embeddings {d}")));
+        }
+        let visual = self.prompt_norm.forward(&video.prompt_visual)?;
+        let text = text.unsqueeze(0)?.repeat((b, 1, 1))?;
+        let heads = self.config.prompt_num_attention_heads;
+        let mut x = text.clone();
+        for layer in &self.prompt_layers {
+            x = layer.forward(&x, &visual, heads, self.config.prompt_hidden_act)?;
+        }
+        debug_assert_eq!(x.dims(), &[b, k, d]);
+        Ok((text + x.broadcast_mul(&self.alpha)?)?)
+    }
+
+    /// Normalised embeddings and logits of B videos against K texts.
+    pub fn logits_per_video(&self, video: &VideoFeatures, text: &Tensor) -> Result<XClipOutput> {
+        let normalise = |t: &Tensor| -> Result<Tensor> {
+            Ok(t.broadcast_div(&t.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?)?)
+        };
+        let video_embeds = normalise(&video.embeds)?;
+        let text_embeds = normalise(&self.conditioned_text_embeds(video, text)?)?;
+        let logits = text_embeds.matmul(&video_embeds.unsqueeze(2)?)?.squeeze(2)?;
+        let logits_per_video = (logits * (self.logit_scale as f64).exp())?;
+        Ok(XClipOutput { video_embeds, text_embeds, logits_per_video })
+    }
+
+    /// Hugging Face's `XCLIPModel.forward` (frames [B, T, C, H, W], ids and mask [K, L]).
+    pub fn forward(&self, frames: &Tensor, ids: &Tensor, mask: &Tensor) -> Result<XClipOutput> {
+        let video = self.video_features(frames)?;
+        let text = self.text_features(ids, mask)?;
+        self.logits_per_video(&video, &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> XClipConfig {
+        let mut c = XClipConfig::default();
+        c.text_config = XClipTextConfig {
+            vocab_size: 50,
+            hidden_size: 32,
+            intermediate_size: 64,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            max_position_embeddings: 8,
+            ..Default::default()
+        };
+        c.vision_config = XClipVisionConfig {
+            hidden_size: 32,
+            intermediate_size: 64,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            mit_hidden_size: 32,
+            mit_intermediate_size: 64,
+            mit_num_attention_heads: 2,
+            image_size: 16,
+            patch_size: 8,
+            num_frames: 2,
+            ..Default::default()
+        };
+        c.projection_dim = 32;
+        c.prompt_layers = 1;
+        c.prompt_num_attention_heads = 2;
+        c
+    }
+
+    #[test]
+    fn defaults_are_base_patch32() {
+        let c = XClipConfig::from_json(br#"{"model_type": "xclip"}"#).unwrap();
+        assert_eq!(c, XClipConfig::base_patch32());
+        assert_eq!((c.vision_config.num_patches(), c.text_config.max_position_embeddings), (49, 77));
+        assert_eq!(c.vision_config.hidden_act, Activation::QuickGelu);
+    }
+
+    #[test]
+    fn legacy_config_dicts_take_precedence() {
+        let c = XClipConfig::from_json(
+            br#"{"text_config": {"hidden_size": 512}, "text_config_dict": {"hidden_size": 256, "num_attention_heads": 4}}"#,
+        )
+        .unwrap();
+        assert_eq!((c.text_config.hidden_size, c.text_config.num_attention_heads), (256, 4));
+        let c = XClipConfig::from_json(br#"{"vision_config": null, "vision_config_dict": {"patch_size": 16}}"#).unwrap();
+        assert_eq!((c.vision_config.patch_size, c.vision_config.num_patches()), (16, 196));
+    }
+
+    #[test]
+    fn bad_configs_say_what_is_wrong() {
+        let err = |j: &str| XClipConfig::from_json(j.as_bytes()).unwrap_err().to_string();
+        assert!(err(r#"{"projection_dim": 256}"#).contains("mit_hidden_size"));
+        assert!(err(r#"{"vision_config": {"image_size": 100}}"#).contains("patch_size"));
+        assert!(err(r#"{"text_config": {"num_attention_heads": 7}}"#).contains("multiple"));
+        assert!(err(r#"{"text_config": {"hidden_act": "swish"}}"#).contains("swish"));
+        assert!(err(r#"{"model_type": "clip"}"#).contains("xclip"));
+        assert!(err("not json").contains("not JSON"));
+    }
+
+    #[test]
+    fn activations_match_their_definitions() {
+        let xs: Vec<f32> = (-400..400).map(|i| i as f32 / 50.0).collect();
+        let mut q = xs.clone();
+        Activation::QuickGelu.apply(&mut q);
+        for (x, y) in xs.iter().zip(&q) {
+            let want = *x as f64 / (1.0 + (-1.702 * *x as f64).exp());
+            assert!((*y as f64 - want).abs() < 1e-6, "quick_gelu({x}) = {y}, want {want}");
+        }
+    }
+
+    #[test]
+    fn random_models_are_deterministic_and_quantized() {
+        let c = tiny();
+        let a = XClipWeights::random(&c, 7, WeightFormat::Q8_0).unwrap();
+        let b = XClipWeights::random(&c, 7, WeightFormat::Q8_0).unwrap();
+        let name = "vision_model.encoder.layers.0.mlp.fc1.weight";
+        assert_eq!(a.get(name).unwrap().dtype(), GgmlDType::Q8_0);
+        assert_eq!(a.get(name).unwrap().data().unwrap(), b.get(name).unwrap().data().unwrap());
+        assert_eq!(a.get("visual_projection.weight").unwrap().dtype(), GgmlDType::F32);
+        let m = XClipModel::new(&a).unwrap();
+        let frames = Tensor::ones((1, 2, 3, 16, 16), DType::F32, &Device::Cpu).unwrap();
+        let v = m.video_features(&frames).unwrap();
+        assert_eq!(v.embeds.dims(), &[1, 32]);
+        assert_eq!(v.prompt_visual.dims(), &[1, 4, 32]);
+        let ids = Tensor::new(&[[3u32, 5, 49, 49], [3, 49, 49, 49]], &Device::Cpu).unwrap();
+        let mask = Tensor::new(&[[1f32, 1., 1., 0.], [1., 1., 0., 0.]], &Device::Cpu).unwrap();
+        let out = m.logits_per_video(&v, &m.text_features(&ids, &mask).unwrap()).unwrap();
+        let logits = out.logits_per_video.to_vec2::<f32>().unwrap();
+        assert!(logits[0].iter().all(|x| x.is_finite() && x.abs() <= 14.3), "{logits:?}");
+    }
+
+    #[test]
+    fn wrong_inputs_are_errors() {
+        let m = XClipModel::new(&XClipWeights::random(&tiny(), 1, WeightFormat::F32).unwrap()).unwrap();
+        let frames = Tensor::zeros((1, 3, 3, 16, 16), DType::F32, &Device::Cpu).unwrap();
+        assert!(m.video_features(&frames).unwrap_err().to_string().contains("2 frames"));
+        let ids = Tensor::new(&[[3u32, 50]], &Device::Cpu).unwrap();
+        let mask = Tensor::new(&[[1f32, 1.]], &Device::Cpu).unwrap();
+        assert!(m.text_features(&ids, &mask).unwrap_err().to_string().contains("vocabulary"));
+    }
+}
