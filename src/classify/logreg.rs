@@ -21,6 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::classify::lbfgs::{self, Objective};
 use crate::classify::ngrams::Csr;
 use crate::error::{Error, Result};
 
@@ -281,6 +282,12 @@ impl Renumbered {
 /// Columns per parallel task of the sparse gradient.
 const COLUMNS: usize = 2048;
 
+impl Objective for Problem<'_> {
+    fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
+        Problem::eval(self, theta, grad)
+    }
+}
+
 impl Problem<'_> {
     fn n(&self) -> usize {
         self.y.len()
@@ -478,25 +485,6 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Eight running sums: one sum would be a single chain of dependent adds,
-/// which cannot vectorise and dominated L-BFGS's bookkeeping over the
-/// n-gram weights.
-fn dot64(a: &[f64], b: &[f64]) -> f64 {
-    let (ca, ta) = a.as_chunks::<8>();
-    let (cb, tb) = b.as_chunks::<8>();
-    let mut acc = [0f64; 8];
-    for (x, y) in ca.iter().zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f64>() + ta.iter().zip(tb).map(|(x, y)| x * y).sum::<f64>()
-}
-
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0f64, |m, x| m.max(x.abs()))
-}
-
 impl LogisticRegression {
     /// Fits on `x` (`y.len()` rows of `n_features` values, row-major) with
     /// labels `y` (any ids; the classes are the distinct values of `y`).
@@ -552,22 +540,10 @@ impl LogisticRegression {
             ClassWeight::Balanced => yi.iter().map(|&c| n as f64 / (k as f64 * counts[c] as f64)).collect(),
         };
         let s: f64 = sw.iter().sum();
-        // Embeddings share a large common direction, which makes the loss a
-        // long narrow valley. Centring them is free: the unpenalised
-        // intercept absorbs the shift (b' = b − W·mean), so the optimum is
-        // the same model, reached in fewer iterations.
-        let mean: Vec<f32> = {
-            let mut m = vec![0f64; n_features];
-            for row in x.chunks_exact(n_features) {
-                m.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64);
-            }
-            m.iter().map(|v| (v / n as f64) as f32).collect()
-        };
-        let centred: Vec<f32> = x.chunks_exact(n_features).flat_map(|row| row.iter().zip(&mean).map(|(v, m)| v - m)).collect();
         let h = sparse.map_or(0, |m| m.n_cols);
         let renumbered = sparse.map(Renumbered::of);
         let problem = Problem {
-            x: &centred,
+            x,
             d: n_features,
             sparse: renumbered.as_ref().map(|r| &r.rows),
             columns: renumbered.as_ref().map(|r| &r.columns),
@@ -579,16 +555,10 @@ impl LogisticRegression {
         };
         let stride = n_features + 1;
         let mut theta = vec![0f64; k * stride + h * k];
-        let report = lbfgs(&problem, &mut theta, params);
+        let report = lbfgs::minimise(&problem, &mut theta, params.tol, params.max_iter, params.history);
         let coef = (0..k).flat_map(|c| theta[c * stride..c * stride + n_features].iter().map(|&v| v as f32)).collect();
-        let b: Vec<f64> = (0..k)
-            .map(|c| {
-                let w = &theta[c * stride..c * stride + n_features];
-                theta[c * stride + n_features] - w.iter().zip(&mean).map(|(w, &m)| w * m as f64).sum::<f64>()
-            })
-            .collect();
-        let mean_b = b.iter().sum::<f64>() / k as f64;
-        let intercept = b.iter().map(|v| (v - mean_b) as f32).collect();
+        let mean_b = (0..k).map(|c| theta[c * stride + n_features]).sum::<f64>() / k as f64;
+        let intercept = (0..k).map(|c| (theta[c * stride + n_features] - mean_b) as f32).collect();
         let sparse = renumbered.map(|r| {
             let mut coef = vec![0f32; h * k];
             for (new, w) in theta[k * stride..].chunks_exact(k).enumerate() {
@@ -732,173 +702,6 @@ pub fn argmax(v: &[f32]) -> usize {
     best
 }
 
-/// L-BFGS (Nocedal & Wright, Alg. 7.5) with a strong-Wolfe line search.
-fn lbfgs(p: &Problem, theta: &mut [f64], params: &LogRegParams) -> FitReport {
-    let m = params.history.max(1);
-    let dim = theta.len();
-    let mut g = vec![0f64; dim];
-    let mut f = p.eval(theta, &mut g);
-    let mut evaluations = 1;
-    let mut s_hist: Vec<Vec<f64>> = Vec::with_capacity(m);
-    let mut y_hist: Vec<Vec<f64>> = Vec::with_capacity(m);
-    let mut rho: Vec<f64> = Vec::with_capacity(m);
-    let mut dir = vec![0f64; dim];
-    let mut alpha_buf = vec![0f64; m];
-    let mut iterations = 0;
-    let mut converged = max_abs(&g) <= params.tol;
-    while !converged && iterations < params.max_iter {
-        // Two-loop recursion: dir = −H·g.
-        dir.copy_from_slice(&g);
-        for j in (0..s_hist.len()).rev() {
-            let a = rho[j] * dot64(&s_hist[j], &dir);
-            alpha_buf[j] = a;
-            dir.iter_mut().zip(&y_hist[j]).for_each(|(d, y)| *d -= a * y);
-        }
-        if let (Some(s), Some(y)) = (s_hist.last(), y_hist.last()) {
-            let gamma = dot64(s, y) / dot64(y, y);
-            dir.iter_mut().for_each(|d| *d *= gamma);
-        }
-        for j in 0..s_hist.len() {
-            let beta = rho[j] * dot64(&y_hist[j], &dir);
-            let a = alpha_buf[j];
-            dir.iter_mut().zip(&s_hist[j]).for_each(|(d, s)| *d += (a - beta) * s);
-        }
-        dir.iter_mut().for_each(|d| *d = -*d);
-        let mut dg = dot64(&dir, &g);
-        if dg >= 0.0 {
-            // Curvature pairs went stale: restart from steepest descent.
-            s_hist.clear();
-            y_hist.clear();
-            rho.clear();
-            dir.iter_mut().zip(&g).for_each(|(d, gi)| *d = -gi);
-            dg = dot64(&dir, &g);
-        }
-        let step0 = if s_hist.is_empty() { 1.0 / dot64(&g, &g).sqrt().max(1e-12) } else { 1.0 };
-        let Some(ls) = line_search(p, theta, f, &dir, dg, step0) else {
-            break; // no decrease possible at float precision
-        };
-        evaluations += ls.evaluations;
-        iterations += 1;
-        let s: Vec<f64> = dir.iter().map(|d| d * ls.step).collect();
-        let y: Vec<f64> = ls.grad.iter().zip(&g).map(|(a, b)| a - b).collect();
-        let sy = dot64(&s, &y);
-        theta.iter_mut().zip(&s).for_each(|(t, si)| *t += si);
-        let f_old = f;
-        f = ls.f;
-        g = ls.grad;
-        if sy > 1e-12 * dot64(&y, &y).sqrt() * dot64(&s, &s).sqrt() {
-            if s_hist.len() == m {
-                s_hist.remove(0);
-                y_hist.remove(0);
-                rho.remove(0);
-            }
-            s_hist.push(s);
-            y_hist.push(y);
-            rho.push(1.0 / sy);
-        }
-        converged = max_abs(&g) <= params.tol;
-        if !converged && (f_old - f) <= 1e-15 * f_old.abs().max(f.abs()).max(1.0) {
-            break; // the objective no longer moves
-        }
-    }
-    FitReport { iterations, evaluations, converged, loss: f, grad_max: max_abs(&g) }
-}
-
-struct LineSearch {
-    step: f64,
-    f: f64,
-    grad: Vec<f64>,
-    evaluations: usize,
-}
-
-/// Strong-Wolfe line search (Nocedal & Wright, Alg. 3.5 and 3.6) with cubic
-/// interpolation when zooming. Falls back to the lowest point seen if the
-/// Wolfe conditions cannot be met within the evaluation budget (float
-/// precision near the optimum); `None` when no step decreases `f`.
-fn line_search(p: &Problem, theta: &[f64], f0: f64, dir: &[f64], dg0: f64, step0: f64) -> Option<LineSearch> {
-    const C1: f64 = 1e-4;
-    const C2: f64 = 0.9;
-    const MAX_EVALS: usize = 30;
-    let evaluations = std::cell::Cell::new(0usize);
-    let mut point = vec![0f64; theta.len()];
-    let mut grad = vec![0f64; theta.len()];
-    let mut best: Option<(f64, f64, Vec<f64>)> = None;
-    let mut eval = |step: f64, grad: &mut Vec<f64>, best: &mut Option<(f64, f64, Vec<f64>)>| -> (f64, f64) {
-        point.iter_mut().zip(theta.iter().zip(dir)).for_each(|(q, (t, d))| *q = t + step * d);
-        evaluations.set(evaluations.get() + 1);
-        let f = p.eval(&point, grad);
-        if f.is_finite() && f < best.as_ref().map_or(f0, |b| b.1) {
-            *best = Some((step, f, grad.clone()));
-        }
-        (if f.is_finite() { f } else { f64::INFINITY }, dot64(grad, dir))
-    };
-    let done = |step: f64, f: f64, grad: Vec<f64>, evaluations: usize| Some(LineSearch { step, f, grad, evaluations });
-    // Bracketing phase: (lo, hi) end up around a step meeting the conditions.
-    let (mut lo, mut hi);
-    let (mut prev, mut f_prev, mut dg_prev) = (0.0, f0, dg0);
-    let mut step = step0;
-    let mut first = true;
-    loop {
-        let (f, dg) = eval(step, &mut grad, &mut best);
-        if f > f0 + C1 * step * dg0 || (!first && f >= f_prev) {
-            (lo, hi) = ((prev, f_prev, dg_prev), (step, f, dg));
-            break;
-        }
-        if dg.abs() <= -C2 * dg0 {
-            return done(step, f, grad, evaluations.get());
-        }
-        if dg >= 0.0 {
-            (lo, hi) = ((step, f, dg), (prev, f_prev, dg_prev));
-            break;
-        }
-        if evaluations.get() >= MAX_EVALS {
-            return best.map(|(s, f, g)| LineSearch { step: s, f, grad: g, evaluations: evaluations.get() });
-        }
-        (prev, f_prev, dg_prev) = (step, f, dg);
-        step *= 4.0;
-        first = false;
-    }
-    // Zoom phase: lo always satisfies sufficient decrease and is the lowest so far.
-    while evaluations.get() < MAX_EVALS && (hi.0 - lo.0).abs() > 1e-14 * lo.0.abs().max(hi.0.abs()) {
-        let step = cubic_min(lo.0, lo.1, lo.2, hi.0, hi.1, hi.2);
-        let (f, dg) = eval(step, &mut grad, &mut best);
-        if f > f0 + C1 * step * dg0 || f >= lo.1 {
-            hi = (step, f, dg);
-        } else {
-            if dg.abs() <= -C2 * dg0 {
-                return done(step, f, grad, evaluations.get());
-            }
-            if dg * (hi.0 - lo.0) >= 0.0 {
-                hi = lo;
-            }
-            lo = (step, f, dg);
-        }
-    }
-    best.map(|(s, f, g)| LineSearch { step: s, f, grad: g, evaluations: evaluations.get() })
-}
-
-/// Minimiser of the cubic through (a, fa, da) and (b, fb, db), kept inside
-/// the interval away from its ends; bisection when the cubic has none.
-fn cubic_min(a: f64, fa: f64, da: f64, b: f64, fb: f64, db: f64) -> f64 {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    let width = hi - lo;
-    let mid = 0.5 * (a + b);
-    if !fb.is_finite() {
-        return mid;
-    }
-    let d1 = da + db - 3.0 * (fa - fb) / (a - b);
-    let disc = d1 * d1 - da * db;
-    if disc < 0.0 {
-        return mid;
-    }
-    let d2 = (b - a).signum() * disc.sqrt();
-    let t = b - (b - a) * (db + d2 - d1) / (db - da + 2.0 * d2);
-    if t.is_finite() && t > lo + 0.1 * width && t < hi - 0.1 * width {
-        t
-    } else {
-        mid
-    }
-}
 
 #[cfg(test)]
 mod tests {

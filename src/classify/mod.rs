@@ -8,6 +8,7 @@
 
 pub mod classifier;
 pub mod head;
+mod lbfgs;
 pub mod logreg;
 pub mod metrics;
 pub mod ngrams;

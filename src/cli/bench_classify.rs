@@ -42,6 +42,12 @@ pub struct Args {
     /// Gradient tolerance of the fit (largest component).
     #[arg(long, default_value_t = LogRegParams::default().tol)]
     tol: f64,
+    /// Correction pairs L-BFGS keeps.
+    #[arg(long, default_value_t = LogRegParams::default().history)]
+    history: usize,
+    /// Shortest character n-gram.
+    #[arg(long, default_value_t = NgramParams::default().min_n)]
+    ngram_min: usize,
     /// Iteration limit of the fit.
     #[arg(long, default_value_t = LogRegParams::default().max_iter)]
     max_iter: usize,
@@ -138,8 +144,8 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     }
     let texts_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
 
-    let params = LogRegParams { c: args.c, tol: args.tol, max_iter: args.max_iter, ..Default::default() };
-    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, ..Default::default() });
+    let params = LogRegParams { c: args.c, tol: args.tol, max_iter: args.max_iter, history: args.history, ..Default::default() };
+    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, min_n: args.ngram_min, ..Default::default() });
     let protos_texts = segments.prototype_texts();
     let prototypes = encoder.embed(&protos_texts.iter().map(String::as_str).collect::<Vec<_>>())?;
     let cv = cross_validate(&segments, &model_id, &texts, &x, dim, &y, &folds, &params, ngrams.as_ref(), &prototypes)?;

@@ -26,3 +26,15 @@ pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Send + Sync) -
     #[cfg(target_arch = "wasm32")]
     (0..n).map(f).collect()
 }
+
+/// f(i, chunk) for the `len`-sized chunks of `data`, on the thread pool (in
+/// turn on wasm).
+pub(crate) fn par_chunks_mut<T: Send>(data: &mut [T], len: usize, f: impl Fn(usize, &mut [T]) + Send + Sync) {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
+    }
+    #[cfg(target_arch = "wasm32")]
+    data.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
+}
