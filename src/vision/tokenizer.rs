@@ -132,6 +132,12 @@ impl ClipTokenizer {
         })
     }
 
+    /// The whole pipeline as one `tokenizer.json` (what `models import`
+    /// stores, whichever files the checkpoint came with).
+    pub fn to_json(&self) -> Result<String> {
+        self.inner.to_string(false).map_err(tok_err)
+    }
+
     pub fn max_len(&self) -> usize {
         self.max_len
     }
