@@ -145,3 +145,65 @@ fn bad_checkpoints_are_refused_with_one_clear_line() {
         std::fs::remove_dir_all(d).unwrap();
     }
 }
+
+#[test]
+fn a_vision_head_trains_on_video_embeddings_with_the_text_machinery() {
+    use creative_filter::classify::training::Examples;
+    use creative_filter::classify::{LogRegParams, Segment, SegmentDictionary};
+    use creative_filter::vision::classify::train_head;
+    use creative_filter::vision::VisionClassifier;
+
+    let models = scratch("head");
+    xclip::import(&fixture(), &models, WeightFormat::F32).unwrap();
+    let vision = VisionModel::load(&models).unwrap().unwrap();
+    let segments = SegmentDictionary::new(vec![
+        Segment::new(10, "Дебетовые карты", "", "a bank card"),
+        Segment::new(15, "Музыка", "", "music"),
+    ])
+    .unwrap();
+    // Dark, slowly changing videos are segment 10; bright, busy ones 15.
+    let video = |seed: usize, bright: bool| -> Vec<Vec<u8>> {
+        (0..8)
+            .map(|t| {
+                (0..3 * 32 * 32)
+                    .map(|i| if bright { 160 + ((i * 13 + t * 41 + seed * 7) % 96) as u8 } else { ((i / 97 + t + seed) % 40) as u8 })
+                    .collect()
+            })
+            .collect()
+    };
+    let (mut x, mut y, mut videos) = (vec![], vec![], vec![]);
+    for seed in 0..6 {
+        for (bright, id) in [(false, 10), (true, 15)] {
+            let v = video(seed, bright);
+            x.push(vision.embedding(&vision.video(&v, 32).unwrap()).unwrap());
+            y.push(id);
+            videos.push(v);
+        }
+    }
+    let dim = x[0].len();
+    let ex = Examples::new(segments.clone(), vec![], x, y.clone(), vec![], dim);
+    let trained = train_head(&vision, &ex, &LogRegParams::default(), 3, 42).unwrap();
+    let cv = trained.cross_validation.as_ref().expect("cross-validated");
+    assert_eq!(cv.report.n_samples, 12);
+    assert_eq!(trained.head.embedding_model, vision.id());
+    assert_eq!(trained.head.examples, vec![6, 6]);
+
+    let clf = VisionClassifier::new(&vision, Some(&segments), Some(trained.head.clone())).unwrap();
+    assert_eq!(clf.mode(), "trained");
+    let right = videos
+        .iter()
+        .zip(&y)
+        .filter(|(v, &id)| {
+            let p = clf.probs(&vision, &vision.video(v, 32).unwrap()).unwrap();
+            segments.segments()[if p[0] > p[1] { 0 } else { 1 }].id == id
+        })
+        .count();
+    assert_eq!(right, 12, "the head separates the two kinds of video it was trained on");
+    assert_eq!(VisionClassifier::new(&vision, Some(&segments), None).unwrap().mode(), "zero-shot");
+
+    let mut foreign = trained.head;
+    foreign.embedding_model = "e5-small.gguf@0123".into();
+    let e = VisionClassifier::new(&vision, Some(&segments), Some(foreign)).err().expect("a head of another model is refused");
+    assert!(e.to_string().contains("retrain the head"), "{e}");
+    std::fs::remove_dir_all(&models).unwrap();
+}
