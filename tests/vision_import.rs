@@ -137,7 +137,8 @@ fn bad_checkpoints_are_refused_with_one_clear_line() {
 
     let shapes = partial("shapes", &["model.safetensors", "tokenizer.json"]);
     c["model_type"] = "xclip".into();
-    c["projection_dim"] = 48.into();
+    let vocab = c["text_config"]["vocab_size"].as_u64().unwrap();
+    c["text_config"]["vocab_size"] = (vocab + 1).into();
     std::fs::write(shapes.join("config.json"), c.to_string()).unwrap();
     check(&shapes, "shape");
     assert!(!models.join("manifest.json").exists(), "nothing is recorded for a refused checkpoint");
