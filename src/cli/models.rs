@@ -55,8 +55,8 @@ pub fn run(action: Action, dir: &Path) -> Result<i32> {
             for f in &report.files {
                 eprintln!("{:<22} {:>11} bytes  {}", f.file, f.bytes, &f.sha256[..12]);
             }
-            let state = if report.unchanged { "already imported, unchanged" } else { "imported" };
-            eprintln!("X-CLIP {state} into {}: the vision branch is on", dir.display());
+            let state = if report.unchanged { "was already imported, unchanged, in" } else { "imported into" };
+            eprintln!("X-CLIP {state} {}: the vision branch is on", dir.display());
             Ok(0)
         }
         Action::List => {
