@@ -8,6 +8,7 @@ use web_time::Instant;
 
 use crate::asr::{TranscribeOptions, Transcriber};
 use crate::cache::FeatureCache;
+use crate::classify::fusion::{self, Basis, FusionParams, SpeechAmount};
 use crate::classify::{Classifier, Decision, Head, SegmentDictionary};
 use crate::creative::{hear, listen, Creative, Heard, MediaIndex, StageTimings};
 use crate::media::DecodedAudio;
@@ -15,6 +16,7 @@ use crate::error::Result;
 use crate::models::manifest::sha256_hex;
 use crate::table::{is_blank, Table};
 use crate::text::TextEncoder;
+use crate::vision::{VisionBranch, VISION_OFF_NOTE};
 
 /// Bumped whenever a change to decoding or hallucination filtering changes
 /// transcripts, so cached ones from older builds are not reused.
@@ -28,7 +30,40 @@ pub enum Modality {
     Speech,
     /// Nothing was said (music, silence); there is no text to classify.
     NoSpeech,
+    /// The video alone (no speech, or the speech branch had no answer).
+    Vision,
+    /// Speech and video together, weighted by how much was said.
+    Fused,
 }
+
+impl From<Basis> for Modality {
+    fn from(b: Basis) -> Self {
+        match b {
+            Basis::Speech => Modality::Speech,
+            Basis::Vision => Modality::Vision,
+            Basis::Fused => Modality::Fused,
+        }
+    }
+}
+
+/// One branch's own top segment, reported beside the decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BranchTop {
+    pub segment_id: u32,
+    pub segment_name: String,
+    pub confidence: f32,
+}
+
+impl From<(u32, String, f32)> for BranchTop {
+    fn from((segment_id, segment_name, confidence): (u32, String, f32)) -> Self {
+        BranchTop { segment_id, segment_name, confidence }
+    }
+}
+
+/// What the vision branch said of one creative: its probabilities in the
+/// speech classifier's dictionary order, or why it said nothing (branch
+/// off, frames unreadable, …).
+pub type VisionOutcome = std::result::Result<Vec<f32>, String>;
 
 /// What the slow stages produced for one creative.
 #[derive(Debug, Clone)]
@@ -69,6 +104,14 @@ pub struct Verdict {
     /// Why no decision was made, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The speech branch's own top segment, when it answered.
+    pub speech_top: Option<BranchTop>,
+    /// The vision branch's own top segment, when it answered.
+    pub vision_top: Option<BranchTop>,
+    /// Why the vision branch did not answer (off, no frames, …).
+    pub vision_note: Option<String>,
+    /// The speech branch's weight in a fused decision.
+    pub text_weight: Option<f32>,
 }
 
 impl Verdict {
@@ -103,6 +146,15 @@ impl Verdict {
             }
             None => obj["note"] = json!(self.note),
         }
+        let top = |t: &Option<BranchTop>| t.as_ref().map(|t| json!(t));
+        obj["speech_segment"] = json!(top(&self.speech_top));
+        obj["vision_segment"] = json!(top(&self.vision_top));
+        if let Some(n) = &self.vision_note {
+            obj["vision_note"] = json!(n);
+        }
+        if let Some(w) = self.text_weight {
+            obj["speech_weight"] = json!(w);
+        }
         obj
     }
 }
@@ -112,7 +164,7 @@ pub fn failure_report(creative: &Creative, error: &str) -> serde_json::Value {
     json!({ "file": creative.file, "id": creative.id, "error": error })
 }
 
-/// Said of creatives with no speech until the video fallback exists.
+/// Said of creatives with no speech that the vision branch did not decide.
 pub const NO_SPEECH_NOTE: &str = "no speech in the creative; it cannot be classified from its sound";
 
 /// The loaded models, settings and cache.
@@ -180,6 +232,49 @@ impl Engine {
         let f = self.features(creative, bytes)?;
         verdict(classifier, creative, &f)
     }
+
+    /// [`Engine::classify`] with the vision branch (None: off). `frames`
+    /// reads the creative's frames from its bytes (n frames of size×size
+    /// RGB → frames, size); its failure is reported, never fatal.
+    pub fn classify_with_vision(
+        &self,
+        classifier: &Classifier,
+        vision: Option<&VisionBranch>,
+        creative: &Creative,
+        bytes: Vec<u8>,
+        frames: impl FnOnce(&[u8], usize, usize) -> Result<(Vec<Vec<u8>>, usize)>,
+    ) -> Result<Verdict> {
+        let seen = vision_outcome(vision, classifier.segments(), || {
+            let b = vision.expect("only called with a branch");
+            frames(&bytes, b.model.frames(), b.model.image_size())
+        });
+        let f = self.features(creative, bytes)?;
+        let fusion = vision.map(|b| b.fusion).unwrap_or_default();
+        verdict_with_vision(classifier, creative, &f, seen, &fusion)
+    }
+
+    /// The unit-length video embedding of a creative's frames (what a
+    /// vision head is trained on).
+    pub fn vision_embedding(&self, vision: &VisionBranch, rgb_frames: &[Vec<u8>], size: usize) -> Result<Vec<f32>> {
+        vision.model.embedding(&vision.model.video(rgb_frames, size)?)
+    }
+}
+
+/// The vision branch's answer for one creative, in `segments`' order.
+/// Every failure becomes the reason it has no answer.
+pub fn vision_outcome(
+    vision: Option<&VisionBranch>,
+    segments: &SegmentDictionary,
+    frames: impl FnOnce() -> Result<(Vec<Vec<u8>>, usize)>,
+) -> VisionOutcome {
+    let Some(b) = vision else {
+        return Err(VISION_OFF_NOTE.to_string());
+    };
+    if b.classifier.segments().ids() != segments.ids() {
+        return Err("the vision branch decides among other segments than the speech branch; give both the same dictionary".into());
+    }
+    let (rgb, size) = frames().map_err(|e| format!("no video frames: {e}"))?;
+    b.probs(&rgb, size).map_err(|e| format!("the video could not be classified: {e}"))
 }
 
 /// Embeddings of texts, through the cache.
@@ -215,15 +310,46 @@ pub fn prototype_embeddings(encoder: &TextEncoder, cache: &FeatureCache, segment
     embed_cached(encoder, cache, &texts.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// The verdict for features already extracted.
+/// The verdict for features already extracted, from speech alone.
 pub fn verdict(classifier: &Classifier, creative: &Creative, f: &Features) -> Result<Verdict> {
+    verdict_with_vision(classifier, creative, f, Err(VISION_OFF_NOTE.to_string()), &FusionParams::default())
+}
+
+/// The verdict from the speech features and the vision branch's outcome:
+/// the video decides when nothing was said, the two are mixed when both
+/// answered ([`fusion`]).
+pub fn verdict_with_vision(
+    classifier: &Classifier,
+    creative: &Creative,
+    f: &Features,
+    vision: VisionOutcome,
+    params: &FusionParams,
+) -> Result<Verdict> {
     let text = &f.heard.transcript.text;
-    let decision = f.embedding.as_deref().map(|e| classifier.decide(text, e)).transpose()?;
+    let text_probs = f.embedding.as_deref().map(|e| classifier.probs(text, e)).transpose()?;
+    let (vision_probs, vision_note) = match vision {
+        Ok(p) => (Some(p), None),
+        Err(why) => (None, Some(why)),
+    };
+    let speech = SpeechAmount::of(text, f.heard.transcript.no_speech_prob);
+    let fused =
+        fusion::decide(classifier.segments(), text_probs.as_deref(), vision_probs.as_deref(), speech, params)?;
+    let (decision, modality, text_weight, speech_top, vision_top) = match fused {
+        Some(d) => (Some(d.decision), d.basis.into(), d.text_weight, d.speech_top.map(Into::into), d.vision_top.map(Into::into)),
+        None => (None, f.modality(), None, None, None),
+    };
     Ok(Verdict {
         id: creative.id.clone(),
         file: creative.file.clone(),
-        modality: f.modality(),
-        note: decision.is_none().then(|| NO_SPEECH_NOTE.to_string()),
+        modality,
+        note: decision.is_none().then(|| match &vision_note {
+            Some(v) => format!("{NO_SPEECH_NOTE} ({v})"),
+            None => NO_SPEECH_NOTE.to_string(),
+        }),
+        speech_top,
+        vision_top,
+        vision_note,
+        text_weight,
         decision,
         transcript: f.heard.transcript.text.clone(),
         no_speech_prob: f.heard.transcript.no_speech_prob,
@@ -338,8 +464,22 @@ pub fn answer_table(input: &Table, answers: &[RowAnswer]) -> Table {
 }
 
 /// Columns of the results table (the page's table and its export).
-pub const RESULT_COLUMNS: [&str; 10] =
-    ["Advertisement ID", "File", SEGMENT_NUM_COLUMN, SEGMENT_NAME_COLUMN, CONFIDENCE_COLUMN, "Top 3", "Modality", "Transcript", "Seconds", STATUS_COLUMN];
+/// The branch columns come last so the older ones keep their places.
+pub const RESULT_COLUMNS: [&str; 13] = [
+    "Advertisement ID",
+    "File",
+    SEGMENT_NUM_COLUMN,
+    SEGMENT_NAME_COLUMN,
+    CONFIDENCE_COLUMN,
+    "Top 3",
+    "Modality",
+    "Transcript",
+    "Seconds",
+    STATUS_COLUMN,
+    "Speech segment",
+    "Video segment",
+    "Video note",
+];
 
 /// One row per [`Verdict::report`] / [`failure_report`] record.
 pub fn results_table(reports: &[serde_json::Value]) -> Table {
@@ -374,7 +514,32 @@ pub fn results_table(reports: &[serde_json::Value]) -> Table {
         };
         let modality = if r.get("error").is_some() { String::new() } else { text("modality") };
         let seconds = if r.get("timings_ms").is_some() { format!("{seconds:.1}") } else { String::new() };
-        table.push_row(vec![text("id"), text("file"), num, name, conf, top, modality, text("transcript"), seconds, status]);
+        let branch = |k: &str| {
+            r.get(k)
+                .filter(|t| t.is_object())
+                .map(|t| {
+                    let id = t.get("segment_id").and_then(|v| v.as_u64()).unwrap_or_default();
+                    let name = t.get("segment_name").and_then(|v| v.as_str()).unwrap_or_default();
+                    let p = t.get("confidence").and_then(|v| v.as_f64()).unwrap_or_default();
+                    format!("{id} {name} ({p:.2})")
+                })
+                .unwrap_or_default()
+        };
+        table.push_row(vec![
+            text("id"),
+            text("file"),
+            num,
+            name,
+            conf,
+            top,
+            modality,
+            text("transcript"),
+            seconds,
+            status,
+            branch("speech_segment"),
+            branch("vision_segment"),
+            text("vision_note"),
+        ]);
     }
     table
 }
@@ -396,6 +561,10 @@ mod tests {
             cached: false,
             timings: StageTimings::default(),
             embed_ms: 0.0,
+            speech_top: None,
+            vision_top: None,
+            vision_note: Some(VISION_OFF_NOTE.into()),
+            text_weight: None,
         }
     }
 
@@ -428,6 +597,9 @@ mod tests {
         assert_eq!(results.rows[0][2..5], ["15", "Музыка", "0.877"]);
         assert_eq!(results.rows[0][5], "15 Музыка (0.88)");
         assert_eq!(results.rows[2][9], "no media file");
+        assert_eq!(results.headers[10..], ["Speech segment", "Video segment", "Video note"]);
+        assert_eq!(results.rows[1][12], VISION_OFF_NOTE, "an undecided row says the vision branch is off");
+        assert_eq!(results.rows[2][12], "", "a failed row has no vision note");
         assert_eq!(out.headers, vec!["Advertisement ID", "segment_num", "Brand", "Segment", "Confidence", "Status"]);
         assert_eq!(out.rows[0], vec!["1", "15", "b", "Музыка", "0.877", "ok"]);
         assert_eq!(out.rows[1][1], "", "no stale segment is left behind");

@@ -7,6 +7,7 @@
 //! same in the native CLI and in the browser.
 
 pub mod classifier;
+pub mod fusion;
 pub mod head;
 mod lbfgs;
 pub mod logreg;
@@ -16,6 +17,7 @@ pub mod segments;
 pub mod training;
 
 pub use classifier::Classifier;
+pub use fusion::{Basis, FusedDecision, FusionParams, SpeechAmount};
 pub use head::{Decision, Head, Prototypes, ZeroShotParams};
 pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression, SparseCoef};
 pub use ngrams::{Csr, NgramParams, NgramVectorizer};

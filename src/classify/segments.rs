@@ -34,6 +34,17 @@ impl Segment {
         }
     }
 
+    /// The English caption the video model scores frames against: the
+    /// prompt when there is one, else the name (X-CLIP reads English only,
+    /// so a Russian name is a weak fallback).
+    pub fn vision_prompt(&self) -> &str {
+        if self.prompt_en.trim().is_empty() {
+            &self.name
+        } else {
+            &self.prompt_en
+        }
+    }
+
     /// Text to embed as this segment's prototype: name and description.
     pub fn prototype_text(&self) -> String {
         if self.description.is_empty() || self.description == self.name {
@@ -90,6 +101,9 @@ pub const DICT_NAME_COLUMNS: &[&str] = &[
 /// Column names accepted for the optional description.
 pub const DICT_DESCRIPTION_COLUMNS: &[&str] =
     &["description", "desc", "hints", "описание", "подсказки", "комментарий", "ключевые слова"];
+
+/// Column names accepted for the optional English prompt of the video model.
+pub const DICT_PROMPT_COLUMNS: &[&str] = &["prompt_en", "prompt", "english prompt", "video prompt", "промпт"];
 
 impl SegmentDictionary {
     /// Checks that ids are unique; keeps the given order.
@@ -175,7 +189,8 @@ impl SegmentDictionary {
     }
 
     /// Builds a dictionary from a table with id and name columns (found by
-    /// name, Russian or English) and an optional description column. A sheet
+    /// name, Russian or English), an optional description column and an
+    /// optional English prompt column (`prompt_en`/`prompt`). A sheet
     /// without a header row (first cell is a number) is read as id, name[,
     /// description]. Segments without a description get the built-in one
     /// when their name matches a built-in segment, else their name.
@@ -193,6 +208,7 @@ impl SegmentDictionary {
                 let desc = table.find_column(DICT_DESCRIPTION_COLUMNS);
                 (table.rows.iter().collect(), id, name, desc, 2)
             };
+        let prompt_col = if headerless { None } else { table.find_column(DICT_PROMPT_COLUMNS) };
         let builtin = SegmentDictionary::default_ru();
         let mut segments = Vec::new();
         for (i, row) in rows.into_iter().enumerate() {
@@ -214,6 +230,7 @@ impl SegmentDictionary {
             }
             let description = desc_col.map(|c| row[c].trim()).unwrap_or("");
             let known = builtin.by_name(name);
+            let prompt = prompt_col.and_then(|c| row.get(c)).map(|p| p.trim()).unwrap_or("");
             segments.push(Segment {
                 id,
                 name: name.to_string(),
@@ -222,7 +239,11 @@ impl SegmentDictionary {
                 } else {
                     known.map_or_else(|| name.to_string(), |k| k.description.clone())
                 },
-                prompt_en: known.map(|k| k.prompt_en.clone()).unwrap_or_default(),
+                prompt_en: if prompt.is_empty() {
+                    known.map(|k| k.prompt_en.clone()).unwrap_or_default()
+                } else {
+                    prompt.to_string()
+                },
             });
         }
         if segments.is_empty() {
@@ -306,6 +327,11 @@ impl SegmentDictionary {
         SegmentDictionary { segments }
     }
 
+    /// The video model's prompts, in dictionary order ([`Segment::vision_prompt`]).
+    pub fn vision_prompts(&self) -> Vec<&str> {
+        self.segments.iter().map(Segment::vision_prompt).collect()
+    }
+
     /// Texts to embed as zero-shot prototypes, in dictionary order.
     pub fn prototype_texts(&self) -> Vec<String> {
         self.segments.iter().map(Segment::prototype_text).collect()
@@ -376,6 +402,16 @@ mod tests {
         assert_eq!(d.ids(), [8, 12]);
         assert_eq!(d.get(8).unwrap().description, "кредит наличными");
         assert!(d.get(12).unwrap().description.contains("льготный период"));
+    }
+
+    #[test]
+    fn prompts_come_from_their_column_else_the_builtin_else_the_name() {
+        let csv = "id,name,prompt_en\n15,Музыка,\n20,Маркетплейс,an advertisement for an online marketplace\n21,Такси,\n";
+        let d = SegmentDictionary::from_file_bytes("d.csv", csv.as_bytes()).unwrap();
+        assert_eq!(
+            d.vision_prompts(),
+            ["an advertisement for a music streaming service", "an advertisement for an online marketplace", "Такси"]
+        );
     }
 
     #[test]

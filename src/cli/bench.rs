@@ -25,6 +25,19 @@ pub enum What {
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
     },
+    /// X-CLIP time per creative (8 frames, base-patch32 dimensions, random
+    /// weights), model build time and peak memory.
+    Xclip {
+        /// f32 weights instead of Q8_0.
+        #[arg(long)]
+        f32: bool,
+        /// Timed runs after one warm-up.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Segment prompts each creative is scored against.
+        #[arg(long, default_value_t = 18)]
+        prompts: usize,
+    },
     /// Word error rate, time per 30-s window and memory against faster-whisper.
     Asr {
         /// Clip list: `path<TAB>reference text`, paths relative to the list.
@@ -41,7 +54,38 @@ pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Resul
         What::Asr { clips, peer } => asr(&clips, peer.as_deref(), models),
         What::Classify(args) => super::bench_classify::run(args, models, cache),
         What::Dashboard { rows } => dashboard(rows),
+        What::Xclip { f32, runs, prompts } => xclip(f32, runs, prompts),
     }
+}
+
+/// Random weights of the real model's shape: the timings do not depend on
+/// the weights' values, and no checkpoint has to be imported to measure.
+fn xclip(f32: bool, runs: usize, prompts: usize) -> Result<i32> {
+    use creative_filter::text::WeightFormat;
+    use creative_filter::vision::{bench, XClipConfig};
+    let config = XClipConfig::base_patch32();
+    let format = if f32 { WeightFormat::F32 } else { WeightFormat::Q8_0 };
+    let r = bench(&config, format, prompts, runs)?;
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let out = serde_json::json!({
+        "model": "xclip-base-patch32 (random weights)",
+        "weights": if f32 { "f32" } else { "q8_0" },
+        "frames": config.vision_config.num_frames,
+        "image_size": config.vision_config.image_size,
+        "prompts": r.prompts,
+        "runs": r.runs,
+        "threads": threads,
+        "model_build_s": r.load_s,
+        "text_per_prompt_s": r.text_per_prompt_s,
+        "per_creative_s": r.per_creative_s,
+        "per_creative_min_s": r.per_creative_min_s,
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    println!("{out}");
+    Ok(0)
 }
 
 /// Parse + sum duplicates, then join and aggregate, timed separately; the

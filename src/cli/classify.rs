@@ -6,7 +6,8 @@ use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_h
 use creative_filter::creative::Creative;
 use creative_filter::pipeline::{answer_table, failure_report, RowAnswer, SEGMENT_NUM_COLUMN};
 use creative_filter::table::{read_table_file, write_table_file, ID_COLUMN_NAMES};
-use creative_filter::Result;
+use creative_filter::vision::{VisionBranch, VisionClassifier, VisionModel, VISION_OFF_NOTE};
+use creative_filter::{Error, Result};
 
 /// Which classifier to use.
 #[derive(clap::Args)]
@@ -46,16 +47,34 @@ pub struct PredictTableArgs {
     classifier: ClassifierArgs,
 }
 
+/// The vision branch when an X-CLIP model is imported (zero-shot over the
+/// speech classifier's segments), else None and a line saying it is off.
+fn load_vision(models: &Path, clf: &creative_filter::classify::Classifier) -> Result<Option<VisionBranch>> {
+    let Some(model) = VisionModel::load(models)? else {
+        eprintln!("{VISION_OFF_NOTE}");
+        return Ok(None);
+    };
+    let classifier = VisionClassifier::new(&model, Some(clf.segments()), None)?;
+    Ok(Some(VisionBranch { model, classifier, fusion: Default::default() }))
+}
+
+/// Frames of a creative. The frame decoder is not part of this build yet,
+/// so the vision branch reports that instead of answering.
+fn frames(_bytes: &[u8], _n: usize, _size: usize) -> Result<(Vec<Vec<u8>>, usize)> {
+    Err(Error::Invalid("this build cannot read video frames yet".into()))
+}
+
 pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let a = &args.classifier;
     let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
     let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head)?;
+    let vision = load_vision(models, &clf)?;
     let mut failures = 0;
     for path in &args.files {
         let name = path.to_string_lossy().to_string();
         let creative = Creative::from_file_name(&name);
-        let line = match isolated(|| engine.classify(&clf, &creative, read_input(path)?)) {
+        let line = match isolated(|| engine.classify_with_vision(&clf, vision.as_ref(), &creative, read_input(path)?, frames)) {
             Ok(v) => v.report(clf.mode()),
             Err(e) => {
                 failures += 1;
@@ -77,6 +96,7 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
     let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head)?;
+    let vision = load_vision(models, &clf)?;
 
     let total = table.rows.len();
     let mut outcomes = Vec::with_capacity(total);
@@ -84,7 +104,8 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     for (i, found) in media.into_iter().enumerate() {
         let outcome = found.and_then(|path| {
             let creative = Creative::from_file_name(&path.to_string_lossy());
-            isolated(|| engine.classify(&clf, &creative, read_input(path)?)).map_err(|e| e.to_string())
+            isolated(|| engine.classify_with_vision(&clf, vision.as_ref(), &creative, read_input(path)?, frames))
+                .map_err(|e| e.to_string())
         });
         match &outcome {
             Ok(v) if v.decision.is_some() => decided += 1,
@@ -112,8 +133,9 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
         written.push(path.display().to_string());
     }
     eprintln!(
-        "{total} rows: {decided} classified ({} classifier), {silent} without speech, {failed} with problems; written {}",
+        "{total} rows: {decided} classified ({} classifier), {silent} undecided without speech, {failed} with problems; {}; written {}",
         clf.mode(),
+        if vision.is_some() { "vision branch on" } else { VISION_OFF_NOTE },
         written.join(" and ")
     );
     Ok(0)

@@ -1,9 +1,10 @@
 //! `creative-filter models …`
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use creative_filter::models::prepare;
+use creative_filter::models::{prepare, xclip};
+use creative_filter::text::WeightFormat;
 use creative_filter::Result;
 
 #[derive(Subcommand)]
@@ -12,6 +13,24 @@ pub enum Action {
     Fetch,
     /// List the prepared model files.
     List,
+    /// Import a model you supply, converted to the runtime format.
+    Import {
+        #[command(subcommand)]
+        what: Import,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum Import {
+    /// A Hugging Face X-CLIP checkpoint folder (model.safetensors, config.json,
+    /// tokenizer.json or vocab.json + merges.txt): turns on the vision branch.
+    Xclip {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// Keep the weights in f32 (default: Q8_0, about 4× smaller).
+        #[arg(long)]
+        f32: bool,
+    },
 }
 
 pub fn run(action: Action, dir: &Path) -> Result<i32> {
@@ -28,6 +47,16 @@ pub fn run(action: Action, dir: &Path) -> Result<i32> {
                 eprintln!("{m}: converted");
             }
             eprintln!("models ready in {}", dir.display());
+            Ok(0)
+        }
+        Action::Import { what: Import::Xclip { path, f32 } } => {
+            let format = if f32 { WeightFormat::F32 } else { WeightFormat::Q8_0 };
+            let report = xclip::import(&path, dir, format)?;
+            for f in &report.files {
+                eprintln!("{:<22} {:>11} bytes  {}", f.file, f.bytes, &f.sha256[..12]);
+            }
+            let state = if report.unchanged { "was already imported, unchanged, in" } else { "imported into" };
+            eprintln!("X-CLIP {state} {}: the vision branch is on", dir.display());
             Ok(0)
         }
         Action::List => {

@@ -7,11 +7,17 @@ pub mod manifest;
 #[cfg(feature = "cli")]
 pub mod prepare;
 pub mod whisper_ct2;
+#[cfg(feature = "cli")]
+pub mod xclip;
 
 use std::path::PathBuf;
 
 pub const WHISPER_GGUF: &str = "whisper-base-q8_0.gguf";
 pub const WHISPER_TOKENIZER: &str = "whisper-tokenizer.json";
+/// The imported X-CLIP model (`models import xclip`): weights and tokenizer.
+pub const XCLIP_GGUF: &str = "xclip.gguf";
+pub const XCLIP_TOKENIZER: &str = "xclip-tokenizer.json";
+pub const XCLIP_MODEL_NAME: &str = "xclip";
 
 /// The models folder: `$CREATIVE_FILTER_MODELS`, else `models/` beside the
 /// crate's `Cargo.toml`, so commands work from any working directory.

@@ -6,11 +6,15 @@
 //! [`ClipTokenizer`]; their embeddings ([`XClipModel::text_features`]) do not
 //! depend on the video and can be computed once per prompt set.
 
+pub mod classify;
+pub mod model;
 pub mod tokenizer;
 pub mod xclip;
 
 use candle_core::{Device, Tensor};
 
+pub use classify::{VisionBranch, VisionClassifier};
+pub use model::{VisionModel, VISION_OFF_NOTE};
 pub use tokenizer::{ClipTokenizer, PromptBatch};
 pub use xclip::{
     Activation, VideoFeatures, XClipConfig, XClipModel, XClipOutput, XClipTextConfig, XClipVisionConfig,

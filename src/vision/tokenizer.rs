@@ -132,6 +132,17 @@ impl ClipTokenizer {
         })
     }
 
+    /// The whole pipeline as one `tokenizer.json` (what `models import`
+    /// stores, whichever files the checkpoint came with).
+    /// Padding and truncation are left out: loading sets them from the
+    /// model's config (and checks the bare pipeline wraps prompts).
+    pub fn to_json(&self) -> Result<String> {
+        let mut bare = self.inner.clone();
+        bare.with_padding(None);
+        bare.with_truncation(None).map_err(tok_err)?;
+        bare.to_string(false).map_err(tok_err)
+    }
+
     pub fn max_len(&self) -> usize {
         self.max_len
     }

@@ -1,0 +1,91 @@
+//! Segments from video: zero-shot against the segments' English prompts, or
+//! a head trained on video embeddings with the text branch's machinery
+//! ([`crate::classify::training::train`], no n-grams).
+
+use candle_core::Tensor;
+
+use super::{VideoFeatures, VisionModel};
+use crate::classify::training::{self, Examples, Trained};
+use crate::classify::{Classifier, FusionParams, Head, LogRegParams, SegmentDictionary};
+use crate::{Error, Result};
+
+/// Decides segments from a creative's video.
+pub struct VisionClassifier {
+    segments: SegmentDictionary,
+    /// Text features of the segments' prompts, [K, D].
+    prompts: Tensor,
+    /// The trained head blended with prompt prototypes, when there is one.
+    trained: Option<Classifier>,
+}
+
+/// Unit-length prompt embeddings (not conditioned on a video): the
+/// prototypes a trained vision head blends with for segments with few examples.
+pub fn prompt_prototypes(prompts: &Tensor) -> Result<Vec<Vec<f32>>> {
+    Ok(prompts.to_vec2::<f32>()?)
+}
+
+impl VisionClassifier {
+    /// `head`, if given, must have been trained on `model`'s video embeddings.
+    pub fn new(model: &VisionModel, dictionary: Option<&SegmentDictionary>, head: Option<Head>) -> Result<Self> {
+        if let Some(h) = &head {
+            if h.embedding_model != model.id() {
+                return Err(Error::EmbeddingModelMismatch { head_model: h.embedding_model.clone(), in_use: model.id().into() });
+            }
+        }
+        let segments = Classifier::segments_for(dictionary, head.as_ref());
+        let prompts = model.prompt_features(&segments.vision_prompts())?;
+        let trained = match head {
+            Some(h) => Some(Classifier::new(dictionary, Some(h), &prompt_prototypes(&prompts)?)?),
+            None => None,
+        };
+        Ok(VisionClassifier { segments, prompts, trained })
+    }
+
+    pub fn segments(&self) -> &SegmentDictionary {
+        &self.segments
+    }
+
+    /// "trained" or "zero-shot".
+    pub fn mode(&self) -> &'static str {
+        self.trained.as_ref().map_or("zero-shot", Classifier::mode)
+    }
+
+    /// Probabilities in dictionary order for one video.
+    pub fn probs(&self, model: &VisionModel, video: &VideoFeatures) -> Result<Vec<f32>> {
+        match &self.trained {
+            Some(clf) => clf.probs("", &model.embedding(video)?),
+            None => model.zero_shot_probs(video, &self.prompts),
+        }
+    }
+}
+
+/// The vision branch as the pipeline runs it.
+pub struct VisionBranch {
+    pub model: VisionModel,
+    pub classifier: VisionClassifier,
+    /// How the branch's answer is mixed with the speech branch's.
+    pub fusion: FusionParams,
+}
+
+impl VisionBranch {
+    /// Segment probabilities from frames (`size`×`size` RGB each).
+    pub fn probs(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<Vec<f32>> {
+        self.classifier.probs(&self.model, &self.model.video(rgb_frames, size)?)
+    }
+}
+
+/// A vision head trained on video embeddings `ex.x` (texts are ignored),
+/// cross-validated like a text head; its prototypes are the segments'
+/// prompt embeddings.
+pub fn train_head(model: &VisionModel, ex: &Examples, params: &LogRegParams, folds: usize, seed: u64) -> Result<Trained> {
+    let prompts = model.prompt_features(&ex.segments.vision_prompts())?;
+    let blank = Examples {
+        segments: ex.segments.clone(),
+        texts: vec![String::new(); ex.y.len()],
+        x: ex.x.clone(),
+        dim: ex.dim,
+        y: ex.y.clone(),
+        problems: ex.problems.clone(),
+    };
+    training::train(&blank, model.id(), params, None, &prompt_prototypes(&prompts)?, folds, seed)
+}

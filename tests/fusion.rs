@@ -1,0 +1,169 @@
+//! The speech and vision branches combined: who decides, how the weight
+//! follows the amount of speech, calibration, and the reports.
+
+use creative_filter::asr::{AsrTimings, Transcript};
+use creative_filter::classify::fusion::{self, calibrate, CalibrationSample, FusionParams, SpeechAmount};
+use creative_filter::classify::{Basis, Classifier, SegmentDictionary};
+use creative_filter::creative::{Creative, Heard, StageTimings};
+use creative_filter::pipeline::{results_table, verdict, verdict_with_vision, Features, Modality, NO_SPEECH_NOTE};
+use creative_filter::vision::VISION_OFF_NOTE;
+
+fn dict() -> SegmentDictionary {
+    SegmentDictionary::default_ru()
+}
+
+/// Probabilities peaked on column `i` (mass `peak`), the rest spread evenly.
+fn peaked(k: usize, i: usize, peak: f32) -> Vec<f32> {
+    (0..k).map(|j| if j == i { peak } else { (1.0 - peak) / (k - 1) as f32 }).collect()
+}
+
+fn speech(words: usize) -> SpeechAmount {
+    SpeechAmount { words, no_speech_prob: 0.01 }
+}
+
+#[test]
+fn without_speech_the_video_decides() {
+    let d = dict();
+    let v = peaked(d.len(), 14, 0.6); // segment 15, Музыка
+    let out = fusion::decide(&d, None, Some(&v), speech(0), &FusionParams::default()).unwrap().unwrap();
+    assert_eq!(out.basis, Basis::Vision);
+    assert_eq!(out.decision.segment_id, 15);
+    assert_eq!(out.speech_top, None);
+    assert_eq!(out.vision_top.as_ref().map(|t| t.0), Some(15));
+    assert!(fusion::decide(&d, None, None, speech(0), &FusionParams::default()).unwrap().is_none());
+}
+
+#[test]
+fn long_clear_speech_dominates_and_a_few_doubtful_words_do_not() {
+    let d = dict();
+    let (t, v) = (peaked(d.len(), 11, 0.5), peaked(d.len(), 14, 0.5)); // 12 vs 15, equally sure
+    let p = FusionParams::default();
+    let long = fusion::decide(&d, Some(&t), Some(&v), speech(60), &p).unwrap().unwrap();
+    assert_eq!(long.basis, Basis::Fused);
+    assert_eq!(long.decision.segment_id, 12, "a 60-word voice-over decides");
+    assert!(long.text_weight.unwrap() > 0.9, "{:?}", long.text_weight);
+    assert_eq!((long.speech_top.unwrap().0, long.vision_top.unwrap().0), (12, 15));
+    let doubtful = SpeechAmount { words: 2, no_speech_prob: 0.6 };
+    let short = fusion::decide(&d, Some(&t), Some(&v), doubtful, &p).unwrap().unwrap();
+    assert_eq!(short.decision.segment_id, 15, "two doubtful words yield to the video");
+    assert!(short.text_weight.unwrap() < 0.2);
+    // The weight grows with words and falls with the no-speech probability.
+    assert!(p.text_weight(speech(5)) < p.text_weight(speech(20)));
+    assert!(p.text_weight(SpeechAmount { words: 20, no_speech_prob: 0.8 }) < p.text_weight(speech(20)));
+    let mixed = fusion::log_linear(&t, &v, 0.5);
+    assert!((mixed.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+}
+
+/// Labelled creatives where the branch named `noisy` is right only by chance.
+fn synthetic(noisy_text: bool) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<SpeechAmount>, Vec<usize>) {
+    let k = 6;
+    let (mut text, mut vision, mut amount, mut truth) = (vec![], vec![], vec![], vec![]);
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    for i in 0..120 {
+        let y = i % k;
+        let wrong = (y + 1 + next() % (k - 1)) % k;
+        let good = peaked(k, y, 0.7);
+        let noise = peaked(k, if next() % 2 == 0 { wrong } else { y }, 0.7);
+        let (t, v) = if noisy_text { (noise, good) } else { (good, noise) };
+        text.push(t);
+        vision.push(v);
+        amount.push(speech(3 + next() % 40));
+        truth.push(y);
+    }
+    (text, vision, amount, truth)
+}
+
+fn calibrated(noisy_text: bool) -> FusionParams {
+    let (t, v, s, y) = synthetic(noisy_text);
+    let samples: Vec<CalibrationSample> = (0..y.len())
+        .map(|i| CalibrationSample { text: &t[i], vision: &v[i], speech: s[i], truth: y[i] })
+        .collect();
+    let p = calibrate(&samples).unwrap();
+    assert_eq!(calibrate(&samples).unwrap(), p, "calibration is deterministic");
+    p
+}
+
+#[test]
+fn calibration_gives_the_weight_to_the_branch_that_is_not_noise() {
+    let trust_video = calibrated(true);
+    let trust_speech = calibrated(false);
+    for words in [3, 10, 40] {
+        assert!(trust_video.text_weight(speech(words)) < 0.2, "{trust_video:?} at {words} words");
+        assert!(trust_speech.text_weight(speech(words)) > 0.8, "{trust_speech:?} at {words} words");
+    }
+    assert_eq!(calibrate(&[]).unwrap(), FusionParams::default(), "nothing to learn from keeps the defaults");
+}
+
+fn features(text: &str, speech: bool, embedding: Option<Vec<f32>>) -> Features {
+    let transcript = Transcript {
+        text: text.into(),
+        speech,
+        no_speech_prob: if speech { 0.02 } else { 0.9 },
+        language: "ru".into(),
+        spans: vec![],
+        rejected: vec![],
+        windows: 1,
+        timings: AsrTimings::default(),
+    };
+    let heard = Heard { duration_s: 15.0, codec: "aac".into(), truncated: false, transcript, timings: StageTimings::default() };
+    Features { heard, embedding, cached: false, embed_ms: 0.0 }
+}
+
+/// A zero-shot speech classifier whose prototypes are the axes.
+fn axis_classifier() -> (Classifier, usize) {
+    let d = dict();
+    let k = d.len();
+    let protos: Vec<Vec<f32>> = (0..k).map(|i| (0..k).map(|j| if i == j { 1.0 } else { 0.0 }).collect()).collect();
+    (Classifier::new(Some(&d), None, &protos).unwrap(), k)
+}
+
+#[test]
+fn verdicts_report_who_decided_and_both_branches_answers() {
+    let (clf, k) = axis_classifier();
+    let creative = Creative::from_file_name("42.mp4");
+    let p = FusionParams::default();
+
+    // Music only: the video decides.
+    let silent = features("", false, None);
+    let v = verdict_with_vision(&clf, &creative, &silent, Ok(peaked(k, 14, 0.7)), &p).unwrap();
+    assert_eq!(v.modality, Modality::Vision);
+    assert_eq!(v.decision.as_ref().unwrap().segment_id, 15);
+    assert!(v.speech_top.is_none() && v.vision_top.as_ref().unwrap().segment_id == 15);
+
+    // A long voice-over about credit cards (axis 11 = segment 12) over a music-like video.
+    let words = "кредитная карта с льготным периодом оформите онлайн ".repeat(8);
+    let mut e = vec![0.0; k];
+    e[11] = 1.0;
+    let talk = features(&words, true, Some(e));
+    let v = verdict_with_vision(&clf, &creative, &talk, Ok(peaked(k, 14, 0.6)), &p).unwrap();
+    assert_eq!(v.modality, Modality::Fused);
+    assert_eq!(v.decision.as_ref().unwrap().segment_id, 12);
+    assert_eq!((v.speech_top.as_ref().unwrap().segment_id, v.vision_top.as_ref().unwrap().segment_id), (12, 15));
+    let fused_report = v.report("zero-shot");
+    assert_eq!(fused_report["modality"], "fused");
+    assert_eq!(fused_report["vision_segment"]["segment_id"], 15);
+    assert!(fused_report["speech_weight"].as_f64().unwrap() > 0.9);
+
+    // Frames that cannot be read: speech still answers and the reason is kept.
+    let v = verdict_with_vision(&clf, &creative, &talk, Err("no video frames: broken".into()), &p).unwrap();
+    assert_eq!(v.modality, Modality::Speech);
+    assert_eq!(v.decision.as_ref().unwrap().segment_id, 12);
+    assert_eq!(v.vision_note.as_deref(), Some("no video frames: broken"));
+
+    // Vision branch off and no speech: undecided, saying both.
+    let off = verdict(&clf, &creative, &silent).unwrap();
+    assert_eq!(off.modality, Modality::NoSpeech);
+    let note = off.note.clone().unwrap();
+    assert!(note.starts_with(NO_SPEECH_NOTE) && note.contains(VISION_OFF_NOTE), "{note}");
+
+    let table = results_table(&[fused_report, off.report("zero-shot")]);
+    assert_eq!(table.headers[6], "Modality");
+    assert_eq!(table.rows[0][6], "fused");
+    assert!(table.rows[0][10].starts_with("12 Кредитные карты"), "{:?}", table.rows[0]);
+    assert!(table.rows[0][11].starts_with("15 Музыка"), "{:?}", table.rows[0]);
+    assert_eq!(table.rows[1][12], VISION_OFF_NOTE);
+}
