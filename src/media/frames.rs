@@ -114,7 +114,7 @@ pub fn resize_rgb(rgb: &[u8], width: u32, height: u32, size: usize) -> Vec<u8> {
 
 /// I420 planes → interleaved RGB, limited or full range. Chroma is repeated
 /// over each 2×2 block, as ffmpeg's own unscaled yuv420p → rgb24 path does.
-#[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(super) fn i420_to_rgb(
     (y, u, v): (&[u8], &[u8], &[u8]),
     (y_stride, uv_stride): (usize, usize),
@@ -151,6 +151,7 @@ pub(super) fn i420_to_rgb(
 }
 
 /// Centres of `n` equal segments of `[0, duration)`.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(super) fn sample_times(duration_s: f64, n: usize) -> Vec<f64> {
     (0..n).map(|i| (i as f64 + 0.5) * duration_s / n as f64).collect()
 }

@@ -1,5 +1,7 @@
 //! H.264 bitstream plumbing: the avcC record, AVCC → Annex B, the parts of
 //! the sequence parameter set that say how to show a decoded picture.
+// The web build only demuxes (WebCodecs decodes): most of this is native-only.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
 
 use crate::error::{Error, Result};
 

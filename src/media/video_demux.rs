@@ -1,6 +1,8 @@
 //! Video tracks out of MP4/MOV/M4V (re_mp4) and Matroska/WebM
 //! (matroska-demuxer): the samples' timing, key-frame flags and bytes, without
 //! decoding. Pure Rust, so it builds for wasm32 as well.
+// The web build reads only the codec name so far (WebCodecs hand-over to come).
+#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
 
 use std::io::Cursor;
 use std::ops::Range;
@@ -32,8 +34,6 @@ pub(super) struct VideoTrack {
     pub codec: String,
     /// The decoder configuration record (avcC for H.264).
     pub config: Option<Vec<u8>>,
-    pub width: u32,
-    pub height: u32,
     /// Samples in decode order.
     pub samples: Vec<VideoSample>,
     /// Seconds from the first frame's start to the last frame's end.
@@ -200,8 +200,6 @@ fn demux_mp4(bytes: &[u8]) -> Result<VideoTrack> {
     Ok(VideoTrack {
         codec,
         config,
-        width: track.width as u32,
-        height: track.height as u32,
         samples,
         duration_s: end_s,
     })
@@ -229,16 +227,11 @@ fn demux_matroska(bytes: &[u8]) -> Result<VideoTrack> {
     let number = track.track_number().get();
     let codec = matroska_codec(track.codec_id());
     let config = track.codec_private().map(|c| c.to_vec());
-    let (width, height) = track
-        .video()
-        .map(|v| (v.pixel_width().get().min(u32::MAX as u64) as u32, v.pixel_height().get().min(u32::MAX as u64) as u32))
-        .unwrap_or((0, 0));
     let frame_dur_ns = track.default_duration().map(|d| d.get() as f64);
     let scale_ns = mkv.info().timestamp_scale().get() as f64;
     let info_duration_s = mkv.info().duration().map(|d| d * scale_ns / 1e9);
     let mut samples = Vec::new();
     let mut frame = Frame::default();
-    let mut first_ns: Option<f64> = None;
     let mut end_ns: f64 = 0.0;
     let mut copied = 0usize;
     loop {
@@ -258,14 +251,15 @@ fn demux_matroska(bytes: &[u8]) -> Result<VideoTrack> {
             break;
         }
         let ts_ns = frame.timestamp as f64 * scale_ns;
-        let first = *first_ns.get_or_insert(ts_ns);
         let dur_ns = frame.duration.map(|d| d as f64 * scale_ns).or(frame_dur_ns).unwrap_or(0.0);
         end_ns = end_ns.max(ts_ns + dur_ns);
         let is_key = frame.is_keyframe.unwrap_or_else(|| codec == "h264" && super::h264::has_idr(&frame.data, config.as_deref()));
-        samples.push(VideoSample { pts_s: (ts_ns - first) / 1e9, is_key, data: SampleData::Owned(std::mem::take(&mut frame.data)) });
+        samples.push(VideoSample { pts_s: ts_ns / 1e9, is_key, data: SampleData::Owned(std::mem::take(&mut frame.data)) });
     }
-    let first_ns = first_ns.unwrap_or(0.0);
-    let mut duration_s = (end_ns - first_ns) / 1e9;
+    // Times stay on the segment's timeline, which starts at 0 for every
+    // track: video that starts after the audio (B-frame delay) keeps its
+    // offset, as players and ffmpeg show it.
+    let mut duration_s = end_ns / 1e9;
     if let Some(d) = info_duration_s.filter(|d| d.is_finite() && *d > 0.0) {
         // The segment's duration covers the last frame when blocks carry no
         // durations; a truncated file's frames end earlier than it states.
@@ -273,5 +267,5 @@ fn demux_matroska(bytes: &[u8]) -> Result<VideoTrack> {
             duration_s = d.min(samples.last().map(|s| s.pts_s + 1.0).unwrap_or(d));
         }
     }
-    Ok(VideoTrack { codec, config, width, height, samples, duration_s })
+    Ok(VideoTrack { codec, config, samples, duration_s })
 }
