@@ -23,6 +23,12 @@ pub enum Error {
     NoAudioTrack,
     #[error("the audio could not be decoded: {0}")]
     Decode(String),
+    #[error("the file has no video track (frames need a video or a JPEG/PNG image)")]
+    NoVideoTrack,
+    #[error("unsupported video codec {codec} in this file (frames need H.264 natively); re-encode it to H.264 in MP4")]
+    UnsupportedVideoCodec { codec: String },
+    #[error("the video could not be decoded: {0}")]
+    VideoDecode(String),
     #[error("model {name} is missing: run `creative-filter models fetch` first (looked in {dir})")]
     ModelMissing { name: String, dir: PathBuf },
     #[error("model {name} is damaged: {reason}; run `creative-filter models fetch` again to rebuild it")]

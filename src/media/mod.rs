@@ -1,11 +1,16 @@
-//! Media: from a creative's bytes to 16 kHz mono samples.
+//! Media: from a creative's bytes to 16 kHz mono samples, and to sampled
+//! video frames for the vision branch.
 
 mod decode;
 mod demux;
+mod frames;
+mod h264;
 mod resample;
+mod video_demux;
 
 pub use decode::{decode_audio, DecodedAudio};
 pub use demux::{demux_audio, EncodedPacket, EncodedTrack};
+pub use frames::{resize_rgb, sample_frames, Frames};
 pub use resample::{mix_to_mono, resample, to_whisper_input};
 
 /// Sample rate Whisper's front end expects.

@@ -1,0 +1,327 @@
+//! Sampled video frames for the vision branch: `n` frames evenly spaced over
+//! a creative, RGB, squashed to `size`×`size`.
+//!
+//! Containers (MP4/MOV/M4V, Matroska/WebM) and stills (JPEG, PNG) are read in
+//! pure Rust on every target; H.264 is decoded natively with OpenH264. In the
+//! browser, WebCodecs decodes video instead, so there `sample_frames` only
+//! handles stills.
+
+use image::imageops::FilterType;
+use image::RgbImage;
+
+use super::h264::Matrix;
+use super::video_demux::{demux_video, sniff_container};
+use crate::error::{Error, Result};
+
+/// Frames sampled from a creative.
+#[derive(Debug, Clone)]
+pub struct Frames {
+    /// Side of each square frame.
+    pub size: usize,
+    /// `size*size*3` bytes per frame, rows of RGB pixels (HWC).
+    pub rgb: Vec<Vec<u8>>,
+    /// Presentation time of each frame, seconds from the first frame (0 for a still).
+    pub times_s: Vec<f64>,
+    /// Visible size of the source picture.
+    pub width: u32,
+    pub height: u32,
+    /// "h264", "jpeg", "png".
+    pub codec: String,
+}
+
+/// Largest picture side accepted (8K is 7680); bounds the memory of a frame.
+const MAX_SIDE: u32 = 16_384;
+
+/// `n` frames at the centres of `n` equal segments of the creative, each
+/// decoded from the nearest preceding key frame; a still image gives one frame.
+pub fn sample_frames(bytes: &[u8], n: usize, size: usize) -> Result<Frames> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    if n == 0 || size == 0 || size > MAX_SIDE as usize {
+        return Err(Error::Invalid(format!("cannot sample {n} frames of {size}×{size} pixels")));
+    }
+    if let Ok(format) = image::guess_format(bytes) {
+        if matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
+            return still(bytes, format, size);
+        }
+    }
+    let Some(container) = sniff_container(bytes) else {
+        return Err(not_video(bytes));
+    };
+    let track = demux_video(bytes, container)?;
+    if track.codec != "h264" {
+        return Err(Error::UnsupportedVideoCodec { codec: track.codec });
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        native::sample_h264(bytes, &track, n, size)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = (track, n);
+        Err(Error::UnsupportedVideoCodec { codec: "h264 (the web build decodes video with the browser's WebCodecs)".into() })
+    }
+}
+
+/// Why bytes that are neither a still nor a known video container fail.
+fn not_video(bytes: &[u8]) -> Error {
+    if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"AVI " {
+        return Error::NotMedia("AVI files are not read for frames; use MP4, MOV or Matroska/WebM".into());
+    }
+    // An audio file the audio decoder recognises has, by definition, no picture.
+    match super::decode::open_first_audio_track(bytes.to_vec(), None) {
+        Ok(_) => Error::NoVideoTrack,
+        Err(_) => Error::NotMedia("no video container or still image recognised".into()),
+    }
+}
+
+fn still(bytes: &[u8], format: image::ImageFormat, size: usize) -> Result<Frames> {
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    reader.limits(limits);
+    let picture = reader.decode().map_err(|e| Error::NotMedia(format!("the image cannot be decoded: {e}")))?.to_rgb8();
+    let (width, height) = picture.dimensions();
+    let codec = if format == image::ImageFormat::Jpeg { "jpeg" } else { "png" };
+    Ok(Frames {
+        size,
+        rgb: vec![resize_rgb(picture.as_raw(), width, height, size)],
+        times_s: vec![0.0],
+        width,
+        height,
+        codec: codec.into(),
+    })
+}
+
+/// Squashes a `width`×`height` RGB picture to `size`×`size`.
+///
+/// `image`'s separable Catmull-Rom (bicubic) resize: the crate is already
+/// here for the stills, builds for wasm32, and widens its kernel by the
+/// scale factor when shrinking, so a 1080p frame is averaged rather than
+/// aliased (X-CLIP's own preprocessing resizes bicubically too).
+pub fn resize_rgb(rgb: &[u8], width: u32, height: u32, size: usize) -> Vec<u8> {
+    let side = size as u32;
+    let Some(picture) = RgbImage::from_raw(width, height, rgb.to_vec()) else {
+        return vec![0; size * size * 3];
+    };
+    if (width, height) == (side, side) {
+        return picture.into_raw();
+    }
+    image::imageops::resize(&picture, side, side, FilterType::CatmullRom).into_raw()
+}
+
+/// I420 planes → interleaved RGB, limited or full range. Chroma is repeated
+/// over each 2×2 block, as ffmpeg's own unscaled yuv420p → rgb24 path does.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(super) fn i420_to_rgb(
+    (y, u, v): (&[u8], &[u8], &[u8]),
+    (y_stride, uv_stride): (usize, usize),
+    (left, top): (usize, usize),
+    (width, height): (usize, usize),
+    matrix: Matrix,
+    full_range: bool,
+) -> Vec<u8> {
+    let (kr, kb) = match matrix {
+        Matrix::Bt601 => (0.299, 0.114),
+        Matrix::Bt709 => (0.2126, 0.0722),
+        Matrix::Bt2020 => (0.2627, 0.0593),
+    };
+    let kg = 1.0 - kr - kb;
+    let (y_scale, c_scale, y_off) = if full_range { (1.0, 1.0, 0.0) } else { (255.0 / 219.0, 255.0 / 224.0, 16.0) };
+    let (rv, gu, gv, bu) = (2.0 * (1.0 - kr), 2.0 * kb * (1.0 - kb) / kg, 2.0 * kr * (1.0 - kr) / kg, 2.0 * (1.0 - kb));
+    let mut out = vec![0u8; width * height * 3];
+    for row in 0..height {
+        let (sy, cy) = (top + row, (top + row) / 2);
+        for col in 0..width {
+            let (sx, cx) = (left + col, (left + col) / 2);
+            let luma = y.get(sy * y_stride + sx).copied().unwrap_or(16) as f32;
+            let cb = u.get(cy * uv_stride + cx).copied().unwrap_or(128) as f32;
+            let cr = v.get(cy * uv_stride + cx).copied().unwrap_or(128) as f32;
+            let l = (luma - y_off) * y_scale;
+            let (cb, cr) = ((cb - 128.0) * c_scale, (cr - 128.0) * c_scale);
+            let px = &mut out[(row * width + col) * 3..][..3];
+            px[0] = (l + rv * cr).round().clamp(0.0, 255.0) as u8;
+            px[1] = (l - gu * cb - gv * cr).round().clamp(0.0, 255.0) as u8;
+            px[2] = (l + bu * cb).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+/// Centres of `n` equal segments of `[0, duration)`.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(super) fn sample_times(duration_s: f64, n: usize) -> Vec<f64> {
+    (0..n).map(|i| (i as f64 + 0.5) * duration_s / n as f64).collect()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use openh264::decoder::{DecodeOptions, Decoder, DecoderConfig, Flush};
+    use openh264::formats::YUVSource;
+    use openh264::OpenH264API;
+
+    use super::super::h264::{append_annexb, parse_avcc, parse_sps, AvcConfig, PictureInfo};
+    use super::super::video_demux::VideoTrack;
+    use super::*;
+
+    /// How far past the wanted frame (in decode order) its picture may still
+    /// be held back by B-frame reordering before the decoder is flushed.
+    const REORDER_SLACK: usize = 32;
+
+    /// A decoder that has been fed samples `key..next` of the track.
+    struct Position {
+        decoder: Decoder,
+        key: usize,
+        next: usize,
+        /// Pictures it has put out so far, in presentation order.
+        shown: usize,
+        /// True once flushed: it cannot be fed further.
+        flushed: bool,
+    }
+
+    /// A decoded picture copied out of the decoder's buffers.
+    struct Picture {
+        y: Vec<u8>,
+        u: Vec<u8>,
+        v: Vec<u8>,
+        y_stride: usize,
+        uv_stride: usize,
+        width: usize,
+        height: usize,
+    }
+
+    impl Picture {
+        fn copy(yuv: &impl YUVSource) -> Self {
+            let (width, height) = yuv.dimensions();
+            let (y_stride, uv_stride, _) = yuv.strides();
+            Picture { y: yuv.y().to_vec(), u: yuv.u().to_vec(), v: yuv.v().to_vec(), y_stride, uv_stride, width, height }
+        }
+
+        /// The visible rectangle as RGB. OpenH264 normally applies the SPS
+        /// cropping itself (1920×1088 coded → 1920×1080 out); if a picture
+        /// comes out at the coded size, the crop is done here.
+        fn to_rgb(&self, info: &PictureInfo) -> (Vec<u8>, u32, u32) {
+            let (w, h) = (info.width as usize, info.height as usize);
+            let (left, top) = (info.crop_left as usize, info.crop_top as usize);
+            let (left, top, w, h) = if self.width >= left + w && self.height >= top + h && (self.width, self.height) != (w, h) {
+                (left, top, w, h)
+            } else {
+                (0, 0, self.width, self.height)
+            };
+            let rgb = i420_to_rgb((&self.y, &self.u, &self.v), (self.y_stride, self.uv_stride), (left, top), (w, h), info.matrix, info.full_range);
+            (rgb, w as u32, h as u32)
+        }
+    }
+
+    fn new_decoder(key: usize) -> Result<Position> {
+        // No flush after each packet: a flush would hand out a picture before
+        // the B-frames that precede it in presentation order were decoded.
+        let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let decoder = Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| Error::VideoDecode(format!("cannot start the H.264 decoder: {e}")))?;
+        Ok(Position { decoder, key, next: key, shown: 0, flushed: false })
+    }
+
+    /// Feeds samples until picture number `rank` (counted from the key frame)
+    /// comes out, feeding no further than sample `limit`; then flushes.
+    /// Falls back to the last picture shown before it when the stream ends
+    /// early or a sample is damaged.
+    fn decode_until(p: &mut Position, bytes: &[u8], track: &VideoTrack, avcc: &AvcConfig, rank: usize, limit: usize) -> Result<Option<Picture>> {
+        let mut last = None;
+        let mut packet = Vec::new();
+        let mut errors = Vec::new();
+        while !p.flushed && p.next < track.samples.len().min(limit) {
+            packet.clear();
+            if p.next == p.key {
+                // Parameter sets live out of band in avcC; the decoder wants them in-band.
+                for set in avcc.sps.iter().chain(&avcc.pps) {
+                    packet.extend_from_slice(&[0, 0, 0, 1]);
+                    packet.extend_from_slice(set);
+                }
+            }
+            append_annexb(&mut packet, track.sample_bytes(bytes, p.next), avcc.length_size);
+            p.next += 1;
+            match p.decoder.decode_with_options(&packet, DecodeOptions::new().flush_after_decode(Flush::NoFlush)) {
+                Ok(Some(yuv)) => {
+                    let this = p.shown;
+                    p.shown += 1;
+                    if this == rank {
+                        return Ok(Some(Picture::copy(&yuv)));
+                    }
+                    if this < rank {
+                        last = Some(Picture::copy(&yuv));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if !p.flushed {
+            p.flushed = true;
+            for yuv in p.decoder.flush_remaining().unwrap_or_default() {
+                let this = p.shown;
+                p.shown += 1;
+                if this == rank {
+                    return Ok(Some(Picture::copy(&yuv)));
+                }
+                if this < rank {
+                    last = Some(Picture::copy(&yuv));
+                }
+            }
+        }
+        if last.is_none() && !errors.is_empty() {
+            return Err(Error::VideoDecode(format!("H.264: {}", errors[0])));
+        }
+        Ok(last)
+    }
+
+    pub(super) fn sample_h264(bytes: &[u8], track: &VideoTrack, n: usize, size: usize) -> Result<Frames> {
+        let record = track.config.as_deref().ok_or_else(|| Error::VideoDecode("the H.264 track has no avcC configuration".into()))?;
+        let avcc = parse_avcc(record)?;
+        let info = avcc
+            .sps
+            .iter()
+            .find_map(|s| parse_sps(s))
+            .ok_or_else(|| Error::VideoDecode("the H.264 sequence parameter set is damaged".into()))?;
+        if info.width == 0 || info.height == 0 || info.width > MAX_SIDE || info.height > MAX_SIDE {
+            return Err(Error::VideoDecode(format!("unsupported picture size {}×{}", info.width, info.height)));
+        }
+        let samples = &track.samples;
+        // Presentation order: samples[order[k]] is the k-th frame shown.
+        let mut order: Vec<usize> = (0..samples.len()).collect();
+        order.sort_by(|&a, &b| samples[a].pts_s.total_cmp(&samples[b].pts_s).then(a.cmp(&b)));
+        let last_pts = samples[order[order.len() - 1]].pts_s;
+        let duration_s = if track.duration_s > last_pts { track.duration_s } else { last_pts };
+
+        let mut frames = Frames { size, rgb: Vec::with_capacity(n), times_s: Vec::with_capacity(n), width: info.width, height: info.height, codec: "h264".into() };
+        let mut position: Option<Position> = None;
+        for t in sample_times(duration_s, n) {
+            // The frame on screen at t: the last one shown at or before it.
+            let shown_at = order.partition_point(|&i| samples[i].pts_s <= t + 1e-9).saturating_sub(1);
+            let target = order[shown_at];
+            let key = (0..=target).rev().find(|&i| samples[i].is_key).unwrap_or(0);
+            // Its rank among the pictures put out after `key` (a closed GOP
+            // shows nothing from before its key frame).
+            let key_pts = samples[key].pts_s;
+            let limit = samples.len().min(target + REORDER_SLACK);
+            let rank = (key..limit)
+                .filter(|&i| samples[i].pts_s >= key_pts && (samples[i].pts_s, i) < (samples[target].pts_s, target))
+                .count();
+            // Successive frames in one GOP continue from where the last stopped.
+            let reusable = matches!(&position, Some(p) if p.key == key && p.shown <= rank && !p.flushed);
+            if !reusable {
+                position = Some(new_decoder(key)?);
+            }
+            let p = position.as_mut().expect("set above");
+            let picture = decode_until(p, bytes, track, &avcc, rank, limit)?
+                .ok_or_else(|| Error::VideoDecode(format!("no picture could be decoded near {t:.2} s")))?;
+            let (rgb, w, h) = picture.to_rgb(&info);
+            frames.width = w;
+            frames.height = h;
+            frames.rgb.push(resize_rgb(&rgb, w, h, size));
+            frames.times_s.push(samples[target].pts_s);
+        }
+        Ok(frames)
+    }
+}

@@ -1,0 +1,271 @@
+//! Video tracks out of MP4/MOV/M4V (re_mp4) and Matroska/WebM
+//! (matroska-demuxer): the samples' timing, key-frame flags and bytes, without
+//! decoding. Pure Rust, so it builds for wasm32 as well.
+// The web build reads only the codec name so far (WebCodecs hand-over to come).
+#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
+
+use std::io::Cursor;
+use std::ops::Range;
+
+use crate::error::{Error, Result};
+
+/// Where a sample's bytes are.
+#[derive(Debug, Clone)]
+pub(super) enum SampleData {
+    /// A range of the input (MP4 samples sit in `mdat`).
+    Range(Range<usize>),
+    /// Copied out of a Matroska block.
+    Owned(Vec<u8>),
+}
+
+/// One coded picture, in decode order.
+#[derive(Debug, Clone)]
+pub(super) struct VideoSample {
+    /// Presentation time in seconds from the first displayed frame.
+    pub pts_s: f64,
+    pub is_key: bool,
+    pub data: SampleData,
+}
+
+/// The first video track of a container.
+#[derive(Debug)]
+pub(super) struct VideoTrack {
+    /// Short codec name: "h264", "hevc", "vp9", …
+    pub codec: String,
+    /// The decoder configuration record (avcC for H.264).
+    pub config: Option<Vec<u8>>,
+    /// Samples in decode order.
+    pub samples: Vec<VideoSample>,
+    /// Seconds from the first frame's start to the last frame's end.
+    pub duration_s: f64,
+}
+
+impl VideoTrack {
+    pub fn sample_bytes<'a>(&'a self, input: &'a [u8], i: usize) -> &'a [u8] {
+        match &self.samples[i].data {
+            SampleData::Range(r) => input.get(r.clone()).unwrap_or(&[]),
+            SampleData::Owned(v) => v,
+        }
+    }
+}
+
+/// Container families recognised from their first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Container {
+    Mp4,
+    Matroska,
+}
+
+pub(super) fn sniff_container(bytes: &[u8]) -> Option<Container> {
+    if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        return Some(Container::Matroska);
+    }
+    let fourcc = bytes.get(4..8)?;
+    matches!(fourcc, b"ftyp" | b"moov" | b"mdat" | b"free" | b"wide" | b"skip" | b"pnot").then_some(Container::Mp4)
+}
+
+pub(super) fn demux_video(bytes: &[u8], container: Container) -> Result<VideoTrack> {
+    // The demuxer crates index by header fields; a damaged file that trips
+    // one of their internal assertions becomes an error, not a crash.
+    let result = std::panic::catch_unwind(|| match container {
+        Container::Mp4 => demux_mp4(bytes),
+        Container::Matroska => demux_matroska(bytes),
+    });
+    let track = result.unwrap_or_else(|_| Err(Error::NotMedia("the container's headers are damaged".into())))?;
+    if track.samples.is_empty() {
+        return Err(Error::VideoDecode(format!("the {} track holds no frames", track.codec)));
+    }
+    Ok(track)
+}
+
+// ------------------------------------------------------------------ MP4
+
+/// ISO BMFF boxes of `bytes[range]`: (fourcc, whole box range, payload start).
+fn boxes(bytes: &[u8], range: Range<usize>) -> impl Iterator<Item = ([u8; 4], Range<usize>, usize)> + '_ {
+    let mut pos = range.start;
+    let end = range.end.min(bytes.len());
+    std::iter::from_fn(move || {
+        if pos + 8 > end {
+            return None;
+        }
+        let size32 = u32::from_be_bytes(bytes[pos..pos + 4].try_into().ok()?) as u64;
+        let name: [u8; 4] = bytes[pos + 4..pos + 8].try_into().ok()?;
+        let (size, header) = match size32 {
+            0 => ((end - pos) as u64, 8),
+            1 => (u64::from_be_bytes(bytes.get(pos + 8..pos + 16)?.try_into().ok()?), 16),
+            s => (s, 8),
+        };
+        if size < header as u64 || size > (end - pos) as u64 {
+            return None;
+        }
+        let whole = pos..pos + size as usize;
+        pos += size as usize;
+        Some((name, whole.clone(), whole.start + header))
+    })
+}
+
+fn child(bytes: &[u8], parent: (Range<usize>, usize), name: &[u8; 4]) -> Option<(Range<usize>, usize)> {
+    boxes(bytes, parent.1..parent.0.end).find(|(n, _, _)| n == name).map(|(_, r, p)| (r, p))
+}
+
+/// A copy of the file in which every non-video `trak` is renamed `free`, so
+/// that the MP4 parser builds sample tables only for video: re_mp4 expands a
+/// constant-size table (PCM audio, or a damaged header claiming billions of
+/// samples) into one entry per sample. A video table is checked first against
+/// the file's size for the same reason.
+fn video_only_copy(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut copy = bytes.to_vec();
+    let mut video_tracks = 0;
+    for (name, moov, payload) in boxes(bytes, 0..bytes.len()) {
+        if &name != b"moov" {
+            continue;
+        }
+        for (name, trak, tpayload) in boxes(bytes, payload..moov.end) {
+            if &name != b"trak" {
+                continue;
+            }
+            let trak = (trak, tpayload);
+            let mdia = child(bytes, trak.clone(), b"mdia");
+            let handler = mdia
+                .clone()
+                .and_then(|m| child(bytes, m, b"hdlr"))
+                .and_then(|(_, p)| bytes.get(p + 8..p + 12));
+            if handler != Some(b"vide") {
+                copy[trak.0.start + 4..trak.0.start + 8].copy_from_slice(b"free");
+                continue;
+            }
+            let stsz = mdia
+                .and_then(|m| child(bytes, m, b"minf"))
+                .and_then(|m| child(bytes, m, b"stbl"))
+                .and_then(|s| child(bytes, s, b"stsz"));
+            if let Some((_, p)) = stsz {
+                let field = |o: usize| bytes.get(p + o..p + o + 4).map(|b| u32::from_be_bytes(b.try_into().unwrap()) as u64);
+                let (size, count) = (field(4).unwrap_or(0), field(8).unwrap_or(0));
+                if count.saturating_mul(size.max(1)) > bytes.len() as u64 {
+                    return Err(Error::NotMedia(format!(
+                        "the video track claims {count} frames, more than a file of {} bytes can hold",
+                        bytes.len()
+                    )));
+                }
+            }
+            video_tracks += 1;
+        }
+    }
+    if video_tracks == 0 {
+        return Err(Error::NoVideoTrack);
+    }
+    Ok(copy)
+}
+
+fn demux_mp4(bytes: &[u8]) -> Result<VideoTrack> {
+    use re_mp4::{StsdBoxContent, TrackKind};
+    let copy = video_only_copy(bytes)?;
+    let mp4 = re_mp4::Mp4::read_bytes(&copy).map_err(|e| Error::NotMedia(format!("MP4/MOV: {e}")))?;
+    let track = mp4.tracks().values().find(|t| t.kind == Some(TrackKind::Video)).ok_or(Error::NoVideoTrack)?;
+    let stsd = &track.trak(&mp4).mdia.minf.stbl.stsd.contents;
+    let codec = match stsd {
+        StsdBoxContent::Avc1(_) => "h264".to_string(),
+        StsdBoxContent::Hev1(_) | StsdBoxContent::Hvc1(_) => "hevc".into(),
+        StsdBoxContent::Vp08(_) => "vp8".into(),
+        StsdBoxContent::Vp09(_) => "vp9".into(),
+        StsdBoxContent::Av01(_) => "av1".into(),
+        StsdBoxContent::Unknown(fourcc) => match &fourcc.value {
+            b"mp4v" => "mpeg4".into(),
+            b"avc3" | b"avc2" | b"avc4" => "h264 (in-band parameter sets, avc3)".into(),
+            v => format!("'{}'", String::from_utf8_lossy(v)),
+        },
+        other => format!("{other:?}").chars().take(16).collect(),
+    };
+    let config = track.raw_codec_config(&mp4).map(|raw| {
+        // Some versions keep the box header in front of the record.
+        if raw.get(4..8) == Some(b"avcC") {
+            raw[8..].to_vec()
+        } else {
+            raw
+        }
+    });
+    let timescale = track.timescale.max(1) as f64;
+    let mut samples = Vec::with_capacity(track.samples.len());
+    let mut end_s: f64 = 0.0;
+    for s in &track.samples {
+        let start = s.offset as usize;
+        let Some(end) = start.checked_add(s.size as usize).filter(|&e| e <= bytes.len()) else {
+            // A truncated file: the rest of the samples lie past its end.
+            break;
+        };
+        let pts_s = s.composition_timestamp as f64 / timescale;
+        end_s = end_s.max(pts_s + s.duration as f64 / timescale);
+        samples.push(VideoSample { pts_s, is_key: s.is_sync, data: SampleData::Range(start..end) });
+    }
+    Ok(VideoTrack {
+        codec,
+        config,
+        samples,
+        duration_s: end_s,
+    })
+}
+
+// ------------------------------------------------------------- Matroska
+
+fn matroska_codec(codec_id: &str) -> String {
+    match codec_id {
+        "V_MPEG4/ISO/AVC" => "h264".into(),
+        "V_MPEGH/ISO/HEVC" => "hevc".into(),
+        "V_VP8" => "vp8".into(),
+        "V_VP9" => "vp9".into(),
+        "V_AV1" => "av1".into(),
+        id if id.starts_with("V_MPEG4/ISO/") => "mpeg4".into(),
+        id => id.trim_start_matches("V_").to_lowercase(),
+    }
+}
+
+fn demux_matroska(bytes: &[u8]) -> Result<VideoTrack> {
+    use matroska_demuxer::{Frame, MatroskaFile, TrackType};
+    let bad = |e: matroska_demuxer::DemuxError| Error::NotMedia(format!("Matroska/WebM: {e}"));
+    let mut mkv = MatroskaFile::open(Cursor::new(bytes)).map_err(bad)?;
+    let track = mkv.tracks().iter().find(|t| t.track_type() == TrackType::Video).ok_or(Error::NoVideoTrack)?;
+    let number = track.track_number().get();
+    let codec = matroska_codec(track.codec_id());
+    let config = track.codec_private().map(|c| c.to_vec());
+    let frame_dur_ns = track.default_duration().map(|d| d.get() as f64);
+    let scale_ns = mkv.info().timestamp_scale().get() as f64;
+    let info_duration_s = mkv.info().duration().map(|d| d * scale_ns / 1e9);
+    let mut samples = Vec::new();
+    let mut frame = Frame::default();
+    let mut end_ns: f64 = 0.0;
+    let mut copied = 0usize;
+    loop {
+        match mkv.next_frame(&mut frame) {
+            Ok(true) => {}
+            Ok(false) => break,
+            // A truncated file: keep what came before the damage.
+            Err(_) if !samples.is_empty() => break,
+            Err(e) => return Err(bad(e)),
+        }
+        if frame.track != number {
+            continue;
+        }
+        // Frames are copies of the file's blocks: never more than the file.
+        copied += frame.data.len();
+        if copied > bytes.len() {
+            break;
+        }
+        let ts_ns = frame.timestamp as f64 * scale_ns;
+        let dur_ns = frame.duration.map(|d| d as f64 * scale_ns).or(frame_dur_ns).unwrap_or(0.0);
+        end_ns = end_ns.max(ts_ns + dur_ns);
+        let is_key = frame.is_keyframe.unwrap_or_else(|| codec == "h264" && super::h264::has_idr(&frame.data, config.as_deref()));
+        samples.push(VideoSample { pts_s: ts_ns / 1e9, is_key, data: SampleData::Owned(std::mem::take(&mut frame.data)) });
+    }
+    // Times stay on the segment's timeline, which starts at 0 for every
+    // track: video that starts after the audio (B-frame delay) keeps its
+    // offset, as players and ffmpeg show it.
+    let mut duration_s = end_ns / 1e9;
+    if let Some(d) = info_duration_s.filter(|d| d.is_finite() && *d > 0.0) {
+        // The segment's duration covers the last frame when blocks carry no
+        // durations; a truncated file's frames end earlier than it states.
+        if duration_s <= samples.last().map(|s| s.pts_s).unwrap_or(0.0) {
+            duration_s = d.min(samples.last().map(|s| s.pts_s + 1.0).unwrap_or(d));
+        }
+    }
+    Ok(VideoTrack { codec, config, samples, duration_s })
+}

@@ -1,0 +1,211 @@
+//! Sampled video frames against ffmpeg's decode of the same files. The
+//! fixtures are generated here with ffmpeg (installed by scripts/test.sh);
+//! without it the tests fail and say so.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use creative_filter::media::{resize_rgb, sample_frames, Frames};
+use creative_filter::Error;
+
+const SIZE: usize = 224;
+const FPS: f64 = 25.0;
+
+fn ffmpeg(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("ffmpeg is needed to generate the frame fixtures ({e}); install it (apt-get install ffmpeg) or run scripts/test.sh"));
+    assert!(out.status.success(), "ffmpeg {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// The fixtures, made once per test run.
+fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("frames-fixtures");
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+        let src = "testsrc2=size=320x240:rate=25";
+        let tone = "sine=frequency=440:sample_rate=44100";
+        // Moving, detailed content with a key frame every 12 frames and the
+        // x264 defaults (High profile, CABAC, B-frames).
+        let h264 = ["-c:v", "libx264", "-g", "12", "-pix_fmt", "yuv420p"];
+        let cases: Vec<(String, Vec<String>)> = vec![
+            (p("gop.mp4"), ["-f", "lavfi", "-i", &format!("{src}:duration=4"), "-f", "lavfi", "-i", &format!("{tone}:duration=4")].into_iter().chain(h264).chain(["-c:a", "aac", "-shortest"]).map(String::from).collect()),
+            (p("faststart.mp4"), ["-f", "lavfi", "-i", &format!("{src}:duration=4")].into_iter().chain(h264).chain(["-movflags", "+faststart"]).map(String::from).collect()),
+            (p("odd.mp4"), ["-f", "lavfi", "-i", "mandelbrot=size=426x240:rate=25", "-t", "2"].into_iter().chain(h264).map(String::from).collect()),
+            (p("hd.mp4"), ["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=1", "-c:v", "libx264", "-preset", "ultrafast", "-g", "12", "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"].into_iter().map(String::from).collect()),
+            (p("clip.mov"), ["-f", "lavfi", "-i", &format!("{src}:duration=3")].into_iter().chain(h264).map(String::from).collect()),
+            (p("clip.mkv"), ["-f", "lavfi", "-i", &format!("{src}:duration=3"), "-f", "lavfi", "-i", &format!("{tone}:duration=3")].into_iter().chain(h264).chain(["-c:a", "aac", "-shortest"]).map(String::from).collect()),
+            (p("clip.webm"), ["-f", "lavfi", "-i", &format!("{src}:duration=1"), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"].into_iter().map(String::from).collect()),
+            (p("still.jpg"), ["-f", "lavfi", "-i", "testsrc2=size=400x300", "-frames:v", "1", "-q:v", "2"].into_iter().map(String::from).collect()),
+            (p("still.png"), ["-f", "lavfi", "-i", "testsrc2=size=400x300", "-frames:v", "1"].into_iter().map(String::from).collect()),
+            (p("audio.m4a"), ["-f", "lavfi", "-i", &format!("{tone}:duration=2"), "-c:a", "aac"].into_iter().map(String::from).collect()),
+            (p("audio.wav"), ["-f", "lavfi", "-i", &format!("{tone}:duration=1")].into_iter().map(String::from).collect()),
+        ];
+        for (out, args) in cases {
+            if !Path::new(&out).exists() {
+                let tmp = format!("{out}.part{}", Path::new(&out).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default());
+                let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+                all.extend(["-y", &tmp]);
+                ffmpeg(&all);
+                std::fs::rename(&tmp, &out).unwrap();
+            }
+        }
+        dir
+    })
+}
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join(name)).unwrap()
+}
+
+/// ffmpeg's full-size RGB frame shown at `t`, squashed by the same resizer,
+/// so that only the decoding is compared.
+fn reference(file: &Path, t: f64, width: u32, height: u32) -> Vec<u8> {
+    // Seeking to half a frame before t keeps exactly the frame shown at t.
+    let ss = format!("{:.4}", (t - 0.5 / FPS).max(0.0));
+    let rgb = ffmpeg(&["-ss", &ss, "-i", &file.to_string_lossy(), "-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]);
+    assert_eq!(rgb.len(), (width * height * 3) as usize, "{}: ffmpeg's frame at {t} s has another size", file.display());
+    resize_rgb(&rgb, width, height, SIZE)
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let mse = a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / a.len() as f64;
+    10.0 * (255.0f64.powi(2) / mse.max(1e-10)).log10()
+}
+
+/// Samples `name` and checks every frame against ffmpeg; returns the PSNRs.
+fn check_against_ffmpeg(name: &str, width: u32, height: u32, duration_s: f64) -> (Frames, Vec<f64>) {
+    let path = fixtures().join(name);
+    let started = Instant::now();
+    let frames = sample_frames(&read(name), 8, SIZE).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let elapsed = started.elapsed();
+    assert_eq!((frames.width, frames.height, frames.codec.as_str()), (width, height, "h264"), "{name}");
+    assert_eq!((frames.rgb.len(), frames.times_s.len(), frames.size), (8, 8, SIZE), "{name}");
+    // Where the video starts on the file's timeline (Matroska keeps the
+    // B-frame delay: the first frame is shown at 23 ms).
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time", "-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe comes with ffmpeg");
+    let start_s: f64 = String::from_utf8_lossy(&probe.stdout).trim().parse().unwrap_or(0.0);
+    let mut psnrs = Vec::new();
+    for (i, (rgb, &t)) in frames.rgb.iter().zip(&frames.times_s).enumerate() {
+        assert_eq!(rgb.len(), SIZE * SIZE * 3);
+        // The frame shown at the centre of segment i.
+        let centre = (i as f64 + 0.5) * (start_s + duration_s) / 8.0;
+        let expected = start_s + ((centre - start_s) * FPS + 1e-6).floor().max(0.0) / FPS;
+        assert!((t - expected).abs() < 1e-3, "{name}: frame {i} at {t} s, expected the frame at {expected} s");
+        let db = psnr(rgb, &reference(&path, t, width, height));
+        assert!(db >= 30.0, "{name}: frame {i} at {t:.2} s: PSNR {db:.1} dB against ffmpeg");
+        psnrs.push(db);
+    }
+    let shown: Vec<String> = psnrs.iter().map(|d| format!("{d:.1}")).collect();
+    println!("{name}: {width}x{height}, video from {start_s} s, decoded in {elapsed:.2?}, PSNR against ffmpeg (dB): {}", shown.join(" "));
+    (frames, psnrs)
+}
+
+#[test]
+fn mp4_frames_match_ffmpeg_and_land_between_key_frames() {
+    let (frames, psnrs) = check_against_ffmpeg("gop.mp4", 320, 240, 4.0);
+    // With a key frame every 12 frames, most chosen frames need decoding
+    // forward from one.
+    let between = frames.times_s.iter().filter(|t| ((*t * FPS).round() as i64) % 12 != 0).count();
+    assert!(between >= 6, "{:?}", frames.times_s);
+    // The comparison would catch a frame off by one: the neighbours of the
+    // right frame are clearly further from what was decoded.
+    let path = fixtures().join("gop.mp4");
+    for (i, (rgb, &t)) in frames.rgb.iter().zip(&frames.times_s).enumerate() {
+        for dt in [-1.0 / FPS, 1.0 / FPS] {
+            let neighbour = psnr(rgb, &reference(&path, t + dt, 320, 240));
+            assert!(neighbour < psnrs[i] - 3.0, "frame {i} at {t}: {neighbour:.1} dB against the frame at {:.2} s vs {:.1} dB", t + dt, psnrs[i]);
+        }
+    }
+}
+
+#[test]
+fn other_h264_files_match_ffmpeg() {
+    check_against_ffmpeg("faststart.mp4", 320, 240, 4.0);
+    // 426 is not a multiple of 16: the coded picture is cropped to it.
+    check_against_ffmpeg("odd.mp4", 426, 240, 2.0);
+    // Coded 1920x1088, shown 1920x1080, tagged BT.709.
+    check_against_ffmpeg("hd.mp4", 1920, 1080, 1.0);
+    check_against_ffmpeg("clip.mov", 320, 240, 3.0);
+    check_against_ffmpeg("clip.mkv", 320, 240, 3.0);
+}
+
+#[test]
+fn stills_are_one_frame_creatives() {
+    for (name, codec) in [("still.jpg", "jpeg"), ("still.png", "png")] {
+        let frames = sample_frames(&read(name), 8, SIZE).unwrap();
+        assert_eq!((frames.rgb.len(), frames.width, frames.height, frames.codec.as_str()), (1, 400, 300, codec));
+        assert_eq!(frames.times_s, [0.0]);
+        let reference = ffmpeg(&["-i", &fixtures().join(name).to_string_lossy(), "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]);
+        let db = psnr(&frames.rgb[0], &resize_rgb(&reference, 400, 300, SIZE));
+        println!("{name}: PSNR against ffmpeg {db:.1} dB");
+        assert!(db >= 30.0, "{name}: PSNR {db:.1} dB");
+    }
+}
+
+#[test]
+fn files_without_h264_video_say_why() {
+    let err = sample_frames(&read("clip.webm"), 8, SIZE).unwrap_err();
+    assert!(matches!(&err, Error::UnsupportedVideoCodec { codec } if codec == "vp9"), "{err}");
+    assert!(err.to_string().contains("unsupported video codec vp9"), "{err}");
+    for audio in ["audio.m4a", "audio.wav"] {
+        let err = sample_frames(&read(audio), 8, SIZE).unwrap_err();
+        assert!(matches!(err, Error::NoVideoTrack), "{audio}: {err}");
+    }
+    assert!(matches!(sample_frames(&[], 8, SIZE), Err(Error::EmptyInput)));
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let random: Vec<u8> = (0..100_000).map(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state as u8
+    }).collect();
+    let err = sample_frames(&random, 8, SIZE).unwrap_err();
+    assert!(matches!(err, Error::NotMedia(_)), "{err}");
+}
+
+/// Every damaged variant fails or succeeds quickly, never panics.
+fn survives(name: &str, bytes: &[u8]) -> Result<Frames, Error> {
+    let started = Instant::now();
+    let result = std::panic::catch_unwind(|| sample_frames(bytes, 8, SIZE)).unwrap_or_else(|_| panic!("{name}: panicked"));
+    assert!(started.elapsed() < Duration::from_secs(10), "{name}: took {:.1?}", started.elapsed());
+    result
+}
+
+#[test]
+fn truncated_and_damaged_files_fail_cleanly() {
+    for name in ["gop.mp4", "faststart.mp4", "clip.mkv", "clip.mov"] {
+        let bytes = read(name);
+        for percent in [1, 5, 20, 50, 80, 95, 99] {
+            let cut = bytes.len() * percent / 100;
+            match survives(&format!("{name} cut at {percent}%"), &bytes[..cut]) {
+                Ok(f) => assert!(!f.rgb.is_empty() && f.rgb.iter().all(|r| r.len() == SIZE * SIZE * 3)),
+                Err(e) => assert!(!e.to_string().is_empty()),
+            }
+        }
+        // Corrupted headers: bytes of the first 4 KiB (ftyp/moov or the EBML
+        // header and tracks) overwritten, one pattern at a time.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..60 {
+            let mut damaged = bytes.clone();
+            for _ in 0..4 {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let at = (state >> 33) as usize % damaged.len().min(4096);
+                damaged[at] = [0xff, 0x00, 0x7f, (state >> 20) as u8][round % 4];
+            }
+            let _ = survives(&format!("{name} damaged #{round}"), &damaged);
+        }
+    }
+}
