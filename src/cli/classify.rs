@@ -7,7 +7,7 @@ use creative_filter::creative::Creative;
 use creative_filter::pipeline::{answer_table, failure_report, RowAnswer, SEGMENT_NUM_COLUMN};
 use creative_filter::table::{read_table_file, write_table_file, ID_COLUMN_NAMES};
 use creative_filter::vision::{VisionBranch, VisionClassifier, VisionModel, VISION_OFF_NOTE};
-use creative_filter::{Error, Result};
+use creative_filter::Result;
 
 /// Which classifier to use.
 #[derive(clap::Args)]
@@ -58,10 +58,9 @@ fn load_vision(models: &Path, clf: &creative_filter::classify::Classifier) -> Re
     Ok(Some(VisionBranch { model, classifier, fusion: Default::default() }))
 }
 
-/// Frames of a creative. The frame decoder is not part of this build yet,
-/// so the vision branch reports that instead of answering.
-fn frames(_bytes: &[u8], _n: usize, _size: usize) -> Result<(Vec<Vec<u8>>, usize)> {
-    Err(Error::Invalid("this build cannot read video frames yet".into()))
+/// Frames of a creative, evenly spaced, for the vision branch.
+fn frames(bytes: &[u8], n: usize, size: usize) -> Result<(Vec<Vec<u8>>, usize)> {
+    creative_filter::media::sample_frames(bytes, n, size).map(|f| (f.rgb, f.size))
 }
 
 pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
