@@ -223,6 +223,20 @@ mod native {
         Ok(Position { decoder, key, next: key, shown: 0, flushed: false })
     }
 
+    /// Counts one picture out of the decoder: the one wanted (number `rank`)
+    /// is returned, earlier ones are kept in `last` as the fallback.
+    fn shown(count: &mut usize, yuv: &impl YUVSource, rank: usize, last: &mut Option<Picture>) -> Option<Picture> {
+        let this = *count;
+        *count += 1;
+        if this == rank {
+            return Some(Picture::copy(yuv));
+        }
+        if this < rank {
+            *last = Some(Picture::copy(yuv));
+        }
+        None
+    }
+
     /// Feeds samples until picture number `rank` (counted from the key frame)
     /// comes out, feeding no further than sample `limit`; then flushes.
     /// Falls back to the last picture shown before it when the stream ends
@@ -244,13 +258,8 @@ mod native {
             p.next += 1;
             match p.decoder.decode_with_options(&packet, DecodeOptions::new().flush_after_decode(Flush::NoFlush)) {
                 Ok(Some(yuv)) => {
-                    let this = p.shown;
-                    p.shown += 1;
-                    if this == rank {
-                        return Ok(Some(Picture::copy(&yuv)));
-                    }
-                    if this < rank {
-                        last = Some(Picture::copy(&yuv));
+                    if let Some(hit) = shown(&mut p.shown, &yuv, rank, &mut last) {
+                        return Ok(Some(hit));
                     }
                 }
                 Ok(None) => {}
@@ -260,13 +269,8 @@ mod native {
         if !p.flushed {
             p.flushed = true;
             for yuv in p.decoder.flush_remaining().unwrap_or_default() {
-                let this = p.shown;
-                p.shown += 1;
-                if this == rank {
-                    return Ok(Some(Picture::copy(&yuv)));
-                }
-                if this < rank {
-                    last = Some(Picture::copy(&yuv));
+                if let Some(hit) = shown(&mut p.shown, &yuv, rank, &mut last) {
+                    return Ok(Some(hit));
                 }
             }
         }

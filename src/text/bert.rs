@@ -327,13 +327,13 @@ pub(crate) fn qtensor_from_bytes(
     Ok(QTensor::new(storage, shape)?)
 }
 
-fn copy_qtensor(q: &QTensor) -> Result<QTensor> {
+pub(crate) fn copy_qtensor(q: &QTensor) -> Result<QTensor> {
     qtensor_from_bytes(&q.data()?, q.dtype(), q.shape().clone())
 }
 
 /// Stacks weight matrices row-wise without changing their encoding (quantized
 /// rows are whole blocks, so their bytes simply concatenate).
-fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
+pub(crate) fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
     let dtype = parts[0].dtype();
     let cols = parts[0].shape().dims()[1];
     let mut rows = 0;
@@ -341,7 +341,7 @@ fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
     for p in parts {
         let (r, c) = p.shape().dims2()?;
         if p.dtype() != dtype || c != cols {
-            return Err(Error::ModelConfig("query/key/value weights differ in encoding".into()));
+            return Err(Error::ModelConfig("attention query/key/value weights differ in encoding".into()));
         }
         rows += r;
         bytes.extend_from_slice(&p.data()?);

@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::math::Act;
-use crate::text::bert::qtensor_from_bytes;
+use crate::text::bert::{copy_qtensor, stack_rows};
 use crate::text::int8::{self, Epilogue, Int8Matrix};
 use crate::text::WeightFormat;
 use crate::{Error, Result};
@@ -497,25 +497,8 @@ impl XClipWeights {
     }
 
     fn qcopy(&self, name: &str) -> Result<QTensor> {
-        let q = self.get(name)?;
-        qtensor_from_bytes(&q.data()?, q.dtype(), q.shape().clone())
+        copy_qtensor(self.get(name)?)
     }
-}
-
-/// Stacks weight matrices row-wise without changing their encoding (rows are
-/// whole blocks, so their bytes simply concatenate).
-fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
-    let (dtype, cols) = (parts[0].dtype(), parts[0].shape().dims2()?.1);
-    let (mut rows, mut bytes) = (0, Vec::new());
-    for p in parts {
-        let (r, c) = p.shape().dims2()?;
-        if p.dtype() != dtype || c != cols {
-            return Err(Error::ModelConfig("X-CLIP query/key/value weights differ in encoding".into()));
-        }
-        rows += r;
-        bytes.extend_from_slice(&p.data()?);
-    }
-    qtensor_from_bytes(&bytes, dtype, (rows, cols))
 }
 
 enum LinearWeight {
