@@ -9,6 +9,8 @@
 
 use std::fmt::Write;
 
+use crate::classify::metrics::SplitMix64;
+
 use super::money::group_thousands;
 use super::{read_spend, Dashboard, SegmentLabels};
 
@@ -21,28 +23,6 @@ pub struct Sample {
     pub known: Vec<(String, u32)>,
     /// …and "predictions" for most of the rest; the others stay unclassified.
     pub predicted: Vec<(String, u32)>,
-}
-
-/// A small deterministic generator (SplitMix64): the sample is the same on
-/// every machine and in the browser.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
 }
 
 /// Advertisers, their brands and the segments their creatives fall in.
@@ -69,7 +49,8 @@ const MONTHS_RU: [&str; 12] =
 
 /// `rows` rows of spend for 2024–2025, about twelve rows per creative.
 pub fn generate(rows: usize, seed: u64) -> Sample {
-    let mut rng = Rng(seed);
+    // SplitMix64: the sample is the same on every machine and in the browser.
+    let mut rng = SplitMix64(seed);
     struct Creative {
         id: String,
         advertiser: usize,

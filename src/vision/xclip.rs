@@ -13,6 +13,7 @@ use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor, D};
 use serde::{Deserialize, Serialize};
 
+use crate::classify::metrics::SplitMix64;
 use crate::kernels::math::Act;
 use crate::text::bert::{copy_qtensor, stack_rows};
 use crate::text::int8::{self, Epilogue, Int8Matrix};
@@ -354,20 +355,6 @@ fn target_dtype(spec: &Spec, format: WeightFormat) -> GgmlDType {
     }
 }
 
-/// Deterministic uniform numbers (SplitMix64) for random models.
-struct Rng(u64);
-
-impl Rng {
-    fn next_f32(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        // Uniform in [-1, 1).
-        (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-}
 
 // GGUF metadata keys.
 const KEY_ARCH: &str = "general.architecture";
@@ -419,7 +406,7 @@ impl XClipWeights {
     /// model, for benchmarks and memory checks: activations stay O(1).
     pub fn random(config: &XClipConfig, seed: u64, format: WeightFormat) -> Result<Self> {
         config.validate()?;
-        let mut rng = Rng(seed);
+        let mut rng = SplitMix64(seed);
         let mut tensors = HashMap::new();
         for spec in specs(config) {
             let n: usize = spec.shape.iter().product();
@@ -431,7 +418,7 @@ impl XClipWeights {
                 Init::Embedding => (0.0, 0.035),
                 Init::Const(c) => (c, 0.0),
             };
-            let data: Vec<f32> = (0..n).map(|_| centre + spread * rng.next_f32()).collect();
+            let data: Vec<f32> = (0..n).map(|_| centre + spread * rng.symmetric_f32()).collect();
             let t = Tensor::from_vec(data, spec.shape.as_slice(), &Device::Cpu)?;
             tensors.insert(spec.name.clone(), QTensor::quantize(&t, target_dtype(&spec, format))?);
         }
