@@ -12,7 +12,8 @@ use crate::classify::fusion::{self, Basis, FusionParams, SpeechAmount};
 use crate::classify::{Classifier, Decision, Head, SegmentDictionary};
 use crate::creative::{hear, listen, Creative, Heard, MediaIndex, StageTimings};
 use crate::media::DecodedAudio;
-use crate::error::Result;
+use crate::asr::Transcript;
+use crate::error::{Error, Result};
 use crate::models::manifest::sha256_hex;
 use crate::table::{is_blank, Table};
 use crate::text::TextEncoder;
@@ -20,7 +21,7 @@ use crate::vision::{VisionBranch, VISION_OFF_NOTE};
 
 /// Bumped whenever a change to decoding or hallucination filtering changes
 /// transcripts, so cached ones from older builds are not reused.
-pub const TRANSCRIPT_POLICY: u32 = 1;
+pub const TRANSCRIPT_POLICY: u32 = 2;
 
 /// Which signal a decision rests on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,6 +78,34 @@ pub struct Features {
 }
 
 impl Features {
+    /// A creative with no sound track at all (a silent video, a still
+    /// image): nothing was heard, so the vision branch alone can decide.
+    pub fn soundless() -> Features {
+        let transcript = Transcript {
+            text: String::new(),
+            speech: false,
+            no_speech_prob: 1.0,
+            language: String::new(),
+            spans: vec![],
+            rejected: vec![],
+            windows: 0,
+            timings: Default::default(),
+        };
+        let heard = Heard { duration_s: 0.0, codec: "none".into(), truncated: false, transcript, timings: Default::default() };
+        Features { heard, embedding: None, cached: false, embed_ms: 0.0 }
+    }
+
+    /// The speech features of a creative, or [`Features::soundless`] when
+    /// it has no sound track, or is not audio at all (a still image) but the
+    /// vision branch read its frames; any other failure stands.
+    pub fn or_soundless(result: Result<Features>, seen: &VisionOutcome) -> Result<Features> {
+        match result {
+            Err(Error::NoAudioTrack) => Ok(Features::soundless()),
+            Err(Error::NotMedia(_)) if seen.is_ok() => Ok(Features::soundless()),
+            other => other,
+        }
+    }
+
     pub fn modality(&self) -> Modality {
         if self.embedding.is_some() {
             Modality::Speech
@@ -248,7 +277,7 @@ impl Engine {
             let b = vision.expect("only called with a branch");
             frames(&bytes, b.model.frames(), b.model.image_size())
         });
-        let f = self.features(creative, bytes)?;
+        let f = Features::or_soundless(self.features(creative, bytes), &seen)?;
         let fusion = vision.map(|b| b.fusion).unwrap_or_default();
         verdict_with_vision(classifier, creative, &f, seen, &fusion)
     }

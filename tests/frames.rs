@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use creative_filter::media::{resize_rgb, sample_frames, Frames};
+use creative_filter::media::{resize_rgb, sample_frames, video_decode_plan, Frames};
 use creative_filter::Error;
 
 const SIZE: usize = 224;
@@ -208,4 +208,35 @@ fn truncated_and_damaged_files_fail_cleanly() {
             let _ = survives(&format!("{name} damaged #{round}"), &damaged);
         }
     }
+}
+
+/// The page's decode plan asks WebCodecs for the very frames the native
+/// decoder picks: runs start at key frames, hold each wanted picture, and
+/// the wanted times are the native frames' times.
+#[test]
+fn browser_decode_plan_wants_the_native_frames() {
+    for name in ["gop.mp4", "clip.mkv", "clip.mov"] {
+        let bytes = read(name);
+        let plan = video_decode_plan(&bytes, 8).unwrap().expect("a video, not a still");
+        assert!(plan.codec.starts_with("avc1.") && plan.codec.len() == 11, "{name}: {}", plan.codec);
+        assert_eq!(plan.description.as_ref().map(|d| d[0]), Some(1), "{name}: the avcC record (version 1)");
+        let native = sample_frames(&bytes, 8, SIZE).unwrap();
+        assert_eq!(plan.times_s, native.times_s, "{name}");
+        assert_eq!(plan.wanted_us.len(), 8);
+        let mut runs_holding = 0;
+        for run in &plan.runs {
+            assert!(run.packets[0].key, "{name}: a run starts at a key frame");
+            assert!(run.packets[1..].iter().all(|p| !p.key), "{name}: one key frame per run");
+            runs_holding += 1;
+        }
+        for w in &plan.wanted_us {
+            assert!(plan.runs.iter().any(|r| r.packets.iter().any(|p| p.timestamp_us == *w)), "{name}: {w} µs is decoded");
+        }
+        // A 4-s file with a key frame every 12 frames: 8 picks over ≥ 4 GOPs.
+        assert!(runs_holding >= 3 && runs_holding <= 8, "{name}: {runs_holding} runs");
+    }
+    let vp9 = video_decode_plan(&read("clip.webm"), 8).unwrap().unwrap();
+    assert_eq!((vp9.codec.as_str(), vp9.codec_name.as_str(), vp9.description.is_none()), ("vp09.00.10.08", "vp9", true));
+    assert!(video_decode_plan(&read("still.png"), 8).unwrap().is_none(), "stills are read in Rust");
+    assert!(matches!(video_decode_plan(&read("audio.m4a"), 8), Err(Error::NoVideoTrack)));
 }

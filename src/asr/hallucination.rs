@@ -61,7 +61,24 @@ pub fn reject_reason(text: &str) -> Option<&'static str> {
     if PREFIXES.iter().any(|p| n.starts_with(p)) {
         return Some("subtitle credits hallucinated on music");
     }
+    if describes_music(&n) {
+        return Some("a description of the music, not speech");
+    }
     None
+}
+
+/// "Бодрая музыка", "тревожная лирическая музыка": one or two adjectives and
+/// "музыка", the caption style Whisper writes over music. A name such as
+/// "Яндекс Музыка" is not an adjective and is kept.
+fn describes_music(normalized: &str) -> bool {
+    const ADJECTIVE_ENDINGS: &[&str] = &["ая", "яя", "ое", "ее", "ые", "ие", "ий", "ый", "ой"];
+    let words: Vec<&str> = normalized.split(' ').collect();
+    match words.split_last() {
+        Some((&"музыка", before)) if (1..=2).contains(&before.len()) => {
+            before.iter().all(|w| w.chars().count() > 3 && ADJECTIVE_ENDINGS.iter().any(|e| w.ends_with(e)))
+        }
+        _ => false,
+    }
 }
 
 /// zlib compression ratio of the text, as Whisper uses it: repetition loops
@@ -98,6 +115,8 @@ mod tests {
             "[Динамичная музыка]",
             "♪ ♪ ♪",
             "Редактор субтитров А.Синецкая Корректор А.Егорова",
+            "БОДРАЯ МУЗЫКА",
+            "Тревожная лирическая музыка.",
         ] {
             assert!(reject_reason(t).is_some(), "{t}");
         }
@@ -109,6 +128,8 @@ mod tests {
             "Оформите кредитную карту с кешбэком десять процентов.",
             "Слушайте музыку без рекламы в подписке",
             "Доставка бесплатно!",
+            "Яндекс Музыка",
+            "Новая музыка каждый день",
         ] {
             assert_eq!(reject_reason(t), None, "{t}");
         }

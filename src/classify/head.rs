@@ -222,6 +222,19 @@ pub struct Head {
     pub ngrams: Option<NgramVectorizer>,
     #[serde(default)]
     pub zero_shot: ZeroShotParams,
+    /// The vision branch trained beside it, when it was trained on labelled
+    /// creatives with an X-CLIP model imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision: Option<VisionHead>,
+}
+
+/// A head on X-CLIP video embeddings and the fusion weights calibrated on
+/// the same creatives' out-of-fold answers of both branches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisionHead {
+    /// Its `embedding_model` names the X-CLIP model it reads.
+    pub head: Box<Head>,
+    pub fusion: crate::classify::FusionParams,
 }
 
 impl Head {
@@ -268,6 +281,7 @@ impl Head {
             model,
             ngrams: vectorizer,
             zero_shot: ZeroShotParams::default(),
+            vision: None,
         };
         Ok((head, report))
     }

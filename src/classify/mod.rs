@@ -18,7 +18,7 @@ pub mod training;
 
 pub use classifier::Classifier;
 pub use fusion::{Basis, FusedDecision, FusionParams, SpeechAmount};
-pub use head::{Decision, Head, Prototypes, ZeroShotParams};
+pub use head::{Decision, Head, Prototypes, VisionHead, ZeroShotParams};
 pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression, SparseCoef};
 pub use ngrams::{Csr, NgramParams, NgramVectorizer};
 pub use metrics::{classification_report, confusion_matrix, roc_auc_ovr, stratified_k_fold, ClassificationReport};

@@ -87,6 +87,9 @@ pub struct Trained {
     pub seconds: f64,
     /// Out-of-fold figures, when cross-validation was asked for and possible.
     pub cross_validation: Option<Evaluation>,
+    /// The out-of-fold probabilities behind them, `n × segments` in example
+    /// order (what fusion is calibrated on).
+    pub out_of_fold: Option<Vec<f32>>,
 }
 
 /// Trains on all examples, after `folds`-fold cross-validation (fewer folds
@@ -109,17 +112,17 @@ pub fn train(
     }
     let texts: Vec<&str> = ex.texts.iter().map(String::as_str).collect();
     let folds = folds.min(ex.y.len());
-    let cross_validation = if folds >= 2 {
+    let (cross_validation, out_of_fold) = if folds >= 2 {
         let folds = stratified_k_fold(&ex.y, folds, seed)?;
         let cv =
             cross_validate(&ex.segments, embedding_model, &texts, &ex.x, ex.dim, &ex.y, &folds, params, ngrams, prototypes)?;
-        Some(Evaluation::new(&ex.segments, &cv.y_true, &cv.y_pred, &cv.proba)?)
+        (Some(Evaluation::new(&ex.segments, &cv.y_true, &cv.y_pred, &cv.proba)?), Some(cv.proba))
     } else {
-        None
+        (None, None)
     };
     let t = Instant::now();
     let (head, fit) = Head::train(ex.segments.clone(), embedding_model, &texts, &ex.x, ex.dim, &ex.y, params, ngrams)?;
-    Ok(Trained { head, fit, seconds: t.elapsed().as_secs_f64(), cross_validation })
+    Ok(Trained { head, fit, seconds: t.elapsed().as_secs_f64(), cross_validation, out_of_fold })
 }
 
 #[cfg(test)]

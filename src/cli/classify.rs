@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
+use creative_filter::classify::Head;
 use creative_filter::creative::Creative;
 use creative_filter::pipeline::{answer_table, failure_report, RowAnswer, SEGMENT_NUM_COLUMN};
 use creative_filter::table::{read_table_file, write_table_file, ID_COLUMN_NAMES};
-use creative_filter::vision::{VisionBranch, VisionClassifier, VisionModel, VISION_OFF_NOTE};
+use creative_filter::vision::{VisionBranch, VisionModel, VISION_OFF_NOTE};
 use creative_filter::Result;
 
 /// Which classifier to use.
@@ -47,15 +48,20 @@ pub struct PredictTableArgs {
     classifier: ClassifierArgs,
 }
 
-/// The vision branch when an X-CLIP model is imported (zero-shot over the
-/// speech classifier's segments), else None and a line saying it is off.
-fn load_vision(models: &Path, clf: &creative_filter::classify::Classifier) -> Result<Option<VisionBranch>> {
+/// The vision branch when an X-CLIP model is imported, else None and a line
+/// saying it is off: the head's trained vision part and calibrated fusion
+/// when it has one for this model, else zero-shot over the speech
+/// classifier's segments.
+fn load_vision(models: &Path, clf: &creative_filter::classify::Classifier, head: Option<&Head>) -> Result<Option<VisionBranch>> {
     let Some(model) = VisionModel::load(models)? else {
         eprintln!("{VISION_OFF_NOTE}");
         return Ok(None);
     };
-    let classifier = VisionClassifier::new(&model, Some(clf.segments()), None)?;
-    Ok(Some(VisionBranch { model, classifier, fusion: Default::default() }))
+    let (branch, warning) = VisionBranch::new(model, clf.segments(), head)?;
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
+    Ok(Some(branch))
 }
 
 /// Frames of a creative, evenly spaced, for the vision branch.
@@ -67,8 +73,8 @@ pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<
     let a = &args.classifier;
     let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
-    let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head)?;
-    let vision = load_vision(models, &clf)?;
+    let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head.clone())?;
+    let vision = load_vision(models, &clf, head.as_ref())?;
     let mut failures = 0;
     for path in &args.files {
         let name = path.to_string_lossy().to_string();
@@ -94,8 +100,8 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     let a = &args.classifier;
     let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
-    let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head)?;
-    let vision = load_vision(models, &clf)?;
+    let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head.clone())?;
+    let vision = load_vision(models, &clf, head.as_ref())?;
 
     let total = table.rows.len();
     let mut outcomes = Vec::with_capacity(total);

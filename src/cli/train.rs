@@ -13,12 +13,16 @@ use super::common::{
 use creative_filter::cache::FeatureCache;
 use creative_filter::classify::logreg::argmax;
 use creative_filter::classify::metrics::Evaluation;
-use creative_filter::classify::training::{self, resolve_texts, segments_for_texts, Examples, DEFAULT_C};
-use creative_filter::classify::{Classifier, LogRegParams, NgramParams, SegmentDictionary};
+use creative_filter::classify::fusion::{calibrate, CalibrationSample};
+use creative_filter::classify::training::{self, resolve_texts, segments_for_texts, Examples, Trained, DEFAULT_C};
+use creative_filter::classify::{Classifier, FusionParams, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount, VisionHead};
 use creative_filter::creative::Creative;
-use creative_filter::pipeline::{classifier_for, embed_cached_with_progress, prototype_embeddings};
+use creative_filter::media::sample_frames;
+use creative_filter::pipeline::{classifier_for, embed_cached_with_progress, prototype_embeddings, Features};
 use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, RowProblem};
 use creative_filter::text::TextEncoder;
+use creative_filter::vision::classify::train_head as train_vision_head;
+use creative_filter::vision::VisionModel;
 use creative_filter::{Error, Result};
 
 /// Where labelled examples come from.
@@ -76,16 +80,32 @@ pub struct EvalArgs {
     json: Option<PathBuf>,
 }
 
+/// What the vision branch learns from: the labelled creatives whose frames
+/// could be read, with or without speech.
+struct VisionData {
+    model: VisionModel,
+    embeddings: Vec<Vec<f32>>,
+    y: Vec<u32>,
+    /// Per row: the same creative's row among the text examples (when it had
+    /// speech) and how much speech it had, for the fusion calibration.
+    text_row: Vec<Option<usize>>,
+    speech: Vec<SpeechAmount>,
+    problems: Vec<String>,
+}
+
 /// Reads and embeds the examples. `fixed` is the segment list labels must
 /// belong to (a head's); otherwise the user's dictionary, the default one, or
 /// (for texts labelled with words) a dictionary made from the labels.
+/// `vision`: the X-CLIP model whose video embeddings are gathered too
+/// (labelled creatives only).
 fn load_examples(
     data: &Data,
     fixed: Option<&SegmentDictionary>,
     encoder: &Arc<TextEncoder>,
     cache: &CacheArgs,
     models: &Path,
-) -> Result<(Examples, FeatureCache)> {
+    vision: Option<VisionModel>,
+) -> Result<(Examples, FeatureCache, Option<VisionData>)> {
     let dictionary = load_dictionary(data.segments.as_deref())?;
     if let Some(path) = &data.texts {
         let cache = cache.open();
@@ -99,7 +119,7 @@ fn load_examples(
         })?;
         eprintln!("{} texts embedded in {:.1} s", texts.len(), t.elapsed().as_secs_f64());
         let texts = texts.into_iter().map(String::from).collect();
-        return Ok((Examples::new(segments, texts, vectors, y, problems, encoder.dim()), cache));
+        return Ok((Examples::new(segments, texts, vectors, y, problems, encoder.dim()), cache, None));
     }
 
     let (labels_path, media) = (data.labels.as_deref().expect("clap"), data.media.as_deref().expect("clap"));
@@ -110,6 +130,14 @@ fn load_examples(
     let engine = load_engine(models, Arc::clone(encoder), &data.asr, cache)?;
     let mut problems: Vec<String> = labels.problems.iter().map(RowProblem::to_string).collect();
     let (mut texts, mut vectors, mut y) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seen = vision.map(|model| VisionData {
+        model,
+        embeddings: vec![],
+        y: vec![],
+        text_row: vec![],
+        speech: vec![],
+        problems: vec![],
+    });
     let total = labels.labels.len();
     let started = Instant::now();
     for (n, (id, segment)) in labels.labels.iter().enumerate() {
@@ -122,23 +150,55 @@ fn load_examples(
             }
         };
         let creative = Creative::from_file_name(&path.to_string_lossy());
-        match isolated(|| engine.features(&creative, read_input(path)?)) {
+        let bytes = match read_input(path) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(row_problem(e.to_string()));
+                continue;
+            }
+        };
+        let video = seen.as_ref().map(|v| {
+            isolated(|| {
+                let frames = sample_frames(&bytes, v.model.frames(), v.model.image_size())?;
+                v.model.embedding(&v.model.video(&frames.rgb, frames.size)?)
+            })
+        });
+        let heard = match isolated(|| engine.features(&creative, bytes)) {
+            Err(Error::NoAudioTrack) => Ok(Features::soundless()),
+            other => other,
+        };
+        let speech = heard.as_ref().ok().map(|f| SpeechAmount::of(&f.heard.transcript.text, f.heard.transcript.no_speech_prob));
+        let mut text_row = None;
+        match heard {
             Ok(f) => match f.embedding {
                 Some(e) => {
+                    text_row = Some(y.len());
                     texts.push(f.heard.transcript.text);
                     vectors.push(e);
                     y.push(*segment);
                 }
-                None => problems.push(row_problem("no speech; not used for training".into())),
+                None => problems.push(row_problem("no speech; not used for the speech head".into())),
             },
             Err(e) => problems.push(row_problem(e.to_string())),
+        }
+        if let (Some(v), Some(video)) = (seen.as_mut(), video) {
+            match (video, speech) {
+                (Ok(e), Some(speech)) => {
+                    v.embeddings.push(e);
+                    v.y.push(*segment);
+                    v.text_row.push(text_row);
+                    v.speech.push(speech);
+                }
+                (Ok(_), None) => v.problems.push(row_problem("its sound could not be read; not used for the vision head".into())),
+                (Err(e), _) => v.problems.push(row_problem(format!("no video frames ({e}); not used for the vision head"))),
+            }
         }
         if (n + 1) % 25 == 0 {
             eprintln!("{}/{total} creatives read ({:.0} s)", n + 1, started.elapsed().as_secs_f64());
         }
     }
     let dim = engine.encoder.dim();
-    Ok((Examples::new(segments, texts, vectors, y, problems, dim), engine.cache))
+    Ok((Examples::new(segments, texts, vectors, y, problems, dim), engine.cache, seen))
 }
 
 fn print_problems(problems: &[String]) {
@@ -152,10 +212,14 @@ fn print_problems(problems: &[String]) {
 
 pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let encoder = load_encoder(models)?;
-    let (ex, cache) = load_examples(&args.data, None, &encoder, cache, models)?;
+    let vision = match args.data.labels {
+        Some(_) => VisionModel::load(models)?,
+        None => None,
+    };
+    let (ex, cache, seen) = load_examples(&args.data, None, &encoder, cache, models, vision)?;
     print_problems(&ex.problems);
     if ex.y.is_empty() {
-        return Err(Error::Invalid("no usable training examples".into()));
+        return Err(Error::Invalid("no usable training examples (the speech head needs creatives with speech)".into()));
     }
     let params = LogRegParams { c: args.c, ..Default::default() };
     let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, ..Default::default() });
@@ -164,7 +228,10 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     if let Some(eval) = &trained.cross_validation {
         println!("{}-fold cross-validation on {} examples:\n{}", args.cv.min(ex.y.len()), ex.y.len(), eval.to_text());
     }
-    let head = trained.head;
+    let mut head = trained.head.clone();
+    if let Some(v) = seen {
+        head.vision = train_vision(&v, &ex, &trained, &args)?;
+    }
     head.save(&args.out)?;
     eprintln!(
         "trained on {} examples of {} segments{} in {:.2} s ({} iterations{}); head written to {}",
@@ -179,12 +246,62 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The vision head on the creatives' video embeddings, cross-validated like
+/// the speech head, and the fusion weights calibrated on the creatives both
+/// branches answered out of fold. None (said) when there is too little.
+fn train_vision(v: &VisionData, ex: &Examples, text: &Trained, args: &TrainArgs) -> Result<Option<VisionHead>> {
+    print_problems(&v.problems);
+    if v.y.len() < 2 {
+        eprintln!("vision head not trained: {} creatives with readable frames", v.y.len());
+        return Ok(None);
+    }
+    let params = LogRegParams { c: args.c, ..Default::default() };
+    let dim = v.embeddings[0].len();
+    let vex = Examples::new(ex.segments.clone(), vec![], v.embeddings.clone(), v.y.clone(), vec![], dim);
+    let trained = train_vision_head(&v.model, &vex, &params, args.cv, args.seed)?;
+    if let Some(eval) = &trained.cross_validation {
+        println!("vision head, {}-fold cross-validation on {} creatives:\n{}", args.cv.min(v.y.len()), v.y.len(), eval.to_text());
+    }
+    let fusion = match (&text.out_of_fold, &trained.out_of_fold) {
+        (Some(t), Some(o)) => {
+            let k = ex.segments.len();
+            let ids = ex.segments.ids();
+            let samples: Vec<CalibrationSample> = (0..v.y.len())
+                .filter_map(|i| {
+                    let j = v.text_row[i]?;
+                    Some(CalibrationSample {
+                        text: &t[j * k..(j + 1) * k],
+                        vision: &o[i * k..(i + 1) * k],
+                        speech: v.speech[i],
+                        truth: ids.iter().position(|&id| id == v.y[i])?,
+                    })
+                })
+                .collect();
+            let fusion = calibrate(&samples)?;
+            eprintln!(
+                "fusion calibrated on {} creatives both branches answered: speech weight σ({:.2} + {:.2}·ln(1+words) − {:.2}·no_speech_prob)",
+                samples.len(),
+                fusion.bias,
+                fusion.per_log_word,
+                fusion.no_speech
+            );
+            fusion
+        }
+        _ => {
+            eprintln!("fusion weights left at their defaults (no cross-validation to calibrate on; --cv 0)");
+            FusionParams::default()
+        }
+    };
+    eprintln!("vision head trained on {} creatives ({})", v.y.len(), v.model.id());
+    Ok(Some(VisionHead { head: Box::new(trained.head), fusion }))
+}
+
 pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let encoder = load_encoder(models)?;
     let head = load_head(args.head.as_deref(), &encoder)?;
     let dictionary = load_dictionary(args.data.segments.as_deref())?;
     let fixed = head.as_ref().map(|h| Classifier::segments_for(dictionary.as_ref(), Some(h)));
-    let (ex, cache) = load_examples(&args.data, fixed.as_ref(), &encoder, cache, models)?;
+    let (ex, cache, _) = load_examples(&args.data, fixed.as_ref(), &encoder, cache, models, None)?;
     print_problems(&ex.problems);
     if ex.y.is_empty() {
         return Err(Error::Invalid("no usable examples to evaluate on".into()));

@@ -9,11 +9,14 @@ use symphonia::core::errors::Error as SymphoniaError;
 use super::decode::{open_first_audio_track, OpenedTrack};
 use crate::error::{Error, Result};
 
-/// One compressed audio packet, timed in microseconds as WebCodecs wants.
+/// One compressed packet (audio, or video for the page's frames), timed in
+/// microseconds as WebCodecs wants.
 #[derive(Debug, Clone, Serialize)]
 pub struct EncodedPacket {
     pub timestamp_us: i64,
     pub duration_us: i64,
+    /// Decodable on its own (every audio packet here; video key frames).
+    pub key: bool,
     #[serde(serialize_with = "as_bytes")]
     pub data: Vec<u8>,
 }
@@ -36,7 +39,7 @@ pub struct EncodedTrack {
 }
 
 /// Bytes as bytes, not as a list of numbers: a `Uint8Array` in the browser.
-fn as_optional_bytes<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(super) fn as_optional_bytes<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s: S) -> std::result::Result<S::Ok, S::Error> {
     match bytes {
         Some(b) => s.serialize_bytes(b),
         None => s.serialize_none(),
@@ -100,7 +103,7 @@ pub fn demux_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) ->
             truncated = true;
             break;
         }
-        packets.push(EncodedPacket { timestamp_us, duration_us: to_us(packet.dur()), data: packet.data.to_vec() });
+        packets.push(EncodedPacket { timestamp_us, duration_us: to_us(packet.dur()), key: true, data: packet.data.to_vec() });
     }
     if packets.is_empty() {
         return Err(Error::Decode(format!("the {codec_name} track holds no packets")));

@@ -10,7 +10,7 @@ use image::imageops::FilterType;
 use image::RgbImage;
 
 use super::h264::Matrix;
-use super::video_demux::{demux_video, sniff_container};
+use super::video_demux::{demux_video, sniff_container, VideoTrack};
 use crate::error::{Error, Result};
 
 /// Frames sampled from a creative.
@@ -30,7 +30,7 @@ pub struct Frames {
 }
 
 /// Largest picture side accepted (8K is 7680); bounds the memory of a frame.
-const MAX_SIDE: u32 = 16_384;
+pub(super) const MAX_SIDE: u32 = 16_384;
 
 /// `n` frames at the centres of `n` equal segments of the creative, each
 /// decoded from the nearest preceding key frame; a still image gives one frame.
@@ -41,10 +41,8 @@ pub fn sample_frames(bytes: &[u8], n: usize, size: usize) -> Result<Frames> {
     if n == 0 || size == 0 || size > MAX_SIDE as usize {
         return Err(Error::Invalid(format!("cannot sample {n} frames of {size}×{size} pixels")));
     }
-    if let Ok(format) = image::guess_format(bytes) {
-        if matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
-            return still(bytes, format, size);
-        }
+    if let Some(format) = still_format(bytes) {
+        return still(bytes, format, size);
     }
     let Some(container) = sniff_container(bytes) else {
         return Err(not_video(bytes));
@@ -64,8 +62,17 @@ pub fn sample_frames(bytes: &[u8], n: usize, size: usize) -> Result<Frames> {
     }
 }
 
+/// JPEG or PNG, the stills read as one-frame creatives.
+fn still_format(bytes: &[u8]) -> Option<image::ImageFormat> {
+    image::guess_format(bytes).ok().filter(|f| matches!(f, image::ImageFormat::Jpeg | image::ImageFormat::Png))
+}
+
+pub(super) fn is_still(bytes: &[u8]) -> bool {
+    still_format(bytes).is_some()
+}
+
 /// Why bytes that are neither a still nor a known video container fail.
-fn not_video(bytes: &[u8]) -> Error {
+pub(super) fn not_video(bytes: &[u8]) -> Error {
     if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"AVI " {
         return Error::NotMedia("AVI files are not read for frames; use MP4, MOV or Matroska/WebM".into());
     }
@@ -112,6 +119,16 @@ pub fn resize_rgb(rgb: &[u8], width: u32, height: u32, size: usize) -> Vec<u8> {
     image::imageops::resize(&picture, side, side, FilterType::CatmullRom).into_raw()
 }
 
+/// A picture the browser decoded (RGBA rows, as a canvas gives them) as a
+/// frame: the alpha dropped, then the same resize as natively decoded ones.
+pub fn frame_from_rgba(rgba: &[u8], width: u32, height: u32, size: usize) -> Result<Vec<u8>> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE || rgba.len() != width as usize * height as usize * 4 {
+        return Err(Error::VideoDecode(format!("a {width}×{height} picture cannot have {} bytes of RGBA", rgba.len())));
+    }
+    let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    Ok(resize_rgb(&rgb, width, height, size))
+}
+
 /// I420 planes → interleaved RGB, limited or full range. Chroma is repeated
 /// over each 2×2 block, as ffmpeg's own unscaled yuv420p → rgb24 path does.
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
@@ -151,9 +168,42 @@ pub(super) fn i420_to_rgb(
 }
 
 /// Centres of `n` equal segments of `[0, duration)`.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-pub(super) fn sample_times(duration_s: f64, n: usize) -> Vec<f64> {
+fn sample_times(duration_s: f64, n: usize) -> Vec<f64> {
     (0..n).map(|i| (i as f64 + 0.5) * duration_s / n as f64).collect()
+}
+
+/// The frame on screen at one sample time and where decoding it starts.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pick {
+    /// The sample time, seconds.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub time_s: f64,
+    /// The sample shown at that time (decode order index).
+    pub target: usize,
+    /// The key frame before it in decode order.
+    pub key: usize,
+}
+
+/// Presentation order of a track's samples (`samples[order[k]]` is the
+/// k-th frame shown) and the frames at `n` evenly spaced times: what the
+/// native decoder and the browser's are asked for alike.
+pub(super) fn pick_frames(track: &VideoTrack, n: usize) -> (Vec<usize>, Vec<Pick>) {
+    let samples = &track.samples;
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    order.sort_by(|&a, &b| samples[a].pts_s.total_cmp(&samples[b].pts_s).then(a.cmp(&b)));
+    let last_pts = order.last().map_or(0.0, |&i| samples[i].pts_s);
+    let duration_s = if track.duration_s > last_pts { track.duration_s } else { last_pts };
+    let picks = sample_times(duration_s, n)
+        .into_iter()
+        .map(|t| {
+            // The frame on screen at t: the last one shown at or before it.
+            let shown_at = order.partition_point(|&i| samples[i].pts_s <= t + 1e-9).saturating_sub(1);
+            let target = order[shown_at];
+            let key = (0..=target).rev().find(|&i| samples[i].is_key).unwrap_or(0);
+            Pick { time_s: t, target, key }
+        })
+        .collect();
+    (order, picks)
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -163,7 +213,6 @@ mod native {
     use openh264::OpenH264API;
 
     use super::super::h264::{append_annexb, parse_avcc, parse_sps, AvcConfig, PictureInfo};
-    use super::super::video_demux::VideoTrack;
     use super::*;
 
     /// How far past the wanted frame (in decode order) its picture may still
@@ -292,19 +341,10 @@ mod native {
             return Err(Error::VideoDecode(format!("unsupported picture size {}×{}", info.width, info.height)));
         }
         let samples = &track.samples;
-        // Presentation order: samples[order[k]] is the k-th frame shown.
-        let mut order: Vec<usize> = (0..samples.len()).collect();
-        order.sort_by(|&a, &b| samples[a].pts_s.total_cmp(&samples[b].pts_s).then(a.cmp(&b)));
-        let last_pts = samples[order[order.len() - 1]].pts_s;
-        let duration_s = if track.duration_s > last_pts { track.duration_s } else { last_pts };
-
+        let (_, picks) = pick_frames(track, n);
         let mut frames = Frames { size, rgb: Vec::with_capacity(n), times_s: Vec::with_capacity(n), width: info.width, height: info.height, codec: "h264".into() };
         let mut position: Option<Position> = None;
-        for t in sample_times(duration_s, n) {
-            // The frame on screen at t: the last one shown at or before it.
-            let shown_at = order.partition_point(|&i| samples[i].pts_s <= t + 1e-9).saturating_sub(1);
-            let target = order[shown_at];
-            let key = (0..=target).rev().find(|&i| samples[i].is_key).unwrap_or(0);
+        for Pick { time_s: t, target, key } in picks {
             // Its rank among the pictures put out after `key` (a closed GOP
             // shows nothing from before its key frame).
             let key_pts = samples[key].pts_s;

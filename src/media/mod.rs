@@ -7,10 +7,12 @@ mod frames;
 mod h264;
 mod resample;
 mod video_demux;
+mod video_plan;
 
 pub use decode::{decode_audio, DecodedAudio};
 pub use demux::{demux_audio, EncodedPacket, EncodedTrack};
-pub use frames::{resize_rgb, sample_frames, Frames};
+pub use frames::{frame_from_rgba, resize_rgb, sample_frames, Frames};
+pub use video_plan::{video_decode_plan, DecodeRun, VideoDecodePlan};
 pub use resample::{mix_to_mono, resample, to_whisper_input};
 
 /// Sample rate Whisper's front end expects.

@@ -1,8 +1,6 @@
 //! Video tracks out of MP4/MOV/M4V (re_mp4) and Matroska/WebM
 //! (matroska-demuxer): the samples' timing, key-frame flags and bytes, without
 //! decoding. Pure Rust, so it builds for wasm32 as well.
-// The web build reads only the codec name so far (WebCodecs hand-over to come).
-#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
 
 use std::io::Cursor;
 use std::ops::Range;

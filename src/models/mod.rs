@@ -7,7 +7,6 @@ pub mod manifest;
 #[cfg(feature = "cli")]
 pub mod prepare;
 pub mod whisper_ct2;
-#[cfg(feature = "cli")]
 pub mod xclip;
 
 use std::path::PathBuf;

@@ -68,6 +68,27 @@ pub struct VisionBranch {
 }
 
 impl VisionBranch {
+    /// The branch over `segments` (the speech classifier's): trained with the
+    /// fusion weights calibrated beside it when `head` has a vision part for
+    /// this model, else zero-shot with the default fusion — and then, if the
+    /// head's vision part was for another model, a line saying so.
+    pub fn new(model: VisionModel, segments: &SegmentDictionary, head: Option<&Head>) -> Result<(VisionBranch, Option<String>)> {
+        let mut warning = None;
+        if let Some(v) = head.and_then(|h| h.vision.as_ref()) {
+            if v.head.embedding_model == model.id() {
+                let classifier = VisionClassifier::new(&model, Some(segments), Some((*v.head).clone()))?;
+                return Ok((VisionBranch { model, classifier, fusion: v.fusion }, None));
+            }
+            warning = Some(format!(
+                "the head's vision part was trained on {}, not on the X-CLIP model in use ({}): the vision branch is zero-shot",
+                v.head.embedding_model,
+                model.id()
+            ));
+        }
+        let classifier = VisionClassifier::new(&model, Some(segments), None)?;
+        Ok((VisionBranch { model, classifier, fusion: FusionParams::default() }, warning))
+    }
+
     /// Segment probabilities from frames (`size`×`size` RGB each).
     pub fn probs(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<Vec<f32>> {
         self.classifier.probs(&self.model, &self.model.video(rgb_frames, size)?)

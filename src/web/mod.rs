@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod tables;
+mod vision;
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -19,11 +20,15 @@ use crate::error::Error;
 use crate::media::{demux_audio, DecodedAudio};
 use crate::models::manifest::{sha256_hex, Manifest};
 use crate::models::WHISPER_GGUF;
-use crate::pipeline::{embed_cached_with_progress, failure_report, prototype_embeddings, verdict, Engine};
+use crate::pipeline::{
+    embed_cached_with_progress, failure_report, prototype_embeddings, verdict_with_vision, vision_outcome, Engine, Features, VisionOutcome,
+};
 use crate::table::{read_labelled_texts, LabelledText, LabelledTexts, Table};
 use crate::text::TextEncoder;
+use crate::vision::{VisionBranch, VisionModel};
 
 pub use tables::{answer_table, plan_table, results_table};
+pub use vision::{bench_xclip, decode_plan, import_xclip, FrameSet};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -31,9 +36,12 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// JS values from serde, with maps as plain objects.
+/// JS values from serde, with maps as plain objects and bytes (fields
+/// serialized with `serialize_bytes`) as `Uint8Array`s, which WebCodecs and
+/// `Response` take (json_compatible alone makes them arrays of numbers).
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| fail("internal", e.to_string()))
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible().serialize_bytes_as_arrays(false);
+    value.serialize(&serializer).map_err(|e| fail("internal", e.to_string()))
 }
 
 fn fail(code: &str, message: String) -> JsValue {
@@ -57,6 +65,8 @@ pub(crate) fn error(e: Error) -> JsValue {
         Error::ModelMissing { .. } | Error::ModelCorrupt { .. } | Error::ModelConfig(_) => "model",
         Error::EmbeddingModelMismatch { .. } => "head-mismatch",
         Error::Table { .. } | Error::MissingColumn { .. } | Error::DuplicateSegmentId { .. } => "table",
+        Error::NoVideoTrack => "no-video",
+        Error::UnsupportedVideoCodec { .. } | Error::VideoDecode(_) => "video",
         _ => "internal",
     };
     fail(code, e.to_string())
@@ -84,6 +94,10 @@ pub struct Session {
     dictionary: Option<SegmentDictionary>,
     head: Option<Head>,
     classifier: Classifier,
+    /// The X-CLIP branch, once a model is loaded (off until then).
+    vision: Option<VisionBranch>,
+    /// Why the head's trained vision part is not used, if it is not.
+    vision_warning: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -117,7 +131,7 @@ impl Session {
             asr_model_id: Manifest::file_id(Some(&manifest), WHISPER_GGUF),
         };
         let classifier = engine.classifier(None, None).map_err(error)?;
-        Ok(Session { engine, dictionary: None, head: None, classifier })
+        Ok(Session { engine, dictionary: None, head: None, classifier, vision: None, vision_warning: None })
     }
 
     /// "zero-shot" or "trained".
@@ -133,7 +147,84 @@ impl Session {
 
     fn rebuild(&mut self) -> Result<(), JsValue> {
         self.classifier = self.engine.classifier(self.dictionary.as_ref(), self.head.clone()).map_err(error)?;
+        if let Some(branch) = self.vision.take() {
+            self.vision = Some(self.vision_branch(branch.model)?);
+        }
         Ok(())
+    }
+
+    /// The vision branch over the speech classifier's segments, with the
+    /// head's trained vision part when it has one for this model.
+    fn vision_branch(&mut self, model: VisionModel) -> Result<VisionBranch, JsValue> {
+        let (branch, warning) = VisionBranch::new(model, self.classifier.segments(), self.head.as_ref()).map_err(error)?;
+        self.vision_warning = warning;
+        Ok(branch)
+    }
+
+    /// Turns the vision branch on with an X-CLIP model's runtime files
+    /// (from the site's models or the user's import); `id` names it in
+    /// cache keys. Returns [`Session::vision`].
+    #[wasm_bindgen(js_name = setVisionModel)]
+    pub fn set_vision_model(&mut self, gguf: &[u8], tokenizer_json: &[u8], id: &str) -> Result<JsValue, JsValue> {
+        let model = VisionModel::from_bytes(gguf, tokenizer_json, id).map_err(|e| match e {
+            Error::Inference(e) => error(Error::ModelCorrupt { name: "X-CLIP".into(), reason: e.to_string() }),
+            e => error(e),
+        })?;
+        self.vision = Some(self.vision_branch(model)?);
+        self.vision()
+    }
+
+    /// Turns the vision branch off.
+    #[wasm_bindgen(js_name = clearVisionModel)]
+    pub fn clear_vision_model(&mut self) {
+        self.vision = None;
+        self.vision_warning = None;
+    }
+
+    /// `{id, frames, image_size, mode, warning}` of the vision branch, or
+    /// null when it is off.
+    pub fn vision(&self) -> Result<JsValue, JsValue> {
+        #[derive(Serialize)]
+        struct Info<'a> {
+            id: &'a str,
+            frames: usize,
+            image_size: usize,
+            mode: &'a str,
+            warning: Option<&'a str>,
+        }
+        match &self.vision {
+            None => Ok(JsValue::NULL),
+            Some(b) => to_js(&Info {
+                id: b.model.id(),
+                frames: b.model.frames(),
+                image_size: b.model.image_size(),
+                mode: b.classifier.mode(),
+                warning: self.vision_warning.as_deref(),
+            }),
+        }
+    }
+
+    /// An empty set for the frames the page decodes for one creative.
+    #[wasm_bindgen(js_name = frameSet)]
+    pub fn frame_set(&self) -> FrameSet {
+        FrameSet::new(self.vision.as_ref().map_or(0, |b| b.model.image_size()))
+    }
+
+    /// The vision branch's answer for a creative, from the frames the page
+    /// decoded (see [`FrameSet`]).
+    fn seen(&self, bytes: &[u8], frames: &FrameSet) -> VisionOutcome {
+        if self.vision.is_none() {
+            return Err(vision::VISION_OFF_IN_PAGE.into());
+        }
+        vision_outcome(self.vision.as_ref(), self.classifier.segments(), || {
+            frames.frames(bytes, self.vision.as_ref().map_or(0, |b| b.model.frames()))
+        })
+    }
+
+    fn decide(&self, creative: &Creative, f: &Features, seen: VisionOutcome) -> Result<JsValue, JsValue> {
+        let fusion = self.vision.as_ref().map(|b| b.fusion).unwrap_or_default();
+        let v = verdict_with_vision(&self.classifier, creative, f, seen, &fusion).map_err(error)?;
+        to_js(&v.report(self.classifier.mode()))
     }
 
     /// Uses the user's `segment_dict.xlsx`/`.csv` instead of the built-in segments.
@@ -169,14 +260,35 @@ impl Session {
         self.rebuild()
     }
 
-    /// Decodes (in Rust, as natively), transcribes and classifies one file.
+    /// Decodes (in Rust, as natively), transcribes and classifies one file;
+    /// `frames` are its video frames the page decoded (vision branch on).
     /// Fails with code "unsupported-codec" or "not-media" when the browser's
     /// own decoders should be tried instead.
     #[wasm_bindgen(js_name = classifyFile)]
-    pub fn classify_file(&self, file_name: &str, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
+    pub fn classify_file(&self, file_name: &str, bytes: Vec<u8>, frames: &FrameSet) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
-        let v = self.engine.classify(&self.classifier, &creative, bytes).map_err(error)?;
-        to_js(&v.report(self.classifier.mode()))
+        // A still image is read from the file's own bytes.
+        let still = (self.vision.is_some() && frames.is_empty()).then(|| bytes.clone());
+        // Audio errors go back first: the browser's decoders may do better
+        // (then `classifyWithoutSound` if none can).
+        let f = self.engine.features(&creative, bytes).map_err(error)?;
+        let seen = self.seen(still.as_deref().unwrap_or_default(), frames);
+        self.decide(&creative, &f, seen)
+    }
+
+    /// A creative no decoder found sound in (`audio_error`, the `{code,
+    /// message}` the decoding failed with): "no speech" when it has no audio
+    /// track or the vision branch read its frames, so the video can decide;
+    /// otherwise that failure stands.
+    #[wasm_bindgen(js_name = classifyWithoutSound)]
+    pub fn classify_without_sound(&self, file_name: &str, bytes: &[u8], frames: &FrameSet, audio_error: JsValue) -> Result<JsValue, JsValue> {
+        let creative = Creative::from_file_name(file_name);
+        let seen = self.seen(bytes, frames);
+        let no_track = js_sys::Reflect::get(&audio_error, &"code".into()).ok().and_then(|c| c.as_string()).as_deref() == Some("no-audio");
+        if !no_track && seen.is_err() {
+            return Err(audio_error);
+        }
+        self.decide(&creative, &Features::soundless(), seen)
     }
 
     /// Transcribes and classifies audio the browser decoded: interleaved
@@ -193,15 +305,17 @@ impl Session {
         sample_rate: u32,
         codec: &str,
         decode_ms: f64,
+        bytes: &[u8],
+        frames: &FrameSet,
     ) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
+        let seen = self.seen(bytes, frames);
         let t = Instant::now();
         let decoded = DecodedAudio::from_interleaved(interleaved, channels, sample_rate, codec, self.engine.max_seconds)
             .map_err(error)?;
         let decode_ms = decode_ms + t.elapsed().as_secs_f64() * 1e3;
         let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
-        let v = verdict(&self.classifier, &creative, &f).map_err(error)?;
-        to_js(&v.report(self.classifier.mode()))
+        self.decide(&creative, &f, seen)
     }
 
     /// Trains a head on a file of labelled texts (.csv/.xlsx/.jsonl with

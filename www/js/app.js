@@ -76,6 +76,7 @@ cf.addEventListener('ready', ({ detail }) => {
   $('engine').textContent = `${t('engineCpu')} · ${gpuText}`;
   document.body.dataset.ready = 'true';
   applyClassifier(detail);
+  showVision(detail.vision, detail.visionProblem);
 });
 
 cf.ready.catch((e) => {
@@ -338,8 +339,9 @@ $('dict-reset').addEventListener('click', async () => {
   cf.remember('resetDictionary');
 });
 
-function applyClassifier({ segments: list, classifier }) {
+function applyClassifier({ segments: list, classifier, vision }) {
   segments = list;
+  if (vision !== undefined) showVision(vision);
   $('classifier-mode').textContent = classifier === 'trained' ? t('trained') : t('zeroShot');
   $('head-save').disabled = classifier !== 'trained';
   $('head-reset').disabled = classifier !== 'trained';
@@ -351,6 +353,39 @@ function renderSegments() {
   const body = $('segments').tBodies[0];
   body.replaceChildren(...segments.map((s) => el('tr', {}, el('td', { className: 'num' }, String(s.id)), el('td', {}, s.name), el('td', { className: 'muted' }, s.description || ''))));
 }
+
+// ---------- the vision branch ----------
+
+function showVision(vision, problem) {
+  const text = vision
+    ? `${t('visionOn')}: ${vision.id} · ${vision.frames} × ${vision.image_size} px · ${vision.mode === 'trained' ? t('trained') : t('zeroShot')}${vision.warning ? ` (${vision.warning})` : ''}`
+    : problem ? `${t('visionOff')} (${problem})` : t('visionOff');
+  $('vision-line').textContent = text;
+  $('vision-status').textContent = text;
+  $('vision-forget').disabled = !vision;
+  document.body.dataset.vision = vision ? 'on' : 'off';
+}
+
+async function importVision(fileList) {
+  const files = [...fileList];
+  if (!files.length) return;
+  $('vision-status').textContent = t('visionImporting');
+  try {
+    await cf.ready;
+    const result = await cf.call('importVision', { files });
+    showVision(result.vision);
+  } catch (e) {
+    showVision(null, errorText(e));
+    toast(errorText(e));
+  }
+}
+for (const id of ['vision-folder', 'vision-files']) {
+  $(id).addEventListener('change', (e) => {
+    importVision(e.target.files);
+    e.target.value = '';
+  });
+}
+$('vision-forget').addEventListener('click', async () => showVision((await cf.call('forgetVision')).vision));
 
 // ---------- helpers ----------
 

@@ -133,7 +133,7 @@ export class Batch {
       el('td', {}, segment),
       el('td', { className: 'num' }, r.confidence != null ? r.confidence.toFixed(3) : ''),
       el('td', { className: 'muted' }, top),
-      el('td', {}, r.modality ? `${t(r.modality)}${r.cached ? ` · ${t('cached')}` : ''}` : ''),
+      el('td', { title: branchTops(r) }, r.modality ? `${t(r.modality)}${r.cached ? ` · ${t('cached')}` : ''}` : ''),
       el('td', { className: 'num' }, item.ms ? (item.ms / 1000).toFixed(1) : ''),
       el('td', {}, status),
     );
@@ -181,6 +181,13 @@ export class Batch {
   }
 }
 
-const detailText = (r) => r.transcript || r.error || r.note || '';
+// Each branch's own top segment, when the video branch took part.
+const branchTops = (r) =>
+  [['speechSays', r.speech_segment], ['videoSays', r.vision_segment]]
+    .filter(([, top]) => top)
+    .map(([key, top]) => `${t(key)}: ${top.segment_id} ${top.segment_name} ${(top.confidence * 100).toFixed(0)}%`)
+    .join(' · ');
+
+const detailText = (r) => [r.transcript || r.error || r.note || '', branchTops(r)].filter(Boolean).join(' — ');
 
 const stem = (name) => name.split('/').pop().replace(/\.[^.]*$/, '');

@@ -1,7 +1,7 @@
 // The page's worker: loads the models (Cache API first, verified against
 // models/manifest.json), decodes, transcribes and classifies one file at a
 // time, so the page never freezes. Every decision is made by the Rust core.
-import init, { Session, demux, contentHash, planTable, answerTable, resultsTable } from '../creative-filter.js';
+import init, { Session, demux, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip } from '../creative-filter.js';
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
@@ -10,6 +10,11 @@ const MODEL_FILES = {
   e5: 'e5-small.gguf',
   e5Tokenizer: 'e5-tokenizer.json',
 };
+
+// The optional X-CLIP model: staged with the site's models, or imported by
+// the user from a checkpoint's files and kept in the same cache.
+const VISION_FILES = { gguf: 'xclip.gguf', tokenizer: 'xclip-tokenizer.json' };
+const IMPORTED_VISION = new URL('../models/imported/xclip.json', import.meta.url).href;
 
 // Cross-validation folds of the report shown after training (as the CLI).
 const TRAINING_FOLDS = 5;
@@ -83,6 +88,9 @@ async function modelFile(entry, cache) {
   return { bytes, source: 'network' };
 }
 
+// What the page shows of the classifiers after a change of segments or head.
+const classifierState = () => ({ segments: session.segments(), classifier: session.classifierMode, vision: session.vision() });
+
 const embedProgress = (done, total) => progress({ training: 'embedding', done, total });
 
 async function webgpuInfo() {
@@ -116,7 +124,10 @@ const methods = {
     for (const [k, entry] of Object.entries(entries)) loaded[k] = await modelFile(entry, cache);
     const downloaded = performance.now();
     session = new Session(manifestBytes, loaded.whisper.bytes, loaded.whisperTokenizer.bytes, loaded.e5.bytes, loaded.e5Tokenizer.bytes);
+    const visionProblem = await loadVision(manifest, cache).catch((e) => `${(e && e.message) || e}`);
     return {
+      vision: session.vision(),
+      visionProblem,
       fromCache: Object.values(loaded).every((l) => l.source === 'cache'),
       downloadMs: downloaded - started,
       loadMs: performance.now() - downloaded,
@@ -130,24 +141,39 @@ const methods = {
     const started = performance.now();
     const bytes = new Uint8Array(await file.arrayBuffer());
     const name = file.webkitRelativePath || file.name;
+    const frames = await videoFrames(bytes);
+    const framesMs = performance.now() - started;
     let report;
     try {
-      report = session.classifyFile(name, bytes);
-    } catch (e) {
-      if (!['unsupported-codec', 'not-media', 'no-audio'].includes(e && e.code)) throw e;
-      report = await classifyWithBrowserDecoder(name, bytes, e);
+      try {
+        report = session.classifyFile(name, bytes, frames);
+      } catch (e) {
+        if (!['unsupported-codec', 'not-media', 'no-audio'].includes(e && e.code)) throw e;
+        report = await classifyWithBrowserDecoder(name, bytes, e, frames);
+      }
+    } finally {
+      frames.free();
     }
+    if (session.vision()) report.frames_ms = framesMs;
     report.wall_ms = performance.now() - started;
     // wasm memory never shrinks: its size is the module's peak so far.
     report.wasm_memory_mb = wasm.memory.buffer.byteLength / 2 ** 20;
     return report;
   },
 
+  importVision: ({ files }) => importVision(files),
+  forgetVision: () => forgetVision(),
+  // The base-patch32-sized model with random weights, timed in this worker.
+  benchVision: ({ prompts = 18, runs = 3 }) => {
+    const report = benchXclip(prompts, runs);
+    report.wasm_memory_mb = wasm.memory.buffer.byteLength / 2 ** 20;
+    return report;
+  },
   segments: () => session.segments(),
-  setDictionary: ({ name, bytes }) => ({ segments: session.setDictionary(name, bytes), classifier: session.classifierMode }),
-  resetDictionary: () => (session.resetDictionary(), { segments: session.segments(), classifier: session.classifierMode }),
-  loadHead: ({ bytes }) => (session.loadHead(bytes), { segments: session.segments(), classifier: session.classifierMode }),
-  clearHead: () => (session.clearHead(), { segments: session.segments(), classifier: session.classifierMode }),
+  setDictionary: ({ name, bytes }) => (session.setDictionary(name, bytes), classifierState()),
+  resetDictionary: () => (session.resetDictionary(), classifierState()),
+  loadHead: ({ bytes }) => (session.loadHead(bytes), classifierState()),
+  clearHead: () => (session.clearHead(), classifierState()),
   headFile: () => session.headFile(),
   clearCache: () => session.clearCache(),
   planTable: ({ name, bytes, mediaNames }) => planTable(name, bytes, mediaNames),
@@ -161,7 +187,7 @@ const methods = {
 // The Rust decoders could not read the file: the browser's WebCodecs
 // AudioDecoder fed by the Rust demuxer, else Web Audio's decodeAudioData
 // (only on the main thread), then the same Rust mixdown and resampling.
-async function classifyWithBrowserDecoder(name, bytes, rustError) {
+async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
   const started = performance.now();
   const hash = contentHash(bytes);
   let pcm = null;
@@ -176,11 +202,14 @@ async function classifyWithBrowserDecoder(name, bytes, rustError) {
     try {
       pcm = await decodeOnMainThread(bytes);
     } catch (e) {
-      throw { code: rustError.code, message: `${rustError.message}${why}; Web Audio: ${(e && e.message) || 'cannot decode it'}` };
+      // No sound anywhere: a silent video or a picture may still be decided by the vision branch.
+      const failure = { code: rustError.code, message: `${rustError.message}${why}; Web Audio: ${(e && e.message) || 'cannot decode it'}` };
+      if (rustError.code === 'unsupported-codec') throw failure; // there is sound, just not for us
+      return session.classifyWithoutSound(name, bytes, frames, failure);
     }
   }
   const decodeMs = performance.now() - started;
-  return session.classifyDecoded(name, hash, pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec, decodeMs);
+  return session.classifyDecoded(name, hash, pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec, decodeMs, bytes, frames);
 }
 
 async function decodeWithWebCodecs(track) {
@@ -214,6 +243,146 @@ async function decodeWithWebCodecs(track) {
   decoder.close();
   if (failure) throw failure;
   return { interleaved: concat(parts), channels, sampleRate, codec: track.codec_name };
+}
+
+// ---------- the vision branch ----------
+
+// The X-CLIP model the site ships (listed in its manifest), else the one the
+// user imported earlier; none leaves the branch off. Returns a problem to
+// show, or null.
+async function loadVision(manifest, cache) {
+  const gguf = manifest.files.find((f) => f.file === VISION_FILES.gguf);
+  const tokenizer = manifest.files.find((f) => f.file === VISION_FILES.tokenizer);
+  if (gguf && tokenizer) {
+    const g = await modelFile(gguf, cache);
+    const t = await modelFile(tokenizer, cache);
+    session.setVisionModel(g.bytes, t.bytes, `${gguf.file}@${gguf.sha256.slice(0, 16)}`);
+    return null;
+  }
+  if (!cache) return null;
+  const meta = await cache.match(IMPORTED_VISION);
+  if (!meta) return null;
+  const { name, gguf_sha256, tokenizer_sha256 } = await meta.json();
+  const read = async (file, sha) => {
+    const hit = await cache.match(importedKey(file, sha));
+    const bytes = hit && new Uint8Array(await hit.arrayBuffer());
+    if (!bytes || (await sha256(bytes)) !== sha) throw new Error(`the imported X-CLIP model (${name}) is no longer in the browser's storage; import it again`);
+    return bytes;
+  };
+  const g = await read(VISION_FILES.gguf, gguf_sha256);
+  const t = await read(VISION_FILES.tokenizer, tokenizer_sha256);
+  session.setVisionModel(g, t, `${VISION_FILES.gguf}@${gguf_sha256.slice(0, 16)}`);
+  return null;
+}
+
+const importedKey = (file, sha) => new URL(`../models/imported/${file}?sha256=${sha}`, import.meta.url).href;
+
+// A Hugging Face X-CLIP checkpoint from the files the user picked (a folder
+// or the files themselves): converted here, kept in the browser's cache.
+async function importVision(files) {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const need = (file, why) => {
+    if (!byName.has(file)) throw { code: 'vision', message: `no ${file} among the files picked: ${why}` };
+    return byName.get(file);
+  };
+  const bytesOf = async (file) => (byName.has(file) ? new Uint8Array(await byName.get(file).arrayBuffer()) : undefined);
+  const config = new Uint8Array(await need('config.json', 'pick the folder of a Hugging Face X-CLIP checkpoint').arrayBuffer());
+  const weights = new Uint8Array(await need('model.safetensors', 'the weights must be in safetensors format').arrayBuffer());
+  const folder = (files[0].webkitRelativePath || '').split('/')[0] || 'xclip';
+  const converted = importXclip(folder, config, weights, await bytesOf('tokenizer.json'), await bytesOf('vocab.json'), await bytesOf('merges.txt'));
+  const id = `${VISION_FILES.gguf}@${converted.gguf_sha256.slice(0, 16)}`;
+  const info = session.setVisionModel(converted.gguf, converted.tokenizer, id);
+  const cache = await openCache();
+  let cached = false;
+  if (cache) {
+    await forgetImported(cache);
+    try {
+      await cache.put(importedKey(VISION_FILES.gguf, converted.gguf_sha256), new Response(converted.gguf));
+      await cache.put(importedKey(VISION_FILES.tokenizer, converted.tokenizer_sha256), new Response(converted.tokenizer));
+      const meta = { name: folder, gguf_sha256: converted.gguf_sha256, tokenizer_sha256: converted.tokenizer_sha256, bytes: converted.gguf.length };
+      await cache.put(IMPORTED_VISION, new Response(JSON.stringify(meta), { headers: { 'content-type': 'application/json' } }));
+      cached = true;
+    } catch {
+      await forgetImported(cache); // quota: the model works for this visit only
+    }
+  }
+  return { vision: info, name: folder, bytes: converted.gguf.length, cached };
+}
+
+async function forgetImported(cache) {
+  const prefix = new URL('../models/imported/', import.meta.url).href;
+  for (const key of await cache.keys()) if (key.url.startsWith(prefix)) await cache.delete(key);
+}
+
+async function forgetVision() {
+  const cache = await openCache();
+  if (cache) await forgetImported(cache);
+  session.clearVisionModel();
+  return { vision: null };
+}
+
+// The creative's frames for the vision branch: the Rust demuxer says which
+// encoded pictures to decode, the browser's VideoDecoder decodes them, a
+// canvas gives their RGBA, and Rust resizes them as natively. Any failure
+// becomes the report's vision note; the speech branch goes on regardless.
+async function videoFrames(bytes) {
+  const frames = session.frameSet();
+  const vision = session.vision();
+  if (!vision) return frames;
+  let plan;
+  try {
+    plan = videoDecodePlan(bytes, vision.frames);
+  } catch (e) {
+    frames.fail((e && e.message) || String(e));
+    return frames;
+  }
+  if (!plan) return frames; // a still image: Rust reads it
+  try {
+    for (const picture of await decodePictures(plan)) frames.push(picture.rgba, picture.width, picture.height);
+  } catch (e) {
+    frames.fail(`${plan.codec_name}: ${(e && e.message) || e}`);
+  }
+  return frames;
+}
+
+async function decodePictures(plan) {
+  if (!self.VideoDecoder) throw new Error('this browser has no WebCodecs VideoDecoder');
+  const config = { codec: plan.codec };
+  if (plan.description) config.description = plan.description;
+  const { supported } = await VideoDecoder.isConfigSupported(config);
+  if (!supported) throw new Error(`the browser cannot decode this video (${plan.codec})`);
+  const wanted = new Set(plan.wanted_us);
+  const kept = new Map();
+  let failure = null;
+  const decoder = new VideoDecoder({
+    output(frame) {
+      if (wanted.has(frame.timestamp) && !kept.has(frame.timestamp)) kept.set(frame.timestamp, rgbaOf(frame));
+      frame.close();
+    },
+    error(e) {
+      failure = e;
+    },
+  });
+  decoder.configure(config);
+  for (const run of plan.runs) {
+    for (const p of run.packets) decoder.decode(new EncodedVideoChunk({ type: p.key ? 'key' : 'delta', timestamp: p.timestamp_us, data: p.data }));
+    await decoder.flush().catch((e) => (failure ??= e));
+    if (failure) break;
+  }
+  if (decoder.state !== 'closed') decoder.close();
+  if (!kept.size) throw failure || new Error('no picture could be decoded');
+  // A wanted picture that did not come out is replaced by the nearest one that did.
+  const times = [...kept.keys()];
+  return plan.wanted_us.map((t) => kept.get(t) || kept.get(times.reduce((a, b) => (Math.abs(b - t) < Math.abs(a - t) ? b : a))));
+}
+
+function rgbaOf(frame) {
+  const width = frame.displayWidth;
+  const height = frame.displayHeight;
+  const canvas = new OffscreenCanvas(width, height);
+  const context = canvas.getContext('2d', { willReadFrequently: true });
+  context.drawImage(frame, 0, 0, width, height);
+  return { rgba: new Uint8Array(context.getImageData(0, 0, width, height).data.buffer), width, height };
 }
 
 function concat(parts) {

@@ -1,0 +1,129 @@
+//! What the browser's WebCodecs `VideoDecoder` must decode to give the
+//! sampled frames of a creative: the track's codec string and decoder
+//! configuration, and for each group of frames that share a key frame, the
+//! encoded chunks from that key frame to the last wanted frame. The frames
+//! chosen are the native decoder's ([`super::frames::pick_frames`]); the
+//! page turns the pictures into RGB and the same resize makes them frames.
+
+use serde::Serialize;
+
+use super::frames::{is_still, pick_frames, MAX_SIDE};
+use super::h264::{parse_avcc, parse_sps};
+use super::video_demux::{demux_video, sniff_container, VideoTrack};
+use super::EncodedPacket;
+use crate::error::{Error, Result};
+
+/// Encoded video and what to keep of it once decoded.
+#[derive(Debug, Serialize)]
+pub struct VideoDecodePlan {
+    /// The WebCodecs codec string ("avc1.64001f", "vp8", "vp09.00.10.08", …).
+    pub codec: String,
+    /// The short name reports use ("h264", "vp9", …).
+    pub codec_name: String,
+    /// The decoder configuration record (avcC for H.264), when the codec has one.
+    #[serde(serialize_with = "super::demux::as_optional_bytes")]
+    pub description: Option<Vec<u8>>,
+    /// Decoding runs, each starting at a key frame; the decoder is flushed after each.
+    pub runs: Vec<DecodeRun>,
+    /// For each sampled frame in time order, the timestamp of the picture to keep.
+    pub wanted_us: Vec<i64>,
+    /// The same, in seconds from the first frame.
+    pub times_s: Vec<f64>,
+}
+
+/// Chunks in decode order from a key frame; `packets[0]` is the key frame.
+#[derive(Debug, Serialize)]
+pub struct DecodeRun {
+    pub packets: Vec<EncodedPacket>,
+}
+
+/// The plan for `n` frames of a video, or None for a still image (which
+/// [`super::sample_frames`] reads itself on every target).
+pub fn video_decode_plan(bytes: &[u8], n: usize) -> Result<Option<VideoDecodePlan>> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyInput);
+    }
+    if n == 0 {
+        return Err(Error::Invalid("cannot sample 0 frames".into()));
+    }
+    if is_still(bytes) {
+        return Ok(None);
+    }
+    let Some(container) = sniff_container(bytes) else {
+        return Err(super::frames::not_video(bytes));
+    };
+    let track = demux_video(bytes, container)?;
+    let (codec, description) = webcodecs_config(&track)?;
+    let us = |s: f64| (s * 1e6).round() as i64;
+    let (_, picks) = pick_frames(&track, n);
+    let mut runs: Vec<(usize, usize)> = Vec::new(); // (key, last target) in decode order
+    for p in &picks {
+        match runs.last_mut() {
+            Some((key, last)) if *key == p.key => *last = (*last).max(p.target),
+            _ => runs.push((p.key, p.target)),
+        }
+    }
+    let runs = runs
+        .into_iter()
+        .map(|(key, last)| DecodeRun {
+            packets: (key..=last)
+                .map(|i| EncodedPacket {
+                    timestamp_us: us(track.samples[i].pts_s),
+                    duration_us: 0,
+                    key: i == key,
+                    data: track.sample_bytes(bytes, i).to_vec(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Some(VideoDecodePlan {
+        codec,
+        codec_name: track.codec.clone(),
+        description,
+        runs,
+        wanted_us: picks.iter().map(|p| us(track.samples[p.target].pts_s)).collect(),
+        times_s: picks.iter().map(|p| track.samples[p.target].pts_s).collect(),
+    }))
+}
+
+/// The WebCodecs codec string and description of a track, or why the
+/// browser cannot be asked to decode it.
+fn webcodecs_config(track: &VideoTrack) -> Result<(String, Option<Vec<u8>>)> {
+    match track.codec.as_str() {
+        "h264" => {
+            let record = track.config.clone().ok_or_else(|| Error::VideoDecode("the H.264 track has no avcC configuration".into()))?;
+            let avcc = parse_avcc(&record)?;
+            if let Some(info) = avcc.sps.iter().find_map(|s| parse_sps(s)) {
+                if info.width > MAX_SIDE || info.height > MAX_SIDE {
+                    return Err(Error::VideoDecode(format!("unsupported picture size {}×{}", info.width, info.height)));
+                }
+            }
+            // avc1.PPCCLL: profile, constraint flags and level from the record.
+            Ok((format!("avc1.{:02x}{:02x}{:02x}", record[1], record[2], record[3]), Some(record)))
+        }
+        "vp8" => Ok(("vp8".into(), None)),
+        // Profile 0, level 1.0, 8 bits: the decoder reads the real values from
+        // the stream; the string only has to name the codec family.
+        "vp9" => Ok(("vp09.00.10.08".into(), None)),
+        "av1" => Ok(("av01.0.08M.08".into(), None)),
+        other => Err(Error::UnsupportedVideoCodec { codec: other.to_string() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stills_are_left_to_the_rust_decoder() {
+        let mut png = Vec::new();
+        image::RgbImage::new(4, 4).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        assert!(video_decode_plan(&png, 8).unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_plan() {
+        assert!(matches!(video_decode_plan(&[], 8), Err(Error::EmptyInput)));
+        assert!(video_decode_plan(b"hello, this is plain text and no video", 8).is_err());
+    }
+}
