@@ -11,3 +11,4 @@ cargo test --release
 scripts/build-web.sh
 node tests/browser/e2e.mjs
 node tests/browser/dashboard.mjs
+node tests/browser/vision.mjs

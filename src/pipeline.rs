@@ -220,7 +220,12 @@ impl Engine {
     /// Transcript (cached by content hash) and embedding (cached by text).
     pub fn features(&self, creative: &Creative, bytes: Vec<u8>) -> Result<Features> {
         let hash = sha256_hex(&bytes);
-        self.features_with(&hash, || listen(bytes, creative, &self.transcriber, &self.asr, self.max_seconds))
+        self.features_hashed(creative, &hash, bytes)
+    }
+
+    /// [`Engine::features`] when the caller already has the content hash.
+    pub fn features_hashed(&self, creative: &Creative, content_hash: &str, bytes: Vec<u8>) -> Result<Features> {
+        self.features_with(content_hash, || listen(bytes, creative, &self.transcriber, &self.asr, self.max_seconds))
     }
 
     /// [`Engine::features`] for audio the browser decoded; `content_hash`
@@ -273,7 +278,7 @@ impl Engine {
         bytes: Vec<u8>,
         frames: impl FnOnce(&[u8], usize, usize) -> Result<(Vec<Vec<u8>>, usize)>,
     ) -> Result<Verdict> {
-        let seen = vision_outcome(vision, classifier.segments(), || {
+        let (seen, _) = vision_outcome(vision, classifier.segments(), || {
             let b = vision.expect("only called with a branch");
             frames(&bytes, b.model.frames(), b.model.image_size())
         });
@@ -289,21 +294,29 @@ impl Engine {
     }
 }
 
-/// The vision branch's answer for one creative, in `segments`' order.
-/// Every failure becomes the reason it has no answer.
+/// The vision branch's answer for one creative, in `segments`' order, and
+/// its video embedding when the frames were read. Every failure becomes the
+/// reason it has no answer.
 pub fn vision_outcome(
     vision: Option<&VisionBranch>,
     segments: &SegmentDictionary,
     frames: impl FnOnce() -> Result<(Vec<Vec<u8>>, usize)>,
-) -> VisionOutcome {
+) -> (VisionOutcome, Option<Vec<f32>>) {
     let Some(b) = vision else {
-        return Err(VISION_OFF_NOTE.to_string());
+        return (Err(VISION_OFF_NOTE.to_string()), None);
     };
     if b.classifier.segments().ids() != segments.ids() {
-        return Err("the vision branch decides among other segments than the speech branch; give both the same dictionary".into());
+        let why = "the vision branch decides among other segments than the speech branch; give both the same dictionary";
+        return (Err(why.into()), None);
     }
-    let (rgb, size) = frames().map_err(|e| format!("no video frames: {e}"))?;
-    b.probs(&rgb, size).map_err(|e| format!("the video could not be classified: {e}"))
+    let (rgb, size) = match frames() {
+        Ok(f) => f,
+        Err(e) => return (Err(format!("no video frames: {e}")), None),
+    };
+    match b.look(&rgb, size) {
+        Ok((probs, embedding)) => (Ok(probs), Some(embedding)),
+        Err(e) => (Err(format!("the video could not be classified: {e}")), None),
+    }
 }
 
 /// Embeddings of texts, through the cache.

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use creative_filter::media::{resize_rgb, sample_frames, video_decode_plan, Frames};
+use creative_filter::media::{resize_rgb, rgb_from_yuv, sample_frames, video_decode_plan, Frames};
 use creative_filter::Error;
 
 const SIZE: usize = 224;
@@ -239,4 +239,26 @@ fn browser_decode_plan_wants_the_native_frames() {
     assert_eq!((vp9.codec.as_str(), vp9.codec_name.as_str(), vp9.description.is_none()), ("vp09.00.10.08", "vp9", true));
     assert!(video_decode_plan(&read("still.png"), 8).unwrap().is_none(), "stills are read in Rust");
     assert!(matches!(video_decode_plan(&read("audio.m4a"), 8), Err(Error::NoVideoTrack)));
+}
+
+/// The page converts the pictures WebCodecs decodes with the native code:
+/// I420 and NV12 layouts of one picture (as `VideoFrame.copyTo` gives them)
+/// become the same RGB, and that RGB is ffmpeg's own conversion.
+#[test]
+fn browser_yuv_layouts_convert_like_ffmpeg() {
+    let file = fixtures().join("gop.mp4");
+    let file = file.to_string_lossy();
+    let grab = |pix_fmt: &str| ffmpeg(&["-i", &file, "-frames:v", "1", "-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]);
+    let (w, h) = (320usize, 240usize);
+    let (i420, nv12, rgb) = (grab("yuv420p"), grab("nv12"), grab("rgb24"));
+    let from_i420 = rgb_from_yuv("I420", &i420, &[0, w * h, w * h * 5 / 4], &[w, w / 2, w / 2], w as u32, h as u32, "", false).unwrap();
+    let from_nv12 = rgb_from_yuv("NV12", &nv12, &[0, w * h], &[w, w], w as u32, h as u32, "", false).unwrap();
+    assert_eq!(from_i420, from_nv12, "both layouts give the same picture");
+    let db = psnr(&from_i420, &rgb);
+    println!("I420/NV12 → RGB against ffmpeg's rgb24: PSNR {db:.1} dB");
+    assert!(db >= 40.0, "PSNR {db:.1} dB against ffmpeg");
+    // Short or missing planes are errors, not panics.
+    assert!(rgb_from_yuv("I420", &i420[..100], &[0, w * h, w * h * 5 / 4], &[w, w / 2, w / 2], w as u32, h as u32, "", false).is_err());
+    assert!(rgb_from_yuv("NV12", &nv12, &[0], &[w], w as u32, h as u32, "", false).is_err());
+    assert!(rgb_from_yuv("RGBA", &nv12, &[0], &[w], w as u32, h as u32, "", false).is_err());
 }

@@ -251,20 +251,3 @@ fn missing_tensors_and_mismatched_configs_are_clear_errors() {
     assert!(XClipModel::from_gguf(b"GGUF but not really").is_err());
     assert!(XClipModel::from_safetensors(b"not safetensors", &config(), WeightFormat::F32).is_err());
 }
-
-/// One creative (8 frames of 224×224) with xclip-base-patch32's dimensions
-/// and random Q8_0 weights:
-/// `RAYON_NUM_THREADS=2 cargo test --release --test vision -- --ignored --nocapture base_patch32_speed`
-#[test]
-#[ignore]
-fn base_patch32_speed() {
-    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into());
-    for format in [WeightFormat::Q8_0] {
-        let b = vision::bench(&XClipConfig::base_patch32(), format, 8, 5).unwrap();
-        println!(
-            "{format:?}, threads {threads}: load {:.2} s; text {:.3} s per prompt; per creative {:.3} s (min {:.3} s) against {} prompts, {} runs",
-            b.load_s, b.text_per_prompt_s, b.per_creative_s, b.per_creative_min_s, b.prompts, b.runs
-        );
-        assert!(b.per_creative_s > 0.0);
-    }
-}

@@ -13,15 +13,14 @@ use super::common::{
 use creative_filter::cache::FeatureCache;
 use creative_filter::classify::logreg::argmax;
 use creative_filter::classify::metrics::Evaluation;
-use creative_filter::classify::fusion::{calibrate, CalibrationSample};
 use creative_filter::classify::training::{self, resolve_texts, segments_for_texts, Examples, Trained, DEFAULT_C};
-use creative_filter::classify::{Classifier, FusionParams, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount, VisionHead};
+use creative_filter::classify::{Classifier, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount, VisionHead};
 use creative_filter::creative::Creative;
 use creative_filter::media::sample_frames;
 use creative_filter::pipeline::{classifier_for, embed_cached_with_progress, prototype_embeddings, Features};
 use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, RowProblem};
 use creative_filter::text::TextEncoder;
-use creative_filter::vision::classify::train_head as train_vision_head;
+use creative_filter::vision::classify::{train_with_fusion, VisionExample};
 use creative_filter::vision::VisionModel;
 use creative_filter::{Error, Result};
 
@@ -84,12 +83,7 @@ pub struct EvalArgs {
 /// could be read, with or without speech.
 struct VisionData {
     model: VisionModel,
-    embeddings: Vec<Vec<f32>>,
-    y: Vec<u32>,
-    /// Per row: the same creative's row among the text examples (when it had
-    /// speech) and how much speech it had, for the fusion calibration.
-    text_row: Vec<Option<usize>>,
-    speech: Vec<SpeechAmount>,
+    rows: Vec<VisionExample>,
     problems: Vec<String>,
 }
 
@@ -130,14 +124,7 @@ fn load_examples(
     let engine = load_engine(models, Arc::clone(encoder), &data.asr, cache)?;
     let mut problems: Vec<String> = labels.problems.iter().map(RowProblem::to_string).collect();
     let (mut texts, mut vectors, mut y) = (Vec::new(), Vec::new(), Vec::new());
-    let mut seen = vision.map(|model| VisionData {
-        model,
-        embeddings: vec![],
-        y: vec![],
-        text_row: vec![],
-        speech: vec![],
-        problems: vec![],
-    });
+    let mut seen = vision.map(|model| VisionData { model, rows: vec![], problems: vec![] });
     let total = labels.labels.len();
     let started = Instant::now();
     for (n, (id, segment)) in labels.labels.iter().enumerate() {
@@ -183,12 +170,7 @@ fn load_examples(
         }
         if let (Some(v), Some(video)) = (seen.as_mut(), video) {
             match (video, speech) {
-                (Ok(e), Some(speech)) => {
-                    v.embeddings.push(e);
-                    v.y.push(*segment);
-                    v.text_row.push(text_row);
-                    v.speech.push(speech);
-                }
+                (Ok(embedding), Some(speech)) => v.rows.push(VisionExample { embedding, segment: *segment, speech, text_row }),
                 (Ok(_), None) => v.problems.push(row_problem("its sound could not be read; not used for the vision head".into())),
                 (Err(e), _) => v.problems.push(row_problem(format!("no video frames ({e}); not used for the vision head"))),
             }
@@ -251,49 +233,26 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
 /// branches answered out of fold. None (said) when there is too little.
 fn train_vision(v: &VisionData, ex: &Examples, text: &Trained, args: &TrainArgs) -> Result<Option<VisionHead>> {
     print_problems(&v.problems);
-    if v.y.len() < 2 {
-        eprintln!("vision head not trained: {} creatives with readable frames", v.y.len());
-        return Ok(None);
-    }
     let params = LogRegParams { c: args.c, ..Default::default() };
-    let dim = v.embeddings[0].len();
-    let vex = Examples::new(ex.segments.clone(), vec![], v.embeddings.clone(), v.y.clone(), vec![], dim);
-    let trained = train_vision_head(&v.model, &vex, &params, args.cv, args.seed)?;
-    if let Some(eval) = &trained.cross_validation {
-        println!("vision head, {}-fold cross-validation on {} creatives:\n{}", args.cv.min(v.y.len()), v.y.len(), eval.to_text());
-    }
-    let fusion = match (&text.out_of_fold, &trained.out_of_fold) {
-        (Some(t), Some(o)) => {
-            let k = ex.segments.len();
-            let ids = ex.segments.ids();
-            let samples: Vec<CalibrationSample> = (0..v.y.len())
-                .filter_map(|i| {
-                    let j = v.text_row[i]?;
-                    Some(CalibrationSample {
-                        text: &t[j * k..(j + 1) * k],
-                        vision: &o[i * k..(i + 1) * k],
-                        speech: v.speech[i],
-                        truth: ids.iter().position(|&id| id == v.y[i])?,
-                    })
-                })
-                .collect();
-            let fusion = calibrate(&samples)?;
-            eprintln!(
-                "fusion calibrated on {} creatives both branches answered: speech weight σ({:.2} + {:.2}·ln(1+words) − {:.2}·no_speech_prob)",
-                samples.len(),
-                fusion.bias,
-                fusion.per_log_word,
-                fusion.no_speech
-            );
-            fusion
-        }
-        _ => {
-            eprintln!("fusion weights left at their defaults (no cross-validation to calibrate on; --cv 0)");
-            FusionParams::default()
-        }
+    let oof = text.out_of_fold.as_deref();
+    let Some(t) = train_with_fusion(&v.model, &ex.segments, &v.rows, oof, &params, args.cv, args.seed)? else {
+        eprintln!("vision head not trained: {} creatives with readable frames", v.rows.len());
+        return Ok(None);
     };
-    eprintln!("vision head trained on {} creatives ({})", v.y.len(), v.model.id());
-    Ok(Some(VisionHead { head: Box::new(trained.head), fusion }))
+    if let Some(eval) = &t.trained.cross_validation {
+        println!("vision head, {}-fold cross-validation on {} creatives:\n{}", args.cv.min(v.rows.len()), v.rows.len(), eval.to_text());
+    }
+    let f = &t.head.fusion;
+    if t.calibrated_on > 0 {
+        eprintln!(
+            "fusion calibrated on {} creatives both branches answered: speech weight σ({:.2} + {:.2}·ln(1+words) − {:.2}·no_speech_prob)",
+            t.calibrated_on, f.bias, f.per_log_word, f.no_speech
+        );
+    } else {
+        eprintln!("fusion weights left at their defaults (nothing to calibrate on without cross-validation and creatives with both speech and frames)");
+    }
+    eprintln!("vision head trained on {} creatives ({})", v.rows.len(), v.model.id());
+    Ok(Some(t.head))
 }
 
 pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {

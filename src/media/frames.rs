@@ -129,9 +129,55 @@ pub fn frame_from_rgba(rgba: &[u8], width: u32, height: u32, size: usize) -> Res
     Ok(resize_rgb(&rgb, width, height, size))
 }
 
+/// A picture as WebCodecs' `VideoFrame.copyTo` lays it out ("I420",
+/// "I420A" or "NV12": plane `offsets` and `strides` into `data`), visible
+/// size `width`×`height`, as RGB at that size — converted by the same code
+/// as natively decoded pictures, with the frame's `matrix` ("bt709",
+/// "bt2020-ncl"; anything else is BT.601) and range.
+#[allow(clippy::too_many_arguments)]
+pub fn rgb_from_yuv(
+    format: &str,
+    data: &[u8],
+    offsets: &[usize],
+    strides: &[usize],
+    width: u32,
+    height: u32,
+    matrix: &str,
+    full_range: bool,
+) -> Result<Vec<u8>> {
+    let bad = |why: &str| Error::VideoDecode(format!("a {format} picture of {width}×{height}: {why}"));
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(bad("unsupported size"));
+    }
+    let plane = |i: usize| -> Result<&[u8]> {
+        let (offset, stride) = (*offsets.get(i).ok_or_else(|| bad("a plane is missing"))?, *strides.get(i).ok_or_else(|| bad("a plane is missing"))?);
+        data.get(offset..).filter(|_| stride > 0).ok_or_else(|| bad("a plane lies outside the data"))
+    };
+    let matrix = [Matrix::Bt709, Matrix::Bt2020].into_iter().find(|m| m.webcodecs_name() == matrix).unwrap_or(Matrix::Bt601);
+    let (w, h) = (width as usize, height as usize);
+    let rgb = match format {
+        "I420" | "I420A" => i420_to_rgb((plane(0)?, plane(1)?, plane(2)?), (strides[0], strides[1]), (0, 0), (w, h), matrix, full_range),
+        "NV12" => {
+            let (uv, uv_stride) = (plane(1)?, strides[1]);
+            let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+            let (mut u, mut v) = (vec![128u8; cw * ch], vec![128u8; cw * ch]);
+            for row in 0..ch {
+                for col in 0..cw {
+                    let at = row * uv_stride + 2 * col;
+                    if let (Some(&cb), Some(&cr)) = (uv.get(at), uv.get(at + 1)) {
+                        (u[row * cw + col], v[row * cw + col]) = (cb, cr);
+                    }
+                }
+            }
+            i420_to_rgb((plane(0)?, &u, &v), (strides[0], cw), (0, 0), (w, h), matrix, full_range)
+        }
+        other => return Err(Error::VideoDecode(format!("pictures in {other} format are not read; the canvas path takes them"))),
+    };
+    Ok(rgb)
+}
+
 /// I420 planes → interleaved RGB, limited or full range. Chroma is repeated
 /// over each 2×2 block, as ffmpeg's own unscaled yuv420p → rgb24 path does.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(super) fn i420_to_rgb(
     (y, u, v): (&[u8], &[u8], &[u8]),
     (y_stride, uv_stride): (usize, usize),

@@ -81,6 +81,18 @@ pub enum Matrix {
     Bt2020,
 }
 
+impl Matrix {
+    /// As WebCodecs' `VideoColorSpace.matrix` names it (and
+    /// [`super::rgb_from_yuv`] reads it).
+    pub fn webcodecs_name(self) -> &'static str {
+        match self {
+            Matrix::Bt601 => "bt601",
+            Matrix::Bt709 => "bt709",
+            Matrix::Bt2020 => "bt2020-ncl",
+        }
+    }
+}
+
 /// What the SPS says about the picture's display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct PictureInfo {

@@ -11,7 +11,7 @@ mod video_plan;
 
 pub use decode::{decode_audio, DecodedAudio};
 pub use demux::{demux_audio, EncodedPacket, EncodedTrack};
-pub use frames::{frame_from_rgba, resize_rgb, sample_frames, Frames};
+pub use frames::{frame_from_rgba, resize_rgb, rgb_from_yuv, sample_frames, Frames};
 pub use video_plan::{video_decode_plan, DecodeRun, VideoDecodePlan};
 pub use resample::{mix_to_mono, resample, to_whisper_input};
 

@@ -29,6 +29,11 @@ pub struct VideoDecodePlan {
     pub wanted_us: Vec<i64>,
     /// The same, in seconds from the first frame.
     pub times_s: Vec<f64>,
+    /// The YUV → RGB matrix ("bt601", "bt709", "bt2020-ncl") and range the
+    /// stream itself declares (H.264's SPS), which natively decoded pictures
+    /// use too; None where the browser's reading of the stream is taken.
+    pub matrix: Option<&'static str>,
+    pub full_range: Option<bool>,
 }
 
 /// Chunks in decode order from a key frame; `packets[0]` is the key frame.
@@ -53,7 +58,7 @@ pub fn video_decode_plan(bytes: &[u8], n: usize) -> Result<Option<VideoDecodePla
         return Err(super::frames::not_video(bytes));
     };
     let track = demux_video(bytes, container)?;
-    let (codec, description) = webcodecs_config(&track)?;
+    let (codec, description, colour) = webcodecs_config(&track)?;
     let us = |s: f64| (s * 1e6).round() as i64;
     let (_, picks) = pick_frames(&track, n);
     let mut runs: Vec<(usize, usize)> = Vec::new(); // (key, last target) in decode order
@@ -83,29 +88,34 @@ pub fn video_decode_plan(bytes: &[u8], n: usize) -> Result<Option<VideoDecodePla
         runs,
         wanted_us: picks.iter().map(|p| us(track.samples[p.target].pts_s)).collect(),
         times_s: picks.iter().map(|p| track.samples[p.target].pts_s).collect(),
+        matrix: colour.map(|(m, _)| m),
+        full_range: colour.map(|(_, f)| f),
     }))
 }
 
-/// The WebCodecs codec string and description of a track, or why the
-/// browser cannot be asked to decode it.
-fn webcodecs_config(track: &VideoTrack) -> Result<(String, Option<Vec<u8>>)> {
+/// The WebCodecs codec string and description of a track, and the colour
+/// matrix and range it declares; or why the browser cannot be asked to
+/// decode it.
+fn webcodecs_config(track: &VideoTrack) -> Result<(String, Option<Vec<u8>>, Option<(&'static str, bool)>)> {
     match track.codec.as_str() {
         "h264" => {
             let record = track.config.clone().ok_or_else(|| Error::VideoDecode("the H.264 track has no avcC configuration".into()))?;
             let avcc = parse_avcc(&record)?;
-            if let Some(info) = avcc.sps.iter().find_map(|s| parse_sps(s)) {
+            let info = avcc.sps.iter().find_map(|s| parse_sps(s));
+            if let Some(info) = info {
                 if info.width > MAX_SIDE || info.height > MAX_SIDE {
                     return Err(Error::VideoDecode(format!("unsupported picture size {}×{}", info.width, info.height)));
                 }
             }
+            let colour = info.map(|i| (i.matrix.webcodecs_name(), i.full_range));
             // avc1.PPCCLL: profile, constraint flags and level from the record.
-            Ok((format!("avc1.{:02x}{:02x}{:02x}", record[1], record[2], record[3]), Some(record)))
+            Ok((format!("avc1.{:02x}{:02x}{:02x}", record[1], record[2], record[3]), Some(record), colour))
         }
-        "vp8" => Ok(("vp8".into(), None)),
+        "vp8" => Ok(("vp8".into(), None, None)),
         // Profile 0, level 1.0, 8 bits: the decoder reads the real values from
         // the stream; the string only has to name the codec family.
-        "vp9" => Ok(("vp09.00.10.08".into(), None)),
-        "av1" => Ok(("av01.0.08M.08".into(), None)),
+        "vp9" => Ok(("vp09.00.10.08".into(), None, None)),
+        "av1" => Ok(("av01.0.08M.08".into(), None, None)),
         other => Err(Error::UnsupportedVideoCodec { codec: other.to_string() }),
     }
 }

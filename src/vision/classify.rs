@@ -5,8 +5,9 @@
 use candle_core::Tensor;
 
 use super::{VideoFeatures, VisionModel};
+use crate::classify::fusion::{calibrate, CalibrationSample};
 use crate::classify::training::{self, Examples, Trained};
-use crate::classify::{Classifier, FusionParams, Head, LogRegParams, SegmentDictionary};
+use crate::classify::{Classifier, FusionParams, Head, LogRegParams, SegmentDictionary, SpeechAmount, VisionHead};
 use crate::{Error, Result};
 
 /// Decides segments from a creative's video.
@@ -89,9 +90,11 @@ impl VisionBranch {
         Ok((VisionBranch { model, classifier, fusion: FusionParams::default() }, warning))
     }
 
-    /// Segment probabilities from frames (`size`×`size` RGB each).
-    pub fn probs(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<Vec<f32>> {
-        self.classifier.probs(&self.model, &self.model.video(rgb_frames, size)?)
+    /// Segment probabilities from frames (`size`×`size` RGB each), and the
+    /// video embedding a vision head would be trained on.
+    pub fn look(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+        let video = self.model.video(rgb_frames, size)?;
+        Ok((self.classifier.probs(&self.model, &video)?, self.model.embedding(&video)?))
     }
 }
 
@@ -109,4 +112,75 @@ pub fn train_head(model: &VisionModel, ex: &Examples, params: &LogRegParams, fol
         problems: ex.problems.clone(),
     };
     training::train(&blank, model.id(), params, None, &prompt_prototypes(&prompts)?, folds, seed)
+}
+
+/// One labelled creative the vision branch learns from.
+#[derive(Debug, Clone)]
+pub struct VisionExample {
+    /// Its unit-length video embedding ([`VisionModel::embedding`]).
+    pub embedding: Vec<f32>,
+    pub segment: u32,
+    pub speech: SpeechAmount,
+    /// Its row among the speech head's examples, when it had speech.
+    pub text_row: Option<usize>,
+}
+
+/// A vision head with its calibrated fusion, and how it was obtained.
+pub struct TrainedVision {
+    pub head: VisionHead,
+    pub trained: Trained,
+    /// Creatives both branches answered out of fold (the fusion was
+    /// calibrated on them; 0: defaults kept).
+    pub calibrated_on: usize,
+}
+
+/// Trains the vision head on `rows` (cross-validated like the speech head)
+/// and calibrates the fusion on the creatives both branches answered out of
+/// fold: `text_out_of_fold` is the speech head's out-of-fold probabilities
+/// (`n × segments`, its example order). None when fewer than 2 creatives.
+pub fn train_with_fusion(
+    model: &VisionModel,
+    segments: &SegmentDictionary,
+    rows: &[VisionExample],
+    text_out_of_fold: Option<&[f32]>,
+    params: &LogRegParams,
+    folds: usize,
+    seed: u64,
+) -> Result<Option<TrainedVision>> {
+    if rows.len() < 2 {
+        return Ok(None);
+    }
+    let dim = rows[0].embedding.len();
+    let ex = Examples::new(
+        segments.clone(),
+        vec![],
+        rows.iter().map(|r| r.embedding.clone()).collect(),
+        rows.iter().map(|r| r.segment).collect(),
+        vec![],
+        dim,
+    );
+    let trained = train_head(model, &ex, params, folds, seed)?;
+    let (fusion, calibrated_on) = match (text_out_of_fold, &trained.out_of_fold) {
+        (Some(t), Some(o)) => {
+            let k = segments.len();
+            let ids = segments.ids();
+            let samples: Vec<CalibrationSample> = rows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    let j = r.text_row?;
+                    Some(CalibrationSample {
+                        text: t.get(j * k..(j + 1) * k)?,
+                        vision: &o[i * k..(i + 1) * k],
+                        speech: r.speech,
+                        truth: ids.iter().position(|&id| id == r.segment)?,
+                    })
+                })
+                .collect();
+            (calibrate(&samples)?, samples.len())
+        }
+        _ => (FusionParams::default(), 0),
+    };
+    let head = VisionHead { head: Box::new(trained.head.clone()), fusion };
+    Ok(Some(TrainedVision { head, trained, calibrated_on }))
 }

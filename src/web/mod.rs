@@ -14,7 +14,7 @@ use crate::asr::load_transcriber;
 use crate::cache::FeatureCache;
 use crate::classify::metrics::Evaluation;
 use crate::classify::training::{self, resolve_texts, segments_for_texts, Examples, DEFAULT_C};
-use crate::classify::{Classifier, Head, LogRegParams, NgramParams, SegmentDictionary};
+use crate::classify::{Classifier, FusionParams, Head, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount};
 use crate::creative::{Creative, DEFAULT_MAX_SECONDS};
 use crate::error::Error;
 use crate::media::{demux_audio, DecodedAudio};
@@ -25,10 +25,11 @@ use crate::pipeline::{
 };
 use crate::table::{read_labelled_texts, LabelledText, LabelledTexts, Table};
 use crate::text::TextEncoder;
+use crate::vision::classify::{train_with_fusion, VisionExample};
 use crate::vision::{VisionBranch, VisionModel};
 
 pub use tables::{answer_table, plan_table, results_table};
-pub use vision::{bench_xclip, decode_plan, import_xclip, FrameSet};
+pub use vision::{bench_xclip, decode_plan, import_xclip, yuv_to_rgb, FrameSet};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -98,6 +99,9 @@ pub struct Session {
     vision: Option<VisionBranch>,
     /// Why the head's trained vision part is not used, if it is not.
     vision_warning: Option<String>,
+    /// Video embeddings of the creatives classified so far, by content hash,
+    /// for training a vision head on labelled ones.
+    video_embeddings: std::collections::HashMap<String, Vec<f32>>,
 }
 
 #[wasm_bindgen]
@@ -131,7 +135,7 @@ impl Session {
             asr_model_id: Manifest::file_id(Some(&manifest), WHISPER_GGUF),
         };
         let classifier = engine.classifier(None, None).map_err(error)?;
-        Ok(Session { engine, dictionary: None, head: None, classifier, vision: None, vision_warning: None })
+        Ok(Session { engine, dictionary: None, head: None, classifier, vision: None, vision_warning: None, video_embeddings: Default::default() })
     }
 
     /// "zero-shot" or "trained".
@@ -211,20 +215,26 @@ impl Session {
     }
 
     /// The vision branch's answer for a creative, from the frames the page
-    /// decoded (see [`FrameSet`]).
-    fn seen(&self, bytes: &[u8], frames: &FrameSet) -> VisionOutcome {
-        if self.vision.is_none() {
+    /// decoded (see [`FrameSet`]); its video embedding is kept for training.
+    fn seen(&mut self, content_hash: &str, bytes: &[u8], frames: &FrameSet) -> VisionOutcome {
+        let Some(branch) = self.vision.as_ref() else {
             return Err(vision::VISION_OFF_IN_PAGE.into());
+        };
+        let count = branch.model.frames();
+        let (outcome, embedding) = vision_outcome(Some(branch), self.classifier.segments(), || frames.frames(bytes, count));
+        if let Some(e) = embedding {
+            self.video_embeddings.insert(content_hash.to_string(), e);
         }
-        vision_outcome(self.vision.as_ref(), self.classifier.segments(), || {
-            frames.frames(bytes, self.vision.as_ref().map_or(0, |b| b.model.frames()))
-        })
+        outcome
     }
 
-    fn decide(&self, creative: &Creative, f: &Features, seen: VisionOutcome) -> Result<JsValue, JsValue> {
+    /// The report, with the file's content hash (what training refers to it by).
+    fn decide(&self, creative: &Creative, content_hash: &str, f: &Features, seen: VisionOutcome) -> Result<JsValue, JsValue> {
         let fusion = self.vision.as_ref().map(|b| b.fusion).unwrap_or_default();
         let v = verdict_with_vision(&self.classifier, creative, f, seen, &fusion).map_err(error)?;
-        to_js(&v.report(self.classifier.mode()))
+        let mut report = v.report(self.classifier.mode());
+        report["content_hash"] = content_hash.into();
+        to_js(&report)
     }
 
     /// Uses the user's `segment_dict.xlsx`/`.csv` instead of the built-in segments.
@@ -265,15 +275,16 @@ impl Session {
     /// Fails with code "unsupported-codec" or "not-media" when the browser's
     /// own decoders should be tried instead.
     #[wasm_bindgen(js_name = classifyFile)]
-    pub fn classify_file(&self, file_name: &str, bytes: Vec<u8>, frames: &FrameSet) -> Result<JsValue, JsValue> {
+    pub fn classify_file(&mut self, file_name: &str, bytes: Vec<u8>, frames: &FrameSet) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
+        let hash = sha256_hex(&bytes);
         // A still image is read from the file's own bytes.
         let still = (self.vision.is_some() && frames.is_empty()).then(|| bytes.clone());
         // Audio errors go back first: the browser's decoders may do better
         // (then `classifyWithoutSound` if none can).
-        let f = self.engine.features(&creative, bytes).map_err(error)?;
-        let seen = self.seen(still.as_deref().unwrap_or_default(), frames);
-        self.decide(&creative, &f, seen)
+        let f = self.engine.features_hashed(&creative, &hash, bytes).map_err(error)?;
+        let seen = self.seen(&hash, still.as_deref().unwrap_or_default(), frames);
+        self.decide(&creative, &hash, &f, seen)
     }
 
     /// A creative no decoder found sound in (`audio_error`, the `{code,
@@ -281,14 +292,15 @@ impl Session {
     /// track or the vision branch read its frames, so the video can decide;
     /// otherwise that failure stands.
     #[wasm_bindgen(js_name = classifyWithoutSound)]
-    pub fn classify_without_sound(&self, file_name: &str, bytes: &[u8], frames: &FrameSet, audio_error: JsValue) -> Result<JsValue, JsValue> {
+    pub fn classify_without_sound(&mut self, file_name: &str, bytes: &[u8], frames: &FrameSet, audio_error: JsValue) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
-        let seen = self.seen(bytes, frames);
+        let hash = sha256_hex(bytes);
+        let seen = self.seen(&hash, bytes, frames);
         let no_track = js_sys::Reflect::get(&audio_error, &"code".into()).ok().and_then(|c| c.as_string()).as_deref() == Some("no-audio");
         if !no_track && seen.is_err() {
             return Err(audio_error);
         }
-        self.decide(&creative, &Features::soundless(), seen)
+        self.decide(&creative, &hash, &Features::soundless(), seen)
     }
 
     /// Transcribes and classifies audio the browser decoded: interleaved
@@ -297,7 +309,7 @@ impl Session {
     #[wasm_bindgen(js_name = classifyDecoded)]
     #[allow(clippy::too_many_arguments)]
     pub fn classify_decoded(
-        &self,
+        &mut self,
         file_name: &str,
         content_hash: &str,
         interleaved: &[f32],
@@ -309,13 +321,13 @@ impl Session {
         frames: &FrameSet,
     ) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
-        let seen = self.seen(bytes, frames);
+        let seen = self.seen(content_hash, bytes, frames);
         let t = Instant::now();
         let decoded = DecodedAudio::from_interleaved(interleaved, channels, sample_rate, codec, self.engine.max_seconds)
             .map_err(error)?;
         let decode_ms = decode_ms + t.elapsed().as_secs_f64() * 1e3;
         let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
-        self.decide(&creative, &f, seen)
+        self.decide(&creative, content_hash, &f, seen)
     }
 
     /// Trains a head on a file of labelled texts (.csv/.xlsx/.jsonl with
@@ -325,21 +337,73 @@ impl Session {
     pub fn train_texts_file(&mut self, file_name: &str, bytes: &[u8], folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
         let table = Table::from_bytes(file_name, bytes).map_err(error)?;
         let rows = read_labelled_texts(file_name, &table).map_err(error)?;
-        self.train(&rows, &[], folds, progress)
+        self.train(&rows, &[], folds, progress, None)
     }
 
-    /// Trains a head on transcripts of labelled creatives: `examples` are
-    /// `[{row, text, label}]` (label: a segment id or name), `set_aside` the
-    /// rows already found unusable (`["ID 17: no speech", …]`).
-    #[wasm_bindgen(js_name = trainTranscripts)]
-    pub fn train_transcripts(&mut self, examples: JsValue, set_aside: Vec<String>, folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
-        let rows: Vec<LabelledText> = serde_wasm_bindgen::from_value(examples).map_err(|e| error(Error::Invalid(e.to_string())))?;
-        self.train(&LabelledTexts { rows, problems: vec![] }, &set_aside, folds, progress)
+    /// Trains on labelled creatives the page has classified: `creatives` are
+    /// `[{row, text, speech, no_speech_prob, label, hash}]` (label: a segment
+    /// id or name; hash: [`content_hash`] of the file). Those with speech
+    /// train the speech head; with the vision branch on, every one whose
+    /// frames were read also trains the vision head, and the fusion is
+    /// calibrated on both. `set_aside`: rows already found unusable
+    /// (`["ID 17: could not be decoded", …]`).
+    #[wasm_bindgen(js_name = trainCreatives)]
+    pub fn train_creatives(&mut self, creatives: JsValue, set_aside: Vec<String>, folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
+        #[derive(serde::Deserialize)]
+        struct LabelledCreative {
+            row: usize,
+            text: String,
+            speech: bool,
+            no_speech_prob: f32,
+            label: String,
+            hash: String,
+        }
+        let creatives: Vec<LabelledCreative> =
+            serde_wasm_bindgen::from_value(creatives).map_err(|e| error(Error::Invalid(e.to_string())))?;
+        let mut set_aside = set_aside;
+        for c in creatives.iter().filter(|c| !c.speech) {
+            let used = self.vision.is_some() && self.video_embeddings.contains_key(&c.hash);
+            set_aside.push(format!("row {}: no speech{}", c.row, if used { " (used for the vision head)" } else { "" }));
+        }
+        let rows = creatives
+            .iter()
+            .filter(|c| c.speech)
+            .map(|c| LabelledText { row: c.row, text: c.text.clone(), label: c.label.clone() })
+            .collect();
+        let rows = LabelledTexts { rows, problems: vec![] };
+        let vision = self.vision.as_ref().map(|_| {
+            let segments = segments_for_texts(&rows, None, self.dictionary.clone());
+            let mut text_rows = 0;
+            let mut examples = Vec::new();
+            for c in &creatives {
+                let segment = segments.resolve_label(&c.label);
+                // The speech head's examples are the resolvable rows with speech, in order.
+                let text_row = (c.speech && segment.is_some()).then(|| {
+                    text_rows += 1;
+                    text_rows - 1
+                });
+                if let (Some(segment), Some(embedding)) = (segment, self.video_embeddings.get(&c.hash)) {
+                    let speech = SpeechAmount::of(if c.speech { &c.text } else { "" }, c.no_speech_prob);
+                    examples.push(VisionExample { embedding: embedding.clone(), segment, speech, text_row });
+                }
+            }
+            examples
+        });
+        self.train(&rows, &set_aside, folds, progress, vision)
     }
 
     /// Embeds, cross-validates, trains and switches to the new head:
-    /// `{evaluation, text, examples, segments, problems, seconds, converged}`.
-    fn train(&mut self, rows: &LabelledTexts, set_aside: &[String], folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
+    /// `{evaluation, text, examples, segments, problems, seconds, converged,
+    /// vision}`; `vision` (given `vision_rows`): the vision head's
+    /// `{evaluation, text, examples, calibrated_on, fusion}`.
+    fn train(
+        &mut self,
+        rows: &LabelledTexts,
+        set_aside: &[String],
+        folds: usize,
+        progress: &js_sys::Function,
+        vision_rows: Option<Vec<VisionExample>>,
+    ) -> Result<JsValue, JsValue> {
         let segments = segments_for_texts(rows, None, self.dictionary.clone());
         let (texts, y, mut problems) = resolve_texts(rows, &segments);
         problems.extend_from_slice(set_aside);
@@ -354,6 +418,32 @@ impl Session {
         let params = LogRegParams { c: DEFAULT_C, ..Default::default() };
         let ngrams = NgramParams::default();
         let trained = training::train(&ex, &encoder.model_id(), &params, Some(&ngrams), &prototypes, folds, 42).map_err(error)?;
+        let mut head = trained.head.clone();
+        let vision = match (&self.vision, vision_rows) {
+            (Some(branch), Some(rows)) => {
+                let oof = trained.out_of_fold.as_deref();
+                let t = train_with_fusion(&branch.model, &ex.segments, &rows, oof, &params, folds, 42).map_err(error)?;
+                t.map(|t| {
+                    head.vision = Some(t.head.clone());
+                    VisionReport {
+                        text: t.trained.cross_validation.as_ref().map(Evaluation::to_text),
+                        evaluation: t.trained.cross_validation,
+                        examples: rows.len(),
+                        calibrated_on: t.calibrated_on,
+                        fusion: t.head.fusion,
+                    }
+                })
+            }
+            _ => None,
+        };
+        #[derive(Serialize)]
+        struct VisionReport {
+            evaluation: Option<Evaluation>,
+            text: Option<String>,
+            examples: usize,
+            calibrated_on: usize,
+            fusion: FusionParams,
+        }
         #[derive(Serialize)]
         struct Report<'a> {
             evaluation: Option<&'a Evaluation>,
@@ -363,6 +453,7 @@ impl Session {
             problems: &'a [String],
             seconds: f64,
             converged: bool,
+            vision: Option<VisionReport>,
         }
         let report = to_js(&Report {
             evaluation: trained.cross_validation.as_ref(),
@@ -372,8 +463,9 @@ impl Session {
             problems: &ex.problems,
             seconds: trained.seconds,
             converged: trained.fit.converged,
+            vision,
         })?;
-        self.head = Some(trained.head);
+        self.head = Some(head);
         self.rebuild()?;
         Ok(report)
     }
@@ -391,6 +483,7 @@ impl Session {
     #[wasm_bindgen(js_name = clearCache)]
     pub fn clear_cache(&mut self) {
         self.engine.cache = FeatureCache::in_memory();
+        self.video_embeddings.clear();
     }
 
     /// The row reported for a file that could not be classified.

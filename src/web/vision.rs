@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{error, to_js};
 use crate::error::Error;
-use crate::media::{frame_from_rgba, video_decode_plan};
+use crate::media::{frame_from_rgba, resize_rgb, rgb_from_yuv, video_decode_plan};
 use crate::models::manifest::sha256_hex;
 use crate::models::xclip::{convert, TokenizerFiles};
 use crate::text::WeightFormat;
@@ -91,10 +91,31 @@ impl FrameSet {
         Ok(())
     }
 
+    /// Adds one decoded picture as `VideoFrame.copyTo` gave it (see
+    /// [`rgb_from_yuv`]): converted to RGB as natively decoded ones are.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = pushYuv)]
+    pub fn push_yuv(
+        &mut self,
+        format: &str,
+        data: &[u8],
+        offsets: Vec<usize>,
+        strides: Vec<usize>,
+        width: u32,
+        height: u32,
+        matrix: &str,
+        full_range: bool,
+    ) -> Result<(), JsValue> {
+        let rgb = rgb_from_yuv(format, data, &offsets, &strides, width, height, matrix, full_range).map_err(error)?;
+        self.rgb.push(resize_rgb(&rgb, width, height, self.size));
+        Ok(())
+    }
+
     /// Records why the browser could not give the frames; the report says it.
     pub fn fail(&mut self, message: &str) {
         self.failure = Some(message.to_string());
     }
+
 }
 
 impl FrameSet {
@@ -116,6 +137,23 @@ impl FrameSet {
             None => Ok((self.rgb.clone(), self.size)),
         }
     }
+}
+
+/// A decoded picture in WebCodecs' layout as full-size RGB (see
+/// [`rgb_from_yuv`]), for checking the page's pictures against a reference.
+#[allow(clippy::too_many_arguments)]
+#[wasm_bindgen(js_name = yuvToRgb)]
+pub fn yuv_to_rgb(
+    format: &str,
+    data: &[u8],
+    offsets: Vec<usize>,
+    strides: Vec<usize>,
+    width: u32,
+    height: u32,
+    matrix: &str,
+    full_range: bool,
+) -> Result<Vec<u8>, JsValue> {
+    rgb_from_yuv(format, data, &offsets, &strides, width, height, matrix, full_range).map_err(error)
 }
 
 /// `creative-filter bench xclip` in the worker: base-patch32 dimensions,

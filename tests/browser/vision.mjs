@@ -9,7 +9,7 @@
 // Rust) runs in the worker within wasm32's memory, with its time printed.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, linkSync, existsSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, linkSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, CLI, serve, openPage, classifyBatch, check, failures } from './harness.mjs';
@@ -73,6 +73,41 @@ await check('creatives without speech are decided by their pictures, frames from
   }
 });
 
+// ffmpeg's picture shown at t (a picture's own time: half a frame earlier
+// keeps exactly that picture at 25 fps), full size, as RGB.
+const ffmpegFrame = (file, t) =>
+  execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-ss', Math.max(0, t - 0.02).toFixed(4), '-i', file, '-frames:v', '1', '-pix_fmt', 'rgb24', '-f', 'rawvideo', '-'], { maxBuffer: 1 << 26 });
+const psnr = (a, b) => {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i] - b[i]) ** 2;
+  return 10 * Math.log10((255 * 255) / (se / a.length || 1e-10));
+};
+
+await check('the pictures WebCodecs gave are ffmpeg\'s at the same times', async () => {
+  for (const name of ['silent.mp4', 'silent-vp9.webm']) {
+    const file = join(media, name);
+    const got = await page.evaluate(async (bytes) => {
+      const r = await window.creativeFilter.cf.call('pictures', { file: new File([new Uint8Array(bytes)], 'clip') });
+      return { times_s: r.times_s, pictures: r.pictures.map((p) => ({ width: p.width, height: p.height, via: p.via, rgb: [...p.rgb] })) };
+    }, [...readFileSync(file)]);
+    assert.equal(got.pictures.length, 8, `${name}: 8 pictures`);
+    const shown = got.pictures.map((p, i) => {
+      assert.deepEqual([p.width, p.height], [320, 240], `${name}: the visible size`);
+      return psnr(p.rgb, ffmpegFrame(file, got.times_s[i]));
+    });
+    // The moving test pattern at another time scores far lower: the check tells times apart.
+    const wrongTime = psnr(got.pictures[0].rgb, ffmpegFrame(file, got.times_s[4]));
+    console.log(`     ${name} (${got.pictures[0].via}): PSNR against ffmpeg ${shown.map((d) => d.toFixed(1)).join(' ')} dB; picture 0 against ffmpeg's at frame 4's time: ${wrongTime.toFixed(1)} dB`);
+    // Another decoder and YUV → RGB conversion (the browser's canvas): close, not equal.
+    // H.264 declares its colour matrix in the SPS, which the page uses as natively.
+    // This VP9 stream declares none: Chromium reads it as BT.709, ffmpeg as
+    // BT.601, so only the times and the picture are checked there.
+    const floor = name.endsWith('.mp4') ? 40 : 20;
+    for (const [i, d] of shown.entries()) assert.ok(d >= floor, `${name}: picture ${i} at ${got.times_s[i]} s: ${d.toFixed(1)} dB`);
+    assert.ok(wrongTime < Math.min(...shown) - 5, `${name}: ${wrongTime.toFixed(1)} dB for the wrong time`);
+  }
+});
+
 await check('the page decides as the native CLI does with the same model', async () => {
   assert.equal(native.length, creatives.length);
   for (const [i, n] of native.entries()) {
@@ -86,9 +121,51 @@ await check('the page decides as the native CLI does with the same model', async
     assert.equal(n.modality, 'vision', `${name} natively: ${JSON.stringify(n)}`);
     // Frames come from another decoder and colour conversion (WebCodecs and a
     // canvas against OpenH264/libvpx-free native code), so only near-equal.
+    console.log(`     ${name}: confidence native ${n.confidence.toFixed(5)}, page ${w.confidence.toFixed(5)}`);
     assert.ok(Math.abs(n.confidence - w.confidence) < 0.01, `${name}: native ${n.confidence} vs page ${w.confidence}`);
     assert.equal(w.segment_id, n.segment_id, `${name}: same segment`);
   }
+});
+
+await check('training on labelled creatives in the page trains the vision head and calibrates the fusion', async () => {
+  // As tests/vision_train.rs: segment 12 dark pictures (a credit-card voice-over or
+  // none), segment 15 bright test patterns (a telephone-menu voice or none).
+  const folder = join(media, 'labelled');
+  mkdirSync(folder);
+  const voices = { 12: join(ROOT, 'tests/data/media/voice.wav'), 15: join(ROOT, 'tests/data/media/long_speech.wav') };
+  const make = (path, segment, variant, withVoice) => {
+    const video = segment === 15 ? `testsrc2=size=160x120:rate=10:duration=4,hue=h=${variant * 40}` : `color=c=0x${(8 + variant * 6).toString(16).padStart(2, '0')}1020:size=160x120:rate=10:duration=4`;
+    const audio = withVoice ? ['-i', voices[segment], '-t', '4', '-c:a', 'aac'] : [];
+    ff('-f', 'lavfi', '-i', video, ...audio, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path);
+  };
+  let labels = 'Advertisement ID,Segment_num\n';
+  for (let i = 0; i < 3; i++) {
+    for (const [id, segment, voice] of [[100 + i, 12, true], [200 + i, 15, true], [300 + i, 12, false], [400 + i, 15, false]]) {
+      make(join(folder, `${id}.mp4`), segment, voice ? i : i + 3, voice);
+      labels += `${id},${segment}\n`;
+    }
+  }
+  const labelsFile = join(media, 'train_segments.csv');
+  writeFileSync(labelsFile, labels);
+  await page.click('[data-tab="train"]');
+  await page.setInputFiles('#train-labels', labelsFile);
+  await page.setInputFiles('#train-media', folder);
+  await page.click('#train-run');
+  await page.waitForSelector('#train-report:not([hidden])', { timeout: 15 * 60_000 });
+  const summary = await page.textContent('#train-summary');
+  const vision = await page.textContent('#train-vision');
+  console.log(`     ${summary} — ${vision}`);
+  assert.match(summary, /: 6 · 2 /, 'the speech head learns from the 6 with speech');
+  assert.match(vision, /: 12 · macro-F1 /, 'the vision head learns from all 12');
+  assert.match(vision, /(calibrated|откалиброван)[^:]* 6: σ/, 'the fusion is calibrated on the 6 with both');
+  await page.waitForFunction(() => /trained|обученный/.test(document.getElementById('vision-status').textContent));
+  // New silent creatives are decided by the trained vision head.
+  make(join(media, 'dark.mp4'), 12, 7, false);
+  make(join(media, 'bright.mp4'), 15, 7, false);
+  const rows = await classifyBatch(page, [join(media, 'dark.mp4'), join(media, 'bright.mp4')]);
+  assert.deepEqual(rows.map((r) => [r.modality, r.segment_id]), [['vision', 12], ['vision', 15]], JSON.stringify(rows));
+  await page.click('#head-reset');
+  await page.waitForFunction(() => /zero-shot/.test(document.getElementById('vision-status').textContent));
 });
 
 await check('a second visit loads the imported model from the browser\'s storage', async () => {

@@ -230,24 +230,25 @@ $('train-run').addEventListener('click', async () => {
     } else {
       const bytes = new Uint8Array(await labels.arrayBuffer());
       const plan = await cf.call('planTraining', { name: labels.name, bytes, mediaNames: media.map((f) => f.name) });
-      const examples = [];
+      const creatives = [];
       const setAside = [...plan.problems];
       for (const [i, row] of plan.rows.entries()) {
         showProgress(box, i, plan.rows.length, t('transcribing'));
         try {
+          // Classifying reads the transcript and, with the vision branch on, the video embedding.
           const r = await cf.classify(media[row.media]);
-          if (r.modality === 'speech') examples.push({ row: i + 2, text: r.transcript, label: String(row.segment) });
-          else setAside.push(`ID ${row.id}: ${t('noSpeech')}`);
+          const speech = r.speech_segment != null || r.modality === 'speech' || r.modality === 'fused';
+          creatives.push({ row: i + 2, text: r.transcript || '', speech, no_speech_prob: r.no_speech_prob ?? 1, label: String(row.segment), hash: r.content_hash });
         } catch (e) {
           setAside.push(`ID ${row.id}: ${errorText(e)}`);
         }
       }
-      result = await cf.call('trainTranscripts', { examples, setAside });
+      result = await cf.call('trainCreatives', { creatives, setAside });
     }
     cf.remember('loadHead', { bytes: await cf.call('headFile') });
     showProgress(box, 1, 1, t('done'));
     renderReport(result);
-    applyClassifier(await cf.call('segments').then((s) => ({ segments: s, classifier: 'trained' })));
+    applyClassifier(await cf.call('classifierState'));
   } catch (e) {
     toast(errorText(e));
   } finally {
@@ -258,6 +259,15 @@ $('train-run').addEventListener('click', async () => {
 function renderReport(result) {
   $('train-report').hidden = false;
   $('train-summary').textContent = `${t('trainedOn')} ${result.examples} · ${result.segments} ${t('segmentsWord')} · ${result.seconds.toFixed(2)} s`;
+  const v = result.vision;
+  $('train-vision').hidden = !v;
+  if (v) {
+    const f1 = v.evaluation ? ` · macro-F1 ${v.evaluation.report.macro_avg.f1.toFixed(3)}` : '';
+    const fusion = v.calibrated_on
+      ? `${t('fusionCalibrated')} ${v.calibrated_on}: σ(${v.fusion.bias.toFixed(2)} + ${v.fusion.per_log_word.toFixed(2)}·ln(1+words) − ${v.fusion.no_speech.toFixed(2)}·p_no_speech)`
+      : t('fusionDefault');
+    $('train-vision').textContent = `${t('visionHead')}: ${v.examples}${f1}. ${fusion}`;
+  }
   const table = $('report-table');
   table.replaceChildren();
   const ev = result.evaluation;

@@ -1,7 +1,7 @@
 // The page's worker: loads the models (Cache API first, verified against
 // models/manifest.json), decodes, transcribes and classifies one file at a
 // time, so the page never freezes. Every decision is made by the Rust core.
-import init, { Session, demux, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip } from '../creative-filter.js';
+import init, { Session, demux, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb } from '../creative-filter.js';
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
@@ -161,6 +161,18 @@ const methods = {
     return report;
   },
 
+  // The pictures the browser decoded for the vision branch, full size, with
+  // their times: for checking them against a reference decoder (tests/browser/vision.mjs).
+  async pictures({ file }) {
+    const plan = videoDecodePlan(new Uint8Array(await file.arrayBuffer()), session.vision().frames);
+    if (!plan) throw { code: 'video', message: 'a still image: Rust decodes it' };
+    const pictures = (await decodePictures(plan)).map((p) => {
+      if (!p.yuv) return { width: p.width, height: p.height, rgb: p.rgba.filter((_, i) => i % 4 !== 3), via: 'canvas' };
+      const y = p.yuv;
+      return { width: y.width, height: y.height, rgb: yuvToRgb(y.format, y.data, y.offsets, y.strides, y.width, y.height, y.matrix, y.fullRange), via: `${y.format} ${y.matrix || '?'}${y.fullRange ? ' full range' : ''}` };
+    });
+    return { times_s: plan.times_s, pictures };
+  },
   importVision: ({ files }) => importVision(files),
   forgetVision: () => forgetVision(),
   // The base-patch32-sized model with random weights, timed in this worker.
@@ -170,6 +182,7 @@ const methods = {
     return report;
   },
   segments: () => session.segments(),
+  classifierState: () => classifierState(),
   setDictionary: ({ name, bytes }) => (session.setDictionary(name, bytes), classifierState()),
   resetDictionary: () => (session.resetDictionary(), classifierState()),
   loadHead: ({ bytes }) => (session.loadHead(bytes), classifierState()),
@@ -179,7 +192,7 @@ const methods = {
   planTable: ({ name, bytes, mediaNames }) => planTable(name, bytes, mediaNames),
   planTraining: ({ name, bytes, mediaNames }) => session.planTraining(name, bytes, mediaNames),
   trainTextsFile: ({ name, bytes }) => session.trainTextsFile(name, bytes, TRAINING_FOLDS, embedProgress),
-  trainTranscripts: ({ examples, setAside }) => session.trainTranscripts(examples, setAside, TRAINING_FOLDS, embedProgress),
+  trainCreatives: ({ creatives, setAside }) => session.trainCreatives(creatives, setAside, TRAINING_FOLDS, embedProgress),
   answerTable: ({ name, bytes, reports }) => answerTable(name, bytes, reports),
   resultsTable: ({ reports }) => resultsTable(reports),
 };
@@ -338,7 +351,11 @@ async function videoFrames(bytes) {
   }
   if (!plan) return frames; // a still image: Rust reads it
   try {
-    for (const picture of await decodePictures(plan)) frames.push(picture.rgba, picture.width, picture.height);
+    for (const p of await decodePictures(plan)) {
+      const y = p.yuv;
+      if (y) frames.pushYuv(y.format, y.data, y.offsets, y.strides, y.width, y.height, y.matrix, y.fullRange);
+      else frames.push(p.rgba, p.width, p.height);
+    }
   } catch (e) {
     frames.fail(`${plan.codec_name}: ${(e && e.message) || e}`);
   }
@@ -356,8 +373,8 @@ async function decodePictures(plan) {
   let failure = null;
   const decoder = new VideoDecoder({
     output(frame) {
-      if (wanted.has(frame.timestamp) && !kept.has(frame.timestamp)) kept.set(frame.timestamp, rgbaOf(frame));
-      frame.close();
+      if (wanted.has(frame.timestamp) && !kept.has(frame.timestamp)) kept.set(frame.timestamp, pictureOf(frame));
+      else frame.close();
     },
     error(e) {
       failure = e;
@@ -370,10 +387,37 @@ async function decodePictures(plan) {
     if (failure) break;
   }
   if (decoder.state !== 'closed') decoder.close();
+  for (const [t, p] of kept) kept.set(t, await p);
+  // The stream's own colour description (H.264's SPS, as natively) over the browser's guess.
+  for (const p of kept.values()) {
+    if (p.yuv && plan.matrix) p.yuv.matrix = plan.matrix;
+    if (p.yuv && plan.full_range != null) p.yuv.fullRange = plan.full_range;
+  }
   if (!kept.size) throw failure || new Error('no picture could be decoded');
   // A wanted picture that did not come out is replaced by the nearest one that did.
   const times = [...kept.keys()];
   return plan.wanted_us.map((t) => kept.get(t) || kept.get(times.reduce((a, b) => (Math.abs(b - t) < Math.abs(a - t) ? b : a))));
+}
+
+// A decoded picture: its YUV planes when the decoder gives them in a layout
+// Rust converts (as natively decoded pictures are), else RGBA from a canvas.
+async function pictureOf(frame) {
+  try {
+    if (['I420', 'I420A', 'NV12'].includes(frame.format)) {
+      const data = new Uint8Array(frame.allocationSize());
+      const layout = await frame.copyTo(data);
+      const cs = frame.colorSpace || {};
+      return {
+        yuv: {
+          format: frame.format, data, offsets: layout.map((p) => p.offset), strides: layout.map((p) => p.stride),
+          width: frame.visibleRect.width, height: frame.visibleRect.height, matrix: cs.matrix || '', fullRange: !!cs.fullRange,
+        },
+      };
+    }
+    return rgbaOf(frame);
+  } finally {
+    frame.close();
+  }
 }
 
 function rgbaOf(frame) {
