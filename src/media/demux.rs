@@ -46,7 +46,7 @@ pub(super) fn as_optional_bytes<S: serde::Serializer>(bytes: &Option<Vec<u8>>, s
     }
 }
 
-fn as_bytes<S: serde::Serializer>(bytes: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn as_bytes<S: serde::Serializer>(bytes: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_bytes(bytes)
 }
 

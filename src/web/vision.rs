@@ -37,9 +37,9 @@ pub fn import_xclip(
     let converted = convert(config_json, safetensors, &tokenizer, name, WeightFormat::Q8_0).map_err(error)?;
     #[derive(Serialize)]
     struct Imported {
-        #[serde(with = "serde_bytes_compat")]
+        #[serde(serialize_with = "crate::media::as_bytes")]
         gguf: Vec<u8>,
-        #[serde(with = "serde_bytes_compat")]
+        #[serde(serialize_with = "crate::media::as_bytes")]
         tokenizer: Vec<u8>,
         gguf_sha256: String,
         tokenizer_sha256: String,
@@ -50,13 +50,6 @@ pub fn import_xclip(
         gguf: converted.gguf,
         tokenizer: converted.tokenizer_json,
     })
-}
-
-/// Bytes as a `Uint8Array`, not as a list of numbers.
-mod serde_bytes_compat {
-    pub fn serialize<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(bytes)
-    }
 }
 
 /// What the page's `VideoDecoder` must decode for `frames` sampled frames
@@ -91,23 +84,13 @@ impl FrameSet {
         Ok(())
     }
 
-    /// Adds one decoded picture as `VideoFrame.copyTo` gave it (see
-    /// [`rgb_from_yuv`]): converted to RGB as natively decoded ones are.
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(js_name = pushYuv)]
-    pub fn push_yuv(
-        &mut self,
-        format: &str,
-        data: &[u8],
-        offsets: Vec<usize>,
-        strides: Vec<usize>,
-        width: u32,
-        height: u32,
-        matrix: &str,
-        full_range: bool,
-    ) -> Result<(), JsValue> {
-        let rgb = rgb_from_yuv(format, data, &offsets, &strides, width, height, matrix, full_range).map_err(error)?;
-        self.rgb.push(resize_rgb(&rgb, width, height, self.size));
+    /// Adds one decoded picture already as RGB rows (see [`yuv_to_rgb`]).
+    #[wasm_bindgen(js_name = pushRgb)]
+    pub fn push_rgb(&mut self, rgb: &[u8], width: u32, height: u32) -> Result<(), JsValue> {
+        if rgb.len() != width as usize * height as usize * 3 {
+            return Err(error(Error::VideoDecode(format!("a {width}×{height} picture cannot have {} bytes of RGB", rgb.len()))));
+        }
+        self.rgb.push(resize_rgb(rgb, width, height, self.size));
         Ok(())
     }
 
@@ -115,7 +98,6 @@ impl FrameSet {
     pub fn fail(&mut self, message: &str) {
         self.failure = Some(message.to_string());
     }
-
 }
 
 impl FrameSet {
@@ -140,7 +122,7 @@ impl FrameSet {
 }
 
 /// A decoded picture in WebCodecs' layout as full-size RGB (see
-/// [`rgb_from_yuv`]), for checking the page's pictures against a reference.
+/// [`rgb_from_yuv`]): converted as natively decoded ones are.
 #[allow(clippy::too_many_arguments)]
 #[wasm_bindgen(js_name = yuvToRgb)]
 pub fn yuv_to_rgb(

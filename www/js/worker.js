@@ -353,7 +353,7 @@ async function videoFrames(bytes) {
   try {
     for (const p of await decodePictures(plan)) {
       const y = p.yuv;
-      if (y) frames.pushYuv(y.format, y.data, y.offsets, y.strides, y.width, y.height, y.matrix, y.fullRange);
+      if (y) frames.pushRgb(yuvToRgb(y.format, y.data, y.offsets, y.strides, y.width, y.height, y.matrix, y.fullRange), y.width, y.height);
       else frames.push(p.rgba, p.width, p.height);
     }
   } catch (e) {
