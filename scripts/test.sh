@@ -12,3 +12,4 @@ scripts/build-web.sh
 node tests/browser/e2e.mjs
 node tests/browser/dashboard.mjs
 node tests/browser/vision.mjs
+node tests/browser/formats.mjs

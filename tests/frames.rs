@@ -42,6 +42,12 @@ fn fixtures() -> &'static Path {
             (p("hd.mp4"), ["-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25:duration=1", "-c:v", "libx264", "-preset", "ultrafast", "-g", "12", "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"].into_iter().map(String::from).collect()),
             (p("clip.mov"), ["-f", "lavfi", "-i", &format!("{src}:duration=3")].into_iter().chain(h264).map(String::from).collect()),
             (p("clip.mkv"), ["-f", "lavfi", "-i", &format!("{src}:duration=3"), "-f", "lavfi", "-i", &format!("{tone}:duration=3")].into_iter().chain(h264).chain(["-c:a", "aac", "-shortest"]).map(String::from).collect()),
+            // FLV stores H.264 as MP4 does (avcC, length prefixes, B-frames timed by composition offsets).
+            (p("clip.flv"), ["-f", "lavfi", "-i", &format!("{src}:duration=3"), "-f", "lavfi", "-i", &format!("{tone}:duration=3")].into_iter().chain(h264).chain(["-c:a", "aac", "-shortest"]).map(String::from).collect()),
+            // AVI stores H.264 with start codes and no times but the frame
+            // rate: written without B-frames, as H.264-in-AVI writers do.
+            (p("clip.avi"), ["-f", "lavfi", "-i", &format!("{src}:duration=3"), "-f", "lavfi", "-i", &format!("{tone}:duration=3")].into_iter().chain(h264).chain(["-bf", "0", "-c:a", "libmp3lame", "-shortest"]).map(String::from).collect()),
+            (p("mpeg4.avi"), ["-f", "lavfi", "-i", &format!("{src}:duration=1"), "-c:v", "mpeg4", "-q:v", "5"].into_iter().map(String::from).collect()),
             (p("clip.webm"), ["-f", "lavfi", "-i", &format!("{src}:duration=1"), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"].into_iter().map(String::from).collect()),
             (p("still.jpg"), ["-f", "lavfi", "-i", "testsrc2=size=400x300", "-frames:v", "1", "-q:v", "2"].into_iter().map(String::from).collect()),
             (p("still.png"), ["-f", "lavfi", "-i", "testsrc2=size=400x300", "-frames:v", "1"].into_iter().map(String::from).collect()),
@@ -65,14 +71,22 @@ fn read(name: &str) -> Vec<u8> {
     std::fs::read(fixtures().join(name)).unwrap()
 }
 
-/// ffmpeg's full-size RGB frame shown at `t`, squashed by the same resizer,
-/// so that only the decoding is compared.
+/// ffmpeg's full-size RGB frame shown at `t` (every frame decoded, none
+/// dropped or repeated, each with its presentation time), squashed by the
+/// same resizer, so that only the decoding is compared.
 fn reference(file: &Path, t: f64, width: u32, height: u32) -> Vec<u8> {
-    // Seeking to half a frame before t keeps exactly the frame shown at t.
-    let ss = format!("{:.4}", (t - 0.5 / FPS).max(0.0));
-    let rgb = ffmpeg(&["-ss", &ss, "-i", &file.to_string_lossy(), "-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]);
-    assert_eq!(rgb.len(), (width * height * 3) as usize, "{}: ffmpeg's frame at {t} s has another size", file.display());
-    resize_rgb(&rgb, width, height, SIZE)
+    let f = file.to_string_lossy();
+    let times = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=best_effort_timestamp_time", "-of", "csv=p=0", &f])
+        .output()
+        .expect("ffprobe comes with ffmpeg");
+    let times: Vec<f64> = String::from_utf8_lossy(&times.stdout).lines().filter_map(|l| l.trim().trim_end_matches(',').parse().ok()).collect();
+    let rgb = ffmpeg(&["-i", &f, "-map", "0:v:0", "-fps_mode", "passthrough", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]);
+    let size = (width * height * 3) as usize;
+    assert_eq!(rgb.len(), size * times.len(), "{f}: ffmpeg's frames and their times disagree");
+    // The frame on screen at t: the last one shown at or before it.
+    let shown = times.iter().rposition(|&s| s <= t + 1e-6).unwrap_or(0);
+    resize_rgb(&rgb[shown * size..(shown + 1) * size], width, height, SIZE)
 }
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
@@ -140,6 +154,10 @@ fn other_h264_files_match_ffmpeg() {
     check_against_ffmpeg("hd.mp4", 1920, 1080, 1.0);
     check_against_ffmpeg("clip.mov", 320, 240, 3.0);
     check_against_ffmpeg("clip.mkv", 320, 240, 3.0);
+    check_against_ffmpeg("clip.flv", 320, 240, 3.0);
+    // ffmpeg's AVI muxer writes the second picture's chunk empty (a dropped
+    // frame: the first stays on screen), so 75 pictures end at 3.04 s.
+    check_against_ffmpeg("clip.avi", 320, 240, 3.04);
 }
 
 #[test]
@@ -160,6 +178,11 @@ fn files_without_h264_video_say_why() {
     let err = sample_frames(&read("clip.webm"), 8, SIZE).unwrap_err();
     assert!(matches!(&err, Error::UnsupportedVideoCodec { codec } if codec == "vp9"), "{err}");
     assert!(err.to_string().contains("unsupported video codec vp9"), "{err}");
+    // MPEG-4 Part 2 in AVI (XviD/DivX): named, natively and for the browser.
+    let err = sample_frames(&read("mpeg4.avi"), 8, SIZE).unwrap_err();
+    assert!(matches!(&err, Error::UnsupportedVideoCodec { codec } if codec == "mpeg4"), "{err}");
+    let err = video_decode_plan(&read("mpeg4.avi"), 8).unwrap_err();
+    assert!(matches!(&err, Error::UnsupportedVideoCodec { codec } if codec == "mpeg4"), "{err}");
     for audio in ["audio.m4a", "audio.wav"] {
         let err = sample_frames(&read(audio), 8, SIZE).unwrap_err();
         assert!(matches!(err, Error::NoVideoTrack), "{audio}: {err}");
@@ -186,7 +209,7 @@ fn survives(name: &str, bytes: &[u8]) -> Result<Frames, Error> {
 
 #[test]
 fn truncated_and_damaged_files_fail_cleanly() {
-    for name in ["gop.mp4", "faststart.mp4", "clip.mkv", "clip.mov"] {
+    for name in ["gop.mp4", "faststart.mp4", "clip.mkv", "clip.mov", "clip.flv", "clip.avi"] {
         let bytes = read(name);
         for percent in [1, 5, 20, 50, 80, 95, 99] {
             let cut = bytes.len() * percent / 100;
@@ -215,7 +238,7 @@ fn truncated_and_damaged_files_fail_cleanly() {
 /// the wanted times are the native frames' times.
 #[test]
 fn browser_decode_plan_wants_the_native_frames() {
-    for name in ["gop.mp4", "clip.mkv", "clip.mov"] {
+    for name in ["gop.mp4", "clip.mkv", "clip.mov", "clip.flv", "clip.avi"] {
         let bytes = read(name);
         let plan = video_decode_plan(&bytes, 8).unwrap().expect("a video, not a still");
         assert!(plan.codec.starts_with("avc1.") && plan.codec.len() == 11, "{name}: {}", plan.codec);

@@ -1,18 +1,35 @@
 //! Audio decoding with symphonia. The container is recognised from the bytes
-//! (the extension is only a hint), so misnamed files still decode.
+//! (the extension is only a hint), so misnamed files still decode. AVI and
+//! FLV, which symphonia does not read, come through [`IndexedReader`]; Opus,
+//! which it does not decode, through libopus natively (the browser hands
+//! Opus to WebCodecs instead).
 
 use std::io::Cursor;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CodecParameters, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
+use symphonia::core::codecs::{CodecParameters, CodecRegistry, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
+use super::indexed::{channels, IndexedReader};
+use super::video_demux::{mp4_audio_edit, sniff_container, Container};
 use super::Audio;
 use crate::error::{Error, Result};
+
+/// Symphonia's decoders, and natively libopus for Opus.
+fn codecs() -> &'static CodecRegistry {
+    static CODECS: std::sync::OnceLock<CodecRegistry> = std::sync::OnceLock::new();
+    CODECS.get_or_init(|| {
+        let mut registry = CodecRegistry::new();
+        symphonia::default::register_enabled_codecs(&mut registry);
+        #[cfg(not(target_arch = "wasm32"))]
+        registry.register_all::<symphonia_adapter_libopus::OpusDecoder>();
+        registry
+    })
+}
 
 /// Decoded audio and what it was decoded from.
 #[derive(Debug, Clone)]
@@ -41,6 +58,33 @@ pub(super) fn open_first_audio_track(bytes: Vec<u8>, extension: Option<&str>) ->
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
     }
+    let format: Box<dyn FormatReader> = match IndexedReader::for_bytes(bytes) {
+        Ok(reader) => Box::new(reader?),
+        Err(bytes) => probe(bytes, extension)?,
+    };
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
+        .or_else(|| format.tracks().iter().find(|t| t.codec_params.codec != CODEC_TYPE_NULL))
+        .ok_or(Error::NoAudioTrack)?;
+    let track_id = track.id;
+    let mut params = track.codec_params.clone();
+    if params.codec == CODEC_TYPE_OPUS {
+        // Opus always decodes at 48 kHz; the rate a container states for it
+        // is the encoder's input rate, informational only (RFC 7845, 5.1).
+        params.sample_rate = Some(48_000);
+        if params.channels.is_none() && params.channel_layout.is_none() {
+            // OpusHead byte 9 is the channel count.
+            params.channels = channels(params.extra_data.as_deref().and_then(|d| d.get(9)).map_or(2, |&c| c as u32));
+        }
+    }
+    let codec_name = codec_short_name(&params);
+    Ok(OpenedTrack { format, track_id, params, codec_name })
+}
+
+/// Symphonia's own containers, recognised by its probe.
+fn probe(bytes: Vec<u8>, extension: Option<&str>) -> Result<Box<dyn FormatReader>> {
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
@@ -52,24 +96,14 @@ pub(super) fn open_first_audio_track(bytes: Vec<u8>, extension: Option<&str>) ->
             SymphoniaError::Unsupported(_) => Error::NotMedia("unrecognised container".into()),
             other => Error::NotMedia(other.to_string()),
         })?;
-    let format = probed.format;
-    let track = format
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && t.codec_params.sample_rate.is_some())
-        .or_else(|| format.tracks().iter().find(|t| t.codec_params.codec != CODEC_TYPE_NULL))
-        .ok_or(Error::NoAudioTrack)?;
-    let track_id = track.id;
-    let params = track.codec_params.clone();
-    let codec_name = codec_short_name(&params);
-    Ok(OpenedTrack { format, track_id, params, codec_name })
+    Ok(probed.format)
 }
 
 fn codec_short_name(params: &CodecParameters) -> String {
     if params.codec == CODEC_TYPE_OPUS {
         return "opus".into();
     }
-    symphonia::default::get_codecs()
+    codecs()
         .get_codec(params.codec)
         .map(|d| d.short_name.to_string())
         .unwrap_or_else(|| format!("{:?}", params.codec))
@@ -79,12 +113,19 @@ fn codec_short_name(params: &CodecParameters) -> String {
 /// most `max_seconds` of it (a creative's message is in its first minutes;
 /// the cap keeps memory bounded for hour-long files).
 pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
+    super::guarded("audio stream", || decode_guarded(bytes, extension, max_seconds))
+}
+
+fn decode_guarded(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
+    let edit = (sniff_container(&bytes) == Some(Container::Mp4)).then(|| mp4_audio_edit(&bytes)).flatten();
     let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension)?;
-    let mut decoder =
-        symphonia::default::get_codecs().make(&params, &DecoderOptions::default()).map_err(|_| Error::UnsupportedCodec {
-            codec: codec_name.clone(),
-            hint: "no native decoder for this audio codec".into(),
-        })?;
+    let mut decoder = codecs().make(&params, &DecoderOptions::default()).map_err(|e| Error::UnsupportedCodec {
+        codec: codec_name.clone(),
+        hint: match e {
+            SymphoniaError::Unsupported(why) => format!("no decoder for it here ({why})"),
+            other => other.to_string(),
+        },
+    })?;
 
     let mut samples: Vec<f32> = Vec::new();
     let mut sample_rate = params.sample_rate.unwrap_or(0);
@@ -135,6 +176,15 @@ pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -
     }
     if sample_rate == 0 {
         return Err(Error::Decode("the stream does not state its sample rate".into()));
+    }
+    if let Some((skip_s, plays_s)) = edit {
+        // Play what the edit list says: without the encoder's priming (and,
+        // for a whole file, without its padding), as players and ffmpeg do.
+        let skip = ((skip_s * sample_rate as f64).round() as usize).min(samples.len());
+        samples.drain(..skip);
+        if let Some(plays) = plays_s.filter(|_| !truncated) {
+            samples.truncate((plays * sample_rate as f64).round() as usize);
+        }
     }
     Ok(DecodedAudio { audio: Audio { samples, sample_rate }, codec: codec_name, truncated, skipped_packets })
 }

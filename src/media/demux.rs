@@ -67,21 +67,15 @@ fn webcodecs_codec(params: &CodecParameters, codec_name: &str) -> Result<String>
 
 /// The encoded packets of the first audio track, up to `max_seconds`.
 pub fn demux_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
+    super::guarded("audio stream", || demux_guarded(bytes, extension, max_seconds))
+}
+
+fn demux_guarded(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
     let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension)?;
     let codec = webcodecs_codec(&params, &codec_name)?;
-    // Opus always decodes at 48 kHz; the rate a container states for it is
-    // the encoder's input rate, informational only (RFC 7845, 5.1).
-    let sample_rate = if params.codec == CODEC_TYPE_OPUS {
-        48_000
-    } else {
-        params.sample_rate.ok_or_else(|| Error::Decode("the stream does not state its sample rate".into()))?
-    };
-    let channels = params.channels.map(|c| c.count() as u32).unwrap_or(if params.codec == CODEC_TYPE_OPUS {
-        // OpusHead byte 9 is the channel count.
-        params.extra_data.as_deref().and_then(|d| d.get(9)).map(|&c| c as u32).unwrap_or(2)
-    } else {
-        2
-    });
+    // Opus tracks come out of `open_first_audio_track` at 48 kHz with their channel count.
+    let sample_rate = params.sample_rate.ok_or_else(|| Error::Decode("the stream does not state its sample rate".into()))?;
+    let channels = params.channels.map_or(2, |c| c.count() as u32);
     let (numer, denom) = params.time_base.map(|tb| (tb.numer as i64, tb.denom as i64)).unwrap_or((1, sample_rate as i64));
     let to_us = |t: u64| (t as i64).saturating_mul(1_000_000).saturating_mul(numer) / denom.max(1);
     let cap_us = (max_seconds * 1e6) as i64;

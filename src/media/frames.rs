@@ -1,7 +1,7 @@
 //! Sampled video frames for the vision branch: `n` frames evenly spaced over
 //! a creative, RGB, squashed to `size`×`size`.
 //!
-//! Containers (MP4/MOV/M4V, Matroska/WebM) and stills (JPEG, PNG) are read in
+//! Containers (MP4/MOV/M4V, Matroska/WebM, AVI, FLV) and stills (JPEG, PNG) are read in
 //! pure Rust on every target; H.264 is decoded natively with OpenH264. In the
 //! browser, WebCodecs decodes video instead, so there `sample_frames` only
 //! handles stills.
@@ -73,9 +73,6 @@ pub(super) fn is_still(bytes: &[u8]) -> bool {
 
 /// Why bytes that are neither a still nor a known video container fail.
 pub(super) fn not_video(bytes: &[u8]) -> Error {
-    if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"AVI " {
-        return Error::NotMedia("AVI files are not read for frames; use MP4, MOV or Matroska/WebM".into());
-    }
     // An audio file the audio decoder recognises has, by definition, no picture.
     match super::decode::open_first_audio_track(bytes.to_vec(), None) {
         Ok(_) => Error::NoVideoTrack,
@@ -349,7 +346,7 @@ mod native {
                     packet.extend_from_slice(set);
                 }
             }
-            append_annexb(&mut packet, track.sample_bytes(bytes, p.next), avcc.length_size);
+            append_annexb(&mut packet, &track.sample_bytes(bytes, p.next), avcc.length_size);
             p.next += 1;
             match p.decoder.decode_with_options(&packet, DecodeOptions::new().flush_after_decode(Flush::NoFlush)) {
                 Ok(Some(yuv)) => {

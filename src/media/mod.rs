@@ -1,10 +1,15 @@
 //! Media: from a creative's bytes to 16 kHz mono samples, and to sampled
 //! video frames for the vision branch.
 
+mod avi;
 mod decode;
 mod demux;
+mod flv;
 mod frames;
+#[doc(hidden)]
+pub mod fuzzing;
 mod h264;
+mod indexed;
 mod resample;
 mod video_demux;
 mod video_plan;
@@ -17,6 +22,15 @@ pub(crate) use demux::as_bytes;
 pub use frames::{frame_from_rgba, resize_rgb, rgb_from_yuv, sample_frames, Frames};
 pub use video_plan::{video_decode_plan, DecodeRun, VideoDecodePlan};
 pub use resample::{mix_to_mono, resample, to_whisper_input};
+
+/// Runs a reader of damaged, hostile input: the demuxer and decoder crates
+/// index by header fields, and a file that trips one of their internal
+/// assertions becomes an error naming `what`, not a crash. (In the browser a
+/// panic cannot be caught: there the worker restarts and the file fails alone.)
+pub(crate) fn guarded<T>(what: &str, read: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .unwrap_or_else(|_| Err(crate::Error::NotMedia(format!("the file's {what} is damaged"))))
+}
 
 /// Sample rate Whisper's front end expects.
 pub const TARGET_SAMPLE_RATE: u32 = 16_000;

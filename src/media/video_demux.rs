@@ -1,7 +1,9 @@
-//! Video tracks out of MP4/MOV/M4V (re_mp4) and Matroska/WebM
-//! (matroska-demuxer): the samples' timing, key-frame flags and bytes, without
-//! decoding. Pure Rust, so it builds for wasm32 as well.
+//! Video tracks out of MP4/MOV/M4V (re_mp4), Matroska/WebM
+//! (matroska-demuxer), AVI and FLV (`avi`, `flv`): the samples' timing,
+//! key-frame flags and bytes, without decoding. Pure Rust, so it builds for
+//! wasm32 as well.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 use std::ops::Range;
 
@@ -14,6 +16,9 @@ pub(super) enum SampleData {
     Range(Range<usize>),
     /// Copied out of a Matroska block.
     Owned(Vec<u8>),
+    /// A range of the input holding an H.264 access unit with start codes
+    /// (AVI), read as a length-prefixed one.
+    AnnexB(Range<usize>),
 }
 
 /// One coded picture, in decode order.
@@ -39,10 +44,12 @@ pub(super) struct VideoTrack {
 }
 
 impl VideoTrack {
-    pub fn sample_bytes<'a>(&'a self, input: &'a [u8], i: usize) -> &'a [u8] {
+    /// Sample `i` as the decoders take it (length-prefixed for H.264).
+    pub fn sample_bytes<'a>(&'a self, input: &'a [u8], i: usize) -> Cow<'a, [u8]> {
         match &self.samples[i].data {
-            SampleData::Range(r) => input.get(r.clone()).unwrap_or(&[]),
-            SampleData::Owned(v) => v,
+            SampleData::Range(r) => Cow::Borrowed(input.get(r.clone()).unwrap_or(&[])),
+            SampleData::Owned(v) => Cow::Borrowed(v),
+            SampleData::AnnexB(r) => Cow::Owned(super::avi::annexb_to_avcc(input.get(r.clone()).unwrap_or(&[]))),
         }
     }
 }
@@ -52,24 +59,31 @@ impl VideoTrack {
 pub(super) enum Container {
     Mp4,
     Matroska,
+    Avi,
+    Flv,
 }
 
 pub(super) fn sniff_container(bytes: &[u8]) -> Option<Container> {
     if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
         return Some(Container::Matroska);
     }
+    if super::avi::is_avi(bytes) {
+        return Some(Container::Avi);
+    }
+    if super::flv::is_flv(bytes) {
+        return Some(Container::Flv);
+    }
     let fourcc = bytes.get(4..8)?;
     matches!(fourcc, b"ftyp" | b"moov" | b"mdat" | b"free" | b"wide" | b"skip" | b"pnot").then_some(Container::Mp4)
 }
 
 pub(super) fn demux_video(bytes: &[u8], container: Container) -> Result<VideoTrack> {
-    // The demuxer crates index by header fields; a damaged file that trips
-    // one of their internal assertions becomes an error, not a crash.
-    let result = std::panic::catch_unwind(|| match container {
+    let track = super::guarded("container structure", || match container {
         Container::Mp4 => demux_mp4(bytes),
         Container::Matroska => demux_matroska(bytes),
-    });
-    let track = result.unwrap_or_else(|_| Err(Error::NotMedia("the container's headers are damaged".into())))?;
+        Container::Avi => super::avi::video_track(bytes),
+        Container::Flv => super::flv::video_track(bytes),
+    })?;
     if track.samples.is_empty() {
         return Err(Error::VideoDecode(format!("the {} track holds no frames", track.codec)));
     }
@@ -104,6 +118,46 @@ fn boxes(bytes: &[u8], range: Range<usize>) -> impl Iterator<Item = ([u8; 4], Ra
 
 fn child(bytes: &[u8], parent: (Range<usize>, usize), name: &[u8; 4]) -> Option<(Range<usize>, usize)> {
     boxes(bytes, parent.1..parent.0.end).find(|(n, _, _)| n == name).map(|(_, r, p)| (r, p))
+}
+
+/// The first edit of an MP4 audio track: where its media starts (the
+/// encoder's priming, which players skip) and how long it plays, both in
+/// seconds. Symphonia's MP4 reader does not apply edit lists.
+pub(super) fn mp4_audio_edit(bytes: &[u8]) -> Option<(f64, Option<f64>)> {
+    let be32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().unwrap()) as u64);
+    let be64 = |at: usize| bytes.get(at..at + 8).map(|b| u64::from_be_bytes(b.try_into().unwrap()));
+    // mvhd and mdhd keep their timescale after version/flags and two dates.
+    let timescale = |payload: usize| -> Option<u64> {
+        let at = if bytes.get(payload)? == &1 { payload + 20 } else { payload + 12 };
+        be32(at).filter(|&t| t > 0)
+    };
+    let (_, moov, moov_payload) = boxes(bytes, 0..bytes.len()).find(|(n, _, _)| n == b"moov")?;
+    let moov = (moov, moov_payload);
+    let movie_scale = timescale(child(bytes, moov.clone(), b"mvhd")?.1)?;
+    for (name, trak, payload) in boxes(bytes, moov.1..moov.0.end) {
+        if &name != b"trak" {
+            continue;
+        }
+        let trak = (trak, payload);
+        let Some(mdia) = child(bytes, trak.clone(), b"mdia") else { continue };
+        if child(bytes, mdia.clone(), b"hdlr").and_then(|(_, p)| bytes.get(p + 8..p + 12)) != Some(b"soun") {
+            continue;
+        }
+        let media_scale = timescale(child(bytes, mdia, b"mdhd")?.1)?;
+        let (_, elst) = child(bytes, child(bytes, trak, b"edts")?, b"elst")?;
+        let v1 = bytes.get(elst)? == &1;
+        if be32(elst + 4)? == 0 {
+            return None;
+        }
+        let entry = elst + 8;
+        let (duration, media_time) =
+            if v1 { (be64(entry)?, be64(entry + 8)? as i64) } else { (be32(entry)?, be32(entry + 4)? as u32 as i32 as i64) };
+        // media_time −1 is an empty edit (a delay), not a skip.
+        let skip_s = if media_time > 0 { media_time as f64 / media_scale as f64 } else { 0.0 };
+        let plays_s = (duration > 0).then(|| duration as f64 / movie_scale as f64);
+        return Some((skip_s, plays_s));
+    }
+    None
 }
 
 /// A copy of the file in which every non-video `trak` is renamed `free`, so

@@ -76,7 +76,7 @@ pub fn video_decode_plan(bytes: &[u8], n: usize) -> Result<Option<VideoDecodePla
                     timestamp_us: us(track.samples[i].pts_s),
                     duration_us: 0,
                     key: i == key,
-                    data: track.sample_bytes(bytes, i).to_vec(),
+                    data: track.sample_bytes(bytes, i).into_owned(),
                 })
                 .collect(),
         })

@@ -17,7 +17,7 @@ use crate::classify::training::{self, resolve_texts, segments_for_texts, Example
 use crate::classify::{Classifier, FusionParams, Head, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount};
 use crate::creative::{Creative, DEFAULT_MAX_SECONDS};
 use crate::error::Error;
-use crate::media::{demux_audio, DecodedAudio};
+use crate::media::{decode_audio, demux_audio, to_whisper_input, DecodedAudio};
 use crate::models::manifest::{sha256_hex, Manifest};
 use crate::models::WHISPER_GGUF;
 use crate::pipeline::{
@@ -86,6 +86,24 @@ pub fn content_hash(bytes: &[u8]) -> String {
 pub fn demux(file_name: &str, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
     let creative = Creative::from_file_name(file_name);
     to_js(&demux_audio(bytes, creative.extension.as_deref(), DEFAULT_MAX_SECONDS).map_err(error)?)
+}
+
+/// What the speech branch hears of a file: its audio as 16 kHz mono, from
+/// the Rust decoders as `classifyFile` decodes it. For checking the page's
+/// decoding against a reference decoder (tests/browser/formats.mjs).
+#[wasm_bindgen(js_name = whisperInput)]
+pub fn whisper_input(file_name: &str, bytes: Vec<u8>) -> Result<Vec<f32>, JsValue> {
+    let creative = Creative::from_file_name(file_name);
+    let decoded = decode_audio(bytes, creative.extension.as_deref(), DEFAULT_MAX_SECONDS).map_err(error)?;
+    to_whisper_input(&decoded.audio).map_err(error)
+}
+
+/// The same for audio the browser decoded (interleaved frames), mixed down
+/// and resampled as `classifyDecoded` does.
+#[wasm_bindgen(js_name = whisperInputOf)]
+pub fn whisper_input_of(interleaved: &[f32], channels: usize, sample_rate: u32, codec: &str) -> Result<Vec<f32>, JsValue> {
+    let decoded = DecodedAudio::from_interleaved(interleaved, channels, sample_rate, codec, DEFAULT_MAX_SECONDS).map_err(error)?;
+    to_whisper_input(&decoded.audio).map_err(error)
 }
 
 /// Loaded models, the user's segments and head, and the session's cache.

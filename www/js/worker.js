@@ -1,7 +1,7 @@
 // The page's worker: loads the models (Cache API first, verified against
 // models/manifest.json), decodes, transcribes and classifies one file at a
 // time, so the page never freezes. Every decision is made by the Rust core.
-import init, { Session, demux, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb } from '../creative-filter.js';
+import init, { Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb } from '../creative-filter.js';
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
@@ -161,10 +161,27 @@ const methods = {
     return report;
   },
 
+  // What the speech branch hears of a file, 16 kHz mono, decoded as
+  // classify decodes it (Rust, else WebCodecs): for checking it against a
+  // reference decoder (tests/browser/formats.mjs).
+  async audio({ file }) {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    try {
+      return { samples: whisperInput(file.name, bytes), via: 'rust' };
+    } catch (e) {
+      if (!e || e.code !== 'unsupported-codec') throw e;
+      const pcm = await decodeWithWebCodecs(demux(file.name, bytes));
+      return { samples: whisperInputOf(pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec), via: `webcodecs ${pcm.codec}` };
+    }
+  },
+
   // The pictures the browser decoded for the vision branch, full size, with
-  // their times: for checking them against a reference decoder (tests/browser/vision.mjs).
-  async pictures({ file }) {
-    const plan = videoDecodePlan(new Uint8Array(await file.arrayBuffer()), session.vision().frames);
+  // their times: for checking them against a reference decoder
+  // (tests/browser/vision.mjs, formats.mjs). `frames` defaults to the
+  // vision branch's count, or 8 while it is off.
+  async pictures({ file, frames }) {
+    const count = frames || (session.vision() && session.vision().frames) || 8;
+    const plan = videoDecodePlan(new Uint8Array(await file.arrayBuffer()), count);
     if (!plan) throw { code: 'video', message: 'a still image: Rust decodes it' };
     const pictures = (await decodePictures(plan)).map((p) => {
       if (!p.yuv) return { width: p.width, height: p.height, rgb: p.rgba.filter((_, i) => i % 4 !== 3), via: 'canvas' };
