@@ -25,7 +25,7 @@ pub enum Error {
     Decode(String),
     #[error("the file has no video track (frames need a video or a JPEG/PNG image)")]
     NoVideoTrack,
-    #[error("unsupported video codec {codec} in this file (frames need H.264 natively); re-encode it to H.264 in MP4")]
+    #[error("unsupported video codec {codec} in this file (frames are read from H.264, and in the browser from VP8, VP9 and AV1 too); re-encode it to H.264 for the video branch")]
     UnsupportedVideoCodec { codec: String },
     #[error("the video could not be decoded: {0}")]
     VideoDecode(String),

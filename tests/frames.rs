@@ -260,6 +260,8 @@ fn browser_decode_plan_wants_the_native_frames() {
     }
     let vp9 = video_decode_plan(&read("clip.webm"), 8).unwrap().unwrap();
     assert_eq!((vp9.codec.as_str(), vp9.codec_name.as_str(), vp9.description.is_none()), ("vp09.00.10.08", "vp9", true));
+    // libvpx writes "unknown" in the key frame's colour config: read as BT.601, as ffmpeg reads it.
+    assert_eq!((vp9.matrix, vp9.full_range), (Some("bt601"), Some(false)));
     assert!(video_decode_plan(&read("still.png"), 8).unwrap().is_none(), "stills are read in Rust");
     assert!(matches!(video_decode_plan(&read("audio.m4a"), 8), Err(Error::NoVideoTrack)));
 }

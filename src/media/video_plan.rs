@@ -58,7 +58,7 @@ pub fn video_decode_plan(bytes: &[u8], n: usize) -> Result<Option<VideoDecodePla
         return Err(super::frames::not_video(bytes));
     };
     let track = demux_video(bytes, container)?;
-    let (codec, description, colour) = webcodecs_config(&track)?;
+    let (codec, description, colour) = webcodecs_config(&track, bytes)?;
     let us = |s: f64| (s * 1e6).round() as i64;
     let (_, picks) = pick_frames(&track, n);
     let mut runs: Vec<(usize, usize)> = Vec::new(); // (key, last target) in decode order
@@ -96,7 +96,7 @@ pub fn video_decode_plan(bytes: &[u8], n: usize) -> Result<Option<VideoDecodePla
 /// The WebCodecs codec string and description of a track, and the colour
 /// matrix and range it declares; or why the browser cannot be asked to
 /// decode it.
-fn webcodecs_config(track: &VideoTrack) -> Result<(String, Option<Vec<u8>>, Option<(&'static str, bool)>)> {
+fn webcodecs_config(track: &VideoTrack, bytes: &[u8]) -> Result<(String, Option<Vec<u8>>, Option<(&'static str, bool)>)> {
     match track.codec.as_str() {
         "h264" => {
             let record = track.config.clone().ok_or_else(|| Error::VideoDecode("the H.264 track has no avcC configuration".into()))?;
@@ -111,13 +111,42 @@ fn webcodecs_config(track: &VideoTrack) -> Result<(String, Option<Vec<u8>>, Opti
             // avc1.PPCCLL: profile, constraint flags and level from the record.
             Ok((format!("avc1.{:02x}{:02x}{:02x}", record[1], record[2], record[3]), Some(record), colour))
         }
-        "vp8" => Ok(("vp8".into(), None, None)),
+        // VP8 has one colour space, BT.601 (RFC 6386, 9.2), in studio range.
+        "vp8" => Ok(("vp8".into(), None, Some(("bt601", false)))),
         // Profile 0, level 1.0, 8 bits: the decoder reads the real values from
         // the stream; the string only has to name the codec family.
-        "vp9" => Ok(("vp09.00.10.08".into(), None, None)),
+        "vp9" => Ok(("vp09.00.10.08".into(), None, vp9_colour(track, bytes))),
         "av1" => Ok(("av01.0.08M.08".into(), None, None)),
         other => Err(Error::UnsupportedVideoCodec { codec: other.to_string() }),
     }
+}
+
+/// The colour space a VP9 key frame declares (VP9 bitstream spec, 6.2 and
+/// 7.2.2): "unknown", like untagged H.264, is read as BT.601, as ffmpeg and
+/// the native path read it, rather than as the browser's guess; RGB has none.
+fn vp9_colour(track: &VideoTrack, bytes: &[u8]) -> Option<(&'static str, bool)> {
+    let key = track.samples.iter().position(|s| s.is_key)?;
+    let frame = track.sample_bytes(bytes, key);
+    // `n` bits from bit `at`, most significant first.
+    let bits = |at: usize, n: usize| (at..at + n).try_fold(0u32, |v, i| Some((v << 1) | ((*frame.get(i / 8)? >> (7 - i % 8)) & 1) as u32));
+    if bits(0, 2)? != 0b10 {
+        return None; // not a frame marker
+    }
+    let profile = bits(2, 1)? | (bits(3, 1)? << 1);
+    let at = 4 + usize::from(profile == 3);
+    // show_existing_frame 0, frame_type 0 (a key frame), then show_frame and
+    // error_resilient_mode, then the sync code.
+    if bits(at, 2)? != 0 || bits(at + 4, 24)? != 0x49_83_42 {
+        return None;
+    }
+    let at = at + 28 + usize::from(profile >= 2); // ten_or_twelve_bit
+    let matrix = match bits(at, 3)? {
+        2 => "bt709",
+        5 => "bt2020-ncl",
+        7 => return None, // RGB
+        _ => "bt601",
+    };
+    Some((matrix, bits(at + 3, 1)? == 1))
 }
 
 #[cfg(test)]

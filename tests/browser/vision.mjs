@@ -98,11 +98,9 @@ await check('the pictures WebCodecs gave are ffmpeg\'s at the same times', async
     // The moving test pattern at another time scores far lower: the check tells times apart.
     const wrongTime = psnr(got.pictures[0].rgb, ffmpegFrame(file, got.times_s[4]));
     console.log(`     ${name} (${got.pictures[0].via}): PSNR against ffmpeg ${shown.map((d) => d.toFixed(1)).join(' ')} dB; picture 0 against ffmpeg's at frame 4's time: ${wrongTime.toFixed(1)} dB`);
-    // Another decoder and YUV → RGB conversion (the browser's canvas): close, not equal.
-    // H.264 declares its colour matrix in the SPS, which the page uses as natively.
-    // This VP9 stream declares none: Chromium reads it as BT.709, ffmpeg as
-    // BT.601, so only the times and the picture are checked there.
-    const floor = name.endsWith('.mp4') ? 40 : 20;
+    // Another decoder, the same YUV → RGB conversion with the colour matrix
+    // the stream declares (H.264's SPS, VP9's key frame): close, not equal.
+    const floor = 40;
     for (const [i, d] of shown.entries()) assert.ok(d >= floor, `${name}: picture ${i} at ${got.times_s[i]} s: ${d.toFixed(1)} dB`);
     assert.ok(wrongTime < Math.min(...shown) - 5, `${name}: ${wrongTime.toFixed(1)} dB for the wrong time`);
   }
