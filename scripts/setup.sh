@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, skipping
-# what is already there: ffmpeg (reference decoder for tests), Festival's
+# what is already there: cmake (libopus), ffmpeg (reference decoder for tests), Festival's
 # Russian voice (generated test creatives), Chromium (browser tests), the
 # wasm32 target, trunk and wasm-bindgen-cli (the page's build) and the npm
 # packages (wasm-opt, Playwright).
@@ -12,6 +12,8 @@ command -v text2wave >/dev/null || need+=(festival)
 [ -d /usr/share/festival/voices/russian ] || need+=(festvox-ru)
 command -v python3 >/dev/null || need+=(python3 python3-pip)
 command -v chromium >/dev/null || need+=(chromium)
+# libopus (native Opus decoding) is built from its bundled source with cmake.
+command -v cmake >/dev/null || need+=(cmake)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

@@ -10,9 +10,8 @@ use crate::asr::{TranscribeOptions, Transcriber, Transcript};
 use crate::error::Result;
 use crate::media::{self, DecodedAudio};
 
-/// Audio beyond this is not analysed: an advertisement says what it sells
-/// long before, and the cap bounds time and memory on hour-long files.
-pub const DEFAULT_MAX_SECONDS: f64 = 600.0;
+/// Audio beyond this is not analysed (nor video: see [`media::MAX_ANALYSED_SECONDS`]).
+pub const DEFAULT_MAX_SECONDS: f64 = media::MAX_ANALYSED_SECONDS;
 
 /// One advertising creative, identified as in the users' tables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +55,7 @@ pub struct Heard {
 
 /// Decodes, resamples and transcribes one creative's bytes.
 pub fn listen(
-    bytes: Vec<u8>,
+    bytes: impl Into<bytes::Bytes>,
     creative: &Creative,
     transcriber: &Transcriber,
     opts: &TranscribeOptions,

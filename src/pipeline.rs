@@ -2,6 +2,7 @@
 //! bytes → audio → transcript → embedding → segment, with the slow stages
 //! cached by content hash.
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::json;
 use web_time::Instant;
@@ -218,13 +219,14 @@ impl Engine {
     }
 
     /// Transcript (cached by content hash) and embedding (cached by text).
-    pub fn features(&self, creative: &Creative, bytes: Vec<u8>) -> Result<Features> {
+    pub fn features(&self, creative: &Creative, bytes: impl Into<Bytes>) -> Result<Features> {
+        let bytes = bytes.into();
         let hash = sha256_hex(&bytes);
         self.features_hashed(creative, &hash, bytes)
     }
 
     /// [`Engine::features`] when the caller already has the content hash.
-    pub fn features_hashed(&self, creative: &Creative, content_hash: &str, bytes: Vec<u8>) -> Result<Features> {
+    pub fn features_hashed(&self, creative: &Creative, content_hash: &str, bytes: impl Into<Bytes>) -> Result<Features> {
         self.features_with(content_hash, || listen(bytes, creative, &self.transcriber, &self.asr, self.max_seconds))
     }
 
@@ -262,7 +264,7 @@ impl Engine {
     }
 
     /// Transcribes (or recalls) and decides one creative.
-    pub fn classify(&self, classifier: &Classifier, creative: &Creative, bytes: Vec<u8>) -> Result<Verdict> {
+    pub fn classify(&self, classifier: &Classifier, creative: &Creative, bytes: impl Into<Bytes>) -> Result<Verdict> {
         let f = self.features(creative, bytes)?;
         verdict(classifier, creative, &f)
     }
@@ -275,9 +277,10 @@ impl Engine {
         classifier: &Classifier,
         vision: Option<&VisionBranch>,
         creative: &Creative,
-        bytes: Vec<u8>,
+        bytes: impl Into<Bytes>,
         frames: impl FnOnce(&[u8], usize, usize) -> Result<(Vec<Vec<u8>>, usize)>,
     ) -> Result<Verdict> {
+        let bytes: Bytes = bytes.into();
         let (seen, _) = vision_outcome(vision, classifier.segments(), || {
             let b = vision.expect("only called with a branch");
             frames(&bytes, b.model.frames(), b.model.image_size())

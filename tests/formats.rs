@@ -6,12 +6,14 @@
 //! files in the browser in `tests/browser/formats.mjs`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use creative_filter::media::{decode_audio, sample_frames, to_whisper_input, video_decode_plan};
 use creative_filter::Error;
+
+mod common;
+use common::ffmpeg;
 
 /// One fixture of `tests/fixtures/formats.json`.
 #[derive(serde::Deserialize)]
@@ -39,16 +41,6 @@ fn recipe() -> &'static Recipe {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats.json");
         serde_json::from_slice(&std::fs::read(path).unwrap()).expect("formats.json parses")
     })
-}
-
-fn ffmpeg(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin"])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("ffmpeg is needed to generate the format fixtures ({e}); install it (apt-get install ffmpeg) or run scripts/test.sh"));
-    assert!(out.status.success(), "ffmpeg {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-    out.stdout
 }
 
 /// The fixtures, made once per test run.

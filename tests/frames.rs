@@ -10,18 +10,11 @@ use std::time::{Duration, Instant};
 use creative_filter::media::{resize_rgb, rgb_from_yuv, sample_frames, video_decode_plan, Frames};
 use creative_filter::Error;
 
+mod common;
+use common::ffmpeg;
+
 const SIZE: usize = 224;
 const FPS: f64 = 25.0;
-
-fn ffmpeg(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin"])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("ffmpeg is needed to generate the frame fixtures ({e}); install it (apt-get install ffmpeg) or run scripts/test.sh"));
-    assert!(out.status.success(), "ffmpeg {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-    out.stdout
-}
 
 /// The fixtures, made once per test run.
 fn fixtures() -> &'static Path {
@@ -48,6 +41,8 @@ fn fixtures() -> &'static Path {
             // rate: written without B-frames, as H.264-in-AVI writers do.
             (p("clip.avi"), ["-f", "lavfi", "-i", &format!("{src}:duration=3"), "-f", "lavfi", "-i", &format!("{tone}:duration=3")].into_iter().chain(h264).chain(["-bf", "0", "-c:a", "libmp3lame", "-shortest"]).map(String::from).collect()),
             (p("mpeg4.avi"), ["-f", "lavfi", "-i", &format!("{src}:duration=1"), "-c:v", "mpeg4", "-q:v", "5"].into_iter().map(String::from).collect()),
+            // Eleven minutes: longer than the analysed stretch.
+            (p("long.mkv"), ["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=2:duration=660", "-c:v", "libx264", "-preset", "ultrafast", "-g", "20", "-pix_fmt", "yuv420p"].into_iter().map(String::from).collect()),
             (p("clip.webm"), ["-f", "lavfi", "-i", &format!("{src}:duration=1"), "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"].into_iter().map(String::from).collect()),
             (p("still.jpg"), ["-f", "lavfi", "-i", "testsrc2=size=400x300", "-frames:v", "1", "-q:v", "2"].into_iter().map(String::from).collect()),
             (p("still.png"), ["-f", "lavfi", "-i", "testsrc2=size=400x300", "-frames:v", "1"].into_iter().map(String::from).collect()),
@@ -158,6 +153,17 @@ fn other_h264_files_match_ffmpeg() {
     // ffmpeg's AVI muxer writes the second picture's chunk empty (a dropped
     // frame: the first stays on screen), so 75 pictures end at 3.04 s.
     check_against_ffmpeg("clip.avi", 320, 240, 3.04);
+}
+
+#[test]
+fn frames_come_from_the_analysed_stretch_of_a_long_video() {
+    let frames = sample_frames(&read("long.mkv"), 8, SIZE).unwrap();
+    let cap = creative_filter::media::MAX_ANALYSED_SECONDS;
+    // The centres of eight equal parts of the first ten minutes, not of all eleven.
+    let expected: Vec<f64> = (0..8).map(|i| (i as f64 + 0.5) * cap / 8.0).collect();
+    for (t, e) in frames.times_s.iter().zip(&expected) {
+        assert!((t - e).abs() <= 0.5 + 1e-6, "frame at {t} s, expected the one shown at {e} s: {:?}", frames.times_s);
+    }
 }
 
 #[test]

@@ -37,7 +37,7 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
 
 #[test]
 fn every_audio_container_matches_ffmpeg() {
-    for file in ["voice.wav", "voice.mp3", "voice.m4a", "voice.ogg", "voice.flac", "voice.mp4", "misnamed.wbm", "music.wav"] {
+    for file in ["voice.wav", "voice.mp3", "voice.m4a", "voice.ogg", "voice.flac", "voice.mp4", "voice.webm", "voice.avi", "misnamed.wbm", "music.wav"] {
         let path = media(file);
         let ext = path.extension().map(|e| e.to_string_lossy().to_string());
         let decoded = decode_audio(std::fs::read(&path).unwrap(), ext.as_deref(), 600.0).unwrap();

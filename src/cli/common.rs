@@ -124,8 +124,8 @@ pub fn load_whisper(dir: &Path) -> Result<Transcriber> {
     load_transcriber(&gguf, &tokenizer)
 }
 
-pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })
+pub fn read_input(path: &Path) -> Result<bytes::Bytes> {
+    creative_filter::media::read_file(path)
 }
 
 /// Runs one file's work so that a panic deep in a decoder becomes that

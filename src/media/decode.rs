@@ -6,6 +6,8 @@
 
 use std::io::Cursor;
 
+use bytes::Bytes;
+
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CodecParameters, CodecRegistry, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_OPUS};
 use symphonia::core::errors::Error as SymphoniaError;
@@ -54,7 +56,7 @@ pub(super) struct OpenedTrack {
 
 /// Recognises the container from the bytes (the extension is only a hint)
 /// and picks the first audio track.
-pub(super) fn open_first_audio_track(bytes: Vec<u8>, extension: Option<&str>) -> Result<OpenedTrack> {
+pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>) -> Result<OpenedTrack> {
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
     }
@@ -84,7 +86,7 @@ pub(super) fn open_first_audio_track(bytes: Vec<u8>, extension: Option<&str>) ->
 }
 
 /// Symphonia's own containers, recognised by its probe.
-fn probe(bytes: Vec<u8>, extension: Option<&str>) -> Result<Box<dyn FormatReader>> {
+fn probe(bytes: Bytes, extension: Option<&str>) -> Result<Box<dyn FormatReader>> {
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
@@ -112,11 +114,12 @@ fn codec_short_name(params: &CodecParameters) -> String {
 /// Decodes the first audio track of `bytes`, mixed down to mono, keeping at
 /// most `max_seconds` of it (a creative's message is in its first minutes;
 /// the cap keeps memory bounded for hour-long files).
-pub fn decode_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
+pub fn decode_audio(bytes: impl Into<Bytes>, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
+    let bytes = bytes.into();
     super::guarded("audio stream", || decode_guarded(bytes, extension, max_seconds))
 }
 
-fn decode_guarded(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
+fn decode_guarded(bytes: Bytes, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
     let edit = (sniff_container(&bytes) == Some(Container::Mp4)).then(|| mp4_audio_edit(&bytes)).flatten();
     let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension)?;
     let mut decoder = codecs().make(&params, &DecoderOptions::default()).map_err(|e| Error::UnsupportedCodec {

@@ -66,11 +66,12 @@ fn webcodecs_codec(params: &CodecParameters, codec_name: &str) -> Result<String>
 }
 
 /// The encoded packets of the first audio track, up to `max_seconds`.
-pub fn demux_audio(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
+pub fn demux_audio(bytes: impl Into<bytes::Bytes>, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
+    let bytes = bytes.into();
     super::guarded("audio stream", || demux_guarded(bytes, extension, max_seconds))
 }
 
-fn demux_guarded(bytes: Vec<u8>, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
+fn demux_guarded(bytes: bytes::Bytes, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
     let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension)?;
     let codec = webcodecs_codec(&params, &codec_name)?;
     // Opus tracks come out of `open_first_audio_track` at 48 kHz with their channel count.

@@ -73,8 +73,10 @@ pub(super) fn is_still(bytes: &[u8]) -> bool {
 
 /// Why bytes that are neither a still nor a known video container fail.
 pub(super) fn not_video(bytes: &[u8]) -> Error {
-    // An audio file the audio decoder recognises has, by definition, no picture.
-    match super::decode::open_first_audio_track(bytes.to_vec(), None) {
+    // An audio file the audio decoder recognises has, by definition, no
+    // picture; its first megabytes are enough to recognise it.
+    let head = &bytes[..bytes.len().min(4 << 20)];
+    match super::decode::open_first_audio_track(bytes::Bytes::copy_from_slice(head), None) {
         Ok(_) => Error::NoVideoTrack,
         Err(_) => Error::NotMedia("no video container or still image recognised".into()),
     }

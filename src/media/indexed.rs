@@ -7,6 +7,8 @@
 use std::io::{Cursor, Read};
 use std::ops::Range;
 
+use bytes::Bytes;
+
 use symphonia::core::audio::Channels;
 use symphonia::core::codecs::{CodecParameters, CODEC_TYPE_AAC};
 use symphonia::core::errors::{Error as SymphoniaError, Result as SymphoniaResult};
@@ -34,7 +36,7 @@ pub(super) struct AudioIndex {
 }
 
 pub(super) struct IndexedReader {
-    bytes: Vec<u8>,
+    bytes: Bytes,
     tracks: Vec<Track>,
     packets: std::vec::IntoIter<IndexedPacket>,
     metadata: MetadataLog,
@@ -42,7 +44,7 @@ pub(super) struct IndexedReader {
 
 impl IndexedReader {
     /// The reader for `bytes` if they are an AVI or FLV file, else the bytes back.
-    pub fn for_bytes(bytes: Vec<u8>) -> std::result::Result<crate::error::Result<IndexedReader>, Vec<u8>> {
+    pub fn for_bytes(bytes: Bytes) -> std::result::Result<crate::error::Result<IndexedReader>, Bytes> {
         let index = match sniff_container(&bytes) {
             Some(Container::Avi) => super::avi::audio_index(&bytes),
             Some(Container::Flv) => super::flv::audio_index(&bytes),
@@ -51,7 +53,7 @@ impl IndexedReader {
         Ok(index.map(|index| Self::new(bytes, index)))
     }
 
-    fn new(bytes: Vec<u8>, index: AudioIndex) -> Self {
+    fn new(bytes: Bytes, index: AudioIndex) -> Self {
         let tracks = index.tracks.into_iter().enumerate().map(|(id, params)| Track::new(id as u32, params)).collect();
         IndexedReader { bytes, tracks, packets: index.packets.into_iter(), metadata: MetadataLog::default() }
     }
@@ -61,7 +63,7 @@ impl FormatReader for IndexedReader {
     fn try_new(mut source: MediaSourceStream, _options: &FormatOptions) -> SymphoniaResult<Self> {
         let mut bytes = Vec::new();
         source.read_to_end(&mut bytes)?;
-        match Self::for_bytes(bytes) {
+        match Self::for_bytes(bytes.into()) {
             Ok(Ok(reader)) => Ok(reader),
             Ok(Err(_)) => Err(SymphoniaError::DecodeError("damaged AVI/FLV headers")),
             Err(_) => Err(SymphoniaError::Unsupported("neither AVI nor FLV")),

@@ -32,6 +32,30 @@ pub(crate) fn guarded<T>(what: &str, read: impl FnOnce() -> crate::Result<T>) ->
         .unwrap_or_else(|_| Err(crate::Error::NotMedia(format!("the file's {what} is damaged"))))
 }
 
+/// A creative's bytes from disk. Files of 16 MiB and more are memory-mapped:
+/// only the parts the readers touch (headers, the first minutes of audio,
+/// the sampled frames) are read, and the kernel may drop those pages again,
+/// so a 2 GB file costs no 2 GB of memory. A file truncated by another
+/// program while it is mapped is a crash (SIGBUS) the tool cannot catch.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_file(path: &std::path::Path) -> crate::Result<bytes::Bytes> {
+    let read_error = |source| crate::Error::Read { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let len = file.metadata().map_err(read_error)?.len();
+    if len < 16 << 20 {
+        return std::fs::read(path).map(bytes::Bytes::from).map_err(read_error);
+    }
+    // SAFETY: the map is read-only and private; the only hazard is the file
+    // shrinking underneath it, stated above.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(read_error)?;
+    Ok(bytes::Bytes::from_owner(map))
+}
+
+/// How much of a creative is analysed, audio and video alike: an
+/// advertisement says what it sells long before, and the cap bounds time
+/// and memory on hour-long files.
+pub const MAX_ANALYSED_SECONDS: f64 = 600.0;
+
 /// Sample rate Whisper's front end expects.
 pub const TARGET_SAMPLE_RATE: u32 = 16_000;
 

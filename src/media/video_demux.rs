@@ -78,12 +78,18 @@ pub(super) fn sniff_container(bytes: &[u8]) -> Option<Container> {
 }
 
 pub(super) fn demux_video(bytes: &[u8], container: Container) -> Result<VideoTrack> {
-    let track = super::guarded("container structure", || match container {
+    let mut track = super::guarded("container structure", || match container {
         Container::Mp4 => demux_mp4(bytes),
         Container::Matroska => demux_matroska(bytes),
         Container::Avi => super::avi::video_track(bytes),
         Container::Flv => super::flv::video_track(bytes),
     })?;
+    // Frames are sampled from the analysed stretch only, as the audio is.
+    let cap = super::MAX_ANALYSED_SECONDS;
+    if track.duration_s > cap {
+        track.samples.retain(|s| s.pts_s < cap);
+        track.duration_s = cap;
+    }
     if track.samples.is_empty() {
         return Err(Error::VideoDecode(format!("the {} track holds no frames", track.codec)));
     }
@@ -160,22 +166,32 @@ pub(super) fn mp4_audio_edit(bytes: &[u8]) -> Option<(f64, Option<f64>)> {
     None
 }
 
-/// A copy of the file in which every non-video `trak` is renamed `free`, so
-/// that the MP4 parser builds sample tables only for video: re_mp4 expands a
-/// constant-size table (PCM audio, or a damaged header claiming billions of
-/// samples) into one entry per sample. A video table is checked first against
-/// the file's size for the same reason.
+/// The file's boxes without their media data (`mdat`), every non-video
+/// `trak` renamed `free`: what the MP4 parser needs to build the video's
+/// sample tables, and no copy of the pictures and sound (the samples are
+/// then read from the file itself, whose offsets the tables keep). Only
+/// video tables are built because re_mp4 expands a constant-size table (PCM
+/// audio, or a damaged header claiming billions of samples) into one entry
+/// per sample; a video table is checked against the file's size for the
+/// same reason.
 fn video_only_copy(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut copy = bytes.to_vec();
+    let mut copy = Vec::new();
     let mut video_tracks = 0;
-    for (name, moov, payload) in boxes(bytes, 0..bytes.len()) {
+    for (name, whole, payload) in boxes(bytes, 0..bytes.len()) {
+        if &name == b"mdat" {
+            continue;
+        }
+        let at = copy.len();
+        copy.extend_from_slice(&bytes[whole.clone()]);
         if &name != b"moov" {
             continue;
         }
-        for (name, trak, tpayload) in boxes(bytes, payload..moov.end) {
+        let moov = whole.start;
+        for (name, trak, tpayload) in boxes(bytes, payload..whole.end) {
             if &name != b"trak" {
                 continue;
             }
+            let trak_at = at + (trak.start - moov);
             let trak = (trak, tpayload);
             let mdia = child(bytes, trak.clone(), b"mdia");
             let handler = mdia
@@ -183,7 +199,7 @@ fn video_only_copy(bytes: &[u8]) -> Result<Vec<u8>> {
                 .and_then(|m| child(bytes, m, b"hdlr"))
                 .and_then(|(_, p)| bytes.get(p + 8..p + 12));
             if handler != Some(b"vide") {
-                copy[trak.0.start + 4..trak.0.start + 8].copy_from_slice(b"free");
+                copy[trak_at + 4..trak_at + 8].copy_from_slice(b"free");
                 continue;
             }
             let stsz = mdia
@@ -296,6 +312,11 @@ fn demux_matroska(bytes: &[u8]) -> Result<VideoTrack> {
         }
         if frame.track != number {
             continue;
+        }
+        // Blocks are copied: past the analysed stretch (and the few frames
+        // B-frame reordering may still need) none is kept.
+        if frame.timestamp as f64 * scale_ns / 1e9 > super::MAX_ANALYSED_SECONDS + 2.0 {
+            break;
         }
         // Frames are copies of the file's blocks: never more than the file.
         copied += frame.data.len();

@@ -10,6 +10,18 @@ use std::sync::OnceLock;
 use creative_filter::asr::{load_transcriber, Transcriber};
 use creative_filter::models::{self, WHISPER_GGUF, WHISPER_TOKENIZER};
 
+/// ffmpeg's output for `args` (quiet, no stdin): the reference decoder, and
+/// the maker of the fixtures that tests generate themselves.
+pub fn ffmpeg(args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("ffmpeg is needed by this test ({e}); install it (apt-get install ffmpeg) or run scripts/test.sh"));
+    assert!(out.status.success(), "ffmpeg {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
 pub fn data_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     assert!(

@@ -105,6 +105,10 @@ async function webgpuInfo() {
   }
 }
 
+// The page holds a creative twice (the file's bytes and the module's copy):
+// larger ones are left to the command-line tool, which maps files instead.
+const MAX_FILE_BYTES = 2 ** 30;
+
 const methods = {
   async init() {
     const started = performance.now();
@@ -138,6 +142,9 @@ const methods = {
   },
 
   async classify({ file }) {
+    if (file.size > MAX_FILE_BYTES) {
+      throw { code: 'too-large', message: `${(file.size / 2 ** 30).toFixed(1)} GB is more than the page reads (1 GB); the command-line tool (creative-filter classify) reads files of any size` };
+    }
     const started = performance.now();
     const bytes = new Uint8Array(await file.arrayBuffer());
     const name = file.webkitRelativePath || file.name;
