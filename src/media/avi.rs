@@ -42,6 +42,16 @@ impl Stream {
             self.scale as f64 / self.rate as f64
         }
     }
+
+    /// How long a chunk of `len` bytes of this stream plays: a frame or block,
+    /// or, for a stream of fixed-size samples, `len / sample_size` of them.
+    fn chunk_duration(&self, len: usize) -> f64 {
+        if self.sample_size == 0 || &self.kind != b"auds" {
+            self.chunk_seconds()
+        } else {
+            len as f64 / self.sample_size as f64 * self.chunk_seconds()
+        }
+    }
 }
 
 /// One `movi` chunk: its stream and its payload.
@@ -55,6 +65,17 @@ struct Chunk {
 struct Avi {
     streams: Vec<Stream>,
     chunks: Vec<Chunk>,
+    /// Seconds of each stream among `chunks`.
+    elapsed: Vec<f64>,
+}
+
+impl Avi {
+    /// Whether every audio and video stream has reached `cap_s`: the walk
+    /// stops there, so a long file's chunk headers past the analysed stretch
+    /// are never touched.
+    fn past(&self, cap_s: f64) -> bool {
+        self.streams.iter().zip(&self.elapsed).all(|(s, &t)| !matches!(&s.kind, b"auds" | b"vids") || t > cap_s)
+    }
 }
 
 fn le16(b: &[u8], at: usize) -> u16 {
@@ -97,11 +118,13 @@ pub(super) fn is_avi(bytes: &[u8]) -> bool {
     bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"AVI "
 }
 
-fn parse(bytes: &[u8]) -> Result<Avi> {
+/// The file's streams and their chunks up to `cap_s` seconds (and a couple
+/// more, for the audio decoder's and the video's reordering slack).
+fn parse(bytes: &[u8], cap_s: f64) -> Result<Avi> {
     if !is_avi(bytes) {
         return Err(Error::NotMedia("not an AVI file".into()));
     }
-    let mut avi = Avi { streams: Vec::new(), chunks: Vec::new() };
+    let mut avi = Avi { streams: Vec::new(), chunks: Vec::new(), elapsed: Vec::new() };
     let mut movi_lists = Vec::new();
     // The first RIFF is `AVI `; OpenDML continues in `AVIX` RIFFs after it.
     for (id, riff) in chunks(bytes, 0..bytes.len()) {
@@ -122,8 +145,11 @@ fn parse(bytes: &[u8]) -> Result<Avi> {
     if avi.streams.is_empty() {
         return Err(Error::NotMedia("the AVI file has no stream headers (hdrl)".into()));
     }
+    avi.elapsed = vec![0.0; avi.streams.len()];
     for movi in movi_lists {
-        collect_chunks(bytes, movi, &mut avi, false);
+        if collect_chunks(bytes, movi, &mut avi, false, cap_s + 2.0) {
+            break;
+        }
     }
     Ok(avi)
 }
@@ -167,22 +193,30 @@ fn stream_of(id: &[u8; 4]) -> Option<usize> {
     Some(digit(id[0])? * 10 + digit(id[1])?)
 }
 
-/// `rec ` lists group chunks one level below `movi`; they do not nest.
-fn collect_chunks(bytes: &[u8], movi: Range<usize>, avi: &mut Avi, in_rec: bool) {
+/// Appends the chunks of a `movi` list; true once past `cap_s`. `rec `
+/// lists group chunks one level below `movi`; they do not nest.
+fn collect_chunks(bytes: &[u8], movi: Range<usize>, avi: &mut Avi, in_rec: bool, cap_s: f64) -> bool {
     for (id, payload) in chunks(bytes, movi) {
         if &id == b"LIST" {
             if let Some((_, children)) = list(bytes, &payload).filter(|(kind, _)| kind == b"rec " && !in_rec) {
-                collect_chunks(bytes, children, avi, true);
+                if collect_chunks(bytes, children, avi, true, cap_s) {
+                    return true;
+                }
             }
             continue;
         }
         if let Some(stream) = stream_of(&id).filter(|&s| s < avi.streams.len()) {
             // `pc` chunks change a palette; they carry no samples.
             if &id[2..] != b"pc" {
+                avi.elapsed[stream] += avi.streams[stream].chunk_duration(payload.len());
                 avi.chunks.push(Chunk { stream, data: payload });
+                if avi.past(cap_s) {
+                    return true;
+                }
             }
         }
     }
+    false
 }
 
 // ------------------------------------------------------------------ audio
@@ -237,9 +271,10 @@ fn audio_params(stream: &Stream, codec_hint: &mut String) -> Result<(CodecParame
     Ok((params, block_align))
 }
 
-/// The first audio stream of an AVI file as symphonia tracks and packets.
-pub(super) fn audio_index(bytes: &[u8]) -> Result<AudioIndex> {
-    let avi = parse(bytes)?;
+/// The first audio stream of an AVI file as symphonia tracks and packets,
+/// up to `cap_s` seconds.
+pub(super) fn audio_index(bytes: &[u8], cap_s: f64) -> Result<AudioIndex> {
+    let avi = parse(bytes, cap_s)?;
     let Some((number, stream)) = avi.streams.iter().enumerate().find(|(_, s)| &s.kind == b"auds") else {
         return Err(Error::NoAudioTrack);
     };
@@ -379,7 +414,7 @@ pub(super) fn annexb_to_avcc(unit: &[u8]) -> Vec<u8> {
 
 /// The first video stream of an AVI file.
 pub(super) fn video_track(bytes: &[u8]) -> Result<VideoTrack> {
-    let avi = parse(bytes)?;
+    let avi = parse(bytes, super::MAX_ANALYSED_SECONDS)?;
     let Some((number, stream)) = avi.streams.iter().enumerate().find(|(_, s)| &s.kind == b"vids") else {
         return Err(Error::NoVideoTrack);
     };
@@ -457,6 +492,6 @@ mod tests {
         bytes.extend_from_slice(&[1, 2, 3, 4]);
         let all: Vec<_> = chunks(&bytes, 0..bytes.len()).collect();
         assert_eq!(all, vec![(*b"00dc", 8..12)]);
-        assert!(parse(b"RIFF\x04\0\0\0AVI ").is_err());
+        assert!(parse(b"RIFF\x04\0\0\0AVI ", 600.0).is_err());
     }
 }

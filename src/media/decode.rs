@@ -56,11 +56,11 @@ pub(super) struct OpenedTrack {
 
 /// Recognises the container from the bytes (the extension is only a hint)
 /// and picks the first audio track.
-pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>) -> Result<OpenedTrack> {
+pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_seconds: f64) -> Result<OpenedTrack> {
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
     }
-    let format: Box<dyn FormatReader> = match IndexedReader::for_bytes(bytes) {
+    let format: Box<dyn FormatReader> = match IndexedReader::for_bytes(bytes, max_seconds) {
         Ok(reader) => Box::new(reader?),
         Err(bytes) => probe(bytes, extension)?,
     };
@@ -121,7 +121,7 @@ pub fn decode_audio(bytes: impl Into<Bytes>, extension: Option<&str>, max_second
 
 fn decode_guarded(bytes: Bytes, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
     let edit = (sniff_container(&bytes) == Some(Container::Mp4)).then(|| mp4_audio_edit(&bytes)).flatten();
-    let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension)?;
+    let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension, max_seconds)?;
     let mut decoder = codecs().make(&params, &DecoderOptions::default()).map_err(|e| Error::UnsupportedCodec {
         codec: codec_name.clone(),
         hint: match e {

@@ -31,8 +31,10 @@ pub(super) fn is_flv(bytes: &[u8]) -> bool {
     bytes.len() >= 9 && &bytes[..3] == b"FLV" && bytes[3] == 1
 }
 
-/// Every complete tag, in file order; a truncated last tag is left out.
-fn tags(bytes: &[u8]) -> Result<Vec<Tag>> {
+/// Every complete tag up to `cap_s` seconds (and two more), in file order; a
+/// truncated last tag is left out. A long file's tags past the analysed
+/// stretch are never touched.
+fn tags(bytes: &[u8], cap_s: f64) -> Result<Vec<Tag>> {
     if !is_flv(bytes) {
         return Err(Error::NotMedia("not an FLV file".into()));
     }
@@ -43,7 +45,7 @@ fn tags(bytes: &[u8]) -> Result<Vec<Tag>> {
         let size = u32::from_be_bytes([0, head[1], head[2], head[3]]) as usize;
         let ms = (u32::from_be_bytes([head[7], head[4], head[5], head[6]]) as i32) as i64;
         let start = pos + 11;
-        if start + size > bytes.len() {
+        if start + size > bytes.len() || ms as f64 > (cap_s + 2.0) * 1e3 {
             break;
         }
         // Bit 5 marks an encrypted tag: nothing here can read it.
@@ -89,9 +91,9 @@ fn legacy_audio(flags: u8) -> Result<Option<(CodecParameters, &'static str)>> {
     }))
 }
 
-/// The audio of an FLV file as one symphonia track.
-pub(super) fn audio_index(bytes: &[u8]) -> Result<AudioIndex> {
-    let tags = tags(bytes)?;
+/// The audio of an FLV file as one symphonia track, up to `cap_s` seconds.
+pub(super) fn audio_index(bytes: &[u8], cap_s: f64) -> Result<AudioIndex> {
+    let tags = tags(bytes, cap_s)?;
     let audio: Vec<&Tag> = tags.iter().filter(|t| t.kind == AUDIO && t.data.len() > 1).collect();
     let first = audio.first().ok_or(Error::NoAudioTrack)?;
     let flags = bytes[first.data.start];
@@ -203,7 +205,7 @@ fn video_packet(tag: &[u8]) -> (String, VideoPacket<'_>) {
 
 /// The video of an FLV file.
 pub(super) fn video_track(bytes: &[u8]) -> Result<VideoTrack> {
-    let tags = tags(bytes)?;
+    let tags = tags(bytes, super::MAX_ANALYSED_SECONDS)?;
     let mut codec = None;
     let mut config = None;
     let mut samples = Vec::new();
@@ -258,11 +260,12 @@ mod tests {
     #[test]
     fn tags_are_read_and_a_cut_last_tag_is_dropped() {
         let mut f = file(&[tag(AUDIO, 0, &[0x2f, 1, 2]), tag(VIDEO, 40, &[0x17, 1, 0, 0, 0, 9]), tag(AUDIO, 0x0100_0000, &[0x2f])]);
-        let all = tags(&f).unwrap();
+        let all = tags(&f, 1e9).unwrap();
         assert_eq!(all.iter().map(|t| (t.kind, t.ms)).collect::<Vec<_>>(), vec![(8, 0), (9, 40), (8, 0x0100_0000)]);
         f.truncate(f.len() - 6);
-        assert_eq!(tags(&f).unwrap().len(), 2);
-        assert!(tags(b"FLV").is_err());
+        assert_eq!(tags(&f, 1e9).unwrap().len(), 2);
+        assert_eq!(tags(&f, 1.0).unwrap().len(), 2, "tags past the cap are not read");
+        assert!(tags(b"FLV", 1e9).is_err());
     }
 
     #[test]
@@ -286,8 +289,8 @@ mod tests {
     #[test]
     fn codecs_without_a_decoder_say_which() {
         let f = file(&[tag(AUDIO, 0, &[0x6f, 1, 2, 3])]);
-        let err = audio_index(&f).unwrap_err().to_string();
+        let err = audio_index(&f, 600.0).unwrap_err().to_string();
         assert!(err.contains("nellymoser"), "{err}");
-        assert!(matches!(audio_index(&file(&[])), Err(Error::NoAudioTrack)));
+        assert!(matches!(audio_index(&file(&[]), 600.0), Err(Error::NoAudioTrack)));
     }
 }

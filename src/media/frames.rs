@@ -76,7 +76,7 @@ pub(super) fn not_video(bytes: &[u8]) -> Error {
     // An audio file the audio decoder recognises has, by definition, no
     // picture; its first megabytes are enough to recognise it.
     let head = &bytes[..bytes.len().min(4 << 20)];
-    match super::decode::open_first_audio_track(bytes::Bytes::copy_from_slice(head), None) {
+    match super::decode::open_first_audio_track(bytes::Bytes::copy_from_slice(head), None, super::MAX_ANALYSED_SECONDS) {
         Ok(_) => Error::NoVideoTrack,
         Err(_) => Error::NotMedia("no video container or still image recognised".into()),
     }

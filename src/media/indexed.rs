@@ -43,11 +43,12 @@ pub(super) struct IndexedReader {
 }
 
 impl IndexedReader {
-    /// The reader for `bytes` if they are an AVI or FLV file, else the bytes back.
-    pub fn for_bytes(bytes: Bytes) -> std::result::Result<crate::error::Result<IndexedReader>, Bytes> {
+    /// The reader for `bytes` if they are an AVI or FLV file (its packets up
+    /// to `max_seconds`), else the bytes back.
+    pub fn for_bytes(bytes: Bytes, max_seconds: f64) -> std::result::Result<crate::error::Result<IndexedReader>, Bytes> {
         let index = match sniff_container(&bytes) {
-            Some(Container::Avi) => super::avi::audio_index(&bytes),
-            Some(Container::Flv) => super::flv::audio_index(&bytes),
+            Some(Container::Avi) => super::avi::audio_index(&bytes, max_seconds),
+            Some(Container::Flv) => super::flv::audio_index(&bytes, max_seconds),
             _ => return Err(bytes),
         };
         Ok(index.map(|index| Self::new(bytes, index)))
@@ -63,7 +64,7 @@ impl FormatReader for IndexedReader {
     fn try_new(mut source: MediaSourceStream, _options: &FormatOptions) -> SymphoniaResult<Self> {
         let mut bytes = Vec::new();
         source.read_to_end(&mut bytes)?;
-        match Self::for_bytes(bytes.into()) {
+        match Self::for_bytes(bytes.into(), f64::INFINITY) {
             Ok(Ok(reader)) => Ok(reader),
             Ok(Err(_)) => Err(SymphoniaError::DecodeError("damaged AVI/FLV headers")),
             Err(_) => Err(SymphoniaError::Unsupported("neither AVI nor FLV")),
