@@ -1,5 +1,5 @@
-//! Every container × codec pair the users' folders hold, generated here with
-//! ffmpeg: the audio decoded natively matches ffmpeg's decode of the same
+//! Every container × codec pair the users' folders hold
+//! (`tests/fixtures/formats.json`), generated here with ffmpeg: the audio decoded natively matches ffmpeg's decode of the same
 //! file (SNR after both are resampled to 16 kHz mono), the video says what it
 //! is, and damaged copies fail alone, quickly, with a reason. The frames of
 //! the H.264 files are checked against ffmpeg in `tests/frames.rs`; the same

@@ -2,6 +2,7 @@
 //! video frames for the vision branch.
 
 mod avi;
+mod budget;
 mod decode;
 mod demux;
 mod flv;

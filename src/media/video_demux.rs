@@ -228,7 +228,8 @@ fn video_only_copy(bytes: &[u8]) -> Result<Vec<u8>> {
 fn demux_mp4(bytes: &[u8]) -> Result<VideoTrack> {
     use re_mp4::{StsdBoxContent, TrackKind};
     let copy = video_only_copy(bytes)?;
-    let mp4 = re_mp4::Mp4::read_bytes(&copy).map_err(|e| Error::NotMedia(format!("MP4/MOV: {e}")))?;
+    let budgeted = super::budget::Budgeted::new(Cursor::new(&copy[..]), copy.len() as u64);
+    let mp4 = re_mp4::Mp4::read(budgeted, copy.len() as u64).map_err(|e| Error::NotMedia(format!("MP4/MOV: {e}")))?;
     let track = mp4.tracks().values().find(|t| t.kind == Some(TrackKind::Video)).ok_or(Error::NoVideoTrack)?;
     let stsd = &track.trak(&mp4).mdia.minf.stbl.stsd.contents;
     let codec = match stsd {
@@ -290,7 +291,7 @@ fn matroska_codec(codec_id: &str) -> String {
 fn demux_matroska(bytes: &[u8]) -> Result<VideoTrack> {
     use matroska_demuxer::{Frame, MatroskaFile, TrackType};
     let bad = |e: matroska_demuxer::DemuxError| Error::NotMedia(format!("Matroska/WebM: {e}"));
-    let mut mkv = MatroskaFile::open(Cursor::new(bytes)).map_err(bad)?;
+    let mut mkv = MatroskaFile::open(super::budget::Budgeted::new(Cursor::new(bytes), bytes.len() as u64)).map_err(bad)?;
     let track = mkv.tracks().iter().find(|t| t.track_type() == TrackType::Video).ok_or(Error::NoVideoTrack)?;
     let number = track.track_number().get();
     let codec = matroska_codec(track.codec_id());
