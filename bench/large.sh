@@ -35,9 +35,16 @@ if [[ ! -f "$OUT/two-hours.wav" ]]; then
        -map "[a]" -c:a pcm_s24le "$OUT/two-hours.wav"
 fi
 
-python3 - "$BIN" "$OUT" <<'PY'
-import json, os, resource, subprocess, sys, time
-bin_, out = sys.argv[1], sys.argv[2]
+MODELS="$OUT/models"
+rm -rf "$MODELS"; mkdir -p "$MODELS"
+for f in "$ROOT"/models/*; do ln -s "$f" "$MODELS/"; done
+rm "$MODELS/manifest.json"; cp "$ROOT/models/manifest.json" "$MODELS/"
+"$BIN" --models "$MODELS" models import xclip "$ROOT/tests/fixtures/tiny-xclip" >/dev/null
+cp "$ROOT/tests/data/media/voice.mp4" "$OUT/seven-seconds.mp4"
+
+python3 - "$BIN" "$OUT" "$MODELS" <<'PY'
+import json, os, subprocess, sys, time
+bin_, out, models = sys.argv[1], sys.argv[2], sys.argv[3]
 
 def run(cmd):
     """Wall time and peak RSS (MB) of one child process."""
@@ -47,15 +54,21 @@ def run(cmd):
     stdout = p.stdout.read()
     return time.time() - started, usage.ru_maxrss / 1024, stdout, status
 
-print(f"{'file':<16} {'size':>8}  {'creative-filter transcribe':>34}  {'ffmpeg, first 10 min':>22}")
-print(f"{'':<16} {'GB':>8}  {'s':>8} {'peak MB':>9} {'truncated':>10} {'words':>5}  {'s':>8} {'peak MB':>9}")
-for name in ["two-hours.wav", "two-hours.mp4", "two-hours.avi"]:
+def report(stdout):
+    r = json.loads(stdout.decode().strip().splitlines()[-1])
+    if "error" in r:
+        sys.exit(f"{name}: {r['error']}")
+    return r
+
+print(f"{'file':<18} {'size':>7}  {'transcribe':>26}  {'classify, video branch on':>30}  {'ffmpeg, 10 min':>15}")
+print(f"{'':<18} {'GB':>7}  {'s':>6} {'peak MB':>8} {'truncated':>10}  {'s':>6} {'peak MB':>8} {'modality':>14}  {'s':>5} {'peak MB':>8}")
+for name in ["seven-seconds.mp4", "two-hours.wav", "two-hours.mp4", "two-hours.avi"]:
     path = os.path.join(out, name)
     gb = os.path.getsize(path) / 1e9
-    t, rss, stdout, status = run([bin_, "transcribe", path])
-    report = json.loads(stdout.decode().strip().splitlines()[-1])
-    if "error" in report:
-        sys.exit(f"{name}: {report['error']}")
+    t, rss, stdout, _ = run([bin_, "transcribe", path])
+    heard = report(stdout)
+    ct, crss, stdout, _ = run([bin_, "--models", models, "classify", "--no-cache", path])
+    decided = report(stdout)
     ft, frss, _, _ = run(["ffmpeg", "-nostdin", "-v", "error", "-t", "600", "-i", path, "-vn", "-ac", "1", "-ar", "16000", "-f", "null", "-"])
-    print(f"{name:<16} {gb:>8.2f}  {t:>8.1f} {rss:>9.0f} {str(report['truncated']):>10} {len(report['text'].split()):>5}  {ft:>8.1f} {frss:>9.0f}")
+    print(f"{name:<18} {gb:>7.2f}  {t:>6.1f} {rss:>8.0f} {str(heard['truncated']):>10}  {ct:>6.1f} {crss:>8.0f} {decided['modality']:>14}  {ft:>5.1f} {frss:>8.0f}")
 PY

@@ -12,10 +12,9 @@ use crate::cache::FeatureCache;
 use crate::classify::fusion::{self, Basis, FusionParams, SpeechAmount};
 use crate::classify::{Classifier, Decision, Head, SegmentDictionary};
 use crate::creative::{hear, listen, Creative, Heard, MediaIndex, StageTimings};
-use crate::media::DecodedAudio;
+use crate::media::{DecodedAudio, MediaBytes};
 use crate::asr::Transcript;
 use crate::error::{Error, Result};
-use crate::models::manifest::sha256_hex;
 use crate::table::{is_blank, Table};
 use crate::text::TextEncoder;
 use crate::vision::{VisionBranch, VISION_OFF_NOTE};
@@ -219,10 +218,9 @@ impl Engine {
     }
 
     /// Transcript (cached by content hash) and embedding (cached by text).
-    pub fn features(&self, creative: &Creative, bytes: impl Into<Bytes>) -> Result<Features> {
-        let bytes = bytes.into();
-        let hash = sha256_hex(&bytes);
-        self.features_hashed(creative, &hash, bytes)
+    pub fn features(&self, creative: &Creative, media: impl Into<MediaBytes>) -> Result<Features> {
+        let MediaBytes { bytes, sha256 } = media.into();
+        self.features_hashed(creative, &sha256, bytes)
     }
 
     /// [`Engine::features`] when the caller already has the content hash.
@@ -264,8 +262,8 @@ impl Engine {
     }
 
     /// Transcribes (or recalls) and decides one creative.
-    pub fn classify(&self, classifier: &Classifier, creative: &Creative, bytes: impl Into<Bytes>) -> Result<Verdict> {
-        let f = self.features(creative, bytes)?;
+    pub fn classify(&self, classifier: &Classifier, creative: &Creative, media: impl Into<MediaBytes>) -> Result<Verdict> {
+        let f = self.features(creative, media)?;
         verdict(classifier, creative, &f)
     }
 
@@ -277,15 +275,15 @@ impl Engine {
         classifier: &Classifier,
         vision: Option<&VisionBranch>,
         creative: &Creative,
-        bytes: impl Into<Bytes>,
+        media: impl Into<MediaBytes>,
         frames: impl FnOnce(&[u8], usize, usize) -> Result<(Vec<Vec<u8>>, usize)>,
     ) -> Result<Verdict> {
-        let bytes: Bytes = bytes.into();
+        let media: MediaBytes = media.into();
         let (seen, _) = vision_outcome(vision, classifier.segments(), || {
             let b = vision.expect("only called with a branch");
-            frames(&bytes, b.model.frames(), b.model.image_size())
+            frames(&media.bytes, b.model.frames(), b.model.image_size())
         });
-        let f = Features::or_soundless(self.features(creative, bytes), &seen)?;
+        let f = Features::or_soundless(self.features(creative, media), &seen)?;
         let fusion = vision.map(|b| b.fusion).unwrap_or_default();
         verdict_with_vision(classifier, creative, &f, seen, &fusion)
     }

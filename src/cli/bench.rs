@@ -169,7 +169,7 @@ fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
         let path = base.join(file);
         let creative = Creative::from_file_name(file);
         let t = Instant::now();
-        let heard = listen(read_input(&path)?, &creative, &transcriber, &opts, DEFAULT_MAX_SECONDS)?;
+        let heard = listen(read_input(&path)?.bytes, &creative, &transcriber, &opts, DEFAULT_MAX_SECONDS)?;
         let secs = t.elapsed().as_secs_f64();
         audio_s += heard.duration_s;
         // Both sides pad every clip to whole 30-s windows.

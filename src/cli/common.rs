@@ -83,7 +83,7 @@ fn model_file_id(models: &Path, file: &str) -> String {
 
 /// The user's segment dictionary (`.xlsx`/`.csv`), if one was given.
 pub fn load_dictionary(path: Option<&Path>) -> Result<Option<SegmentDictionary>> {
-    path.map(|p| SegmentDictionary::from_file_bytes(&p.to_string_lossy(), &read_input(p)?)).transpose()
+    path.map(|p| SegmentDictionary::from_file_bytes(&p.to_string_lossy(), &read_input(p)?.bytes)).transpose()
 }
 
 pub fn load_head(path: Option<&Path>, encoder: &TextEncoder) -> Result<Option<Head>> {
@@ -124,7 +124,7 @@ pub fn load_whisper(dir: &Path) -> Result<Transcriber> {
     load_transcriber(&gguf, &tokenizer)
 }
 
-pub fn read_input(path: &Path) -> Result<bytes::Bytes> {
+pub fn read_input(path: &Path) -> Result<creative_filter::media::MediaBytes> {
     creative_filter::media::read_file(path)
 }
 

@@ -137,7 +137,7 @@ fn load_examples(
             }
         };
         let creative = Creative::from_file_name(&path.to_string_lossy());
-        let bytes = match read_input(path) {
+        let media = match read_input(path) {
             Ok(b) => b,
             Err(e) => {
                 problems.push(row_problem(e.to_string()));
@@ -146,11 +146,11 @@ fn load_examples(
         };
         let video = seen.as_ref().map(|v| {
             isolated(|| {
-                let frames = sample_frames(&bytes, v.model.frames(), v.model.image_size())?;
+                let frames = sample_frames(&media.bytes, v.model.frames(), v.model.image_size())?;
                 v.model.embedding(&v.model.video(&frames.rgb, frames.size)?)
             })
         });
-        let heard = match isolated(|| engine.features(&creative, bytes)) {
+        let heard = match isolated(|| engine.features(&creative, media)) {
             Err(Error::NoAudioTrack) => Ok(Features::soundless()),
             other => other,
         };

@@ -31,7 +31,7 @@ pub fn run(args: Args, models: &Path) -> creative_filter::Result<i32> {
         let creative = Creative::from_file_name(&name);
         let started = Instant::now();
         let result = isolated(|| {
-            let bytes = read_input(path)?;
+            let bytes = read_input(path)?.bytes;
             listen(bytes, &creative, &transcriber, &opts, args.asr.max_seconds)
         });
         let line = match result {

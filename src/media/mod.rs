@@ -33,23 +33,49 @@ pub(crate) fn guarded<T>(what: &str, read: impl FnOnce() -> crate::Result<T>) ->
         .unwrap_or_else(|_| Err(crate::Error::NotMedia(format!("the file's {what} is damaged"))))
 }
 
+/// A creative's bytes and their SHA-256, the key its transcript and
+/// embedding are cached under.
+#[derive(Debug, Clone)]
+pub struct MediaBytes {
+    pub bytes: bytes::Bytes,
+    pub sha256: String,
+}
+
+impl From<Vec<u8>> for MediaBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        let sha256 = crate::models::manifest::sha256_hex(&bytes);
+        MediaBytes { bytes: bytes.into(), sha256 }
+    }
+}
+
 /// A creative's bytes from disk. Files of 16 MiB and more are memory-mapped:
 /// only the parts the readers touch (headers, the first minutes of audio,
-/// the sampled frames) are read, and the kernel may drop those pages again,
-/// so a 2 GB file costs no 2 GB of memory. A file truncated by another
-/// program while it is mapped is a crash (SIGBUS) the tool cannot catch.
+/// the sampled frames) are read, and the pages that hashing the whole file
+/// touched are handed back as it goes, so a 2 GB file costs no 2 GB of
+/// memory. A file truncated by another program while it is mapped is a
+/// crash (SIGBUS) the tool cannot catch.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn read_file(path: &std::path::Path) -> crate::Result<bytes::Bytes> {
+pub fn read_file(path: &std::path::Path) -> crate::Result<MediaBytes> {
+    use sha2::{Digest, Sha256};
     let read_error = |source| crate::Error::Read { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(read_error)?;
     let len = file.metadata().map_err(read_error)?.len();
     if len < 16 << 20 {
-        return std::fs::read(path).map(bytes::Bytes::from).map_err(read_error);
+        return std::fs::read(path).map(MediaBytes::from).map_err(read_error);
     }
     // SAFETY: the map is read-only and private; the only hazard is the file
     // shrinking underneath it, stated above.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(read_error)?;
-    Ok(bytes::Bytes::from_owner(map))
+    let mut hasher = Sha256::new();
+    const CHUNK: usize = 64 << 20;
+    for start in (0..map.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(map.len());
+        hasher.update(&map[start..end]);
+        // SAFETY: dropping the pages of a read-only file mapping only means
+        // they are read from the file again when next touched.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) };
+    }
+    Ok(MediaBytes { sha256: hex::encode(hasher.finalize()), bytes: bytes::Bytes::from_owner(map) })
 }
 
 /// How much of a creative is analysed, audio and video alike: an
