@@ -17,7 +17,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use super::indexed::{channels, IndexedReader};
-use super::video_demux::{mp4_audio_edit, sniff_container, Container};
+use super::video_demux::{mp4_audio_edit, mp4_tables_fit, sniff_container, Container};
 use super::Audio;
 use crate::error::{Error, Result};
 
@@ -59,6 +59,9 @@ pub(super) struct OpenedTrack {
 pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_seconds: f64) -> Result<OpenedTrack> {
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
+    }
+    if sniff_container(&bytes) == Some(Container::Mp4) {
+        mp4_tables_fit(&bytes)?;
     }
     let format: Box<dyn FormatReader> = match IndexedReader::for_bytes(bytes, max_seconds) {
         Ok(reader) => Box::new(reader?),

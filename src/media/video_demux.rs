@@ -126,6 +126,47 @@ fn child(bytes: &[u8], parent: (Range<usize>, usize), name: &[u8; 4]) -> Option<
     boxes(bytes, parent.1..parent.0.end).find(|(n, _, _)| n == name).map(|(_, r, p)| (r, p))
 }
 
+/// Checks that every sample table of every track holds as many entries as
+/// it claims: symphonia's MP4 reader allocates a table by its stated count
+/// before reading it, and a damaged count (fuzzing found 33 GB) aborts the
+/// process instead of failing the file.
+pub(super) fn mp4_tables_fit(bytes: &[u8]) -> Result<()> {
+    let be32 = |at: usize| bytes.get(at..at + 4).map_or(0, |b| u32::from_be_bytes(b.try_into().unwrap()) as u64);
+    let damaged = |name: &[u8; 4]| Error::NotMedia(format!("the MP4 sample table '{}' claims more entries than it holds", String::from_utf8_lossy(name)));
+    for (name, moov, payload) in boxes(bytes, 0..bytes.len()) {
+        if &name != b"moov" {
+            continue;
+        }
+        for (name, trak, tpayload) in boxes(bytes, payload..moov.end) {
+            if &name != b"trak" {
+                continue;
+            }
+            let stbl = child(bytes, (trak, tpayload), b"mdia")
+                .and_then(|m| child(bytes, m, b"minf"))
+                .and_then(|m| child(bytes, m, b"stbl"));
+            let Some((stbl, spayload)) = stbl else { continue };
+            for (name, table, p) in boxes(bytes, spayload..stbl.end) {
+                // (where the count is, bytes per entry) after version and flags
+                let (count_at, entry) = match &name {
+                    b"stts" | b"ctts" => (p + 4, 8),
+                    b"stsc" => (p + 4, 12),
+                    b"stco" | b"stss" => (p + 4, 4),
+                    b"co64" => (p + 4, 8),
+                    // A constant sample size has no per-sample entries.
+                    b"stsz" if be32(p + 4) != 0 => continue,
+                    b"stsz" => (p + 8, 4),
+                    _ => continue,
+                };
+                let room = table.end.saturating_sub(count_at + 4) as u64;
+                if be32(count_at).saturating_mul(entry) > room {
+                    return Err(damaged(&name));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The first edit of an MP4 audio track: where its media starts (the
 /// encoder's priming, which players skip) and how long it plays, both in
 /// seconds. Symphonia's MP4 reader does not apply edit lists.
@@ -227,6 +268,7 @@ fn video_only_copy(bytes: &[u8]) -> Result<Vec<u8>> {
 
 fn demux_mp4(bytes: &[u8]) -> Result<VideoTrack> {
     use re_mp4::{StsdBoxContent, TrackKind};
+    mp4_tables_fit(bytes)?;
     let copy = video_only_copy(bytes)?;
     let budgeted = super::budget::Budgeted::new(Cursor::new(&copy[..]), copy.len() as u64);
     let mp4 = re_mp4::Mp4::read(budgeted, copy.len() as u64).map_err(|e| Error::NotMedia(format!("MP4/MOV: {e}")))?;
