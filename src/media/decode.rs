@@ -52,6 +52,8 @@ pub(super) struct OpenedTrack {
     pub params: CodecParameters,
     /// Short codec name, e.g. "aac", "vorbis", "opus".
     pub codec_name: String,
+    /// An MP4's audio edit: seconds of priming to skip, seconds to play.
+    pub edit: Option<(f64, Option<f64>)>,
 }
 
 /// Recognises the container from the bytes (the extension is only a hint)
@@ -60,12 +62,16 @@ pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
     }
-    if sniff_container(&bytes) == Some(Container::Mp4) {
-        mp4_tables_fit(&bytes)?;
-    }
-    let format: Box<dyn FormatReader> = match IndexedReader::for_bytes(bytes, max_seconds) {
-        Ok(reader) => Box::new(reader?),
-        Err(bytes) => probe(bytes, extension)?,
+    let container = sniff_container(&bytes);
+    let mut edit = None;
+    let format: Box<dyn FormatReader> = match container {
+        Some(c @ (Container::Avi | Container::Flv)) => Box::new(IndexedReader::open(bytes, c, max_seconds)?),
+        Some(Container::Mp4) => {
+            mp4_tables_fit(&bytes)?;
+            edit = mp4_audio_edit(&bytes);
+            probe(bytes, extension)?
+        }
+        _ => probe(bytes, extension)?,
     };
     let track = format
         .tracks()
@@ -85,7 +91,7 @@ pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_
         }
     }
     let codec_name = codec_short_name(&params);
-    Ok(OpenedTrack { format, track_id, params, codec_name })
+    Ok(OpenedTrack { format, track_id, params, codec_name, edit })
 }
 
 /// Symphonia's own containers, recognised by its probe.
@@ -123,8 +129,7 @@ pub fn decode_audio(bytes: impl Into<Bytes>, extension: Option<&str>, max_second
 }
 
 fn decode_guarded(bytes: Bytes, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
-    let edit = (sniff_container(&bytes) == Some(Container::Mp4)).then(|| mp4_audio_edit(&bytes)).flatten();
-    let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension, max_seconds)?;
+    let OpenedTrack { mut format, track_id, params, codec_name, edit } = open_first_audio_track(bytes, extension, max_seconds)?;
     let mut decoder = codecs().make(&params, &DecoderOptions::default()).map_err(|e| Error::UnsupportedCodec {
         codec: codec_name.clone(),
         hint: match e {

@@ -72,7 +72,7 @@ pub fn demux_audio(bytes: impl Into<bytes::Bytes>, extension: Option<&str>, max_
 }
 
 fn demux_guarded(bytes: bytes::Bytes, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
-    let OpenedTrack { mut format, track_id, params, codec_name } = open_first_audio_track(bytes, extension, max_seconds)?;
+    let OpenedTrack { mut format, track_id, params, codec_name, .. } = open_first_audio_track(bytes, extension, max_seconds)?;
     let codec = webcodecs_codec(&params, &codec_name)?;
     // Opus tracks come out of `open_first_audio_track` at 48 kHz with their channel count.
     let sample_rate = params.sample_rate.ok_or_else(|| Error::Decode("the stream does not state its sample rate".into()))?;

@@ -43,15 +43,14 @@ pub(super) struct IndexedReader {
 }
 
 impl IndexedReader {
-    /// The reader for `bytes` if they are an AVI or FLV file (its packets up
-    /// to `max_seconds`), else the bytes back.
-    pub fn for_bytes(bytes: Bytes, max_seconds: f64) -> std::result::Result<crate::error::Result<IndexedReader>, Bytes> {
-        let index = match sniff_container(&bytes) {
-            Some(Container::Avi) => super::avi::audio_index(&bytes, max_seconds),
-            Some(Container::Flv) => super::flv::audio_index(&bytes, max_seconds),
-            _ => return Err(bytes),
+    /// The reader for an AVI or FLV file, its packets up to `max_seconds`.
+    pub fn open(bytes: Bytes, container: Container, max_seconds: f64) -> crate::error::Result<IndexedReader> {
+        let index = match container {
+            Container::Avi => super::avi::audio_index(&bytes, max_seconds)?,
+            Container::Flv => super::flv::audio_index(&bytes, max_seconds)?,
+            other => return Err(crate::error::Error::Invalid(format!("{other:?} is read by symphonia, not indexed"))),
         };
-        Ok(index.map(|index| Self::new(bytes, index)))
+        Ok(Self::new(bytes, index))
     }
 
     fn new(bytes: Bytes, index: AudioIndex) -> Self {
@@ -64,10 +63,10 @@ impl FormatReader for IndexedReader {
     fn try_new(mut source: MediaSourceStream, _options: &FormatOptions) -> SymphoniaResult<Self> {
         let mut bytes = Vec::new();
         source.read_to_end(&mut bytes)?;
-        match Self::for_bytes(bytes.into(), f64::INFINITY) {
-            Ok(Ok(reader)) => Ok(reader),
-            Ok(Err(_)) => Err(SymphoniaError::DecodeError("damaged AVI/FLV headers")),
-            Err(_) => Err(SymphoniaError::Unsupported("neither AVI nor FLV")),
+        match sniff_container(&bytes).filter(|c| matches!(c, Container::Avi | Container::Flv)) {
+            Some(container) => Self::open(bytes.into(), container, f64::INFINITY)
+                .map_err(|_| SymphoniaError::DecodeError("damaged AVI/FLV headers")),
+            None => Err(SymphoniaError::Unsupported("neither AVI nor FLV")),
         }
     }
 
