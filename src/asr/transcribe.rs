@@ -10,7 +10,7 @@ use web_time::Instant;
 use super::hallucination::{compression_ratio, has_words, normalize, reject_reason};
 use super::mel::{LogMel, HOP_LENGTH, SAMPLE_RATE, WINDOW_FRAMES};
 use super::tokenizer::WhisperTokenizer;
-use super::whisper::Whisper;
+use super::whisper::{DecoderState, Whisper};
 use crate::error::Result;
 
 /// Seconds per timestamp token and per encoder position.
@@ -183,15 +183,18 @@ impl Transcriber {
             let audio = self.model.encoder.forward(&window)?;
             timings.encoder_ms += t.elapsed().as_secs_f64() * 1e3;
             let t = Instant::now();
+            // The cross-attention keys and values are one large matmul per
+            // layer: made on all threads, before the token-by-token loop.
+            let mut state = self.model.decoder.start(&audio)?;
             let lang = match &language {
                 Some(l) => l.clone(),
                 None => {
-                    let detected = self.on_decode_thread(|| self.detect_language(&audio))?;
+                    let detected = self.on_decode_thread(|| self.detect_language(&mut state))?;
                     language = Some(detected.clone());
                     detected
                 }
             };
-            let decoded = self.on_decode_thread(|| self.decode_window(&audio, &lang, opts))?;
+            let decoded = self.on_decode_thread(|| self.decode_window(&mut state, &lang, opts))?;
             timings.decoder_ms += t.elapsed().as_secs_f64() * 1e3;
             windows += 1;
             min_no_speech = min_no_speech.min(decoded.no_speech_prob);
@@ -246,10 +249,10 @@ impl Transcriber {
     }
 
     /// The most likely language token after `<|startoftranscript|>`.
-    fn detect_language(&self, audio: &Tensor) -> Result<String> {
+    fn detect_language(&self, state: &mut DecoderState) -> Result<String> {
         let dec = &self.model.decoder;
-        let mut state = dec.start(audio)?;
-        let logits = dec.logits(&dec.step(self.tokenizer.sot, &mut state)?)?;
+        state.rewind();
+        let logits = dec.logits(&dec.step(self.tokenizer.sot, state)?)?;
         let best = self
             .tokenizer
             .languages
@@ -260,17 +263,17 @@ impl Transcriber {
         Ok(best)
     }
 
-    fn decode_window(&self, audio: &Tensor, language: &str, opts: &TranscribeOptions) -> Result<WindowDecode> {
+    fn decode_window(&self, state: &mut DecoderState, language: &str, opts: &TranscribeOptions) -> Result<WindowDecode> {
         let tk = &self.tokenizer;
         let dec = &self.model.decoder;
         let prompt = [tk.sot, tk.language_token(language)?, tk.transcribe];
-        let mut state = dec.start(audio)?;
+        state.rewind();
         // Whisper reads the no-speech probability at the start-of-transcript position.
-        let at_sot = log_softmax(&dec.logits(&dec.step(prompt[0], &mut state)?)?);
+        let at_sot = log_softmax(&dec.logits(&dec.step(prompt[0], state)?)?);
         let no_speech_prob = at_sot[tk.no_speech as usize].exp();
         let mut hidden = None;
         for &t in &prompt[1..] {
-            hidden = Some(dec.step(t, &mut state)?);
+            hidden = Some(dec.step(t, state)?);
         }
         let mut logits = dec.logits(hidden.as_ref().expect("the prompt has three tokens"))?;
         let mut tokens: Vec<u32> = Vec::new();
@@ -285,7 +288,7 @@ impl Transcriber {
                 break;
             }
             tokens.push(next);
-            logits = dec.logits(&dec.step(next, &mut state)?)?;
+            logits = dec.logits(&dec.step(next, state)?)?;
         }
         Ok(WindowDecode { avg_logprob: sum_logprob / (tokens.len() + 1) as f32, tokens, no_speech_prob })
     }

@@ -1,11 +1,13 @@
 //! Whisper encoder-decoder on candle, tensor names as Hugging Face's
 //! `WhisperForConditionalGeneration`.
 //!
-//! Weights are stored Q8_0. The encoder runs over 1,500 positions at once,
-//! where a dense f32 GEMM is several times faster than row-by-row quantized
-//! dot products, so its matrices are dequantized once at load (≈80 MB). The
-//! decoder produces one token at a time, where reading fewer bytes wins, so
-//! it keeps Q8_0 matrices and a self-attention KV cache.
+//! Weights are stored Q8_0. The encoder runs over 1,500 positions at once
+//! through the shared linear layer ([`crate::kernels::linear`]): the int8
+//! kernel where the CPU has AVX-512 VNNI, else a dense f32 GEMM of the
+//! matrices dequantized once at load, both several times faster there than
+//! row-by-row quantized dot products. The decoder produces one token at a
+//! time, where reading fewer bytes wins, so it keeps candle's Q8_0 matmuls
+//! and a self-attention KV cache.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -15,8 +17,10 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig, LayerNorm};
 
 use super::config::Config;
-use crate::kernels::attention::{attention, Heads, Shape};
 use crate::error::{Error, Result};
+use crate::kernels::attention::{attention, Heads, Shape};
+use crate::kernels::linear::{self as kernels, copy_qtensor, Fallback};
+use crate::kernels::math::{self, Act};
 
 /// Named tensors from a GGUF file or a Hugging Face safetensors checkpoint.
 pub struct Weights {
@@ -66,12 +70,17 @@ impl Weights {
         Ok(self.q(name)?.dequantize(&self.device)?)
     }
 
-    fn linear(&self, prefix: &str, dense: bool) -> Result<Linear> {
+    fn vector(&self, name: &str) -> Result<Vec<f32>> {
+        Ok(self.f32(name)?.flatten_all()?.to_vec1()?)
+    }
+
+    /// A decoder projection: candle's Q8_0 matmul, one token at a time.
+    fn linear(&self, prefix: &str) -> Result<Linear> {
         let w = self.q(&format!("{prefix}.weight"))?;
-        let weight = if dense || w.dtype() == GgmlDType::F32 {
+        let weight = if w.dtype() == GgmlDType::F32 {
             QMatMul::Tensor(w.dequantize(&self.device)?)
         } else {
-            QMatMul::from_arc(std::sync::Arc::new(self.q_clone(w)?))?
+            QMatMul::from_arc(std::sync::Arc::new(copy_qtensor(w)?))?
         };
         let bias = match self.tensors.get(&format!("{prefix}.bias")) {
             Some(b) => Some(b.dequantize(&self.device)?),
@@ -80,12 +89,23 @@ impl Weights {
         Ok(Linear { weight, bias })
     }
 
-    fn q_clone(&self, t: &QTensor) -> Result<QTensor> {
-        let data = t.data()?;
-        Ok(QTensor::new(
-            candle_core::quantized::QStorage::from_data(data, &self.device, t.dtype())?,
-            t.shape().clone(),
-        )?)
+    /// A projection's matrix as stored, and its bias if it has one.
+    fn matrix_and_bias(&self, prefix: &str) -> Result<(QTensor, Option<Vec<f32>>)> {
+        let bias = match self.tensors.contains_key(&format!("{prefix}.bias")) {
+            true => Some(self.vector(&format!("{prefix}.bias"))?),
+            false => None,
+        };
+        Ok((copy_qtensor(self.q(&format!("{prefix}.weight"))?)?, bias))
+    }
+
+    /// A projection applied to a whole window of positions at once.
+    fn dense_linear(&self, prefix: &str) -> Result<kernels::Linear> {
+        let (w, b) = self.matrix_and_bias(prefix)?;
+        kernels::Linear::new(w, b, Fallback::Dense)
+    }
+
+    fn norm(&self, prefix: &str) -> Result<math::LayerNorm> {
+        Ok(math::LayerNorm { gamma: self.vector(&format!("{prefix}.weight"))?, beta: self.vector(&format!("{prefix}.bias"))?, eps: 1e-5 })
     }
 
     fn layer_norm(&self, prefix: &str) -> Result<LayerNorm> {
@@ -120,41 +140,16 @@ struct Attention {
     k: Linear,
     v: Linear,
     out: Linear,
-    n_head: usize,
 }
 
 impl Attention {
-    fn load(w: &Weights, prefix: &str, n_head: usize, dense: bool, dense_kv: bool) -> Result<Self> {
+    fn load(w: &Weights, prefix: &str) -> Result<Self> {
         Ok(Self {
-            q: w.linear(&format!("{prefix}.q_proj"), dense)?,
-            k: w.linear(&format!("{prefix}.k_proj"), dense_kv)?,
-            v: w.linear(&format!("{prefix}.v_proj"), dense_kv)?,
-            out: w.linear(&format!("{prefix}.out_proj"), dense)?,
-            n_head,
+            q: w.linear(&format!("{prefix}.q_proj"))?,
+            k: w.linear(&format!("{prefix}.k_proj"))?,
+            v: w.linear(&format!("{prefix}.v_proj"))?,
+            out: w.linear(&format!("{prefix}.out_proj"))?,
         })
-    }
-
-    /// (batch, time, d) → (batch, heads, time, d/heads)
-    fn heads(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (b, t, d) = x.dims3()?;
-        x.reshape((b, t, self.n_head, d / self.n_head))?.transpose(1, 2)?.contiguous()
-    }
-
-    fn kv(&self, x: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
-        Ok((self.heads(&self.k.forward(x)?)?, self.heads(&self.v.forward(x)?)?))
-    }
-
-    /// Unmasked self-attention over all positions of x (batch, time, d),
-    /// through the fused kernel: no per-head transposes, no score tensor.
-    fn self_attend(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (b, t, d) = x.dims3()?;
-        let project = |l: &Linear| l.forward(x)?.flatten_all()?.to_vec1::<f32>();
-        let (q, k, v) = (project(&self.q)?, project(&self.k)?, project(&self.v)?);
-        let hd = d / self.n_head;
-        let shape = Shape { batch: b, len: t, heads: self.n_head, head_dim: hd };
-        let (q, k, v) = (Heads::dense(&q, d), Heads::dense(&k, d), Heads::dense(&v, d));
-        let y = attention(q, k, v, shape, 1.0 / (hd as f32).sqrt(), None);
-        self.out.forward(&Tensor::from_vec(y, (b, t, d), x.device())?)
     }
 }
 
@@ -166,11 +161,11 @@ struct Mlp {
 }
 
 impl Mlp {
-    fn load(w: &Weights, prefix: &str, dense: bool) -> Result<Self> {
+    fn load(w: &Weights, prefix: &str) -> Result<Self> {
         Ok(Self {
             ln: w.layer_norm(&format!("{prefix}.final_layer_norm"))?,
-            fc1: w.linear(&format!("{prefix}.fc1"), dense)?,
-            fc2: w.linear(&format!("{prefix}.fc2"), dense)?,
+            fc1: w.linear(&format!("{prefix}.fc1"))?,
+            fc2: w.linear(&format!("{prefix}.fc2"))?,
         })
     }
 
@@ -180,66 +175,115 @@ impl Mlp {
     }
 }
 
-#[derive(Debug, Clone)]
+/// One encoder block (pre-LayerNorm): self-attention, then the MLP, each
+/// added to the residual stream inside its output projection.
 struct EncoderLayer {
-    ln: LayerNorm,
-    attn: Attention,
-    mlp: Mlp,
+    attn_ln: math::LayerNorm,
+    /// Query, key and value projections as one [3d, d] matmul.
+    qkv: kernels::Linear,
+    out: kernels::Linear,
+    mlp_ln: math::LayerNorm,
+    fc1: kernels::Linear,
+    fc2: kernels::Linear,
+}
+
+impl EncoderLayer {
+    fn load(w: &Weights, prefix: &str) -> Result<Self> {
+        let a = format!("{prefix}.self_attn");
+        let qkv = ["q_proj", "k_proj", "v_proj"]
+            .iter()
+            .map(|n| w.matrix_and_bias(&format!("{a}.{n}")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            attn_ln: w.norm(&format!("{prefix}.self_attn_layer_norm"))?,
+            qkv: kernels::Linear::fused(qkv, Fallback::Dense)?,
+            out: w.dense_linear(&format!("{a}.out_proj"))?,
+            mlp_ln: w.norm(&format!("{prefix}.final_layer_norm"))?,
+            fc1: w.dense_linear(&format!("{prefix}.fc1"))?,
+            fc2: w.dense_linear(&format!("{prefix}.fc2"))?,
+        })
+    }
+
+    /// x: [t, d] → [t, d].
+    fn forward(&self, x: Vec<f32>, t: usize, heads: usize) -> Result<Vec<f32>> {
+        let d = self.out.out_features();
+        let mut h = x.clone();
+        self.attn_ln.apply(&mut h);
+        let qkv = self.qkv.forward(&h, t, Act::None, None)?;
+        let head = |i: usize| Heads { data: &qkv, stride: 3 * d, offset: i * d };
+        let hd = d / heads;
+        let shape = Shape { batch: 1, len: t, heads, head_dim: hd };
+        let ctx = attention(head(0), head(1), head(2), shape, 1.0 / (hd as f32).sqrt(), None);
+        drop(qkv);
+        let x = self.out.forward(&ctx, t, Act::None, Some(&x))?;
+        let mut h = x.clone();
+        self.mlp_ln.apply(&mut h);
+        // Whisper uses the exact (erf) GELU.
+        let mid = self.fc1.forward(&h, t, Act::GeluErf, None)?;
+        self.fc2.forward(&mid, t, Act::None, Some(&x))
+    }
 }
 
 /// The audio encoder: log-mel (80 × 3000) → 1,500 audio states.
-#[derive(Debug, Clone)]
 pub struct Encoder {
     conv1: Conv1d,
     conv2: Conv1d,
-    positions: Tensor,
+    /// [positions, d]
+    positions: Vec<f32>,
     layers: Vec<EncoderLayer>,
-    ln_post: LayerNorm,
+    ln_post: math::LayerNorm,
+    heads: usize,
 }
 
 impl Encoder {
     fn load(w: &Weights, cfg: &Config) -> Result<Self> {
         let p = "model.encoder";
         let layers = (0..cfg.encoder_layers)
-            .map(|i| {
-                let l = format!("{p}.layers.{i}");
-                Ok(EncoderLayer {
-                    ln: w.layer_norm(&format!("{l}.self_attn_layer_norm"))?,
-                    attn: Attention::load(w, &format!("{l}.self_attn"), cfg.encoder_attention_heads, true, true)?,
-                    mlp: Mlp::load(w, &l, true)?,
-                })
-            })
+            .map(|i| EncoderLayer::load(w, &format!("{p}.layers.{i}")))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             conv1: w.conv1d(&format!("{p}.conv1"), 1)?,
             conv2: w.conv1d(&format!("{p}.conv2"), 2)?,
-            positions: w.f32(&format!("{p}.embed_positions.weight"))?,
+            positions: w.vector(&format!("{p}.embed_positions.weight"))?,
             layers,
-            ln_post: w.layer_norm(&format!("{p}.layer_norm"))?,
+            ln_post: w.norm(&format!("{p}.layer_norm"))?,
+            heads: cfg.encoder_attention_heads,
         })
     }
 
     /// `mel`: (1, n_mels, frames) → (1, frames / 2, d_model)
-    pub fn forward(&self, mel: &Tensor) -> candle_core::Result<Tensor> {
-        let x = self.conv1.forward(mel)?.gelu_erf()?;
-        let x = self.conv2.forward(&x)?.gelu_erf()?.transpose(1, 2)?;
-        let t = x.dim(1)?;
-        let mut x = x.broadcast_add(&self.positions.narrow(0, 0, t)?)?;
-        for layer in &self.layers {
-            let h = layer.ln.forward(&x)?;
-            x = (&x + layer.attn.self_attend(&h)?)?;
-            x = layer.mlp.forward(&x)?;
+    pub fn forward(&self, mel: &Tensor) -> Result<Tensor> {
+        let gelu = |x: Tensor| -> Result<Tensor> {
+            let dims = x.dims().to_vec();
+            let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+            crate::kernels::par_chunks_mut(&mut v, 1 << 14, |_, c| Act::GeluErf.apply_slice(c));
+            Ok(Tensor::from_vec(v, dims, x.device())?)
+        };
+        let x = gelu(self.conv1.forward(mel)?)?;
+        let x = gelu(self.conv2.forward(&x)?)?.transpose(1, 2)?;
+        let (_, t, d) = x.dims3()?;
+        if self.positions.len() < t * d {
+            return Err(Error::Invalid(format!("{t} audio positions exceed the encoder's {}", self.positions.len() / d)));
         }
-        self.ln_post.forward(&x)
+        let mut x = x.flatten_all()?.to_vec1::<f32>()?;
+        x.iter_mut().zip(&self.positions).for_each(|(v, p)| *v += p);
+        for layer in &self.layers {
+            x = layer.forward(x, t, self.heads)?;
+        }
+        self.ln_post.apply(&mut x);
+        Ok(Tensor::from_vec(x, (1, t, d), mel.device())?)
     }
 }
 
-#[derive(Debug, Clone)]
 struct DecoderLayer {
     self_ln: LayerNorm,
     self_attn: Attention,
     cross_ln: LayerNorm,
+    /// Only the query and output projections are used per token.
     cross_attn: Attention,
+    /// The cross-attention keys and values, [2d, d]: they see all 1,500
+    /// audio states once per window.
+    cross_kv: kernels::Linear,
     mlp: Mlp,
 }
 
@@ -282,7 +326,6 @@ impl TokenEmbedding {
 /// The text decoder. It runs one token at a time: its attention is a plain
 /// loop over head-major key/value caches, since for a single query that is
 /// faster than dispatching small batched GEMMs.
-#[derive(Debug, Clone)]
 pub struct Decoder {
     embedding: TokenEmbedding,
     positions: Vec<f32>,
@@ -309,6 +352,11 @@ impl DecoderState {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Forgets the tokens fed so far (the audio's keys and values stay).
+    pub fn rewind(&mut self) {
+        self.len = 0;
     }
 }
 
@@ -349,20 +397,22 @@ impl Decoder {
         let layers = (0..cfg.decoder_layers)
             .map(|i| {
                 let l = format!("{p}.layers.{i}");
-                let h = cfg.decoder_attention_heads;
                 Ok(DecoderLayer {
                     self_ln: w.layer_norm(&format!("{l}.self_attn_layer_norm"))?,
-                    self_attn: Attention::load(w, &format!("{l}.self_attn"), h, false, false)?,
+                    self_attn: Attention::load(w, &format!("{l}.self_attn"))?,
                     cross_ln: w.layer_norm(&format!("{l}.encoder_attn_layer_norm"))?,
-                    // The cross-attention keys/values see all 1,500 audio states once per window.
-                    cross_attn: Attention::load(w, &format!("{l}.encoder_attn"), h, false, true)?,
-                    mlp: Mlp::load(w, &l, false)?,
+                    cross_attn: Attention::load(w, &format!("{l}.encoder_attn"))?,
+                    cross_kv: kernels::Linear::fused(
+                        vec![w.matrix_and_bias(&format!("{l}.encoder_attn.k_proj"))?, w.matrix_and_bias(&format!("{l}.encoder_attn.v_proj"))?],
+                        Fallback::Dense,
+                    )?,
+                    mlp: Mlp::load(w, &l)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
         let table = w.q(&format!("{p}.embed_tokens.weight"))?;
         let table = match table.dtype() {
-            GgmlDType::Q8_0 | GgmlDType::F32 => w.q_clone(table)?,
+            GgmlDType::Q8_0 | GgmlDType::F32 => copy_qtensor(table)?,
             _ => QTensor::quantize(&table.dequantize(&w.device)?, GgmlDType::F32)?,
         };
         let dtype = table.dtype();
@@ -374,7 +424,7 @@ impl Decoder {
                 d_model: cfg.d_model,
                 dtype,
             },
-            positions: w.f32(&format!("{p}.embed_positions.weight"))?.flatten_all()?.to_vec1()?,
+            positions: w.vector(&format!("{p}.embed_positions.weight"))?,
             layers,
             ln: w.layer_norm(&format!("{p}.layer_norm"))?,
             n_head: cfg.decoder_attention_heads,
@@ -383,20 +433,30 @@ impl Decoder {
         })
     }
 
-    /// Prepares a window's state from its encoder output (1, T, d).
-    pub fn start(&self, audio: &Tensor) -> candle_core::Result<DecoderState> {
-        let cross_len = audio.dim(1)?;
+    /// Prepares a window's state from its encoder output (1, T, d): the
+    /// cross-attention keys and values of every layer, head-major.
+    pub fn start(&self, audio: &Tensor) -> Result<DecoderState> {
+        let (_, t, d) = audio.dims3()?;
+        let audio = audio.flatten_all()?.to_vec1::<f32>()?;
+        let dh = d / self.n_head;
         let cross = self
             .layers
             .iter()
             .map(|l| {
-                let (k, v) = l.cross_attn.kv(audio)?;
-                Ok((k.flatten_all()?.to_vec1()?, v.flatten_all()?.to_vec1()?))
+                let kv = l.cross_kv.forward(&audio, t, Act::None, None)?;
+                let (mut k, mut v) = (vec![0f32; t * d], vec![0f32; t * d]);
+                for (j, row) in kv.chunks_exact(2 * d).enumerate() {
+                    for h in 0..self.n_head {
+                        let at = (h * t + j) * dh;
+                        k[at..at + dh].copy_from_slice(&row[h * dh..(h + 1) * dh]);
+                        v[at..at + dh].copy_from_slice(&row[d + h * dh..d + (h + 1) * dh]);
+                    }
+                }
+                Ok((k, v))
             })
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        let d = self.embedding.d_model;
+            .collect::<Result<Vec<_>>>()?;
         let self_kv = self.layers.iter().map(|_| (vec![0f32; self.max_len * d], vec![0f32; self.max_len * d])).collect();
-        Ok(DecoderState { cross, cross_len, self_kv, len: 0 })
+        Ok(DecoderState { cross, cross_len: t, self_kv, len: 0 })
     }
 
     /// Feeds one token after what `state` has seen; returns the final hidden
@@ -448,7 +508,6 @@ impl Decoder {
 }
 
 /// A loaded Whisper model.
-#[derive(Debug, Clone)]
 pub struct Whisper {
     pub config: Config,
     pub encoder: Encoder,

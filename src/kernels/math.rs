@@ -79,6 +79,21 @@ impl Act {
     }
 }
 
+/// A LayerNorm's parameters.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub eps: f32,
+}
+
+impl LayerNorm {
+    /// Every row of `x` ([rows, gamma.len()]) in place.
+    pub fn apply(&self, x: &mut [f32]) {
+        layer_norm(x, &self.gamma, &self.beta, self.eps);
+    }
+}
+
 /// LayerNorm of every row of `x` ([rows, gamma.len()]) in place.
 pub fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let n = gamma.len();

@@ -3,6 +3,8 @@
 //! portable fallbacks elsewhere (wasm included).
 
 pub mod attention;
+pub mod int8;
+pub mod linear;
 pub mod math;
 
 /// f(0), …, f(n − 1) on the thread pool (in turn on wasm).

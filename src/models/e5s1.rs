@@ -24,7 +24,8 @@ use std::io::{Seek, Write};
 
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 
-use crate::text::bert::{qtensor_from_bytes, BertConfig, HiddenAct};
+use crate::kernels::linear::qtensor_from_bytes;
+use crate::text::bert::{BertConfig, HiddenAct};
 use crate::{Error, Result};
 
 /// Name of the converted model in the models directory and in messages.

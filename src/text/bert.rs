@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QStorage, QTensor};
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
+use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 
-use super::int8::{self, Epilogue, Int8Matrix};
 use crate::kernels::attention::{attention, Heads, Shape};
-use crate::kernels::math::{layer_norm as norm_rows, Act};
+use crate::kernels::linear::{copy_qtensor, Fallback, Linear};
+use crate::kernels::math::{Act, LayerNorm};
 use crate::{Error, Result};
 
 /// Activation of the feed-forward block, named as in Hugging Face configs.
@@ -311,121 +311,29 @@ impl Source {
     }
 }
 
-/// A quantized tensor from raw ggml bytes. candle reinterprets the bytes in
-/// place, so they are first copied to an 8-byte aligned buffer.
-pub(crate) fn qtensor_from_bytes(
-    bytes: &[u8],
-    dtype: GgmlDType,
-    shape: impl Into<candle_core::Shape>,
-) -> Result<QTensor> {
-    let mut words = vec![0u64; bytes.len().div_ceil(8)];
-    // SAFETY: the u64 buffer spans at least bytes.len() bytes; u8 has no alignment needs.
-    let aligned: &mut [u8] =
-        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), bytes.len()) };
-    aligned.copy_from_slice(bytes);
-    let storage = QStorage::from_data(std::borrow::Cow::Borrowed(aligned), &Device::Cpu, dtype)?;
-    Ok(QTensor::new(storage, shape)?)
+/// A linear layer of the encoder, loaded by name.
+fn linear(src: &Source, prefix: &str, out: usize, inp: usize) -> Result<Linear> {
+    let bias = src.vector(&format!("{prefix}.bias"), out)?.to_vec1::<f32>()?;
+    Linear::new(src.qmatrix(&format!("{prefix}.weight"), out, inp)?, Some(bias), Fallback::Quantized)
 }
 
-pub(crate) fn copy_qtensor(q: &QTensor) -> Result<QTensor> {
-    qtensor_from_bytes(&q.data()?, q.dtype(), q.shape().clone())
-}
-
-/// Stacks weight matrices row-wise without changing their encoding (quantized
-/// rows are whole blocks, so their bytes simply concatenate).
-pub(crate) fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
-    let dtype = parts[0].dtype();
-    let cols = parts[0].shape().dims()[1];
-    let mut rows = 0;
-    let mut bytes = Vec::new();
-    for p in parts {
-        let (r, c) = p.shape().dims2()?;
-        if p.dtype() != dtype || c != cols {
-            return Err(Error::ModelConfig("attention query/key/value weights differ in encoding".into()));
-        }
-        rows += r;
-        bytes.extend_from_slice(&p.data()?);
-    }
-    qtensor_from_bytes(&bytes, dtype, (rows, cols))
-}
-
-/// y = x W^T + b, W quantized or f32.
-struct Linear {
-    weight: LinearWeight,
-    dtype: GgmlDType,
-    bias: Vec<f32>,
-    k: usize,
-}
-
-enum LinearWeight {
-    /// Q4_0/Q8_0 on CPUs with AVX-512 VNNI: the int8 kernel.
-    Int8(Int8Matrix),
-    Candle(QMatMul),
-}
-
-impl Linear {
-    fn new(weight: QTensor, bias: Tensor) -> Result<Self> {
-        let dtype = weight.dtype();
-        let k = weight.shape().dims2()?.1;
-        let weight = match int8::available().then(|| Int8Matrix::from_qtensor(&weight)) {
-            Some(Ok(Some(m))) => LinearWeight::Int8(m),
-            Some(Err(e)) => return Err(e.into()),
-            _ => LinearWeight::Candle(QMatMul::from_qtensor(weight)?),
-        };
-        Ok(Self { weight, dtype, bias: bias.to_vec1::<f32>()?, k })
-    }
-    fn load(src: &Source, prefix: &str, out: usize, inp: usize) -> Result<Self> {
-        Self::new(
-            src.qmatrix(&format!("{prefix}.weight"), out, inp)?,
-            src.vector(&format!("{prefix}.bias"), out)?,
-        )
-    }
-
-    /// act(x Wᵀ + b) + residual for x: [m, K] → [m, N].
-    fn forward(&self, x: &[f32], m: usize, act: Act, residual: Option<&[f32]>) -> Result<Vec<f32>> {
-        let ep = Epilogue { bias: Some(&self.bias), act, residual };
-        match &self.weight {
-            LinearWeight::Int8(w) => Ok(w.matmul_with(x, m, &ep)),
-            LinearWeight::Candle(w) => {
-                let x = Tensor::from_slice(x, (m, self.k), &Device::Cpu)?;
-                let mut y = w.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
-                ep.apply(&mut y, self.bias.len());
-                Ok(y)
-            }
-        }
-    }
-}
-
-/// LayerNorm over the last dimension.
-struct Norm {
-    gamma: Vec<f32>,
-    beta: Vec<f32>,
-    eps: f32,
-}
-
-impl Norm {
-    fn load(src: &Source, prefix: &str, size: usize, eps: f64) -> Result<Self> {
-        Ok(Self {
-            gamma: src.vector(&format!("{prefix}.weight"), size)?.to_vec1()?,
-            beta: src.vector(&format!("{prefix}.bias"), size)?.to_vec1()?,
-            eps: eps as f32,
-        })
-    }
-
-    /// Every row of x: [rows, size], in place.
-    fn apply(&self, x: &mut [f32]) {
-        norm_rows(x, &self.gamma, &self.beta, self.eps);
-    }
+/// A LayerNorm of the encoder, loaded by name.
+fn norm(src: &Source, prefix: &str, size: usize, eps: f64) -> Result<LayerNorm> {
+    Ok(LayerNorm {
+        gamma: src.vector(&format!("{prefix}.weight"), size)?.to_vec1()?,
+        beta: src.vector(&format!("{prefix}.bias"), size)?.to_vec1()?,
+        eps: eps as f32,
+    })
 }
 
 struct Layer {
     /// Query, key and value projections fused into one [3H, H] matmul.
     qkv: Linear,
     attn_out: Linear,
-    attn_norm: Norm,
+    attn_norm: LayerNorm,
     ffn_in: Linear,
     ffn_out: Linear,
-    out_norm: Norm,
+    out_norm: LayerNorm,
 }
 
 impl Layer {
@@ -434,15 +342,14 @@ impl Layer {
         let p = format!("encoder.layer.{i}");
         let q = |n: &str| src.qmatrix(&format!("{p}.attention.self.{n}.weight"), h, h);
         let b = |n: &str| src.vector(&format!("{p}.attention.self.{n}.bias"), h);
-        let qkv_w = stack_rows(&[q("query")?, q("key")?, q("value")?])?;
-        let qkv_b = Tensor::cat(&[b("query")?, b("key")?, b("value")?], 0)?;
+        let qkv = ["query", "key", "value"].iter().map(|n| Ok((q(n)?, Some(b(n)?.to_vec1::<f32>()?)))).collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            qkv: Linear::new(qkv_w, qkv_b)?,
-            attn_out: Linear::load(src, &format!("{p}.attention.output.dense"), h, h)?,
-            attn_norm: Norm::load(src, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
-            ffn_in: Linear::load(src, &format!("{p}.intermediate.dense"), ff, h)?,
-            ffn_out: Linear::load(src, &format!("{p}.output.dense"), h, ff)?,
-            out_norm: Norm::load(src, &format!("{p}.output.LayerNorm"), h, eps)?,
+            qkv: Linear::fused(qkv, Fallback::Quantized)?,
+            attn_out: linear(src, &format!("{p}.attention.output.dense"), h, h)?,
+            attn_norm: norm(src, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
+            ffn_in: linear(src, &format!("{p}.intermediate.dense"), ff, h)?,
+            ffn_out: linear(src, &format!("{p}.output.dense"), h, ff)?,
+            out_norm: norm(src, &format!("{p}.output.LayerNorm"), h, eps)?,
         })
     }
 
@@ -475,7 +382,7 @@ pub struct BertModel {
     word: WordEmbeddings,
     position: Tensor,
     token_type0: Tensor,
-    emb_norm: Norm,
+    emb_norm: LayerNorm,
     layers: Vec<Layer>,
 }
 
@@ -506,7 +413,7 @@ impl BertModel {
         let token_type0 = src
             .matrix_f32("embeddings.token_type_embeddings.weight", config.type_vocab_size, h)?
             .narrow(0, 0, 1)?;
-        let emb_norm = Norm::load(&src, "embeddings.LayerNorm", h, eps)?;
+        let emb_norm = norm(&src, "embeddings.LayerNorm", h, eps)?;
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(&src, &config, i))
             .collect::<Result<Vec<_>>>()?;
@@ -548,7 +455,7 @@ impl BertModel {
 
     /// Whether the linear layers run quantized.
     pub fn weight_dtype(&self) -> GgmlDType {
-        self.layers.first().map_or(GgmlDType::F32, |l| l.ffn_in.dtype)
+        self.layers.first().map_or(GgmlDType::F32, |l| l.ffn_in.dtype())
     }
 
     /// ids: [B, L] u32; mask: [B, L] f32 (1 = token, 0 = padding).

@@ -6,7 +6,6 @@
 
 pub mod bert;
 pub mod encoder;
-pub mod int8;
 pub mod tokenizer;
 
 pub use bert::{BertConfig, BertModel, HiddenAct, WeightFormat};

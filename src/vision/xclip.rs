@@ -9,14 +9,13 @@
 use std::collections::HashMap;
 use std::io::{Seek, Write};
 
-use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
+use candle_core::{DType, Device, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use crate::classify::metrics::SplitMix64;
 use crate::kernels::math::Act;
-use crate::text::bert::{copy_qtensor, stack_rows};
-use crate::text::int8::{self, Epilogue, Int8Matrix};
+use crate::kernels::linear::{self, copy_qtensor, Fallback};
 use crate::text::WeightFormat;
 use crate::{Error, Result};
 
@@ -488,29 +487,12 @@ impl XClipWeights {
     }
 }
 
-enum LinearWeight {
-    /// Q8_0 on CPUs with AVX-512 VNNI: the int8 kernel.
-    Int8(Int8Matrix),
-    Candle(QMatMul),
-}
-
-/// y = act(x Wᵀ + b) over the last dimension.
-struct Linear {
-    weight: LinearWeight,
-    bias: Option<Vec<f32>>,
-    k: usize,
-    n: usize,
-}
+/// y = act(x Wᵀ + b) over the last dimension of a tensor.
+struct Linear(linear::Linear);
 
 impl Linear {
     fn new(weight: QTensor, bias: Option<Vec<f32>>) -> Result<Self> {
-        let (n, k) = weight.shape().dims2()?;
-        let weight = match int8::available().then(|| Int8Matrix::from_qtensor(&weight)) {
-            Some(Ok(Some(m))) => LinearWeight::Int8(m),
-            Some(Err(e)) => return Err(e.into()),
-            _ => LinearWeight::Candle(QMatMul::from_qtensor(weight)?),
-        };
-        Ok(Self { weight, bias, k, n })
+        Ok(Self(linear::Linear::new(weight, bias, Fallback::Quantized)?))
     }
 
     fn load(w: &XClipWeights, prefix: &str, bias: bool) -> Result<Self> {
@@ -520,38 +502,21 @@ impl Linear {
 
     /// Several projections of the same input as one matmul.
     fn fused(w: &XClipWeights, prefixes: &[String], bias: bool) -> Result<Self> {
-        let parts =
-            prefixes.iter().map(|p| w.qcopy(&format!("{p}.weight"))).collect::<Result<Vec<_>>>()?;
-        let b = if bias {
-            let mut all = Vec::new();
-            for p in prefixes {
-                all.extend(w.vec(&format!("{p}.bias"))?);
-            }
-            Some(all)
-        } else {
-            None
-        };
-        Self::new(stack_rows(&parts)?, b)
+        let parts = prefixes
+            .iter()
+            .map(|p| Ok((w.qcopy(&format!("{p}.weight"))?, if bias { Some(w.vec(&format!("{p}.bias"))?) } else { None })))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self(linear::Linear::fused(parts, Fallback::Quantized)?))
     }
 
     fn forward(&self, x: &Tensor, act: Option<Activation>) -> Result<Tensor> {
         let mut dims = x.dims().to_vec();
-        let m = x.elem_count() / self.k;
-        let xs = x.flatten_all()?.to_vec1::<f32>()?;
-        let bias = self.bias.as_deref();
-        let mut y = match &self.weight {
-            LinearWeight::Int8(w) => w.matmul_with(&xs, m, &Epilogue { bias, act: Act::None, residual: None }),
-            LinearWeight::Candle(w) => {
-                let x = Tensor::from_vec(xs, (m, self.k), &Device::Cpu)?;
-                let mut y = w.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
-                Epilogue { bias, act: Act::None, residual: None }.apply(&mut y, self.n);
-                y
-            }
-        };
+        let m = x.elem_count() / self.0.in_features();
+        let mut y = self.0.forward(&x.flatten_all()?.to_vec1::<f32>()?, m, Act::None, None)?;
         if let Some(a) = act {
             a.apply(&mut y);
         }
-        *dims.last_mut().unwrap() = self.n;
+        *dims.last_mut().unwrap() = self.0.out_features();
         Ok(Tensor::from_vec(y, dims, &Device::Cpu)?)
     }
 }

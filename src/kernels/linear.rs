@@ -1,0 +1,138 @@
+//! The linear layer every model here is made of, `y = act(x Wᵀ + b) + r`,
+//! over row-major `f32` slices, and the ggml-tensor plumbing around it.
+//!
+//! Q4_0/Q8_0 weights run through the int8 kernel on CPUs with AVX-512 VNNI
+//! (the weights stay exactly as stored; activations are quantized per
+//! 32-value block, as ggml does). Elsewhere — the browser included — they
+//! run as candle's quantized matmul, or, for callers that multiply whole
+//! windows of positions at once, dequantized once to a dense f32 GEMM.
+
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
+use candle_core::{Device, Module, Tensor};
+
+use super::int8::{self, Epilogue, Int8Matrix};
+use super::math::Act;
+use crate::{Error, Result};
+
+/// What a quantized matrix becomes where the int8 kernel is not available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// candle's quantized matmul: fewer bytes read, best for few rows.
+    Quantized,
+    /// Dequantized to f32 once: a GEMM, best for hundreds of rows at once.
+    Dense,
+}
+
+enum Weight {
+    Int8(Int8Matrix),
+    Candle(QMatMul),
+}
+
+/// `y[m, n] = act(x[m, k] Wᵀ + b) + residual`.
+pub struct Linear {
+    weight: Weight,
+    bias: Option<Vec<f32>>,
+    dtype: GgmlDType,
+    k: usize,
+    n: usize,
+}
+
+impl Linear {
+    /// `weight` is [n, k]; `bias`, when given, [n].
+    pub fn new(weight: QTensor, bias: Option<Vec<f32>>, fallback: Fallback) -> Result<Self> {
+        let (n, k) = weight.shape().dims2()?;
+        if let Some(b) = &bias {
+            if b.len() != n {
+                return Err(Error::ModelConfig(format!("a bias of {} values for a layer of {n} outputs", b.len())));
+            }
+        }
+        let dtype = weight.dtype();
+        let weight = match int8::available().then(|| Int8Matrix::from_qtensor(&weight)) {
+            Some(Ok(Some(m))) => Weight::Int8(m),
+            Some(Err(e)) => return Err(e.into()),
+            _ if fallback == Fallback::Dense && dtype != GgmlDType::F32 => {
+                Weight::Candle(QMatMul::Tensor(weight.dequantize(&Device::Cpu)?))
+            }
+            _ => Weight::Candle(QMatMul::from_qtensor(weight)?),
+        };
+        Ok(Self { weight, bias, dtype, k, n })
+    }
+
+    /// Several projections of the same input (query, key, value) as one.
+    pub fn fused(parts: Vec<(QTensor, Option<Vec<f32>>)>, fallback: Fallback) -> Result<Self> {
+        let any_bias = parts.iter().any(|(_, b)| b.is_some());
+        let mut bias = Vec::new();
+        for (w, b) in &parts {
+            match b {
+                Some(b) => bias.extend_from_slice(b),
+                None => bias.resize(bias.len() + w.shape().dims2()?.0, 0.0),
+            }
+        }
+        let weights: Vec<QTensor> = parts.into_iter().map(|(w, _)| w).collect();
+        Self::new(stack_rows(&weights)?, any_bias.then_some(bias), fallback)
+    }
+
+    pub fn in_features(&self) -> usize {
+        self.k
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.n
+    }
+
+    /// How the weights are stored.
+    pub fn dtype(&self) -> GgmlDType {
+        self.dtype
+    }
+
+    /// `act(x Wᵀ + b) + residual` for `x`: [m, k] → [m, n].
+    pub fn forward(&self, x: &[f32], m: usize, act: Act, residual: Option<&[f32]>) -> Result<Vec<f32>> {
+        if x.len() != m * self.k || residual.is_some_and(|r| r.len() != m * self.n) {
+            return Err(Error::ModelConfig(format!("a linear layer [{}, {}] got {} inputs for {m} rows", self.n, self.k, x.len())));
+        }
+        let ep = Epilogue { bias: self.bias.as_deref(), act, residual };
+        match &self.weight {
+            Weight::Int8(w) => Ok(w.matmul_with(x, m, &ep)),
+            Weight::Candle(w) => {
+                let x = Tensor::from_slice(x, (m, self.k), &Device::Cpu)?;
+                let mut y = w.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+                ep.apply(&mut y, self.n);
+                Ok(y)
+            }
+        }
+    }
+}
+
+/// A quantized tensor from raw ggml bytes. candle reinterprets the bytes in
+/// place, so they are first copied to an 8-byte aligned buffer.
+pub fn qtensor_from_bytes(bytes: &[u8], dtype: GgmlDType, shape: impl Into<candle_core::Shape>) -> Result<QTensor> {
+    let mut words = vec![0u64; bytes.len().div_ceil(8)];
+    // SAFETY: the u64 buffer spans at least bytes.len() bytes; u8 has no alignment needs.
+    let aligned: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), bytes.len()) };
+    aligned.copy_from_slice(bytes);
+    let storage = QStorage::from_data(std::borrow::Cow::Borrowed(aligned), &Device::Cpu, dtype)?;
+    Ok(QTensor::new(storage, shape)?)
+}
+
+/// An owned copy of a quantized tensor (QTensor is not Clone).
+pub fn copy_qtensor(q: &QTensor) -> Result<QTensor> {
+    qtensor_from_bytes(&q.data()?, q.dtype(), q.shape().clone())
+}
+
+/// Stacks weight matrices row-wise without changing their encoding (quantized
+/// rows are whole blocks, so their bytes simply concatenate).
+pub fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
+    let dtype = parts[0].dtype();
+    let cols = parts[0].shape().dims()[1];
+    let mut rows = 0;
+    let mut bytes = Vec::new();
+    for p in parts {
+        let (r, c) = p.shape().dims2()?;
+        if p.dtype() != dtype || c != cols {
+            return Err(Error::ModelConfig("projections fused into one matmul differ in encoding or width".into()));
+        }
+        rows += r;
+        bytes.extend_from_slice(&p.data()?);
+    }
+    qtensor_from_bytes(&bytes, dtype, (rows, cols))
+}
