@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{clip_list, media, transcriber};
-use creative_filter::asr::wer::corpus_wer;
+use common::{clip_list, data_dir, media, transcriber};
+use creative_filter::asr::wer::{corpus_cer, corpus_wer};
+use creative_filter::media::{decode_audio, resample};
 use creative_filter::asr::TranscribeOptions;
 use creative_filter::creative::{listen, Creative, Heard, DEFAULT_MAX_SECONDS};
 
@@ -30,6 +31,68 @@ fn asterisk_prompts_wer() {
         .collect();
     let wer = corpus_wer(heard.iter().map(|(r, h)| (r.as_str(), h.as_str())));
     assert!(wer <= 0.30, "WER {wer:.3} on 12 asterisk prompts: {heard:#?}");
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    encoder: EncoderReference,
+    clips: Vec<ReferenceClip>,
+}
+
+#[derive(serde::Deserialize)]
+struct EncoderReference {
+    file: String,
+    positions: Vec<usize>,
+    states: Vec<Vec<f32>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReferenceClip {
+    file: String,
+    text: String,
+}
+
+fn whisper_reference() -> Reference {
+    serde_json::from_str(include_str!("fixtures/whisper_reference.json")).unwrap()
+}
+
+/// The encoder's audio states against CTranslate2's (float32, same weights;
+/// fixture by `scripts/reference/whisper_reference.py`). The Q8_0 weights and
+/// int8 activations leave them within a cosine of 0.99 at every position.
+#[test]
+fn encoder_matches_ctranslate2() {
+    let r = whisper_reference().encoder;
+    let path = data_dir().join("asterisk").join(&r.file);
+    let decoded = decode_audio(std::fs::read(&path).unwrap(), Some("wav"), DEFAULT_MAX_SECONDS).unwrap();
+    let samples = resample(&decoded.audio.samples, decoded.audio.sample_rate, 16_000).unwrap();
+    let t = transcriber();
+    let states = t.model().encoder.forward(&t.first_window_mel(&samples).unwrap()).unwrap();
+    let (_, len, d) = states.dims3().unwrap();
+    let states = states.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(len, 1500);
+    let mut worst = 1f64;
+    for (&p, want) in r.positions.iter().zip(&r.states) {
+        let got = &states[p * d..(p + 1) * d];
+        let dot: f64 = got.iter().zip(want).map(|(a, b)| *a as f64 * *b as f64).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        worst = worst.min(dot / (norm(got) * norm(want)));
+    }
+    eprintln!("encoder vs CTranslate2: lowest cosine {worst:.5} over {} positions", r.positions.len());
+    assert!(worst >= 0.99, "encoder states differ from CTranslate2's: cosine {worst:.4}");
+}
+
+/// Transcripts against faster-whisper's on the same clips and settings: the
+/// words may differ where the two models' rounding tips a greedy choice, but
+/// not more than a few in a hundred.
+#[test]
+fn transcripts_match_faster_whisper() {
+    let r = whisper_reference();
+    let base = data_dir().join("asterisk");
+    let pairs: Vec<(String, String)> = r.clips.iter().map(|c| (c.text.clone(), hear(&base.join(&c.file)).transcript.text)).collect();
+    let cer = corpus_cer(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    let wer = corpus_wer(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    eprintln!("against faster-whisper on {} clips: CER {cer:.3}, WER {wer:.3}", pairs.len());
+    assert!(cer <= 0.05, "CER {cer:.3} against faster-whisper: {pairs:#?}");
 }
 
 #[test]

@@ -47,13 +47,13 @@ def main():
     mel = fe(audio, padding=fe.n_samples)[:, : fe.nb_max_frames]
     feats = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None].astype(np.float32)))
     states = np.array(model.model.encode(feats, to_cpu=True))[0]
-    positions = list(range(0, states.shape[0], 50))
+    positions = list(range(0, states.shape[0], 100))
     out = {
         "made_by": f"faster-whisper {faster_whisper.__version__}, ctranslate2 {ctranslate2.__version__}, float32",
         "encoder": {
             "file": rows[0],
             "positions": positions,
-            "states": [[round(float(v), 5) for v in states[p]] for p in positions],
+            "states": [[round(float(v), 4) for v in states[p]] for p in positions],
         },
         "clips": clips,
     }

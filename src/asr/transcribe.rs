@@ -154,6 +154,20 @@ impl Transcriber {
         &self.tokenizer
     }
 
+    pub fn model(&self) -> &Whisper {
+        &self.model
+    }
+
+    /// The log-mel window Whisper sees first: the samples padded (or cut)
+    /// to 30 s, as (1, n_mels, 3000).
+    pub fn first_window_mel(&self, samples: &[f32]) -> Result<Tensor> {
+        let mut padded = samples[..samples.len().min(WINDOW_FRAMES * HOP_LENGTH)].to_vec();
+        padded.resize(WINDOW_FRAMES * HOP_LENGTH, 0.0);
+        let mel = self.mel.compute(&padded);
+        let frames = mel.len() / self.mel.n_mels();
+        Ok(Tensor::from_vec(mel, (1, self.mel.n_mels(), frames), self.model.device())?.narrow(2, 0, WINDOW_FRAMES)?)
+    }
+
     /// Transcribes 16 kHz mono samples.
     pub fn transcribe(&self, samples: &[f32], opts: &TranscribeOptions) -> Result<Transcript> {
         let mut timings = AsrTimings::default();

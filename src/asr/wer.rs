@@ -34,10 +34,19 @@ pub fn char_errors(reference: &str, hyp: &str) -> (usize, usize) {
     (edits(&r, &h), r.len())
 }
 
+fn corpus_rate<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>, errors: fn(&str, &str) -> (usize, usize)) -> f64 {
+    let (e, n) = pairs.into_iter().map(|(r, h)| errors(r, h)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    e as f64 / n.max(1) as f64
+}
+
 /// Corpus WER over (reference, hypothesis) pairs.
 pub fn corpus_wer<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> f64 {
-    let (e, n) = pairs.into_iter().map(|(r, h)| word_errors(r, h)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    e as f64 / n.max(1) as f64
+    corpus_rate(pairs, word_errors)
+}
+
+/// Corpus CER over (reference, hypothesis) pairs.
+pub fn corpus_cer<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> f64 {
+    corpus_rate(pairs, char_errors)
 }
 
 #[cfg(test)]
@@ -53,5 +62,7 @@ mod tests {
         assert_eq!(char_errors("кот", "кит"), (1, 3));
         let wer = corpus_wer([("а б в г", "а б в г"), ("д е", "д")]);
         assert!((wer - 1.0 / 6.0).abs() < 1e-12);
+        let cer = corpus_cer([("кот", "кит"), ("да", "да")]);
+        assert!((cer - 1.0 / 5.0).abs() < 1e-12);
     }
 }
