@@ -20,12 +20,12 @@ pub(crate) trait Objective: Sync {
     fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64;
 }
 
-/// Elements per parallel span: 32 KiB of each vector, so the vectors one
+/// Elements per parallel span: 16–32 KiB of each vector, so the vectors one
 /// span reads stay in cache while it takes all of its dot products.
 const SPAN: usize = 4096;
 
-/// `a·b` for every pair, in one pass over the spans.
-fn dots(pairs: &[(&[f64], &[f64])]) -> Vec<f64> {
+/// `a·b` for every pair, in one pass over the spans; f64 sums.
+fn dots<A: Copy + Into<f64> + Sync, B: Copy + Into<f64> + Sync>(pairs: &[(&[A], &[B])]) -> Vec<f64> {
     let Some(len) = pairs.first().map(|p| p.0.len()) else { return Vec::new() };
     let spans = len.div_ceil(SPAN);
     let partial = crate::kernels::par_map(spans, |si| {
@@ -41,16 +41,16 @@ fn dots(pairs: &[(&[f64], &[f64])]) -> Vec<f64> {
 
 /// Eight running sums: one sum is a chain of dependent adds that cannot
 /// vectorise.
-fn dot(a: &[f64], b: &[f64]) -> f64 {
+fn dot<A: Copy + Into<f64>, B: Copy + Into<f64>>(a: &[A], b: &[B]) -> f64 {
     let (ca, ta) = a.as_chunks::<8>();
     let (cb, tb) = b.as_chunks::<8>();
     let mut acc = [0f64; 8];
     for (x, y) in ca.iter().zip(cb) {
         for l in 0..8 {
-            acc[l] += x[l] * y[l];
+            acc[l] += x[l].into() * y[l].into();
         }
     }
-    acc.iter().sum::<f64>() + ta.iter().zip(tb).map(|(x, y)| x * y).sum::<f64>()
+    acc.iter().sum::<f64>() + ta.iter().zip(tb).map(|(x, y)| (*x).into() * (*y).into()).sum::<f64>()
 }
 
 fn max_abs(v: &[f64]) -> f64 {
@@ -58,18 +58,47 @@ fn max_abs(v: &[f64]) -> f64 {
 }
 
 /// The last `m` correction pairs `s = θ' − θ`, `y = ∇' − ∇` with their
-/// products `sy[i][j] = sᵢ·yⱼ` and `yy[i][j] = yᵢ·yⱼ`.
-struct History {
+/// products `sy[i][j] = sᵢ·yⱼ` (needed for i ≤ j) and `yy[i][j] = yᵢ·yⱼ`.
+///
+/// Memory traffic, not arithmetic, is what the search direction costs with
+/// a million parameters, so large problems keep the pairs as f32 ([`Element`];
+/// the parameters and gradients stay f64), and a new pair's products with
+/// the older ones are taken in the next direction's single pass over the
+/// history rather than in a pass of their own.
+struct History<T> {
     m: usize,
-    s: VecDeque<Vec<f64>>,
-    y: VecDeque<Vec<f64>>,
+    s: VecDeque<Vec<T>>,
+    y: VecDeque<Vec<T>>,
     sy: VecDeque<VecDeque<f64>>,
     yy: VecDeque<VecDeque<f64>>,
+    /// The newest pair's products with the older pairs are not taken yet.
+    pending: bool,
 }
 
-impl History {
-    fn new(m: usize) -> History {
-        History { m, s: VecDeque::new(), y: VecDeque::new(), sy: VecDeque::new(), yy: VecDeque::new() }
+/// How correction pairs are stored.
+trait Element: Copy + Into<f64> + Sync + Send {
+    fn of(v: f64) -> Self;
+}
+
+impl Element for f64 {
+    fn of(v: f64) -> Self {
+        v
+    }
+}
+
+impl Element for f32 {
+    fn of(v: f64) -> Self {
+        v as f32
+    }
+}
+
+/// Parameters from which the pairs are stored as f32: below, f64 keeps the
+/// last digits that tight tolerances (the scikit-learn agreement test) need.
+const F32_HISTORY_FROM: usize = 1 << 18;
+
+impl<T: Element> History<T> {
+    fn new(m: usize) -> History<T> {
+        History { m, s: VecDeque::new(), y: VecDeque::new(), sy: VecDeque::new(), yy: VecDeque::new(), pending: false }
     }
 
     fn len(&self) -> usize {
@@ -81,7 +110,12 @@ impl History {
     }
 
     /// Adds a pair whose `s·y` and `y·y` the caller has already taken.
-    fn push(&mut self, s: Vec<f64>, y: Vec<f64>, sy: f64, yy: f64) {
+    fn push(&mut self, s: &[f64], y: &[f64], sy: f64, yy: f64) {
+        if self.pending {
+            // Two pushes without a direction between them: take the
+            // products now (does not happen in `minimise`).
+            self.fill_pending();
+        }
         if self.len() == self.m {
             self.s.pop_front();
             self.y.pop_front();
@@ -93,26 +127,45 @@ impl History {
             }
         }
         let n = self.len();
-        // sᵢ·y, s·yⱼ and yᵢ·y for the pairs kept.
-        let mut pairs: Vec<(&[f64], &[f64])> = Vec::with_capacity(3 * n);
         for i in 0..n {
-            pairs.push((&self.s[i], &y));
-            pairs.push((&s, &self.y[i]));
-            pairs.push((&self.y[i], &y));
+            self.sy[i].push_back(f64::NAN);
+            self.yy[i].push_back(f64::NAN);
         }
-        let d = dots(&pairs);
-        for i in 0..n {
-            self.sy[i].push_back(d[3 * i]);
-            self.yy[i].push_back(d[3 * i + 2]);
-        }
-        let mut sy_row: VecDeque<f64> = (0..n).map(|j| d[3 * j + 1]).collect();
+        let mut sy_row: VecDeque<f64> = std::iter::repeat_n(f64::NAN, n).collect();
         sy_row.push_back(sy);
-        let mut yy_row: VecDeque<f64> = (0..n).map(|j| d[3 * j + 2]).collect();
+        let mut yy_row: VecDeque<f64> = std::iter::repeat_n(f64::NAN, n).collect();
         yy_row.push_back(yy);
         self.sy.push_back(sy_row);
         self.yy.push_back(yy_row);
-        self.s.push_back(s);
-        self.y.push_back(y);
+        self.s.push_back(s.iter().map(|&v| T::of(v)).collect());
+        self.y.push_back(y.iter().map(|&v| T::of(v)).collect());
+        self.pending = n > 0;
+    }
+
+    /// The pairs whose products complete the newest pair's row and column.
+    fn pending_pairs(&self) -> Vec<(&[T], &[T])> {
+        let n = self.len();
+        if !self.pending {
+            return Vec::new();
+        }
+        let y_new: &[T] = &self.y[n - 1];
+        (0..n - 1).flat_map(|i| [(&self.s[i][..], y_new), (&self.y[i][..], y_new)]).collect()
+    }
+
+    /// Stores the products of [`Self::pending_pairs`], in their order.
+    fn store_pending(&mut self, d: &[f64]) {
+        let n = self.len();
+        for i in 0..n.saturating_sub(1) {
+            self.sy[i][n - 1] = d[2 * i];
+            self.yy[i][n - 1] = d[2 * i + 1];
+            self.yy[n - 1][i] = d[2 * i + 1];
+        }
+        self.pending = false;
+    }
+
+    fn fill_pending(&mut self) {
+        let d = dots(&self.pending_pairs());
+        self.store_pending(&d);
     }
 
     /// `dir = −H·g` and `dir·g`, H the inverse-Hessian approximation with
@@ -124,20 +177,22 @@ impl History {
     ///
     /// with `a = Sᵀg`, `b = Yᵀg`, `R` the upper triangle of `SᵀY` and `D`
     /// its diagonal.
-    fn direction(&self, g: &[f64], dir: &mut [f64]) -> f64 {
+    fn direction(&mut self, g: &[f64], dir: &mut [f64]) -> f64 {
         let n = self.len();
-        let mut pairs: Vec<(&[f64], &[f64])> = Vec::with_capacity(2 * n + 1);
-        for i in 0..n {
-            pairs.push((&self.s[i], g));
-            pairs.push((&self.y[i], g));
-        }
-        pairs.push((g, g));
-        let d = dots(&pairs);
-        let gg = d[2 * n];
         if n == 0 {
             dir.iter_mut().zip(g).for_each(|(d, gi)| *d = -gi);
-            return -gg;
+            return -dot(g, g);
         }
+        let g32: Vec<T> = g.iter().map(|&v| T::of(v)).collect();
+        let mut pairs = self.pending_pairs();
+        let done = pairs.len();
+        for i in 0..n {
+            pairs.push((&self.s[i], &g32));
+            pairs.push((&self.y[i], &g32));
+        }
+        let d = dots(&pairs);
+        self.store_pending(&d[..done]);
+        let d = &d[done..];
         let a: Vec<f64> = (0..n).map(|i| d[2 * i]).collect();
         let b: Vec<f64> = (0..n).map(|i| d[2 * i + 1]).collect();
         let gamma = self.sy[n - 1][n - 1] / self.yy[n - 1][n - 1];
@@ -165,14 +220,14 @@ impl History {
                 let (si_, yi) = (&s[i][lo..lo + out.len()], &y[i][lo..lo + out.len()]);
                 let (pi, ti) = (p[i], gamma * t[i]);
                 for ((o, sv), yv) in out.iter_mut().zip(si_).zip(yi) {
-                    *o += pi * sv - ti * yv;
+                    *o += pi * (*sv).into() - ti * (*yv).into();
                 }
             }
             out.iter_mut().for_each(|o| *o = -*o);
         });
         // Taken afresh rather than from a, b, p, t: near the optimum the
         // algebraic form loses the digits the line search's tests need.
-        dots(&[(dir, g)])[0]
+        dots(&[(&dir[..], g)])[0]
     }
 }
 
@@ -180,11 +235,19 @@ impl History {
 /// component is at most `tol`, `max_iter` iterations pass, or the objective
 /// stops moving at float precision.
 pub(crate) fn minimise(p: &impl Objective, theta: &mut [f64], tol: f64, max_iter: usize, history: usize) -> FitReport {
+    if theta.len() >= F32_HISTORY_FROM {
+        minimise_with::<f32>(p, theta, tol, max_iter, history)
+    } else {
+        minimise_with::<f64>(p, theta, tol, max_iter, history)
+    }
+}
+
+fn minimise_with<T: Element>(p: &impl Objective, theta: &mut [f64], tol: f64, max_iter: usize, history: usize) -> FitReport {
     let dim = theta.len();
     let mut g = vec![0f64; dim];
     let mut f = p.eval(theta, &mut g);
     let mut evaluations = 1;
-    let mut hist = History::new(history.max(1));
+    let mut hist = History::<T>::new(history.max(1));
     let mut dir = vec![0f64; dim];
     let mut iterations = 0;
     let mut converged = max_abs(&g) <= tol;
@@ -207,9 +270,9 @@ pub(crate) fn minimise(p: &impl Objective, theta: &mut [f64], tol: f64, max_iter
         let f_old = f;
         f = ls.f;
         g = ls.grad;
-        let d = dots(&[(&s, &y), (&s, &s), (&y, &y)]);
+        let d = dots(&[(&s[..], &y[..]), (&s, &s), (&y, &y)]);
         if d[0] > 1e-12 * d[2].sqrt() * d[1].sqrt() {
-            hist.push(s, y, d[0], d[2]);
+            hist.push(&s, &y, d[0], d[2]);
         }
         converged = max_abs(&g) <= tol;
         if !converged && (f_old - f) <= 1e-15 * f_old.abs().max(f.abs()).max(1.0) {
@@ -312,5 +375,59 @@ fn cubic_min(a: f64, fa: f64, da: f64, b: f64, fb: f64, db: f64) -> f64 {
         t
     } else {
         mid
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ½ Σ aᵢ (θᵢ − cᵢ)² + ¼ Σ (θᵢ − cᵢ)⁴: curvatures from 1 to 100, not
+    /// quadratic, minimum at c.
+    struct Bowl {
+        a: Vec<f64>,
+        c: Vec<f64>,
+    }
+
+    impl Objective for Bowl {
+        fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
+            let mut f = 0.0;
+            for i in 0..theta.len() {
+                let d = theta[i] - self.c[i];
+                f += 0.5 * self.a[i] * d * d + 0.25 * d.powi(4);
+                grad[i] = self.a[i] * d + d.powi(3);
+            }
+            f
+        }
+    }
+
+    fn bowl(n: usize) -> Bowl {
+        Bowl {
+            a: (0..n).map(|i| 1.0 + 99.0 * ((i * 7919) % 1000) as f64 / 999.0).collect(),
+            c: (0..n).map(|i| ((i * 104_729) % 2001) as f64 / 1000.0 - 1.0).collect(),
+        }
+    }
+
+    #[test]
+    fn reaches_the_minimum_with_either_history_precision() {
+        // Below and above the size from which the pairs are kept as f32.
+        for n in [1000, F32_HISTORY_FROM + 5] {
+            let p = bowl(n);
+            let mut theta = vec![0f64; n];
+            let report = minimise(&p, &mut theta, 1e-6, 500, 10);
+            assert!(report.converged, "n = {n}: {report:?}");
+            let worst = theta.iter().zip(&p.c).map(|(t, c)| (t - c).abs()).fold(0f64, f64::max);
+            assert!(worst < 1e-6, "n = {n}: θ off the minimum by {worst}");
+        }
+    }
+
+    #[test]
+    fn history_precisions_take_similar_paths() {
+        let p = bowl(5000);
+        let (mut a, mut b) = (vec![0f64; 5000], vec![0f64; 5000]);
+        let ra = minimise_with::<f64>(&p, &mut a, 1e-6, 500, 10);
+        let rb = minimise_with::<f32>(&p, &mut b, 1e-6, 500, 10);
+        assert!(ra.converged && rb.converged, "{ra:?} {rb:?}");
+        assert!(rb.iterations <= ra.iterations + ra.iterations / 4 + 2, "f32 pairs: {rb:?}, f64 pairs: {ra:?}");
     }
 }
