@@ -134,15 +134,16 @@ impl Module for Linear {
     }
 }
 
+/// The decoder's attention over the text so far, one token at a time.
 #[derive(Debug, Clone)]
-struct Attention {
+struct SelfAttention {
     q: Linear,
     k: Linear,
     v: Linear,
     out: Linear,
 }
 
-impl Attention {
+impl SelfAttention {
     fn load(w: &Weights, prefix: &str) -> Result<Self> {
         Ok(Self {
             q: w.linear(&format!("{prefix}.q_proj"))?,
@@ -277,14 +278,30 @@ impl Encoder {
 
 struct DecoderLayer {
     self_ln: LayerNorm,
-    self_attn: Attention,
+    self_attn: SelfAttention,
     cross_ln: LayerNorm,
-    /// Only the query and output projections are used per token.
-    cross_attn: Attention,
-    /// The cross-attention keys and values, [2d, d]: they see all 1,500
-    /// audio states once per window.
-    cross_kv: kernels::Linear,
+    cross_attn: CrossAttention,
     mlp: Mlp,
+}
+
+/// Attention from the text to the audio states.
+struct CrossAttention {
+    q: Linear,
+    out: Linear,
+    /// Keys and values as one [2d, d] matmul: they see all 1,500 audio
+    /// states once per window.
+    kv: kernels::Linear,
+}
+
+impl CrossAttention {
+    fn load(w: &Weights, prefix: &str) -> Result<Self> {
+        let kv = vec![w.matrix_and_bias(&format!("{prefix}.k_proj"))?, w.matrix_and_bias(&format!("{prefix}.v_proj"))?];
+        Ok(Self {
+            q: w.linear(&format!("{prefix}.q_proj"))?,
+            out: w.linear(&format!("{prefix}.out_proj"))?,
+            kv: kernels::Linear::fused(kv, Fallback::Dense)?,
+        })
+    }
 }
 
 /// Token embeddings kept as Q8_0 rows: looked up one row at a time and used
@@ -399,13 +416,9 @@ impl Decoder {
                 let l = format!("{p}.layers.{i}");
                 Ok(DecoderLayer {
                     self_ln: w.layer_norm(&format!("{l}.self_attn_layer_norm"))?,
-                    self_attn: Attention::load(w, &format!("{l}.self_attn"))?,
+                    self_attn: SelfAttention::load(w, &format!("{l}.self_attn"))?,
                     cross_ln: w.layer_norm(&format!("{l}.encoder_attn_layer_norm"))?,
-                    cross_attn: Attention::load(w, &format!("{l}.encoder_attn"))?,
-                    cross_kv: kernels::Linear::fused(
-                        vec![w.matrix_and_bias(&format!("{l}.encoder_attn.k_proj"))?, w.matrix_and_bias(&format!("{l}.encoder_attn.v_proj"))?],
-                        Fallback::Dense,
-                    )?,
+                    cross_attn: CrossAttention::load(w, &format!("{l}.encoder_attn"))?,
                     mlp: Mlp::load(w, &l)?,
                 })
             })
@@ -443,7 +456,7 @@ impl Decoder {
             .layers
             .iter()
             .map(|l| {
-                let kv = l.cross_kv.forward(&audio, t, Act::None, None)?;
+                let kv = l.cross_attn.kv.forward(&audio, t, Act::None, None)?;
                 let (mut k, mut v) = (vec![0f32; t * d], vec![0f32; t * d]);
                 for (j, row) in kv.chunks_exact(2 * d).enumerate() {
                     for h in 0..self.n_head {
