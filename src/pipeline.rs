@@ -332,7 +332,7 @@ pub fn embed_cached_with_progress(
     texts: &[&str],
     progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Vec<f32>>> {
-    Ok(cache.embed(&encoder.model_id(), texts, |t| encoder.embed(t), progress)?.0)
+    Ok(cache.embed(&encoder.embedding_id(), texts, |t| encoder.embed(t), progress)?.0)
 }
 
 /// A classifier over `encoder`'s embeddings: the head (if any) plus the
@@ -347,10 +347,13 @@ pub fn classifier_for(
     Classifier::new(dictionary, head, &prototype_embeddings(encoder, cache, &segments)?)
 }
 
-/// The embeddings of the segments' names and descriptions (zero-shot).
+/// The sentence embeddings of the segments' names and descriptions
+/// (zero-shot compares them with the leading part of a creative's vector).
 pub fn prototype_embeddings(encoder: &TextEncoder, cache: &FeatureCache, segments: &SegmentDictionary) -> Result<Vec<Vec<f32>>> {
     let texts = segments.prototype_texts();
-    embed_cached(encoder, cache, &texts.iter().map(String::as_str).collect::<Vec<_>>())
+    let mut vectors = embed_cached(encoder, cache, &texts.iter().map(String::as_str).collect::<Vec<_>>())?;
+    vectors.iter_mut().for_each(|v| v.truncate(encoder.sentence_dim()));
+    Ok(vectors)
 }
 
 /// The verdict for features already extracted, from speech alone.

@@ -41,7 +41,8 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 fn model_identity() {
     let enc = encoder();
     assert_eq!(enc.model_id(), "multilingual-e5-small-q4_0");
-    assert_eq!(enc.dim(), 384);
+    assert_eq!(enc.embedding_id(), "multilingual-e5-small-q4_0+layer8");
+    assert_eq!((enc.sentence_dim(), enc.dim()), (384, 768));
     assert_eq!(enc.prefix(), "query: ");
 }
 
@@ -76,9 +77,12 @@ fn embeddings_match_reference_forward() {
             .map(|x| x.as_u64().unwrap() as usize)
             .collect();
         assert_eq!(windows, want_windows, "{text:.40}");
-        let cos = dot(g, &floats(&row["embedding"]));
-        println!("cosine {cos:.5}  windows {windows:?}  {text:.40}");
-        assert!(cos >= 0.999, "cosine {cos} for {text:.40}");
+        // The sentence embedding, then layer 8 pooled the same way.
+        let (sentence, layer8) = g.split_at(enc.sentence_dim());
+        let cos = dot(sentence, &floats(&row["embedding"]));
+        let cos8 = dot(layer8, &floats(&row["layer8"]));
+        println!("cosine {cos:.5}, layer 8 {cos8:.5}  windows {windows:?}  {text:.40}");
+        assert!(cos >= 0.999 && cos8 >= 0.999, "cosine {cos}, layer 8 {cos8} for {text:.40}");
     }
 }
 
@@ -94,7 +98,8 @@ fn borscht_query_is_closer_to_borscht_than_to_football() {
             s["football"].as_str().unwrap(),
         ])
         .unwrap();
-    let (borscht, football) = (dot(&v[0], &v[1]), dot(&v[0], &v[2]));
+    let sentence = |i: usize| &v[i][..enc.sentence_dim()];
+    let (borscht, football) = (dot(sentence(0), sentence(1)), dot(sentence(0), sentence(2)));
     let want_b = fx["sanity"]["cos_borscht"].as_f64().unwrap() as f32;
     let want_f = fx["sanity"]["cos_football"].as_f64().unwrap() as f32;
     println!("borscht {borscht:.4} (reference {want_b:.4}), football {football:.4} (reference {want_f:.4})");

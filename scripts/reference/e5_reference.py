@@ -5,7 +5,7 @@ Q4_0 weights with numpy and runs an independent float64 BERT forward (checked
 against `transformers.BertModel` loaded with the same weights). Writes:
 
   tests/fixtures/e5_tokenizer_ids.json   token ids of the Python `tokenizers`
-  tests/fixtures/e5_embeddings.json      reference embeddings
+  tests/fixtures/e5_embeddings.json      reference embeddings (last layer and layer 8)
 
 Usage:
   python scripts/reference/e5_reference.py \
@@ -22,6 +22,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 PREFIX = "query: "
+# The intermediate layer the product pools beside the last (text::encoder).
+POOLED_LAYER = 8
 
 TOKENIZER_SAMPLES = [
     "как приготовить борщ",
@@ -127,13 +129,15 @@ class NumpyBert:
         return x @ w.T + self.t[name + ".b"]
 
     def forward(self, ids):
-        """Last hidden state of one unpadded sequence, positions from 0 (as e5.c)."""
+        """Hidden states after each layer of one unpadded sequence, positions
+        from 0 (as e5.c); the last is the model's output."""
         c, t = self.c, self.t
         H, NH, FF = c["H"], c["NH"], c["FF"]
         hd = H // NH
         L = len(ids)
         x = self.word[ids] + self.pos[:L] + self.typ[0]
         x = self.ln(x, t["emb.ln.w"], t["emb.ln.b"])
+        states = []
         for l in range(c["NL"]):
             p = f"l{l}."
             q = self.lin(x, p + "q", H).reshape(L, NH, hd).transpose(1, 0, 2)
@@ -147,11 +151,13 @@ class NumpyBert:
             m = self.lin(x, p + "fi", FF)
             m = 0.5 * m * (1.0 + np.vectorize(math.erf)(m / math.sqrt(2.0)))
             x = self.ln(x + self.lin(m, p + "fo", H), t[p + "oln.w"], t[p + "oln.b"])
-        return x
+            states.append(x)
+        return states
 
 
-def embed(model, tok, text, max_tokens=512):
-    """Windows of <=510 content tokens, token-weighted mean of window means, L2."""
+def embed(model, tok, text, max_tokens=512, layer=None):
+    """Windows of <=510 content tokens, token-weighted mean of window means, L2;
+    of the last layer, or of `layer` (1-based)."""
     enc = tok.encode(PREFIX + text, add_special_tokens=False)
     content = enc.ids
     cls, sep = tok.token_to_id("<s>"), tok.token_to_id("</s>")
@@ -159,13 +165,14 @@ def embed(model, tok, text, max_tokens=512):
     chunks = [content[i : i + per] for i in range(0, len(content), per)] or [[]]
     acc = np.zeros(model.c["H"])
     for ch in chunks:
-        h = model.forward([cls] + ch + [sep])
+        h = model.forward([cls] + ch + [sep])[(layer or model.c["NL"]) - 1]
         acc += max(len(ch), 1) * h.mean(0)
     return acc / np.linalg.norm(acc), [len(ch) + 2 for ch in chunks]
 
 
-def torch_check(cfg, t, tok, text):
-    """The numpy forward must agree with transformers' BertModel."""
+def torch_check(cfg, t, tok, text, layer):
+    """The numpy forward must agree with transformers' BertModel: the last
+    layer's pooled vector and `layer`'s."""
     import torch
     from transformers import BertConfig, BertModel
 
@@ -197,8 +204,9 @@ def torch_check(cfg, t, tok, text):
     m.load_state_dict({k: torch.tensor(np.asarray(v), dtype=torch.float32) for k, v in sd.items()}, strict=False)
     ids = tok.encode(PREFIX + text).ids
     with torch.no_grad():
-        h = m(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long)).last_hidden_state[0].mean(0).numpy()
-    return h / np.linalg.norm(h)
+        out = m(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long), output_hidden_states=True)
+    pooled = lambda h: h[0].mean(0).numpy() / np.linalg.norm(h[0].mean(0).numpy())
+    return pooled(out.last_hidden_state), pooled(out.hidden_states[layer])
 
 
 def main():
@@ -222,12 +230,15 @@ def main():
     rows = []
     for text in EMBED_TEXTS:
         v, windows = embed(model, tok, text)
-        rows.append({"text": text, "window_lengths": windows, "embedding": [round(float(x), 7) for x in v]})
+        mid, _ = embed(model, tok, text, layer=POOLED_LAYER)
+        rows.append({"text": text, "window_lengths": windows, "embedding": [round(float(x), 7) for x in v],
+                     f"layer{POOLED_LAYER}": [round(float(x), 7) for x in mid]})
         print(f"{windows} tokens: {text[:50]!r}")
-    ref = torch_check(cfg, t, tok, EMBED_TEXTS[0])
-    agree = float(ref @ np.array(rows[0]["embedding"]))
-    print(f"numpy vs transformers BertModel cosine: {agree:.6f}")
-    assert agree > 0.99999, "the numpy forward disagrees with transformers"
+    ref, ref_mid = torch_check(cfg, t, tok, EMBED_TEXTS[0], POOLED_LAYER)
+    for name, r, mine in [("last layer", ref, rows[0]["embedding"]), (f"layer {POOLED_LAYER}", ref_mid, rows[0][f"layer{POOLED_LAYER}"])]:
+        agree = float(r @ np.array(mine))
+        print(f"numpy vs transformers BertModel cosine, {name}: {agree:.6f}")
+        assert agree > 0.99999, "the numpy forward disagrees with transformers"
 
     s = {k: embed(model, tok, v)[0] for k, v in SANITY.items()}
     sanity = {

@@ -2,7 +2,7 @@
 
 Writes tests/fixtures/tiny-bert/{model.safetensors,config.json,tokenizer.json}
 and reference.json (mean-pooled, L2-normalised last hidden states of three
-texts, computed with transformers on float32). The Rust loader must reproduce
+texts, and those of the first layer, computed with transformers on float32). The Rust loader must reproduce
 them.
 
 Usage: python scripts/reference/tiny_bert.py [--out tests/fixtures/tiny-bert]
@@ -67,10 +67,12 @@ def main():
     for text in TEXTS:
         ids = tok.encode(text).ids
         with torch.no_grad():
-            h = model(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long))
-        v = h.last_hidden_state[0].mean(0)
-        v = v / v.norm()
-        rows.append({"text": text, "ids": ids, "embedding": [float(x) for x in v]})
+            h = model(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                      output_hidden_states=True)
+        pooled = lambda states: (states[0].mean(0) / states[0].mean(0).norm()).tolist()
+        # hidden_states[0] is the embedding layer's output, [k] the k-th layer's.
+        rows.append({"text": text, "ids": ids, "embedding": pooled(h.last_hidden_state),
+                     "layer1": pooled(h.hidden_states[1])})
     (out / "reference.json").write_text(json.dumps({"texts": rows}, ensure_ascii=False, indent=1))
     for f in sorted(out.iterdir()):
         print(f.name, f.stat().st_size)

@@ -39,7 +39,7 @@ impl Classifier {
         }
     }
 
-    /// `prototype_embeddings` are the embeddings of
+    /// `prototype_embeddings` are the sentence embeddings of
     /// `Self::segments_for(..).prototype_texts()`, in that order.
     pub fn new(
         dictionary: Option<&SegmentDictionary>,
@@ -61,9 +61,11 @@ impl Classifier {
             h
         });
         if let Some(h) = &head {
-            if h.dim() != dim {
+            // The head reads the whole vector (or, if trained on the sentence
+            // embedding alone, its leading part); zero-shot the sentence part.
+            if h.dim() < dim {
                 return Err(Error::Invalid(format!(
-                    "the head expects {}-value embeddings but the model gives {dim}",
+                    "the head reads {}-value embeddings but the segment prototypes have {dim}",
                     h.dim()
                 )));
             }

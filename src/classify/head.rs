@@ -138,15 +138,16 @@ fn normalize(v: &mut [f32]) -> bool {
     true
 }
 
-/// Cosine similarity of `embedding` to each unit-length prototype row.
+/// Cosine similarity of `embedding`'s sentence part (its leading `dim`
+/// values; see `text::encoder`) to each unit-length prototype row.
 pub fn cosine_similarities(prototypes: &[f32], dim: usize, embedding: &[f32]) -> Result<Vec<f32>> {
-    if embedding.len() != dim || dim == 0 || prototypes.len() % dim != 0 {
+    if embedding.len() < dim || dim == 0 || prototypes.len() % dim != 0 {
         return Err(Error::Invalid(format!(
             "an embedding of {} values does not match prototypes of {dim}",
             embedding.len()
         )));
     }
-    let mut e = embedding.to_vec();
+    let mut e = embedding[..dim].to_vec();
     if !normalize(&mut e) {
         return Err(Error::Invalid("the creative's embedding is zero or not finite".into()));
     }
@@ -204,6 +205,13 @@ pub fn blend(head: &[f32], zero_shot: &[f32], alphas: &[f32]) -> Vec<f32> {
         p.iter_mut().for_each(|v| *v /= sum);
     }
     p
+}
+
+/// Whether a head trained on `head_model`'s vectors can read those of
+/// `in_use`: the same, or `in_use` adds pooled layers (`model+layerK`) after
+/// the sentence embedding that a head of the bare model reads alone.
+fn reads(head_model: &str, in_use: &str) -> bool {
+    head_model == in_use || in_use.strip_prefix(head_model).is_some_and(|rest| rest.starts_with("+layer"))
 }
 
 /// A trained head.
@@ -300,9 +308,10 @@ impl Head {
 
     /// The head's own probabilities in dictionary order; segments it was not
     /// trained on get 0. `text` is the transcript the embedding was made of
-    /// (read only by heads with n-gram features).
+    /// (read only by heads with n-gram features). A head trained on the
+    /// sentence embedding alone reads the leading part of a longer vector.
     pub fn head_probs(&self, text: &str, embedding: &[f32]) -> Result<Vec<f32>> {
-        if embedding.len() != self.dim() {
+        if embedding.len() < self.dim() {
             return Err(Error::Invalid(format!(
                 "the embedding has {} values but the head expects {} (model {})",
                 embedding.len(),
@@ -310,6 +319,7 @@ impl Head {
                 self.embedding_model
             )));
         }
+        let embedding = &embedding[..self.dim()];
         let p = match &self.ngrams {
             Some(v) => {
                 let (idx, val) = v.transform_one(text);
@@ -371,7 +381,7 @@ impl Head {
         }
         let head: Head = serde_json::from_value(value)
             .map_err(|e| Error::Invalid(format!("the head file is damaged: {e}; train the head again")))?;
-        if head.embedding_model != embedding_model_in_use {
+        if !reads(&head.embedding_model, embedding_model_in_use) {
             return Err(Error::EmbeddingModelMismatch {
                 head_model: head.embedding_model,
                 in_use: embedding_model_in_use.to_string(),
@@ -524,6 +534,25 @@ mod tests {
         let head = Head::from_json(v1.replace("SEGMENTS", &segments).as_bytes(), MODEL).unwrap();
         assert!(head.ngrams.is_none() && head.model.sparse.is_none());
         assert_eq!(head.decide("any text", &[0.0, 2.0], None).unwrap().segment_id, 15);
+    }
+
+    #[test]
+    fn a_head_of_the_sentence_embedding_reads_the_longer_vector() {
+        // Trained before intermediate layers were pooled: 4 values, bare model id.
+        let head = toy_head();
+        let pooled = format!("{MODEL}+layer8");
+        let back = Head::from_json(&head.to_json().unwrap(), &pooled).unwrap();
+        let mut v = vec![0.1, 1.0, 0.1, 0.1];
+        v.extend([9.0, -9.0, 9.0, -9.0]);
+        assert_eq!(back.decide("", &v, None).unwrap(), head.decide("", &v[..4], None).unwrap());
+        // Only added layers: another model whose id begins the same is not read.
+        for other in [format!("{MODEL}x"), format!("{MODEL}+other")] {
+            assert!(matches!(Head::from_json(&head.to_json().unwrap(), &other), Err(Error::EmbeddingModelMismatch { .. })));
+        }
+        // A head of the longer vector does not read the bare one.
+        let mut wide = head.clone();
+        wide.embedding_model = pooled;
+        assert!(matches!(Head::from_json(&wide.to_json().unwrap(), MODEL), Err(Error::EmbeddingModelMismatch { .. })));
     }
 
     #[test]

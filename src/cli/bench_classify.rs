@@ -13,7 +13,7 @@ use super::common::CacheArgs;
 use creative_filter::classify::classifier::cross_validate;
 use creative_filter::classify::metrics::{classification_report, Fold};
 use creative_filter::classify::{stratified_k_fold, Head, LogRegParams, NgramParams, SegmentDictionary};
-use creative_filter::pipeline::embed_cached_with_progress;
+use creative_filter::pipeline::{embed_cached_with_progress, prototype_embeddings};
 use creative_filter::table::{read_labelled_texts, read_table_file};
 use creative_filter::text::TextEncoder;
 use creative_filter::{Error, Result};
@@ -48,12 +48,18 @@ pub struct Args {
     /// Shortest character n-gram.
     #[arg(long, default_value_t = NgramParams::default().min_n)]
     ngram_min: usize,
+    /// 2^N hash buckets of the character n-grams.
+    #[arg(long, default_value_t = NgramParams::default().buckets_log2)]
+    ngram_buckets_log2: u32,
     /// Iteration limit of the fit.
     #[arg(long, default_value_t = LogRegParams::default().max_iter)]
     max_iter: usize,
     /// The head on the embeddings alone, without character n-grams.
     #[arg(long)]
     no_ngrams: bool,
+    /// The head on the sentence embedding alone, without the pooled intermediate layer.
+    #[arg(long)]
+    sentence_only: bool,
     /// Weight of the character n-gram features beside the embedding.
     #[arg(long, default_value_t = NgramParams::default().weight, conflicts_with = "no_ngrams")]
     ngram_weight: f32,
@@ -125,15 +131,15 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let t = Instant::now();
     let encoder = TextEncoder::load_default(models)?;
     let load_s = t.elapsed().as_secs_f64();
-    let model_id = encoder.model_id();
+    let model_id = if args.sentence_only { encoder.model_id() } else { encoder.embedding_id() };
     let cache = cache.open();
     let texts: Vec<&str> = rows.rows.iter().map(|r| r.text.as_str()).collect();
     let t = Instant::now();
     let vectors = embed_cached_with_progress(&encoder, &cache, &texts, |done, total| {
         eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
     })?;
-    let dim = encoder.dim();
-    let x: Vec<f32> = vectors.concat();
+    let dim = if args.sentence_only { encoder.sentence_dim() } else { encoder.dim() };
+    let x: Vec<f32> = vectors.iter().flat_map(|v| &v[..dim]).copied().collect();
 
     // Throughput: an even sample of the texts, embedded afresh.
     let step = (texts.len() / args.throughput_texts.max(1)).max(1);
@@ -145,9 +151,8 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let texts_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
 
     let params = LogRegParams { c: args.c, tol: args.tol, max_iter: args.max_iter, history: args.history, ..Default::default() };
-    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, min_n: args.ngram_min, ..Default::default() });
-    let protos_texts = segments.prototype_texts();
-    let prototypes = encoder.embed(&protos_texts.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, min_n: args.ngram_min, buckets_log2: args.ngram_buckets_log2, ..Default::default() });
+    let prototypes = prototype_embeddings(&encoder, &cache, &segments)?;
     let cv = cross_validate(&segments, &model_id, &texts, &x, dim, &y, &folds, &params, ngrams.as_ref(), &prototypes)?;
     let report = classification_report(&cv.y_true, &cv.y_pred, None)?.with_segments(&segments);
     let t = Instant::now();

@@ -87,7 +87,7 @@ pub fn load_dictionary(path: Option<&Path>) -> Result<Option<SegmentDictionary>>
 }
 
 pub fn load_head(path: Option<&Path>, encoder: &TextEncoder) -> Result<Option<Head>> {
-    path.map(|p| Head::load(p, &encoder.model_id())).transpose()
+    path.map(|p| Head::load(p, &encoder.embedding_id())).transpose()
 }
 
 /// The creatives of a media folder by Advertisement ID (file stem).

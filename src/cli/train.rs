@@ -206,7 +206,7 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let params = LogRegParams { c: args.c, ..Default::default() };
     let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, ..Default::default() });
     let prototypes = prototype_embeddings(&encoder, &cache, &ex.segments)?;
-    let trained = training::train(&ex, &encoder.model_id(), &params, ngrams.as_ref(), &prototypes, args.cv, args.seed)?;
+    let trained = training::train(&ex, &encoder.embedding_id(), &params, ngrams.as_ref(), &prototypes, args.cv, args.seed)?;
     if let Some(eval) = &trained.cross_validation {
         println!("{}-fold cross-validation on {} examples:\n{}", args.cv.min(ex.y.len()), ex.y.len(), eval.to_text());
     }

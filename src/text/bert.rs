@@ -461,6 +461,16 @@ impl BertModel {
     /// ids: [B, L] u32; mask: [B, L] f32 (1 = token, 0 = padding).
     /// Returns the last hidden state [B, L, H].
     pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_layers(ids, mask, &[self.config.num_hidden_layers])?.remove(0))
+    }
+
+    /// The hidden states [B, L, H] after each of `layers` (1-based; the
+    /// last is `num_hidden_layers`), from one pass.
+    pub fn forward_layers(&self, ids: &Tensor, mask: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+        let n = self.config.num_hidden_layers;
+        if let Some(bad) = layers.iter().find(|&&k| k == 0 || k > n) {
+            return Err(Error::Invalid(format!("layer {bad} does not exist: the model has layers 1 to {n}")));
+        }
         let (b, l) = ids.dims2()?;
         let cfg = &self.config;
         let off = cfg.position_offset();
@@ -481,10 +491,15 @@ impl BertModel {
         self.emb_norm.apply(&mut x);
         // Padding keys are left out of every query's softmax.
         let mask = mask.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        for layer in &self.layers {
+        let mut taken = vec![None; layers.len()];
+        let last = layers.iter().copied().max().unwrap_or(0);
+        for (k, layer) in self.layers.iter().enumerate().take(last) {
             x = layer.forward(&x, &mask, (b, l), cfg)?;
+            for (slot, _) in taken.iter_mut().zip(layers).filter(|(_, &want)| want == k + 1) {
+                *slot = Some(Tensor::from_slice(&x, (b, l, cfg.hidden_size), &Device::Cpu)?);
+            }
         }
-        Ok(Tensor::from_vec(x, (b, l, cfg.hidden_size), &Device::Cpu)?)
+        Ok(taken.into_iter().map(|t| t.expect("every layer was checked to exist")).collect())
     }
 }
 

@@ -272,7 +272,7 @@ impl Session {
     /// Uses a saved head file (from this page or `creative-filter train`).
     #[wasm_bindgen(js_name = loadHead)]
     pub fn load_head(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
-        self.head = Some(Head::from_json(bytes, &self.engine.encoder.model_id()).map_err(error)?);
+        self.head = Some(Head::from_json(bytes, &self.engine.encoder.embedding_id()).map_err(error)?);
         self.rebuild()
     }
 
@@ -435,7 +435,7 @@ impl Session {
         let prototypes = prototype_embeddings(encoder, &self.engine.cache, &ex.segments).map_err(error)?;
         let params = LogRegParams { c: DEFAULT_C, ..Default::default() };
         let ngrams = NgramParams::default();
-        let trained = training::train(&ex, &encoder.model_id(), &params, Some(&ngrams), &prototypes, folds, 42).map_err(error)?;
+        let trained = training::train(&ex, &encoder.embedding_id(), &params, Some(&ngrams), &prototypes, folds, 42).map_err(error)?;
         let mut head = trained.head.clone();
         let vision = match (&self.vision, vision_rows) {
             (Some(branch), Some(rows)) => {
