@@ -38,3 +38,11 @@ OMP_NUM_THREADS="$THREADS" "$VENV/bin/python" "$ROOT/bench/classify_peer.py" \
 # 4. the product on the same folds, printed side by side
 "$BIN" --threads "$THREADS" --cache "$OUT/cache" bench classify --data "$DATA" \
     --folds "$OUT/folds.json" --peer "$OUT/classify_peer.json"
+
+# 5. the same head without the pooled intermediate layer (the sentence
+#    embedding alone beside the n-grams): what that layer adds
+echo
+echo "== without e5's pooled intermediate layer (sentence embedding + n-grams) =="
+"$BIN" --threads "$THREADS" --cache "$OUT/cache" bench classify --data "$DATA" \
+    --folds "$OUT/folds.json" --peer "$OUT/classify_peer.json" --sentence-only --throughput-texts 0 \
+    | grep -E "^(classifier benchmark|macro-F1|accuracy|training)"
