@@ -295,10 +295,7 @@ impl Problem<'_> {
 
     /// Loss and gradient at `theta`. Layout: per class `d` dense weights and
     /// the intercept, then `h × k` sparse weights (feature-major, so one
-    /// feature's weights for all classes are adjacent). Without a sparse
-    /// block and with up to [`CHUNK`] samples, every sum runs in the same
-    /// order as in the dense-only solver this one grew from, so its results
-    /// are bit for bit the same.
+    /// feature's weights for all classes are adjacent).
     fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
         let (d, k) = (self.d, self.k);
         let stride = d + 1;
@@ -562,7 +559,6 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     acc.iter().sum::<f32>() + tail
 }
-
 
 impl LogisticRegression {
     /// Fits on `x` (`y.len()` rows of `n_features` values, row-major) with
