@@ -121,7 +121,7 @@ pub fn copy_qtensor(q: &QTensor) -> Result<QTensor> {
 
 /// Stacks weight matrices row-wise without changing their encoding (quantized
 /// rows are whole blocks, so their bytes simply concatenate).
-pub fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
+fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
     let dtype = parts[0].dtype();
     let cols = parts[0].shape().dims()[1];
     let mut rows = 0;
