@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Reference for src/classify/ngrams.rs: scikit-learn's char_wb analyzer and
-TF-IDF weighting over hashed n-grams.
+"""Reference for src/classify/ngrams.rs: scikit-learn's char_wb and word
+analyzers and TF-IDF weighting over hashed n-grams.
 
-The n-grams come from CountVectorizer(analyzer="char_wb").build_analyzer();
+The n-grams come from CountVectorizer(analyzer="char_wb").build_analyzer(),
+the words (each behind a U+0001) from CountVectorizer(analyzer="word");
 the hash (32-bit FNV-1a of the UTF-8 bytes, xor-folded to 16 bits) is
 re-implemented here; the counts per bucket go through scikit-learn's
 TfidfTransformer(sublinear_tf=True, smooth_idf=True, norm="l2"). Writes
@@ -20,6 +21,8 @@ import sklearn
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 MIN_N, MAX_N, BITS = 2, 5, 16
+# Word pairs too, though heads default to single words: the pairing is tested.
+WORD_MAX_N = 2
 
 FIT_TEXTS = [
     "Кредитная карта с льготным периодом 120 дней!",
@@ -33,6 +36,7 @@ TEST_TEXTS = [
     "Кредитная  КАРТА:\n120 дней без %",
     "музыка и подкасты — Ёлка",
     "новое слово zzqx",
+    "Акция_2026: скидки 50% и 1 ₽ — e-mail",
     "",
 ]
 
@@ -64,7 +68,14 @@ def counts(texts, analyzer):
     return sp.csr_matrix((vals, (rows, cols)), shape=(len(texts), 1 << BITS), dtype=np.float64)
 
 
-analyzer = CountVectorizer(analyzer="char_wb", ngram_range=(MIN_N, MAX_N), lowercase=True).build_analyzer()
+char_wb = CountVectorizer(analyzer="char_wb", ngram_range=(MIN_N, MAX_N), lowercase=True).build_analyzer()
+words = CountVectorizer(analyzer="word", ngram_range=(1, WORD_MAX_N), lowercase=True).build_analyzer()
+
+
+def analyzer(text):
+    return char_wb(text) + ["\x01" + w for w in words(text)]
+
+
 tfidf = TfidfTransformer(sublinear_tf=True, smooth_idf=True, norm="l2")
 tfidf.fit(counts(FIT_TEXTS, analyzer))
 x = tfidf.transform(counts(TEST_TEXTS, analyzer)).tocsr()
@@ -75,7 +86,7 @@ rows = []
 for i in range(len(TEST_TEXTS)):
     a, b = x.indptr[i], x.indptr[i + 1]
     rows.append([[int(j), round(float(v), 8)] for j, v in zip(x.indices[a:b], x.data[a:b])])
-first = analyzer(TEST_TEXTS[0])
+first = char_wb(TEST_TEXTS[0])
 seen = sorted({bucket(g) for g in first})
 unseen = float(tfidf.idf_.max())
 assert unseen == np.log(len(FIT_TEXTS) + 1) + 1
@@ -87,10 +98,12 @@ fixture = {
     "sklearn_version": sklearn.__version__,
     "min_n": MIN_N,
     "max_n": MAX_N,
+    "word_max_n": WORD_MAX_N,
     "buckets_log2": BITS,
     "fit_texts": FIT_TEXTS,
     "test_texts": TEST_TEXTS,
     "ngrams_first": first,
+    "words": [words(t) for t in TEST_TEXTS],
     "hashed": hashed,
     "rows": rows,
     "idf": [[j, round(float(tfidf.idf_[j]), 8)] for j in seen],

@@ -8,6 +8,15 @@
 //! only (a padded word shorter than `n` counts once, whole, and ends the
 //! longer lengths for that word).
 //!
+//! Beside them go word n-grams (by default single words): the tokens of
+//! scikit-learn's default `token_pattern` `(?u)\b\w\w+\b` (runs of two or
+//! more word characters of the lower-cased text), `n` in a row joined by one
+//! space, each behind a U+0001 so that a word never shares its hash with the
+//! char n-gram of the same letters. Word characters are Rust's
+//! `char::is_alphanumeric` and `_`; they differ from Python's `\w` only on
+//! the combining vowel signs of some scripts (Unicode Other_Alphabetic).
+//! Words and char n-grams share the buckets, the idf and the row's length.
+//!
 //! Each n-gram's UTF-8 bytes are hashed with 32-bit FNV-1a (offset basis
 //! `0x811C9DC5`, prime `0x01000193`) and xor-folded to `b` bits:
 //! `bucket = ((h >> b) ^ h) & (2^b − 1)`, with `b = 16` (65,536 buckets) by
@@ -28,6 +37,9 @@ use crate::error::{Error, Result};
 /// The hash named in head files.
 pub const NGRAM_HASH: &str = "fnv1a32-xorfold";
 
+/// Longest word n-gram a head may ask for.
+pub const MAX_WORD_N: usize = 4;
+
 /// N-gram feature settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct NgramParams {
@@ -38,27 +50,37 @@ pub struct NgramParams {
     /// Length of every (non-empty) row: the block's weight beside the
     /// unit-length embedding.
     pub weight: f32,
+    /// Word n-grams of 1 to `word_max_n` words in the same buckets (0: none;
+    /// heads made before words were added have none).
+    #[serde(default)]
+    pub word_max_n: usize,
 }
 
-/// 3- to 5-grams of weight 1: on all 15,653 labelled posts of
-/// bench/classify.sh (5 folds, C = 10) weights 0.3, 0.5, 1 and 2 of 2- to
+/// 3- to 5-grams and single words, of weight 1: on all 15,653 labelled posts
+/// of bench/classify.sh (5 folds, C = 10) weights 0.3, 0.5, 1 and 2 of 2- to
 /// 5-grams reached out-of-fold macro-F1 0.735, 0.752, 0.755 and 0.746;
 /// leaving out the 2-grams then gave 0.758 (weights 0.8 and 1.3: 0.757 and
 /// 0.754), with fewer non-zeros to fit. (On the first 3,072 posts alone
 /// weights 0.3–0.5 were best: the n-grams gain more than the embedding from
-/// more data.)
+/// more data.) Single words then added 0.0015, 0.0008 and 0.0009 on three
+/// different fold splits; word pairs took it back (−0.0017 on the first), and
+/// words as a block of their own length (0.3–0.7) gained less.
 impl Default for NgramParams {
     fn default() -> Self {
-        NgramParams { min_n: 3, max_n: 5, buckets_log2: 16, weight: 1.0 }
+        NgramParams { min_n: 3, max_n: 5, buckets_log2: 16, weight: 1.0, word_max_n: 1 }
     }
 }
 
 impl NgramParams {
     fn check(&self) -> Result<()> {
-        if self.min_n == 0 || self.max_n < self.min_n || !(1..=24).contains(&self.buckets_log2) {
+        if self.min_n == 0
+            || self.max_n < self.min_n
+            || !(1..=24).contains(&self.buckets_log2)
+            || self.word_max_n > MAX_WORD_N
+        {
             return Err(Error::Invalid(format!(
-                "n-gram settings: n from {} to {}, 2^{} buckets are not usable",
-                self.min_n, self.max_n, self.buckets_log2
+                "n-gram settings: n from {} to {}, words up to {} (at most {MAX_WORD_N}), 2^{} buckets are not usable",
+                self.min_n, self.max_n, self.word_max_n, self.buckets_log2
             )));
         }
         if !(self.weight > 0.0 && self.weight.is_finite()) {
@@ -100,10 +122,45 @@ pub fn for_each_ngram(text: &str, min_n: usize, max_n: usize, mut f: impl FnMut(
     }
 }
 
+/// Calls `f` with every word n-gram of 1 to `max_n` words (see the module
+/// note), in scikit-learn's order, each behind a U+0001.
+pub fn for_each_word_ngram(text: &str, max_n: usize, mut f: impl FnMut(&str)) {
+    if max_n == 0 {
+        return;
+    }
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.chars().nth(1).is_some())
+        .collect();
+    let mut gram = String::new();
+    for n in 1..=max_n {
+        for w in words.windows(n) {
+            gram.clear();
+            gram.push('\u{1}');
+            for (i, word) in w.iter().enumerate() {
+                if i > 0 {
+                    gram.push(' ');
+                }
+                gram.push_str(word);
+            }
+            f(&gram);
+        }
+    }
+}
+
 /// The char_wb n-grams of `text` (for tests and inspection).
 pub fn ngrams(text: &str, min_n: usize, max_n: usize) -> Vec<String> {
     let mut out = Vec::new();
     for_each_ngram(text, min_n, max_n, |g| out.push(g.to_string()));
+    out
+}
+
+/// The word n-grams of `text`, without their U+0001 (for tests and
+/// inspection).
+pub fn word_ngrams(text: &str, max_n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_word_ngram(text, max_n, |g| out.push(g['\u{1}'.len_utf8()..].to_string()));
     out
 }
 
@@ -197,6 +254,9 @@ pub struct NgramVectorizer {
     pub max_n: usize,
     pub buckets_log2: u32,
     pub weight: f32,
+    /// 0 in heads made before words were added.
+    #[serde(default)]
+    pub word_max_n: usize,
     /// Inverse document frequency of every bucket (f32 little-endian, base64).
     #[serde(with = "f32_base64")]
     pub idf: Vec<f32>,
@@ -212,6 +272,7 @@ impl NgramVectorizer {
             max_n: params.max_n,
             buckets_log2: params.buckets_log2,
             weight: params.weight,
+            word_max_n: params.word_max_n,
             idf: Vec::new(),
         };
         let per_text = crate::kernels::par_map(texts.len(), |i| v.counts(texts[i]));
@@ -234,6 +295,7 @@ impl NgramVectorizer {
     pub fn counts(&self, text: &str) -> Vec<(u32, u32)> {
         let mut hits = Vec::new();
         for_each_ngram(text, self.min_n, self.max_n, |g| hits.push(bucket(g, self.buckets_log2)));
+        for_each_word_ngram(text, self.word_max_n, |g| hits.push(bucket(g, self.buckets_log2)));
         hits.sort_unstable();
         let mut out: Vec<(u32, u32)> = Vec::new();
         for j in hits {
@@ -264,7 +326,7 @@ impl NgramVectorizer {
         if self.hash != NGRAM_HASH {
             return Err(Error::Invalid(format!("n-gram hash {:?} is not {NGRAM_HASH:?}", self.hash)));
         }
-        NgramParams { min_n: self.min_n, max_n: self.max_n, buckets_log2: self.buckets_log2, weight: self.weight }.check()?;
+        NgramParams { min_n: self.min_n, max_n: self.max_n, buckets_log2: self.buckets_log2, weight: self.weight, word_max_n: self.word_max_n }.check()?;
         if self.idf.len() != self.buckets() || self.idf.iter().any(|v| !v.is_finite()) {
             return Err(Error::Invalid(format!("{} idf values for {} buckets", self.idf.len(), self.buckets())));
         }
@@ -347,6 +409,20 @@ mod tests {
     }
 
     #[test]
+    fn word_ngrams_are_tokens_of_two_word_characters_or_more() {
+        // "1", "и" and "₽" are no tokens; pairs are made after they are dropped.
+        let text = "Кредит, 1 ₽ и Ёлка_2!";
+        assert_eq!(word_ngrams(text, 2), vec!["кредит", "ёлка_2", "кредит ёлка_2"]);
+        assert!(word_ngrams(text, 0).is_empty());
+        // Words are counted apart from the char n-gram of the same letters.
+        let p = NgramParams { min_n: 2, max_n: 2, ..Default::default() };
+        let with = NgramVectorizer::fit(&[text], &p).unwrap();
+        let without = NgramVectorizer::fit(&[text], &NgramParams { word_max_n: 0, ..p }).unwrap();
+        assert_eq!(with.counts("ок").len(), without.counts("ок").len() + 1);
+        assert!(NgramVectorizer::fit(&[text], &NgramParams { word_max_n: MAX_WORD_N + 1, ..p }).is_err());
+    }
+
+    #[test]
     fn fnv1a_and_buckets() {
         // Published FNV-1a 32 test vectors.
         assert_eq!(fnv1a32(b""), 0x811C9DC5);
@@ -370,11 +446,14 @@ mod tests {
     struct Reference {
         min_n: usize,
         max_n: usize,
+        word_max_n: usize,
         buckets_log2: u32,
         fit_texts: Vec<String>,
         test_texts: Vec<String>,
         /// sklearn's char_wb analyzer output for `test_texts[0]`.
         ngrams_first: Vec<String>,
+        /// sklearn's word analyzer output for every test text.
+        words: Vec<Vec<String>>,
         /// (n-gram, bucket) pairs from the Python hash.
         hashed: Vec<(String, u32)>,
         /// Rows of `test_texts`: (bucket, value) pairs, buckets ascending.
@@ -390,10 +469,13 @@ mod tests {
     fn matches_scikit_learn() {
         let r: Reference = serde_json::from_str(include_str!("../../tests/fixtures/ngrams_reference.json")).unwrap();
         assert_eq!(ngrams(&r.test_texts[0], r.min_n, r.max_n), r.ngrams_first);
+        for (text, want) in r.test_texts.iter().zip(&r.words) {
+            assert_eq!(&word_ngrams(text, r.word_max_n), want, "words of {text:?}");
+        }
         for (g, b) in &r.hashed {
             assert_eq!(bucket(g, r.buckets_log2), *b, "bucket of {g:?}");
         }
-        let params = NgramParams { min_n: r.min_n, max_n: r.max_n, buckets_log2: r.buckets_log2, weight: 1.0 };
+        let params = NgramParams { min_n: r.min_n, max_n: r.max_n, buckets_log2: r.buckets_log2, weight: 1.0, word_max_n: r.word_max_n };
         let fit: Vec<&str> = r.fit_texts.iter().map(String::as_str).collect();
         let v = NgramVectorizer::fit(&fit, &params).unwrap();
         for &(j, want) in &r.idf {

@@ -1,5 +1,5 @@
 //! `creative-filter bench classify`: the trained head on e5 embeddings (and
-//! character n-grams unless --no-ngrams),
+//! character and word n-grams unless --no-ngrams),
 //! cross-validated on labelled texts, beside a TF-IDF + logistic-regression
 //! peer (bench/classify_peer.py) scored on the same folds.
 
@@ -51,10 +51,13 @@ pub struct Args {
     /// 2^N hash buckets of the character n-grams.
     #[arg(long, default_value_t = NgramParams::default().buckets_log2)]
     ngram_buckets_log2: u32,
+    /// Longest word n-gram beside the character n-grams (0: none).
+    #[arg(long, default_value_t = NgramParams::default().word_max_n, conflicts_with = "no_ngrams")]
+    word_ngrams: usize,
     /// Iteration limit of the fit.
     #[arg(long, default_value_t = LogRegParams::default().max_iter)]
     max_iter: usize,
-    /// The head on the embeddings alone, without character n-grams.
+    /// The head on the embeddings alone, without n-grams.
     #[arg(long)]
     no_ngrams: bool,
     /// The head on the sentence embedding alone, without the pooled intermediate layer.
@@ -151,7 +154,7 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let texts_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
 
     let params = LogRegParams { c: args.c, tol: args.tol, max_iter: args.max_iter, history: args.history, ..Default::default() };
-    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, min_n: args.ngram_min, buckets_log2: args.ngram_buckets_log2, ..Default::default() });
+    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, min_n: args.ngram_min, buckets_log2: args.ngram_buckets_log2, word_max_n: args.word_ngrams, ..Default::default() });
     let prototypes = prototype_embeddings(&encoder, &cache, &segments)?;
     let cv = cross_validate(&segments, &model_id, &texts, &x, dim, &y, &folds, &params, ngrams.as_ref(), &prototypes)?;
     let report = classification_report(&cv.y_true, &cv.y_pred, None)?.with_segments(&segments);

@@ -59,12 +59,15 @@ pub struct TrainArgs {
     /// Inverse L2 regularisation strength of the logistic regression.
     #[arg(long, default_value_t = DEFAULT_C)]
     c: f64,
-    /// Train on the embeddings alone, without the transcripts' character n-grams.
+    /// Train on the embeddings alone, without the transcripts' character and word n-grams.
     #[arg(long)]
     no_ngrams: bool,
-    /// Weight of the character n-gram features beside the embedding.
+    /// Weight of the n-gram features beside the embedding.
     #[arg(long, default_value_t = NgramParams::default().weight, conflicts_with = "no_ngrams")]
     ngram_weight: f32,
+    /// Longest word n-gram among the n-gram features (0: characters only).
+    #[arg(long, default_value_t = NgramParams::default().word_max_n, conflicts_with = "no_ngrams")]
+    word_ngrams: usize,
 }
 
 #[derive(clap::Args)]
@@ -204,7 +207,7 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
         return Err(Error::Invalid("no usable training examples (the speech head needs creatives with speech)".into()));
     }
     let params = LogRegParams { c: args.c, ..Default::default() };
-    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, ..Default::default() });
+    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, word_max_n: args.word_ngrams, ..Default::default() });
     let prototypes = prototype_embeddings(&encoder, &cache, &ex.segments)?;
     let trained = training::train(&ex, &encoder.embedding_id(), &params, ngrams.as_ref(), &prototypes, args.cv, args.seed)?;
     if let Some(eval) = &trained.cross_validation {
@@ -219,7 +222,11 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
         "trained on {} examples of {} segments{} in {:.2} s ({} iterations{}); head written to {}",
         ex.y.len(),
         head.examples.iter().filter(|&&n| n > 0).count(),
-        if head.ngrams.is_some() { " (embeddings + character n-grams)" } else { " (embeddings only)" },
+        match &head.ngrams {
+            Some(v) if v.word_max_n > 0 => " (embeddings + character and word n-grams)",
+            Some(_) => " (embeddings + character n-grams)",
+            None => " (embeddings only)",
+        },
         trained.seconds,
         trained.fit.iterations,
         if trained.fit.converged { "" } else { ", stopped before full convergence" },
