@@ -13,6 +13,10 @@
 //! block's weights, both as base64 of little-endian f32 (about 5 MB for 12
 //! segments). A head trained without n-grams is written as version 1, and
 //! version 1 files load as embedding-only heads.
+//!
+//! Version 3 adds words to the n-grams (`word_max_n`). A head with words is
+//! written as version 3 so that builds from before words refuse it instead
+//! of reading it without them; one without words is still written as 2.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +28,9 @@ use crate::error::{Error, Result};
 /// The `format` field of a head file.
 pub const HEAD_FORMAT: &str = "creative-filter-head";
 /// The newest head file version this build reads and the one it writes for
-/// heads with n-gram features (2); embedding-only heads are written as 1.
-pub const HEAD_FORMAT_VERSION: u32 = 2;
+/// heads with word n-grams (3); heads with character n-grams alone are
+/// written as 2, embedding-only heads as 1.
+pub const HEAD_FORMAT_VERSION: u32 = 3;
 
 /// Softmax temperature for cosine similarities.
 ///
@@ -269,8 +274,7 @@ impl Head {
                 if texts.len() != y.len() {
                     return Err(Error::Invalid(format!("{} texts for {} labels", texts.len(), y.len())));
                 }
-                let vectorizer = NgramVectorizer::fit(texts, p)?;
-                let sparse = vectorizer.transform(texts);
+                let (vectorizer, sparse) = NgramVectorizer::fit_transform(texts, p)?;
                 let (model, report) = LogisticRegression::fit_with_sparse(x, dim, Some(&sparse), y, params)?;
                 (model, Some(vectorizer), report)
             }
@@ -282,7 +286,11 @@ impl Head {
         let examples = segments.iter().map(|s| y.iter().filter(|&&l| l == s.id).count() as u32).collect();
         let head = Head {
             format: HEAD_FORMAT.into(),
-            version: if vectorizer.is_some() { HEAD_FORMAT_VERSION } else { 1 },
+            version: match &vectorizer {
+                Some(v) if v.word_max_n > 0 => HEAD_FORMAT_VERSION,
+                Some(_) => 2,
+                None => 1,
+            },
             embedding_model: embedding_model.into(),
             segments,
             examples,
@@ -411,6 +419,9 @@ impl Head {
                 if let Err(e) = v.check() {
                     return damaged(format!("n-gram features: {e}"));
                 }
+                if v.word_max_n > 0 && self.version < 3 {
+                    return damaged(format!("word n-grams in a version {} file", self.version));
+                }
                 if s.n_features != v.buckets() || s.coef.len() != k * s.n_features {
                     return damaged(format!("{} n-gram weights for {k} classes of {} buckets", s.coef.len(), v.buckets()));
                 }
@@ -507,7 +518,7 @@ mod tests {
     #[test]
     fn ngram_head_reads_the_transcript_and_round_trips() {
         let head = ngram_head();
-        assert_eq!(head.version, 2);
+        assert_eq!(head.version, 3);
         let e = [0.5f32; 4];
         assert_eq!(head.decide("новый трек в плейлисте", &e, None).unwrap().segment_id, 15);
         assert_eq!(head.decide("Кредит: низкая ставка", &e, None).unwrap().segment_id, 8);
@@ -516,6 +527,16 @@ mod tests {
         assert!(bytes.len() < 2_000_000, "{} bytes", bytes.len());
         let back = Head::from_json(&bytes, MODEL).unwrap();
         assert_eq!(back, head);
+        // A version 2 file, as builds before words wrote it, reads no words;
+        // words in a version 2 file are refused.
+        let mut v2: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        v2["version"] = 2.into();
+        v2["ngrams"].as_object_mut().unwrap().remove("word_max_n");
+        let old = Head::from_json(&serde_json::to_vec(&v2).unwrap(), MODEL).unwrap();
+        assert_eq!(old.ngrams.as_ref().unwrap().word_max_n, 0);
+        v2["ngrams"]["word_max_n"] = 1.into();
+        let e = Head::from_json(&serde_json::to_vec(&v2).unwrap(), MODEL).unwrap_err().to_string();
+        assert!(e.contains("damaged") && e.contains("word"), "{e}");
         // Weights without their vectorizer (or the reverse) are refused.
         let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         v.as_object_mut().unwrap().remove("ngrams");

@@ -265,6 +265,19 @@ pub struct NgramVectorizer {
 impl NgramVectorizer {
     /// Learns the idf from `texts`.
     pub fn fit(texts: &[&str], params: &NgramParams) -> Result<NgramVectorizer> {
+        Ok(Self::fit_counts(texts, params)?.0)
+    }
+
+    /// Learns the idf from `texts` and returns their feature rows too,
+    /// extracting every text's n-grams once.
+    pub fn fit_transform(texts: &[&str], params: &NgramParams) -> Result<(NgramVectorizer, Csr)> {
+        let (v, per_text) = Self::fit_counts(texts, params)?;
+        let rows = crate::kernels::par_map(per_text.len(), |i| v.weigh(&per_text[i]));
+        let csr = Csr::from_rows(v.buckets(), rows);
+        Ok((v, csr))
+    }
+
+    fn fit_counts(texts: &[&str], params: &NgramParams) -> Result<(NgramVectorizer, Vec<Vec<(u32, u32)>>)> {
         params.check()?;
         let mut v = NgramVectorizer {
             hash: NGRAM_HASH.into(),
@@ -284,7 +297,7 @@ impl NgramVectorizer {
         }
         let n = texts.len() as f64;
         v.idf = df.iter().map(|&d| (((1.0 + n) / (1.0 + d as f64)).ln() + 1.0) as f32).collect();
-        Ok(v)
+        Ok((v, per_text))
     }
 
     pub fn buckets(&self) -> usize {
@@ -309,7 +322,11 @@ impl NgramVectorizer {
 
     /// The feature row of one text: ascending buckets and their values.
     pub fn transform_one(&self, text: &str) -> (Vec<u32>, Vec<f32>) {
-        let counts = self.counts(text);
+        self.weigh(&self.counts(text))
+    }
+
+    /// The feature row of a text's bucket counts.
+    fn weigh(&self, counts: &[(u32, u32)]) -> (Vec<u32>, Vec<f32>) {
         let raw: Vec<f64> = counts.iter().map(|&(j, c)| (1.0 + (c as f64).ln()) * self.idf[j as usize] as f64).collect();
         let norm = raw.iter().map(|v| v * v).sum::<f64>().sqrt();
         let scale = if norm > 0.0 { self.weight as f64 / norm } else { 0.0 };
@@ -485,6 +502,8 @@ mod tests {
         assert!((unseen - r.idf_unseen).abs() < 1e-6);
         let test: Vec<&str> = r.test_texts.iter().map(String::as_str).collect();
         let m = v.transform(&test);
+        let (v2, m2) = NgramVectorizer::fit_transform(&fit, &params).unwrap();
+        assert_eq!((v2.idf.as_slice(), m2), (v.idf.as_slice(), v.transform(&fit)));
         let mut worst = 0f64;
         for (i, want) in r.rows.iter().enumerate() {
             let (idx, val) = m.row(i);

@@ -164,7 +164,18 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
 
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
     let features = match &ngrams {
-        Some(p) => format!("{model_id} + char_wb {}-{}-grams in 2^{} buckets (weight {})", p.min_n, p.max_n, p.buckets_log2, p.weight),
+        Some(p) => format!(
+            "{model_id} + char_wb {}-{}-grams{} in 2^{} buckets (weight {})",
+            p.min_n,
+            p.max_n,
+            match p.word_max_n {
+                0 => String::new(),
+                1 => " + words".into(),
+                n => format!(" + word 1-{n}-grams"),
+            },
+            p.buckets_log2,
+            p.weight
+        ),
         None => model_id.clone(),
     };
     println!(
