@@ -14,7 +14,8 @@
 //! space, each behind a U+0001 so that a word never shares its hash with the
 //! char n-gram of the same letters. Word characters are Rust's
 //! `char::is_alphanumeric` and `_`; they differ from Python's `\w` only on
-//! the combining vowel signs of some scripts (Unicode Other_Alphabetic).
+//! characters that are alphabetic by Unicode's Other_Alphabetic property
+//! alone (combining vowel signs of Indic scripts, circled letters).
 //! Words and char n-grams share the buckets, the idf and the row's length.
 //!
 //! Each n-gram's UTF-8 bytes are hashed with 32-bit FNV-1a (offset basis
