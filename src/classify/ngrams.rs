@@ -97,9 +97,9 @@ fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// Calls `f` with every char_wb n-gram of `text`, in scikit-learn's order.
-pub fn for_each_ngram(text: &str, min_n: usize, max_n: usize, mut f: impl FnMut(&str)) {
-    let lower = text.to_lowercase();
+/// Calls `f` with every char_wb n-gram of `lower` (a lower-cased text), in
+/// scikit-learn's order.
+fn for_each_ngram(lower: &str, min_n: usize, max_n: usize, mut f: impl FnMut(&str)) {
     let mut padded = String::new();
     let mut starts: Vec<usize> = Vec::new();
     for word in lower.split(is_python_space).filter(|w| !w.is_empty()) {
@@ -123,13 +123,13 @@ pub fn for_each_ngram(text: &str, min_n: usize, max_n: usize, mut f: impl FnMut(
     }
 }
 
-/// Calls `f` with every word n-gram of 1 to `max_n` words (see the module
-/// note), in scikit-learn's order, each behind a U+0001.
-pub fn for_each_word_ngram(text: &str, max_n: usize, mut f: impl FnMut(&str)) {
+/// Calls `f` with every word n-gram of 1 to `max_n` words of `lower` (a
+/// lower-cased text; see the module note), in scikit-learn's order, each
+/// behind a U+0001.
+fn for_each_word_ngram(lower: &str, max_n: usize, mut f: impl FnMut(&str)) {
     if max_n == 0 {
         return;
     }
-    let lower = text.to_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .filter(|w| w.chars().nth(1).is_some())
@@ -153,7 +153,7 @@ pub fn for_each_word_ngram(text: &str, max_n: usize, mut f: impl FnMut(&str)) {
 /// The char_wb n-grams of `text` (for tests and inspection).
 pub fn ngrams(text: &str, min_n: usize, max_n: usize) -> Vec<String> {
     let mut out = Vec::new();
-    for_each_ngram(text, min_n, max_n, |g| out.push(g.to_string()));
+    for_each_ngram(&text.to_lowercase(), min_n, max_n, |g| out.push(g.to_string()));
     out
 }
 
@@ -161,7 +161,7 @@ pub fn ngrams(text: &str, min_n: usize, max_n: usize) -> Vec<String> {
 /// inspection).
 pub fn word_ngrams(text: &str, max_n: usize) -> Vec<String> {
     let mut out = Vec::new();
-    for_each_word_ngram(text, max_n, |g| out.push(g['\u{1}'.len_utf8()..].to_string()));
+    for_each_word_ngram(&text.to_lowercase(), max_n, |g| out.push(g['\u{1}'.len_utf8()..].to_string()));
     out
 }
 
@@ -307,9 +307,10 @@ impl NgramVectorizer {
 
     /// (bucket, count) of every bucket `text` hits, buckets ascending.
     pub fn counts(&self, text: &str) -> Vec<(u32, u32)> {
+        let lower = text.to_lowercase();
         let mut hits = Vec::new();
-        for_each_ngram(text, self.min_n, self.max_n, |g| hits.push(bucket(g, self.buckets_log2)));
-        for_each_word_ngram(text, self.word_max_n, |g| hits.push(bucket(g, self.buckets_log2)));
+        for_each_ngram(&lower, self.min_n, self.max_n, |g| hits.push(bucket(g, self.buckets_log2)));
+        for_each_word_ngram(&lower, self.word_max_n, |g| hits.push(bucket(g, self.buckets_log2)));
         hits.sort_unstable();
         let mut out: Vec<(u32, u32)> = Vec::new();
         for j in hits {
