@@ -13,6 +13,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: not a regular file (a folder, pipe or device); only files are read")]
+    NotRegularFile { path: PathBuf },
+    #[error("{path}: {bytes} bytes is more than a creative can have ({limit} bytes at most)")]
+    FileTooLarge { path: PathBuf, bytes: u64, limit: u64 },
     #[error("the file is empty (0 bytes)")]
     EmptyInput,
     #[error("not a media file this tool can read ({0})")]
@@ -23,6 +27,8 @@ pub enum Error {
     NoAudioTrack,
     #[error("the audio could not be decoded: {0}")]
     Decode(String),
+    #[error("the file states a {field} of {value}, outside what a creative can have ({limit}): it is damaged or not a creative")]
+    OverBudget { field: String, value: String, limit: String },
     #[error("the file has no video track (frames need a video or a JPEG/PNG image)")]
     NoVideoTrack,
     #[error("unsupported video codec {codec} in this file (frames are read from H.264, and in the browser from VP8, VP9 and AV1 too); re-encode it to H.264 for the video branch")]

@@ -332,7 +332,7 @@ pub fn embed_cached_with_progress(
     texts: &[&str],
     progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Vec<f32>>> {
-    Ok(cache.embed(&encoder.embedding_id(), texts, |t| encoder.embed(t), progress)?.0)
+    Ok(cache.embed(&encoder.cache_id(), texts, |t| encoder.embed(t), progress)?.0)
 }
 
 /// A classifier over `encoder`'s embeddings: the head (if any) plus the

@@ -21,35 +21,35 @@ fn key(segment: Option<u32>) -> String {
 }
 
 fn check(o: &Overview, want: &Value) {
-    assert_eq!(o.kpi.total.0, want["total"].as_i64().unwrap(), "total");
+    assert_eq!(o.kpi.total.0, want["total"].as_i64().unwrap().into(), "total");
     assert_eq!(o.kpi.creatives as u64, want["creatives"].as_u64().unwrap(), "creatives");
-    let segments: BTreeMap<String, [i64; 3]> =
+    let segments: BTreeMap<String, [i128; 3]> =
         o.segments.iter().map(|s| (key(s.segment), [s.split.known.0, s.split.predicted.0, s.split.unclassified.0])).collect();
-    let want_segments: BTreeMap<String, [i64; 3]> = want["segments"]
+    let want_segments: BTreeMap<String, [i128; 3]> = want["segments"]
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), ["known", "predicted", "unclassified"].map(|s| v[s].as_i64().unwrap())))
+        .map(|(k, v)| (k.clone(), ["known", "predicted", "unclassified"].map(|s| v[s].as_i64().unwrap().into())))
         .collect();
     assert_eq!(segments, want_segments, "spend by segment and label source");
     for s in &o.segments {
         let months = &want["by_period"][key(s.segment)];
         for (p, v) in o.periods.iter().zip(&s.by_period) {
-            let expected = months.get(p.to_string()).and_then(Value::as_i64).unwrap_or(0);
+            let expected = i128::from(months.get(p.to_string()).and_then(Value::as_i64).unwrap_or(0));
             assert_eq!(v.0, expected, "segment {} in {p}", key(s.segment));
         }
     }
-    let top: Vec<(String, i64)> = o.top_advertisers.iter().map(|a| (a.name.clone(), a.total.0)).collect();
-    let want_top: Vec<(String, i64)> = want["top_advertisers"]
+    let top: Vec<(String, i128)> = o.top_advertisers.iter().map(|a| (a.name.clone(), a.total.0)).collect();
+    let want_top: Vec<(String, i128)> = want["top_advertisers"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a[0].as_str().unwrap().to_string(), a[1].as_i64().unwrap()))
+        .map(|a| (a[0].as_str().unwrap().to_string(), a[1].as_i64().unwrap().into()))
         .collect();
     assert_eq!(top, want_top, "top advertisers");
-    let media: BTreeMap<String, i64> = o.media_types.iter().map(|m| (m.name.clone(), m.total.0)).collect();
-    let want_media: BTreeMap<String, i64> =
-        want["media_types"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_i64().unwrap())).collect();
+    let media: BTreeMap<String, i128> = o.media_types.iter().map(|m| (m.name.clone(), m.total.0)).collect();
+    let want_media: BTreeMap<String, i128> =
+        want["media_types"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_i64().unwrap().into())).collect();
     assert_eq!(media, want_media, "media types");
 }
 

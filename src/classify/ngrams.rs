@@ -307,7 +307,7 @@ impl NgramVectorizer {
 
     /// (bucket, count) of every bucket `text` hits, buckets ascending.
     pub fn counts(&self, text: &str) -> Vec<(u32, u32)> {
-        let lower = text.to_lowercase();
+        let lower = crate::text::clip(text).to_lowercase();
         let mut hits = Vec::new();
         for_each_ngram(&lower, self.min_n, self.max_n, |g| hits.push(bucket(g, self.buckets_log2)));
         for_each_word_ngram(&lower, self.word_max_n, |g| hits.push(bucket(g, self.buckets_log2)));

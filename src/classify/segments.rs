@@ -327,6 +327,16 @@ impl SegmentDictionary {
         SegmentDictionary { segments }
     }
 
+    /// A dictionary made from numeric labels outside the default one: each
+    /// number keeps its id and names its segment.
+    pub fn from_label_numbers(ids: impl IntoIterator<Item = u32>) -> SegmentDictionary {
+        let mut ids: Vec<u32> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let segments = ids.iter().map(|&id| Segment::new(id, &id.to_string(), &id.to_string(), "")).collect();
+        SegmentDictionary { segments }
+    }
+
     /// The video model's prompts, in dictionary order ([`Segment::vision_prompt`]).
     pub fn vision_prompts(&self) -> Vec<&str> {
         self.segments.iter().map(Segment::vision_prompt).collect()

@@ -43,23 +43,49 @@ impl Examples {
 /// The segments labelled texts are decided among: `fixed` (a head's) if
 /// given, else the user's dictionary, else the default one when every label
 /// names one of its segments, else a dictionary made from the labels.
+///
+/// Labels are read by one rule: all segment numbers or all names. A mix
+/// ("1", "2", "music") is refused, naming the odd rows, since numbers and
+/// names would otherwise land on each other's segments.
 pub fn segments_for_texts(
     rows: &LabelledTexts,
     fixed: Option<&SegmentDictionary>,
     dictionary: Option<SegmentDictionary>,
-) -> SegmentDictionary {
-    match (fixed, dictionary) {
+) -> Result<SegmentDictionary> {
+    let numeric = |l: &str| crate::table::parse_segment_number(l).is_some();
+    let numbers = rows.rows.iter().filter(|r| numeric(&r.label)).count();
+    if numbers > 0 && numbers < rows.rows.len() {
+        let by_numbers = numbers * 2 >= rows.rows.len();
+        let odd: Vec<String> = rows
+            .rows
+            .iter()
+            .filter(|r| numeric(&r.label) != by_numbers)
+            .take(10)
+            .map(|r| format!("row {} ({:?})", r.row, r.label))
+            .collect();
+        let (most, rest) = if by_numbers { ("segment numbers", "names") } else { ("names", "segment numbers") };
+        let minority = if by_numbers { rows.rows.len() - numbers } else { numbers };
+        return Err(Error::Invalid(format!(
+            "the labels mix segment numbers and names: most are {most}, but {minority} {} {rest}: {}{}; use one kind throughout",
+            if minority == 1 { "is" } else { "are" },
+            odd.join(", "),
+            if odd.len() == 10 { ", …" } else { "" }
+        )));
+    }
+    Ok(match (fixed, dictionary) {
         (Some(f), _) => f.clone(),
         (None, Some(d)) => d,
         (None, None) => {
             let default = SegmentDictionary::default_ru();
             if rows.rows.iter().all(|r| default.resolve_label(&r.label).is_some()) {
                 default
+            } else if numbers > 0 {
+                SegmentDictionary::from_label_numbers(rows.rows.iter().filter_map(|r| crate::table::parse_segment_number(&r.label)))
             } else {
                 SegmentDictionary::from_label_names(rows.rows.iter().map(|r| r.label.as_str()))
             }
         }
-    }
+    })
 }
 
 /// The texts whose label is a segment, their segment ids, and why the other
@@ -142,8 +168,8 @@ mod tests {
     #[test]
     fn labels_pick_the_segments_they_are_decided_among() {
         // Ids of the default dictionary keep it; free words make their own.
-        assert_eq!(segments_for_texts(&rows(&["5", "15"]), None, None).len(), SegmentDictionary::default_ru().len());
-        let own = segments_for_texts(&rows(&["спорт", "кино", "спорт"]), None, None);
+        assert_eq!(segments_for_texts(&rows(&["5", "15"]), None, None).unwrap().len(), SegmentDictionary::default_ru().len());
+        let own = segments_for_texts(&rows(&["спорт", "кино", "спорт"]), None, None).unwrap();
         assert_eq!(own.len(), 2);
         let two = rows(&["спорт", "кино"]);
         let (texts, y, problems) = resolve_texts(&two, &own);
@@ -156,8 +182,22 @@ mod tests {
     }
 
     #[test]
+    fn labels_are_all_numbers_or_all_names() {
+        // "1" must not become the segment named "2" (ids given by sorted names).
+        let e = segments_for_texts(&rows(&["1", "2", "music", "1"]), None, None).unwrap_err().to_string();
+        assert!(e.contains("mix segment numbers and names") && e.contains("row 4 (\"music\")"), "{e}");
+        let e = segments_for_texts(&rows(&["music", "news", "3"]), None, None).unwrap_err().to_string();
+        assert!(e.contains("most are names") && e.contains("row 4 (\"3\")"), "{e}");
+        // Numbers outside the default dictionary keep their own ids.
+        let own = segments_for_texts(&rows(&["1", "42", "1"]), None, None).unwrap();
+        assert_eq!(own.ids(), vec![1, 42]);
+        let (_, y, problems) = resolve_texts(&rows(&["1", "42"]), &own);
+        assert_eq!((y, problems.len()), (vec![1, 42], 0));
+    }
+
+    #[test]
     fn training_reports_cross_validation_even_with_few_examples() {
-        let segments = segments_for_texts(&rows(&["a", "b"]), None, None);
+        let segments = segments_for_texts(&rows(&["a", "b"]), None, None).unwrap();
         let ids = segments.ids();
         // Three examples per segment on separate axes: 5 folds become 5 of 6 samples.
         let (mut vectors, mut y) = (vec![], vec![]);

@@ -11,8 +11,7 @@ use creative_filter::asr::{load_transcriber, TranscribeOptions, Transcriber};
 use creative_filter::cache::{DirStore, FeatureCache};
 use creative_filter::classify::{Head, SegmentDictionary};
 use creative_filter::creative::MediaIndex;
-use creative_filter::models::manifest::{Manifest, MANIFEST_FILE};
-use creative_filter::models::{read_model_file, WHISPER_GGUF, WHISPER_TOKENIZER};
+use creative_filter::models::{read_model_file, read_verified_model_file, WHISPER_GGUF, WHISPER_TOKENIZER};
 use creative_filter::pipeline::{media_for_rows, Engine};
 use creative_filter::table::Table;
 use creative_filter::text::TextEncoder;
@@ -63,7 +62,7 @@ pub fn load_encoder(models: &Path) -> Result<Arc<TextEncoder>> {
 /// Models, settings and cache for commands that go from media to segments.
 pub fn load_engine(models: &Path, encoder: Arc<TextEncoder>, asr: &AsrArgs, cache: &CacheArgs) -> Result<Engine> {
     let t = Instant::now();
-    let transcriber = load_whisper(models)?;
+    let (transcriber, asr_model_id) = load_whisper_with_id(models)?;
     eprintln!("whisper loaded in {:.1} s", t.elapsed().as_secs_f64());
     Ok(Engine {
         transcriber,
@@ -71,14 +70,8 @@ pub fn load_engine(models: &Path, encoder: Arc<TextEncoder>, asr: &AsrArgs, cach
         cache: cache.open(),
         asr: asr.options(),
         max_seconds: asr.max_seconds,
-        asr_model_id: model_file_id(models, WHISPER_GGUF),
+        asr_model_id,
     })
-}
-
-/// `file@sha256-prefix` from the manifest, so a rebuilt model misses old cache entries.
-fn model_file_id(models: &Path, file: &str) -> String {
-    let manifest = std::fs::read(models.join(MANIFEST_FILE)).ok().and_then(|b| Manifest::from_json(&b).ok());
-    Manifest::file_id(manifest.as_ref(), file)
 }
 
 /// The user's segment dictionary (`.xlsx`/`.csv`), if one was given.
@@ -119,13 +112,51 @@ impl MediaFolder {
 }
 
 pub fn load_whisper(dir: &Path) -> Result<Transcriber> {
-    let gguf = read_model_file(dir, WHISPER_GGUF, "whisper-base")?;
+    load_whisper_with_id(dir).map(|(t, _)| t)
+}
+
+/// Whisper and `file@sha256-prefix` of its verified weights, which keys the
+/// transcript cache: a repaired or rebuilt model never reuses old answers.
+fn load_whisper_with_id(dir: &Path) -> Result<(Transcriber, String)> {
+    let (gguf, sha256) = read_verified_model_file(dir, WHISPER_GGUF, "whisper-base")?;
     let tokenizer = read_model_file(dir, WHISPER_TOKENIZER, "whisper-base")?;
-    load_transcriber(&gguf, &tokenizer)
+    Ok((load_transcriber(&gguf, &tokenizer)?, format!("{WHISPER_GGUF}@{}", &sha256[..16])))
 }
 
 pub fn read_input(path: &Path) -> Result<creative_filter::media::MediaBytes> {
     creative_filter::media::read_file(path)
+}
+
+/// Where the last panic happened: the hook records it instead of printing
+/// it, so that a panic caught and turned into one file's error (a damaged
+/// file tripping a decoder crate) prints no "thread panicked" text and no
+/// backtrace, and one that is not caught is still reported with its place.
+static LAST_PANIC_AT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Replaces the default panic output (set `RUST_BACKTRACE=1` to see it).
+pub fn record_panics_quietly() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line()));
+        if let Ok(mut last) = LAST_PANIC_AT.lock() {
+            *last = at;
+        }
+    }));
+}
+
+/// A caught panic's message and, when known, where it happened.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    match LAST_PANIC_AT.lock().ok().and_then(|mut l| l.take()) {
+        Some(at) => format!("{msg}, at {at}"),
+        None => msg,
+    }
 }
 
 /// Runs one file's work so that a panic deep in a decoder becomes that
@@ -134,11 +165,7 @@ pub fn isolated<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(r) => r,
         Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
+            let msg = panic_message(panic.as_ref());
             Err(Error::Invalid(format!("internal error while processing this file ({msg}); please report it")))
         }
     }

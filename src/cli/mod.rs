@@ -61,8 +61,9 @@ pub fn run() -> i32 {
         // candle and rayon size their pools from this on first use.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
+    common::record_panics_quietly();
     let models_dir = cli.models.unwrap_or_else(creative_filter::models::default_dir);
-    let result = match cli.command {
+    let command = std::panic::AssertUnwindSafe(move || match cli.command {
         Command::Models { action } => models::run(action, &models_dir),
         Command::Transcribe(args) => transcribe::run(args, &models_dir),
         Command::Classify(args) => classify::classify(args, &models_dir, &cli.cache),
@@ -71,12 +72,16 @@ pub fn run() -> i32 {
         Command::Eval(args) => train::eval(args, &models_dir, &cli.cache),
         Command::Dashboard(args) => dashboard::run(args),
         Command::Bench { what } => bench::run(what, &models_dir, &cli.cache),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
+    });
+    match std::panic::catch_unwind(command) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("creative-filter: {e}");
             2
+        }
+        Err(panic) => {
+            eprintln!("creative-filter: internal error ({}); please report it", common::panic_message(panic.as_ref()));
+            101
         }
     }
 }

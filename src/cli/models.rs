@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use creative_filter::models::{prepare, xclip};
+use creative_filter::models::{integrity, prepare, xclip};
 use creative_filter::text::WeightFormat;
 use creative_filter::Result;
 
@@ -61,8 +61,26 @@ pub fn run(action: Action, dir: &Path) -> Result<i32> {
         }
         Action::List => {
             let manifest = prepare::read_manifest(dir)?;
+            if manifest.files.is_empty() {
+                eprintln!("no prepared models in {} (no manifest.json): run `creative-filter models fetch`", dir.display());
+                return Ok(1);
+            }
+            let mut damaged = 0;
             for f in &manifest.files {
-                println!("{:<28} {:>11} bytes  {}  {}  [{}]", f.file, f.bytes, &f.sha256[..12], f.model, f.licence);
+                // Each file is checked, not just listed (remembered checks make this cheap).
+                let state = match std::fs::read(dir.join(&f.file)) {
+                    Err(_) => "missing",
+                    Ok(bytes) => match integrity::verify(dir, &f.file, &bytes) {
+                        Ok(_) => "ok",
+                        Err(_) => "DAMAGED",
+                    },
+                };
+                damaged += usize::from(state != "ok");
+                println!("{:<28} {:>11} bytes  {}  {:<8} {}  [{}]", f.file, f.bytes, &f.sha256[..12], state, f.model, f.licence);
+            }
+            if damaged > 0 {
+                eprintln!("{damaged} model file(s) missing or damaged: run `creative-filter models fetch` to repair them");
+                return Ok(1);
             }
             Ok(0)
         }

@@ -108,7 +108,7 @@ fn load_examples(
         let cache = cache.open();
         let file = path.to_string_lossy().to_string();
         let rows = read_labelled_texts(&file, &read_table_file(path)?)?;
-        let segments = segments_for_texts(&rows, fixed, dictionary);
+        let segments = segments_for_texts(&rows, fixed, dictionary)?;
         let (texts, y, problems) = resolve_texts(&rows, &segments);
         let t = Instant::now();
         let vectors = embed_cached_with_progress(encoder, &cache, &texts, |done, total| {

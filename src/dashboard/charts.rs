@@ -206,7 +206,7 @@ fn value_axis(svg: &mut Svg, left: f64, right: f64, top: f64, bottom: f64, max: 
         let v = step * i as f64;
         let y = bottom - (bottom - top) * v / axis_max;
         let _ = write!(svg.out, r##"<line x1="{left}" x2="{right}" y1="{y:.1}" y2="{y:.1}" stroke="#e2e8f0"/>"##);
-        svg.text(left - 6.0, y + 4.0, "end", r##"fill="#4a5568""##, &Kopecks((v * 100.0).round() as i64).short(lang));
+        svg.text(left - 6.0, y + 4.0, "end", r##"fill="#4a5568""##, &Kopecks((v * 100.0).round() as i128).short(lang));
     }
     axis_max
 }
@@ -372,14 +372,14 @@ mod tests {
     }
 
     /// The exact amounts every bar's tooltip states, in kopecks.
-    fn tooltip_kopecks(svg: &str) -> Vec<i64> {
+    fn tooltip_kopecks(svg: &str) -> Vec<i128> {
         svg.split("<title>")
             .skip(1)
             .filter_map(|t| t.split("</title>").next())
             .filter_map(|t| t.rsplit(": ").next())
             .filter(|t| t.contains('₽'))
             .map(|t| t.split(" (").next().unwrap().replace(['\u{a0}', '₽'], "").replace(',', ""))
-            .map(|t| t.parse::<i64>().unwrap())
+            .map(|t| t.parse::<i128>().unwrap())
             .collect()
     }
 
@@ -418,7 +418,7 @@ mod tests {
         }
         // Bars of the monthly chart state every kopeck of the total.
         let bars = tooltip_kopecks(&c.segments_by_month);
-        assert_eq!(bars.iter().sum::<i64>(), o.kpi.total.0);
+        assert_eq!(bars.iter().sum::<i128>(), o.kpi.total.0);
         assert!(c.top_advertisers.contains("A&lt;&amp;&gt;&quot;&#39;"));
     }
 

@@ -4,10 +4,27 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An amount in kopecks (1/100 RUB).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Kopecks(pub i64);
+/// An amount in kopecks (1/100 RUB). Sums are i128: one cell is below
+/// 9·10^18 kopecks, and no number of rows can wrap a total around.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Kopecks(pub i128);
+
+/// A number for JSON and JavaScript: exact while it fits in an i64 (every
+/// real total), approximate beyond (JavaScript numbers are doubles anyway).
+impl Serialize for Kopecks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match i64::try_from(self.0) {
+            Ok(v) => s.serialize_i64(v),
+            Err(_) => s.serialize_f64(self.0 as f64),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Kopecks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        i64::deserialize(d).map(|v| Kopecks(v.into()))
+    }
+}
 
 impl Kopecks {
     pub const ZERO: Kopecks = Kopecks(0);
@@ -101,7 +118,7 @@ impl Lang {
 }
 
 /// `1 234 567` with `sep` between the groups of three digits.
-pub(super) fn group_thousands(mut n: u64, sep: char) -> String {
+pub(super) fn group_thousands(mut n: u128, sep: char) -> String {
     let mut groups = Vec::new();
     loop {
         if n < 1000 {
@@ -156,7 +173,7 @@ pub fn parse_rub(cell: &str) -> Result<Kopecks, String> {
         if !k.is_finite() || k.abs() > 9e15 {
             return Err(quoted());
         }
-        return Ok(Kopecks(k as i64));
+        return Ok(Kopecks(k as i128));
     }
     if !s.bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b'.') {
         return Err(quoted());
@@ -197,7 +214,7 @@ pub fn parse_rub(cell: &str) -> Result<Kopecks, String> {
     if digit(2) >= 5 {
         kopecks += 1;
     }
-    roubles.checked_mul(100).and_then(|r| r.checked_add(kopecks)).filter(|k| *k < 9_000_000_000_000_000).map(Kopecks).ok_or_else(too_large)
+    roubles.checked_mul(100).and_then(|r| r.checked_add(kopecks)).filter(|k| *k < 9_000_000_000_000_000).map(|k| Kopecks(k.into())).ok_or_else(too_large)
 }
 
 #[cfg(test)]

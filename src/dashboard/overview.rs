@@ -528,7 +528,7 @@ mod tests {
         let t = d.table(&Filter::default(), Lang::En);
         assert_eq!(t.headers, AGGREGATE_COLUMNS);
         let spend = t.find_column(&["Spend RUB"]).unwrap();
-        let sum: i64 = t.rows.iter().map(|r| super::super::money::parse_rub(&r[spend]).unwrap().0).sum();
+        let sum: i128 = t.rows.iter().map(|r| super::super::money::parse_rub(&r[spend]).unwrap().0).sum();
         assert_eq!(Kopecks(sum), d.data().total());
         assert_eq!(t.rows[0], ["2024", "1", "12", "12 Кредитные карты", "known", "Bank", "Card", "TV", "1", "150.50"]);
         assert!(t.rows.iter().any(|r| r[4] == "none" && r[3] == "Unclassified"));

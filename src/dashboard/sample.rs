@@ -122,7 +122,7 @@ impl Sample {
 
 /// `1 234 567,89` with no-break spaces, as Russian Excel writes amounts.
 fn spaced(kopecks: u64) -> String {
-    format!("{},{:02}", group_thousands(kopecks / 100, '\u{a0}'), kopecks % 100)
+    format!("{},{:02}", group_thousands((kopecks / 100).into(), '\u{a0}'), kopecks % 100)
 }
 
 #[cfg(test)]

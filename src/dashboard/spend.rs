@@ -406,6 +406,8 @@ pub struct SpendImport {
     record: usize,
     /// Lines before the header (a `sep=` hint), so row numbers match the file.
     offset: usize,
+    /// `"` characters parsed so far: odd at the end means a quote never closed.
+    quotes: usize,
 }
 
 impl SpendImport {
@@ -424,6 +426,7 @@ impl SpendImport {
             columns: None,
             record: 0,
             offset: 0,
+            quotes: 0,
         }
     }
 
@@ -574,6 +577,7 @@ impl SpendImport {
             let reader = self.csv.as_mut().expect("parser started");
             let (result, n_in, n_out, n_ends) =
                 reader.read_record(input, &mut self.out[self.out_len..], &mut self.ends[self.ends_len..]);
+            self.quotes += input[..n_in].iter().filter(|&&b| b == b'"').count();
             input = &input[n_in..];
             self.out_len += n_out;
             self.ends_len += n_ends;
@@ -581,10 +585,33 @@ impl SpendImport {
                 InputEmpty => {}
                 OutputFull => self.out.resize(self.out.len() * 2, 0),
                 OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
+                Record if eof => {
+                    self.check_quotes_closed()?;
+                    self.record_done()?
+                }
                 Record => self.record_done()?,
                 End => return Ok(()),
             }
         }
+    }
+
+    /// The file's last record, taken at its end: a quote that never closed
+    /// turns every line after it into one cell, so the rows there would be
+    /// silently missing. An odd count of quotes and a last cell spanning
+    /// lines is reported instead.
+    fn check_quotes_closed(&self) -> Result<()> {
+        let record = Record { bytes: &self.out[..self.out_len], ends: &self.ends[..self.ends_len] };
+        let swallowed = (0..record.count()).map(|i| record.cell(i).matches('\n').count()).max().unwrap_or(0);
+        if self.quotes % 2 == 1 && swallowed > 0 {
+            return Err(Error::Table {
+                file: self.data.source.clone(),
+                reason: format!(
+                    "a quote (\") opened in row {} never closes, so the {swallowed} lines after it would be read as one cell; close or remove that quote",
+                    self.record + 1 + self.offset
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn record_done(&mut self) -> Result<()> {
@@ -613,6 +640,25 @@ mod tests {
 
     fn read(name: &str, text: &[u8]) -> SpendData {
         read_spend(name, text).unwrap()
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_is_reported_not_swallowed() {
+        let csv = format!("{HEADER}1,\"Bank,Card,TV,2024,3,100\n2,Shop,Promo,Radio,2024,3,5\n3,Shop,Promo,Radio,2024,3,5\n");
+        let e = read_spend("d.csv", csv.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("row 2 never closes") && e.contains("2 lines after it"), "{e}");
+        // Closed quotes, and a lone inch mark inside a cell, are fine.
+        let csv = format!("{HEADER}1,\"Bank, Inc\",Card,TV,2024,3,100\n2,Shop,TV 55\",Radio,2024,3,5\n");
+        assert_eq!(read("d.csv", csv.as_bytes()).rows, 2);
+    }
+
+    #[test]
+    fn totals_past_i64_do_not_wrap() {
+        let row = "1,Bank,Card,TV,2024,3,9999999999999999\n";
+        let csv = format!("{HEADER}{}", row.repeat(2_000));
+        let d = read("d.csv", csv.as_bytes());
+        let total: Kopecks = d.lines.iter().map(|l| l.cost).sum();
+        assert_eq!(total, Kopecks(2_000 * 999_999_999_999_999_900));
     }
 
     #[test]

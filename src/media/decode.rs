@@ -90,6 +90,13 @@ pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_
             params.channels = channels(params.extra_data.as_deref().and_then(|d| d.get(9)).map_or(2, |&c| c as u32));
         }
     }
+    // Decoders and the resampler size their buffers from these.
+    if let Some(rate) = params.sample_rate {
+        super::limits::check_sample_rate(rate)?;
+    }
+    if let Some(channels) = params.channels {
+        super::limits::check_channels(channels.count())?;
+    }
     let codec_name = codec_short_name(&params);
     Ok(OpenedTrack { format, track_id, params, codec_name, edit })
 }
@@ -166,8 +173,8 @@ fn decode_guarded(bytes: Bytes, extension: Option<&str>, max_seconds: f64) -> Re
         };
         decoded_packets += 1;
         let spec = *buffer.spec();
-        sample_rate = spec.rate;
-        let channels = spec.channels.count().max(1);
+        sample_rate = super::limits::check_sample_rate(spec.rate)?;
+        let channels = super::limits::check_channels(spec.channels.count())?;
         let frames = buffer.frames();
         let needed = buffer.capacity() as u64;
         let sb = match &mut interleaved {
@@ -210,9 +217,8 @@ impl DecodedAudio {
         codec: &str,
         max_seconds: f64,
     ) -> Result<DecodedAudio> {
-        if sample_rate == 0 || channels == 0 {
-            return Err(Error::Decode(format!("{channels} channels at {sample_rate} Hz is not audio")));
-        }
+        super::limits::check_sample_rate(sample_rate)?;
+        super::limits::check_channels(channels)?;
         if interleaved.is_empty() {
             return Err(Error::Decode(format!("no {codec} audio could be decoded")));
         }

@@ -11,6 +11,7 @@ mod frames;
 pub mod fuzzing;
 mod h264;
 mod indexed;
+pub mod limits;
 mod resample;
 mod video_demux;
 mod video_plan;
@@ -58,6 +59,16 @@ impl From<Vec<u8>> for MediaBytes {
 pub fn read_file(path: &std::path::Path) -> crate::Result<MediaBytes> {
     use sha2::{Digest, Sha256};
     let read_error = |source| crate::Error::Read { path: path.to_path_buf(), source };
+    // A FIFO, a device or a socket would block or never end (/dev/zero):
+    // only regular files are creatives. Checked before opening, since
+    // opening a FIFO for reading waits for a writer.
+    let meta = std::fs::metadata(path).map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(crate::Error::NotRegularFile { path: path.to_path_buf() });
+    }
+    if meta.len() > limits::MAX_FILE_BYTES {
+        return Err(crate::Error::FileTooLarge { path: path.to_path_buf(), bytes: meta.len(), limit: limits::MAX_FILE_BYTES });
+    }
     let file = std::fs::File::open(path).map_err(read_error)?;
     let len = file.metadata().map_err(read_error)?.len();
     if len < 16 << 20 {

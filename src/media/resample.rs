@@ -5,6 +5,7 @@ use rubato::{FftFixedIn, Resampler};
 use super::{Audio, TARGET_SAMPLE_RATE};
 use crate::error::{Error, Result};
 
+
 /// Appends the channel average of interleaved frames to `out`.
 pub(crate) fn mix_interleaved_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     if channels == 1 {
@@ -34,9 +35,10 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     if from == to || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    if from == 0 || to == 0 {
-        return Err(Error::Invalid(format!("cannot resample from {from} Hz to {to} Hz")));
-    }
+    // The FFT block grows with the rates' ratio: out-of-budget rates would
+    // ask for gigabytes.
+    super::limits::check_sample_rate(from)?;
+    super::limits::check_sample_rate(to)?;
     let err = |e: &dyn std::fmt::Display| Error::Decode(format!("resampling {from} Hz → {to} Hz failed: {e}"));
     let gcd = {
         let (mut a, mut b) = (from, to);

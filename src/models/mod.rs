@@ -3,6 +3,8 @@
 
 pub mod ct2;
 pub mod e5s1;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod integrity;
 pub mod manifest;
 #[cfg(feature = "cli")]
 pub mod prepare;
@@ -26,12 +28,23 @@ pub fn default_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"))
 }
 
-/// Reads one prepared model file; a missing file says to run `models fetch`.
+/// Reads one prepared model file, checked against the sha256 that
+/// `models/manifest.json` records for it: a file damaged on disk (a flipped
+/// byte answers wrong segments without any error) is refused with the
+/// repair to run. A missing file says to run `models fetch`.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn read_model_file(dir: &std::path::Path, file: &str, model: &str) -> crate::Result<Vec<u8>> {
+    read_verified_model_file(dir, file, model).map(|(bytes, _)| bytes)
+}
+
+/// [`read_model_file`] with the file's sha256, which names it in cache keys.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn read_verified_model_file(dir: &std::path::Path, file: &str, model: &str) -> crate::Result<(Vec<u8>, String)> {
     let path = dir.join(file);
-    std::fs::read(&path).map_err(|e| match e.kind() {
+    let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => crate::Error::ModelMissing { name: format!("{model} ({file})"), dir: dir.to_path_buf() },
-        _ => crate::Error::Read { path, source: e },
-    })
+        _ => crate::Error::Read { path: path.clone(), source: e },
+    })?;
+    let sha256 = integrity::verify(dir, file, &bytes)?;
+    Ok((bytes, sha256))
 }

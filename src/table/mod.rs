@@ -233,9 +233,9 @@ pub fn write_csv(table: &Table, format: CsvFormat) -> Result<Vec<u8>> {
         .flexible(true)
         .from_writer(out);
     let csv_err = |e: csv::Error| Error::Invalid(format!("cannot write CSV: {e}"));
-    writer.write_record(&table.headers).map_err(csv_err)?;
+    writer.write_record(table.headers.iter().map(|c| inert_cell(c).into_owned())).map_err(csv_err)?;
     for row in &table.rows {
-        writer.write_record(row).map_err(csv_err)?;
+        writer.write_record(row.iter().map(|c| inert_cell(c).into_owned())).map_err(csv_err)?;
     }
     writer.into_inner().map_err(|e| Error::Invalid(format!("cannot write CSV: {e}")))
 }
@@ -313,6 +313,19 @@ pub fn write_xlsx(table: &Table, numeric_columns: &[&str]) -> Result<Vec<u8>> {
         }
     }
     workbook.save_to_buffer().map_err(xlsx_err)
+}
+
+/// A cell as a spreadsheet will not run it: text starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return is a formula to Excel and
+/// LibreOffice (`=HYPERLINK(…)` in a file name, say), so it gets a leading
+/// `'` (OWASP's advice for CSV injection). Negative numbers stay numbers.
+pub fn inert_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && !is_plain_number(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 /// `-?[0-9]+(\.[0-9]+)?` without leading zeros (`007` is an ID, not a number).
@@ -572,6 +585,21 @@ mod tests {
         assert_eq!(t.find_column(&["name", "название"]), None);
         let err = t.require_column("x.csv", "the segment name", &["name"]).unwrap_err().to_string();
         assert!(err.contains("x.csv") && err.contains("\"name\"") && err.contains("SEGMENT NUM"), "{err}");
+    }
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        let mut t = Table::new(vec!["=cmd|' /C calc'!A0".into(), "Segment_num".into()]);
+        for cell in ["=HYPERLINK(\"http://x\",\"y\")", "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx", "-12", "-0.5", "ok"] {
+            t.push_row(vec![cell.to_string(), "1".into()]);
+        }
+        let back = read_csv("t.csv", &write_csv(&t, CsvFormat::default()).unwrap()).unwrap();
+        for cell in back.headers.iter().chain(back.rows.iter().flatten()) {
+            let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(cell);
+            assert!(!formula, "{cell:?} would run as a formula");
+        }
+        assert_eq!(back.rows[0][0], "'=HYPERLINK(\"http://x\",\"y\")");
+        assert_eq!((back.rows[6][0].as_str(), back.rows[7][0].as_str(), back.rows[8][0].as_str()), ("-12", "-0.5", "ok"));
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct TextEncoder {
     prefix: String,
     /// Intermediate layers (1-based) whose pooled states follow the sentence embedding.
     pooled_layers: Vec<usize>,
+    /// The sha256 of the weights file, where it was read from one.
+    weights_sha256: Option<String>,
 }
 
 impl TextEncoder {
@@ -83,7 +85,7 @@ impl TextEncoder {
                 tokenizer.vocab_size()
             )));
         }
-        Ok(Self { model, tokenizer, model_id, prefix, pooled_layers })
+        Ok(Self { model, tokenizer, model_id, prefix, pooled_layers, weights_sha256: None })
     }
 
     /// Loads the product's GGUF (see `models::e5s1`) and its tokenizer.json.
@@ -127,6 +129,16 @@ impl TextEncoder {
         format!("{}+layer{}", self.model_id, layers.join(","))
     }
 
+    /// What cached embeddings are keyed by: [`Self::embedding_id`] and, when
+    /// known, the weights file's hash, so that vectors computed by a damaged
+    /// or different copy of the model are never reused.
+    pub fn cache_id(&self) -> String {
+        match &self.weights_sha256 {
+            Some(sha) => format!("{}@{}", self.embedding_id(), &sha[..16.min(sha.len())]),
+            None => self.embedding_id(),
+        }
+    }
+
     /// Width of a text's whole vector (what heads read).
     pub fn dim(&self) -> usize {
         self.sentence_dim() * (1 + self.pooled_layers.len())
@@ -150,7 +162,7 @@ impl TextEncoder {
     /// Model inputs for one text: the prefixed text tokenized and split into
     /// windows of at most the model's length, each wrapped in start/end tokens.
     pub fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
-        let content = self.tokenizer.content_ids(&format!("{}{text}", self.prefix))?;
+        let content = self.tokenizer.content_ids(&format!("{}{}", self.prefix, super::clip(text)))?;
         let per_window = self.model.config().max_positions() - 2;
         let wrap = |chunk: &[u32]| {
             let mut ids = Vec::with_capacity(chunk.len() + 2);
@@ -247,21 +259,22 @@ mod files {
 
     use super::*;
     use crate::models::e5s1::{E5_GGUF_FILE, E5_MODEL_NAME, E5_TOKENIZER_FILE};
-    use crate::models::read_model_file;
+    use crate::models::{read_model_file, read_verified_model_file};
 
     impl TextEncoder {
         /// The default text model (multilingual-e5-small, Q4_0) from the
         /// models directory, as written by `creative-filter models fetch`.
         pub fn load_default(models_dir: &Path) -> Result<Self> {
-            let gguf = read_model_file(models_dir, E5_GGUF_FILE, E5_MODEL_NAME)?;
+            let (gguf, sha256) = read_verified_model_file(models_dir, E5_GGUF_FILE, E5_MODEL_NAME)?;
             let tok = read_model_file(models_dir, E5_TOKENIZER_FILE, E5_MODEL_NAME)?;
-            Self::from_gguf(&gguf, &tok).map_err(|e| match e {
+            let encoder = Self::from_gguf(&gguf, &tok).map_err(|e| match e {
                 Error::Inference(e) => Error::ModelCorrupt {
                     name: E5_MODEL_NAME.into(),
                     reason: format!("{}: {e}", models_dir.join(E5_GGUF_FILE).display()),
                 },
                 e => e,
-            })
+            })?;
+            Ok(Self { weights_sha256: Some(sha256), ..encoder })
         }
 
         /// A Hugging Face checkpoint directory with `model.safetensors`,

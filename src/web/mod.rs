@@ -31,10 +31,32 @@ use crate::vision::{VisionBranch, VisionModel};
 pub use tables::{answer_table, plan_table, results_table};
 pub use vision::{bench_xclip, decode_plan, import_xclip, yuv_to_rgb, FrameSet};
 
+/// Set by the panic hook: after a panic (a trap) the module's state can no
+/// longer be trusted (a value may stay borrowed forever), even where the
+/// worker's JavaScript caught the error to try another decoder.
+static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 #[wasm_bindgen(start)]
 fn start() {
-    // A panic reaches the console with its message instead of "unreachable".
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        PANICKED.store(true, std::sync::atomic::Ordering::SeqCst);
+        // The panic reaches the console with its message instead of "unreachable".
+        console_error_panic_hook::hook(info);
+    }));
+}
+
+/// Panics on purpose: the page's test that a panicking file fails alone
+/// and the worker is replaced (tests/browser/hostile.mjs).
+#[wasm_bindgen(js_name = panicForTest)]
+pub fn panic_for_test() {
+    panic!("a deliberate panic, to test the page's recovery");
+}
+
+/// Whether this instance has panicked: the worker is then replaced before
+/// the next file.
+#[wasm_bindgen(js_name = hasPanicked)]
+pub fn has_panicked() -> bool {
+    PANICKED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// JS values from serde, with maps as plain objects and bytes (fields
@@ -62,7 +84,7 @@ pub(crate) fn error(e: Error) -> JsValue {
         Error::NotMedia(_) => "not-media",
         Error::UnsupportedCodec { .. } => "unsupported-codec",
         Error::NoAudioTrack => "no-audio",
-        Error::Decode(_) => "decode",
+        Error::Decode(_) | Error::OverBudget { .. } => "decode",
         Error::ModelMissing { .. } | Error::ModelCorrupt { .. } | Error::ModelConfig(_) => "model",
         Error::EmbeddingModelMismatch { .. } => "head-mismatch",
         Error::Table { .. } | Error::MissingColumn { .. } | Error::DuplicateSegmentId { .. } => "table",
@@ -389,8 +411,8 @@ impl Session {
             .map(|c| LabelledText { row: c.row, text: c.text.clone(), label: c.label.clone() })
             .collect();
         let rows = LabelledTexts { rows, problems: vec![] };
+        let segments = segments_for_texts(&rows, None, self.dictionary.clone()).map_err(error)?;
         let vision = self.vision.as_ref().map(|_| {
-            let segments = segments_for_texts(&rows, None, self.dictionary.clone());
             let mut text_rows = 0;
             let mut examples = Vec::new();
             for c in &creatives {
@@ -422,7 +444,7 @@ impl Session {
         progress: &js_sys::Function,
         vision_rows: Option<Vec<VisionExample>>,
     ) -> Result<JsValue, JsValue> {
-        let segments = segments_for_texts(rows, None, self.dictionary.clone());
+        let segments = segments_for_texts(rows, None, self.dictionary.clone()).map_err(error)?;
         let (texts, y, mut problems) = resolve_texts(rows, &segments);
         problems.extend_from_slice(set_aside);
         let encoder = &self.engine.encoder;

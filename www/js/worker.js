@@ -1,7 +1,7 @@
 // The page's worker: loads the models (Cache API first, verified against
 // models/manifest.json), decodes, transcribes and classifies one file at a
 // time, so the page never freezes. Every decision is made by the Rust core.
-import init, { Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb } from '../creative-filter.js';
+import init, { hasPanicked, panicForTest, Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb } from '../creative-filter.js';
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
@@ -26,6 +26,14 @@ const pendingMain = new Map(); // requests to the main thread (decodeAudioData)
 let nextMainRequest = 1;
 
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
+
+// A trap (a Rust panic, or running out of memory) leaves the module
+// unusable: whoever catches one rethrows it, and the page then replaces
+// this worker before the next file (the file that trapped fails alone).
+const isTrap = (e) => e instanceof WebAssembly.RuntimeError || e instanceof RangeError || (wasm !== null && hasPanicked());
+const rethrowTrap = (e) => {
+  if (isTrap(e)) throw e;
+};
 const progress = (what) => post({ event: 'progress', ...what });
 
 function hex(buffer) {
@@ -155,6 +163,7 @@ const methods = {
       try {
         report = session.classifyFile(name, bytes, frames);
       } catch (e) {
+        rethrowTrap(e);
         if (!['unsupported-codec', 'not-media', 'no-audio'].includes(e && e.code)) throw e;
         report = await classifyWithBrowserDecoder(name, bytes, e, frames);
       }
@@ -176,6 +185,7 @@ const methods = {
     try {
       return { samples: whisperInput(file.name, bytes), via: 'rust' };
     } catch (e) {
+      rethrowTrap(e);
       if (!e || e.code !== 'unsupported-codec') throw e;
       const pcm = await decodeWithWebCodecs(demux(file.name, bytes));
       return { samples: whisperInputOf(pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec), via: `webcodecs ${pcm.codec}` };
@@ -197,6 +207,7 @@ const methods = {
     });
     return { times_s: plan.times_s, pictures };
   },
+  panicForTest: () => panicForTest(),
   importVision: ({ files }) => importVision(files),
   forgetVision: () => forgetVision(),
   // The base-patch32-sized model with random weights, timed in this worker.
@@ -232,6 +243,7 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
   try {
     pcm = await decodeWithWebCodecs(demux(name, bytes));
   } catch (e) {
+    rethrowTrap(e);
     // The demuxer's own error repeats the decoder's; the browser's is news.
     if (!(e && e.code)) why = `; WebCodecs: ${(e && e.message) || e}`;
   }
@@ -239,6 +251,7 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
     try {
       pcm = await decodeOnMainThread(bytes);
     } catch (e) {
+      rethrowTrap(e);
       // No sound anywhere: a silent video or a picture may still be decided by the vision branch.
       const failure = { code: rustError.code, message: `${rustError.message}${why}; Web Audio: ${(e && e.message) || 'cannot decode it'}` };
       if (rustError.code === 'unsupported-codec') throw failure; // there is sound, just not for us
@@ -484,11 +497,11 @@ self.onmessage = async ({ data }) => {
     if (!methods[method]) throw { code: 'internal', message: `no method ${method}` };
     if (method !== 'init' && !session) throw { code: 'model', message: 'the models are not loaded yet' };
     const result = await methods[method](args || {});
-    post({ call, result });
+    // A trap caught on the way (and answered by another decoder) still
+    // means a new worker for the next file.
+    post({ call, result, fatal: isTrap(null) });
   } catch (e) {
-    // A trap (a Rust panic or running out of memory) leaves the module unusable:
-    // the page restarts the worker.
-    const fatal = e instanceof WebAssembly.RuntimeError || e instanceof RangeError;
+    const fatal = isTrap(e);
     const error = e && e.code ? { code: e.code, message: e.message } : { code: fatal ? 'crashed' : 'internal', message: String((e && e.message) || e) };
     post({ call, error, fatal });
   }
