@@ -7,7 +7,7 @@
 //   node scripts/serve.mjs [--port 8080] [--dir dist]
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
-import { extname, join, normalize, resolve } from 'node:path';
+import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,7 +21,7 @@ const HEADERS = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
   'Content-Security-Policy':
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'none'",
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'none'; frame-ancestors 'self'",
   'X-Content-Type-Options': 'nosniff',
   'Cache-Control': 'no-cache',
 };
@@ -40,8 +40,10 @@ const server = createServer((req, res) => {
     res.writeHead(400).end();
     return;
   }
-  let file = normalize(join(root, path));
-  if (!file.startsWith(root)) {
+  // Inside the served folder only: a prefix test would let `../dist-other/` through.
+  let file = resolve(join(root, path));
+  const inside = relative(root, file);
+  if (inside.split(sep)[0] === '..' || isAbsolute(inside)) {
     res.writeHead(403).end();
     return;
   }

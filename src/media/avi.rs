@@ -102,11 +102,32 @@ fn chunks(bytes: &[u8], range: Range<usize>) -> impl Iterator<Item = ([u8; 4], R
         let id = fourcc(bytes, pos);
         let size = le32(bytes, pos + 4) as usize;
         let start = pos + 8;
-        let stop = start.saturating_add(size).min(end);
-        // Chunks are padded to an even size.
-        pos = start.saturating_add(size).saturating_add(size & 1);
+        let claimed = start.saturating_add(size);
+        if claimed <= end {
+            // Chunks are padded to an even size.
+            pos = claimed.saturating_add(size & 1);
+            return Some((id, start..claimed));
+        }
+        // A size past its parent: a damaged header, or a file cut short. As
+        // ffmpeg does, the chunk ends where the next plausible one starts
+        // (else at the end), so the chunks after it are not read as its data.
+        // Lists hold chunks: theirs is the file cut short.
+        let stop = if matches!(&id, b"RIFF" | b"LIST") { end } else { resync(bytes, start, end).unwrap_or(end) };
+        pos = stop;
         Some((id, start..stop))
     })
+}
+
+/// The first offset after `from` (at an even distance) where a chunk that
+/// fits before `end` starts: a stream's data (`01wb`, `00dc`, …) or a list.
+fn resync(bytes: &[u8], from: usize, end: usize) -> Option<usize> {
+    let plausible = |at: usize| {
+        let id = fourcc(bytes, at);
+        let known = matches!(&id, b"LIST" | b"JUNK" | b"idx1")
+            || (id[0].is_ascii_digit() && id[1].is_ascii_digit() && matches!(&id[2..], b"wb" | b"dc" | b"db" | b"pc" | b"tx"));
+        known && (at + 8).saturating_add(le32(bytes, at + 4) as usize) <= end
+    };
+    (from..end.checked_sub(8)?).step_by(2).find(|&at| plausible(at))
 }
 
 /// The list type and the children's range of a `LIST` payload.
@@ -493,5 +514,16 @@ mod tests {
         let all: Vec<_> = chunks(&bytes, 0..bytes.len()).collect();
         assert_eq!(all, vec![(*b"00dc", 8..12)]);
         assert!(parse(b"RIFF\x04\0\0\0AVI ", 600.0).is_err());
+    }
+
+    #[test]
+    fn a_chunk_claiming_too_much_ends_where_the_next_one_starts() {
+        let chunk = |id: &[u8; 4], size: u32, data: &[u8]| [&id[..], &size.to_le_bytes(), data].concat();
+        let bytes = [chunk(b"01wb", 0xFFFF_FFF0, &[7; 6]), chunk(b"00dc", 2, &[1, 2]), chunk(b"01wb", 4, &[3; 4])].concat();
+        let all: Vec<_> = chunks(&bytes, 0..bytes.len()).collect();
+        assert_eq!(all, vec![(*b"01wb", 8..14), (*b"00dc", 22..24), (*b"01wb", 32..36)]);
+        // A list cut short keeps its children.
+        let list = [&b"LIST"[..], &1000u32.to_le_bytes(), b"movi", &chunk(b"01wb", 2, &[9, 9])].concat();
+        assert_eq!(chunks(&list, 0..list.len()).collect::<Vec<_>>(), vec![(*b"LIST", 8..list.len())]);
     }
 }

@@ -129,7 +129,10 @@ fn child(bytes: &[u8], parent: (Range<usize>, usize), name: &[u8; 4]) -> Option<
 /// Checks that every sample table of every track holds as many entries as
 /// it claims: symphonia's MP4 reader allocates a table by its stated count
 /// before reading it, and a damaged count (fuzzing found 33 GB) aborts the
-/// process instead of failing the file.
+/// process instead of failing the file. A track must also state a
+/// timescale (0 divides by zero in the reader) and no more samples in
+/// `stsz` than its timing table `stts` has (2^32−1 samples of a constant
+/// size once read as a fraction of a second of silence).
 pub(super) fn mp4_tables_fit(bytes: &[u8]) -> Result<()> {
     let be32 = |at: usize| bytes.get(at..at + 4).map_or(0, |b| u32::from_be_bytes(b.try_into().unwrap()) as u64);
     let damaged = |name: &[u8; 4]| Error::NotMedia(format!("the MP4 sample table '{}' claims more entries than it holds", String::from_utf8_lossy(name)));
@@ -141,10 +144,27 @@ pub(super) fn mp4_tables_fit(bytes: &[u8]) -> Result<()> {
             if &name != b"trak" {
                 continue;
             }
-            let stbl = child(bytes, (trak, tpayload), b"mdia")
-                .and_then(|m| child(bytes, m, b"minf"))
-                .and_then(|m| child(bytes, m, b"stbl"));
+            let mdia = child(bytes, (trak, tpayload), b"mdia");
+            if let Some((_, p)) = mdia.clone().and_then(|m| child(bytes, m, b"mdhd")) {
+                let timescale_at = if bytes.get(p) == Some(&1) { p + 20 } else { p + 12 };
+                if be32(timescale_at) == 0 {
+                    return Err(Error::NotMedia("an MP4 track states a timescale of 0 (its header 'mdhd' is damaged)".into()));
+                }
+            }
+            let stbl = mdia.and_then(|m| child(bytes, m, b"minf")).and_then(|m| child(bytes, m, b"stbl"));
             let Some((stbl, spayload)) = stbl else { continue };
+            let timed = child(bytes, (stbl.clone(), spayload), b"stts").map(|(t, p)| {
+                let entries = be32(p + 4).min((t.end.saturating_sub(p + 8) / 8) as u64) as usize;
+                (0..entries).map(|i| be32(p + 8 + 8 * i)).sum::<u64>()
+            });
+            let sized = child(bytes, (stbl.clone(), spayload), b"stsz").map(|(_, p)| be32(p + 8));
+            if let (Some(timed), Some(sized)) = (timed, sized) {
+                if sized > timed {
+                    return Err(Error::NotMedia(format!(
+                        "the MP4 sample table 'stsz' claims {sized} samples where 'stts' times {timed}: the file is damaged"
+                    )));
+                }
+            }
             for (name, table, p) in boxes(bytes, spayload..stbl.end) {
                 // (where the count is, bytes per entry) after version and flags
                 let (count_at, entry) = match &name {

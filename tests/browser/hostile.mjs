@@ -9,7 +9,7 @@
 // is replaced before the next file.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, CLI, serve, openPage, classifyBatch, nativeClassify, check, failures } from './harness.mjs';
@@ -150,6 +150,23 @@ await check('natively: predict-table writes no formula into its CSV', async () =
 // ---------- in the page ----------
 
 const server = await serve();
+
+await check('the server answers only from its folder and forbids framing by other sites', async () => {
+  const sibling = join(ROOT, 'dist-hostile-probe');
+  mkdirSync(sibling, { recursive: true });
+  writeFileSync(join(sibling, 'secret.txt'), 'secret');
+  try {
+    for (const path of ['..%2fdist-hostile-probe/secret.txt', '%2e%2e/dist-hostile-probe/secret.txt', '..%5cdist-hostile-probe%5csecret.txt']) {
+      const r = await fetch(new URL(path, server.url));
+      assert.notEqual(await r.text(), 'secret', `${path} reached a sibling folder (${r.status})`);
+    }
+  } finally {
+    rmSync(sibling, { recursive: true, force: true });
+  }
+  const csp = (await fetch(server.url)).headers.get('content-security-policy');
+  assert.match(csp, /frame-ancestors 'self'/);
+});
+
 const session = await openPage(server.url);
 const { page } = session;
 await page.evaluate(() => {
