@@ -49,6 +49,9 @@ pub struct Heard {
     pub codec: String,
     /// True when only the first `max_seconds` were analysed.
     pub truncated: bool,
+    /// True when the file was cut short (its beginning was heard).
+    #[serde(default)]
+    pub incomplete: bool,
     pub transcript: Transcript,
     pub timings: StageTimings,
 }
@@ -78,6 +81,7 @@ pub fn hear(decoded: DecodedAudio, decode_ms: f64, transcriber: &Transcriber, op
         duration_s: decoded.audio.duration_s(),
         codec: decoded.codec,
         truncated: decoded.truncated,
+        incomplete: decoded.incomplete,
         timings: StageTimings { decode_ms, resample_ms, mel_ms: a.mel_ms, encoder_ms: a.encoder_ms, decoder_ms: a.decoder_ms },
         transcript,
     })

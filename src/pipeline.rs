@@ -91,7 +91,7 @@ impl Features {
             windows: 0,
             timings: Default::default(),
         };
-        let heard = Heard { duration_s: 0.0, codec: "none".into(), truncated: false, transcript, timings: Default::default() };
+        let heard = Heard { duration_s: 0.0, codec: "none".into(), truncated: false, incomplete: false, transcript, timings: Default::default() };
         Features { heard, embedding: None, cached: false, embed_ms: 0.0 }
     }
 
@@ -126,6 +126,8 @@ pub struct Verdict {
     pub transcript: String,
     pub no_speech_prob: f32,
     pub duration_s: f64,
+    /// The file was cut short; its beginning was heard.
+    pub incomplete: bool,
     pub cached: bool,
     /// Milliseconds per stage (of the run that made the transcript, when cached).
     pub timings: StageTimings,
@@ -183,6 +185,9 @@ impl Verdict {
         }
         if let Some(w) = self.text_weight {
             obj["speech_weight"] = json!(w);
+        }
+        if self.incomplete {
+            obj["incomplete"] = json!(true);
         }
         obj
     }
@@ -400,6 +405,7 @@ pub fn verdict_with_vision(
         transcript: f.heard.transcript.text.clone(),
         no_speech_prob: f.heard.transcript.no_speech_prob,
         duration_s: f.heard.duration_s,
+        incomplete: f.heard.incomplete,
         cached: f.cached,
         timings: f.heard.timings.clone(),
         embed_ms: f.embed_ms,
@@ -604,6 +610,7 @@ mod tests {
             transcript: String::new(),
             no_speech_prob: 0.0,
             duration_s: 1.0,
+            incomplete: false,
             cached: false,
             timings: StageTimings::default(),
             embed_ms: 0.0,

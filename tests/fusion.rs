@@ -109,7 +109,7 @@ fn features(text: &str, speech: bool, embedding: Option<Vec<f32>>) -> Features {
         windows: 1,
         timings: AsrTimings::default(),
     };
-    let heard = Heard { duration_s: 15.0, codec: "aac".into(), truncated: false, transcript, timings: StageTimings::default() };
+    let heard = Heard { duration_s: 15.0, codec: "aac".into(), truncated: false, incomplete: false, transcript, timings: StageTimings::default() };
     Features { heard, embedding, cached: false, embed_ms: 0.0 }
 }
 

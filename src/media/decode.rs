@@ -41,6 +41,9 @@ pub struct DecodedAudio {
     pub codec: String,
     /// True when the creative was longer than the analysis cap and was cut.
     pub truncated: bool,
+    /// True when the file ends before its container says it does (an
+    /// interrupted download): what is there was decoded.
+    pub incomplete: bool,
     /// Packets that failed to decode and were skipped (damaged streams).
     pub skipped_packets: usize,
 }
@@ -54,6 +57,8 @@ pub(super) struct OpenedTrack {
     pub codec_name: String,
     /// An MP4's audio edit: seconds of priming to skip, seconds to play.
     pub edit: Option<(f64, Option<f64>)>,
+    /// The file ends before its container says it does.
+    pub incomplete: bool,
 }
 
 /// Recognises the container from the bytes (the extension is only a hint)
@@ -63,15 +68,16 @@ pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_
         return Err(Error::EmptyInput);
     }
     let container = sniff_container(&bytes);
+    let incomplete = super::repair::cut_short(&bytes, container);
     let mut edit = None;
     let format: Box<dyn FormatReader> = match container {
         Some(c @ (Container::Avi | Container::Flv)) => Box::new(IndexedReader::open(bytes, c, max_seconds)?),
         Some(Container::Mp4) => {
             mp4_tables_fit(&bytes)?;
             edit = mp4_audio_edit(&bytes);
-            probe(bytes, extension)?
+            probe(bytes, extension, container)?
         }
-        _ => probe(bytes, extension)?,
+        _ => probe(bytes, extension, container)?,
     };
     let track = format
         .tracks()
@@ -98,16 +104,20 @@ pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_
         super::limits::check_channels(channels.count())?;
     }
     let codec_name = codec_short_name(&params);
-    Ok(OpenedTrack { format, track_id, params, codec_name, edit })
+    Ok(OpenedTrack { format, track_id, params, codec_name, edit, incomplete })
 }
 
-/// Symphonia's own containers, recognised by its probe.
-fn probe(bytes: Bytes, extension: Option<&str>) -> Result<Box<dyn FormatReader>> {
+/// Symphonia's own containers, recognised by its probe. A file cut short
+/// is read through the patches that make its beginning readable.
+fn probe(bytes: Bytes, extension: Option<&str>, container: Option<Container>) -> Result<Box<dyn FormatReader>> {
     let mut hint = Hint::new();
     if let Some(ext) = extension {
         hint.with_extension(ext);
     }
-    let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+    let patches = super::repair::patches(&bytes, container);
+    let source: Box<dyn symphonia::core::io::MediaSource> =
+        if patches.is_empty() { Box::new(Cursor::new(bytes)) } else { Box::new(super::repair::Patched::new(bytes, patches)) };
+    let stream = MediaSourceStream::new(source, Default::default());
     let probed = symphonia::default::get_probe()
         .format(&hint, stream, &FormatOptions { enable_gapless: true, ..Default::default() }, &MetadataOptions::default())
         .map_err(|e| match e {
@@ -136,7 +146,7 @@ pub fn decode_audio(bytes: impl Into<Bytes>, extension: Option<&str>, max_second
 }
 
 fn decode_guarded(bytes: Bytes, extension: Option<&str>, max_seconds: f64) -> Result<DecodedAudio> {
-    let OpenedTrack { mut format, track_id, params, codec_name, edit } = open_first_audio_track(bytes, extension, max_seconds)?;
+    let OpenedTrack { mut format, track_id, params, codec_name, edit, incomplete } = open_first_audio_track(bytes, extension, max_seconds)?;
     let mut decoder = codecs().make(&params, &DecoderOptions::default()).map_err(|e| Error::UnsupportedCodec {
         codec: codec_name.clone(),
         hint: match e {
@@ -204,7 +214,7 @@ fn decode_guarded(bytes: Bytes, extension: Option<&str>, max_seconds: f64) -> Re
             samples.truncate((plays * sample_rate as f64).round() as usize);
         }
     }
-    Ok(DecodedAudio { audio: Audio { samples, sample_rate }, codec: codec_name, truncated, skipped_packets })
+    Ok(DecodedAudio { audio: Audio { samples, sample_rate }, codec: codec_name, truncated, incomplete, skipped_packets })
 }
 
 impl DecodedAudio {
@@ -231,6 +241,7 @@ impl DecodedAudio {
             audio: Audio { samples, sample_rate },
             codec: codec.to_string(),
             truncated: frames > cap,
+            incomplete: false,
             skipped_packets: 0,
         })
     }

@@ -12,6 +12,7 @@ pub mod fuzzing;
 mod h264;
 mod indexed;
 pub mod limits;
+mod repair;
 mod resample;
 mod video_demux;
 mod video_plan;

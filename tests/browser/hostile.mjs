@@ -129,6 +129,7 @@ await check('natively: one row per file, good ones right, cut ones transcribed, 
     const r = rows[inputs.indexOf(c)];
     assert.equal(r.error, undefined, `${c} gives the audio that is there: ${r.error}`);
     assert.ok(r.transcript && r.transcript.length > 10, `${c} is transcribed: ${r.transcript}`);
+    assert.equal(r.incomplete, true, `${c} is marked as cut short`);
   }
   for (const name of ['pipe.wav', 'zero']) assert.match(rows.find((r) => r.file.endsWith(name)).error, /not a regular file/);
   for (const name of ['rate-max.wav', 'rate-prime.wav', 'rate-max.avi']) assert.match(rows.find((r) => r.file.endsWith(name)).error, /sample rate/);
