@@ -17,7 +17,9 @@ ff "${v[@]}" "${a[@]}" -c:v flv -c:a libmp3lame -ar 11025 "$tmp/flv1-mp3.flv"
 ff "${v[@]}" "${a[@]}" "${h264[@]}" -c:a aac -b:a 16k "$tmp/h264-aac.mp4"
 ff "${v[@]}" "${a[@]}" "${h264[@]}" -c:a aac -b:a 16k "$tmp/h264-aac.mkv"
 ff "${v[@]}" "${a[@]}" -c:v libvpx-vp9 -deadline realtime -c:a libopus "$tmp/vp9-opus.webm"
-mkdir -p corpus/{avi,flv,mp4,matroska,audio_front_end}
+ff "${a[@]}" -c:a pcm_s16le "$tmp/pcm.wav"
+ff "${a[@]}" -c:a libvorbis "$tmp/vorbis.ogg"
+mkdir -p corpus/{avi,flv,mp4,matroska,probe,audio_front_end}
 python3 - "$tmp" <<'PY'
 import hashlib, os, struct, sys
 tmp = sys.argv[1]
@@ -32,6 +34,8 @@ mp4 = open(os.path.join(tmp, "h264-aac.mp4"), "rb").read()
 put("mp4", "h264-aac.mp4", mp4[struct.unpack(">I", mp4[:4])[0]:])
 for name in ("h264-aac.mkv", "vp9-opus.webm"):
     put("matroska", name, open(os.path.join(tmp, name), "rb").read()[4:])
+for name in ("pcm.wav", "vorbis.ogg"):
+    put("probe", name, open(os.path.join(tmp, name), "rb").read())
 # channels, 24-bit rate, then 16-bit samples: a short tone and noise.
 tone = b"".join(struct.pack("<h", int(8000 * ((i * 37) % 200 - 100) / 100)) for i in range(4000))
 put("audio_front_end", "stereo-44k", bytes([1]) + (44100).to_bytes(3, "little") + tone)

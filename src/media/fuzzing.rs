@@ -25,7 +25,7 @@ fn abort_on_own_panics() {
 }
 
 /// The fuzz targets, by name (the folders of `fuzz/corpus`).
-pub const TARGETS: [&str; 5] = ["avi", "flv", "mp4", "matroska", "audio_front_end"];
+pub const TARGETS: [&str; 6] = ["avi", "flv", "mp4", "matroska", "probe", "audio_front_end"];
 
 /// Runs fuzz target `target` on `data`. The container targets put their
 /// container's magic in front, so that every input reaches that demuxer.
@@ -36,6 +36,8 @@ pub fn fuzz_target(target: &str, data: &[u8]) {
         "flv" => b"FLV\x01\x05\0\0\0\x09".to_vec(),
         "mp4" => b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec(),
         "matroska" => vec![0x1A, 0x45, 0xDF, 0xA3],
+        // The input as it is: what symphonia's probe recognises (WAV, Ogg, MP3, FLAC, …).
+        "probe" => Vec::new(),
         "audio_front_end" => return fuzz_front_end(data),
         other => panic!("no fuzz target {other}"),
     };
