@@ -13,3 +13,4 @@ node tests/browser/e2e.mjs
 node tests/browser/dashboard.mjs
 node tests/browser/vision.mjs
 node tests/browser/formats.mjs
+node tests/browser/hostile.mjs
