@@ -224,3 +224,53 @@ fn truncated_random_and_misnamed_files_fail_alone_with_a_reason() {
         assert!(survives(label, bytes, None).is_err(), "{label}");
     }
 }
+
+/// ffmpeg's decode of a damaged file as 16 kHz mono samples, or None where
+/// ffmpeg reads nothing either.
+fn ffmpeg_16k_lenient(file: &Path) -> Option<usize> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "quiet", "-nostdin", "-i", &file.to_string_lossy(), "-ac", "1", "-ar", "16000", "-f", "f32le", "-"])
+        .output()
+        .expect("ffmpeg is needed by this test");
+    (out.stdout.len() >= 4 * 1600).then_some(out.stdout.len() / 4)
+}
+
+#[test]
+fn files_cut_short_give_the_audio_ffmpeg_gives() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cut-short");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The MP4 fixtures keep their index at the end (nothing to recover once
+    // cut, for ffmpeg too); downloads usually have it in front.
+    let faststart = dir.join("faststart.mp4");
+    ffmpeg(&["-i", &fixtures().join("mp4_aac_h264.mp4").to_string_lossy(), "-c", "copy", "-movflags", "+faststart", "-y", &faststart.to_string_lossy()]);
+    let mut files: Vec<(String, Vec<u8>)> =
+        recipe().cases.iter().filter(|c| c.audio.is_some()).map(|c| (c.file.clone(), read(c))).collect();
+    files.push(("faststart.mp4".into(), std::fs::read(&faststart).unwrap()));
+    let mut failures = Vec::new();
+    for (name, bytes) in &files {
+        for percent in [50, 75, 95] {
+            let cut = &bytes[..bytes.len() * percent / 100];
+            let path = dir.join(format!("{percent}-{name}"));
+            std::fs::write(&path, cut).unwrap();
+            let Some(reference) = ffmpeg_16k_lenient(&path) else { continue };
+            let label = format!("{name} cut at {percent} %");
+            match survives(&label, cut.to_vec(), None) {
+                Err(e) => failures.push(format!("{label}: ffmpeg hears {:.2} s, we fail: {e}", reference as f64 / 16e3)),
+                Ok(()) => {
+                    let decoded = decode_audio(cut.to_vec(), None, 600.0).unwrap();
+                    let ours = to_whisper_input(&decoded.audio).unwrap().len();
+                    let gap_s = (ours as f64 - reference as f64).abs() / 16e3;
+                    println!("{label:<32} ours {:>5.2} s, ffmpeg {:>5.2} s, incomplete {}", ours as f64 / 16e3, reference as f64 / 16e3, decoded.incomplete);
+                    if gap_s > 0.15 {
+                        failures.push(format!("{label}: {:.2} s of audio, ffmpeg {:.2} s", ours as f64 / 16e3, reference as f64 / 16e3));
+                    }
+                    let says_so = [".mp4", ".mov", ".m4a", ".mkv", ".webm", ".avi", ".wav"].iter().any(|e| name.ends_with(e));
+                    if says_so && !decoded.incomplete {
+                        failures.push(format!("{label}: not marked incomplete"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -32,13 +32,15 @@ pub(super) fn patches(bytes: &[u8], container: Option<Container>) -> Patches {
     }
 }
 
-/// Whether the file ends before its container says it does.
+/// Whether the file ends before its container says it does (MP4,
+/// Matroska/WebM, and RIFF: AVI and WAV). Ogg, FLV and bare streams do not
+/// state their length.
 pub(super) fn cut_short(bytes: &[u8], container: Option<Container>) -> bool {
+    let len = bytes.len() as u64;
     match container {
-        Some(Container::Mp4) => top_level_boxes(bytes).last().is_some_and(|b| b.end > bytes.len() as u64),
-        Some(Container::Matroska) => segment(bytes).is_some_and(|(_, end)| end > bytes.len() as u64),
-        Some(Container::Avi) => bytes.get(4..8).is_some_and(|s| u32::from_le_bytes(s.try_into().unwrap()) as u64 + 8 > bytes.len() as u64),
-        _ => false,
+        Some(Container::Mp4) => top_level_boxes(bytes).last().is_some_and(|b| b.end > len),
+        Some(Container::Matroska) => segment(bytes).is_some_and(|(_, end)| end > len),
+        _ => bytes.starts_with(b"RIFF") && bytes.get(4..8).is_some_and(|s| u32::from_le_bytes(s.try_into().unwrap()) as u64 + 8 > len),
     }
 }
 
