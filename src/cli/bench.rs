@@ -192,7 +192,7 @@ fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
         "ASR benchmark: {} clips, {:.1} s of audio, whisper-base, greedy, language ru, {threads} threads, int8 kernels: {}",
         entries.len(),
         audio_s,
-        crate::kernels::int8::path_name()
+        creative_filter::kernels::int8::path_name()
     );
     header("faster-whisper");
     let p = peer_rows.as_ref();
