@@ -9,7 +9,9 @@
 # faster-whisper -> release build + `creative-filter models fetch` -> peer run
 # (bench/out/peer.jsonl) -> `creative-filter bench asr` prints the comparison.
 # Environment: PYTHON (default python3), BENCH_THREADS (default 2),
-# REUSE_PEER=1 keeps an existing bench/out/peer.jsonl for the same clip list.
+# REUSE_PEER=1 keeps an existing bench/out/peer.jsonl for the same clip list,
+# BENCH_KERNELS="avx512vnni avx2" runs the product once per int8 kernel path
+# after the one peer run (CREATIVE_FILTER_KERNEL=avx2 forces one path too).
 set -euo pipefail
 trap 'rc=$?; echo "bench/asr: failed (exit $rc) at line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
 die() { echo "bench/asr: error: $*" >&2; exit 1; }
@@ -69,5 +71,14 @@ else
     cp "$CLIPS" "$STAMP"
 fi
 
-# 5. side-by-side table
-"$BIN" bench asr --clips "$CLIPS" --peer "$PEER"
+# 5. side-by-side table, once per int8 kernel path in BENCH_KERNELS
+# (e.g. "avx512vnni avx2": the AVX2 path forced on an AVX-512 machine);
+# by default the one this CPU picks.
+if [[ -n "${BENCH_KERNELS:-}" ]]; then
+    for k in $BENCH_KERNELS; do
+        echo "bench/asr: int8 kernels forced to $k"
+        CREATIVE_FILTER_KERNEL="$k" "$BIN" bench asr --clips "$CLIPS" --peer "$PEER"
+    done
+else
+    "$BIN" bench asr --clips "$CLIPS" --peer "$PEER"
+fi

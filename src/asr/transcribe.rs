@@ -91,11 +91,6 @@ struct WindowDecode {
     no_speech_prob: f32,
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-thread_local! {
-    static DECODE_POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
-}
-
 /// Whisper plus its tokenizer and front end, ready to transcribe.
 pub struct Transcriber {
     model: Whisper,
@@ -123,31 +118,6 @@ impl Transcriber {
     pub fn new(model: Whisper, tokenizer: WhisperTokenizer) -> Self {
         let mel = LogMel::new(model.config.num_mel_bins);
         Self { model, tokenizer, mel }
-    }
-
-    /// Runs `f` with candle's kernels on one thread. Token-by-token decoding
-    /// is made of many tiny operations; spreading each over threads costs
-    /// more in hand-offs than it gains, and stalls whenever another process
-    /// holds a core. candle sizes each kernel's parallelism from
-    /// `RAYON_NUM_THREADS` at call time, so the variable is lowered for the
-    /// duration (the decoding loop itself runs on this one thread).
-    fn on_decode_thread<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        #[cfg(not(target_arch = "wasm32"))]
-        {
-            let previous = std::env::var_os("RAYON_NUM_THREADS");
-            std::env::set_var("RAYON_NUM_THREADS", "1");
-            let out = DECODE_POOL.with(|pool| match pool {
-                Some(pool) => pool.install(f),
-                None => f(),
-            });
-            match previous {
-                Some(v) => std::env::set_var("RAYON_NUM_THREADS", v),
-                None => std::env::remove_var("RAYON_NUM_THREADS"),
-            }
-            out
-        }
-        #[cfg(target_arch = "wasm32")]
-        f()
     }
 
     pub fn tokenizer(&self) -> &WhisperTokenizer {
@@ -203,12 +173,15 @@ impl Transcriber {
             let lang = match &language {
                 Some(l) => l.clone(),
                 None => {
-                    let detected = self.on_decode_thread(|| self.detect_language(&mut state))?;
+                    let detected = self.detect_language(&mut state)?;
                     language = Some(detected.clone());
                     detected
                 }
             };
-            let decoded = self.on_decode_thread(|| self.decode_window(&mut state, &lang, opts))?;
+            // Token by token: each step's matrix-vector products are split
+            // over the threads by output rows where they are large enough
+            // (the MLP and the vocabulary projection).
+            let decoded = self.decode_window(&mut state, &lang, opts)?;
             timings.decoder_ms += t.elapsed().as_secs_f64() * 1e3;
             windows += 1;
             min_no_speech = min_no_speech.min(decoded.no_speech_prob);

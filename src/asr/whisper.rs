@@ -1,20 +1,19 @@
 //! Whisper encoder-decoder on candle, tensor names as Hugging Face's
 //! `WhisperForConditionalGeneration`.
 //!
-//! Weights are stored Q8_0. The encoder runs over 1,500 positions at once
-//! through the shared linear layer ([`crate::kernels::linear`]): the int8
-//! kernel where the CPU has AVX-512 VNNI, else a dense f32 GEMM of the
-//! matrices dequantized once at load, both several times faster there than
-//! row-by-row quantized dot products. The decoder produces one token at a
-//! time, where reading fewer bytes wins, so it keeps candle's Q8_0 matmuls
-//! and a self-attention KV cache.
+//! Weights are stored Q8_0. Every projection goes through the shared linear
+//! layer ([`crate::kernels::linear`]), i.e. the int8 kernels of whatever CPU
+//! (or browser) runs it: the encoder over 1,500 positions at once, the
+//! decoder one token at a time (a GEMV that reads each weight once) with a
+//! preallocated self-attention KV cache and scratch buffers, so that a
+//! token allocates nothing but its logits.
 
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
+use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Conv1d, Conv1dConfig, LayerNorm};
+use candle_nn::{Conv1d, Conv1dConfig};
 
 use super::config::Config;
 use crate::error::{Error, Result};
@@ -74,21 +73,6 @@ impl Weights {
         Ok(self.f32(name)?.flatten_all()?.to_vec1()?)
     }
 
-    /// A decoder projection: candle's Q8_0 matmul, one token at a time.
-    fn linear(&self, prefix: &str) -> Result<Linear> {
-        let w = self.q(&format!("{prefix}.weight"))?;
-        let weight = if w.dtype() == GgmlDType::F32 {
-            QMatMul::Tensor(w.dequantize(&self.device)?)
-        } else {
-            QMatMul::from_arc(std::sync::Arc::new(copy_qtensor(w)?))?
-        };
-        let bias = match self.tensors.get(&format!("{prefix}.bias")) {
-            Some(b) => Some(b.dequantize(&self.device)?),
-            None => None,
-        };
-        Ok(Linear { weight, bias })
-    }
-
     /// A projection's matrix as stored, and its bias if it has one.
     fn matrix_and_bias(&self, prefix: &str) -> Result<(QTensor, Option<Vec<f32>>)> {
         let bias = match self.tensors.contains_key(&format!("{prefix}.bias")) {
@@ -104,12 +88,14 @@ impl Weights {
         kernels::Linear::new(w, b, Fallback::Dense)
     }
 
-    fn norm(&self, prefix: &str) -> Result<math::LayerNorm> {
-        Ok(math::LayerNorm { gamma: self.vector(&format!("{prefix}.weight"))?, beta: self.vector(&format!("{prefix}.bias"))?, eps: 1e-5 })
+    /// A decoder projection, applied one token at a time.
+    fn token_linear(&self, prefix: &str) -> Result<kernels::Linear> {
+        let (w, b) = self.matrix_and_bias(prefix)?;
+        kernels::Linear::new(w, b, Fallback::Quantized)
     }
 
-    fn layer_norm(&self, prefix: &str) -> Result<LayerNorm> {
-        Ok(LayerNorm::new(self.f32(&format!("{prefix}.weight"))?, self.f32(&format!("{prefix}.bias"))?, 1e-5))
+    fn norm(&self, prefix: &str) -> Result<math::LayerNorm> {
+        Ok(math::LayerNorm { gamma: self.vector(&format!("{prefix}.weight"))?, beta: self.vector(&format!("{prefix}.bias"))?, eps: 1e-5 })
     }
 
     fn conv1d(&self, prefix: &str, stride: usize) -> Result<Conv1d> {
@@ -118,61 +104,36 @@ impl Weights {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Linear {
-    weight: QMatMul,
-    bias: Option<Tensor>,
-}
-
-impl Module for Linear {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = self.weight.forward(x)?;
-        match &self.bias {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
-        }
-    }
-}
-
 /// The decoder's attention over the text so far, one token at a time.
-#[derive(Debug, Clone)]
 struct SelfAttention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
+    /// Query, key and value projections as one [3d, d] matmul.
+    qkv: kernels::Linear,
+    out: kernels::Linear,
 }
 
 impl SelfAttention {
     fn load(w: &Weights, prefix: &str) -> Result<Self> {
-        Ok(Self {
-            q: w.linear(&format!("{prefix}.q_proj"))?,
-            k: w.linear(&format!("{prefix}.k_proj"))?,
-            v: w.linear(&format!("{prefix}.v_proj"))?,
-            out: w.linear(&format!("{prefix}.out_proj"))?,
-        })
+        let qkv = ["q_proj", "k_proj", "v_proj"]
+            .iter()
+            .map(|n| w.matrix_and_bias(&format!("{prefix}.{n}")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { qkv: kernels::Linear::fused(qkv, Fallback::Quantized)?, out: w.token_linear(&format!("{prefix}.out_proj"))? })
     }
 }
 
-#[derive(Debug, Clone)]
 struct Mlp {
-    ln: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    ln: math::LayerNorm,
+    fc1: kernels::Linear,
+    fc2: kernels::Linear,
 }
 
 impl Mlp {
     fn load(w: &Weights, prefix: &str) -> Result<Self> {
         Ok(Self {
-            ln: w.layer_norm(&format!("{prefix}.final_layer_norm"))?,
-            fc1: w.linear(&format!("{prefix}.fc1"))?,
-            fc2: w.linear(&format!("{prefix}.fc2"))?,
+            ln: w.norm(&format!("{prefix}.final_layer_norm"))?,
+            fc1: w.token_linear(&format!("{prefix}.fc1"))?,
+            fc2: w.token_linear(&format!("{prefix}.fc2"))?,
         })
-    }
-
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        // Whisper uses the exact (erf) GELU.
-        x + self.fc2.forward(&self.fc1.forward(&self.ln.forward(x)?)?.gelu_erf()?)?
     }
 }
 
@@ -277,17 +238,17 @@ impl Encoder {
 }
 
 struct DecoderLayer {
-    self_ln: LayerNorm,
+    self_ln: math::LayerNorm,
     self_attn: SelfAttention,
-    cross_ln: LayerNorm,
+    cross_ln: math::LayerNorm,
     cross_attn: CrossAttention,
     mlp: Mlp,
 }
 
 /// Attention from the text to the audio states.
 struct CrossAttention {
-    q: Linear,
-    out: Linear,
+    q: kernels::Linear,
+    out: kernels::Linear,
     /// Keys and values as one [2d, d] matmul: they see all 1,500 audio
     /// states once per window.
     kv: kernels::Linear,
@@ -297,8 +258,8 @@ impl CrossAttention {
     fn load(w: &Weights, prefix: &str) -> Result<Self> {
         let kv = vec![w.matrix_and_bias(&format!("{prefix}.k_proj"))?, w.matrix_and_bias(&format!("{prefix}.v_proj"))?];
         Ok(Self {
-            q: w.linear(&format!("{prefix}.q_proj"))?,
-            out: w.linear(&format!("{prefix}.out_proj"))?,
+            q: w.token_linear(&format!("{prefix}.q_proj"))?,
+            out: w.token_linear(&format!("{prefix}.out_proj"))?,
             kv: kernels::Linear::fused(kv, Fallback::Dense)?,
         })
     }
@@ -306,35 +267,33 @@ impl CrossAttention {
 
 /// Token embeddings kept as Q8_0 rows: looked up one row at a time and used
 /// as the (tied) output projection, so the 26M-entry table is never expanded.
-#[derive(Debug, Clone)]
 struct TokenEmbedding {
-    table: QMatMul,
+    /// The output projection (int8 kernels for Q8_0).
+    table: kernels::Linear,
     rows: Vec<u8>,
     d_model: usize,
     dtype: GgmlDType,
 }
 
 impl TokenEmbedding {
-    fn row(&self, token: u32) -> Vec<f32> {
+    /// Token `token`'s embedding into `out` ([d_model]).
+    fn row_into(&self, token: u32, out: &mut [f32]) {
         let d = self.d_model;
         match self.dtype {
             GgmlDType::Q8_0 => {
                 // A Q8_0 block: f16 scale, then 32 signed bytes.
                 let blocks = d / 32;
                 let start = token as usize * blocks * 34;
-                let mut out = Vec::with_capacity(d);
-                for b in self.rows[start..start + blocks * 34].chunks_exact(34) {
+                for (b, o) in self.rows[start..start + blocks * 34].chunks_exact(34).zip(out.chunks_exact_mut(32)) {
                     let scale = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
-                    out.extend(b[2..].iter().map(|&q| q as i8 as f32 * scale));
+                    o.iter_mut().zip(&b[2..]).for_each(|(o, &q)| *o = q as i8 as f32 * scale);
                 }
-                out
             }
             _ => {
                 let start = token as usize * d * 4;
-                self.rows[start..start + d * 4]
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect()
+                for (o, c) in out.iter_mut().zip(self.rows[start..start + d * 4].chunks_exact(4)) {
+                    *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                }
             }
         }
     }
@@ -347,19 +306,38 @@ pub struct Decoder {
     embedding: TokenEmbedding,
     positions: Vec<f32>,
     layers: Vec<DecoderLayer>,
-    ln: LayerNorm,
+    ln: math::LayerNorm,
     n_head: usize,
     max_len: usize,
     device: Device,
 }
 
 /// Per-window state: cross-attention keys/values and the self-attention
-/// cache, each laid out `[head][position][head_dim]`.
+/// cache, each laid out `[head][position][head_dim]`, and the buffers one
+/// step works in (allocated once per window).
 pub struct DecoderState {
     cross: Vec<(Vec<f32>, Vec<f32>)>,
     cross_len: usize,
     self_kv: Vec<(Vec<f32>, Vec<f32>)>,
     len: usize,
+    scratch: Scratch,
+}
+
+/// One decoder step's working buffers.
+struct Scratch {
+    /// The residual stream [d], and the next one [d].
+    x: Vec<f32>,
+    next: Vec<f32>,
+    /// A normalised copy of x [d].
+    h: Vec<f32>,
+    /// Query, key and value [3d] (the cross-attention's query uses [..d]).
+    qkv: Vec<f32>,
+    /// Attention output [d].
+    attn: Vec<f32>,
+    /// The MLP's hidden layer [ffn].
+    mid: Vec<f32>,
+    /// Attention scores over the longest context.
+    scores: Vec<f32>,
 }
 
 impl DecoderState {
@@ -377,11 +355,12 @@ impl DecoderState {
     }
 }
 
-/// Single-query attention over the first `t` of `cap` cached positions.
-fn attend_one(q: &[f32], k: &[f32], v: &[f32], n_head: usize, cap: usize, t: usize, out: &mut [f32]) {
+/// Single-query attention over the first `t` of `cap` cached positions
+/// (`scores` holds at least `t` values).
+fn attend_one(q: &[f32], k: &[f32], v: &[f32], n_head: usize, cap: usize, t: usize, out: &mut [f32], scores: &mut [f32]) {
     let dh = q.len() / n_head;
     let scale = 1.0 / (dh as f32).sqrt();
-    let mut scores = vec![0f32; t];
+    let scores = &mut scores[..t];
     for h in 0..n_head {
         let qh = &q[h * dh..(h + 1) * dh];
         let kh = &k[h * cap * dh..];
@@ -415,9 +394,9 @@ impl Decoder {
             .map(|i| {
                 let l = format!("{p}.layers.{i}");
                 Ok(DecoderLayer {
-                    self_ln: w.layer_norm(&format!("{l}.self_attn_layer_norm"))?,
+                    self_ln: w.norm(&format!("{l}.self_attn_layer_norm"))?,
                     self_attn: SelfAttention::load(w, &format!("{l}.self_attn"))?,
-                    cross_ln: w.layer_norm(&format!("{l}.encoder_attn_layer_norm"))?,
+                    cross_ln: w.norm(&format!("{l}.encoder_attn_layer_norm"))?,
                     cross_attn: CrossAttention::load(w, &format!("{l}.encoder_attn"))?,
                     mlp: Mlp::load(w, &l)?,
                 })
@@ -432,14 +411,14 @@ impl Decoder {
         let rows = table.data()?.into_owned();
         Ok(Self {
             embedding: TokenEmbedding {
-                table: QMatMul::from_arc(std::sync::Arc::new(table))?,
+                table: kernels::Linear::new(table, None, Fallback::Quantized)?,
                 rows,
                 d_model: cfg.d_model,
                 dtype,
             },
             positions: w.vector(&format!("{p}.embed_positions.weight"))?,
             layers,
-            ln: w.layer_norm(&format!("{p}.layer_norm"))?,
+            ln: w.norm(&format!("{p}.layer_norm"))?,
             n_head: cfg.decoder_attention_heads,
             max_len: cfg.max_target_positions,
             device: w.device.clone(),
@@ -469,54 +448,73 @@ impl Decoder {
             })
             .collect::<Result<Vec<_>>>()?;
         let self_kv = self.layers.iter().map(|_| (vec![0f32; self.max_len * d], vec![0f32; self.max_len * d])).collect();
-        Ok(DecoderState { cross, cross_len: t, self_kv, len: 0 })
+        let ffn = self.layers.first().map_or(0, |l| l.mlp.fc1.out_features());
+        let scratch = Scratch {
+            x: vec![0.0; d],
+            next: vec![0.0; d],
+            h: vec![0.0; d],
+            qkv: vec![0.0; 3 * d],
+            attn: vec![0.0; d],
+            mid: vec![0.0; ffn],
+            scores: vec![0.0; t.max(self.max_len)],
+        };
+        Ok(DecoderState { cross, cross_len: t, self_kv, len: 0, scratch })
     }
 
     /// Feeds one token after what `state` has seen; returns the final hidden
     /// state (1, d_model).
-    pub fn step(&self, token: u32, state: &mut DecoderState) -> candle_core::Result<Tensor> {
+    pub fn step(&self, token: u32, state: &mut DecoderState) -> Result<Tensor> {
         let d = self.embedding.d_model;
         let pos = state.len;
         if pos >= self.max_len {
-            candle_core::bail!("the decoder's text context ({}) is full", self.max_len);
+            return Err(Error::Invalid(format!("the decoder's text context ({}) is full", self.max_len)));
         }
         let dh = d / self.n_head;
-        let mut emb = self.embedding.row(token);
-        for (e, p) in emb.iter_mut().zip(&self.positions[pos * d..(pos + 1) * d]) {
-            *e += p;
-        }
-        let mut x = Tensor::from_vec(emb, (1, d), &self.device)?;
-        let mut attn = vec![0f32; d];
-        for (i, layer) in self.layers.iter().enumerate() {
-            let h = layer.self_ln.forward(&x)?;
+        let DecoderState { cross, cross_len, self_kv, scratch: s, .. } = state;
+        let Scratch { x, next, h, qkv, attn, mid, scores } = s;
+        self.embedding.row_into(token, x);
+        x.iter_mut().zip(&self.positions[pos * d..(pos + 1) * d]).for_each(|(e, p)| *e += p);
+        for (i, (layer, (kc, vc))) in self.layers.iter().zip(self_kv.iter_mut()).enumerate() {
+            h.copy_from_slice(x);
+            layer.self_ln.apply(h);
             let a = &layer.self_attn;
-            let q: Vec<f32> = a.q.forward(&h)?.flatten_all()?.to_vec1()?;
-            let k: Vec<f32> = a.k.forward(&h)?.flatten_all()?.to_vec1()?;
-            let v: Vec<f32> = a.v.forward(&h)?.flatten_all()?.to_vec1()?;
-            let (kc, vc) = &mut state.self_kv[i];
+            a.qkv.forward_into(h, 1, Act::None, None, qkv)?;
             for head in 0..self.n_head {
                 let at = (head * self.max_len + pos) * dh;
-                kc[at..at + dh].copy_from_slice(&k[head * dh..(head + 1) * dh]);
-                vc[at..at + dh].copy_from_slice(&v[head * dh..(head + 1) * dh]);
+                kc[at..at + dh].copy_from_slice(&qkv[d + head * dh..d + (head + 1) * dh]);
+                vc[at..at + dh].copy_from_slice(&qkv[2 * d + head * dh..2 * d + (head + 1) * dh]);
             }
-            attend_one(&q, kc, vc, self.n_head, self.max_len, pos + 1, &mut attn);
-            x = (&x + a.out.forward(&Tensor::from_slice(&attn, (1, d), &self.device)?)?)?;
+            attend_one(&qkv[..d], kc, vc, self.n_head, self.max_len, pos + 1, attn, scores);
+            a.out.forward_into(attn, 1, Act::None, Some(x), next)?;
+            std::mem::swap(x, next);
 
-            let h = layer.cross_ln.forward(&x)?;
+            h.copy_from_slice(x);
+            layer.cross_ln.apply(h);
             let c = &layer.cross_attn;
-            let q: Vec<f32> = c.q.forward(&h)?.flatten_all()?.to_vec1()?;
-            let (ck, cv) = &state.cross[i];
-            attend_one(&q, ck, cv, self.n_head, state.cross_len, state.cross_len, &mut attn);
-            x = (&x + c.out.forward(&Tensor::from_slice(&attn, (1, d), &self.device)?)?)?;
-            x = layer.mlp.forward(&x)?;
+            let q = &mut qkv[..d];
+            c.q.forward_into(h, 1, Act::None, None, q)?;
+            let (ck, cv) = &cross[i];
+            attend_one(q, ck, cv, self.n_head, *cross_len, *cross_len, attn, scores);
+            c.out.forward_into(attn, 1, Act::None, Some(x), next)?;
+            std::mem::swap(x, next);
+
+            h.copy_from_slice(x);
+            layer.mlp.ln.apply(h);
+            // Whisper uses the exact (erf) GELU.
+            layer.mlp.fc1.forward_into(h, 1, Act::GeluErf, None, mid)?;
+            layer.mlp.fc2.forward_into(mid, 1, Act::None, Some(x), next)?;
+            std::mem::swap(x, next);
         }
         state.len += 1;
-        self.ln.forward(&x)
+        let mut out = state.scratch.x.clone();
+        self.ln.apply(&mut out);
+        Ok(Tensor::from_vec(out, (1, d), &self.device)?)
     }
 
     /// Logits over the vocabulary for a hidden state (1, d).
-    pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Vec<f32>> {
-        self.embedding.table.forward(hidden)?.squeeze(0)?.to_vec1::<f32>()
+    pub fn logits(&self, hidden: &Tensor) -> Result<Vec<f32>> {
+        let h = hidden.flatten_all()?.to_vec1::<f32>()?;
+        self.embedding.table.forward(&h, 1, Act::None, None)
     }
 }
 

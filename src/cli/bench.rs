@@ -189,9 +189,10 @@ fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
         std::thread::available_parallelism().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
     });
     println!(
-        "ASR benchmark: {} clips, {:.1} s of audio, whisper-base, greedy, language ru, {threads} threads",
+        "ASR benchmark: {} clips, {:.1} s of audio, whisper-base, greedy, language ru, {threads} threads, int8 kernels: {}",
         entries.len(),
-        audio_s
+        audio_s,
+        creative_filter::kernels::int8::path_name()
     );
     header("faster-whisper");
     let p = peer_rows.as_ref();

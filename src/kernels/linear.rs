@@ -1,20 +1,20 @@
 //! The linear layer every model here is made of, `y = act(x Wᵀ + b) + r`,
 //! over row-major `f32` slices, and the ggml-tensor plumbing around it.
 //!
-//! Q4_0/Q8_0 weights run through the int8 kernel on CPUs with AVX-512 VNNI
-//! (the weights stay exactly as stored; activations are quantized per
-//! 32-value block, as ggml does). Elsewhere — the browser included — they
-//! run as candle's quantized matmul, or, for callers that multiply whole
-//! windows of positions at once, dequantized once to a dense f32 GEMM.
+//! Q4_0/Q8_0 weights run through the int8 kernels ([`super::int8`]) on
+//! every target — AVX-512 VNNI, AVX2, NEON, WebAssembly SIMD or portable
+//! Rust, chosen at run time (the weights stay exactly as stored; activations
+//! are quantized per 32-value block, as ggml does). Other encodings (f32,
+//! f16) run as candle's matmul; the [`Fallback`] only matters for those.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{Device, Module, Tensor};
 
-use super::int8::{self, Epilogue, Int8Matrix};
+use super::int8::{Epilogue, Int8Matrix};
 use super::math::Act;
 use crate::{Error, Result};
 
-/// What a quantized matrix becomes where the int8 kernel is not available.
+/// What a matrix the int8 kernels do not take (not Q4_0/Q8_0) becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fallback {
     /// candle's quantized matmul: fewer bytes read, best for few rows.
@@ -47,10 +47,9 @@ impl Linear {
             }
         }
         let dtype = weight.dtype();
-        let weight = match int8::available().then(|| Int8Matrix::from_qtensor(&weight)) {
-            Some(Ok(Some(m))) => Weight::Int8(m),
-            Some(Err(e)) => return Err(e.into()),
-            _ if fallback == Fallback::Dense && dtype != GgmlDType::F32 => {
+        let weight = match Int8Matrix::from_qtensor(&weight)? {
+            Some(m) => Weight::Int8(m),
+            None if fallback == Fallback::Dense && dtype != GgmlDType::F32 => {
                 Weight::Candle(QMatMul::Tensor(weight.dequantize(&Device::Cpu)?))
             }
             _ => Weight::Candle(QMatMul::from_qtensor(weight)?),
@@ -83,6 +82,29 @@ impl Linear {
     /// How the weights are stored.
     pub fn dtype(&self) -> GgmlDType {
         self.dtype
+    }
+
+    /// Whether the int8 kernels run this layer.
+    pub fn is_int8(&self) -> bool {
+        matches!(self.weight, Weight::Int8(_))
+    }
+
+    /// The same as [`Linear::forward`] into a caller's buffer of m·n values
+    /// (no output allocation on the int8 path: the decoder's per-token use).
+    pub fn forward_into(&self, x: &[f32], m: usize, act: Act, residual: Option<&[f32]>, y: &mut [f32]) -> Result<()> {
+        if x.len() != m * self.k || y.len() != m * self.n || residual.is_some_and(|r| r.len() != m * self.n) {
+            return Err(Error::ModelConfig(format!("a linear layer [{}, {}] got {} inputs for {m} rows", self.n, self.k, x.len())));
+        }
+        match &self.weight {
+            Weight::Int8(w) => {
+                w.matmul_into(x, m, &Epilogue { bias: self.bias.as_deref(), act, residual }, y);
+                Ok(())
+            }
+            Weight::Candle(_) => {
+                y.copy_from_slice(&self.forward(x, m, act, residual)?);
+                Ok(())
+            }
+        }
     }
 
     /// `act(x Wᵀ + b) + residual` for `x`: [m, k] → [m, n].

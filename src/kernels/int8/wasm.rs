@@ -1,0 +1,150 @@
+//! WebAssembly: a 64-byte weight step is four v128 of 4 rows × 4 bytes.
+//! A module cannot probe for instructions (an unknown one fails
+//! validation), so the build picks: with `+relaxed-simd` the relaxed dot
+//! product, else the SIMD128 one on bytes widened to i16. The page ships
+//! both modules and loads the one the browser validates.
+
+use core::arch::wasm32::*;
+
+use super::{Activations, Int8Matrix, LANES, QK, STEPS};
+
+/// The 4 activation bytes of (token, block, step), as signed bytes in every
+/// 32-bit lane.
+#[inline(always)]
+unsafe fn broadcast(a: &Activations, k: usize, t: usize, b: usize, s: usize) -> v128 {
+    let x = std::ptr::read_unaligned(a.q.as_ptr().add(t * k + b * QK + s * 4).cast::<u32>()) ^ 0x8080_8080;
+    u32x4_splat(x)
+}
+
+#[inline(always)]
+unsafe fn load_step(w: &Int8Matrix, gb: usize, s: usize) -> [v128; 4] {
+    let lp = w.w.as_ptr().add(gb * STEPS + s).cast::<v128>();
+    [v128_load(lp), v128_load(lp.add(1)), v128_load(lp.add(2)), v128_load(lp.add(3))]
+}
+
+/// acc + dw·da·dot per lane, as the other paths (multiply, then add: no
+/// relaxed madd, whose fusing is up to the engine).
+#[inline(always)]
+unsafe fn scale(acc: v128, dot: v128, dw: *const f32, da: f32) -> v128 {
+    f32x4_add(acc, f32x4_mul(f32x4_convert_i32x4(dot), f32x4_mul(v128_load(dw.cast()), f32x4_splat(da))))
+}
+
+/// The first `rows` of 16 values to y.
+#[inline(always)]
+unsafe fn store(acc: &[v128; 4], y: *mut f32, rows: usize) {
+    let mut tmp = [0f32; LANES];
+    for (i, v) in acc.iter().enumerate() {
+        v128_store(tmp.as_mut_ptr().add(4 * i).cast(), *v);
+    }
+    std::ptr::copy_nonoverlapping(tmp.as_ptr(), y, rows);
+}
+
+/// Tiles of up to 2 tokens × 16 rows (16 v128 accumulators at most, so that
+/// engines on x86 hosts keep them in registers).
+macro_rules! blocks {
+    ($tile:ident) => {
+        pub(in super::super) unsafe fn block(w: &Int8Matrix, a: &Activations, groups: std::ops::Range<usize>, toks: std::ops::Range<usize>, y: *mut f32) {
+            for g in groups {
+                let mut t = toks.start;
+                while t < toks.end {
+                    let tn = (toks.end - t).min(2);
+                    match tn {
+                        2 => $tile::<2>(w, a, g, t, y),
+                        _ => $tile::<1>(w, a, g, t, y),
+                    }
+                    t += tn;
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_feature = "relaxed-simd")]
+pub(super) mod relaxed {
+    use super::*;
+
+    blocks!(tile);
+
+    /// The relaxed dot product's second operand must be 0..=127 (x86
+    /// engines lower it to `pmaddubsw`), so it gets |a| and the weights get
+    /// a's sign: w·sign(a)·|a| = w·a (weights are never −128).
+    #[inline(always)]
+    unsafe fn tile<const TN: usize>(w: &Int8Matrix, a: &Activations, g: usize, t0: usize, y: *mut f32) {
+        let (nb, k, n) = (w.nb, w.k, w.n);
+        let mut acc = [[f32x4_splat(0.0); 4]; TN];
+        for b in 0..nb {
+            let gb = g * nb + b;
+            let mut dot = [[i32x4_splat(0); 4]; TN];
+            for s in 0..STEPS {
+                let wv = load_step(w, gb, s);
+                for (j, d) in dot.iter_mut().enumerate() {
+                    let av = broadcast(a, k, t0 + j, b, s);
+                    let ax = i8x16_abs(av);
+                    let neg = i8x16_lt(av, i8x16_splat(0));
+                    for i in 0..4 {
+                        // (w ^ neg) − neg: w where a ≥ 0, −w where a < 0.
+                        let ws = i8x16_sub(v128_xor(wv[i], neg), neg);
+                        d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(ws, ax, d[i]);
+                    }
+                }
+            }
+            let sp = w.scales.as_ptr().add(gb * LANES);
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let da = *a.scales.get_unchecked((t0 + j) * nb + b);
+                for i in 0..4 {
+                    acc[i] = scale(acc[i], dot[j][i], sp.add(4 * i), da);
+                }
+            }
+        }
+        let r0 = g * LANES;
+        for (j, acc) in acc.iter().enumerate() {
+            store(acc, y.add((t0 + j) * n + r0), (n - r0).min(LANES));
+        }
+    }
+}
+
+pub(super) mod simd128 {
+    use super::*;
+
+    blocks!(tile);
+
+    /// Bytes widened to i16 and multiplied pairwise into i32: 4 rows' low 8
+    /// bytes give [r0, r0, r1, r1], their high 8 bytes [r2, r2, r3, r3]; the
+    /// pairs are folded once per block. The broadcast activations repeat
+    /// every 4 bytes, so one widening serves both halves.
+    #[inline(always)]
+    unsafe fn tile<const TN: usize>(w: &Int8Matrix, a: &Activations, g: usize, t0: usize, y: *mut f32) {
+        let (nb, k, n) = (w.nb, w.k, w.n);
+        let mut acc = [[f32x4_splat(0.0); 4]; TN];
+        for b in 0..nb {
+            let gb = g * nb + b;
+            let mut lo = [[i32x4_splat(0); 4]; TN];
+            let mut hi = [[i32x4_splat(0); 4]; TN];
+            for s in 0..STEPS {
+                let wv = load_step(w, gb, s);
+                let wl = wv.map(|v| i16x8_extend_low_i8x16(v));
+                let wh = wv.map(|v| i16x8_extend_high_i8x16(v));
+                for j in 0..TN {
+                    let av = i16x8_extend_low_i8x16(broadcast(a, k, t0 + j, b, s));
+                    for i in 0..4 {
+                        lo[j][i] = i32x4_add(lo[j][i], i32x4_dot_i16x8(wl[i], av));
+                        hi[j][i] = i32x4_add(hi[j][i], i32x4_dot_i16x8(wh[i], av));
+                    }
+                }
+            }
+            let sp = w.scales.as_ptr().add(gb * LANES);
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let da = *a.scales.get_unchecked((t0 + j) * nb + b);
+                for i in 0..4 {
+                    let (l, h) = (lo[j][i], hi[j][i]);
+                    let dot = i32x4_add(i32x4_shuffle::<0, 2, 4, 6>(l, h), i32x4_shuffle::<1, 3, 5, 7>(l, h));
+                    acc[i] = scale(acc[i], dot, sp.add(4 * i), da);
+                }
+            }
+        }
+        let r0 = g * LANES;
+        for (j, acc) in acc.iter().enumerate() {
+            store(acc, y.add((t0 + j) * n + r0), (n - r0).min(LANES));
+        }
+    }
+}
