@@ -146,8 +146,12 @@ impl Transcriber {
             }
             out
         }
+        // The page: no environment, and no one-thread pool without another
+        // web worker; our kernels are told to run in turn instead (candle's
+        // sizes itself from the environment, which wasm does not have, so
+        // it runs on one thread there anyway).
         #[cfg(target_arch = "wasm32")]
-        f()
+        crate::kernels::in_turn(f)
     }
 
     pub fn tokenizer(&self) -> &WhisperTokenizer {
