@@ -7,11 +7,16 @@ import init, { contentHash, readAudio, videoDecodePlan, yuvToRgb } from '../crea
 import { readFrames } from './media.js';
 
 const ready = init({ module_or_path: new URL('../creative-filter_bg.wasm', import.meta.url) });
+// A trap leaves the module unusable: from then on every file is left for
+// the model worker to read itself (where a trap restarts the worker).
+let broken = false;
 
 self.onmessage = async ({ data: { id, file, frames } }) => {
-  const transfer = [];
+  // A picture may stand in for a missing one twice: each buffer once.
+  const transfer = new Set();
   let read;
   try {
+    if (broken) throw new Error('the reader stopped after a crash');
     await ready;
     const started = performance.now();
     const bytes = new Uint8Array(await file.arrayBuffer());
@@ -22,15 +27,23 @@ self.onmessage = async ({ data: { id, file, frames } }) => {
       const a = readAudio(name, bytes);
       read.audio = { samples: a.samples, sampleRate: a.sampleRate, codec: a.codec, truncated: a.truncated, decodeMs: a.decodeMs };
       a.free();
-      transfer.push(read.audio.samples.buffer);
+      transfer.add(read.audio.samples.buffer);
     } catch (e) {
+      if (e instanceof WebAssembly.RuntimeError || e instanceof RangeError) {
+        broken = true;
+        throw e;
+      }
       // The model worker takes it from here (the browser's decoders, or the failure).
       read.audioError = e && e.code ? { code: e.code, message: e.message } : { code: 'internal', message: String((e && e.message) || e) };
     }
-    transfer.push(bytes.buffer);
-    for (const p of (read.frames && read.frames.pictures) || []) transfer.push((p.rgb || p.rgba).buffer);
+    transfer.add(bytes.buffer);
+    for (const p of (read.frames && read.frames.pictures) || []) transfer.add((p.rgb || p.rgba).buffer);
   } catch (e) {
     read = { failed: String((e && e.message) || e) };
   }
-  self.postMessage({ id, read }, transfer);
+  try {
+    self.postMessage({ id, read }, [...transfer]);
+  } catch (e) {
+    self.postMessage({ id, read: { failed: String((e && e.message) || e) } });
+  }
 };
