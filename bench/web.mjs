@@ -1,8 +1,13 @@
 // Browser benchmark: one 30-s creative (H.264 + AAC MP4 of Russian speech)
-// through the page's worker (wasm SIMD128, one thread, CPU) and through the
-// native CLI, in the same run, printed side by side per stage with ratios.
+// through the page's worker (the threaded module on every core, CPU) and
+// through the native CLI, in the same run, printed side by side per stage
+// with ratios; then a batch of 20 such creatives through both, in files per
+// minute.
 //
-//   node bench/web.mjs [RUNS]      default 3 runs each; median per stage
+//   node bench/web.mjs [RUNS] [--portable] [--batch N]
+//     RUNS        default 3 runs each; median per stage
+//     --portable  serve the page without COOP/COEP: its portable module, one thread
+//     --batch N   creatives in the batch (default 20; 0 skips it)
 //
 // Needs dist/ (scripts/build-web.sh), the release CLI, ffmpeg and the test
 // data (tests/data/media/long_speech.wav). Each run gets a copy of the
@@ -12,7 +17,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, serve, openPage, classifyBatch } from '../tests/browser/harness.mjs';
 
-const runs = Number(process.argv[2] || 3);
+const argv = process.argv.slice(2);
+const flag = (name) => argv.indexOf(`--${name}`);
+const portable = flag('portable') >= 0;
+const batchSize = flag('batch') >= 0 ? Number(argv[flag('batch') + 1]) : 20;
+const runs = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--batch') || 3);
 const out = join(ROOT, 'bench/out/web');
 mkdirSync(out, { recursive: true });
 const files = [];
@@ -25,10 +34,20 @@ for (let i = 0; i < runs; i++) {
   files.push(f);
 }
 
-// Browser: a first visit (cold cache), then the runs.
-const server = await serve();
+// The batch: the first creative remuxed with other metadata (other bytes,
+// so no cache answers), the same speech.
+const batch = [];
+for (let i = 0; i < batchSize; i++) {
+  const f = join(out, `batch-${i}.mp4`);
+  if (!existsSync(f)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', files[0], '-c', 'copy', '-metadata', `title=batch ${i}`, f]);
+  batch.push(f);
+}
+
+// Browser: a first visit (cold cache), then the runs, then the batch.
+const server = await serve(undefined, { isolated: !portable });
 let s = await openPage(server.url);
 const firstVisitMs = s.loadMs;
+const engine = s.info.engine;
 const web = [];
 for (const f of files) {
   // Transcript and embedding caches would answer the later runs (same speech).
@@ -36,6 +55,15 @@ for (const f of files) {
   web.push(...(await classifyBatch(s.page, [f])));
 }
 const coldToFirstResult = firstVisitMs + web[0].wall_ms;
+let webBatchMs = NaN;
+if (batch.length) {
+  await s.page.evaluate(() => window.creativeFilter.cf.call('clearCache'));
+  const t0 = Date.now();
+  const done = await classifyBatch(s.page, batch);
+  webBatchMs = Date.now() - t0;
+  const failed = done.filter((r) => r.status !== 'ok');
+  if (failed.length) throw new Error(`the page failed ${failed.length} of the batch: ${failed[0].error}`);
+}
 await s.close();
 server.stop();
 
@@ -50,13 +78,23 @@ const native = files.map((f) => {
   return report;
 });
 
+// The CLI's batch: one process for all of them (its model load included).
+let cliBatchMs = NaN;
+if (batch.length) {
+  const t0 = Date.now();
+  const r = spawnSync(bin, ['classify', '--no-cache', ...batch], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  cliBatchMs = Date.now() - t0;
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  if (lines.length !== batch.length || lines.some((l) => l.error)) throw new Error(`the CLI's batch: ${r.stderr}`);
+}
+
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const stage = (reports, k) => median(reports.map((r) => r.timings_ms[k]));
 const total = (r) => Object.values(r.timings_ms).reduce((a, b) => a + b, 0);
 const line = (name, a, b, unit = 'ms') => console.log(`${name.padEnd(28)} ${a.toFixed(0).padStart(9)} ${b.toFixed(0).padStart(9)} ${unit.padEnd(3)} ${(a / b).toFixed(2).padStart(6)}`);
 const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
 console.log(`30-s creative (MP4, H.264 + AAC, ${web[0].duration_s.toFixed(1)} s of audio), median of ${runs} runs`);
-console.log(`browser: headless Chromium, 1 worker, wasm SIMD128, CPU; native: ${cores} threads`);
+console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), CPU; native: ${cores} threads`);
 console.log(`${'stage'.padEnd(28)} ${'browser'.padStart(9)} ${'native'.padStart(9)} ${''.padEnd(3)} ${'ratio'.padStart(6)}`);
 for (const k of Object.keys(native[0].timings_ms)) line(k, stage(web, k), stage(native, k));
 line('total (stages)', median(web.map(total)), median(native.map(total)));
@@ -64,3 +102,7 @@ console.log(`browser wall per file (worker, incl. reading the file): ${median(we
 line('memory peak (wasm heap | RSS)', Math.max(...web.map((r) => r.wasm_memory_mb)), Math.max(...native.map((r) => r.peak_rss_mb)), 'MB');
 console.log(`first visit, cold cache → first result: ${(coldToFirstResult / 1000).toFixed(1)} s (model download, verification and load ${(firstVisitMs / 1000).toFixed(1)} s)`);
 console.log(`same segment: ${web.filter((r, i) => r.segment_id === native[i].segment_id).length}/${runs}; same transcript: ${web.filter((r, i) => r.transcript === native[i].transcript).length}/${runs}`);
+if (batch.length) {
+  const perMinute = (ms) => (batch.length * 60_000) / ms;
+  console.log(`batch of ${batch.length}: page ${perMinute(webBatchMs).toFixed(1)} files/min (${(webBatchMs / 1000).toFixed(1)} s, models loaded), CLI ${perMinute(cliBatchMs).toFixed(1)} files/min (${(cliBatchMs / 1000).toFixed(1)} s, model load included); page/CLI throughput ${(cliBatchMs / webBatchMs).toFixed(2)}`);
+}

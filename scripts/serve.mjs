@@ -4,7 +4,10 @@
 // no-cache so a rebuilt module is picked up (the models are cached by the
 // page itself, keyed by their sha256).
 //
-//   node scripts/serve.mjs [--port 8080] [--dir dist]
+//   node scripts/serve.mjs [--port 8080] [--dir dist] [--no-isolation]
+//
+// --no-isolation leaves out COOP/COEP, as a host that cannot set headers or
+// an embedding site would: the page then runs its portable one-thread module.
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -16,9 +19,12 @@ const arg = (name, fallback) => {
 const root = resolve(arg('dir', 'dist'));
 const port = Number(arg('port', process.env.PORT || 8080));
 
-const HEADERS = {
+const ISOLATION = process.argv.includes('--no-isolation') ? {} : {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+const HEADERS = {
+  ...ISOLATION,
   'Cross-Origin-Resource-Policy': 'same-origin',
   'Content-Security-Policy':
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'none'; frame-ancestors 'self'",

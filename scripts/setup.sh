@@ -2,7 +2,8 @@
 # Installs what building and testing need on a fresh Debian machine, skipping
 # what is already there: cmake (libopus), ffmpeg (reference decoder for tests), Festival's
 # Russian voice (generated test creatives), Chromium (browser tests), the
-# wasm32 target, trunk and wasm-bindgen-cli (the page's build) and the npm
+# wasm32 target, a pinned nightly Rust (the page's threaded module), trunk
+# and wasm-bindgen-cli (the page's build) and the npm
 # packages (wasm-opt, Playwright).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,10 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+# The page's threaded module: a pinned nightly with std's source (build-std).
+source scripts/web-toolchain.sh
+rustup toolchain list | grep -q "^$NIGHTLY" ||
+  rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src --target wasm32-unknown-unknown
 # Versions pinned to match Trunk.toml's [tools] and the wasm-bindgen crate.
 # trunk 0.22 needs a newer rustc than this machine's stable.
 trunk --version 2>/dev/null | grep -q ' 0.21.14' || cargo install --quiet --locked trunk --version 0.21.14

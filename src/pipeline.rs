@@ -293,11 +293,53 @@ impl Engine {
         verdict_with_vision(classifier, creative, &f, seen, &fusion)
     }
 
+    /// [`Engine::classify_with_vision`] for a creative already read and
+    /// decoded by [`read_ahead`] (on another thread, while the models were
+    /// busy with the one before): the same steps, the same verdict.
+    pub fn classify_read_ahead(&self, classifier: &Classifier, vision: Option<&VisionBranch>, ahead: ReadAhead) -> Result<Verdict> {
+        let ReadAhead { creative, media, audio, frames } = ahead;
+        let (seen, _) = vision_outcome(vision, classifier.segments(), || {
+            frames.unwrap_or_else(|| Err(Error::Invalid("the frames were not read ahead".into())))
+        });
+        let listened = self.features_with(&media.sha256, || {
+            let (decoded, decode_ms) = audio?;
+            hear(decoded, decode_ms, &self.transcriber, &self.asr)
+        });
+        let f = Features::or_soundless(listened, &seen)?;
+        let fusion = vision.map(|b| b.fusion).unwrap_or_default();
+        verdict_with_vision(classifier, &creative, &f, seen, &fusion)
+    }
+
     /// The unit-length video embedding of a creative's frames (what a
     /// vision head is trained on).
     pub fn vision_embedding(&self, vision: &VisionBranch, rgb_frames: &[Vec<u8>], size: usize) -> Result<Vec<f32>> {
         vision.model.embedding(&vision.model.video(rgb_frames, size)?)
     }
+}
+
+/// A creative read, its audio decoded and (for the vision branch) its frames
+/// sampled, before the models see it: the part of a creative's work that a
+/// batch overlaps with the previous creative's transcription.
+pub struct ReadAhead {
+    pub creative: Creative,
+    pub media: MediaBytes,
+    audio: Result<(DecodedAudio, f64)>,
+    frames: Option<Result<(Vec<Vec<u8>>, usize)>>,
+}
+
+/// Decodes `media`'s audio (the first `max_seconds`) and, when `frames` is
+/// given, samples its frames, needing no model: safe on a reader thread.
+pub fn read_ahead(
+    creative: Creative,
+    media: MediaBytes,
+    max_seconds: f64,
+    frames: Option<impl FnOnce(&[u8]) -> Result<(Vec<Vec<u8>>, usize)>>,
+) -> ReadAhead {
+    let frames = frames.map(|f| f(&media.bytes));
+    let t = Instant::now();
+    let audio = crate::media::decode_audio(media.bytes.clone(), creative.extension.as_deref(), max_seconds)
+        .map(|d| (d, t.elapsed().as_secs_f64() * 1e3));
+    ReadAhead { creative, media, audio, frames }
 }
 
 /// The vision branch's answer for one creative, in `segments`' order, and

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
 use creative_filter::classify::Head;
 use creative_filter::creative::Creative;
-use creative_filter::pipeline::{answer_table, failure_report, RowAnswer, SEGMENT_NUM_COLUMN};
+use creative_filter::pipeline::{answer_table, failure_report, read_ahead, RowAnswer, SEGMENT_NUM_COLUMN};
 use creative_filter::table::{read_table_file, write_table_file, ID_COLUMN_NAMES};
 use creative_filter::vision::{VisionBranch, VisionModel, VISION_OFF_NOTE};
 use creative_filter::Result;
@@ -76,18 +76,34 @@ pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<
     let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head.clone())?;
     let vision = load_vision(models, &clf, head.as_ref())?;
     let mut failures = 0;
-    for path in &args.files {
-        let name = path.to_string_lossy().to_string();
-        let creative = Creative::from_file_name(&name);
-        let line = match isolated(|| engine.classify_with_vision(&clf, vision.as_ref(), &creative, read_input(path)?, frames)) {
-            Ok(v) => v.report(clf.mode()),
-            Err(e) => {
-                failures += 1;
-                failure_report(&creative, &e.to_string())
+    let frame_shape = vision.as_ref().map(|b| (b.model.frames(), b.model.image_size()));
+    let max_seconds = engine.max_seconds;
+    std::thread::scope(|scope| {
+        // A reader thread reads and decodes the next creative while the
+        // models work on this one (the channel holds one creative ready).
+        let (ready, next) = std::sync::mpsc::sync_channel(1);
+        let files = &args.files;
+        scope.spawn(move || {
+            for path in files {
+                let creative = Creative::from_file_name(&path.to_string_lossy());
+                let sample = frame_shape.map(|(n, size)| move |bytes: &[u8]| frames(bytes, n, size));
+                let ahead = isolated(|| Ok(read_ahead(creative.clone(), read_input(path)?, max_seconds, sample)));
+                if ready.send((creative, ahead)).is_err() {
+                    break;
+                }
             }
-        };
-        println!("{line}");
-    }
+        });
+        for (creative, ahead) in next {
+            let line = match ahead.and_then(|a| isolated(|| engine.classify_read_ahead(&clf, vision.as_ref(), a))) {
+                Ok(v) => v.report(clf.mode()),
+                Err(e) => {
+                    failures += 1;
+                    failure_report(&creative, &e.to_string())
+                }
+            };
+            println!("{line}");
+        }
+    });
     Ok(if failures == args.files.len() { 1 } else { 0 })
 }
 

@@ -116,13 +116,41 @@ impl Linear {
         match &self.weight {
             Weight::Int8(w) => Ok(w.matmul_with(x, m, &ep)),
             Weight::Candle(w) => {
-                let x = Tensor::from_slice(x, (m, self.k), &Device::Cpu)?;
-                let mut y = w.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+                let mut y = candle_forward(w, x, m, self.k)?;
                 ep.apply(&mut y, self.n);
                 Ok(y)
             }
         }
     }
+}
+
+/// `x Wᵀ` by candle. candle sizes its own parallelism from the environment,
+/// which wasm has none of, so in the page's threaded module the rows are
+/// split over the pool here, each block multiplied by candle on one thread.
+fn candle_forward(w: &QMatMul, x: &[f32], m: usize, k: usize) -> Result<Vec<f32>> {
+    let rows_of = |x: &[f32], rows: usize| -> Result<Vec<f32>> {
+        let x = Tensor::from_slice(x, (rows, k), &Device::Cpu)?;
+        Ok(w.forward(&x)?.flatten_all()?.to_vec1::<f32>()?)
+    };
+    #[cfg(target_arch = "wasm32")]
+    {
+        // Two blocks per thread let a thread that another tab slows down be
+        // helped; fewer than 32 rows a block costs more than it gains.
+        let threads = rayon::current_num_threads();
+        let block = m.div_ceil(2 * threads).max(32);
+        if threads > 1 && m > block {
+            let parts = super::par_map(m.div_ceil(block), |b| {
+                let rows = block.min(m - b * block);
+                rows_of(&x[b * block * k..(b * block + rows) * k], rows)
+            });
+            let mut y = Vec::new();
+            for part in parts {
+                y.extend_from_slice(&part?);
+            }
+            return Ok(y);
+        }
+    }
+    rows_of(x, m)
 }
 
 /// A quantized tensor from raw ggml bytes. candle reinterprets the bytes in

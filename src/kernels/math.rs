@@ -105,13 +105,7 @@ pub fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
             *v = (*v - mean) * inv * g + b;
         }
     };
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        x.par_chunks_mut(n * 16).for_each(|rows| rows.chunks_mut(n).for_each(norm));
-    }
-    #[cfg(target_arch = "wasm32")]
-    x.chunks_mut(n).for_each(norm);
+    super::par_chunks_mut(x, n * 16, |_, rows| rows.chunks_mut(n).for_each(norm));
 }
 
 #[cfg(target_arch = "x86_64")]

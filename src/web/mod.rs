@@ -4,6 +4,8 @@
 
 mod dashboard;
 mod tables;
+#[cfg(target_feature = "atomics")]
+mod threads;
 mod vision;
 
 use serde::Serialize;
@@ -17,7 +19,7 @@ use crate::classify::training::{self, resolve_texts, segments_for_texts, Example
 use crate::classify::{Classifier, FusionParams, Head, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount};
 use crate::creative::{Creative, DEFAULT_MAX_SECONDS};
 use crate::error::Error;
-use crate::media::{decode_audio, demux_audio, to_whisper_input, DecodedAudio};
+use crate::media::{decode_audio, demux_audio, to_whisper_input, Audio, DecodedAudio};
 use crate::models::manifest::{sha256_hex, Manifest};
 use crate::models::WHISPER_GGUF;
 use crate::pipeline::{
@@ -35,6 +37,13 @@ pub use vision::{bench_xclip, decode_plan, import_xclip, yuv_to_rgb, FrameSet};
 /// longer be trusted (a value may stay borrowed forever), even where the
 /// worker's JavaScript caught the error to try another decoder.
 static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The threads the kernels run on: the pool's size in the threaded module, 1
+/// in the portable one (rayon's pool is then the calling thread).
+#[wasm_bindgen(js_name = threadCount)]
+pub fn thread_count() -> usize {
+    rayon::current_num_threads()
+}
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -118,6 +127,48 @@ pub fn whisper_input(file_name: &str, bytes: Vec<u8>) -> Result<Vec<f32>, JsValu
     let creative = Creative::from_file_name(file_name);
     let decoded = decode_audio(bytes, creative.extension.as_deref(), DEFAULT_MAX_SECONDS).map_err(error)?;
     to_whisper_input(&decoded.audio).map_err(error)
+}
+
+/// A file's audio decoded by the Rust decoders exactly as `classifyFile`
+/// decodes it (mono at the source rate, the analysed length), so that the
+/// page's reader worker can decode the next creative of a batch while the
+/// models work on this one; `Session::classifyRead` takes it from there.
+#[wasm_bindgen]
+pub struct ReadAudio {
+    samples: Vec<f32>,
+    #[wasm_bindgen(readonly, js_name = sampleRate)]
+    pub sample_rate: u32,
+    codec: String,
+    #[wasm_bindgen(readonly)]
+    pub truncated: bool,
+    /// The file ends before its container says it does.
+    #[wasm_bindgen(readonly)]
+    pub incomplete: bool,
+    #[wasm_bindgen(readonly, js_name = decodeMs)]
+    pub decode_ms: f64,
+}
+
+#[wasm_bindgen]
+impl ReadAudio {
+    #[wasm_bindgen(getter)]
+    pub fn samples(&self) -> Vec<f32> {
+        self.samples.clone()
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn codec(&self) -> String {
+        self.codec.clone()
+    }
+}
+
+/// See [`ReadAudio`]; fails as `classifyFile` would (e.g. "unsupported-codec").
+#[wasm_bindgen(js_name = readAudio)]
+pub fn read_audio(file_name: &str, bytes: Vec<u8>) -> Result<ReadAudio, JsValue> {
+    let creative = Creative::from_file_name(file_name);
+    let t = Instant::now();
+    let d = decode_audio(bytes, creative.extension.as_deref(), DEFAULT_MAX_SECONDS).map_err(error)?;
+    let decode_ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok(ReadAudio { samples: d.audio.samples, sample_rate: d.audio.sample_rate, codec: d.codec, truncated: d.truncated, incomplete: d.incomplete, decode_ms })
 }
 
 /// The same for audio the browser decoded (interleaved frames), mixed down
@@ -325,6 +376,31 @@ impl Session {
         let f = self.engine.features_hashed(&creative, &hash, bytes).map_err(error)?;
         let seen = self.seen(&hash, still.as_deref().unwrap_or_default(), frames);
         self.decide(&creative, &hash, &f, seen)
+    }
+
+    /// `classifyFile` for a creative whose audio the reader worker already
+    /// decoded ([`read_audio`]'s fields): the same steps from there on.
+    #[wasm_bindgen(js_name = classifyRead)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn classify_read(
+        &mut self,
+        file_name: &str,
+        content_hash: &str,
+        samples: Vec<f32>,
+        sample_rate: u32,
+        codec: String,
+        truncated: bool,
+        incomplete: bool,
+        decode_ms: f64,
+        bytes: &[u8],
+        frames: &FrameSet,
+    ) -> Result<JsValue, JsValue> {
+        let creative = Creative::from_file_name(file_name);
+        let decoded = DecodedAudio { audio: Audio { samples, sample_rate }, codec, truncated, incomplete, skipped_packets: 0 };
+        let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
+        let still = if self.vision.is_some() && frames.is_empty() { bytes } else { &[] };
+        let seen = self.seen(content_hash, still, frames);
+        self.decide(&creative, content_hash, &f, seen)
     }
 
     /// A creative no decoder found sound in (`audio_error`, the `{code,

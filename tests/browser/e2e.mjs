@@ -49,6 +49,17 @@ await check('the first visit downloads the models, with a progress bar per model
   assert.equal(await page.locator('#models .ok').count(), 1, 'a "models ready" line is shown');
 });
 
+await check('the page runs the threaded module on one thread per core and says so', async () => {
+  const { engine } = session.info;
+  const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+  assert.equal(engine.module, 'threaded', `the page is cross-origin isolated, yet loaded the ${engine.module} module (${engine.why})`);
+  // The count comes from rayon's pool inside the module: it is 1 unless the pool was built on the workers.
+  assert.equal(engine.threads, cores);
+  assert.equal(await page.getAttribute('#engine', 'data-threads'), String(cores));
+  const line = await page.textContent('#engine');
+  assert.ok(line.includes(`: ${cores}`), `the status line names the threads: ${line}`);
+});
+
 let reports = [];
 await check('a batch of every container, music and broken files: one row each, none lost', async () => {
   reports = await classifyBatch(page, batchFiles);
@@ -268,5 +279,30 @@ await check('a second visit loads the models from the browser cache', async () =
 
 server.stop();
 rmSync(profile, { recursive: true, force: true });
+
+// A host that cannot send COOP/COEP (or a site embedding the page): no
+// shared memory, so the portable module on one thread, said in the status
+// line, and the same results.
+await check('without cross-origin isolation the portable module runs, says so, and classifies', async () => {
+  const plain = await serve(join(ROOT, 'dist'), { isolated: false });
+  const s = await openPage(plain.url);
+  try {
+    assert.equal(await s.page.evaluate(() => self.crossOriginIsolated), false);
+    assert.deepEqual(s.info.engine, { module: 'portable', why: 'not-isolated', threads: 1 });
+    assert.ok(s.requests.some((u) => u.endsWith('/creative-filter_bg.wasm')), 'the portable module was fetched');
+    assert.ok(!s.requests.some((u) => u.includes('creative-filter-mt')), 'the threaded module was not');
+    const line = await s.page.textContent('#engine');
+    assert.ok(line.includes('COOP/COEP'), `the status line says why there is one thread: ${line}`);
+    const [r] = await classifyBatch(s.page, [join(MEDIA, 'voice.wav')]);
+    assert.equal(r.status, 'ok', r.error || r.note);
+    assert.ok(r.transcript.length > 10);
+    const threaded = reports.find((x) => x.file.endsWith('voice.wav'));
+    if (threaded) assert.equal(r.segment_id, threaded.segment_id, 'the same segment as the threaded module gave');
+    assert.deepEqual(s.problems, []);
+  } finally {
+    await s.close();
+    plain.stop();
+  }
+});
 console.log(failures() ? `${failures()} browser check(s) failed` : 'all browser checks passed');
 process.exit(failures() ? 1 : 0);

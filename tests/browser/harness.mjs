@@ -36,9 +36,10 @@ export async function check(name, fn) {
 /** How many checks have failed so far. */
 export const failures = () => failed;
 
-/** Serves dist/ on a free port; resolves with {url, stop}. */
-export function serve(dir = join(ROOT, 'dist')) {
-  const child = spawn(process.execPath, [join(ROOT, 'scripts/serve.mjs'), '--port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Serves dist/ on a free port (without COOP/COEP when `isolated` is false); resolves with {url, stop}. */
+export function serve(dir = join(ROOT, 'dist'), { isolated = true } = {}) {
+  const args = [join(ROOT, 'scripts/serve.mjs'), '--port', '0', '--dir', dir, ...(isolated ? [] : ['--no-isolation'])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolvePromise, reject) => {
     let out = '';
     child.stdout.on('data', (chunk) => {

@@ -60,7 +60,11 @@ export class CreativeFilter extends EventTarget {
     if (method !== 'clearHead' && method !== 'resetDictionary') this.replay.push([method, args]);
   }
 
-  async classify(file) {
+  /**
+   * Classifies `file`; `next`, the file that will be asked for next (a
+   * batch's), is read and decoded meanwhile, while the models work on this.
+   */
+  async classify(file, next) {
     await this.ready;
     // Audio is capped, so a file takes bounded time; one that does not
     // finish is stopped by restarting the worker, and the batch goes on.
@@ -72,7 +76,8 @@ export class CreativeFilter extends EventTarget {
       }, FILE_TIMEOUT_MS);
     });
     try {
-      return await Promise.race([this.call('classify', { file }), watchdog]);
+      const args = { file, id: fileId(file), ...(next ? { next, nextId: fileId(next) } : {}) };
+      return await Promise.race([this.call('classify', args), watchdog]);
     } finally {
       clearTimeout(timer);
     }
@@ -96,6 +101,15 @@ export class CreativeFilter extends EventTarget {
       this.worker.postMessage({ decoded: id, error: { code: 'decode', message: String((e && e.message) || e) } });
     }
   }
+}
+
+// Files are cloned on their way to the worker: a number names each one, so
+// that the worker finds the read-ahead it made of it.
+const fileIds = new WeakMap();
+let nextFileId = 1;
+function fileId(file) {
+  if (!fileIds.has(file)) fileIds.set(file, nextFileId++);
+  return fileIds.get(file);
 }
 
 let shared = null;

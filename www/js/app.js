@@ -73,7 +73,14 @@ cf.addEventListener('ready', ({ detail }) => {
   $('models').replaceChildren(
     el('span', { className: 'ok' }, `${t('modelsReady')} (${detail.fromCache ? t('fromCache') : t('fromNetwork')}, ${formatSeconds(detail.downloadMs + detail.loadMs)})`),
   );
-  $('engine').textContent = `${t('engineCpu')} · ${gpuText}`;
+  // The threads the kernels run on, or why only one (see worker.js).
+  const { engine } = detail;
+  const threadsText = engine.module === 'threaded'
+    ? t('engineThreads').replace('{n}', engine.threads)
+    : t({ 'no-relaxed-simd': 'engineNoRelaxedSimd', 'pool-failed': 'enginePoolFailed' }[engine.why] || 'engineNotIsolated');
+  $('engine').textContent = `${t('engineCpu')}, ${threadsText} · ${gpuText}`;
+  $('engine').dataset.threads = engine.threads;
+  $('engine').dataset.module = engine.module;
   document.body.dataset.ready = 'true';
   applyClassifier(detail);
   showVision(detail.vision, detail.visionProblem);
@@ -161,14 +168,16 @@ $('table-run').addEventListener('click', async () => {
     const byMedia = new Map();
     const reports = [];
     let done = 0;
-    for (const row of plan) {
+    for (const [k, row] of plan.entries()) {
       showProgress(box, done++, plan.length, t('working'));
       if (row.media == null) {
         reports.push({ id: row.id, error: row.problem });
         continue;
       }
       if (!byMedia.has(row.media)) {
-        byMedia.set(row.media, await cf.classify(media[row.media]).catch((e) => ({ id: row.id, error: errorText(e) })));
+        // The next creative to classify is read and decoded meanwhile.
+        const next = plan.slice(k + 1).find((r) => r.media != null && r.media !== row.media && !byMedia.has(r.media));
+        byMedia.set(row.media, await cf.classify(media[row.media], next && media[next.media]).catch((e) => ({ id: row.id, error: errorText(e) })));
       }
       reports.push(byMedia.get(row.media));
     }
@@ -236,7 +245,8 @@ $('train-run').addEventListener('click', async () => {
         showProgress(box, i, plan.rows.length, t('transcribing'));
         try {
           // Classifying reads the transcript and, with the vision branch on, the video embedding.
-          const r = await cf.classify(media[row.media]);
+          const next = plan.rows[i + 1];
+          const r = await cf.classify(media[row.media], next && media[next.media]);
           const speech = r.speech_segment != null || r.modality === 'speech' || r.modality === 'fused';
           creatives.push({ row: i + 2, text: r.transcript || '', speech, no_speech_prob: r.no_speech_prob ?? 1, label: String(row.segment), hash: r.content_hash });
         } catch (e) {

@@ -52,7 +52,9 @@ export class Batch {
       this.progress(started, doneHere);
       const t0 = performance.now();
       try {
-        item.report = await this.cf.classify(item.file);
+        // The next queued file is read and decoded while this one is classified.
+        const next = this.items.find((i) => i.status === 'queued');
+        item.report = await this.cf.classify(item.file, next && next.file);
         item.status = item.report.segment_id != null ? 'ok' : 'no-speech';
       } catch (e) {
         item.report = { file: item.name, id: stem(item.name), error: errorText(e) };

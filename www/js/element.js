@@ -49,7 +49,9 @@ class CreativeFilterElement extends HTMLElement {
     });
     this.filter = new CreativeFilter();
     this.filter.ready.then(
-      () => (this.status.textContent = 'ready: everything runs on this machine'),
+      ({ engine }) => (this.status.textContent = engine.module === 'threaded'
+        ? `ready: everything runs on this machine, on ${engine.threads} threads`
+        : 'ready: everything runs on this machine, on one thread (the embedding page is not cross-origin isolated: see the COOP/COEP headers in the README)'),
       (e) => (this.status.textContent = `the models did not load: ${e.message || e}`),
     );
   }

@@ -1,7 +1,13 @@
 // The page's worker: loads the models (Cache API first, verified against
 // models/manifest.json), decodes, transcribes and classifies one file at a
 // time, so the page never freezes. Every decision is made by the Rust core.
-import init, { hasPanicked, panicForTest, Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb } from '../creative-filter.js';
+//
+// Two builds of the module: a threaded one (shared memory, a pool of web
+// workers, relaxed SIMD) where the page is cross-origin isolated and the
+// browser has relaxed SIMD, else a portable one (SIMD128, one thread).
+import { decodePictures, readFrames } from './media.js';
+
+let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest;
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
@@ -30,7 +36,7 @@ const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 // A trap (a Rust panic, or running out of memory) leaves the module
 // unusable: whoever catches one rethrows it, and the page then replaces
 // this worker before the next file (the file that trapped fails alone).
-const isTrap = (e) => e instanceof WebAssembly.RuntimeError || e instanceof RangeError || (wasm !== null && hasPanicked());
+const isTrap = (e) => e instanceof WebAssembly.RuntimeError || e instanceof RangeError || (hasPanicked !== undefined && hasPanicked());
 const rethrowTrap = (e) => {
   if (isTrap(e)) throw e;
 };
@@ -113,6 +119,111 @@ async function webgpuInfo() {
   }
 }
 
+// A module whose one function uses i32x4.relaxed_dot_i8x16_i7x16_add
+// validates only where the browser has relaxed SIMD.
+const RELAXED_SIMD = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+  10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 147, 2, 11,
+]);
+
+// Which module this browser gets, and why not the threaded one: shared
+// memory exists only on a cross-origin isolated page (COOP/COEP headers).
+function moduleChoice() {
+  if (!self.crossOriginIsolated || typeof SharedArrayBuffer === 'undefined') return { threaded: false, why: 'not-isolated' };
+  if (!WebAssembly.validate(RELAXED_SIMD)) return { threaded: false, why: 'no-relaxed-simd' };
+  return { threaded: true, why: null };
+}
+
+// The threads rayon runs the kernels on: one per core (this worker only
+// waits while they work). Each pool worker instantiates the module on the
+// same memory and waits for rayon to hand it a thread (src/web/threads.rs).
+const POOL_STACK_BYTES = 2 << 20; // as native rayon threads' default
+let poolWorkers = []; // kept referenced so the browser does not collect them
+
+async function startPool(bindings, script, module, memory) {
+  const threads = Math.max(1, self.navigator.hardwareConcurrency || 1);
+  poolWorkers = await Promise.all(Array.from({ length: threads }, () => new Promise((resolve, reject) => {
+    const w = new Worker(new URL('./pool-worker.js', import.meta.url), { type: 'module' });
+    w.onmessage = () => resolve(w);
+    w.onerror = (e) => reject(new Error(`a pool worker failed to start: ${e.message || e}`));
+    w.postMessage({ script, module, memory, stack: POOL_STACK_BYTES });
+  })));
+  bindings.threadPoolBuild(threads);
+}
+
+// Instantiates the chosen module; returns what the status line shows.
+async function loadModule() {
+  const choice = moduleChoice();
+  if (choice.threaded) {
+    try {
+      return await instantiate('creative-filter-mt', true);
+    } catch (e) {
+      // A threaded module that cannot start its pool still leaves the portable one.
+      for (const w of poolWorkers) w.terminate();
+      poolWorkers = [];
+      console.warn(`the threaded module did not start (${(e && e.message) || e}); running on one thread`);
+      return instantiate('creative-filter', false, 'pool-failed');
+    }
+  }
+  return instantiate('creative-filter', false, choice.why);
+}
+
+async function instantiate(name, threaded, why = null) {
+  const script = new URL(`../${name}.js`, import.meta.url).href;
+  const bindings = await import(script);
+  const url = new URL(`../${name}_bg.wasm`, import.meta.url);
+  if (threaded) {
+    // The compiled module and the shared memory go to every pool worker.
+    const module = await WebAssembly.compileStreaming(fetch(url));
+    wasm = await bindings.default({ module_or_path: module });
+    await startPool(bindings, script, module, wasm.memory);
+  } else {
+    wasm = await bindings.default({ module_or_path: url });
+  }
+  ({ Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest } = bindings);
+  return { module: threaded ? 'threaded' : 'portable', why, threads: threadCount() };
+}
+
+// ---------- the batch's read-ahead ----------
+
+let reader = null;
+const readsAhead = new Map(); // id → promise of the reader's answer
+let nextRead = 1;
+const readReplies = new Map();
+
+function startReader() {
+  reader = new Worker(new URL('./reader-worker.js', import.meta.url), { type: 'module' });
+  reader.onmessage = ({ data }) => {
+    const reply = readReplies.get(data.id);
+    readReplies.delete(data.id);
+    if (reply) reply(data.read);
+  };
+  // A reader that cannot start leaves every file to be read in turn.
+  reader.onerror = () => {
+    for (const reply of readReplies.values()) reply({ failed: 'the reader worker failed' });
+    readReplies.clear();
+  };
+}
+
+function readAhead(file, id) {
+  if (id == null || readsAhead.has(id)) return;
+  if (!reader) startReader();
+  const vision = session.vision();
+  const wanted = vision ? vision.frames : 0;
+  const request = nextRead++;
+  readsAhead.set(id, new Promise((resolve) => {
+    readReplies.set(request, (read) => resolve({ ...read, framesWanted: wanted }));
+    reader.postMessage({ id: request, file, frames: wanted });
+  }));
+}
+
+// This file's read-ahead; any other left over (a cancelled batch) is dropped.
+function takeReadAhead(id) {
+  const ahead = id != null ? readsAhead.get(id) : undefined;
+  readsAhead.clear();
+  return ahead;
+}
+
 // The page holds a creative twice (the file's bytes and the module's copy):
 // larger ones are left to the command-line tool, which maps files instead.
 const MAX_FILE_BYTES = 2 ** 30;
@@ -120,7 +231,7 @@ const MAX_FILE_BYTES = 2 ** 30;
 const methods = {
   async init() {
     const started = performance.now();
-    wasm = await init({ module_or_path: new URL('../creative-filter_bg.wasm', import.meta.url) });
+    const engine = await loadModule();
     const response = await fetch(new URL('../models/manifest.json', import.meta.url), { cache: 'no-store' });
     if (!response.ok) throw { code: 'model', message: `models/manifest.json: HTTP ${response.status}` };
     manifestBytes = new Uint8Array(await response.arrayBuffer());
@@ -146,22 +257,39 @@ const methods = {
       classifier: session.classifierMode,
       segments: session.segments(),
       webgpu: await webgpuInfo(),
+      engine,
     };
   },
 
-  async classify({ file }) {
+  // `next` (a file the batch will give next, with its `nextId`) is handed
+  // to the reader worker before this one's work starts, so it is read and
+  // decoded meanwhile; `id` finds this file's read-ahead, if it had one.
+  async classify({ file, id, next, nextId }) {
     if (file.size > MAX_FILE_BYTES) {
       throw { code: 'too-large', message: `${(file.size / 2 ** 30).toFixed(1)} GB is more than the page reads (1 GB); the command-line tool (creative-filter classify) reads files of any size` };
     }
     const started = performance.now();
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    const ahead = takeReadAhead(id);
+    if (next && next.size <= MAX_FILE_BYTES) readAhead(next, nextId);
+    const read = ahead && (await ahead);
+    // The read-ahead's frames serve only if the vision branch still wants as many.
+    const vision = session.vision();
+    const framesOk = read && !read.failed && (vision ? read.frames && read.framesWanted === vision.frames : true);
+    const bytes = framesOk ? read.bytes : new Uint8Array(await file.arrayBuffer());
     const name = file.webkitRelativePath || file.name;
-    const frames = await videoFrames(bytes);
-    const framesMs = performance.now() - started;
+    const frames = framesOk ? frameSetOf(read.frames || {}) : await videoFrames(bytes);
+    const framesMs = framesOk ? read.framesMs : performance.now() - started;
     let report;
     try {
       try {
-        report = session.classifyFile(name, bytes, frames);
+        if (framesOk && read.audio) {
+          const a = read.audio;
+          report = session.classifyRead(name, read.hash, a.samples, a.sampleRate, a.codec, a.truncated, a.incomplete, a.decodeMs, bytes, frames);
+        } else if (framesOk && read.audioError) {
+          throw read.audioError;
+        } else {
+          report = session.classifyFile(name, bytes, frames);
+        }
       } catch (e) {
         rethrowTrap(e);
         if (!['unsupported-codec', 'not-media', 'no-audio'].includes(e && e.code)) throw e;
@@ -371,99 +499,20 @@ async function forgetVision() {
   return { vision: null };
 }
 
-// The creative's frames for the vision branch: the Rust demuxer says which
-// encoded pictures to decode, the browser's VideoDecoder decodes them, a
-// canvas gives their RGBA, and Rust resizes them as natively. Any failure
-// becomes the report's vision note; the speech branch goes on regardless.
+// The creative's frames for the vision branch (see readFrames), in a FrameSet.
 async function videoFrames(bytes) {
-  const frames = session.frameSet();
   const vision = session.vision();
-  if (!vision) return frames;
-  let plan;
-  try {
-    plan = videoDecodePlan(bytes, vision.frames);
-  } catch (e) {
-    frames.fail((e && e.message) || String(e));
-    return frames;
+  return frameSetOf(vision ? await readFrames(bytes, vision.frames, { videoDecodePlan, yuvToRgb }) : {});
+}
+
+function frameSetOf({ pictures = [], fail }) {
+  const frames = session.frameSet();
+  for (const p of pictures) {
+    if (p.rgb) frames.pushRgb(p.rgb, p.width, p.height);
+    else frames.push(p.rgba, p.width, p.height);
   }
-  if (!plan) return frames; // a still image: Rust reads it
-  try {
-    for (const p of await decodePictures(plan)) {
-      const y = p.yuv;
-      if (y) frames.pushRgb(yuvToRgb(y.format, y.data, y.offsets, y.strides, y.width, y.height, y.matrix, y.fullRange), y.width, y.height);
-      else frames.push(p.rgba, p.width, p.height);
-    }
-  } catch (e) {
-    frames.fail(`${plan.codec_name}: ${(e && e.message) || e}`);
-  }
+  if (fail) frames.fail(fail);
   return frames;
-}
-
-async function decodePictures(plan) {
-  if (!self.VideoDecoder) throw new Error('this browser has no WebCodecs VideoDecoder');
-  const config = { codec: plan.codec };
-  if (plan.description) config.description = plan.description;
-  const { supported } = await VideoDecoder.isConfigSupported(config);
-  if (!supported) throw new Error(`the browser cannot decode this video (${plan.codec})`);
-  const wanted = new Set(plan.wanted_us);
-  const kept = new Map();
-  let failure = null;
-  const decoder = new VideoDecoder({
-    output(frame) {
-      if (wanted.has(frame.timestamp) && !kept.has(frame.timestamp)) kept.set(frame.timestamp, pictureOf(frame));
-      else frame.close();
-    },
-    error(e) {
-      failure = e;
-    },
-  });
-  decoder.configure(config);
-  for (const run of plan.runs) {
-    for (const p of run.packets) decoder.decode(new EncodedVideoChunk({ type: p.key ? 'key' : 'delta', timestamp: p.timestamp_us, data: p.data }));
-    await decoder.flush().catch((e) => (failure ??= e));
-    if (failure) break;
-  }
-  if (decoder.state !== 'closed') decoder.close();
-  for (const [t, p] of kept) kept.set(t, await p);
-  // The stream's own colour description (H.264's SPS, as natively) over the browser's guess.
-  for (const p of kept.values()) {
-    if (p.yuv && plan.matrix) p.yuv.matrix = plan.matrix;
-    if (p.yuv && plan.full_range != null) p.yuv.fullRange = plan.full_range;
-  }
-  if (!kept.size) throw failure || new Error('no picture could be decoded');
-  // A wanted picture that did not come out is replaced by the nearest one that did.
-  const times = [...kept.keys()];
-  return plan.wanted_us.map((t) => kept.get(t) || kept.get(times.reduce((a, b) => (Math.abs(b - t) < Math.abs(a - t) ? b : a))));
-}
-
-// A decoded picture: its YUV planes when the decoder gives them in a layout
-// Rust converts (as natively decoded pictures are), else RGBA from a canvas.
-async function pictureOf(frame) {
-  try {
-    if (['I420', 'I420A', 'NV12'].includes(frame.format)) {
-      const data = new Uint8Array(frame.allocationSize());
-      const layout = await frame.copyTo(data);
-      const cs = frame.colorSpace || {};
-      return {
-        yuv: {
-          format: frame.format, data, offsets: layout.map((p) => p.offset), strides: layout.map((p) => p.stride),
-          width: frame.visibleRect.width, height: frame.visibleRect.height, matrix: cs.matrix || '', fullRange: !!cs.fullRange,
-        },
-      };
-    }
-    return rgbaOf(frame);
-  } finally {
-    frame.close();
-  }
-}
-
-function rgbaOf(frame) {
-  const width = frame.displayWidth;
-  const height = frame.displayHeight;
-  const canvas = new OffscreenCanvas(width, height);
-  const context = canvas.getContext('2d', { willReadFrequently: true });
-  context.drawImage(frame, 0, 0, width, height);
-  return { rgba: new Uint8Array(context.getImageData(0, 0, width, height).data.buffer), width, height };
 }
 
 function concat(parts) {
