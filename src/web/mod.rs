@@ -110,6 +110,13 @@ pub fn content_hash(bytes: &[u8]) -> String {
     sha256_hex(bytes)
 }
 
+/// The int8 kernel path this module runs, for the page's status line:
+/// `wasm-relaxed-simd` (the fast module) or `wasm-simd128` (the portable one).
+#[wasm_bindgen(js_name = kernelPath)]
+pub fn kernel_path() -> String {
+    crate::kernels::int8::path_name().into()
+}
+
 /// The encoded audio packets of a file whose codec has no decoder in this
 /// module, for the browser's `AudioDecoder`: `{codec, sample_rate, channels,
 /// description, packets: [{timestamp_us, duration_us, data}], truncated}`.
