@@ -15,12 +15,16 @@ command -v python3 >/dev/null || need+=(python3 python3-pip)
 command -v chromium >/dev/null || need+=(chromium)
 # libopus (native Opus decoding) is built from its bundled source with cmake.
 command -v cmake >/dev/null || need+=(cmake)
+# The int8 kernels' ARM paths, checked under qemu-user (scripts/test-neon-kernels.sh).
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 # The page's threaded module: a pinned nightly with std's source (build-std).
 source scripts/web-toolchain.sh
 rustup toolchain list | grep -q "^$NIGHTLY" ||

@@ -8,6 +8,7 @@ cd "$root"
 scripts/prepare.sh
 scripts/fetch-test-data.sh
 cargo test --release
+scripts/test-neon-kernels.sh
 scripts/build-web.sh
 node tests/browser/e2e.mjs
 node tests/browser/dashboard.mjs

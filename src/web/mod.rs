@@ -117,6 +117,14 @@ pub fn kernel_path() -> String {
     crate::kernels::int8::path_name().into()
 }
 
+/// Every int8 kernel path this browser runs, against the independent
+/// reference on odd shapes (tests/browser/e2e.mjs runs it in both modules):
+/// the paths checked, or the first difference as an error.
+#[wasm_bindgen(js_name = kernelSelfTest)]
+pub fn kernel_self_test() -> Result<Vec<String>, JsValue> {
+    crate::kernels::int8::self_test().map(|p| p.into_iter().map(String::from).collect()).map_err(|e| fail("internal", e))
+}
+
 /// The encoded audio packets of a file whose codec has no decoder in this
 /// module, for the browser's `AudioDecoder`: `{codec, sample_rate, channels,
 /// description, packets: [{timestamp_us, duration_us, data}], truncated}`.

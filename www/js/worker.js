@@ -7,7 +7,7 @@
 // browser has relaxed SIMD, else a portable one (SIMD128, one thread).
 import { decodePictures, readFrames } from './media.js';
 
-let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest;
+let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest;
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
@@ -180,8 +180,8 @@ async function instantiate(name, threaded, why = null) {
   } else {
     wasm = await bindings.default({ module_or_path: url });
   }
-  ({ Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest } = bindings);
-  return { module: threaded ? 'threaded' : 'portable', why, threads: threadCount() };
+  ({ Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest } = bindings);
+  return { module: threaded ? 'threaded' : 'portable', why, threads: threadCount(), kernel: kernelPath() };
 }
 
 // ---------- the batch's read-ahead ----------
@@ -336,6 +336,8 @@ const methods = {
     return { times_s: plan.times_s, pictures };
   },
   panicForTest: () => panicForTest(),
+  // The int8 kernel paths of this module against their reference (the browser tests).
+  kernelSelfTest: () => kernelSelfTest(),
   importVision: ({ files }) => importVision(files),
   forgetVision: () => forgetVision(),
   // The base-patch32-sized model with random weights, timed in this worker.

@@ -456,7 +456,18 @@ impl<T> Copy for OutPtr<T> {}
 unsafe impl<T> Send for OutPtr<T> {}
 unsafe impl<T> Sync for OutPtr<T> {}
 
-#[cfg(test)]
-mod reference;
+#[doc(hidden)]
+pub mod reference;
 #[cfg(test)]
 mod tests;
+
+/// Every path this machine (or browser) runs, checked against the
+/// independent reference: the path names, or the first difference. The
+/// page's browser tests run it in both of the page's modules.
+pub fn self_test() -> Result<Vec<&'static str>, String> {
+    let paths: Vec<Path> = Path::ALL.into_iter().filter(|p| p.supported()).collect();
+    for &p in &paths {
+        reference::check_path(p)?;
+    }
+    Ok(paths.iter().map(|p| p.name()).collect())
+}

@@ -1,5 +1,6 @@
 //! An independent reference for the int8 kernels, shared by the native unit
-//! tests and the browser test (`tests/wasm_kernels.rs` includes this file).
+//! tests, the NEON check under qemu (`scripts/int8-cross`) and the page's
+//! self-test (`kernelSelfTest`, run by the browser tests in both modules).
 //! It decodes the ggml blocks straight from the tensor's bytes (not from the
 //! kernels' layout), quantizes the activations by the same rule, forms each
 //! block's exact integer dot product and sums `acc + dot·(dw·da)` in f32, in
@@ -115,26 +116,32 @@ pub fn reference(q: &QTensor, x: &[f32], m: usize) -> Vec<f32> {
     y
 }
 
-/// Panics unless `path` equals the reference bit for bit on every shape and
-/// encoding, and applies bias, GELU and residual as the plain epilogue does.
-pub fn check_path(path: Path) {
-    assert!(path.supported(), "{} cannot run here", path.name());
+/// Whether `path` equals the reference bit for bit on every shape and
+/// encoding, and applies bias, GELU and residual as the plain epilogue
+/// does; the first difference otherwise.
+pub fn check_path(path: Path) -> Result<(), String> {
+    if !path.supported() {
+        return Err(format!("{} cannot run here", path.name()));
+    }
     for (seed, &(n, k, m)) in SHAPES.iter().enumerate() {
         for dtype in [GgmlDType::Q8_0, GgmlDType::Q4_0] {
             let (q, x) = case(dtype, n, k, m, seed as u64 + 1);
             let want = reference(&q, &x, m);
-            let mat = Int8Matrix::from_qtensor(&q).unwrap().unwrap();
+            let mat = Int8Matrix::from_qtensor(&q).map_err(|e| e.to_string())?.ok_or("not a Q4_0/Q8_0 matrix")?;
             let got = mat.matmul_on(path, &x, m, &Epilogue::default());
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!(
-                    g.to_bits() == w.to_bits(),
-                    "{} {dtype:?} [{n}, {k}] x {m} at [{}, {}]: {g} vs reference {w}",
+            if let Some(i) = got.iter().zip(&want).position(|(g, w)| g.to_bits() != w.to_bits()) {
+                return Err(format!(
+                    "{} {dtype:?} [{n}, {k}] x {m} at [{}, {}]: {} vs reference {}",
                     path.name(),
                     i / n,
-                    i % n
-                );
+                    i % n,
+                    got[i],
+                    want[i]
+                ));
             }
-            assert!(want.iter().any(|v| *v != 0.0), "a case that cannot fail");
+            if want.iter().all(|v| *v == 0.0) {
+                return Err("a case that cannot fail".into());
+            }
 
             let bias: Vec<f32> = (0..n).map(|i| i as f32 / 10.0 - 2.0).collect();
             let res: Vec<f32> = (0..m * n).map(|i| (i % 13) as f32).collect();
@@ -142,9 +149,10 @@ pub fn check_path(path: Path) {
             let got = mat.matmul_on(path, &x, m, &ep);
             let mut want = want;
             ep.apply(&mut want, n);
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{} {dtype:?} epilogue at {i}: {g} vs {w}", path.name());
+            if let Some(i) = got.iter().zip(&want).position(|(g, w)| (g - w).abs() > 1e-5 * (1.0 + w.abs())) {
+                return Err(format!("{} {dtype:?} epilogue at {i}: {} vs {}", path.name(), got[i], want[i]));
             }
         }
     }
+    Ok(())
 }
