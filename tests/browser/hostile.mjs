@@ -148,6 +148,23 @@ await check('natively: predict-table writes no formula into its CSV', async () =
   rmSync(folder, { recursive: true, force: true });
 });
 
+await check('natively: a model file with one flipped byte is refused, with the repair to run', async () => {
+  const models = join(dir, 'models');
+  mkdirSync(models);
+  for (const f of ['manifest.json', 'whisper-base-q8_0.gguf', 'whisper-tokenizer.json', 'e5-small.gguf', 'e5-tokenizer.json']) copyFileSync(join(ROOT, 'models', f), join(models, f));
+  const e5 = readFileSync(join(models, 'e5-small.gguf'));
+  e5[e5.length >> 1] ^= 1;
+  writeFileSync(join(models, 'e5-small.gguf'), e5);
+  const run = spawnSync(CLI, ['--models', models, 'classify', '--no-cache', good[1]], { encoding: 'utf8' });
+  assert.notEqual(run.status, 0, 'no answer from a damaged model');
+  assert.match(run.stderr, /e5-small\.gguf is damaged.*models fetch/);
+  assert.equal(run.stdout.trim(), '');
+  const list = spawnSync(CLI, ['--models', models, 'models', 'list'], { encoding: 'utf8' });
+  assert.equal(list.status, 1);
+  assert.match(list.stdout, /e5-small\.gguf .* DAMAGED/);
+  rmSync(models, { recursive: true, force: true });
+});
+
 // ---------- in the page ----------
 
 const server = await serve();
