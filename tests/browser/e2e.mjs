@@ -60,7 +60,7 @@ await check('the page runs the threaded module on one thread per core and says s
   assert.ok(line.includes(`: ${cores}`), `the status line names the threads: ${line}`);
   // The int8 kernels of this module, both wasm paths, against the reference on odd shapes.
   assert.equal(engine.kernel, 'wasm-relaxed-simd');
-  assert.deepEqual(await page.evaluate(() => window.creativeFilter.cf.call('kernelSelfTest')), ['wasm-relaxed-simd', 'wasm-simd128']);
+  assert.deepEqual(await page.evaluate(() => window.creativeFilter.cf.call('kernelSelfTest')), ['wasm-relaxed-simd', 'wasm-simd128', 'portable']);
 });
 
 let reports = [];
@@ -292,7 +292,7 @@ await check('without cross-origin isolation the portable module runs, says so, a
   try {
     assert.equal(await s.page.evaluate(() => self.crossOriginIsolated), false);
     assert.deepEqual(s.info.engine, { module: 'portable', why: 'not-isolated', threads: 1, kernel: 'wasm-simd128' });
-    assert.deepEqual(await s.page.evaluate(() => window.creativeFilter.cf.call('kernelSelfTest')), ['wasm-simd128']);
+    assert.deepEqual(await s.page.evaluate(() => window.creativeFilter.cf.call('kernelSelfTest')), ['wasm-simd128', 'portable']);
     assert.ok(s.requests.some((u) => u.endsWith('/creative-filter_bg.wasm')), 'the portable module was fetched');
     assert.ok(!s.requests.some((u) => u.includes('creative-filter-mt')), 'the threaded module was not');
     const line = await s.page.textContent('#engine');
