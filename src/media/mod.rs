@@ -71,7 +71,7 @@ pub fn read_file(path: &std::path::Path) -> crate::Result<MediaBytes> {
         return Err(crate::Error::FileTooLarge { path: path.to_path_buf(), bytes: meta.len(), limit: limits::MAX_FILE_BYTES });
     }
     let file = std::fs::File::open(path).map_err(read_error)?;
-    let len = file.metadata().map_err(read_error)?.len();
+    let len = meta.len();
     if len < 16 << 20 {
         return std::fs::read(path).map(MediaBytes::from).map_err(read_error);
     }
