@@ -97,6 +97,8 @@ console.log(`30-s creative (MP4, H.264 + AAC, ${web[0].duration_s.toFixed(1)} s 
 console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), CPU; native: ${cores} threads`);
 console.log(`${'stage'.padEnd(28)} ${'browser'.padStart(9)} ${'native'.padStart(9)} ${''.padEnd(3)} ${'ratio'.padStart(6)}`);
 for (const k of Object.keys(native[0].timings_ms)) line(k, stage(web, k), stage(native, k));
+const part = (reports, k) => median(reports.map((r) => r.encoder_parts_ms[k]));
+for (const k of Object.keys(native[0].encoder_parts_ms)) line(`  encoder: ${k}`, part(web, k), part(native, k));
 line('total (stages)', median(web.map(total)), median(native.map(total)));
 console.log(`browser wall per file (worker, incl. reading the file): ${median(web.map((r) => r.wall_ms)).toFixed(0)} ms; native process per file (incl. model load): ${median(native.map((r) => r.process_ms)).toFixed(0)} ms`);
 line('memory peak (wasm heap | RSS)', Math.max(...web.map((r) => r.wasm_memory_mb)), Math.max(...native.map((r) => r.peak_rss_mb)), 'MB');

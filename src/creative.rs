@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
-use crate::asr::{TranscribeOptions, Transcriber, Transcript};
+use crate::asr::{EncoderParts, TranscribeOptions, Transcriber, Transcript};
 use crate::error::Result;
 use crate::media::{self, DecodedAudio};
 
@@ -39,6 +39,9 @@ pub struct StageTimings {
     pub resample_ms: f64,
     pub mel_ms: f64,
     pub encoder_ms: f64,
+    /// Where `encoder_ms` went.
+    #[serde(default)]
+    pub encoder_parts: EncoderParts,
     pub decoder_ms: f64,
 }
 
@@ -82,7 +85,14 @@ pub fn hear(decoded: DecodedAudio, decode_ms: f64, transcriber: &Transcriber, op
         codec: decoded.codec,
         truncated: decoded.truncated,
         incomplete: decoded.incomplete,
-        timings: StageTimings { decode_ms, resample_ms, mel_ms: a.mel_ms, encoder_ms: a.encoder_ms, decoder_ms: a.decoder_ms },
+        timings: StageTimings {
+            decode_ms,
+            resample_ms,
+            mel_ms: a.mel_ms,
+            encoder_ms: a.encoder_ms,
+            encoder_parts: a.encoder_parts,
+            decoder_ms: a.decoder_ms,
+        },
         transcript,
     })
 }

@@ -162,6 +162,10 @@ impl Verdict {
                 "decode": t.decode_ms, "resample": t.resample_ms, "mel": t.mel_ms,
                 "encoder": t.encoder_ms, "decoder": t.decoder_ms, "embed": self.embed_ms,
             },
+            "encoder_parts_ms": {
+                "conv": t.encoder_parts.conv_ms, "matmul": t.encoder_parts.matmul_ms,
+                "attention": t.encoder_parts.attention_ms, "other": t.encoder_parts.other_ms,
+            },
         });
         match &self.decision {
             Some(d) => {

@@ -10,7 +10,7 @@ use web_time::Instant;
 use super::hallucination::{compression_ratio, has_words, normalize, reject_reason};
 use super::mel::{LogMel, HOP_LENGTH, SAMPLE_RATE, WINDOW_FRAMES};
 use super::tokenizer::WhisperTokenizer;
-use super::whisper::{DecoderState, Whisper};
+use super::whisper::{DecoderState, EncoderParts, Whisper};
 use crate::error::Result;
 
 /// Seconds per timestamp token and per encoder position.
@@ -66,6 +66,9 @@ pub struct Rejected {
 pub struct AsrTimings {
     pub mel_ms: f64,
     pub encoder_ms: f64,
+    /// Where `encoder_ms` went.
+    #[serde(default)]
+    pub encoder_parts: EncoderParts,
     pub decoder_ms: f64,
 }
 
@@ -164,8 +167,9 @@ impl Transcriber {
             let segment_frames = WINDOW_FRAMES.min(content_frames.saturating_sub(seek)).max(1);
             let window = mel.narrow(2, seek, WINDOW_FRAMES)?;
             let t = Instant::now();
-            let audio = self.model.encoder.forward(&window)?;
+            let (audio, parts) = self.model.encoder.forward_timed(&window)?;
             timings.encoder_ms += t.elapsed().as_secs_f64() * 1e3;
+            timings.encoder_parts.add(&parts);
             let t = Instant::now();
             // The cross-attention keys and values are one large matmul per
             // layer: made on all threads, before the token-by-token loop.

@@ -14,10 +14,11 @@ use std::io::Cursor;
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv1d, Conv1dConfig};
+use serde::{Deserialize, Serialize};
 
 use super::config::Config;
 use crate::error::{Error, Result};
-use crate::kernels::attention::{attention, Heads, Shape};
+use crate::kernels::attention::{attend_one, attention, Heads, Shape};
 use crate::kernels::linear::{self as kernels, copy_qtensor, Fallback};
 use crate::kernels::math::{self, Act};
 
@@ -167,22 +168,30 @@ impl EncoderLayer {
     }
 
     /// x: [t, d] → [t, d].
-    fn forward(&self, x: Vec<f32>, t: usize, heads: usize) -> Result<Vec<f32>> {
+    fn forward(&self, x: Vec<f32>, t: usize, heads: usize, parts: &mut EncoderParts) -> Result<Vec<f32>> {
         let d = self.out.out_features();
-        let mut h = x.clone();
-        self.attn_ln.apply(&mut h);
-        let qkv = self.qkv.forward(&h, t, Act::None, None)?;
+        let mut h = parts.time(Part::Other, || {
+            let mut h = x.clone();
+            self.attn_ln.apply(&mut h);
+            h
+        });
+        let qkv = parts.time(Part::Matmul, || self.qkv.forward(&h, t, Act::None, None))?;
         let head = |i: usize| Heads { data: &qkv, stride: 3 * d, offset: i * d };
         let hd = d / heads;
         let shape = Shape { batch: 1, len: t, heads, head_dim: hd };
-        let ctx = attention(head(0), head(1), head(2), shape, 1.0 / (hd as f32).sqrt(), None);
+        let ctx =
+            parts.time(Part::Attention, || attention(head(0), head(1), head(2), shape, 1.0 / (hd as f32).sqrt(), None));
         drop(qkv);
-        let x = self.out.forward(&ctx, t, Act::None, Some(&x))?;
-        let mut h = x.clone();
-        self.mlp_ln.apply(&mut h);
+        let x = parts.time(Part::Matmul, || self.out.forward(&ctx, t, Act::None, Some(&x)))?;
+        parts.time(Part::Other, || {
+            h.copy_from_slice(&x);
+            self.mlp_ln.apply(&mut h)
+        });
         // Whisper uses the exact (erf) GELU.
-        let mid = self.fc1.forward(&h, t, Act::GeluErf, None)?;
-        self.fc2.forward(&mid, t, Act::None, Some(&x))
+        parts.time(Part::Matmul, || {
+            let mid = self.fc1.forward(&h, t, Act::GeluErf, None)?;
+            self.fc2.forward(&mid, t, Act::None, Some(&x))
+        })
     }
 }
 
@@ -215,25 +224,79 @@ impl Encoder {
 
     /// `mel`: (1, n_mels, frames) → (1, frames / 2, d_model)
     pub fn forward(&self, mel: &Tensor) -> Result<Tensor> {
+        Ok(self.forward_timed(mel)?.0)
+    }
+
+    /// [`Self::forward`], and where its time went.
+    pub fn forward_timed(&self, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
+        let mut parts = EncoderParts::default();
         let gelu = |x: Tensor| -> Result<Tensor> {
             let dims = x.dims().to_vec();
             let mut v = x.flatten_all()?.to_vec1::<f32>()?;
             crate::kernels::par_chunks_mut(&mut v, 1 << 14, |_, c| Act::GeluErf.apply_slice(c));
             Ok(Tensor::from_vec(v, dims, x.device())?)
         };
-        let x = gelu(self.conv1.forward(mel)?)?;
-        let x = gelu(self.conv2.forward(&x)?)?.transpose(1, 2)?;
+        let x = parts.time(Part::Conv, || -> Result<Tensor> {
+            let x = gelu(self.conv1.forward(mel)?)?;
+            Ok(gelu(self.conv2.forward(&x)?)?.transpose(1, 2)?)
+        })?;
         let (_, t, d) = x.dims3()?;
         if self.positions.len() < t * d {
             return Err(Error::Invalid(format!("{t} audio positions exceed the encoder's {}", self.positions.len() / d)));
         }
-        let mut x = x.flatten_all()?.to_vec1::<f32>()?;
-        x.iter_mut().zip(&self.positions).for_each(|(v, p)| *v += p);
+        let mut x = parts.time(Part::Other, || -> Result<Vec<f32>> {
+            let mut x = x.flatten_all()?.to_vec1::<f32>()?;
+            x.iter_mut().zip(&self.positions).for_each(|(v, p)| *v += p);
+            Ok(x)
+        })?;
         for layer in &self.layers {
-            x = layer.forward(x, t, self.heads)?;
+            x = layer.forward(x, t, self.heads, &mut parts)?;
         }
-        self.ln_post.apply(&mut x);
-        Ok(Tensor::from_vec(x, (1, t, d), mel.device())?)
+        parts.time(Part::Other, || self.ln_post.apply(&mut x));
+        Ok((Tensor::from_vec(x, (1, t, d), mel.device())?, parts))
+    }
+}
+
+/// Where the encoder's time goes, in milliseconds: what the benchmarks
+/// print beside the total, to say which kernel holds a platform back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct EncoderParts {
+    /// The convolution stem and its GELUs.
+    pub conv_ms: f64,
+    /// The projections and the MLP (int8 kernels, their epilogues included).
+    pub matmul_ms: f64,
+    pub attention_ms: f64,
+    /// Layer norms, copies, position embeddings.
+    pub other_ms: f64,
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    Conv,
+    Matmul,
+    Attention,
+    Other,
+}
+
+impl EncoderParts {
+    fn time<T>(&mut self, part: Part, f: impl FnOnce() -> T) -> T {
+        let t = web_time::Instant::now();
+        let out = f();
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        *match part {
+            Part::Conv => &mut self.conv_ms,
+            Part::Matmul => &mut self.matmul_ms,
+            Part::Attention => &mut self.attention_ms,
+            Part::Other => &mut self.other_ms,
+        } += ms;
+        out
+    }
+
+    pub fn add(&mut self, o: &EncoderParts) {
+        self.conv_ms += o.conv_ms;
+        self.matmul_ms += o.matmul_ms;
+        self.attention_ms += o.attention_ms;
+        self.other_ms += o.other_ms;
     }
 }
 
@@ -352,38 +415,6 @@ impl DecoderState {
     /// Forgets the tokens fed so far (the audio's keys and values stay).
     pub fn rewind(&mut self) {
         self.len = 0;
-    }
-}
-
-/// Single-query attention over the first `t` of `cap` cached positions
-/// (`scores` holds at least `t` values).
-fn attend_one(q: &[f32], k: &[f32], v: &[f32], n_head: usize, cap: usize, t: usize, out: &mut [f32], scores: &mut [f32]) {
-    let dh = q.len() / n_head;
-    let scale = 1.0 / (dh as f32).sqrt();
-    let scores = &mut scores[..t];
-    for h in 0..n_head {
-        let qh = &q[h * dh..(h + 1) * dh];
-        let kh = &k[h * cap * dh..];
-        let vh = &v[h * cap * dh..];
-        let mut max = f32::NEG_INFINITY;
-        for (j, s) in scores.iter_mut().enumerate() {
-            let kj = &kh[j * dh..(j + 1) * dh];
-            *s = qh.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
-            max = max.max(*s);
-        }
-        let mut sum = 0f32;
-        for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
-        }
-        let oh = &mut out[h * dh..(h + 1) * dh];
-        oh.fill(0.0);
-        for (j, s) in scores.iter().enumerate() {
-            let w = s / sum;
-            for (o, x) in oh.iter_mut().zip(&vh[j * dh..(j + 1) * dh]) {
-                *o += w * x;
-            }
-        }
     }
 }
 

@@ -154,7 +154,7 @@ fn sparse_dot(idx: &[u32], val: &[f32], table: &[Lanes], out: &mut [Lanes]) {
     }
     fn dispatch<const B: usize>(idx: &[u32], val: &[f32], table: &[Lanes]) -> [Lanes; B] {
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::math::x86::available() {
+        if crate::kernels::simd::level() == crate::kernels::simd::Level::Avx512 {
             // SAFETY: the CPU has AVX-512F (checked above).
             return unsafe { fixed_avx512::<B>(idx, val, table) };
         }
@@ -359,7 +359,7 @@ impl Problem<'_> {
 
     fn eval_chunk(&self, start: usize, end: usize, w: &[f32], b: &[f64], ws: &[Lanes]) -> Partial {
         #[cfg(target_arch = "x86_64")]
-        if crate::kernels::math::x86::available() {
+        if crate::kernels::simd::level() == crate::kernels::simd::Level::Avx512 {
             // SAFETY: the CPU has AVX-512F (checked above).
             return unsafe { self.eval_chunk_avx512(start, end, w, b, ws) };
         }

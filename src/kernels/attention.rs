@@ -9,7 +9,8 @@
 //! values. Rows stay in L1/L2: a query block's scores are at most a few
 //! hundred kilobytes even for Whisper's 1,500 positions.
 
-use super::math::exp_neg;
+use super::math::{exp_neg, exp_neg_v};
+use super::simd::{self, F32s, Level};
 
 /// Per-head rows of a matrix: row r, head h is
 /// `data[r * stride + offset + h * head_dim..][..head_dim]`.
@@ -63,6 +64,20 @@ const QT: usize = 6;
 /// keys without a mask, or where a sequence masks every key).
 /// Returns [batch · len, heads · head_dim].
 pub fn attention(q: Heads, k: Heads, v: Heads, shape: Shape, scale: f32, mask: Option<&[f32]>) -> Vec<f32> {
+    attention_on(simd::level(), q, k, v, shape, scale, mask)
+}
+
+/// [`attention`] on a given instruction set (a supported one).
+fn attention_on(
+    level: Level,
+    q: Heads,
+    k: Heads,
+    v: Heads,
+    shape: Shape,
+    scale: f32,
+    mask: Option<&[f32]>,
+) -> Vec<f32> {
+    assert!(level.supported());
     let Shape { batch, len, heads, head_dim: hd } = shape;
     let width = heads * hd;
     if let Some(m) = mask {
@@ -120,7 +135,7 @@ pub fn attention(q: Heads, k: Heads, v: Heads, shape: Shape, scale: f32, mask: O
             // inside the capacity of `out`.
             let outs: [*mut f32; QT] =
                 std::array::from_fn(|j| unsafe { out_ptr.0.add((b * len + i + j.min(n - 1)) * width + h * hd) });
-            tile(&rows[..n], p, hd, &mut scores, &outs[..n]);
+            tile(level, &rows[..n], p, hd, &mut scores, &outs[..n]);
             i += n;
         }
     });
@@ -129,18 +144,143 @@ pub fn attention(q: Heads, k: Heads, v: Heads, shape: Shape, scale: f32, mask: O
     out
 }
 
+/// One query against a cache of keys and values, per head:
+/// `out[h·dh..][..dh]` = Σⱼ softmaxⱼ(scale · q_h·k_hj) v_hj over the first
+/// `t` positions, where head h's key j is `k[(h·cap + j)·dh..][..dh]` (and
+/// its value likewise in `v`): the decoder's step, one token at a time.
+/// `scores` is scratch of at least `t` values.
+#[allow(clippy::too_many_arguments)]
+pub fn attend_one(q: &[f32], k: &[f32], v: &[f32], heads: usize, cap: usize, t: usize, out: &mut [f32], scores: &mut [f32]) {
+    attend_one_on(simd::level(), q, k, v, heads, cap, t, out, scores)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attend_one_on(
+    level: Level,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    heads: usize,
+    cap: usize,
+    t: usize,
+    out: &mut [f32],
+    scores: &mut [f32],
+) {
+    let dh = q.len() / heads;
+    assert!(level.supported() && t <= cap && scores.len() >= t && out.len() == q.len());
+    assert!(k.len() >= heads * cap * dh && v.len() >= heads * cap * dh, "a cache is shorter than [heads, cap, dh]");
+    let one = One { q: q.as_ptr(), k: k.as_ptr(), v: v.as_ptr(), heads, cap, t, dh, out: out.as_mut_ptr(), s: scores.as_mut_ptr() };
+    // SAFETY: each arm runs only where its instruction set is present, on
+    // heads of whole vectors; the slices' sizes were checked above.
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 if dh % 16 == 0 => return unsafe { x86::one_avx512(&one) },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 if dh % 8 == 0 => return unsafe { x86::one_avx2(&one) },
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon if dh % 4 == 0 => return unsafe { one_v::<simd::Neon, 4>(&one) },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Level::Wasm if dh % 4 == 0 => return unsafe { one_v::<simd::Wasm, 4>(&one) },
+        _ => {}
+    }
+    let scale = 1.0 / (dh as f32).sqrt();
+    let scores = &mut scores[..t];
+    for h in 0..heads {
+        let qh = &q[h * dh..(h + 1) * dh];
+        let kh = &k[h * cap * dh..];
+        let vh = &v[h * cap * dh..];
+        let mut max = f32::NEG_INFINITY;
+        for (j, s) in scores.iter_mut().enumerate() {
+            let kj = &kh[j * dh..(j + 1) * dh];
+            *s = qh.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+            max = max.max(*s);
+        }
+        let mut sum = 0f32;
+        for s in scores.iter_mut() {
+            *s = exp_neg(*s - max);
+            sum += *s;
+        }
+        let oh = &mut out[h * dh..(h + 1) * dh];
+        oh.fill(0.0);
+        for (j, s) in scores.iter().enumerate() {
+            let w = s / sum;
+            for (o, x) in oh.iter_mut().zip(&vh[j * dh..(j + 1) * dh]) {
+                *o += w * x;
+            }
+        }
+    }
+}
+
+/// [`attend_one`]'s arguments as pointers.
+struct One {
+    q: *const f32,
+    k: *const f32,
+    v: *const f32,
+    heads: usize,
+    cap: usize,
+    t: usize,
+    dh: usize,
+    out: *mut f32,
+    s: *mut f32,
+}
+
+/// Per head: scores four keys at a time (four independent sums), the
+/// softmax, then the values weighted C vectors at a time.
+#[inline(always)]
+unsafe fn one_v<S: F32s, const C: usize>(o: &One) {
+    let (l, dh, t) = (S::LANES, o.dh, o.t);
+    let scale = 1.0 / (dh as f32).sqrt();
+    for h in 0..o.heads {
+        let q = o.q.add(h * dh);
+        let k = o.k.add(h * o.cap * dh);
+        let mut j = 0;
+        while j < t {
+            let n = (t - j).min(4);
+            let mut acc = [S::splat(0.0); 4];
+            let mut x = 0;
+            while x < dh {
+                let qv = S::load(q.add(x));
+                for (r, acc) in acc.iter_mut().enumerate().take(n) {
+                    *acc = S::mul_add(qv, S::load(k.add((j + r) * dh + x)), *acc);
+                }
+                x += l;
+            }
+            for (r, acc) in acc.iter().enumerate().take(n) {
+                *o.s.add(j + r) = S::reduce_add(*acc) * scale;
+            }
+            j += n;
+        }
+        let inv = [1.0 / softmax_row::<S>(o.s, t)];
+        weighted_row::<S, 1, C>(o.s, 0, o.v.add(h * o.cap * dh), dh, t, &inv, &[o.out.add(h * dh)]);
+    }
+}
+
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
 unsafe impl Send for OutPtr {}
 unsafe impl Sync for OutPtr {}
 
 /// Up to QT queries against one packed head; writes each query's output row.
-fn tile(rows: &[&[f32]], p: &Packed, hd: usize, scores: &mut [f32], outs: &[*mut f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if super::math::x86::available() && hd % 16 == 0 {
-        // SAFETY: AVX-512F present; the buffers have the sizes `attention` set up.
-        unsafe { x86::tile(rows, p, hd, scores, outs) };
-        return;
+fn tile(level: Level, rows: &[&[f32]], p: &Packed, hd: usize, scores: &mut [f32], outs: &[*mut f32]) {
+    let mut t = Tile { qs: [std::ptr::null(); QT], n: rows.len(), p, hd, s: scores.as_mut_ptr(), os: [std::ptr::null_mut(); QT] };
+    for (q, r) in t.qs.iter_mut().zip(rows) {
+        *q = r.as_ptr();
+    }
+    t.os[..outs.len()].copy_from_slice(outs);
+    // SAFETY: each arm runs only where its instruction set is present, on
+    // heads of whole vectors; the buffers have the sizes `attention` set up.
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 if hd % 16 == 0 => return unsafe { x86::tile_avx512(&t) },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 if hd % 8 == 0 => return unsafe { x86::tile_avx2(&t) },
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon if hd % 4 == 0 => return unsafe { tile_v::<simd::Neon, 6, 4>(&t) },
+        // 3 × 3 tiles: 9 accumulators, 3 keys and a broadcast stay within
+        // the 16 registers engines have on x86 hosts.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Level::Wasm if hd % 4 == 0 => return unsafe { tile_v::<simd::Wasm, 3, 3>(&t) },
+        _ => {}
     }
     let kp = p.kp;
     let mut acc = vec![0f32; hd];
@@ -171,186 +311,214 @@ fn tile(rows: &[&[f32]], p: &Packed, hd: usize, scores: &mut [f32], outs: &[*mut
     }
 }
 
+/// One tile's queries, packed head, score rows and output rows.
+struct Tile<'a> {
+    /// The first `n` are the queries' rows (head_dim values each).
+    qs: [*const f32; QT],
+    n: usize,
+    p: &'a Packed,
+    hd: usize,
+    /// [QT][kp]
+    s: *mut f32,
+    /// The first `n` are the queries' output rows (head_dim values each).
+    os: [*mut f32; QT],
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use std::arch::x86_64::*;
+    use super::{one_v, tile_v, One, Tile};
+    use crate::kernels::simd::{Avx2, Avx512};
 
-    use super::{Packed, QT};
-    use crate::kernels::math::x86::exp_neg_ps;
-
+    /// 6 queries × 4 vectors: 24 of the 32 registers accumulate.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn tile(rows: &[&[f32]], p: &Packed, hd: usize, scores: &mut [f32], outs: &[*mut f32]) {
-        let mut qs = [std::ptr::null::<f32>(); QT];
-        for (q, r) in qs.iter_mut().zip(rows) {
-            *q = r.as_ptr();
-        }
-        let mut os = [std::ptr::null_mut::<f32>(); QT];
-        os[..outs.len()].copy_from_slice(outs);
-        match rows.len() {
-            6 => tile_n::<6>(&qs, p, hd, scores, &os),
-            5 => tile_n::<5>(&qs, p, hd, scores, &os),
-            4 => tile_n::<4>(&qs, p, hd, scores, &os),
-            3 => tile_n::<3>(&qs, p, hd, scores, &os),
-            2 => tile_n::<2>(&qs, p, hd, scores, &os),
-            _ => tile_n::<1>(&qs, p, hd, scores, &os),
-        }
+    pub(super) unsafe fn tile_avx512(t: &Tile) {
+        tile_v::<Avx512, 6, 4>(t)
     }
 
-    #[inline]
+    /// 6 queries × 2 vectors: 12 of the 16 registers accumulate.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tile_avx2(t: &Tile) {
+        tile_v::<Avx2, 6, 2>(t)
+    }
+
     #[target_feature(enable = "avx512f")]
-    unsafe fn tile_n<const N: usize>(
-        qs: &[*const f32; QT],
-        p: &Packed,
-        hd: usize,
-        scores: &mut [f32],
-        os: &[*mut f32; QT],
-    ) {
-        let (kp, nk) = (p.kp, p.nk);
-        let s = scores.as_mut_ptr();
+    pub(super) unsafe fn one_avx512(o: &One) {
+        one_v::<Avx512, 4>(o)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn one_avx2(o: &One) {
+        one_v::<Avx2, 4>(o)
+    }
+}
+
+/// Calls `$f::<S, r, C>($args)` for a number of rows r known only at run time.
+macro_rules! by_rows {
+    ($r:expr, $f:ident::<$s:ty, _, $c:tt>($($arg:expr),*)) => {
+        match $r {
+            1 => $f::<$s, 1, $c>($($arg),*),
+            2 => $f::<$s, 2, $c>($($arg),*),
+            3 => $f::<$s, 3, $c>($($arg),*),
+            4 => $f::<$s, 4, $c>($($arg),*),
+            5 => $f::<$s, 5, $c>($($arg),*),
+            _ => $f::<$s, 6, $c>($($arg),*),
+        }
+    };
+}
+
+/// The tile in register blocks of up to R queries × C vectors: scores, an
+/// exact softmax per row, then the weighted sum of the values.
+#[inline(always)]
+unsafe fn tile_v<S: F32s, const R: usize, const C: usize>(t: &Tile) {
+    let (kp, nk, hd) = (t.p.kp, t.p.nk, t.hd);
+    let l = S::LANES;
+    let mut i = 0;
+    while i < t.n {
+        let r = (t.n - i).min(R);
+        let (qs, s) = (&t.qs[i..i + r], t.s.add(i * kp));
         let mut c = 0;
-        while c + 64 <= kp {
-            scores_chunk::<N, 4>(qs, p.kt.as_ptr(), kp, hd, c, s);
-            c += 64;
+        while c + C * l <= kp {
+            by_rows!(r, scores::<S, _, C>(qs, t.p.kt.as_ptr(), kp, hd, c, s));
+            c += C * l;
         }
         while c < kp {
-            scores_chunk::<N, 1>(qs, p.kt.as_ptr(), kp, hd, c, s);
-            c += 16;
+            by_rows!(r, scores::<S, _, 1>(qs, t.p.kt.as_ptr(), kp, hd, c, s));
+            c += l;
         }
-        let mut inv = [0f32; QT];
-        for (i, inv) in inv.iter_mut().enumerate().take(N) {
-            *inv = 1.0 / softmax_row(s.add(i * kp), nk);
-        }
-        match hd / 16 {
-            1 => pv::<N, 1>(s, kp, p.v.as_ptr(), nk, &inv, os),
-            2 => pv::<N, 2>(s, kp, p.v.as_ptr(), nk, &inv, os),
-            3 => pv::<N, 3>(s, kp, p.v.as_ptr(), nk, &inv, os),
-            4 => pv::<N, 4>(s, kp, p.v.as_ptr(), nk, &inv, os),
-            _ => {
-                // Wide heads: 4 columns of 16 at a time.
-                for c in (0..hd).step_by(64) {
-                    let w = (hd - c).min(64) / 16;
-                    let os_c: [*mut f32; QT] = std::array::from_fn(|i| if i < N { os[i].add(c) } else { os[i] });
-                    let v = p.v.as_ptr().add(c);
-                    match w {
-                        4 => pv_strided::<N, 4>(s, kp, v, hd, nk, &inv, &os_c),
-                        3 => pv_strided::<N, 3>(s, kp, v, hd, nk, &inv, &os_c),
-                        2 => pv_strided::<N, 2>(s, kp, v, hd, nk, &inv, &os_c),
-                        _ => pv_strided::<N, 1>(s, kp, v, hd, nk, &inv, &os_c),
-                    }
-                }
-            }
-        }
+        i += r;
     }
+    let mut inv = [0f32; QT];
+    for (i, inv) in inv.iter_mut().enumerate().take(t.n) {
+        *inv = 1.0 / softmax_row::<S>(t.s.add(i * kp), nk);
+    }
+    let mut i = 0;
+    while i < t.n {
+        let r = (t.n - i).min(R);
+        let (s, os, inv) = (t.s.add(i * kp), &t.os[i..i + r], &inv[i..i + r]);
+        by_rows!(r, weighted_row::<S, _, C>(s, kp, t.p.v.as_ptr(), hd, nk, inv, os));
+        i += r;
+    }
+}
 
-    /// s[i][c..c + 16C] = q_i · kt[.., c..c + 16C]
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn scores_chunk<const N: usize, const C: usize>(
-        qs: &[*const f32; QT],
-        kt: *const f32,
-        kp: usize,
-        hd: usize,
-        c: usize,
-        s: *mut f32,
-    ) {
-        let mut acc = [[_mm512_setzero_ps(); C]; N];
-        for d in 0..hd {
-            let mut kv = [_mm512_setzero_ps(); C];
-            for (x, kv) in kv.iter_mut().enumerate() {
-                *kv = _mm512_loadu_ps(kt.add(d * kp + c + 16 * x));
-            }
-            for i in 0..N {
-                let qv = _mm512_set1_ps(*qs[i].add(d));
-                for x in 0..C {
-                    acc[i][x] = _mm512_fmadd_ps(qv, kv[x], acc[i][x]);
-                }
-            }
+/// [`weighted`] over a whole row of head_dim values, C vectors at a time.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn weighted_row<S: F32s, const R: usize, const C: usize>(
+    p: *const f32,
+    kp: usize,
+    v: *const f32,
+    hd: usize,
+    nk: usize,
+    inv: &[f32],
+    os: &[*mut f32],
+) {
+    let l = S::LANES;
+    let mut c = 0;
+    while c < hd {
+        // C is at most 4, so a narrower last block has 1 to 3 vectors.
+        let w = ((hd - c) / l).min(C);
+        match w {
+            w if w == C => weighted::<S, R, C>(p, kp, v.add(c), hd, nk, inv, os, c),
+            1 => weighted::<S, R, 1>(p, kp, v.add(c), hd, nk, inv, os, c),
+            2 => weighted::<S, R, 2>(p, kp, v.add(c), hd, nk, inv, os, c),
+            _ => weighted::<S, R, 3>(p, kp, v.add(c), hd, nk, inv, os, c),
         }
-        for i in 0..N {
+        c += w * l;
+    }
+}
+
+/// s[i][c..c + C·lanes] = q_i · kt[.., c..c + C·lanes] for R queries.
+#[inline(always)]
+unsafe fn scores<S: F32s, const R: usize, const C: usize>(
+    qs: &[*const f32],
+    kt: *const f32,
+    kp: usize,
+    hd: usize,
+    c: usize,
+    s: *mut f32,
+) {
+    let l = S::LANES;
+    let mut acc = [[S::splat(0.0); C]; R];
+    for d in 0..hd {
+        let mut kv = [S::splat(0.0); C];
+        for (x, kv) in kv.iter_mut().enumerate() {
+            *kv = S::load(kt.add(d * kp + c + l * x));
+        }
+        for i in 0..R {
+            let qv = S::splat(*qs[i].add(d));
             for x in 0..C {
-                _mm512_storeu_ps(s.add(i * kp + c + 16 * x), acc[i][x]);
+                acc[i][x] = S::mul_add(qv, kv[x], acc[i][x]);
             }
         }
     }
-
-    /// Replaces s[..nk] by e^(s − max); returns the sum.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn softmax_row(s: *mut f32, nk: usize) -> f32 {
-        let tail = nk % 16;
-        let full = nk - tail;
-        let tmask: __mmask16 = ((1u32 << tail) - 1) as u16;
-        let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
-        let mut mx = ninf;
-        let mut j = 0;
-        while j < full {
-            mx = _mm512_max_ps(mx, _mm512_loadu_ps(s.add(j)));
-            j += 16;
+    for i in 0..R {
+        for x in 0..C {
+            S::store(s.add(i * kp + c + l * x), acc[i][x]);
         }
-        if tail > 0 {
-            mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(ninf, tmask, s.add(full)));
-        }
-        let m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-        let mut sum = _mm512_setzero_ps();
-        j = 0;
-        while j < full {
-            let e = exp_neg_ps(_mm512_sub_ps(_mm512_loadu_ps(s.add(j)), m));
-            _mm512_storeu_ps(s.add(j), e);
-            sum = _mm512_add_ps(sum, e);
-            j += 16;
-        }
-        if tail > 0 {
-            let e = exp_neg_ps(_mm512_sub_ps(_mm512_mask_loadu_ps(m, tmask, s.add(full)), m));
-            let e = _mm512_maskz_mov_ps(tmask, e);
-            _mm512_storeu_ps(s.add(full), e);
-            sum = _mm512_add_ps(sum, e);
-        }
-        _mm512_reduce_add_ps(sum)
     }
+}
 
-    /// out_i = inv_i · Σⱼ p[i][j] v[j] for heads of 16·D values.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn pv<const N: usize, const D: usize>(
-        p: *const f32,
-        kp: usize,
-        v: *const f32,
-        nk: usize,
-        inv: &[f32; QT],
-        os: &[*mut f32; QT],
-    ) {
-        pv_strided::<N, D>(p, kp, v, 16 * D, nk, inv, os)
+/// Replaces s[..nk] by e^(s − max); returns the sum.
+#[inline(always)]
+unsafe fn softmax_row<S: F32s>(s: *mut f32, nk: usize) -> f32 {
+    let l = S::LANES;
+    let full = nk - nk % l;
+    let mut mx = S::splat(f32::NEG_INFINITY);
+    let mut j = 0;
+    while j < full {
+        mx = S::max(mx, S::load(s.add(j)));
+        j += l;
     }
+    let m = (full..nk).fold(S::reduce_max(mx), |m, j| m.max(*s.add(j)));
+    let mv = S::splat(m);
+    let mut sum = S::splat(0.0);
+    j = 0;
+    while j < full {
+        let e = exp_neg_v::<S>(S::sub(S::load(s.add(j)), mv));
+        S::store(s.add(j), e);
+        sum = S::add(sum, e);
+        j += l;
+    }
+    let mut total = S::reduce_add(sum);
+    for j in full..nk {
+        let e = exp_neg(*s.add(j) - m);
+        *s.add(j) = e;
+        total += e;
+    }
+    total
+}
 
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn pv_strided<const N: usize, const D: usize>(
-        p: *const f32,
-        kp: usize,
-        v: *const f32,
-        vstride: usize,
-        nk: usize,
-        inv: &[f32; QT],
-        os: &[*mut f32; QT],
-    ) {
-        let mut acc = [[_mm512_setzero_ps(); D]; N];
-        for j in 0..nk {
-            let mut vv = [_mm512_setzero_ps(); D];
-            for (x, vv) in vv.iter_mut().enumerate() {
-                *vv = _mm512_loadu_ps(v.add(j * vstride + 16 * x));
-            }
-            for i in 0..N {
-                let pb = _mm512_set1_ps(*p.add(i * kp + j));
-                for x in 0..D {
-                    acc[i][x] = _mm512_fmadd_ps(pb, vv[x], acc[i][x]);
-                }
+/// out_i[c..c + C·lanes] = inv_i · Σⱼ p[i][j] v[j][c..] for R queries.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn weighted<S: F32s, const R: usize, const C: usize>(
+    p: *const f32,
+    kp: usize,
+    v: *const f32,
+    vstride: usize,
+    nk: usize,
+    inv: &[f32],
+    os: &[*mut f32],
+    c: usize,
+) {
+    let l = S::LANES;
+    let mut acc = [[S::splat(0.0); C]; R];
+    for j in 0..nk {
+        let mut vv = [S::splat(0.0); C];
+        for (x, vv) in vv.iter_mut().enumerate() {
+            *vv = S::load(v.add(j * vstride + l * x));
+        }
+        for i in 0..R {
+            let pb = S::splat(*p.add(i * kp + j));
+            for x in 0..C {
+                acc[i][x] = S::mul_add(pb, vv[x], acc[i][x]);
             }
         }
-        for i in 0..N {
-            let s = _mm512_set1_ps(inv[i]);
-            for x in 0..D {
-                _mm512_storeu_ps(os[i].add(16 * x), _mm512_mul_ps(acc[i][x], s));
-            }
+    }
+    for i in 0..R {
+        let sc = S::splat(inv[i]);
+        for x in 0..C {
+            S::store(os[i].add(c + l * x), S::mul(acc[i][x], sc));
         }
     }
 }
@@ -411,10 +579,12 @@ mod tests {
         let mask = masked.then_some(mask.as_slice());
         let scale = 1.0 / (head_dim as f32).sqrt();
         let want = naive(view(0), view(1), view(2), shape, scale, mask);
-        let got = attention(view(0), view(1), view(2), shape, scale, mask);
-        assert_eq!(got.len(), want.len());
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{shape:?} masked {masked}: [{i}] {g} vs {w}");
+        for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+            let got = attention_on(level, view(0), view(1), view(2), shape, scale, mask);
+            assert_eq!(got.len(), want.len());
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{level:?} {shape:?} masked {masked}: [{i}] {g} vs {w}");
+            }
         }
     }
 
@@ -436,11 +606,38 @@ mod tests {
         let (q, k, v) = (Heads::dense(&q, 32), Heads::dense(&k, 32), Heads::dense(&v, 32));
         // The second sequence masks every key: it attends to all of them.
         let mask = [1f32, 1., 0., 1., 0., 0., 0., 0., 0., 0.];
-        let got = attention(q, k, v, s, 0.25, Some(&mask));
         let all = [1f32, 1., 0., 1., 0., 1., 1., 1., 1., 1.];
         let want = naive(q, k, v, s, 0.25, Some(&all));
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{g} vs {w}");
+        for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+            let got = attention_on(level, q, k, v, s, 0.25, Some(&mask));
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{level:?}: {g} vs {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_query_against_a_cache_matches_naive_attention() {
+        // A decoder-style cache: [heads, cap, dh], the first t positions filled.
+        for (heads, dh, cap, t) in [(8, 64, 448, 37), (2, 16, 20, 1), (3, 32, 1500, 1500), (1, 12, 9, 5)] {
+            let (k, v, q) = (data(heads * cap * dh, 7), data(heads * cap * dh, 8), data(heads * dh, 9));
+            // The same keys and values as [t, heads · dh] rows.
+            let rows = |c: &[f32]| -> Vec<f32> {
+                (0..t).flat_map(|j| (0..heads).flat_map(move |h| (0..dh).map(move |d| (h, j, d)))).map(|(h, j, d)| c[(h * cap + j) * dh + d]).collect()
+            };
+            let (kr, vr) = (rows(&k), rows(&v));
+            // One query row per position (only the first one matters).
+            let qr: Vec<f32> = (0..t).flat_map(|_| q.iter().copied()).collect();
+            let w = heads * dh;
+            let shape = Shape { batch: 1, len: t, heads, head_dim: dh };
+            let want = naive(Heads::dense(&qr, w), Heads::dense(&kr, w), Heads::dense(&vr, w), shape, 1.0 / (dh as f32).sqrt(), None);
+            for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+                let (mut out, mut scores) = (vec![0f32; w], vec![0f32; cap]);
+                attend_one_on(level, &q, &k, &v, heads, cap, t, &mut out, &mut scores);
+                for (g, w) in out.iter().zip(&want[..w]) {
+                    assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{level:?} heads {heads} dh {dh} t {t}: {g} vs {w}");
+                }
+            }
         }
     }
 
@@ -449,7 +646,11 @@ mod tests {
     #[ignore]
     fn attention_speed() {
         // Whisper-base's encoder and an e5-small batch; best of 5.
-        for (batch, len, heads, hd) in [(1, 1500, 8, 64), (10, 100, 12, 32)] {
+        for (level, (batch, len, heads, hd)) in Level::ALL
+            .into_iter()
+            .filter(|l| l.supported())
+            .flat_map(|l| [(l, (1, 1500, 8, 64)), (l, (10, 100, 12, 32))])
+        {
             let s = Shape { batch, len, heads, head_dim: hd };
             let w = heads * hd;
             let qkv = data(batch * len * 3 * w, 5);
@@ -457,11 +658,11 @@ mod tests {
             let mut best = f64::MAX;
             for _ in 0..5 {
                 let t = std::time::Instant::now();
-                std::hint::black_box(attention(view(0), view(1), view(2), s, 0.125, None));
+                std::hint::black_box(attention_on(level, view(0), view(1), view(2), s, 0.125, None));
                 best = best.min(t.elapsed().as_secs_f64());
             }
             let gmac = (2 * batch * heads * len * len * hd) as f64 / best / 1e9;
-            println!("{s:?}: {:.2} ms, {gmac:.1} GMAC/s", best * 1e3);
+            println!("{level:?} {s:?}: {:.2} ms, {gmac:.1} GMAC/s", best * 1e3);
         }
     }
 }

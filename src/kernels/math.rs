@@ -1,6 +1,8 @@
 //! Element-wise maths shared by the kernels: e^x for x ≤ 0, erf, GELU and
-//! LayerNorm, as scalar code (which also vectorises on wasm's simd128) and,
-//! on x86-64, as AVX-512 versions computing the same formulas lane by lane.
+//! LayerNorm, as scalar code and as vector code ([`super::simd`]) computing
+//! the same formulas lane by lane.
+
+use super::simd::{self, F32s, Level};
 
 /// Activation applied to a matmul's output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,11 +66,26 @@ impl Act {
 
     /// In place over a slice.
     pub fn apply_slice(self, xs: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if x86::available() {
-            // SAFETY: AVX-512F is present.
-            unsafe { x86::act_slice(self, xs) };
+        self.apply_slice_on(simd::level(), xs)
+    }
+
+    /// In place over a slice, on a given (supported) instruction set.
+    fn apply_slice_on(self, level: Level, xs: &mut [f32]) {
+        if self == Self::None {
             return;
+        }
+        assert!(level.supported());
+        // SAFETY: each arm runs only where its instruction set is present.
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => return unsafe { x86::act_slice_avx512(self, xs) },
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => return unsafe { x86::act_slice_avx2(self, xs) },
+            #[cfg(target_arch = "aarch64")]
+            Level::Neon => return unsafe { act_slice_v::<simd::Neon>(self, xs) },
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            Level::Wasm => return unsafe { act_slice_v::<simd::Wasm>(self, xs) },
+            _ => {}
         }
         match self {
             Self::None => {}
@@ -108,105 +125,85 @@ pub fn layer_norm(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     super::par_chunks_mut(x, n * 16, |_, rows| rows.chunks_mut(n).for_each(norm));
 }
 
+/// e^x for x ≤ 0, lane-wise [`exp_neg`].
+#[inline(always)]
+pub(crate) unsafe fn exp_neg_v<S: F32s>(x: S::V) -> S::V {
+    let c = |v: f32| S::splat(v);
+    let x = S::max(x, c(-87.0));
+    let n = S::round(S::mul(x, c(std::f32::consts::LOG2_E)));
+    let r = S::mul_add(n, c(-0.693_145_75), x);
+    let r = S::mul_add(n, c(-1.428_606_8e-6), r);
+    let mut p = S::mul_add(r, c(0.001_388_889), c(0.008_333_334));
+    p = S::mul_add(r, p, c(0.041_666_668));
+    p = S::mul_add(r, p, c(0.166_666_67));
+    p = S::mul_add(r, p, c(0.5));
+    p = S::mul_add(r, p, c(1.0));
+    p = S::mul_add(r, p, c(1.0));
+    S::mul(p, S::pow2(n))
+}
+
+/// Lane-wise [`gelu_erf`].
+#[inline(always)]
+pub(crate) unsafe fn gelu_erf_v<S: F32s>(x: S::V) -> S::V {
+    let c = |v: f32| S::splat(v);
+    let z = S::mul(x, c(std::f32::consts::FRAC_1_SQRT_2));
+    let a = S::abs(z);
+    let t = S::div(c(1.0), S::mul_add(c(0.327_591_1), a, c(1.0)));
+    let mut p = S::mul_add(t, c(1.061_405_4), c(-1.453_152_1));
+    p = S::mul_add(t, p, c(1.421_413_7));
+    p = S::mul_add(t, p, c(-0.284_496_74));
+    p = S::mul_add(t, p, c(0.254_829_6));
+    p = S::mul(t, p);
+    let e = exp_neg_v::<S>(S::sub(c(0.0), S::mul(a, a)));
+    let erf = S::copysign(S::sub(c(1.0), S::mul(p, e)), z);
+    S::mul(S::mul(c(0.5), x), S::add(c(1.0), erf))
+}
+
+/// Lane-wise [`gelu_tanh`].
+#[inline(always)]
+pub(crate) unsafe fn gelu_tanh_v<S: F32s>(x: S::V) -> S::V {
+    let c = |v: f32| S::splat(v);
+    let x3 = S::mul(S::mul(x, x), x);
+    let u = S::mul(c(0.797_884_6), S::mul_add(c(0.044_715), x3, x));
+    let e = exp_neg_v::<S>(S::mul(c(-2.0), S::abs(u)));
+    let th = S::copysign(S::div(S::sub(c(1.0), e), S::add(c(1.0), e)), u);
+    S::mul(S::mul(c(0.5), x), S::add(c(1.0), th))
+}
+
+/// Lane-wise [`Act::apply`].
+#[inline(always)]
+pub(crate) unsafe fn act_v<S: F32s>(act: Act, x: S::V) -> S::V {
+    match act {
+        Act::None => x,
+        Act::GeluErf => gelu_erf_v::<S>(x),
+        Act::GeluTanh => gelu_tanh_v::<S>(x),
+        Act::Relu => S::max(x, S::splat(0.0)),
+    }
+}
+
+/// [`Act::apply_slice`] in whole vectors, the tail in scalar code.
+#[inline(always)]
+unsafe fn act_slice_v<S: F32s>(act: Act, xs: &mut [f32]) {
+    let mut chunks = xs.chunks_exact_mut(S::LANES);
+    for c in &mut chunks {
+        S::store(c.as_mut_ptr(), act_v::<S>(act, S::load(c.as_ptr())));
+    }
+    chunks.into_remainder().iter_mut().for_each(|x| *x = act.apply(*x));
+}
+
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod x86 {
-    use std::arch::x86_64::*;
-
-    use super::Act;
-
-    /// Whether this CPU has AVX-512F (checked once).
-    pub fn available() -> bool {
-        static OK: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *OK.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
-    }
-
-    /// e^x for x ≤ 0, lane-wise `exp_neg`.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn exp_neg_ps(x: __m512) -> __m512 {
-        let x = _mm512_max_ps(x, _mm512_set1_ps(-87.0));
-        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(
-            x,
-            _mm512_set1_ps(std::f32::consts::LOG2_E),
-        ));
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_145_75), x);
-        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428_606_8e-6), r);
-        let c = |v: f32| _mm512_set1_ps(v);
-        let mut p = _mm512_fmadd_ps(r, c(0.001_388_889), c(0.008_333_334));
-        p = _mm512_fmadd_ps(r, p, c(0.041_666_668));
-        p = _mm512_fmadd_ps(r, p, c(0.166_666_67));
-        p = _mm512_fmadd_ps(r, p, c(0.5));
-        p = _mm512_fmadd_ps(r, p, c(1.0));
-        p = _mm512_fmadd_ps(r, p, c(1.0));
-        _mm512_scalef_ps(p, n)
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn abs_ps(x: __m512) -> __m512 {
-        _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fff_ffff)))
-    }
-
-    /// Sign of `s` on |m|.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn copysign_ps(m: __m512, s: __m512) -> __m512 {
-        let sign = _mm512_and_si512(_mm512_castps_si512(s), _mm512_set1_epi32(i32::MIN));
-        _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(abs_ps(m)), sign))
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn gelu_erf_ps(x: __m512) -> __m512 {
-        let c = |v: f32| _mm512_set1_ps(v);
-        let z = _mm512_mul_ps(x, c(std::f32::consts::FRAC_1_SQRT_2));
-        let a = abs_ps(z);
-        let t = _mm512_div_ps(c(1.0), _mm512_fmadd_ps(c(0.327_591_1), a, c(1.0)));
-        let mut p = _mm512_fmadd_ps(t, c(1.061_405_4), c(-1.453_152_1));
-        p = _mm512_fmadd_ps(t, p, c(1.421_413_7));
-        p = _mm512_fmadd_ps(t, p, c(-0.284_496_74));
-        p = _mm512_fmadd_ps(t, p, c(0.254_829_6));
-        p = _mm512_mul_ps(t, p);
-        let e = exp_neg_ps(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(a, a)));
-        let erf = copysign_ps(_mm512_fnmadd_ps(p, e, c(1.0)), z);
-        _mm512_mul_ps(_mm512_mul_ps(c(0.5), x), _mm512_add_ps(c(1.0), erf))
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn gelu_tanh_ps(x: __m512) -> __m512 {
-        let c = |v: f32| _mm512_set1_ps(v);
-        let x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
-        let u = _mm512_mul_ps(c(0.797_884_6), _mm512_fmadd_ps(c(0.044_715), x3, x));
-        let e = exp_neg_ps(_mm512_mul_ps(c(-2.0), abs_ps(u)));
-        let th = copysign_ps(_mm512_div_ps(_mm512_sub_ps(c(1.0), e), _mm512_add_ps(c(1.0), e)), u);
-        _mm512_mul_ps(_mm512_mul_ps(c(0.5), x), _mm512_add_ps(c(1.0), th))
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn act_ps(act: Act, x: __m512) -> __m512 {
-        match act {
-            Act::None => x,
-            Act::GeluErf => gelu_erf_ps(x),
-            Act::GeluTanh => gelu_tanh_ps(x),
-            Act::Relu => _mm512_max_ps(x, _mm512_setzero_ps()),
-        }
-    }
+mod x86 {
+    use super::{act_slice_v, Act};
+    use crate::kernels::simd::{Avx2, Avx512};
 
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn act_slice(act: Act, xs: &mut [f32]) {
-        if act == Act::None {
-            return;
-        }
-        let mut chunks = xs.chunks_exact_mut(16);
-        for c in &mut chunks {
-            _mm512_storeu_ps(c.as_mut_ptr(), act_ps(act, _mm512_loadu_ps(c.as_ptr())));
-        }
-        let rest = chunks.into_remainder();
-        let mask = (1u16 << rest.len()).wrapping_sub(1);
-        let v = _mm512_maskz_loadu_ps(mask, rest.as_ptr());
-        _mm512_mask_storeu_ps(rest.as_mut_ptr(), mask, act_ps(act, v));
+    pub(super) unsafe fn act_slice_avx512(act: Act, xs: &mut [f32]) {
+        act_slice_v::<Avx512>(act, xs)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn act_slice_avx2(act: Act, xs: &mut [f32]) {
+        act_slice_v::<Avx2>(act, xs)
     }
 }
 
@@ -226,12 +223,14 @@ mod tests {
     #[test]
     fn slice_activations_match_scalar() {
         let xs: Vec<f32> = (-2003..2000).map(|i| i as f32 / 200.0).collect();
-        for act in [Act::GeluErf, Act::GeluTanh, Act::Relu, Act::None] {
-            let mut got = xs.clone();
-            act.apply_slice(&mut got);
-            for (x, g) in xs.iter().zip(&got) {
-                let w = act.apply(*x);
-                assert!((g - w).abs() <= 1e-6 * (1.0 + x.abs()), "{act:?}({x}) = {g}, scalar {w}");
+        for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+            for act in [Act::GeluErf, Act::GeluTanh, Act::Relu, Act::None] {
+                let mut got = xs.clone();
+                act.apply_slice_on(level, &mut got);
+                for (x, g) in xs.iter().zip(&got) {
+                    let w = act.apply(*x);
+                    assert!((g - w).abs() <= 1e-6 * (1.0 + x.abs()), "{level:?} {act:?}({x}) = {g}, scalar {w}");
+                }
             }
         }
     }

@@ -6,6 +6,7 @@ pub mod attention;
 pub mod int8;
 pub mod linear;
 pub mod math;
+pub mod simd;
 
 // Natively and in the page's threaded module the work below is spread over
 // rayon's pool; in the portable module rayon's pool is the calling thread.

@@ -6,7 +6,8 @@ pub(super) mod avx512 {
     use std::ops::Range;
 
     use super::super::{Activations, Epilogue, Int8Matrix, LANES, QK, STEPS};
-    use crate::kernels::math::x86::act_ps;
+    use crate::kernels::math::act_v;
+    use crate::kernels::simd::Avx512;
 
     /// Tokens per register tile (with 2 row groups: 12 f32 + 12 i32 accumulators).
     const T: usize = 6;
@@ -132,7 +133,7 @@ pub(super) mod avx512 {
             };
             for j in 0..TN {
                 let at = (t0 + j) * n + r0;
-                let mut v = act_ps(ep.act, _mm512_add_ps(acc[i][j], bias));
+                let mut v = act_v::<Avx512>(ep.act, _mm512_add_ps(acc[i][j], bias));
                 if let Some(r) = ep.residual {
                     v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, r.as_ptr().add(at)));
                 }
