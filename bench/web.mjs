@@ -15,7 +15,7 @@
 import { mkdirSync, existsSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT, serve, openPage, classifyBatch } from '../tests/browser/harness.mjs';
+import { ROOT, CLI, serve, openPage, classifyBatch } from '../tests/browser/harness.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.indexOf(`--${name}`);
@@ -68,7 +68,7 @@ await s.close();
 server.stop();
 
 // Native: one process per run (model load included, reported apart), peak RSS by GNU time.
-const bin = join(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release/creative-filter');
+const bin = CLI;
 const native = files.map((f) => {
   const t0 = Date.now();
   const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', bin, 'classify', '--no-cache', f], { encoding: 'utf8' });

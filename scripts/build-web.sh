@@ -19,7 +19,16 @@ source scripts/web-toolchain.sh
 # (a native build fetches only the host's).
 cargo fetch --target wasm32-unknown-unknown --quiet
 trunk --skip-version-check build --release --offline
-[ "${WEB_THREADS:-1}" = 0 ] && exit 0
+# npm's binaryen is binaryen compiled to wasm: one thread, minutes per
+# module. So the portable module is optimised here (trunk's own -O3 call,
+# features read from the module's target_features section) while the
+# threaded module compiles, which leaves a core idle much of the time.
+wasm-opt -O3 dist/creative-filter_bg.wasm -o dist/creative-filter_bg.wasm &
+portable_opt=$!
+if [ "${WEB_THREADS:-1}" = 0 ]; then
+  wait "$portable_opt"
+  exit 0
+fi
 
 target="${CARGO_TARGET_DIR:-target}/wasm-threads"
 # RUSTFLAGS replaces .cargo/config.toml's flags for wasm32, so SIMD128 is
@@ -44,3 +53,4 @@ wasm-opt -O3 --enable-simd --enable-relaxed-simd --enable-threads --enable-bulk-
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-reference-types --enable-multivalue \
   dist/creative-filter-mt_bg.wasm -o dist/creative-filter-mt_bg.wasm
+wait "$portable_opt" || { echo "build-web: wasm-opt of the portable module failed" >&2; exit 1; }

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite: installs tools, prepares the models and the test data
 # (cached after the first run), runs every Rust test, builds the page and
-# runs the end-to-end test in headless Chromium.
+# runs the end-to-end tests in headless Chromium. Each stage prints its time,
+# so a slow CI run shows where the time went.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-scripts/prepare.sh
-scripts/fetch-test-data.sh
-cargo test --release
-scripts/test-neon-kernels.sh
-scripts/build-web.sh
-node tests/browser/e2e.mjs
-node tests/browser/dashboard.mjs
-node tests/browser/vision.mjs
-node tests/browser/formats.mjs
-node tests/browser/hostile.mjs
+t0=$SECONDS
+stage() {
+  local t=$SECONDS
+  echo "== test: $* ==" >&2
+  "$@"
+  echo "== test: $* took $((SECONDS - t)) s (total $((SECONDS - t0)) s) ==" >&2
+}
+stage scripts/prepare.sh
+stage scripts/fetch-test-data.sh
+stage cargo test --release
+stage scripts/test-neon-kernels.sh
+stage scripts/build-web.sh
+for t in e2e dashboard vision formats hostile; do
+  stage node "tests/browser/$t.mjs"
+done

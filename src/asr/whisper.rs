@@ -13,12 +13,12 @@ use std::io::Cursor;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Conv1d, Conv1dConfig};
 use serde::{Deserialize, Serialize};
 
 use super::config::Config;
 use crate::error::{Error, Result};
 use crate::kernels::attention::{attend_one, attention, Heads, Shape};
+use crate::kernels::conv::Conv1d;
 use crate::kernels::linear::{self as kernels, copy_qtensor, Fallback};
 use crate::kernels::math::{self, Act};
 
@@ -99,9 +99,12 @@ impl Weights {
         Ok(math::LayerNorm { gamma: self.vector(&format!("{prefix}.weight"))?, beta: self.vector(&format!("{prefix}.bias"))?, eps: 1e-5 })
     }
 
+    /// One of the stem's two convolutions (kernel 3, padding 1).
     fn conv1d(&self, prefix: &str, stride: usize) -> Result<Conv1d> {
-        let cfg = Conv1dConfig { padding: 1, stride, dilation: 1, groups: 1, cudnn_fwd_algo: None };
-        Ok(Conv1d::new(self.f32(&format!("{prefix}.weight"))?, Some(self.f32(&format!("{prefix}.bias"))?), cfg))
+        let weight = self.f32(&format!("{prefix}.weight"))?;
+        let (out, inp, kernel) = weight.dims3()?;
+        let weight = weight.flatten_all()?.to_vec1::<f32>()?;
+        Conv1d::new(&weight, self.vector(&format!("{prefix}.bias"))?, [out, inp, kernel], stride, 1)
     }
 }
 
@@ -230,25 +233,22 @@ impl Encoder {
     /// [`Self::forward`], and where its time went.
     pub fn forward_timed(&self, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
         let mut parts = EncoderParts::default();
-        let gelu = |x: Tensor| -> Result<Tensor> {
-            let dims = x.dims().to_vec();
-            let mut v = x.flatten_all()?.to_vec1::<f32>()?;
-            crate::kernels::par_chunks_mut(&mut v, 1 << 14, |_, c| Act::GeluErf.apply_slice(c));
-            Ok(Tensor::from_vec(v, dims, x.device())?)
-        };
-        let x = parts.time(Part::Conv, || -> Result<Tensor> {
-            let x = gelu(self.conv1.forward(mel)?)?;
-            Ok(gelu(self.conv2.forward(&x)?)?.transpose(1, 2)?)
+        let (_, mels, frames) = mel.dims3()?;
+        if mels != self.conv1.in_channels() {
+            return Err(Error::Invalid(format!("{mels} mel bands for an encoder of {}", self.conv1.in_channels())));
+        }
+        let (mut x, t) = parts.time(Part::Conv, || -> Result<(Vec<f32>, usize)> {
+            // The stem works on time-major rows: [frames][mels] in, [t][d] out.
+            let mel = mel.get(0)?.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+            let x = self.conv1.forward(&mel, frames, Act::GeluErf)?;
+            let t1 = self.conv1.output_len(frames);
+            Ok((self.conv2.forward(&x, t1, Act::GeluErf)?, self.conv2.output_len(t1)))
         })?;
-        let (_, t, d) = x.dims3()?;
+        let d = self.conv2.out_channels();
         if self.positions.len() < t * d {
             return Err(Error::Invalid(format!("{t} audio positions exceed the encoder's {}", self.positions.len() / d)));
         }
-        let mut x = parts.time(Part::Other, || -> Result<Vec<f32>> {
-            let mut x = x.flatten_all()?.to_vec1::<f32>()?;
-            x.iter_mut().zip(&self.positions).for_each(|(v, p)| *v += p);
-            Ok(x)
-        })?;
+        parts.time(Part::Other, || x.iter_mut().zip(&self.positions).for_each(|(v, p)| *v += p));
         for layer in &self.layers {
             x = layer.forward(x, t, self.heads, &mut parts)?;
         }

@@ -1,8 +1,10 @@
 //! CPU kernels shared by the text encoder and Whisper: fused multi-head
-//! attention and element-wise maths, with AVX-512 paths on x86-64 and
-//! portable fallbacks elsewhere (wasm included).
+//! attention, the int8 linear layers, Whisper's convolution stem and
+//! element-wise maths, with vector paths for x86-64, aarch64 and wasm and
+//! portable fallbacks elsewhere.
 
 pub mod attention;
+pub mod conv;
 pub mod int8;
 pub mod linear;
 pub mod math;

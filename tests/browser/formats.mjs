@@ -2,7 +2,7 @@
 // (node tests/browser/formats.mjs): the audio the worker hears (the Rust
 // decoders, else WebCodecs' AudioDecoder) against ffmpeg's decode of the
 // same file, and the pictures WebCodecs' VideoDecoder gives against ffmpeg's
-// at the same times. Prints the format × browser table; tests/formats.rs
+// at the same times. Prints the format × browser table; tests/suite/formats.rs
 // checks the same files natively.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

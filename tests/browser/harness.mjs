@@ -104,7 +104,7 @@ export async function classifyBatch(page, paths, timeoutMs = 30 * 60_000) {
 }
 
 /** The native CLI binary. */
-export const CLI = join(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release/creative-filter');
+export const CLI = resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release/creative-filter');
 
 /** The native CLI's reports for the same files (no cache: a real run). */
 export function nativeClassify(paths) {
@@ -112,6 +112,7 @@ export function nativeClassify(paths) {
   try {
     out = execFileSync(CLI, ['classify', '--no-cache', ...paths], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
+    if (e.stdout == null) throw e; // it did not run at all
     out = e.stdout; // non-zero only when every file failed
   }
   return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));

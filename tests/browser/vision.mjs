@@ -126,7 +126,7 @@ await check('the page decides as the native CLI does with the same model', async
 });
 
 await check('training on labelled creatives in the page trains the vision head and calibrates the fusion', async () => {
-  // As tests/vision_train.rs: segment 12 dark pictures (a credit-card voice-over or
+  // As tests/suite/vision_train.rs: segment 12 dark pictures (a credit-card voice-over or
   // none), segment 15 bright test patterns (a telephone-menu voice or none).
   const folder = join(media, 'labelled');
   mkdirSync(folder);

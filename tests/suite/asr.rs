@@ -1,8 +1,7 @@
 //! Speech recognition end to end on real Russian speech and generated creatives.
 
-mod common;
 
-use common::{clip_list, data_dir, media, transcriber};
+use crate::common::{clip_list, data_dir, media, transcriber};
 use creative_filter::asr::wer::{corpus_cer, corpus_wer};
 use creative_filter::media::{decode_audio, resample};
 use creative_filter::asr::TranscribeOptions;

@@ -1,12 +1,11 @@
 //! Classification as users run it: zero-shot out of the box, a head trained
 //! on their labelled texts, the evaluation report, and the batch table.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::media;
+use crate::common::media;
 use creative_filter::table::{read_table_file, Table};
 
 fn cli(cache: &Path) -> Command {

@@ -1,10 +1,9 @@
 //! The command-line tool as batch users run it.
 
-mod common;
 
 use std::process::Command;
 
-use common::media;
+use crate::common::media;
 
 fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_creative-filter"))

@@ -2,7 +2,7 @@
 //! (`tests/fixtures/formats.json`), generated here with ffmpeg: the audio decoded natively matches ffmpeg's decode of the same
 //! file (SNR after both are resampled to 16 kHz mono), the video says what it
 //! is, and damaged copies fail alone, quickly, with a reason. The frames of
-//! the H.264 files are checked against ffmpeg in `tests/frames.rs`; the same
+//! the H.264 files are checked against ffmpeg in `tests/suite/frames.rs`; the same
 //! files in the browser in `tests/browser/formats.mjs`.
 
 use std::path::{Path, PathBuf};
@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use creative_filter::media::{decode_audio, sample_frames, to_whisper_input, video_decode_plan};
 use creative_filter::Error;
 
-mod common;
-use common::ffmpeg;
+use crate::common::ffmpeg;
 
 /// One fixture of `tests/fixtures/formats.json`.
 #[derive(serde::Deserialize)]

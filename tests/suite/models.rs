@@ -1,6 +1,5 @@
 //! The prepared Whisper GGUF against the CTranslate2 weights it came from.
 
-mod common;
 
 use candle_core::quantized::gguf_file;
 use candle_core::Device;
@@ -11,7 +10,7 @@ use creative_filter::models::{self, WHISPER_GGUF};
 #[test]
 fn converted_whisper_matches_its_ctranslate2_source() {
     let dir = models::default_dir();
-    let gguf = common::model_file(WHISPER_GGUF);
+    let gguf = crate::common::model_file(WHISPER_GGUF);
     let ct2_bin = std::fs::read(dir.join(".cache/whisper-base-ct2/model.bin"))
         .expect("models/.cache/whisper-base-ct2 is kept by `models fetch`");
     let ct2 = Ct2Model::parse(&ct2_bin).unwrap();

