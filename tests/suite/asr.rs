@@ -52,7 +52,7 @@ struct ReferenceClip {
 }
 
 fn whisper_reference() -> Reference {
-    serde_json::from_str(include_str!("fixtures/whisper_reference.json")).unwrap()
+    serde_json::from_str(include_str!("../fixtures/whisper_reference.json")).unwrap()
 }
 
 /// The encoder's audio states against CTranslate2's (float32, same weights;
