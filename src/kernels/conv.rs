@@ -7,11 +7,16 @@
 //! apart. So the convolution is `Y[t] = X[t·stride·in ..][..kernel·in] · W`,
 //! a GEMM whose left operand has a row stride smaller than its row length —
 //! which gemm takes as is — against the weight packed `[kernel · in][out]`.
-//! gemm runs on rayon's pool, so the page's threaded module uses every core
-//! here too (candle's conv sizes its threads from the OS, one in the page).
+//! Blocks of rows run on rayon's pool, so the page's threaded module uses
+//! every core here too (candle's conv sizes its threads from the OS: one in
+//! the page).
 
 use super::math::Act;
 use crate::{Error, Result};
+
+/// Output rows per task on the thread pool: Whisper's 1,500 (3,000 for the
+/// first layer) make 12 (24) tasks, enough to keep a few threads busy.
+const ROWS_PER_TASK: usize = 128;
 
 pub struct Conv1d {
     /// `[kernel · in][out]`: row `j · in + c` holds tap `j` of input channel `c`.
@@ -72,40 +77,44 @@ impl Conv1d {
         if t_out == 0 {
             return Ok(y);
         }
-        let k = self.kernel * cin;
+        let (k, step) = (self.kernel * cin, self.stride * cin);
         // The last window, the furthest any read goes, ends inside `padded`.
-        debug_assert!((t_out - 1) * self.stride * cin + k <= padded.len());
-        let threads = rayon::current_num_threads();
-        let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-        // SAFETY: y is [t_out][cout] row-major; window i reads
-        // padded[i·stride·cin ..][..k], in bounds as asserted above; the
-        // weight is [k][cout] row-major. No operand aliases the destination.
-        unsafe {
-            gemm::gemm(
-                t_out,
-                cout,
-                k,
-                y.as_mut_ptr(),
-                1,
-                cout as isize,
-                true,
-                padded.as_ptr(),
-                1,
-                (self.stride * cin) as isize,
-                self.weight.as_ptr(),
-                1,
-                cout as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
-        }
-        if act != Act::None {
-            super::par_chunks_mut(&mut y, 1 << 14, |_, c| act.apply_slice(c));
-        }
+        debug_assert!((t_out - 1) * step + k <= padded.len());
+        // Fixed blocks of output rows, each one single-threaded GEMM: every
+        // value is summed in the same order whatever the number of threads,
+        // so the page's one-thread and threaded modules agree, as does the
+        // CLI on any machine of the same instruction set.
+        super::par_chunks_mut(&mut y, ROWS_PER_TASK * cout, |b, block| {
+            let rows = block.len() / cout;
+            // SAFETY: `block` is [rows][cout] row-major; its window i reads
+            // padded[(b·ROWS_PER_TASK + i)·step ..][..k], in bounds as
+            // asserted above; the weight is [k][cout] row-major. No operand
+            // aliases the destination.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    cout,
+                    k,
+                    block.as_mut_ptr(),
+                    1,
+                    cout as isize,
+                    true,
+                    padded.as_ptr().add(b * ROWS_PER_TASK * step),
+                    1,
+                    step as isize,
+                    self.weight.as_ptr(),
+                    1,
+                    cout as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+            act.apply_slice(block);
+        });
         Ok(y)
     }
 }
@@ -168,6 +177,20 @@ mod tests {
             Act::GeluErf.apply_slice(&mut gelu);
             assert_eq!(conv.forward(&x, t, Act::GeluErf).unwrap(), gelu);
         }
+    }
+
+    #[test]
+    fn the_same_bits_on_any_number_of_threads() {
+        let dims = [16, 8, 3];
+        let (w, b, x) = (values(16 * 8 * 3, 4), values(16, 5), values(700 * 8, 6));
+        let conv = Conv1d::new(&w, b, dims, 2, 1).unwrap();
+        let on = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| conv.forward(&x, 700, Act::GeluErf).unwrap())
+        };
+        let one = on(1);
+        assert!(one.len() / 16 > 2 * ROWS_PER_TASK, "several blocks");
+        assert_eq!(one, on(3));
     }
 
     #[test]
