@@ -68,10 +68,9 @@ await s.close();
 server.stop();
 
 // Native: one process per run (model load included, reported apart), peak RSS by GNU time.
-const bin = CLI;
 const native = files.map((f) => {
   const t0 = Date.now();
-  const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', bin, 'classify', '--no-cache', f], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', CLI, 'classify', '--no-cache', f], { encoding: 'utf8' });
   const report = JSON.parse(r.stdout.trim());
   report.process_ms = Date.now() - t0;
   report.peak_rss_mb = Number((/peak_rss_kb=(\d+)/.exec(r.stderr) || [0, NaN])[1]) / 1024;
@@ -82,7 +81,7 @@ const native = files.map((f) => {
 let cliBatchMs = NaN;
 if (batch.length) {
   const t0 = Date.now();
-  const r = spawnSync(bin, ['classify', '--no-cache', ...batch], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(CLI, ['classify', '--no-cache', ...batch], { encoding: 'utf8', maxBuffer: 1 << 26 });
   cliBatchMs = Date.now() - t0;
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   if (lines.length !== batch.length || lines.some((l) => l.error)) throw new Error(`the CLI's batch: ${r.stderr}`);
