@@ -39,6 +39,55 @@ impl Store for MemoryStore {
     }
 }
 
+/// Memory that remembers which entries are new: the page loads what the
+/// browser kept at start ([`JournalStore::restore`]) and, after each file,
+/// copies what was added ([`JournalStore::take_new`]) back to the browser's
+/// storage, which only JavaScript can reach and only asynchronously.
+#[derive(Default)]
+pub struct JournalStore {
+    entries: MemoryStore,
+    new: Mutex<Vec<String>>,
+}
+
+impl JournalStore {
+    /// An entry kept from an earlier visit; not new.
+    pub fn restore(&self, key: &str, value: &[u8]) {
+        let _ = self.entries.put(key, value);
+    }
+
+    /// The entries added since the last call, each once.
+    pub fn take_new(&self) -> Vec<(String, Vec<u8>)> {
+        let keys = self.new.lock().map(|mut k| std::mem::take(&mut *k)).unwrap_or_default();
+        keys.into_iter().filter_map(|k| self.entries.get(&k).map(|v| (k, v))).collect()
+    }
+}
+
+impl Store for JournalStore {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.entries.get(key)
+    }
+    fn put(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.entries.put(key, value)?;
+        if let Ok(mut keys) = self.new.lock() {
+            if !keys.iter().any(|k| k == key) {
+                keys.push(key.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A store shared with whoever else needs it (the page's session keeps a
+/// handle on its [`JournalStore`]).
+impl<S: Store> Store for std::sync::Arc<S> {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        (**self).get(key)
+    }
+    fn put(&self, key: &str, value: &[u8]) -> Result<()> {
+        (**self).put(key, value)
+    }
+}
+
 /// One file per entry under a folder; written to a temporary name and
 /// renamed, so an interrupted run never leaves a half entry behind.
 #[cfg(not(target_arch = "wasm32"))]
@@ -179,6 +228,29 @@ mod tests {
         // Another model's vectors are not reused.
         let (_, hits) = cache.embed("m2", &["abc"], compute, |_, _| {}).unwrap();
         assert_eq!((hits, calls.get()), (0, 4));
+    }
+
+    #[test]
+    fn a_journal_hands_over_each_new_entry_once_and_not_the_restored_ones() {
+        let journal = std::sync::Arc::new(JournalStore::default());
+        journal.restore("embedding/m/old.f32", &[1, 2]);
+        let cache = FeatureCache::new(Box::new(journal.clone()));
+        assert_eq!(cache.embedding("m", "x"), None);
+        cache.put_embedding("m", "x", &[0.5]).unwrap();
+        cache.put_embedding("m", "x", &[0.5]).unwrap();
+        cache.put_embedding("m", "y", &[2.0]).unwrap();
+        let new = journal.take_new();
+        assert_eq!(new.len(), 2, "{new:?}");
+        assert_eq!(new[0].1, 0.5f32.to_le_bytes());
+        assert!(new.iter().all(|(k, _)| k.starts_with("embedding/m/") && k != "embedding/m/old.f32"));
+        assert!(journal.take_new().is_empty());
+        // What the page restores answers as if it had been computed here.
+        let later = std::sync::Arc::new(JournalStore::default());
+        for (k, v) in &new {
+            later.restore(k, v);
+        }
+        assert_eq!(FeatureCache::new(Box::new(later.clone())).embedding("m", "y"), Some(vec![2.0]));
+        assert!(later.take_new().is_empty());
     }
 
     #[cfg(not(target_arch = "wasm32"))]

@@ -36,6 +36,8 @@ pub struct EncodedTrack {
     pub packets: Vec<EncodedPacket>,
     /// True when packets beyond `max_seconds` were left out.
     pub truncated: bool,
+    /// The file ends before its container says it does (a cut download).
+    pub incomplete: bool,
 }
 
 /// Bytes as bytes, not as a list of numbers: a `Uint8Array` in the browser.
@@ -72,7 +74,7 @@ pub fn demux_audio(bytes: impl Into<bytes::Bytes>, extension: Option<&str>, max_
 }
 
 fn demux_guarded(bytes: bytes::Bytes, extension: Option<&str>, max_seconds: f64) -> Result<EncodedTrack> {
-    let OpenedTrack { mut format, track_id, params, codec_name, .. } = open_first_audio_track(bytes, extension, max_seconds)?;
+    let OpenedTrack { mut format, track_id, params, codec_name, incomplete, .. } = open_first_audio_track(bytes, extension, max_seconds)?;
     let codec = webcodecs_codec(&params, &codec_name)?;
     // Opus tracks come out of `open_first_audio_track` at 48 kHz with their channel count.
     let sample_rate = params.sample_rate.ok_or_else(|| Error::Decode("the stream does not state its sample rate".into()))?;
@@ -103,5 +105,5 @@ fn demux_guarded(bytes: bytes::Bytes, extension: Option<&str>, max_seconds: f64)
     if packets.is_empty() {
         return Err(Error::Decode(format!("the {codec_name} track holds no packets")));
     }
-    Ok(EncodedTrack { codec, codec_name, sample_rate, channels, description: params.extra_data.map(|d| d.to_vec()), packets, truncated })
+    Ok(EncodedTrack { codec, codec_name, sample_rate, channels, description: params.extra_data.map(|d| d.to_vec()), packets, truncated, incomplete })
 }

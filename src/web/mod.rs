@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use web_time::Instant;
 
 use crate::asr::load_transcriber;
-use crate::cache::FeatureCache;
+use crate::cache::{FeatureCache, JournalStore};
 use crate::classify::metrics::Evaluation;
 use crate::classify::training::{self, resolve_texts, segments_for_texts, Examples, DEFAULT_C};
 use crate::classify::{Classifier, FusionParams, Head, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount};
@@ -127,7 +127,8 @@ pub fn kernel_self_test() -> Result<Vec<String>, JsValue> {
 
 /// The encoded audio packets of a file whose codec has no decoder in this
 /// module, for the browser's `AudioDecoder`: `{codec, sample_rate, channels,
-/// description, packets: [{timestamp_us, duration_us, data}], truncated}`.
+/// description, packets: [{timestamp_us, duration_us, data}], truncated,
+/// incomplete}`.
 #[wasm_bindgen]
 pub fn demux(file_name: &str, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
     let creative = Creative::from_file_name(file_name);
@@ -208,6 +209,14 @@ pub struct Session {
     /// Video embeddings of the creatives classified so far, by content hash,
     /// for training a vision head on labelled ones.
     video_embeddings: std::collections::HashMap<String, Vec<f32>>,
+    /// The cache's entries, which the page keeps in the browser's storage.
+    journal: std::sync::Arc<JournalStore>,
+}
+
+/// A cache over a fresh journal, and the journal.
+fn journaled_cache() -> (FeatureCache, std::sync::Arc<JournalStore>) {
+    let journal = std::sync::Arc::new(JournalStore::default());
+    (FeatureCache::new(Box::new(journal.clone())), journal)
 }
 
 #[wasm_bindgen]
@@ -232,16 +241,17 @@ impl Session {
         };
         let transcriber = load_transcriber(whisper_gguf, whisper_tokenizer).map_err(model_error(WHISPER_GGUF))?;
         let encoder = TextEncoder::from_gguf(e5_gguf, e5_tokenizer).map_err(model_error("e5-small"))?;
+        let (cache, journal) = journaled_cache();
         let engine = Engine {
             transcriber,
             encoder: std::sync::Arc::new(encoder),
-            cache: FeatureCache::in_memory(),
+            cache,
             asr: Default::default(),
             max_seconds: DEFAULT_MAX_SECONDS,
             asr_model_id: Manifest::file_id(Some(&manifest), WHISPER_GGUF),
         };
         let classifier = engine.classifier(None, None).map_err(error)?;
-        Ok(Session { engine, dictionary: None, head: None, classifier, vision: None, vision_warning: None, video_embeddings: Default::default() })
+        Ok(Session { engine, dictionary: None, head: None, classifier, vision: None, vision_warning: None, video_embeddings: Default::default(), journal })
     }
 
     /// "zero-shot" or "trained".
@@ -436,7 +446,8 @@ impl Session {
 
     /// Transcribes and classifies audio the browser decoded: interleaved
     /// frames of `channels` at `sample_rate`; `content_hash` is
-    /// [`content_hash`] of the file's bytes.
+    /// [`content_hash`] of the file's bytes; `incomplete` is [`demux`]'s
+    /// (false where the browser demuxed).
     #[wasm_bindgen(js_name = classifyDecoded)]
     #[allow(clippy::too_many_arguments)]
     pub fn classify_decoded(
@@ -447,6 +458,7 @@ impl Session {
         channels: usize,
         sample_rate: u32,
         codec: &str,
+        incomplete: bool,
         decode_ms: f64,
         bytes: &[u8],
         frames: &FrameSet,
@@ -454,8 +466,9 @@ impl Session {
         let creative = Creative::from_file_name(file_name);
         let seen = self.seen(content_hash, bytes, frames);
         let t = Instant::now();
-        let decoded = DecodedAudio::from_interleaved(interleaved, channels, sample_rate, codec, self.engine.max_seconds)
+        let mut decoded = DecodedAudio::from_interleaved(interleaved, channels, sample_rate, codec, self.engine.max_seconds)
             .map_err(error)?;
+        decoded.incomplete = incomplete;
         let decode_ms = decode_ms + t.elapsed().as_secs_f64() * 1e3;
         let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
         self.decide(&creative, content_hash, &f, seen)
@@ -609,12 +622,30 @@ impl Session {
         tables::plan_training(file_name, bytes, media_names, &self.classifier.segments().ids())
     }
 
-    /// Forgets the transcripts and embeddings seen so far (they are kept for
-    /// this page's life so that re-classifying or training reuses them).
+    /// Forgets the transcripts and embeddings seen so far (the page keeps
+    /// them across visits so that re-classifying or training reuses them).
     #[wasm_bindgen(js_name = clearCache)]
     pub fn clear_cache(&mut self) {
-        self.engine.cache = FeatureCache::in_memory();
+        (self.engine.cache, self.journal) = journaled_cache();
         self.video_embeddings.clear();
+    }
+
+    /// A cache entry the browser kept from an earlier visit (see
+    /// [`Session::take_new_cache_entries`]).
+    #[wasm_bindgen(js_name = restoreCacheEntry)]
+    pub fn restore_cache_entry(&self, key: &str, value: &[u8]) {
+        self.journal.restore(key, value);
+    }
+
+    /// The cache entries added since the last call, `[[key, bytes], …]`, for
+    /// the page to keep in the browser's storage.
+    #[wasm_bindgen(js_name = takeNewCacheEntries)]
+    pub fn take_new_cache_entries(&self) -> js_sys::Array {
+        self.journal
+            .take_new()
+            .into_iter()
+            .map(|(key, value)| js_sys::Array::of2(&JsValue::from(key), &js_sys::Uint8Array::from(value.as_slice())))
+            .collect()
     }
 
     /// The row reported for a file that could not be classified.

@@ -3,7 +3,9 @@
 // creatives (every container the test data has, music, broken files) is
 // classified in the page and agrees with the native CLI, every file gets a
 // row, exports and the ID-table flow produce files, training on labelled
-// texts works, a second visit loads the models from the browser's cache, and
+// texts works, a second visit loads the models from the browser's cache and
+// shows the table again (a file classified before answered from the kept
+// transcript), and
 // no request leaves the page's origin. Screenshots go to target/e2e/.
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -192,7 +194,13 @@ await check('sorting and filtering the table', async () => {
   await page.click('#results th[data-sort="confidence"]');
   const first = await page.locator('#results tbody tr:not(.detail) td:nth-child(4)').first().textContent();
   const best = Math.max(...reports.filter((r) => r.confidence != null).map((r) => r.confidence));
-  assert.equal(first, best.toFixed(3), 'descending confidence puts the most confident first');
+  assert.equal(first, `${(best * 100).toFixed(1)} %`, 'descending confidence puts the most confident first');
+  // Below the threshold the user sets, an answer says "check"; the threshold is kept.
+  await page.fill('#threshold', String(Math.ceil(best * 100) + 1));
+  assert.equal(await page.locator('#results tbody tr.low').count(), reports.filter((r) => r.status === 'ok').length, 'every answer is below it');
+  await page.fill('#threshold', '0');
+  assert.equal(await page.locator('#results tbody tr.low').count(), 0);
+  assert.equal(await page.evaluate(() => localStorage.getItem('creative-filter.threshold')), '0');
   await page.locator('#results tbody tr:not(.detail)').first().click();
   assert.equal(await page.locator('#results tr.detail').count(), 1, 'a click shows the transcript');
 });
@@ -204,6 +212,34 @@ await check('file names are shown as text, not HTML', async () => {
   assert.equal(r.status, 'ok');
   assert.equal(await page.locator('#results img').count(), 0, 'no element was injected');
   assert.ok((await page.textContent('#results')).includes('<img src=x onerror=alert(1)>'));
+});
+
+await check('keyboard only: a file picked, classified, exported and the table sorted without the mouse', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'cf-keys-')), 'keyboard.wav');
+  writeFileSync(file, readFileSync(join(MEDIA, 'voice.wav')));
+  const before = await page.evaluate(() => window.creativeFilter.batch.items.length);
+  const tabTo = async (reached, what) => {
+    for (let i = 0; i < 60; i++) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate(reached)) return;
+    }
+    throw new Error(`Tab never reached ${what}`);
+  };
+  // From the page's first control, as after loading it.
+  await page.focus('#lang');
+  await tabTo(() => document.activeElement === document.getElementById('pick-files').closest('label'), '"choose files"');
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  await chooser.setFiles(file);
+  await page.waitForFunction((n) => window.creativeFilter.batch.items.length > n && !window.creativeFilter.batch.running, before, { timeout: 10 * 60_000, polling: 250 });
+  const row = await page.evaluate(() => (({ name, status, report }) => ({ name, status, report }))(window.creativeFilter.batch.items.at(-1)));
+  assert.equal(row.name, 'keyboard.wav');
+  assert.equal(row.status, 'ok', row.report.error);
+  await tabTo(() => document.activeElement.id === 'export-csv', 'the CSV export');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+  assert.ok(readFileSync(await dl.path(), 'utf8').includes('keyboard'), 'the export holds the new row');
+  await tabTo(() => document.activeElement.dataset.sort === 'segment', 'the segment column\'s header');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.getAttribute('#results th[data-sort="segment"]', 'aria-sort'), 'ascending');
 });
 
 await page.screenshot({ path: join(OUT, 'batch.png'), fullPage: true });
@@ -269,16 +305,46 @@ await check('no errors in the page or the worker', async () => {
 
 await session.close({ keepProfile: true });
 
+session = await openPage(server.url, { profile });
 await check('a second visit loads the models from the browser cache', async () => {
-  session = await openPage(server.url, { profile });
-  try {
-    assert.equal(session.info.fromCache, true);
-    assert.ok(!session.requests.some((u) => u.endsWith('.gguf')), 'no model is downloaded again');
-    console.log(`     second visit ready in ${(session.loadMs / 1000).toFixed(1)} s`);
-  } finally {
-    await session.close();
-  }
+  assert.equal(session.info.fromCache, true);
+  assert.ok(!session.requests.some((u) => u.endsWith('.gguf')), 'no model is downloaded again');
+  console.log(`     second visit ready in ${(session.loadMs / 1000).toFixed(1)} s`);
 });
+
+await check('a second visit shows the table again; a file classified before is answered from the kept transcript', async () => {
+  const p = session.page;
+  await p.waitForFunction(() => window.creativeFilter.batch.items.length > 0, null, { timeout: 30_000 });
+  const kept = await p.evaluate(() => window.creativeFilter.batch.items.map((i) => ({ file: i.name, status: i.status, segment_id: i.report.segment_id, transcript: i.report.transcript })));
+  for (const r of reports) {
+    const row = kept.find((k) => k.file === r.file.split('/').pop());
+    assert.ok(row, `${r.file}: its row is back`);
+    assert.equal(row.segment_id, r.segment_id, `${r.file}: the same segment`);
+    assert.equal(row.transcript, r.transcript, `${r.file}: the same transcript`);
+  }
+  assert.ok(session.info.kept > 0, 'the worker restored the kept transcripts and embeddings');
+  assert.match(await p.textContent('#storage-text'), new RegExp(`: ${kept.length}\\b`), 'the storage line counts the kept rows');
+  // The same file again: skipped and offered again; classified again, from the kept transcript.
+  const [again] = await classifyBatch(p, [join(MEDIA, 'voice.wav')]);
+  const first = reports.find((r) => r.file.endsWith('voice.wav'));
+  assert.equal(again.cached, true, 'the transcript came from the browser\'s storage');
+  assert.equal(again.segment_id, first.segment_id);
+  assert.equal(again.transcript, first.transcript);
+  console.log(`     ${kept.length} rows back; voice.wav again in ${again.ms.toFixed(0)} ms (first visit ${first.wall_ms.toFixed(0)} ms)`);
+  assert.equal(await p.evaluate(() => window.creativeFilter.batch.items.length), kept.length, 'the re-run took its old row\'s place');
+  // "Clear" asks first; declined, nothing goes; accepted, the rows go for good.
+  p.once('dialog', (d) => d.dismiss());
+  await p.click('#clear');
+  assert.equal(await p.evaluate(() => window.creativeFilter.batch.items.length), kept.length);
+  p.once('dialog', (d) => d.accept());
+  await p.click('#clear');
+  await p.waitForFunction(() => window.creativeFilter.batch.items.length === 0);
+  await p.reload();
+  await p.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 5 * 60_000 });
+  assert.equal(await p.evaluate(() => window.creativeFilter.batch.restored), 0, 'no row comes back after "Clear"');
+  assert.deepEqual(session.problems, []);
+});
+await session.close();
 
 server.stop();
 rmSync(profile, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
+import { join, resolve, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
@@ -88,19 +88,34 @@ export async function openPage(url, { profile, models = true } = {}) {
   };
 }
 
-/** Picks files into the batch and waits for every row; returns the reports in order. */
+/**
+ * Picks files into the batch and waits for every row; returns the reports in
+ * the order of `paths`. Files the table already holds (the page skips them
+ * and offers to classify them again) are classified again.
+ */
 export async function classifyBatch(page, paths, timeoutMs = 30 * 60_000) {
-  const before = await page.evaluate(() => window.creativeFilter.batch.items.length);
+  await page.evaluate(() => (window.rowsBefore = new Set(window.creativeFilter.batch.items)));
   await page.setInputFiles('#pick-files', paths);
+  const again = page.locator('#toast:not([hidden]) button');
+  if (await again.count()) await again.click();
   await page.waitForFunction(
     (n) => {
       const { batch } = window.creativeFilter;
-      return !batch.running && batch.items.length >= n && batch.items.every((i) => !['queued', 'working'].includes(i.status));
+      const fresh = batch.items.filter((i) => !window.rowsBefore.has(i));
+      return !batch.running && fresh.length >= n && fresh.every((i) => !['queued', 'working'].includes(i.status));
     },
-    before + paths.length,
+    paths.length,
     { timeout: timeoutMs, polling: 500 },
   );
-  return page.evaluate((from) => window.creativeFilter.batch.items.slice(from).map((i) => ({ ...i.report, status: i.status, ms: i.ms })), before);
+  return page.evaluate((names) => {
+    const fresh = window.creativeFilter.batch.items.filter((i) => !window.rowsBefore.has(i));
+    const taken = new Set();
+    return names.map((name) => {
+      const i = fresh.find((r) => r.name === name && !taken.has(r));
+      taken.add(i);
+      return { ...i.report, status: i.status, ms: i.ms };
+    });
+  }, paths.map((p) => basename(p)));
 }
 
 /** The native CLI binary. */

@@ -197,7 +197,7 @@ await check('the page: every file its row, good ones classified after hostile on
   const rows = await classifyBatch(page, files);
   const restarts = await page.evaluate(() => window.restarts);
   console.log(`     ${rows.length} rows, the worker was replaced ${restarts} time(s)`);
-  for (const [i, r] of rows.entries()) console.log(`     ${files[i].split('/').pop()}: ${r.status}${r.error ? `: ${r.error}` : `, segment ${r.segment_id}`}`);
+  for (const [i, r] of rows.entries()) console.log(`     ${files[i].split('/').pop()}: ${r.status}${r.error ? `: ${r.error}` : `, segment ${r.segment_id}${r.incomplete ? ', cut short' : ''}`}`);
   assert.equal(rows.length, files.length);
   const native = nativeClassify(good);
   for (const [i, g] of good.entries()) {
@@ -205,7 +205,11 @@ await check('the page: every file its row, good ones classified after hostile on
     assert.equal(r.status, 'ok', `${g}: ${r.error}`);
     assert.equal(r.modality, native[i].modality);
   }
-  for (const c of cut) assert.equal(rows[files.indexOf(c)].status, 'ok', `${c} gives the audio that is there`);
+  for (const c of cut) {
+    const r = rows[files.indexOf(c)];
+    assert.equal(r.status, 'ok', `${c} gives the audio that is there`);
+    assert.equal(r.incomplete, true, `${c} is marked as cut short, whichever decoder read it`);
+  }
   for (const r of rows) assert.doesNotMatch(r.error || '', /recursive use|unsafe aliasing/, 'no file fails because an earlier one panicked');
 });
 

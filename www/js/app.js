@@ -7,6 +7,7 @@ import { t, toggleLanguage, applyStatic } from './i18n.js';
 import { filesFromDrop, el, download, formatSeconds, errorText } from './ui.js';
 import { Batch } from './batch.js';
 import { SpendDashboardView } from './dashboard.js';
+import { storageUse } from './storage.js';
 
 const cf = new CreativeFilter();
 const $ = (id) => document.getElementById(id);
@@ -14,9 +15,18 @@ let segments = [];
 
 // ---------- language, tabs, notices ----------
 
-function toast(message) {
+// A notice; `action` ({label, run}) adds a button that acts on it.
+function toast(message, action) {
   const box = $('toast');
-  box.textContent = message;
+  box.replaceChildren(message);
+  if (action) {
+    const button = el('button', { type: 'button' }, action.label);
+    button.addEventListener('click', () => {
+      box.hidden = true;
+      action.run();
+    });
+    box.append(' ', button);
+  }
   box.hidden = false;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => (box.hidden = true), 8000);
@@ -60,6 +70,8 @@ cf.addEventListener('progress', ({ detail }) => {
     bar.value = detail.loaded;
     const mb = (n) => (n / 1e6).toFixed(1);
     label.textContent = detail.source === 'cache' ? t('fromCache') : `${mb(detail.loaded)} / ${mb(detail.total)} MB`;
+  } else if (detail.storageProblem) {
+    toast(`${t('errStorage')}: ${detail.storageProblem}`);
   } else if (detail.training) {
     showProgress($('train-progress'), detail.done, detail.total, t(detail.training));
   }
@@ -102,25 +114,53 @@ const batch = new Batch(cf, {
   text: $('progress-text'),
   filter: $('filter'),
   segmentFilter: $('filter-segment'),
+  threshold: $('threshold'),
   headers: $('results').tHead,
   onChange(count) {
     for (const id of ['export-csv', 'export-xlsx', 'clear']) $(id).disabled = count === 0;
+    showStorage();
   },
+  onStorageProblem: (e) => toast(`${t('errStorage')}: ${(e && e.message) || e}`),
 });
 
-dropZone($('drop'), (files) => batch.add(files));
+// Files already in the table are skipped (a re-dropped folder resumes an
+// interrupted batch); the notice offers to classify them again.
+function addFiles(files) {
+  const skipped = batch.add(files);
+  if (skipped.length) toast(t('skipped').replace('{n}', skipped.length), { label: t('classifyAgain'), run: () => batch.add(skipped, { again: true }) });
+}
+
+dropZone($('drop'), addFiles);
 for (const id of ['pick-files', 'pick-folder']) {
   $(id).addEventListener('change', (e) => {
-    batch.add([...e.target.files]);
+    addFiles([...e.target.files]);
     e.target.value = '';
   });
 }
 $('example').addEventListener('click', async () => {
   const response = await fetch('example/100001.ogg');
-  batch.add([new File([await response.blob()], '100001.ogg', { type: 'audio/ogg' })]);
+  const blob = await response.blob();
+  // A fixed date, so the example counts as the same file on every visit.
+  addFiles([new File([blob], '100001.ogg', { type: 'audio/ogg', lastModified: Date.UTC(2024, 0, 1) })]);
 });
 $('cancel').addEventListener('click', () => batch.cancel());
-$('clear').addEventListener('click', () => batch.clear());
+$('clear').addEventListener('click', () => {
+  const rows = batch.finished();
+  if (rows && !confirm(t('confirmClear').replace('{n}', rows))) return;
+  batch.clear();
+});
+$('forget-kept').addEventListener('click', async () => {
+  if (!confirm(t('confirmForget'))) return;
+  await cf.call('clearCache').catch((e) => toast(errorText(e)));
+  showStorage();
+});
+
+// What the browser keeps for this page (models included) and the way to free it.
+async function showStorage() {
+  const use = await storageUse();
+  const mb = use ? ` · ${t('storageUse').replace('{mb}', (use.usage / 1e6).toFixed(0))}` : '';
+  $('storage-text').textContent = `${t('keptRows').replace('{n}', batch.finished())}${mb}`;
+}
 
 async function exportResults(kind) {
   try {
@@ -415,6 +455,26 @@ function showProgress(box, done, total, label) {
   box.querySelector('progress').value = done;
   box.querySelector('span').textContent = `${label} ${done} ${t('of')} ${total}`;
 }
+
+// File pickers are labels around hidden inputs (styled as buttons): made
+// reachable and operable from the keyboard like real buttons.
+for (const label of document.querySelectorAll('label.button')) {
+  const input = label.querySelector('input[type=file]');
+  label.tabIndex = 0;
+  label.setAttribute('role', 'button');
+  label.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' && e.key !== ' ') return;
+    e.preventDefault();
+    input.click();
+  });
+}
+
+// The batch's drop zone opens the file picker on Enter or Space.
+$('drop').addEventListener('keydown', (e) => {
+  if (e.target !== $('drop') || (e.key !== 'Enter' && e.key !== ' ')) return;
+  e.preventDefault();
+  $('pick-files').click();
+});
 
 function dropZone(zone, onFiles) {
   zone.addEventListener('dragover', (e) => {

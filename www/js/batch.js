@@ -1,9 +1,22 @@
 // The batch: a queue of files classified one at a time by the worker, and
 // the results table (sortable, filterable, transcript on click). Only File
 // handles and small reports are kept, so a batch of thousands of files does
-// not hold their bytes.
+// not hold their bytes. Each finished row is kept in the browser
+// (storage.js): a reload shows the table again, and re-dropping a folder
+// after an interrupted batch skips the files already done.
 import { t } from './i18n.js';
 import { el, formatSeconds, errorText } from './ui.js';
+import { RESULTS, readAll, putAll, clearStore } from './storage.js';
+
+// Below this confidence (per cent) an answer is marked "check" until the user sets their own.
+const DEFAULT_THRESHOLD_PERCENT = 30;
+const THRESHOLD_KEY = 'creative-filter.threshold';
+
+// One scale everywhere: the classifier's probability of a segment, in per cent.
+const percent = (p) => `${(p * 100).toFixed(1)} %`;
+
+// Finished rows are final; the others need the File, which a reload loses.
+const FINAL = ['ok', 'no-speech', 'failed'];
 
 export class Batch {
   constructor(cf, view) {
@@ -13,30 +26,94 @@ export class Batch {
     this.running = false;
     this.sortKey = null;
     this.sortDir = 1;
+    // Unique across visits without reading the stored rows first.
+    this.nextSeq = Date.now() * 1000;
+    this.restored = this.restore();
     view.filter.addEventListener('input', () => this.render());
+    view.threshold.value = localStorage.getItem(THRESHOLD_KEY) ?? DEFAULT_THRESHOLD_PERCENT;
+    view.threshold.addEventListener('input', () => {
+      localStorage.setItem(THRESHOLD_KEY, view.threshold.value);
+      this.render();
+    });
     view.segmentFilter.addEventListener('change', () => this.render());
     for (const th of view.headers.querySelectorAll('th[data-sort]')) {
-      th.addEventListener('click', () => {
+      const sort = () => {
         this.sortDir = this.sortKey === th.dataset.sort ? -this.sortDir : 1;
         this.sortKey = th.dataset.sort;
         for (const other of view.headers.querySelectorAll('th')) other.removeAttribute('aria-sort');
         th.setAttribute('aria-sort', this.sortDir > 0 ? 'ascending' : 'descending');
         this.render();
+      };
+      // Sortable headers are reachable and operable from the keyboard.
+      th.tabIndex = 0;
+      th.addEventListener('click', sort);
+      th.addEventListener('keydown', (e) => {
+        if (e.key !== 'Enter' && e.key !== ' ') return;
+        e.preventDefault();
+        sort();
       });
     }
   }
 
-  add(files) {
+  /** The rows kept from earlier visits, before any added now. */
+  async restore() {
+    let records = [];
+    try {
+      records = (await readAll(RESULTS)).map(([, r]) => r);
+    } catch (e) {
+      this.view.onStorageProblem(e);
+    }
+    const items = records.filter((r) => FINAL.includes(r.status)).map((r) => this.item({ ...r, file: null }));
+    this.items = [...items, ...this.items];
+    this.render();
+    this.view.onChange(this.items.length);
+    return items.length;
+  }
+
+  item(fields) {
+    const item = { seq: this.nextSeq++, status: 'queued', report: null, ms: 0, ...fields };
+    item.row = el('tr', { className: item.status });
+    item.row.addEventListener('click', () => this.toggleDetail(item));
+    this.paint(item);
+    return item;
+  }
+
+  /**
+   * Queues files. A file already classified (same path, size and date) is
+   * skipped unless `again`, and returned, so the caller can offer to
+   * classify it again; a failed or re-run file takes its old row's place.
+   */
+  add(files, { again = false } = {}) {
+    const skipped = [];
     for (const file of files) {
-      const item = { file, name: file.webkitRelativePath || file.name, status: 'queued', report: null, ms: 0 };
-      item.row = el('tr', { className: 'queued' });
-      item.row.addEventListener('click', () => this.toggleDetail(item));
-      this.items.push(item);
-      this.paint(item);
+      const name = file.webkitRelativePath || file.name;
+      const old = this.items.find((i) => i.name === name && i.size === file.size && i.lastModified === file.lastModified && FINAL.includes(i.status));
+      if (old && old.status !== 'failed' && !again) {
+        skipped.push(file);
+        continue;
+      }
+      const item = this.item({ file, name, size: file.size, lastModified: file.lastModified, ...(old ? { seq: old.seq } : {}) });
+      if (old) {
+        this.items[this.items.indexOf(old)] = item;
+        old.detail?.remove();
+      } else {
+        this.items.push(item);
+      }
     }
     this.render();
     this.view.onChange(this.items.length);
     if (!this.running) this.run();
+    return skipped;
+  }
+
+  /** Keeps a finished row in the browser, in place of the one it replaced. */
+  async keep(item) {
+    const { seq, name, size, lastModified, status, report, ms, code } = item;
+    try {
+      await putAll(RESULTS, [[null, { seq, name, size, lastModified, status, report, ms, code }]]);
+    } catch (e) {
+      this.view.onStorageProblem(e);
+    }
   }
 
   async run() {
@@ -65,6 +142,8 @@ export class Batch {
       item.file = null; // let the browser release it
       doneHere++;
       this.paint(item);
+      await this.keep(item);
+      this.view.onChange(this.items.length);
     }
     for (const item of this.items) {
       if (item.status === 'queued') {
@@ -82,11 +161,27 @@ export class Batch {
     this.cancelled = true;
   }
 
-  clear() {
+  /** Empties the table, here and in the browser's storage. */
+  async clear() {
     this.cancel();
+    try {
+      await clearStore(RESULTS);
+    } catch (e) {
+      this.view.onStorageProblem(e);
+    }
     this.items = this.items.filter((i) => i.status === 'working');
     this.render();
     this.view.onChange(this.items.length);
+  }
+
+  /** Answers less confident than this (0–1) are marked "check"; the user sets it, the browser keeps it. */
+  threshold() {
+    return Number(this.view.threshold.value) / 100;
+  }
+
+  /** Finished rows, for the page's storage line. */
+  finished() {
+    return this.items.filter((i) => FINAL.includes(i.status)).length;
   }
 
   /** Reports in table order, failed and cancelled files included. */
@@ -123,17 +218,18 @@ export class Batch {
   /** Fills one item's row from its state. */
   paint(item) {
     const r = item.report || {};
-    const top = (r.top || []).map((s) => `${s.segment_id} ${(s.confidence * 100).toFixed(0)}%`).join(' · ');
+    const top = (r.top || []).map((s) => [s.segment_id, s.segment_name, percent(s.confidence)].filter((x) => x != null && x !== '').join(' ')).join(' · ');
     const segment = r.segment_id != null ? `${r.segment_id} ${r.segment_name}` : '';
     // Short, in the user's language; the full reason is in the row's detail.
     const reason = item.code && t(`code-${item.code}`) !== `code-${item.code}` ? t(`code-${item.code}`) : r.error;
-    const status = item.status === 'failed' ? `${t('failed')}: ${reason}` : item.status === 'no-speech' ? t('noSpeechNote') : t(item.status);
-    item.row.className = item.status;
+    const low = item.status === 'ok' && r.confidence < this.threshold();
+    const status = item.status === 'failed' ? `${t('failed')}: ${reason}` : item.status === 'no-speech' ? t('noSpeechNote') : low ? t('lowConfidence') : t(item.status);
+    item.row.className = low ? 'ok low' : item.status;
     item.row.replaceChildren(
       el('td', {}, r.id ?? stem(item.name)),
       el('td', { title: item.name }, item.name),
       el('td', {}, segment),
-      el('td', { className: 'num' }, r.confidence != null ? r.confidence.toFixed(3) : ''),
+      el('td', { className: 'num' }, r.confidence != null ? percent(r.confidence) : ''),
       el('td', { className: 'muted' }, top),
       el('td', { title: branchTops(r) }, r.modality ? `${t(r.modality)}${r.cached ? ` · ${t('cached')}` : ''}` : ''),
       el('td', { className: 'num' }, item.ms ? (item.ms / 1000).toFixed(1) : ''),

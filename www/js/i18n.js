@@ -12,7 +12,13 @@ const STRINGS = {
     enginePoolFailed: 'один поток: пул потоков не запустился', webgpuYes: 'WebGPU обнаружен', webgpuNo: 'WebGPU недоступен', webgpuLater: 'ядра WebGPU появятся позже',
     drop: 'Перетащите сюда файлы или папки с роликами', pickFiles: 'Выбрать файлы', pickFolder: 'Выбрать папку',
     example: 'Классифицировать пример', cancel: 'Отменить', exportCsv: 'Скачать CSV', exportXlsx: 'Скачать XLSX', clear: 'Очистить',
-    filter: 'Фильтр…', allSegments: 'Все сегменты', eta: 'осталось ≈', done: 'готово', of: 'из',
+    keptRows: 'Сохранено в этом браузере строк: {n}', storageUse: 'занято {mb} МБ вместе с моделями', forgetKept: 'Забыть сохранённые расшифровки',
+    confirmClear: 'Удалить из таблицы и из браузера все результаты (строк: {n})? Это нельзя отменить.',
+    confirmForget: 'Забыть расшифровки и эмбеддинги, сохранённые в браузере? Результаты в таблице останутся, но повторная классификация тех же файлов займёт полное время.',
+    skipped: 'Файлы, уже классифицированные ранее, пропущены (файлов: {n}).', classifyAgain: 'Классифицировать заново',
+    errStorage: 'Браузер не сохранил результаты (они останутся до перезагрузки)',
+    filter: 'Фильтр…', filterSegment: 'Сегмент', threshold: 'Проверять ниже', lowConfidence: 'проверить: низкая уверенность',
+    confidenceMeans: 'Уверенность — вероятность выбранного сегмента по оценке классификатора (0–100 %); в «Топ-3» — три самых вероятных сегмента на той же шкале.', allSegments: 'Все сегменты', eta: 'осталось ≈', done: 'готово', of: 'из',
     colId: 'ID', colFile: 'Файл', colSegment: 'Сегмент', colConfidence: 'Уверенность', colTop: 'Топ-3', colModality: 'Источник', colTranscript: 'Расшифровка', colTime: 'Время, с', colStatus: 'Статус',
     queued: 'в очереди', working: 'обработка…', ok: 'готово', failed: 'ошибка', cancelled: 'отменено', noSpeech: 'нет речи',
     speech: 'речь', 'no-speech': 'нет речи', cached: 'кэш', vision: 'видео', fused: 'речь + видео', speechSays: 'речь', videoSays: 'видео',
@@ -63,7 +69,13 @@ const STRINGS = {
     enginePoolFailed: 'one thread: the thread pool did not start', webgpuYes: 'WebGPU detected', webgpuNo: 'WebGPU not available', webgpuLater: 'WebGPU kernels come later',
     drop: 'Drop creatives or whole folders here', pickFiles: 'Choose files', pickFolder: 'Choose a folder',
     example: 'Classify the example', cancel: 'Cancel', exportCsv: 'Download CSV', exportXlsx: 'Download XLSX', clear: 'Clear',
-    filter: 'Filter…', allSegments: 'All segments', eta: 'about', done: 'done', of: 'of',
+    keptRows: 'Rows kept in this browser: {n}', storageUse: '{mb} MB in use with the models', forgetKept: 'Forget the kept transcripts',
+    confirmClear: 'Remove all results ({n} rows) from the table and from this browser? This cannot be undone.',
+    confirmForget: 'Forget the transcripts and embeddings kept in this browser? The table stays, but classifying the same files again will take the full time.',
+    skipped: 'Files classified before were skipped ({n}).', classifyAgain: 'Classify them again',
+    errStorage: 'The browser did not keep the results (they last until a reload)',
+    filter: 'Filter…', filterSegment: 'Segment', threshold: 'Check below', lowConfidence: 'check: low confidence',
+    confidenceMeans: 'Confidence is the classifier\'s probability of the chosen segment (0–100 %); Top 3 shows the three most likely segments on the same scale.', allSegments: 'All segments', eta: 'about', done: 'done', of: 'of',
     colId: 'ID', colFile: 'File', colSegment: 'Segment', colConfidence: 'Confidence', colTop: 'Top 3', colModality: 'Source', colTranscript: 'Transcript', colTime: 'Time, s', colStatus: 'Status',
     queued: 'queued', working: 'working…', ok: 'done', failed: 'failed', cancelled: 'cancelled', noSpeech: 'no speech',
     speech: 'speech', 'no-speech': 'no speech', cached: 'cached', vision: 'video', fused: 'speech + video', speechSays: 'speech', videoSays: 'video',
@@ -121,4 +133,6 @@ export function applyStatic(root = document) {
   document.documentElement.lang = lang;
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
 }

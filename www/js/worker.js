@@ -6,6 +6,7 @@
 // workers, relaxed SIMD) where the page is cross-origin isolated and the
 // browser has relaxed SIMD, else a portable one (SIMD128, one thread).
 import { decodePictures, readFrames } from './media.js';
+import { FEATURES, readAll, putAll, clearStore } from './storage.js';
 
 let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest;
 
@@ -184,6 +185,32 @@ async function instantiate(name, threaded, why = null) {
   return { module: threaded ? 'threaded' : 'portable', why, threads: threadCount(), kernel: kernelPath() };
 }
 
+// ---------- what the core learnt, kept across visits (storage.js) ----------
+
+// Transcripts and embeddings of earlier visits, back in the core's cache.
+async function restoreFeatures() {
+  try {
+    const entries = await readAll(FEATURES);
+    for (const [key, value] of entries) session.restoreCacheEntry(key, value);
+    return entries.length;
+  } catch (e) {
+    console.warn(`the stored transcripts could not be read: ${(e && e.message) || e}`);
+    return 0;
+  }
+}
+
+// What the core added since the last call, written before the answer goes
+// out, so a reload right after it still finds it. Storage that refuses
+// (quota) costs the next visit time, never this answer.
+async function keepNewFeatures() {
+  const entries = session.takeNewCacheEntries();
+  try {
+    await putAll(FEATURES, entries);
+  } catch (e) {
+    progress({ storageProblem: `${(e && e.message) || e}` });
+  }
+}
+
 // ---------- the batch's read-ahead ----------
 
 let reader = null;
@@ -247,6 +274,7 @@ const methods = {
     for (const [k, entry] of Object.entries(entries)) loaded[k] = await modelFile(entry, cache);
     const downloaded = performance.now();
     session = new Session(manifestBytes, loaded.whisper.bytes, loaded.whisperTokenizer.bytes, loaded.e5.bytes, loaded.e5Tokenizer.bytes);
+    const kept = await restoreFeatures();
     const visionProblem = await loadVision(manifest, cache).catch((e) => `${(e && e.message) || e}`);
     return {
       vision: session.vision(),
@@ -258,6 +286,7 @@ const methods = {
       segments: session.segments(),
       webgpu: await webgpuInfo(),
       engine,
+      kept,
     };
   },
 
@@ -353,7 +382,10 @@ const methods = {
   loadHead: ({ bytes }) => (session.loadHead(bytes), classifierState()),
   clearHead: () => (session.clearHead(), classifierState()),
   headFile: () => session.headFile(),
-  clearCache: () => session.clearCache(),
+  async clearCache() {
+    session.clearCache();
+    await clearStore(FEATURES);
+  },
   planTable: ({ name, bytes, mediaNames }) => planTable(name, bytes, mediaNames),
   planTraining: ({ name, bytes, mediaNames }) => session.planTraining(name, bytes, mediaNames),
   trainTextsFile: ({ name, bytes }) => session.trainTextsFile(name, bytes, TRAINING_FOLDS, embedProgress),
@@ -370,8 +402,12 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
   const hash = contentHash(bytes);
   let pcm = null;
   let why = '';
+  // Cut short is the file's state, whichever decoder then reads it.
+  let incomplete = false;
   try {
-    pcm = await decodeWithWebCodecs(demux(name, bytes));
+    const track = demux(name, bytes);
+    incomplete = track.incomplete;
+    pcm = await decodeWithWebCodecs(track);
   } catch (e) {
     rethrowTrap(e);
     // The demuxer's own error repeats the decoder's; the browser's is news.
@@ -389,7 +425,7 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
     }
   }
   const decodeMs = performance.now() - started;
-  return session.classifyDecoded(name, hash, pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec, decodeMs, bytes, frames);
+  return session.classifyDecoded(name, hash, pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec, incomplete, decodeMs, bytes, frames);
 }
 
 async function decodeWithWebCodecs(track) {
@@ -548,6 +584,7 @@ self.onmessage = async ({ data }) => {
     if (!methods[method]) throw { code: 'internal', message: `no method ${method}` };
     if (method !== 'init' && !session) throw { code: 'model', message: 'the models are not loaded yet' };
     const result = await methods[method](args || {});
+    if (session && !isTrap(null)) await keepNewFeatures();
     // A trap caught on the way (and answered by another decoder) still
     // means a new worker for the next file.
     post({ call, result, fatal: isTrap(null) });
