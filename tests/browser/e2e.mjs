@@ -225,11 +225,13 @@ await check('keyboard only: a file picked, classified, exported and the table so
     }
     throw new Error(`Tab never reached ${what}`);
   };
+  // Listening first: the browser's picker is intercepted only once someone listens.
+  const chooser = page.waitForEvent('filechooser', { timeout: 60_000 });
   // From the page's first control, as after loading it.
   await page.focus('#lang');
   await tabTo(() => document.activeElement === document.getElementById('pick-files').closest('label'), '"choose files"');
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
-  await chooser.setFiles(file);
+  await page.keyboard.press('Enter');
+  await (await chooser).setFiles(file);
   await page.waitForFunction((n) => window.creativeFilter.batch.items.length > n && !window.creativeFilter.batch.running, before, { timeout: 10 * 60_000, polling: 250 });
   const row = await page.evaluate(() => (({ name, status, report }) => ({ name, status, report }))(window.creativeFilter.batch.items.at(-1)));
   assert.equal(row.name, 'keyboard.wav');
@@ -243,6 +245,27 @@ await check('keyboard only: a file picked, classified, exported and the table so
 });
 
 await page.screenshot({ path: join(OUT, 'batch.png'), fullPage: true });
+
+await check('a phone (390 px) scrolls only the tables sideways, never the page; a wide screen (1920 px) uses its width', async () => {
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  try {
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const tab of ['batch', 'table', 'train', 'segments', 'dashboard', 'batch']) {
+      await page.click(`[data-tab="${tab}"]`);
+      await page.waitForTimeout(200); // the dashboard draws on activation
+      assert.ok((await overflow()) <= 0, `the ${tab} tab is ${await overflow()} px wider than the phone`);
+      const nav = await page.locator('nav').boundingBox();
+      assert.ok(nav.x + nav.width <= 390, 'the tabs stay on screen');
+    }
+    await page.screenshot({ path: join(OUT, 'phone.png') });
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    const body = await page.locator('body').boundingBox();
+    assert.ok(body.width > 1600, `the page uses the width: ${body.width} px`);
+    await page.screenshot({ path: join(OUT, 'wide.png') });
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+});
 
 await check('the ID-table flow fills the users table, every row kept', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cf-table-'));
