@@ -72,7 +72,7 @@ await check('filters: years, media type and segments give the CLI figures', asyn
   await page.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
 });
 
-await check('a legend toggle hides its series and shows it again', async () => {
+await check('a legend toggle hides its series and shows it again, by mouse or keyboard', async () => {
   const legend = page.locator('[data-chart=segments_by_month] .legend-item').first();
   const key = await legend.getAttribute('data-series');
   const bars = () => page.locator(`[data-chart=segments_by_month] .bar[data-series="${key}"]`).count();
@@ -82,6 +82,13 @@ await check('a legend toggle hides its series and shows it again', async () => {
   assert.equal(await page.locator(`[data-chart=segments_by_month] .legend-item[data-series="${key}"]`).getAttribute('data-hidden'), 'true');
   await redraw(page, () => page.locator(`[data-chart=segments_by_month] .legend-item[data-series="${key}"]`).click());
   assert.ok((await bars()) > 0, 'shown again');
+  // From the keyboard: the entry takes the focus, Enter toggles it, and the focus stays on it.
+  await page.locator(`[data-chart=segments_by_month] .legend-item[data-series="${key}"]`).focus();
+  await redraw(page, () => page.keyboard.press('Enter'));
+  assert.equal(await bars(), 0, 'hidden with Enter');
+  await page.waitForFunction((k) => document.activeElement && document.activeElement.dataset.series === k, key, { timeout: 5000 }); // the focus stayed on the entry
+  await redraw(page, () => page.keyboard.press(' '));
+  assert.ok((await bars()) > 0, 'shown again with Space');
 });
 
 await check('the aggregated CSV export adds up to the total shown', async () => {

@@ -267,6 +267,24 @@ await check('a phone (390 px) scrolls only the tables sideways, never the page; 
   }
 });
 
+await check('switching the language redraws every status line, in one language at a time', async () => {
+  // The page's own words (data such as segment names and file names left out).
+  const words = () => page.evaluate(() => [
+    ...['models', 'engine', 'vision-line', 'progress-text', 'storage-text', 'classifier-mode'].map((id) => document.getElementById(id).textContent),
+    document.querySelector('#filter-segment option').textContent,
+    ...[...document.querySelectorAll('nav button, #results th, .toolbar button, .toolbar label, #drop, #storage button')].map((e) => e.textContent),
+  ].join(' | '));
+  await page.click('#lang');
+  try {
+    const english = await words();
+    assert.doesNotMatch(english, /[А-Яа-яЁё]/, english);
+  } finally {
+    await page.click('#lang');
+  }
+  const russian = await words();
+  assert.doesNotMatch(russian, /Models|ready|threads|segments|Classify|Clear|Download|done| of /, russian);
+});
+
 await check('the ID-table flow fills the users table, every row kept', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cf-table-'));
   const table = join(dir, 'ids.csv');

@@ -32,12 +32,19 @@ function toast(message, action) {
   toast.timer = setTimeout(() => (box.hidden = true), 8000);
 }
 
+// Everything drawn from a state is drawn again in the new language.
 $('lang').addEventListener('click', () => {
   toggleLanguage();
-  renderSegments();
+  if (shown.ready) showReady(shown.ready);
+  if (shown.classifier) applyClassifier(shown.classifier);
+  if (shown.ready) showVision(...shown.vision);
   batch.render();
+  if (!batch.running && batch.items.length) batch.progress(0, 0);
+  showStorage();
   dashboard.render();
 });
+// The last state each status line showed.
+const shown = { ready: null, classifier: null, vision: [null, undefined] };
 
 for (const tab of document.querySelectorAll('[role=tab]')) {
   tab.addEventListener('click', () => {
@@ -78,6 +85,14 @@ cf.addEventListener('progress', ({ detail }) => {
 });
 
 cf.addEventListener('ready', ({ detail }) => {
+  showReady(detail);
+  document.body.dataset.ready = 'true';
+  applyClassifier(detail);
+  showVision(detail.vision, detail.visionProblem);
+});
+
+function showReady(detail) {
+  shown.ready = detail;
   const gpu = detail.webgpu;
   const gpuText = gpu.available
     ? `${t('webgpuYes')}${gpu.fallback ? ' (fallback adapter)' : ''}${gpu.vendor ? `: ${gpu.vendor}` : ''} — ${t('webgpuLater')}`
@@ -93,10 +108,7 @@ cf.addEventListener('ready', ({ detail }) => {
   $('engine').textContent = `${t('engineCpu')}, ${threadsText} · ${gpuText}`;
   $('engine').dataset.threads = engine.threads;
   $('engine').dataset.module = engine.module;
-  document.body.dataset.ready = 'true';
-  applyClassifier(detail);
-  showVision(detail.vision, detail.visionProblem);
-});
+}
 
 cf.ready.catch((e) => {
   $('models').replaceChildren(el('span', { className: 'error' }, `${t('errModels')}: ${errorText(e)}`));
@@ -400,6 +412,7 @@ $('dict-reset').addEventListener('click', async () => {
 });
 
 function applyClassifier({ segments: list, classifier, vision }) {
+  shown.classifier = { segments: list, classifier };
   segments = list;
   if (vision !== undefined) showVision(vision);
   $('classifier-mode').textContent = classifier === 'trained' ? t('trained') : t('zeroShot');
@@ -417,6 +430,7 @@ function renderSegments() {
 // ---------- the vision branch ----------
 
 function showVision(vision, problem) {
+  shown.vision = [vision, problem];
   const text = vision
     ? `${t('visionOn')}: ${vision.id} · ${vision.frames} × ${vision.image_size} px · ${vision.mode === 'trained' ? t('trained') : t('zeroShot')}${vision.warning ? ` (${vision.warning})` : ''}`
     : problem ? `${t('visionOff')} (${problem})` : t('visionOff');

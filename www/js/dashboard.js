@@ -102,14 +102,18 @@ export class SpendDashboardView {
     charts.addEventListener('click', (e) => {
       const legend = e.target.closest('.legend-item');
       if (legend) {
-        const key = legend.dataset.series;
-        if (this.hidden.has(key)) this.hidden.delete(key);
-        else this.hidden.add(key);
-        this.render();
+        this.toggleSeries(legend);
         return;
       }
       const button = e.target.closest('button[data-export]');
       if (button) this.exportChart(button.closest('figure'), button.dataset.export);
+    });
+    // Legend entries are buttons for the keyboard too (see drawCharts).
+    charts.addEventListener('keydown', (e) => {
+      const legend = e.target.closest('.legend-item');
+      if (!legend || (e.key !== 'Enter' && e.key !== ' ')) return;
+      e.preventDefault();
+      this.toggleSeries(legend, { refocus: true });
     });
     charts.addEventListener('mousemove', (e) => {
       const bar = e.target.closest('[data-tip]');
@@ -120,6 +124,16 @@ export class SpendDashboardView {
       this.tooltip.style.top = `${e.pageY + 14}px`;
     });
     charts.addEventListener('mouseleave', () => (this.tooltip.hidden = true));
+  }
+
+  /** Hides or shows a legend entry's series; from the keyboard, the focus stays on the entry. */
+  async toggleSeries(legend, { refocus = false } = {}) {
+    const key = legend.dataset.series;
+    const chart = legend.closest('figure').dataset.chart;
+    if (this.hidden.has(key)) this.hidden.delete(key);
+    else this.hidden.add(key);
+    await this.render();
+    if (refocus) $('dash-charts').querySelector(`[data-chart="${chart}"] .legend-item[data-series="${CSS.escape(key)}"]`)?.focus();
   }
 
   async addLabels(file, source) {
@@ -298,6 +312,12 @@ export class SpendDashboardView {
       for (const title of [...svg.querySelectorAll('.bar > title, .legend-item > title')]) {
         title.parentNode.dataset.tip = title.textContent;
         title.remove();
+      }
+      for (const item of svg.querySelectorAll('.legend-item')) {
+        item.setAttribute('tabindex', '0');
+        item.setAttribute('role', 'button');
+        item.setAttribute('aria-pressed', String(item.dataset.hidden !== 'true'));
+        item.setAttribute('aria-label', item.dataset.tip || item.textContent);
       }
       svg.removeAttribute('width');
       svg.removeAttribute('height');
