@@ -283,7 +283,7 @@ export class Batch {
 const branchTops = (r) =>
   [['speechSays', r.speech_segment], ['videoSays', r.vision_segment]]
     .filter(([, top]) => top)
-    .map(([key, top]) => `${t(key)}: ${top.segment_id} ${top.segment_name} ${(top.confidence * 100).toFixed(0)}%`)
+    .map(([key, top]) => `${t(key)}: ${top.segment_id} ${top.segment_name} ${percent(top.confidence)}`)
     .join(' · ');
 
 const detailText = (r) => [r.transcript || r.error || r.note || '', branchTops(r)].filter(Boolean).join(' — ');
