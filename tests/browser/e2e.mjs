@@ -267,6 +267,21 @@ await check('a phone (390 px) scrolls only the tables sideways, never the page; 
   }
 });
 
+await check('an accessibility audit (axe-core, WCAG 2.1 A and AA) finds nothing serious on any tab', async () => {
+  // Evaluated, not injected as a script tag: the page's CSP allows no inline script.
+  await page.evaluate(readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8'));
+  const found = [];
+  for (const tab of ['batch', 'table', 'train', 'segments', 'dashboard', 'batch']) {
+    await page.click(`[data-tab="${tab}"]`);
+    await page.waitForFunction(() => document.body.dataset.dashboard !== 'loading' && (document.body.dataset.dashboardBusy || '0') === '0', null, { timeout: 60_000 });
+    const { violations } = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+    for (const v of violations) {
+      if (['serious', 'critical'].includes(v.impact)) found.push(`${tab}: ${v.id} (${v.impact}) at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+    }
+  }
+  assert.deepEqual(found, []);
+});
+
 await check('switching the language redraws every status line, in one language at a time', async () => {
   // The page's own words (data such as segment names and file names left out).
   const words = () => page.evaluate(() => [

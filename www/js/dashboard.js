@@ -313,6 +313,8 @@ export class SpendDashboardView {
         title.parentNode.dataset.tip = title.textContent;
         title.remove();
       }
+      // On the page the chart holds buttons (its legend): a group, not a picture as in the exported file.
+      svg.setAttribute('role', 'group');
       for (const item of svg.querySelectorAll('.legend-item')) {
         item.setAttribute('tabindex', '0');
         item.setAttribute('role', 'button');
