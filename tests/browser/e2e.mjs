@@ -322,6 +322,11 @@ await check('the ID-table flow fills the users table, every row kept', async () 
   assert.match(lines[3], /no media file/i, 'a row without media says why');
   const voiceId = String(reports[0].segment_id);
   assert.ok(lines[1].includes(voiceId), `voice row carries segment ${voiceId}: ${lines[1]}`);
+  // The same rows on the page, with their answers and reasons.
+  const shown = await page.locator('#table-rows tbody tr').allTextContents();
+  assert.equal(shown.length, 3, shown.join(' | '));
+  assert.ok(shown[0].startsWith('voice') && shown[0].includes(voiceId), shown[0]);
+  assert.match(shown[2], /^999999.*no media file/i);
 });
 
 await check('training on labelled texts: report, confusion matrix, head file', async () => {

@@ -4,7 +4,7 @@
 // textContent, never as HTML.
 import { CreativeFilter, missingFeatures } from './api.js';
 import { t, toggleLanguage, applyStatic } from './i18n.js';
-import { filesFromDrop, el, download, formatSeconds, errorText } from './ui.js';
+import { filesFromDrop, el, download, formatSeconds, errorText, percent } from './ui.js';
 import { Batch } from './batch.js';
 import { SpendDashboardView } from './dashboard.js';
 import { storageUse } from './storage.js';
@@ -209,31 +209,47 @@ dropZone($('table-drop'), (files) => {
   tableChosen();
 });
 
+// Each row of the user's table as it is answered: the creative it names
+// (classified once however many rows name it), or why it has none.
 $('table-run').addEventListener('click', async () => {
   const { table, media } = tableInputs;
   const box = $('table-progress');
+  const rowsBody = $('table-rows').tBodies[0];
+  let cancelled = false;
+  $('table-cancel').hidden = false;
+  $('table-cancel').onclick = () => (cancelled = true);
   $('table-run').disabled = true;
   $('table-done').hidden = true;
+  rowsBody.replaceChildren();
+  $('table-rows').hidden = false;
   try {
     const bytes = new Uint8Array(await table.arrayBuffer());
     const plan = await cf.call('planTable', { name: table.name, bytes, mediaNames: media.map((f) => f.name) });
+    const creatives = new Set(plan.filter((r) => r.media != null).map((r) => r.media)).size;
     const byMedia = new Map();
     const reports = [];
-    let done = 0;
+    const started = performance.now();
     for (const [k, row] of plan.entries()) {
-      showProgress(box, done++, plan.length, t('working'));
+      const perCreative = byMedia.size ? (performance.now() - started) / byMedia.size : 0;
+      const eta = perCreative ? ` · ${t('eta')} ${formatSeconds(perCreative * (creatives - byMedia.size))}` : '';
+      showProgress(box, k, plan.length, t('working'), eta);
+      let report;
       if (row.media == null) {
-        reports.push({ id: row.id, error: row.problem });
-        continue;
+        report = { id: row.id, error: row.problem };
+      } else if (cancelled && !byMedia.has(row.media)) {
+        report = { id: row.id, error: t('cancelled') };
+      } else {
+        if (!byMedia.has(row.media)) {
+          // The next creative to classify is read and decoded meanwhile.
+          const next = plan.slice(k + 1).find((r) => r.media != null && r.media !== row.media && !byMedia.has(r.media));
+          byMedia.set(row.media, await cf.classify(media[row.media], next && media[next.media]).catch((e) => ({ id: row.id, error: errorText(e) })));
+        }
+        report = byMedia.get(row.media);
       }
-      if (!byMedia.has(row.media)) {
-        // The next creative to classify is read and decoded meanwhile.
-        const next = plan.slice(k + 1).find((r) => r.media != null && r.media !== row.media && !byMedia.has(r.media));
-        byMedia.set(row.media, await cf.classify(media[row.media], next && media[next.media]).catch((e) => ({ id: row.id, error: errorText(e) })));
-      }
-      reports.push(byMedia.get(row.media));
+      reports.push(report);
+      rowsBody.append(tableRow(row, report, row.media != null ? media[row.media].name : ''));
     }
-    showProgress(box, plan.length, plan.length, t('done'));
+    showProgress(box, plan.length, plan.length, cancelled ? t('cancelled') : t('done'));
     const files = await cf.call('answerTable', { name: table.name, bytes, reports });
     const stem = table.name.replace(/\.[^.]+$/, '');
     $('table-xlsx').onclick = () => download(files.xlsx, `${stem}_segments.xlsx`);
@@ -245,8 +261,20 @@ $('table-run').addEventListener('click', async () => {
     toast(errorText(e));
   } finally {
     $('table-run').disabled = false;
+    $('table-cancel').hidden = true;
   }
 });
+
+// One row of the ID-table flow's results: the table's ID, the file, the answer or the reason.
+function tableRow(row, r, file) {
+  const failed = r.segment_id == null;
+  return el('tr', { className: failed ? 'failed' : 'ok' },
+    el('td', {}, String(row.id)),
+    el('td', {}, file),
+    el('td', {}, failed ? '' : `${r.segment_id} ${r.segment_name}`),
+    el('td', { className: 'num' }, r.confidence != null ? percent(r.confidence) : ''),
+    el('td', {}, failed ? r.error || r.note || t('noSpeechNote') : t('ok')));
+}
 
 // ---------- training ----------
 
@@ -463,11 +491,11 @@ $('vision-forget').addEventListener('click', async () => showVision((await cf.ca
 
 // ---------- helpers ----------
 
-function showProgress(box, done, total, label) {
+function showProgress(box, done, total, label, suffix = '') {
   box.hidden = false;
   box.querySelector('progress').max = Math.max(total, 1);
   box.querySelector('progress').value = done;
-  box.querySelector('span').textContent = `${label} ${done} ${t('of')} ${total}`;
+  box.querySelector('span').textContent = `${label} ${done} ${t('of')} ${total}${suffix}`;
 }
 
 // File pickers are labels around hidden inputs (styled as buttons): made

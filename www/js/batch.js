@@ -5,15 +5,12 @@
 // (storage.js): a reload shows the table again, and re-dropping a folder
 // after an interrupted batch skips the files already done.
 import { t } from './i18n.js';
-import { el, formatSeconds, errorText } from './ui.js';
+import { el, formatSeconds, errorText, percent } from './ui.js';
 import { RESULTS, readAll, putAll, clearStore } from './storage.js';
 
 // Below this confidence (per cent) an answer is marked "check" until the user sets their own.
 const DEFAULT_THRESHOLD_PERCENT = 30;
 const THRESHOLD_KEY = 'creative-filter.threshold';
-
-// One scale everywhere: the classifier's probability of a segment, in per cent.
-const percent = (p) => `${(p * 100).toFixed(1)} %`;
 
 // Finished rows are final; the others need the File, which a reload loses.
 const FINAL = ['ok', 'no-speech', 'failed'];

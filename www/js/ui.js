@@ -45,6 +45,9 @@ export function download(bytes, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+/** One scale everywhere: the classifier's probability of a segment, in per cent. */
+export const percent = (p) => `${(p * 100).toFixed(1)} %`;
+
 export function formatSeconds(ms) {
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(1)} s`;
