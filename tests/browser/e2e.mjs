@@ -354,6 +354,22 @@ await check('training on labelled texts: report, confusion matrix, head file', a
   await page.click('#head-reset');
 });
 
+await check('training with labels that name no dropped file says what did not match', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-train-ids-'));
+  writeFileSync(join(dir, 'train_segments.csv'), 'Advertisement ID,Segment_num\n4242,12\n4343,15\n');
+  const folder = join(dir, 'creatives');
+  mkdirSync(folder);
+  writeFileSync(join(folder, 'voice.wav'), readFileSync(join(MEDIA, 'voice.wav')));
+  await page.click('[data-tab="train"]');
+  await page.setInputFiles('#train-labels', join(dir, 'train_segments.csv'));
+  await page.setInputFiles('#train-media', folder);
+  await page.click('#train-run');
+  await page.waitForFunction(() => !document.getElementById('toast').hidden && /4242|4343/.test(document.getElementById('toast').textContent), null, { timeout: 60_000 });
+  const text = await page.textContent('#toast');
+  assert.match(text, /строк без ролика — 2, файлов в папке — 1|2 rows without one, 1 files/, text);
+  await page.click('[data-tab="batch"]');
+});
+
 await check('no request left the origin', async () => {
   const foreign = session.requests.filter((u) => !u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:'));
   assert.deepEqual(foreign, []);

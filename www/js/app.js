@@ -319,6 +319,11 @@ $('train-run').addEventListener('click', async () => {
     } else {
       const bytes = new Uint8Array(await labels.arrayBuffer());
       const plan = await cf.call('planTraining', { name: labels.name, bytes, mediaNames: media.map((f) => f.name) });
+      if (!plan.rows.length) {
+        // Say what did not match, not only that nothing can be learnt.
+        const first = plan.problems[0] ? ` ${t('forExample')}: ${plan.problems[0]}` : '';
+        throw { message: `${t('noRowMatched').replace('{n}', plan.problems.length).replace('{m}', media.length)}${first}` };
+      }
       const creatives = [];
       const setAside = [...plan.problems];
       for (const [i, row] of plan.rows.entries()) {
