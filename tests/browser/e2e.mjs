@@ -310,6 +310,7 @@ await check('the ID-table flow fills the users table, every row kept', async () 
   await page.click('[data-tab="table"]');
   await page.setInputFiles('#table-file', table);
   await page.setInputFiles('#table-media', folder);
+  assert.match(await page.textContent('#table-chosen'), /· 2 файла$/, 'the count in its plural form');
   await page.click('#table-run');
   await page.waitForSelector('#table-done:not([hidden])', { timeout: 10 * 60_000 });
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#table-csv')]);

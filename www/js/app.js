@@ -3,7 +3,7 @@
 // files in and renders results. Every user-supplied string is rendered with
 // textContent, never as HTML.
 import { CreativeFilter, missingFeatures } from './api.js';
-import { t, toggleLanguage, applyStatic } from './i18n.js';
+import { t, count, toggleLanguage, applyStatic } from './i18n.js';
 import { filesFromDrop, el, download, formatSeconds, errorText, percent } from './ui.js';
 import { Batch } from './batch.js';
 import { SpendDashboardView } from './dashboard.js';
@@ -190,7 +190,7 @@ $('export-xlsx').addEventListener('click', () => exportResults('xlsx'));
 const tableInputs = { table: null, media: [] };
 function tableChosen() {
   const { table, media } = tableInputs;
-  $('table-chosen').textContent = [table && table.name, media.length ? `${media.length} ${t('files')}` : ''].filter(Boolean).join(' · ');
+  $('table-chosen').textContent = [table && table.name, media.length ? count(media.length, 'files') : ''].filter(Boolean).join(' · ');
   $('table-run').disabled = !(table && media.length);
 }
 $('table-file').addEventListener('change', (e) => {
@@ -281,7 +281,7 @@ function tableRow(row, r, file) {
 const trainInputs = { labels: null, media: [], texts: null };
 function trainChosen() {
   const { labels, media, texts } = trainInputs;
-  $('train-chosen').textContent = [labels && labels.name, media.length ? `${media.length} ${t('files')}` : '', texts && texts.name].filter(Boolean).join(' · ');
+  $('train-chosen').textContent = [labels && labels.name, media.length ? count(media.length, 'files') : '', texts && texts.name].filter(Boolean).join(' · ');
   $('train-run').disabled = !(texts || (labels && media.length));
 }
 $('train-labels').addEventListener('change', (e) => {

@@ -39,7 +39,7 @@ const STRINGS = {
     errNoWebCodecs: 'Нет WebCodecs: часть форматов (Opus) не будет декодироваться.', errOom: 'Не хватило памяти: файл пропущен, обработка продолжается.',
     errCrashed: 'Внутренняя ошибка при обработке файла; модуль перезапущен.', errModels: 'Модели не загрузились',
     report: 'Отчёт (кросс-валидация)', confusion: 'Матрица ошибок', trainedOn: 'Обучено на примерах:', unused: 'Не использовано строк:',
-    files: 'файлов', rowsDecided: 'строк с сегментом', transcribing: 'Расшифровка роликов', embedding: 'Векторизация текстов',
+    files: { one: 'файл', few: 'файла', many: 'файлов', other: 'файла' }, rowsDecided: 'строк с сегментом', transcribing: 'Расшифровка роликов', embedding: 'Векторизация текстов',
     segmentsWord: 'сегментов', description: 'Описание',
     noSpeechNote: 'нет речи — по звуку не классифицировать',
     'code-too-large': 'файл больше 1 ГБ: его прочтёт программа командной строки (creative-filter classify)', 'code-empty': 'пустой файл', 'code-not-media': 'не медиафайл или формат не распознан', 'code-decode': 'не удалось декодировать',
@@ -97,7 +97,7 @@ const STRINGS = {
     errNoWebCodecs: 'No WebCodecs: some formats (Opus) cannot be decoded.', errOom: 'Out of memory: the file was skipped, the batch goes on.',
     errCrashed: 'Internal error on this file; the module was restarted.', errModels: 'The models did not load',
     report: 'Report (cross-validation)', confusion: 'Confusion matrix', trainedOn: 'Trained on examples:', unused: 'Rows not used:',
-    files: 'files', rowsDecided: 'rows with a segment', transcribing: 'Transcribing creatives', embedding: 'Embedding texts',
+    files: { one: 'file', other: 'files' }, rowsDecided: 'rows with a segment', transcribing: 'Transcribing creatives', embedding: 'Embedding texts',
     segmentsWord: 'segments', description: 'Description',
     noSpeechNote: 'no speech — cannot be classified from its sound',
     'code-too-large': 'larger than 1 GB: the command-line tool (creative-filter classify) reads it', 'code-empty': 'empty file', 'code-not-media': 'not a media file, or an unknown format', 'code-decode': 'could not be decoded',
@@ -123,6 +123,12 @@ let lang = (localStorage.getItem('cf-lang') || 'ru') === 'en' ? 'en' : 'ru';
 
 export const t = (key) => STRINGS[lang][key] ?? key;
 export const language = () => lang;
+
+/** `n` and the word for it in the page's language, in the plural form `n` takes (1 файл, 2 файла, 5 файлов). */
+export function count(n, key) {
+  const forms = STRINGS[lang][key];
+  return `${n.toLocaleString(lang)} ${forms[new Intl.PluralRules(lang).select(n)] ?? forms.other}`;
+}
 
 export function toggleLanguage() {
   lang = lang === 'ru' ? 'en' : 'ru';
