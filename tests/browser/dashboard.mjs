@@ -72,6 +72,22 @@ await check('filters: years, media type and segments give the CLI figures', asyn
   await page.screenshot({ path: join(OUT, 'dashboard.png'), fullPage: true });
 });
 
+await check('long filter lists: a search box narrows them, the chosen values show as chips that remove themselves', async () => {
+  const chips = page.locator('label:has(#dash-segments) .chip');
+  assert.deepEqual((await chips.allTextContents()).length, 3, 'the three segments chosen above');
+  const search = page.locator('label:has(#dash-brands) input[type=search]');
+  await search.fill('бета');
+  const shown = await page.evaluate(() => [...document.getElementById('dash-brands').options].filter((o) => !o.hidden).map((o) => o.textContent));
+  assert.ok(shown.length > 0 && shown.every((n) => n.toLowerCase().includes('бета')), shown.join(', '));
+  await redraw(page, () => page.selectOption('#dash-brands', [shown[0]]));
+  const brandChips = page.locator('label:has(#dash-brands) .chip');
+  assert.deepEqual(await brandChips.allTextContents(), [`${shown[0]} ×`]);
+  await redraw(page, () => brandChips.first().click());
+  assert.equal(await brandChips.count(), 0);
+  assert.deepEqual(await page.evaluate(() => [...document.getElementById('dash-brands').selectedOptions].length), 0, 'the chip took its value out of the filter');
+  await search.fill('');
+});
+
 await check('a legend toggle hides its series and shows it again, by mouse or keyboard', async () => {
   const legend = page.locator('[data-chart=segments_by_month] .legend-item').first();
   const key = await legend.getAttribute('data-series');

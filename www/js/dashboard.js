@@ -57,6 +57,44 @@ function fillSelect(select, items, { all } = {}) {
     o.selected = keep.has(value);
     return o;
   }));
+  if (select.multiple) showChosen(select);
+}
+
+// Lists of many choices (brands, advertisers) get a search box above them
+// and show what is chosen as chips below, each a button that removes it:
+// the selection stays visible however the list is scrolled. The <select>
+// stays the one source of truth (and what the keyboard and tests drive).
+const SEARCH_FROM = 8;
+
+function enhanceMultiSelect(select) {
+  const label = select.closest('label');
+  const search = el('input', { type: 'search', className: 'filter-search' });
+  search.hidden = true;
+  search.addEventListener('input', () => {
+    const needle = search.value.trim().toLowerCase();
+    for (const o of select.options) o.hidden = needle !== '' && !o.textContent.toLowerCase().includes(needle);
+  });
+  const chips = el('div', { className: 'chips' });
+  chips.addEventListener('click', (e) => {
+    const chip = e.target.closest('button[data-value]');
+    if (!chip) return;
+    for (const o of select.options) if (o.value === chip.dataset.value) o.selected = false;
+    select.dispatchEvent(new Event('change'));
+  });
+  select.before(search);
+  label.append(chips);
+  select.addEventListener('change', () => showChosen(select));
+  select.enhanced = { search, chips };
+}
+
+function showChosen(select) {
+  const { search, chips } = select.enhanced || {};
+  if (!chips) return;
+  search.hidden = select.options.length < SEARCH_FROM;
+  search.placeholder = t('dashSearch');
+  search.setAttribute('aria-label', `${t('dashSearch')}: ${select.closest('label').firstElementChild.textContent}`);
+  chips.replaceChildren(...[...select.selectedOptions].map((o) =>
+    el('button', { type: 'button', className: 'chip', 'data-value': o.value, 'aria-label': `${t('dashRemove')}: ${o.textContent}` }, `${o.textContent} ×`)));
 }
 
 export class SpendDashboardView {
@@ -91,8 +129,12 @@ export class SpendDashboardView {
     for (const id of ['dash-years', 'dash-from', 'dash-to', 'dash-segments', 'dash-advertisers', 'dash-brands', 'dash-media', 'dash-brand']) {
       $(id).addEventListener('change', () => this.readFilters());
     }
+    for (const id of ['dash-years', 'dash-segments', 'dash-advertisers', 'dash-brands', 'dash-media']) enhanceMultiSelect($(id));
     $('dash-reset').addEventListener('click', () => {
-      for (const s of $('dash-filters').querySelectorAll('select')) for (const o of s.options) o.selected = false;
+      for (const s of $('dash-filters').querySelectorAll('select')) {
+        for (const o of s.options) o.selected = false;
+        showChosen(s);
+      }
       this.hidden.clear();
       this.readFilters();
     });
