@@ -194,7 +194,8 @@ await check('sorting and filtering the table', async () => {
   await page.click('#results th[data-sort="confidence"]');
   const first = await page.locator('#results tbody tr:not(.detail) td:nth-child(4)').first().textContent();
   const best = Math.max(...reports.filter((r) => r.confidence != null).map((r) => r.confidence));
-  assert.equal(first, `${(best * 100).toFixed(1)} %`, 'descending confidence puts the most confident first');
+  const ru = (x) => x.toLocaleString('ru-RU', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  assert.equal(first, `${ru(best * 100)} %`, 'descending confidence puts the most confident first (in per cent, as Russian writes it)');
   // Below the threshold the user sets, an answer says "check"; the threshold is kept.
   await page.fill('#threshold', String(Math.ceil(best * 100) + 1));
   assert.equal(await page.locator('#results tbody tr.low').count(), reports.filter((r) => r.status === 'ok').length, 'every answer is below it');

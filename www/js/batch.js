@@ -5,7 +5,7 @@
 // (storage.js): a reload shows the table again, and re-dropping a folder
 // after an interrupted batch skips the files already done.
 import { t } from './i18n.js';
-import { el, formatSeconds, errorText, percent } from './ui.js';
+import { el, formatSeconds, errorText, percent, number } from './ui.js';
 import { RESULTS, readAll, putAll, clearStore } from './storage.js';
 
 // Below this confidence (per cent) an answer is marked "check" until the user sets their own.
@@ -229,7 +229,7 @@ export class Batch {
       el('td', { className: 'num' }, r.confidence != null ? percent(r.confidence) : ''),
       el('td', { className: 'muted' }, top),
       el('td', { title: branchTops(r) }, r.modality ? `${t(r.modality)}${r.cached ? ` · ${t('cached')}` : ''}` : ''),
-      el('td', { className: 'num' }, item.ms ? (item.ms / 1000).toFixed(1) : ''),
+      el('td', { className: 'num' }, item.ms ? number(item.ms / 1000, 1) : ''),
       el('td', {}, status),
     );
     if (item.detail) item.detail.firstChild.textContent = detailText(r);

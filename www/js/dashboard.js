@@ -2,7 +2,7 @@
 // Rust core draws (SVG), with tooltips, legend toggles and exports. The work
 // happens in dashboard-worker.js; this file only renders its answers.
 import { t, language } from './i18n.js';
-import { el, download, errorText } from './ui.js';
+import { el, download, errorText, percent, number } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,7 +43,6 @@ function money(kopecks, short = false) {
   return `${new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(rub)} ₽`;
 }
 
-const percent = (x) => `${(x * 100).toFixed(1)} %`;
 
 /** The selected values of a <select multiple>, or the one value of a plain one. */
 function selected(select) {
@@ -242,7 +241,7 @@ export class SpendDashboardView {
   progress({ rows, bytes, total }) {
     const box = $('dash-progress');
     box.querySelector('progress').value = total ? bytes / total : 0;
-    box.querySelector('span').textContent = `${rows.toLocaleString()} ${t('dashRows')}`;
+    box.querySelector('span').textContent = `${number(rows)} ${t('dashRows')}`;
   }
 
   /** After labels change: the report and the filter options (segments present) are redone. */
@@ -259,8 +258,8 @@ export class SpendDashboardView {
     const c = r.creatives;
     $('dash-source').textContent = [
       r.source,
-      `${r.rows.toLocaleString()} ${t('dashRows')} → ${r.lines.toLocaleString()} ${t('dashLines')}`,
-      `${r.summed_rows.toLocaleString()} ${t('dashSummed')}`,
+      `${number(r.rows)} ${t('dashRows')} → ${number(r.lines)} ${t('dashLines')}`,
+      `${number(r.summed_rows)} ${t('dashSummed')}`,
       `${t('dashCreatives')}: ${c.known} ${t('dashKnown')}, ${c.predicted} ${t('dashPredicted')}, ${c.unclassified} ${t('dashUnclassified')}`,
     ].join(' · ');
     const problems = [
@@ -334,8 +333,8 @@ export class SpendDashboardView {
   drawKpis(k) {
     const cards = {
       total: [t('dashTotal'), money(k.total), k.total],
-      creatives: [t('dashCreatives'), k.creatives.toLocaleString(), k.creatives],
-      advertisers: [t('dashAdvertisers'), k.advertisers.toLocaleString(), k.advertisers],
+      creatives: [t('dashCreatives'), number(k.creatives), k.creatives],
+      advertisers: [t('dashAdvertisers'), number(k.advertisers), k.advertisers],
       classified: [t('dashClassified'), percent(k.classified_share), k.classified_share],
     };
     const split = `${t('dashKnown')}: ${money(k.split.known, true)} · ${t('dashPredicted')}: ${money(k.split.predicted, true)} · ${t('dashUnclassified')}: ${money(k.split.unclassified, true)}`;

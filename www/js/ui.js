@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the page's parts. Text always goes in as
 // text nodes: file names, transcripts and table cells cannot inject HTML.
-import { t } from './i18n.js';
+import { t, language } from './i18n.js';
 
 /** An element with properties and children (strings become text nodes). */
 export function el(tag, props = {}, ...children) {
@@ -45,8 +45,11 @@ export function download(bytes, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-/** One scale everywhere: the classifier's probability of a segment, in per cent. */
-export const percent = (p) => `${(p * 100).toFixed(1)} %`;
+/** A number as the page's language writes it (6 000 and 12,3 in Russian). */
+export const number = (n, digits = 0) => n.toLocaleString(language() === 'en' ? 'en-US' : 'ru-RU', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+/** A share (0–1) in per cent; confidences too: one scale everywhere. */
+export const percent = (p) => `${number(p * 100, 1)} %`;
 
 export function formatSeconds(ms) {
   const s = ms / 1000;
