@@ -204,6 +204,7 @@ await check('sorting and filtering the table', async () => {
   assert.equal(await page.evaluate(() => localStorage.getItem('creative-filter.threshold')), '0');
   await page.locator('#results tbody tr:not(.detail)').first().click();
   assert.equal(await page.locator('#results tr.detail').count(), 1, 'a click shows the transcript');
+  assert.match(await page.textContent('#results tr.detail'), /\nИсточник: речь.* · Время: декодирование \d/, 'and where the answer came from, with each stage\'s time');
 });
 
 await check('file names are shown as text, not HTML', async () => {

@@ -283,6 +283,14 @@ const branchTops = (r) =>
     .map(([key, top]) => `${t(key)}: ${top.segment_id} ${top.segment_name} ${percent(top.confidence)}`)
     .join(' · ');
 
-const detailText = (r) => [r.transcript || r.error || r.note || '', branchTops(r)].filter(Boolean).join(' — ');
+// Where the answer came from and what each stage took (the CLI's timings).
+const STAGES = ['decode', 'resample', 'mel', 'encoder', 'decoder', 'embed'];
+const sourceText = (r) => (r.modality ? `${t('source')}: ${t(r.modality)}${r.cached ? ` (${t('cachedTranscript')})` : ''}` : '');
+const timingsText = (r) => {
+  const stages = STAGES.filter((k) => r.timings_ms && r.timings_ms[k] > 0);
+  return stages.length ? `${t('timings')}: ${stages.map((k) => `${t(`stage-${k}`)} ${number(r.timings_ms[k])} ${t('ms')}`).join(' · ')}` : '';
+};
+
+const detailText = (r) => [r.transcript || r.error || r.note || '', branchTops(r), [sourceText(r), timingsText(r)].filter(Boolean).join(' · ')].filter(Boolean).join('\n');
 
 const stem = (name) => name.split('/').pop().replace(/\.[^.]*$/, '');
