@@ -4,13 +4,13 @@
 // textContent, never as HTML.
 import { CreativeFilter, missingFeatures } from './api.js';
 import { t, count, toggleLanguage, applyStatic } from './i18n.js';
-import { filesFromDrop, el, download, formatSeconds, errorText, percent } from './ui.js';
+import { $, el, download, formatSeconds, errorText, showProgress, dropZone } from './ui.js';
+import { setUpIdTable } from './id-table.js';
 import { Batch } from './batch.js';
 import { SpendDashboardView } from './dashboard.js';
 import { storageUse } from './storage.js';
 
 const cf = new CreativeFilter();
-const $ = (id) => document.getElementById(id);
 let segments = [];
 
 // ---------- language, tabs, notices ----------
@@ -187,94 +187,7 @@ $('export-xlsx').addEventListener('click', () => exportResults('xlsx'));
 
 // ---------- the ID table flow (predict-table) ----------
 
-const tableInputs = { table: null, media: [] };
-function tableChosen() {
-  const { table, media } = tableInputs;
-  $('table-chosen').textContent = [table && table.name, media.length ? count(media.length, 'files') : ''].filter(Boolean).join(' · ');
-  $('table-run').disabled = !(table && media.length);
-}
-$('table-file').addEventListener('change', (e) => {
-  tableInputs.table = e.target.files[0] || null;
-  tableChosen();
-});
-$('table-media').addEventListener('change', (e) => {
-  tableInputs.media = [...e.target.files];
-  tableChosen();
-});
-dropZone($('table-drop'), (files) => {
-  for (const f of files) {
-    if (/\.(xlsx|xls|ods|csv)$/i.test(f.name) && !tableInputs.table) tableInputs.table = f;
-    else tableInputs.media.push(f);
-  }
-  tableChosen();
-});
-
-// Each row of the user's table as it is answered: the creative it names
-// (classified once however many rows name it), or why it has none.
-$('table-run').addEventListener('click', async () => {
-  const { table, media } = tableInputs;
-  const box = $('table-progress');
-  const rowsBody = $('table-rows').tBodies[0];
-  let cancelled = false;
-  $('table-cancel').hidden = false;
-  $('table-cancel').onclick = () => (cancelled = true);
-  $('table-run').disabled = true;
-  $('table-done').hidden = true;
-  rowsBody.replaceChildren();
-  $('table-rows').hidden = false;
-  try {
-    const bytes = new Uint8Array(await table.arrayBuffer());
-    const plan = await cf.call('planTable', { name: table.name, bytes, mediaNames: media.map((f) => f.name) });
-    const creatives = new Set(plan.filter((r) => r.media != null).map((r) => r.media)).size;
-    const byMedia = new Map();
-    const reports = [];
-    const started = performance.now();
-    for (const [k, row] of plan.entries()) {
-      const perCreative = byMedia.size ? (performance.now() - started) / byMedia.size : 0;
-      const eta = perCreative ? ` · ${t('eta')} ${formatSeconds(perCreative * (creatives - byMedia.size))}` : '';
-      showProgress(box, k, plan.length, t('working'), eta);
-      let report;
-      if (row.media == null) {
-        report = { id: row.id, error: row.problem };
-      } else if (cancelled && !byMedia.has(row.media)) {
-        report = { id: row.id, error: t('cancelled') };
-      } else {
-        if (!byMedia.has(row.media)) {
-          // The next creative to classify is read and decoded meanwhile.
-          const next = plan.slice(k + 1).find((r) => r.media != null && r.media !== row.media && !byMedia.has(r.media));
-          byMedia.set(row.media, await cf.classify(media[row.media], next && media[next.media]).catch((e) => ({ id: row.id, error: errorText(e) })));
-        }
-        report = byMedia.get(row.media);
-      }
-      reports.push(report);
-      rowsBody.append(tableRow(row, report, row.media != null ? media[row.media].name : ''));
-    }
-    showProgress(box, plan.length, plan.length, cancelled ? t('cancelled') : t('done'));
-    const files = await cf.call('answerTable', { name: table.name, bytes, reports });
-    const stem = table.name.replace(/\.[^.]+$/, '');
-    $('table-xlsx').onclick = () => download(files.xlsx, `${stem}_segments.xlsx`);
-    $('table-csv').onclick = () => download(files.csv, `${stem}_segments.csv`);
-    const decided = reports.filter((r) => r.segment_id != null).length;
-    $('table-summary').textContent = `${decided} / ${reports.length} ${t('rowsDecided')}`;
-    $('table-done').hidden = false;
-  } catch (e) {
-    toast(errorText(e));
-  } finally {
-    $('table-run').disabled = false;
-    $('table-cancel').hidden = true;
-  }
-});
-
-// One row of the ID-table flow's results: the table's ID, the file, the answer or the reason.
-function tableRow(row, r, file) {
-  const failed = r.segment_id == null;
-  return el('tr', { className: failed ? 'failed' : 'ok' },
-    el('td', {}, String(row.id)),
-    el('td', {}, file),
-    el('td', {}, failed ? '' : `${r.segment_id} ${r.segment_name}`),
-    el('td', { className: 'num' }, r.confidence != null ? percent(r.confidence) : ''),
-    el('td', {}, failed ? r.error || r.note || t('noSpeechNote') : t('ok')));
-}
+setUpIdTable(cf, toast);
 
 // ---------- training ----------
 
@@ -370,11 +283,11 @@ function renderReport(result) {
     const r = ev.report;
     table.append(el('tr', {}, ...['', 'precision', 'recall', 'f1-score', 'support'].map((h, i) => el('th', { className: i ? 'num' : '' }, h))));
     const num = (v) => el('td', { className: 'num' }, typeof v === 'number' ? v.toFixed(4) : '');
-    const count = (n) => el('td', { className: 'num' }, String(n));
-    for (const c of r.classes) table.append(el('tr', {}, el('td', {}, `${c.label} ${c.name || ''}`), num(c.precision), num(c.recall), num(c.f1), count(c.support)));
-    table.append(el('tr', { className: 'sum' }, el('td', {}, 'accuracy'), num(null), num(null), num(r.accuracy), count(r.n_samples)));
+    const support = (n) => el('td', { className: 'num' }, String(n));
+    for (const c of r.classes) table.append(el('tr', {}, el('td', {}, `${c.label} ${c.name || ''}`), num(c.precision), num(c.recall), num(c.f1), support(c.support)));
+    table.append(el('tr', { className: 'sum' }, el('td', {}, 'accuracy'), num(null), num(null), num(r.accuracy), support(r.n_samples)));
     for (const [name, avg] of [['macro avg', r.macro_avg], ['weighted avg', r.weighted_avg]]) {
-      table.append(el('tr', { className: 'sum' }, el('td', {}, name), num(avg.precision), num(avg.recall), num(avg.f1), count(r.n_samples)));
+      table.append(el('tr', { className: 'sum' }, el('td', {}, name), num(avg.precision), num(avg.recall), num(avg.f1), support(r.n_samples)));
     }
     if (ev.roc_auc.macro_avg != null) table.append(el('tr', { className: 'sum' }, el('td', {}, 'ROC-AUC (OvR, macro)'), num(null), num(null), num(ev.roc_auc.macro_avg), num(null)));
     renderConfusion(ev.confusion);
@@ -496,13 +409,6 @@ $('vision-forget').addEventListener('click', async () => showVision((await cf.ca
 
 // ---------- helpers ----------
 
-function showProgress(box, done, total, label, suffix = '') {
-  box.hidden = false;
-  box.querySelector('progress').max = Math.max(total, 1);
-  box.querySelector('progress').value = done;
-  box.querySelector('span').textContent = `${label} ${done} ${t('of')} ${total}${suffix}`;
-}
-
 // File pickers are labels around hidden inputs (styled as buttons): made
 // reachable and operable from the keyboard like real buttons.
 for (const label of document.querySelectorAll('label.button')) {
@@ -523,18 +429,6 @@ $('drop').addEventListener('keydown', (e) => {
   $('pick-files').click();
 });
 
-function dropZone(zone, onFiles) {
-  zone.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    zone.classList.add('over');
-  });
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', async (e) => {
-    e.preventDefault();
-    zone.classList.remove('over');
-    onFiles(await filesFromDrop(e.dataTransfer));
-  });
-}
 
 // ---------- spend dashboard ----------
 

@@ -2,9 +2,8 @@
 // Rust core draws (SVG), with tooltips, legend toggles and exports. The work
 // happens in dashboard-worker.js; this file only renders its answers.
 import { t, language } from './i18n.js';
-import { el, download, errorText, percent, number } from './ui.js';
+import { $, el, download, errorText, percent, number } from './ui.js';
 
-const $ = (id) => document.getElementById(id);
 
 /** The dashboard worker, called like a function: `await call('view', …)`. */
 function connect(onProgress) {

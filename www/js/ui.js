@@ -2,6 +2,9 @@
 // text nodes: file names, transcripts and table cells cannot inject HTML.
 import { t, language } from './i18n.js';
 
+/** The page's element with this id. */
+export const $ = (id) => document.getElementById(id);
+
 /** An element with properties and children (strings become text nodes). */
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -63,4 +66,26 @@ export function errorText(e) {
   if (!e) return t('failed');
   if (e.code === 'crashed') return /memory/i.test(e.message || '') ? t('errOom') : t('errCrashed');
   return e.message || String(e);
+}
+
+/** Fills a progress box (a <progress> and a <span>): "label done of total". */
+export function showProgress(box, done, total, label, suffix = '') {
+  box.hidden = false;
+  box.querySelector('progress').max = Math.max(total, 1);
+  box.querySelector('progress').value = done;
+  box.querySelector('span').textContent = `${label} ${done} ${t('of')} ${total}${suffix}`;
+}
+
+/** Makes `zone` take dropped files and folders (walked into) for `onFiles`. */
+export function dropZone(zone, onFiles) {
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    onFiles(await filesFromDrop(e.dataTransfer));
+  });
 }
