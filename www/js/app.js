@@ -4,7 +4,7 @@
 // textContent, never as HTML.
 import { CreativeFilter, missingFeatures } from './api.js';
 import { t, count, toggleLanguage, applyStatic } from './i18n.js';
-import { $, el, download, formatSeconds, errorText, showProgress, dropZone } from './ui.js';
+import { $, el, download, formatSeconds, errorText, showProgress, dropZone, number } from './ui.js';
 import { setUpIdTable } from './id-table.js';
 import { Batch } from './batch.js';
 import { SpendDashboardView } from './dashboard.js';
@@ -170,7 +170,7 @@ $('forget-kept').addEventListener('click', async () => {
 // What the browser keeps for this page (models included) and the way to free it.
 async function showStorage() {
   const use = await storageUse();
-  const mb = use ? ` · ${t('storageUse').replace('{mb}', (use.usage / 1e6).toFixed(0))}` : '';
+  const mb = use ? ` · ${t('storageUse').replace('{mb}', number(use.usage / 1e6))}` : '';
   $('storage-text').textContent = `${t('keptRows').replace('{n}', batch.finished())}${mb}`;
 }
 
