@@ -68,6 +68,7 @@ pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_
         return Err(Error::EmptyInput);
     }
     let container = sniff_container(&bytes);
+    super::limits::check_flac_metadata(&bytes)?;
     let incomplete = super::repair::cut_short(&bytes, container);
     let mut edit = None;
     let format: Box<dyn FormatReader> = match container {

@@ -31,6 +31,15 @@ pub const TARGETS: [&str; 6] = ["avi", "flv", "mp4", "matroska", "probe", "audio
 /// container's magic in front, so that every input reaches that demuxer.
 pub fn fuzz_target(target: &str, data: &[u8]) {
     abort_on_own_panics();
+    if target == "audio_front_end" {
+        return fuzz_front_end(data);
+    }
+    read_everything(&with_magic(target, data));
+}
+
+/// A demuxer target's input as the file it stands for: the container's
+/// magic in front (and the RIFF size made to match).
+pub fn with_magic(target: &str, data: &[u8]) -> Vec<u8> {
     let mut bytes = match target {
         "avi" => b"RIFF\0\0\0\0AVI ".to_vec(),
         "flv" => b"FLV\x01\x05\0\0\0\x09".to_vec(),
@@ -38,15 +47,14 @@ pub fn fuzz_target(target: &str, data: &[u8]) {
         "matroska" => vec![0x1A, 0x45, 0xDF, 0xA3],
         // The input as it is: what symphonia's probe recognises (WAV, Ogg, MP3, FLAC, …).
         "probe" => Vec::new(),
-        "audio_front_end" => return fuzz_front_end(data),
-        other => panic!("no fuzz target {other}"),
+        other => panic!("no demuxer fuzz target {other}"),
     };
     bytes.extend_from_slice(data);
     if target == "avi" {
         let size = (bytes.len() - 8) as u32;
         bytes[4..8].copy_from_slice(&size.to_le_bytes());
     }
-    read_everything(&bytes);
+    bytes
 }
 
 /// Audio decode, the WebCodecs hand-over, native frames and the browser's

@@ -36,6 +36,64 @@ pub fn check_channels(channels: usize) -> Result<usize> {
     }
 }
 
+/// How far symphonia's probe looks for a container's marker.
+const PROBE_SEARCH_BYTES: usize = 1 << 20;
+
+/// FLAC metadata that symphonia reads by the lengths it states, allocating
+/// first: a picture's media type, description and data, and each Vorbis
+/// comment. A damaged length (fuzzing found a 4 GB picture in a 113-byte
+/// file) must fail the file, not abort the process, so each must fit in its
+/// block. Checked for the first `fLaC` the probe would find.
+pub fn check_flac_metadata(bytes: &[u8]) -> Result<()> {
+    let head = &bytes[..bytes.len().min(PROBE_SEARCH_BYTES)];
+    let Some(marker) = memchr::memmem::find(head, b"fLaC") else { return Ok(()) };
+    let be32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().unwrap()) as usize);
+    let le32 = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize);
+    let damaged = |what: &str| Error::NotMedia(format!("the FLAC {what} claims more bytes than its metadata block holds: the file is damaged"));
+    let mut at = marker + 4;
+    while let Some(header) = bytes.get(at..at + 4) {
+        let (last, kind) = (header[0] & 0x80 != 0, header[0] & 0x7f);
+        let end = (at + 4 + (usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]))).min(bytes.len());
+        // Each length field read at `field` must leave room for what it announces.
+        let fits = |field: usize, len: usize| field + 4 + len <= end;
+        match kind {
+            6 => {
+                let mut field = at + 8; // after the picture type
+                for what in ["picture's media type", "picture's description"] {
+                    let Some(len) = be32(field) else { break };
+                    if !fits(field, len) {
+                        return Err(damaged(what));
+                    }
+                    field += 4 + len;
+                }
+                let data = field + 16; // width, height, depth, colours
+                if be32(data).is_some_and(|len| !fits(data, len)) {
+                    return Err(damaged("picture"));
+                }
+            }
+            4 => {
+                let vendor = at + 4;
+                let Some(vendor_len) = le32(vendor) else { break };
+                let count_at = vendor + 4 + vendor_len;
+                let mut field = count_at + 4;
+                for _ in 0..le32(count_at).unwrap_or(0) {
+                    let Some(len) = le32(field) else { break };
+                    if !fits(field, len) {
+                        return Err(damaged("comment"));
+                    }
+                    field += 4 + len;
+                }
+            }
+            _ => {}
+        }
+        if last {
+            break;
+        }
+        at = end;
+    }
+    Ok(())
+}
+
 pub(crate) fn budget(field: &str, value: String, limit: String) -> Error {
     Error::OverBudget { field: field.into(), value, limit }
 }
@@ -55,5 +113,58 @@ mod tests {
         assert!(check_channels(0).is_err());
         assert!(check_channels(65).unwrap_err().to_string().contains("channel count"));
         assert_eq!(check_channels(6).unwrap(), 6);
+    }
+
+    /// `fLaC`, a STREAMINFO block, then `last` as the final block.
+    fn flac(last: (u8, Vec<u8>)) -> Vec<u8> {
+        let mut f = b"fLaC".to_vec();
+        f.extend([0, 0, 0, 34]);
+        f.extend([0; 34]);
+        let (kind, body) = last;
+        f.push(0x80 | kind);
+        f.extend(&(body.len() as u32).to_be_bytes()[1..]);
+        f.extend(body);
+        f
+    }
+
+    fn picture(data_len: u32, data: &[u8]) -> Vec<u8> {
+        let mut p = 3u32.to_be_bytes().to_vec(); // front cover
+        for s in ["image/png", "cover"] {
+            p.extend((s.len() as u32).to_be_bytes());
+            p.extend(s.as_bytes());
+        }
+        p.extend([0; 16]);
+        p.extend(data_len.to_be_bytes());
+        p.extend(data);
+        p
+    }
+
+    fn comments(lens: &[u32]) -> Vec<u8> {
+        let mut c = 6u32.to_le_bytes().to_vec();
+        c.extend(b"vendor");
+        c.extend((lens.len() as u32).to_le_bytes());
+        for &len in lens {
+            c.extend(len.to_le_bytes());
+            c.extend(std::iter::repeat_n(b'a', len.min(8) as usize));
+        }
+        c
+    }
+
+    #[test]
+    fn flac_metadata_must_fit_its_blocks() {
+        check_flac_metadata(&flac((6, picture(4, b"\x89PNG")))).unwrap();
+        check_flac_metadata(&flac((4, comments(&[3, 8])))).unwrap();
+        check_flac_metadata(b"RIFF....WAVEfmt no flac here").unwrap();
+        let e = check_flac_metadata(&flac((6, picture(0xF000_0000, b"\x89PNG")))).unwrap_err().to_string();
+        assert!(e.contains("FLAC picture claims more bytes"), "{e}");
+        let mut long_type = picture(4, b"\x89PNG");
+        long_type[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(check_flac_metadata(&flac((6, long_type))).unwrap_err().to_string().contains("media type"));
+        let e = check_flac_metadata(&flac((4, comments(&[3, 0xF000_0000])))).unwrap_err().to_string();
+        assert!(e.contains("FLAC comment"), "{e}");
+        // Junk before the marker, as the probe skips it.
+        let mut junk = b"\xff\xd8\xffRI".to_vec();
+        junk.extend(flac((6, picture(0xF000_0000, b""))));
+        assert!(check_flac_metadata(&junk).is_err());
     }
 }

@@ -166,21 +166,49 @@ pub(super) fn mp4_tables_fit(bytes: &[u8]) -> Result<()> {
                 }
             }
             for (name, table, p) in boxes(bytes, spayload..stbl.end) {
-                // (where the count is, bytes per entry) after version and flags
-                let (count_at, entry) = match &name {
-                    b"stts" | b"ctts" => (p + 4, 8),
-                    b"stsc" => (p + 4, 12),
-                    b"stco" | b"stss" => (p + 4, 4),
-                    b"co64" => (p + 4, 8),
-                    // A constant sample size has no per-sample entries.
-                    b"stsz" if be32(p + 4) != 0 => continue,
-                    b"stsz" => (p + 8, 4),
-                    _ => continue,
-                };
+                let Some((count_at, entry)) = counted_table(bytes, &name, p) else { continue };
                 let room = table.end.saturating_sub(count_at + 4) as u64;
                 if be32(count_at).saturating_mul(entry) > room {
                     return Err(damaged(&name));
                 }
+            }
+        }
+    }
+    stray_sample_tables_fit(bytes)
+}
+
+/// Where a sample table box (payload at `p`) keeps its entry count, after
+/// version and flags, and the bytes of one entry; None for other boxes and
+/// for an `stsz` of constant sample size (no per-sample entries).
+fn counted_table(bytes: &[u8], name: &[u8; 4], p: usize) -> Option<(usize, u64)> {
+    match name {
+        b"stts" | b"ctts" => Some((p + 4, 8)),
+        b"stsc" => Some((p + 4, 12)),
+        b"stco" | b"stss" => Some((p + 4, 4)),
+        b"co64" => Some((p + 4, 8)),
+        b"stsz" if bytes.get(p + 4..p + 8).is_some_and(|c| c != [0; 4]) => None,
+        b"stsz" => Some((p + 8, 4)),
+        _ => None,
+    }
+}
+
+/// The walk above follows the nesting a file states, but symphonia's reader
+/// also reads a sample table whose parent box claims more bytes than its own
+/// parent holds (fuzzing found an `mdia` of 197 kB in a 1.4 kB `moov`, and a
+/// 20 GB `stsc`). So every `stbl` anywhere in the file is walked as well, and
+/// each of its tables must fit in the bytes the file has after its count.
+fn stray_sample_tables_fit(bytes: &[u8]) -> Result<()> {
+    let be32 = |at: usize| bytes.get(at..at + 4).map_or(0, |b| u32::from_be_bytes(b.try_into().unwrap()) as u64);
+    for name_at in memchr::memmem::find_iter(bytes, b"stbl") {
+        let Some(start) = name_at.checked_sub(4) else { continue };
+        let end = (start as u64).saturating_add(be32(start)).min(bytes.len() as u64) as usize;
+        for (name, _, p) in boxes(bytes, name_at + 4..end) {
+            let Some((count_at, entry)) = counted_table(bytes, &name, p) else { continue };
+            if be32(count_at).saturating_mul(entry) > bytes.len().saturating_sub(count_at + 4) as u64 {
+                return Err(Error::NotMedia(format!(
+                    "the MP4 sample table '{}' claims more entries than the file holds",
+                    String::from_utf8_lossy(&name)
+                )));
             }
         }
     }

@@ -30,3 +30,20 @@ fn every_corpus_input_runs_without_panic_or_hang() {
     }
     println!("{replayed} corpus inputs replayed");
 }
+
+/// Findings whose fix is a check before symphonia allocates: decoding them
+/// natively fails with the check's message (without it, the allocation of
+/// gigabytes can abort the process instead).
+#[test]
+fn allocation_findings_fail_with_a_message_naming_the_damage() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    for (target, file, message) in [
+        ("mp4", "found-stsc-20gb-in-oversized-mdia", "sample table 'stsc' claims more entries"),
+        ("probe", "found-flac-picture-4gb", "FLAC picture's media type claims more bytes"),
+    ] {
+        let data = std::fs::read(root.join(target).join(file)).unwrap();
+        let bytes = creative_filter::media::fuzzing::with_magic(target, &data);
+        let e = creative_filter::media::decode_audio(bytes, None, 30.0).err().unwrap_or_else(|| panic!("{file}: decoded"));
+        assert!(e.to_string().contains(message), "{file}: {e}");
+    }
+}
