@@ -69,6 +69,7 @@ pub(super) fn open_first_audio_track(bytes: Bytes, extension: Option<&str>, max_
     }
     let container = sniff_container(&bytes);
     super::limits::check_flac_metadata(&bytes)?;
+    super::limits::check_wav_format(&bytes)?;
     let incomplete = super::repair::cut_short(&bytes, container);
     let mut edit = None;
     let format: Box<dyn FormatReader> = match container {

@@ -36,6 +36,32 @@ pub fn check_channels(channels: usize) -> Result<usize> {
     }
 }
 
+/// A WAV file's format chunk, checked before symphonia's reader sees it: it
+/// panics on a sample rate of 0 (fuzzing found it) and sizes buffers by the
+/// channel count.
+pub fn check_wav_format(bytes: &[u8]) -> Result<()> {
+    if !(bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WAVE")) {
+        return Ok(());
+    }
+    let mut at = 12;
+    while let Some(header) = bytes.get(at..at + 8) {
+        let size = u32::from_le_bytes(header[4..8].try_into().unwrap()) as usize;
+        if &header[..4] == b"fmt " {
+            let field = |from: usize, len: usize| bytes.get(at + 8 + from..at + 8 + from + len);
+            if let Some(channels) = field(2, 2) {
+                check_channels(u16::from_le_bytes(channels.try_into().unwrap()).into())?;
+            }
+            if let Some(rate) = field(4, 4) {
+                check_sample_rate(u32::from_le_bytes(rate.try_into().unwrap()))?;
+            }
+            return Ok(());
+        }
+        // Chunks are padded to an even size.
+        at = at.saturating_add(8).saturating_add(size).saturating_add(size & 1);
+    }
+    Ok(())
+}
+
 /// How far symphonia's probe looks for a container's marker.
 const PROBE_SEARCH_BYTES: usize = 1 << 20;
 
@@ -148,6 +174,21 @@ mod tests {
             c.extend(std::iter::repeat_n(b'a', len.min(8) as usize));
         }
         c
+    }
+
+    #[test]
+    fn a_wav_format_chunk_is_checked_before_symphonia_reads_it() {
+        let wav = |channels: u16, rate: u32| {
+            let mut w = b"RIFF\0\0\0\0WAVELIST\x04\0\0\0INFOfmt \x10\0\0\0\x01\0".to_vec();
+            w.extend(channels.to_le_bytes());
+            w.extend(rate.to_le_bytes());
+            w.extend([0; 8]);
+            w
+        };
+        check_wav_format(&wav(2, 44_100)).unwrap();
+        assert!(check_wav_format(&wav(1, 0)).unwrap_err().to_string().contains("sample rate"));
+        assert!(check_wav_format(&wav(0, 16_000)).unwrap_err().to_string().contains("channel count"));
+        check_wav_format(b"RIFF\0\0\0\0AVI LIST").unwrap();
     }
 
     #[test]

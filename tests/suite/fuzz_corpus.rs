@@ -40,6 +40,7 @@ fn allocation_findings_fail_with_a_message_naming_the_damage() {
     for (target, file, message) in [
         ("mp4", "found-stsc-20gb-in-oversized-mdia", "sample table 'stsc' claims more entries"),
         ("probe", "found-flac-picture-4gb", "FLAC picture's media type claims more bytes"),
+        ("probe", "found-wav-sample-rate-0", "sample rate"),
     ] {
         let data = std::fs::read(root.join(target).join(file)).unwrap();
         let bytes = creative_filter::media::fuzzing::with_magic(target, &data);
