@@ -80,8 +80,9 @@ pub fn check_flac_metadata(bytes: &[u8]) -> Result<()> {
     while let Some(header) = bytes.get(at..at + 4) {
         let (last, kind) = (header[0] & 0x80 != 0, header[0] & 0x7f);
         let end = (at + 4 + (usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]))).min(bytes.len());
-        // Each length field read at `field` must leave room for what it announces.
-        let fits = |field: usize, len: usize| field + 4 + len <= end;
+        // Each length field read at `field` must leave room for what it
+        // announces (checked sums: a stated 4 GB overflows wasm32's usize).
+        let fits = |field: usize, len: usize| field.checked_add(4).and_then(|f| f.checked_add(len)).is_some_and(|e| e <= end);
         match kind {
             6 => {
                 let mut field = at + 8; // after the picture type
@@ -100,6 +101,9 @@ pub fn check_flac_metadata(bytes: &[u8]) -> Result<()> {
             4 => {
                 let vendor = at + 4;
                 let Some(vendor_len) = le32(vendor) else { break };
+                if !fits(vendor, vendor_len) {
+                    return Err(damaged("vendor string"));
+                }
                 let count_at = vendor + 4 + vendor_len;
                 let mut field = count_at + 4;
                 for _ in 0..le32(count_at).unwrap_or(0) {
