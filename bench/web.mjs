@@ -93,7 +93,7 @@ const total = (r) => Object.values(r.timings_ms).reduce((a, b) => a + b, 0);
 const line = (name, a, b, unit = 'ms') => console.log(`${name.padEnd(28)} ${a.toFixed(0).padStart(9)} ${b.toFixed(0).padStart(9)} ${unit.padEnd(3)} ${(a / b).toFixed(2).padStart(6)}`);
 const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
 console.log(`30-s creative (MP4, H.264 + AAC, ${web[0].duration_s.toFixed(1)} s of audio), median of ${runs} runs`);
-console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), CPU; native: ${cores} threads`);
+console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), CPU, int8 kernel ${engine.kernel}; native: ${cores} threads`);
 console.log(`${'stage'.padEnd(28)} ${'browser'.padStart(9)} ${'native'.padStart(9)} ${''.padEnd(3)} ${'ratio'.padStart(6)}`);
 for (const k of Object.keys(native[0].timings_ms)) line(k, stage(web, k), stage(native, k));
 const part = (reports, k) => median(reports.map((r) => r.encoder_parts_ms[k]));

@@ -114,7 +114,7 @@ pub fn content_hash(bytes: &[u8]) -> String {
 /// `wasm-relaxed-simd` (the fast module) or `wasm-simd128` (the portable one).
 #[wasm_bindgen(js_name = kernelPath)]
 pub fn kernel_path() -> String {
-    crate::kernels::int8::path_name().into()
+    crate::kernels::int8::path_name()
 }
 
 /// Every int8 kernel path this browser runs, against the independent
@@ -122,7 +122,7 @@ pub fn kernel_path() -> String {
 /// the paths checked, or the first difference as an error.
 #[wasm_bindgen(js_name = kernelSelfTest)]
 pub fn kernel_self_test() -> Result<Vec<String>, JsValue> {
-    crate::kernels::int8::self_test().map(|p| p.into_iter().map(String::from).collect()).map_err(|e| fail("internal", e))
+    crate::kernels::int8::self_test().map_err(|e| fail("internal", e))
 }
 
 /// The encoded audio packets of a file whose codec has no decoder in this

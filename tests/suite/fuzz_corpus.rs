@@ -3,6 +3,8 @@
 //! keeps each finding fixed without a fuzzing toolchain. `fuzz/README.md`
 //! says how to fuzz.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -46,5 +48,59 @@ fn allocation_findings_fail_with_a_message_naming_the_damage() {
         let bytes = creative_filter::media::fuzzing::with_magic(target, &data);
         let e = creative_filter::media::decode_audio(bytes, None, 30.0).err().unwrap_or_else(|| panic!("{file}: decoded"));
         assert!(e.to_string().contains(message), "{file}: {e}");
+    }
+}
+
+/// The system allocator, noting the largest single request each thread
+/// makes: on Linux a huge zeroed request can succeed lazily and then fail
+/// the read, so only the request itself shows that a stated size reached
+/// an allocation. (An allocation that fails aborts this test binary.)
+struct LargestRequest;
+
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+}
+
+unsafe impl GlobalAlloc for LargestRequest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: LargestRequest = LargestRequest;
+
+/// Findings where symphonia sized a read by a length stated in the file (a
+/// 2.6 GB MP4 handler name, a Matroska lace of 2^54 bytes): with the
+/// patched symphonia-core (`vendor/symphonia-core`) the buffer grows with
+/// the bytes actually there, so no request is larger than a few times the
+/// file, and the file fails alone.
+#[test]
+fn stated_lengths_never_size_an_allocation() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    for (target, file) in [("mp4", "found-hdlr-2600mb-name"), ("matroska", "found-lacing-size-too-big")] {
+        let data = std::fs::read(root.join(target).join(file)).unwrap();
+        let bytes = creative_filter::media::fuzzing::with_magic(target, &data);
+        LARGEST.with(|l| l.set(0));
+        let result = creative_filter::media::decode_audio(bytes, None, 30.0);
+        let largest = LARGEST.with(|l| l.get());
+        assert!(largest < 64 << 20, "{file}: a request of {largest} bytes ({result:?})", result = result.map(|a| a.audio.samples.len()));
+        println!("{file}: largest request {largest} bytes, {}", result.map_or_else(|e| e.to_string(), |a| format!("{} samples", a.audio.samples.len())));
     }
 }

@@ -131,9 +131,18 @@ pub fn path() -> Path {
     })
 }
 
-/// The name of the path in use, for benchmarks and the page's status line.
-pub fn path_name() -> &'static str {
-    path().name()
+/// The name of the path in use, for benchmarks and the page's status line;
+/// in wasm with relaxed SIMD also how the engine computes its dot product.
+pub fn path_name() -> String {
+    describe(path())
+}
+
+fn describe(p: Path) -> String {
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    if p == Path::WasmRelaxed {
+        return format!("{} ({})", p.name(), wasm::relaxed::dot().name());
+    }
+    p.name().to_string()
 }
 
 /// Whether some int8 path runs here: everywhere (the portable one at worst).
@@ -196,9 +205,10 @@ pub struct Int8Matrix {
     w: Vec<Line>,
     /// Per (group, block): the 16 rows' block scales.
     scales: Vec<f32>,
-    /// Per (group, block): −128 · Σw of each row's block (the AVX-512
-    /// path's correction for its unsigned activations).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// Per (group, block): −128 · Σw of each row's block (the correction
+    /// for unsigned activations: AVX-512 VNNI, and wasm relaxed SIMD where
+    /// the engine's dot product reads them so).
+    #[cfg_attr(not(any(target_arch = "x86_64", target_feature = "relaxed-simd")), allow(dead_code))]
     start: Vec<i32>,
 }
 
@@ -464,10 +474,18 @@ mod tests;
 /// Every path this machine (or browser) runs, checked against the
 /// independent reference: the path names, or the first difference. The
 /// page's browser tests run it in both of the page's modules.
-pub fn self_test() -> Result<Vec<&'static str>, String> {
-    let paths: Vec<Path> = Path::ALL.into_iter().filter(|p| p.supported()).collect();
-    for &p in &paths {
+/// With relaxed SIMD, the form of the dot product this engine computes
+/// exactly is checked, and the 7-bit form that every engine computes.
+pub fn self_test() -> Result<Vec<String>, String> {
+    let mut passed = Vec::new();
+    for p in Path::ALL.into_iter().filter(|p| p.supported()) {
         reference::check_path(p)?;
+        passed.push(describe(p));
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        if p == Path::WasmRelaxed && wasm::relaxed::dot() != wasm::relaxed::Dot::SevenBit {
+            wasm::relaxed::with_seven_bit(|| reference::check_path(p))?;
+            passed.push(format!("{} ({})", p.name(), wasm::relaxed::Dot::SevenBit.name()));
+        }
     }
-    Ok(paths.iter().map(|p| p.name()).collect())
+    Ok(passed)
 }

@@ -61,44 +61,191 @@ macro_rules! blocks {
 
 #[cfg(target_feature = "relaxed-simd")]
 pub(super) mod relaxed {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
+
     use super::*;
 
-    blocks!(tile);
+    /// How this engine computes `i32x4.relaxed_dot_i8x16_i7x16_add` when the
+    /// second operand leaves 0..=127. The proposal lets each engine choose
+    /// (once: the same inputs always give the same result), and the choice
+    /// decides how many instructions a 4-byte dot product costs.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Dot {
+        /// Unsigned second operand, exact (V8 on x86 with AVX-VNNI:
+        /// `vpdpbusd`): the stored activations (q + 128) go in as they are
+        /// and each row starts from −128·Σw, as on AVX-512 VNNI.
+        UnsignedBySigned,
+        /// Signed second operand, exact (`sdot` on ARM, AVX-VNNI-INT8's
+        /// `vpdpbssd`): the signed activations go in as they are.
+        SignedBySigned,
+        /// Only 0..=127 is safe (x86 without VNNI lowers it to `pmaddubsw`,
+        /// whose pair sums saturate): |a| in, a's sign moved to the weights.
+        SevenBit,
+    }
 
-    /// The relaxed dot product's second operand must be 0..=127 (x86
-    /// engines lower it to `pmaddubsw`), so it gets |a| and the weights get
-    /// a's sign: w·sign(a)·|a| = w·a (weights are never −128).
-    #[inline(always)]
-    unsafe fn tile<const TN: usize>(w: &Int8Matrix, a: &Activations, g: usize, t0: usize, y: *mut f32) {
-        let (nb, k, n) = (w.nb, w.k, w.n);
-        let mut acc = [[f32x4_splat(0.0); 4]; TN];
-        for b in 0..nb {
-            let gb = g * nb + b;
-            let mut dot = [[i32x4_splat(0); 4]; TN];
-            for s in 0..STEPS {
-                let wv = load_step(w, gb, s);
-                for (j, d) in dot.iter_mut().enumerate() {
-                    let av = broadcast(a, k, t0 + j, b, s);
-                    let ax = i8x16_abs(av);
-                    let neg = i8x16_lt(av, i8x16_splat(0));
-                    for i in 0..4 {
-                        // (w ^ neg) − neg: w where a ≥ 0, −w where a < 0.
-                        let ws = i8x16_sub(v128_xor(wv[i], neg), neg);
-                        d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(ws, ax, d[i]);
-                    }
-                }
+    impl Dot {
+        pub fn name(self) -> &'static str {
+            match self {
+                Dot::UnsignedBySigned => "u8·i8 dot",
+                Dot::SignedBySigned => "i8·i8 dot",
+                Dot::SevenBit => "7-bit dot",
             }
-            let sp = w.scales.as_ptr().add(gb * LANES);
-            for (j, acc) in acc.iter_mut().enumerate() {
-                let da = *a.scales.get_unchecked((t0 + j) * nb + b);
-                for i in 0..4 {
-                    acc[i] = scale(acc[i], dot[j][i], sp.add(4 * i), da);
+        }
+    }
+
+    /// Set by the self-test to run the 7-bit form, which every engine computes exactly.
+    static SEVEN_BIT: AtomicBool = AtomicBool::new(false);
+
+    /// The form this engine computes exactly (probed once).
+    pub fn dot() -> Dot {
+        static DOT: OnceLock<Dot> = OnceLock::new();
+        if SEVEN_BIT.load(Ordering::Relaxed) {
+            return Dot::SevenBit;
+        }
+        *DOT.get_or_init(probe)
+    }
+
+    /// `f` with the 7-bit form forced (for the self-test).
+    pub fn with_seven_bit<T>(f: impl FnOnce() -> T) -> T {
+        SEVEN_BIT.store(true, Ordering::Relaxed);
+        let r = f();
+        SEVEN_BIT.store(false, Ordering::Relaxed);
+        r
+    }
+
+    /// Runs the instruction on operands outside 0..=127 and compares with
+    /// both exact readings. The operands pass through `black_box` so that
+    /// neither the compiler nor wasm-opt evaluates the instruction at build
+    /// time by its own reading.
+    fn probe() -> Dot {
+        let a: [i8; 16] = [-100, 127, -127, 55, 1, -1, 99, -128, 127, -127, 3, 64, -64, 17, -17, 0];
+        let b: [u8; 16] = [200, 255, 128, 3, 255, 255, 129, 77, 128, 255, 250, 0, 131, 140, 199, 255];
+        let (a, b) = (std::hint::black_box(a), std::hint::black_box(b));
+        let got: [i32; 4] = unsafe {
+            let r = i32x4_relaxed_dot_i8x16_i7x16_add(v128_load(a.as_ptr().cast()), v128_load(b.as_ptr().cast()), i32x4_splat(std::hint::black_box(7)));
+            std::mem::transmute(r)
+        };
+        let exact = |second: fn(u8) -> i32| (0..4).all(|l| got[l] == 7 + (0..4).map(|j| a[4 * l + j] as i32 * second(b[4 * l + j])).sum::<i32>());
+        if exact(|v| v as i32) {
+            Dot::UnsignedBySigned
+        } else if exact(|v| v as i8 as i32) {
+            Dot::SignedBySigned
+        } else {
+            Dot::SevenBit
+        }
+    }
+
+    pub(in super::super) unsafe fn block(w: &Int8Matrix, a: &Activations, groups: std::ops::Range<usize>, toks: std::ops::Range<usize>, y: *mut f32) {
+        match dot() {
+            Dot::UnsignedBySigned => wide::block::<true>(w, a, groups, toks, y),
+            Dot::SignedBySigned => wide::block::<false>(w, a, groups, toks, y),
+            Dot::SevenBit => seven_bit::block(w, a, groups, toks, y),
+        }
+    }
+
+    /// One instruction per 4-byte dot product, where the engine's reading
+    /// of the operand is exact over 8 bits.
+    mod wide {
+        use super::*;
+
+        pub(super) unsafe fn block<const UNSIGNED: bool>(w: &Int8Matrix, a: &Activations, groups: std::ops::Range<usize>, toks: std::ops::Range<usize>, y: *mut f32) {
+            for g in groups {
+                let mut t = toks.start;
+                while t < toks.end {
+                    let tn = (toks.end - t).min(2);
+                    match tn {
+                        2 => tile::<2, UNSIGNED>(w, a, g, t, y),
+                        _ => tile::<1, UNSIGNED>(w, a, g, t, y),
+                    }
+                    t += tn;
                 }
             }
         }
-        let r0 = g * LANES;
-        for (j, acc) in acc.iter().enumerate() {
-            store(acc, y.add((t0 + j) * n + r0), (n - r0).min(LANES));
+
+        #[inline(always)]
+        unsafe fn tile<const TN: usize, const UNSIGNED: bool>(w: &Int8Matrix, a: &Activations, g: usize, t0: usize, y: *mut f32) {
+            let (nb, k, n) = (w.nb, w.k, w.n);
+            let mut acc = [[f32x4_splat(0.0); 4]; TN];
+            for b in 0..nb {
+                let gb = g * nb + b;
+                // Unsigned activations are q + 128: each row starts at −128·Σw.
+                let start = if UNSIGNED {
+                    let sp = w.start.as_ptr().add(gb * LANES).cast::<v128>();
+                    [v128_load(sp), v128_load(sp.add(1)), v128_load(sp.add(2)), v128_load(sp.add(3))]
+                } else {
+                    [i32x4_splat(0); 4]
+                };
+                let mut dot = [start; TN];
+                for s in 0..STEPS {
+                    let wv = load_step(w, gb, s);
+                    for (j, d) in dot.iter_mut().enumerate() {
+                        let av = if UNSIGNED {
+                            v128_load32_splat(a.q.as_ptr().add((t0 + j) * k + b * QK + s * 4).cast())
+                        } else {
+                            broadcast(a, k, t0 + j, b, s)
+                        };
+                        for i in 0..4 {
+                            d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(wv[i], av, d[i]);
+                        }
+                    }
+                }
+                let sp = w.scales.as_ptr().add(gb * LANES);
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    let da = *a.scales.get_unchecked((t0 + j) * nb + b);
+                    for i in 0..4 {
+                        acc[i] = scale(acc[i], dot[j][i], sp.add(4 * i), da);
+                    }
+                }
+            }
+            let r0 = g * LANES;
+            for (j, acc) in acc.iter().enumerate() {
+                store(acc, y.add((t0 + j) * n + r0), (n - r0).min(LANES));
+            }
+        }
+    }
+
+    mod seven_bit {
+        use super::*;
+
+        blocks!(tile);
+
+        /// The relaxed dot product's second operand must be 0..=127 (x86
+        /// engines without VNNI lower it to `pmaddubsw`), so it gets |a|
+        /// and the weights get a's sign: w·sign(a)·|a| = w·a (weights are
+        /// never −128).
+        #[inline(always)]
+        unsafe fn tile<const TN: usize>(w: &Int8Matrix, a: &Activations, g: usize, t0: usize, y: *mut f32) {
+            let (nb, k, n) = (w.nb, w.k, w.n);
+            let mut acc = [[f32x4_splat(0.0); 4]; TN];
+            for b in 0..nb {
+                let gb = g * nb + b;
+                let mut dot = [[i32x4_splat(0); 4]; TN];
+                for s in 0..STEPS {
+                    let wv = load_step(w, gb, s);
+                    for (j, d) in dot.iter_mut().enumerate() {
+                        let av = broadcast(a, k, t0 + j, b, s);
+                        let ax = i8x16_abs(av);
+                        let neg = i8x16_lt(av, i8x16_splat(0));
+                        for i in 0..4 {
+                            // (w ^ neg) − neg: w where a ≥ 0, −w where a < 0.
+                            let ws = i8x16_sub(v128_xor(wv[i], neg), neg);
+                            d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(ws, ax, d[i]);
+                        }
+                    }
+                }
+                let sp = w.scales.as_ptr().add(gb * LANES);
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    let da = *a.scales.get_unchecked((t0 + j) * nb + b);
+                    for i in 0..4 {
+                        acc[i] = scale(acc[i], dot[j][i], sp.add(4 * i), da);
+                    }
+                }
+            }
+            let r0 = g * LANES;
+            for (j, acc) in acc.iter().enumerate() {
+                store(acc, y.add((t0 + j) * n + r0), (n - r0).min(LANES));
+            }
         }
     }
 }
