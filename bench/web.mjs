@@ -64,8 +64,14 @@ if (batch.length) {
   const failed = done.filter((r) => r.status !== 'ok');
   if (failed.length) throw new Error(`the page failed ${failed.length} of the batch: ${failed[0].error}`);
 }
+// The int8 kernels alone, on Whisper-base's shapes: the encoder's MLP
+// ([1500, 512] × [2048, 512]ᵀ) and one decoder step's ([1, 512] × [2048, 512]ᵀ).
+const kernelShapes = [{ m: 1500, n: 2048, k: 512 }, { m: 1, n: 2048, k: 512 }];
+const webKernels = [];
+for (const shape of kernelShapes) webKernels.push(await s.page.evaluate((a) => window.creativeFilter.cf.call('benchInt8', a), { ...shape, runs: 5 }));
 await s.close();
 server.stop();
+const nativeKernels = kernelShapes.map(({ m, n, k }) => JSON.parse(execFileSync(CLI, ['bench', 'kernels', '--m', m, '--n', n, '--k', k, '--runs', 5].map(String), { encoding: 'utf8' })));
 
 // Native: one process per run (model load included, reported apart), peak RSS by GNU time.
 const native = files.map((f) => {
@@ -103,6 +109,10 @@ console.log(`browser wall per file (worker, incl. reading the file): ${median(we
 line('memory peak (wasm heap | RSS)', Math.max(...web.map((r) => r.wasm_memory_mb)), Math.max(...native.map((r) => r.peak_rss_mb)), 'MB');
 console.log(`first visit, cold cache → first result: ${(coldToFirstResult / 1000).toFixed(1)} s (model download, verification and load ${(firstVisitMs / 1000).toFixed(1)} s)`);
 console.log(`same segment: ${web.filter((r, i) => r.segment_id === native[i].segment_id).length}/${runs}; same transcript: ${web.filter((r, i) => r.transcript === native[i].transcript).length}/${runs}`);
+kernelShapes.forEach(({ m, n, k }, i) => {
+  const fastest = nativeKernels[i][0];
+  console.log(`int8 product [${m}, ${k}] × [${n}, ${k}]ᵀ, ms (best of 5): ${webKernels[i].map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}; native ${nativeKernels[i].map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}; page's first / native ${fastest[0]}: ${(webKernels[i][0][1] / fastest[1]).toFixed(2)}`);
+});
 if (batch.length) {
   const perMinute = (ms) => (batch.length * 60_000) / ms;
   console.log(`batch of ${batch.length}: page ${perMinute(webBatchMs).toFixed(1)} files/min (${(webBatchMs / 1000).toFixed(1)} s, models loaded), CLI ${perMinute(cliBatchMs).toFixed(1)} files/min (${(cliBatchMs / 1000).toFixed(1)} s, model load included); page/CLI throughput ${(cliBatchMs / webBatchMs).toFixed(2)}`);

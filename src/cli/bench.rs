@@ -38,6 +38,21 @@ pub enum What {
         #[arg(long, default_value_t = 18)]
         prompts: usize,
     },
+    /// Milliseconds per int8 matrix product on every kernel path this CPU
+    /// runs (random Q8_0 weights; JSON: `[[path, ms], …]`, best of `runs`).
+    Kernels {
+        /// Tokens (rows of the input).
+        #[arg(long, default_value_t = 1500)]
+        m: usize,
+        /// Output features.
+        #[arg(long, default_value_t = 2048)]
+        n: usize,
+        /// Input features (a multiple of 32).
+        #[arg(long, default_value_t = 512)]
+        k: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// Word error rate, time per 30-s window and memory against faster-whisper.
     Asr {
         /// Clip list: `path<TAB>reference text`, paths relative to the list.
@@ -55,6 +70,14 @@ pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Resul
         What::Classify(args) => super::bench_classify::run(args, models, cache),
         What::Dashboard { rows } => dashboard(rows),
         What::Xclip { f32, runs, prompts } => xclip(f32, runs, prompts),
+        What::Kernels { m, n, k, runs } => {
+            if k == 0 || k % 32 != 0 {
+                return Err(creative_filter::Error::Invalid(format!("--k {k}: the input width must be a positive multiple of 32")));
+            }
+            let times = creative_filter::kernels::int8::bench_paths(m, n, k, runs).map_err(creative_filter::Error::Invalid)?;
+            println!("{}", serde_json::json!(times));
+            Ok(0)
+        }
     }
 }
 

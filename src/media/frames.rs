@@ -75,8 +75,10 @@ pub(super) fn is_still(bytes: &[u8]) -> bool {
 pub(super) fn not_video(bytes: &[u8]) -> Error {
     // An audio file the audio decoder recognises has, by definition, no
     // picture; its first megabytes are enough to recognise it.
-    let head = &bytes[..bytes.len().min(4 << 20)];
-    match super::decode::open_first_audio_track(bytes::Bytes::copy_from_slice(head), None, super::MAX_ANALYSED_SECONDS) {
+    // Guarded like every other reader: symphonia's probe can panic on a
+    // damaged header (fuzzing found an ADTS stream that divides by zero).
+    let head = bytes::Bytes::copy_from_slice(&bytes[..bytes.len().min(4 << 20)]);
+    match super::guarded("audio stream", || super::decode::open_first_audio_track(head, None, super::MAX_ANALYSED_SECONDS).map(|_| ())) {
         Ok(_) => Error::NoVideoTrack,
         Err(_) => Error::NotMedia("no video container or still image recognised".into()),
     }

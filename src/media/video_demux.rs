@@ -311,7 +311,60 @@ fn video_only_copy(bytes: &[u8]) -> Result<Vec<u8>> {
     if video_tracks == 0 {
         return Err(Error::NoVideoTrack);
     }
+    let len = copy.len();
+    strip_and_check(&mut copy, 0..len, 0)?;
     Ok(copy)
+}
+
+/// Prepares the copy for re_mp4, which allocates many boxes' contents by
+/// their stated size before reading them (fuzzing found a 3.2 GB `meta`
+/// child): metadata boxes (`udta`, `meta`), which the video does not need,
+/// are renamed `free` so re_mp4 skips them, and every box it will read must
+/// end inside the copy. Children are walked within their parent, as re_mp4
+/// reads them; one may overrun its parent, but not the copy, so no
+/// allocation is larger than the copy itself.
+fn strip_and_check(copy: &mut [u8], range: Range<usize>, depth: usize) -> Result<()> {
+    let mut pos = range.start;
+    while pos + 8 <= range.end && depth < 12 {
+        let size32 = u32::from_be_bytes(copy[pos..pos + 4].try_into().unwrap()) as u64;
+        let name: [u8; 4] = copy[pos + 4..pos + 8].try_into().unwrap();
+        let (size, header): (u64, usize) = match size32 {
+            0 => ((range.end - pos) as u64, 8),
+            1 => match copy.get(pos + 8..pos + 16) {
+                Some(b) => (u64::from_be_bytes(b.try_into().unwrap()), 16),
+                None => return Ok(()),
+            },
+            s => (s, 8),
+        };
+        if size < header as u64 {
+            return Ok(());
+        }
+        if (pos as u64).saturating_add(size) > copy.len() as u64 {
+            return Err(Error::NotMedia(format!(
+                "the MP4 box '{}' claims {size} bytes, more than the file holds: the file is damaged",
+                String::from_utf8_lossy(&name)
+            )));
+        }
+        let end = pos + size as usize;
+        // Where a container's children start, after its own fields.
+        let children = match &name {
+            _ if depth == 0 && &name != b"moov" => None,
+            b"udta" | b"meta" => {
+                copy[pos + 4..pos + 8].copy_from_slice(b"free");
+                None
+            }
+            b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"dinf" | b"edts" | b"mvex" => Some(pos + header),
+            b"stsd" => Some(pos + header + 8),
+            // Visual sample entries: 78 bytes of fields before their boxes.
+            b"avc1" | b"avc3" | b"hev1" | b"hvc1" | b"vp08" | b"vp09" | b"av01" => Some(pos + header + 78),
+            _ => None,
+        };
+        if let Some(start) = children {
+            strip_and_check(copy, start..end, depth + 1)?;
+        }
+        pos = end;
+    }
+    Ok(())
 }
 
 fn demux_mp4(bytes: &[u8]) -> Result<VideoTrack> {

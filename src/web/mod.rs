@@ -125,6 +125,13 @@ pub fn kernel_self_test() -> Result<Vec<String>, JsValue> {
     crate::kernels::int8::self_test().map_err(|e| fail("internal", e))
 }
 
+/// The int8 kernels timed side by side in this module: `[[path, ms], …]`
+/// for one [m, k] × [n, k]ᵀ product (bench/web.mjs).
+#[wasm_bindgen(js_name = benchInt8)]
+pub fn bench_int8(m: usize, n: usize, k: usize, runs: usize) -> Result<JsValue, JsValue> {
+    to_js(&crate::kernels::int8::bench_paths(m, n, k, runs).map_err(|e| fail("internal", e))?)
+}
+
 /// The encoded audio packets of a file whose codec has no decoder in this
 /// module, for the browser's `AudioDecoder`: `{codec, sample_rate, channels,
 /// description, packets: [{timestamp_us, duration_us, data}], truncated,

@@ -8,7 +8,7 @@
 import { decodePictures, readFrames } from './media.js';
 import { FEATURES, readAll, putAll, clearStore } from './storage.js';
 
-let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest;
+let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8;
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
@@ -181,7 +181,7 @@ async function instantiate(name, threaded, why = null) {
   } else {
     wasm = await bindings.default({ module_or_path: url });
   }
-  ({ Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest } = bindings);
+  ({ Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8 } = bindings);
   return { module: threaded ? 'threaded' : 'portable', why, threads: threadCount(), kernel: kernelPath() };
 }
 
@@ -367,6 +367,7 @@ const methods = {
   panicForTest: () => panicForTest(),
   // The int8 kernel paths of this module against their reference (the browser tests).
   kernelSelfTest: () => kernelSelfTest(),
+  benchInt8: ({ m, n, k, runs }) => benchInt8(m, n, k, runs),
   importVision: ({ files }) => importVision(files),
   forgetVision: () => forgetVision(),
   // The base-patch32-sized model with random weights, timed in this worker.

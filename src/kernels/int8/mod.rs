@@ -489,3 +489,31 @@ pub fn self_test() -> Result<Vec<String>, String> {
     }
     Ok(passed)
 }
+
+/// Milliseconds per [m, k] × [n, k]ᵀ product (random Q8_0 weights, the best
+/// of `runs`) on every path this machine or browser runs, and in wasm with
+/// relaxed SIMD also in the 7-bit form: the kernels side by side in one run
+/// (the page's `benchInt8`).
+pub fn bench_paths(m: usize, n: usize, k: usize, runs: usize) -> Result<Vec<(String, f64)>, String> {
+    let (q, x) = reference::case(GgmlDType::Q8_0, n, k, m, 7);
+    let mat = Int8Matrix::from_qtensor(&q).map_err(|e| e.to_string())?.ok_or("not a Q8_0 matrix")?;
+    let time = |p: Path| {
+        let ep = Epilogue::default();
+        (0..runs.max(1))
+            .map(|_| {
+                let t = web_time::Instant::now();
+                std::hint::black_box(mat.matmul_on(p, &x, m, &ep));
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut out = Vec::new();
+    for p in Path::ALL.into_iter().filter(|p| p.supported()) {
+        out.push((describe(p), time(p)));
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        if p == Path::WasmRelaxed && wasm::relaxed::dot() != wasm::relaxed::Dot::SevenBit {
+            out.push((format!("{} ({})", p.name(), wasm::relaxed::Dot::SevenBit.name()), wasm::relaxed::with_seven_bit(|| time(p))));
+        }
+    }
+    Ok(out)
+}
