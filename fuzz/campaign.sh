@@ -8,12 +8,13 @@
 #
 #   fuzz/campaign.sh                         # 30 CPU-minutes per target, 2 at a time
 #   CPU_SECONDS=60 TARGETS="avi mp4" fuzz/campaign.sh
+#   BUILD=0 fuzz/campaign.sh                 # the binaries as last built
 set -euo pipefail
 cd "$(dirname "$0")"
 cpu_seconds=${CPU_SECONDS:-1800}
 jobs=${JOBS:-2}
 read -r -a targets <<<"${TARGETS:-avi flv mp4 matroska probe audio_front_end}"
-cargo +nightly fuzz build -O
+if [ "${BUILD:-1}" != 0 ]; then cargo +nightly fuzz build -O; fi
 bin_dir=target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release
 ticks=$(getconf CLK_TCK)
 
