@@ -138,114 +138,110 @@ pub(super) mod relaxed {
 
     pub(in super::super) unsafe fn block(w: &Int8Matrix, a: &Activations, groups: std::ops::Range<usize>, toks: std::ops::Range<usize>, y: *mut f32) {
         match dot() {
-            Dot::UnsignedBySigned => wide::block::<true>(w, a, groups, toks, y),
-            Dot::SignedBySigned => wide::block::<false>(w, a, groups, toks, y),
-            Dot::SevenBit => seven_bit::block(w, a, groups, toks, y),
+            Dot::UnsignedBySigned => tiles::<UnsignedBySigned>(w, a, groups, toks, y),
+            Dot::SignedBySigned => tiles::<SignedBySigned>(w, a, groups, toks, y),
+            Dot::SevenBit => tiles::<SevenBit>(w, a, groups, toks, y),
         }
     }
 
-    /// One instruction per 4-byte dot product, where the engine's reading
-    /// of the operand is exact over 8 bits.
-    mod wide {
-        use super::*;
-
-        pub(super) unsafe fn block<const UNSIGNED: bool>(w: &Int8Matrix, a: &Activations, groups: std::ops::Range<usize>, toks: std::ops::Range<usize>, y: *mut f32) {
-            for g in groups {
-                let mut t = toks.start;
-                while t < toks.end {
-                    let tn = (toks.end - t).min(2);
-                    match tn {
-                        2 => tile::<2, UNSIGNED>(w, a, g, t, y),
-                        _ => tile::<1, UNSIGNED>(w, a, g, t, y),
-                    }
-                    t += tn;
-                }
-            }
-        }
-
+    /// One form of the block's dot products: what each row starts from and
+    /// one 4-byte step for one token.
+    trait Form {
         #[inline(always)]
-        unsafe fn tile<const TN: usize, const UNSIGNED: bool>(w: &Int8Matrix, a: &Activations, g: usize, t0: usize, y: *mut f32) {
-            let (nb, k, n) = (w.nb, w.k, w.n);
-            let mut acc = [[f32x4_splat(0.0); 4]; TN];
-            for b in 0..nb {
-                let gb = g * nb + b;
-                // Unsigned activations are q + 128: each row starts at −128·Σw.
-                let start = if UNSIGNED {
-                    let sp = w.start.as_ptr().add(gb * LANES).cast::<v128>();
-                    [v128_load(sp), v128_load(sp.add(1)), v128_load(sp.add(2)), v128_load(sp.add(3))]
-                } else {
-                    [i32x4_splat(0); 4]
-                };
-                let mut dot = [start; TN];
-                for s in 0..STEPS {
-                    let wv = load_step(w, gb, s);
-                    for (j, d) in dot.iter_mut().enumerate() {
-                        let av = if UNSIGNED {
-                            v128_load32_splat(a.q.as_ptr().add((t0 + j) * k + b * QK + s * 4).cast())
-                        } else {
-                            broadcast(a, k, t0 + j, b, s)
-                        };
-                        for i in 0..4 {
-                            d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(wv[i], av, d[i]);
-                        }
-                    }
-                }
-                let sp = w.scales.as_ptr().add(gb * LANES);
-                for (j, acc) in acc.iter_mut().enumerate() {
-                    let da = *a.scales.get_unchecked((t0 + j) * nb + b);
-                    for i in 0..4 {
-                        acc[i] = scale(acc[i], dot[j][i], sp.add(4 * i), da);
-                    }
-                }
-            }
-            let r0 = g * LANES;
-            for (j, acc) in acc.iter().enumerate() {
-                store(acc, y.add((t0 + j) * n + r0), (n - r0).min(LANES));
+        unsafe fn start(_: &Int8Matrix, _: usize) -> [v128; 4] {
+            [i32x4_splat(0); 4]
+        }
+        unsafe fn step(wv: &[v128; 4], a: &Activations, k: usize, t: usize, b: usize, s: usize, d: &mut [v128; 4]);
+    }
+
+    /// One instruction per 4-byte dot product: the stored activations
+    /// (q + 128) as they are, each row starting from −128·Σw.
+    struct UnsignedBySigned;
+    impl Form for UnsignedBySigned {
+        #[inline(always)]
+        unsafe fn start(w: &Int8Matrix, gb: usize) -> [v128; 4] {
+            let sp = w.start.as_ptr().add(gb * LANES).cast::<v128>();
+            [v128_load(sp), v128_load(sp.add(1)), v128_load(sp.add(2)), v128_load(sp.add(3))]
+        }
+        #[inline(always)]
+        unsafe fn step(wv: &[v128; 4], a: &Activations, k: usize, t: usize, b: usize, s: usize, d: &mut [v128; 4]) {
+            let av = v128_load32_splat(a.q.as_ptr().add(t * k + b * QK + s * 4).cast());
+            for i in 0..4 {
+                d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(wv[i], av, d[i]);
             }
         }
     }
 
-    mod seven_bit {
-        use super::*;
-
-        blocks!(tile);
-
-        /// The relaxed dot product's second operand must be 0..=127 (x86
-        /// engines without VNNI lower it to `pmaddubsw`), so it gets |a|
-        /// and the weights get a's sign: w·sign(a)·|a| = w·a (weights are
-        /// never −128).
+    /// One instruction per 4-byte dot product on the signed activations.
+    struct SignedBySigned;
+    impl Form for SignedBySigned {
         #[inline(always)]
-        unsafe fn tile<const TN: usize>(w: &Int8Matrix, a: &Activations, g: usize, t0: usize, y: *mut f32) {
-            let (nb, k, n) = (w.nb, w.k, w.n);
-            let mut acc = [[f32x4_splat(0.0); 4]; TN];
-            for b in 0..nb {
-                let gb = g * nb + b;
-                let mut dot = [[i32x4_splat(0); 4]; TN];
-                for s in 0..STEPS {
-                    let wv = load_step(w, gb, s);
-                    for (j, d) in dot.iter_mut().enumerate() {
-                        let av = broadcast(a, k, t0 + j, b, s);
-                        let ax = i8x16_abs(av);
-                        let neg = i8x16_lt(av, i8x16_splat(0));
-                        for i in 0..4 {
-                            // (w ^ neg) − neg: w where a ≥ 0, −w where a < 0.
-                            let ws = i8x16_sub(v128_xor(wv[i], neg), neg);
-                            d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(ws, ax, d[i]);
-                        }
-                    }
+        unsafe fn step(wv: &[v128; 4], a: &Activations, k: usize, t: usize, b: usize, s: usize, d: &mut [v128; 4]) {
+            let av = broadcast(a, k, t, b, s);
+            for i in 0..4 {
+                d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(wv[i], av, d[i]);
+            }
+        }
+    }
+
+    /// The second operand kept in 0..=127 (x86 engines without VNNI lower
+    /// the instruction to `pmaddubsw`): |a| in, and a's sign moved onto the
+    /// weights, w·sign(a)·|a| = w·a (weights are never −128).
+    struct SevenBit;
+    impl Form for SevenBit {
+        #[inline(always)]
+        unsafe fn step(wv: &[v128; 4], a: &Activations, k: usize, t: usize, b: usize, s: usize, d: &mut [v128; 4]) {
+            let av = broadcast(a, k, t, b, s);
+            let ax = i8x16_abs(av);
+            let neg = i8x16_lt(av, i8x16_splat(0));
+            for i in 0..4 {
+                // (w ^ neg) − neg: w where a ≥ 0, −w where a < 0.
+                let ws = i8x16_sub(v128_xor(wv[i], neg), neg);
+                d[i] = i32x4_relaxed_dot_i8x16_i7x16_add(ws, ax, d[i]);
+            }
+        }
+    }
+
+    /// Tiles of up to 2 tokens × 16 rows (8 integer accumulators and 4
+    /// weight vectors in the inner loop, within x86-64's 16 registers).
+    unsafe fn tiles<F: Form>(w: &Int8Matrix, a: &Activations, groups: std::ops::Range<usize>, toks: std::ops::Range<usize>, y: *mut f32) {
+        for g in groups {
+            let mut t = toks.start;
+            while t < toks.end {
+                let tn = (toks.end - t).min(2);
+                match tn {
+                    2 => tile::<2, F>(w, a, g, t, y),
+                    _ => tile::<1, F>(w, a, g, t, y),
                 }
-                let sp = w.scales.as_ptr().add(gb * LANES);
-                for (j, acc) in acc.iter_mut().enumerate() {
-                    let da = *a.scales.get_unchecked((t0 + j) * nb + b);
-                    for i in 0..4 {
-                        acc[i] = scale(acc[i], dot[j][i], sp.add(4 * i), da);
-                    }
+                t += tn;
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn tile<const TN: usize, F: Form>(w: &Int8Matrix, a: &Activations, g: usize, t0: usize, y: *mut f32) {
+        let (nb, k, n) = (w.nb, w.k, w.n);
+        let mut acc = [[f32x4_splat(0.0); 4]; TN];
+        for b in 0..nb {
+            let gb = g * nb + b;
+            let mut dot = [F::start(w, gb); TN];
+            for s in 0..STEPS {
+                let wv = load_step(w, gb, s);
+                for (j, d) in dot.iter_mut().enumerate() {
+                    F::step(&wv, a, k, t0 + j, b, s, d);
                 }
             }
-            let r0 = g * LANES;
-            for (j, acc) in acc.iter().enumerate() {
-                store(acc, y.add((t0 + j) * n + r0), (n - r0).min(LANES));
+            let sp = w.scales.as_ptr().add(gb * LANES);
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let da = *a.scales.get_unchecked((t0 + j) * nb + b);
+                for i in 0..4 {
+                    acc[i] = scale(acc[i], dot[j][i], sp.add(4 * i), da);
+                }
             }
+        }
+        let r0 = g * LANES;
+        for (j, acc) in acc.iter().enumerate() {
+            store(acc, y.add((t0 + j) * n + r0), (n - r0).min(LANES));
         }
     }
 }
