@@ -202,7 +202,7 @@ fn stray_sample_tables_fit(bytes: &[u8]) -> Result<()> {
     for name_at in memchr::memmem::find_iter(bytes, b"stbl") {
         let Some(start) = name_at.checked_sub(4) else { continue };
         let end = (start as u64).saturating_add(be32(start)).min(bytes.len() as u64) as usize;
-        for (name, _, p) in boxes(bytes, name_at + 4..end) {
+        for (name, p) in boxes_to_the_overrun(bytes, name_at + 4..end) {
             let Some((count_at, entry)) = counted_table(bytes, &name, p) else { continue };
             if be32(count_at).saturating_mul(entry) > bytes.len().saturating_sub(count_at + 4) as u64 {
                 return Err(Error::NotMedia(format!(
@@ -213,6 +213,26 @@ fn stray_sample_tables_fit(bytes: &[u8]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The boxes of `bytes[range]` as symphonia reads them: (fourcc, payload
+/// start), including a last one that claims more than the range holds
+/// (fuzzing found a cut file whose `stts` claims 440 MB and 1.8 G entries;
+/// [`boxes`] stops before such a box, symphonia reads it).
+fn boxes_to_the_overrun(bytes: &[u8], range: Range<usize>) -> impl Iterator<Item = ([u8; 4], usize)> + '_ {
+    let mut pos = range.start;
+    let end = range.end.min(bytes.len());
+    std::iter::from_fn(move || {
+        if pos + 8 > end {
+            return None;
+        }
+        let size = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        let name: [u8; 4] = bytes[pos + 4..pos + 8].try_into().unwrap();
+        let payload = pos + 8;
+        // 0 (to the end), 1 (a 64-bit size) and sizes past the range end the walk after this box.
+        pos = if size < 8 || size > end - pos { end } else { pos + size };
+        Some((name, payload))
+    })
 }
 
 /// The first edit of an MP4 audio track: where its media starts (the

@@ -41,6 +41,7 @@ fn allocation_findings_fail_with_a_message_naming_the_damage() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     for (target, file, message) in [
         ("mp4", "found-stsc-20gb-in-oversized-mdia", "sample table 'stsc' claims more entries"),
+        ("mp4", "found-stts-21gb-in-cut-moov", "sample table 'stts' claims more entries"),
         ("probe", "found-flac-picture-4gb", "FLAC picture's media type claims more bytes"),
         ("probe", "found-wav-sample-rate-0", "sample rate"),
     ] {
