@@ -9,6 +9,8 @@
 #   fuzz/campaign.sh                         # 30 CPU-minutes per target, 2 at a time
 #   CPU_SECONDS=60 TARGETS="avi mp4" fuzz/campaign.sh
 #   BUILD=0 fuzz/campaign.sh                 # the binaries as last built
+#   UNIT_TIMEOUT=60 fuzz/campaign.sh         # wall seconds per input before it counts as a hang
+#                                            # (raise it when builds share the CPU)
 set -euo pipefail
 cd "$(dirname "$0")"
 cpu_seconds=${CPU_SECONDS:-1800}
@@ -23,7 +25,7 @@ ticks=$(getconf CLK_TCK)
 run_target() {
   local target=$1
   mkdir -p "target/work/$target" "artifacts/$target" logs
-  "$bin_dir/$target" "target/work/$target" "corpus/$target" -timeout=10 -rss_limit_mb=2048 \
+  "$bin_dir/$target" "target/work/$target" "corpus/$target" -timeout="${UNIT_TIMEOUT:-10}" -rss_limit_mb=2048 \
     -artifact_prefix="artifacts/$target/" -print_final_stats=1 >"logs/$target.log" 2>&1 &
   local pid=$! used=0
   while kill -0 "$pid" 2>/dev/null; do
