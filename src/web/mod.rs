@@ -111,7 +111,8 @@ pub fn content_hash(bytes: &[u8]) -> String {
 }
 
 /// The int8 kernel path this module runs, for the page's status line:
-/// `wasm-relaxed-simd` (the fast module) or `wasm-simd128` (the portable one).
+/// `wasm-relaxed-simd (u8·i8 dot)` (the fast module, with the form of dot
+/// product this engine computes exactly) or `wasm-simd128` (the portable one).
 #[wasm_bindgen(js_name = kernelPath)]
 pub fn kernel_path() -> String {
     crate::kernels::int8::path_name()
