@@ -10,6 +10,10 @@ pub mod linear;
 pub mod math;
 pub mod simd;
 
+/// The clock the kernel benchmarks read (`std::time::Instant` panics in the
+/// browser's wasm32).
+pub(crate) use web_time::Instant;
+
 // Natively and in the page's threaded module the work below is spread over
 // rayon's pool; in the portable module rayon's pool is the calling thread.
 

@@ -11,5 +11,6 @@ pub mod math {
     }
 }
 pub(crate) fn par_for(n: usize, f: impl Fn(usize) + Send + Sync) { (0..n).for_each(f) }
+pub(crate) use std::time::Instant;
 #[path = "../../../src/kernels/int8/mod.rs"]
 pub mod int8;

@@ -501,7 +501,7 @@ pub fn bench_paths(m: usize, n: usize, k: usize, runs: usize) -> Result<Vec<(Str
         let ep = Epilogue::default();
         (0..runs.max(1))
             .map(|_| {
-                let t = web_time::Instant::now();
+                let t = crate::kernels::Instant::now();
                 std::hint::black_box(mat.matmul_on(p, &x, m, &ep));
                 t.elapsed().as_secs_f64() * 1e3
             })
