@@ -471,49 +471,42 @@ pub mod reference;
 #[cfg(test)]
 mod tests;
 
+/// `f` on every path this machine (or browser) runs, by the path's
+/// description; with relaxed SIMD also in the 7-bit form every engine
+/// computes, where the engine's own exact form differs.
+fn on_every_path<T>(mut f: impl FnMut(Path) -> Result<T, String>) -> Result<Vec<(String, T)>, String> {
+    let mut out = Vec::new();
+    for p in Path::ALL.into_iter().filter(|p| p.supported()) {
+        out.push((describe(p), f(p)?));
+        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+        if p == Path::WasmRelaxed && wasm::relaxed::dot() != wasm::relaxed::Dot::SevenBit {
+            out.push((format!("{} ({})", p.name(), wasm::relaxed::Dot::SevenBit.name()), wasm::relaxed::with_seven_bit(|| f(p))?));
+        }
+    }
+    Ok(out)
+}
+
 /// Every path this machine (or browser) runs, checked against the
 /// independent reference: the path names, or the first difference. The
 /// page's browser tests run it in both of the page's modules.
-/// With relaxed SIMD, the form of the dot product this engine computes
-/// exactly is checked, and the 7-bit form that every engine computes.
 pub fn self_test() -> Result<Vec<String>, String> {
-    let mut passed = Vec::new();
-    for p in Path::ALL.into_iter().filter(|p| p.supported()) {
-        reference::check_path(p)?;
-        passed.push(describe(p));
-        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-        if p == Path::WasmRelaxed && wasm::relaxed::dot() != wasm::relaxed::Dot::SevenBit {
-            wasm::relaxed::with_seven_bit(|| reference::check_path(p))?;
-            passed.push(format!("{} ({})", p.name(), wasm::relaxed::Dot::SevenBit.name()));
-        }
-    }
-    Ok(passed)
+    Ok(on_every_path(reference::check_path)?.into_iter().map(|(name, ())| name).collect())
 }
 
 /// Milliseconds per [m, k] × [n, k]ᵀ product (random Q8_0 weights, the best
-/// of `runs`) on every path this machine or browser runs, and in wasm with
-/// relaxed SIMD also in the 7-bit form: the kernels side by side in one run
-/// (the page's `benchInt8`).
+/// of `runs`) on every path this machine or browser runs: the kernels side
+/// by side in one run (the page's `benchInt8`, `creative-filter bench kernels`).
 pub fn bench_paths(m: usize, n: usize, k: usize, runs: usize) -> Result<Vec<(String, f64)>, String> {
     let (q, x) = reference::case(GgmlDType::Q8_0, n, k, m, 7);
     let mat = Int8Matrix::from_qtensor(&q).map_err(|e| e.to_string())?.ok_or("not a Q8_0 matrix")?;
-    let time = |p: Path| {
+    on_every_path(|p| {
         let ep = Epilogue::default();
-        (0..runs.max(1))
+        Ok((0..runs.max(1))
             .map(|_| {
                 let t = crate::kernels::Instant::now();
                 std::hint::black_box(mat.matmul_on(p, &x, m, &ep));
                 t.elapsed().as_secs_f64() * 1e3
             })
-            .fold(f64::INFINITY, f64::min)
-    };
-    let mut out = Vec::new();
-    for p in Path::ALL.into_iter().filter(|p| p.supported()) {
-        out.push((describe(p), time(p)));
-        #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
-        if p == Path::WasmRelaxed && wasm::relaxed::dot() != wasm::relaxed::Dot::SevenBit {
-            out.push((format!("{} ({})", p.name(), wasm::relaxed::Dot::SevenBit.name()), wasm::relaxed::with_seven_bit(|| time(p))));
-        }
-    }
-    Ok(out)
+            .fold(f64::INFINITY, f64::min))
+    })
 }
