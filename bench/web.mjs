@@ -12,7 +12,7 @@
 // Needs dist/ (scripts/build-web.sh), the release CLI, ffmpeg and the test
 // data (tests/data/media/long_speech.wav). Each run gets a copy of the
 // creative with different metadata, so neither side answers from its cache.
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, readFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, CLI, serve, openPage, classifyBatch } from '../tests/browser/harness.mjs';
@@ -69,8 +69,16 @@ if (batch.length) {
 const kernelShapes = [{ m: 1500, n: 2048, k: 512 }, { m: 1, n: 2048, k: 512 }];
 const webKernels = [];
 for (const shape of kernelShapes) webKernels.push(await s.page.evaluate((a) => window.creativeFilter.cf.call('benchInt8', a), { ...shape, runs: 5 }));
+// Whisper's encoder alone on the creative's first window (no decoding
+// around it, nothing else running), with the int8 layers' own split.
+const encoderRuns = 3;
+const webEncoder = await s.page.evaluate(
+  ([name, bytes, runs]) => window.creativeFilter.cf.call('benchEncoder', { file: new File([new Uint8Array(bytes)], name), runs }),
+  [files[0].split('/').pop(), [...readFileSync(files[0])], encoderRuns],
+);
 await s.close();
 server.stop();
+const nativeEncoder = JSON.parse(execFileSync(CLI, ['bench', 'encoder', '--runs', String(encoderRuns), files[0]], { encoding: 'utf8' }));
 const nativeKernels = kernelShapes.map(({ m, n, k }) => JSON.parse(execFileSync(CLI, ['bench', 'kernels', '--m', m, '--n', n, '--k', k, '--runs', 5].map(String), { encoding: 'utf8' })));
 
 // Native: one process per run (model load included, reported apart), peak RSS by GNU time.
@@ -113,6 +121,18 @@ kernelShapes.forEach(({ m, n, k }, i) => {
   const fastest = nativeKernels[i][0];
   console.log(`int8 product [${m}, ${k}] × [${n}, ${k}]ᵀ, ms (best of 5): ${webKernels[i].map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}; native ${nativeKernels[i].map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}; page's first / native ${fastest[0]}: ${(webKernels[i][0][1] / fastest[1]).toFixed(2)}`);
 });
+{
+  const [w, n] = [webEncoder, nativeEncoder];
+  console.log(`encoder alone, first window, best of ${encoderRuns} (page ${w.threads} threads, native ${n.threads}):`);
+  line('  total', w.total_ms, n.total_ms);
+  for (const k of Object.keys(n.parts)) line(`  ${k}`, w.parts[k], n.parts[k]);
+  line('  int8: inside the products', w.int8.run_ms, n.int8.run_ms);
+  line('  int8: quantizing inputs', w.int8.quantize_ms, n.int8.quantize_ms);
+  line('  int8: tiles (thread-ms)', w.int8.kernel_thread_ms, n.int8.kernel_thread_ms);
+  line('  int8: epilogue (thread-ms)', w.int8.epilogue_thread_ms, n.int8.epilogue_thread_ms);
+  const rate = (e) => e.int8_gmac / (e.int8.run_ms / 1e3);
+  console.log(`  int8 rate inside the products: page ${rate(w).toFixed(1)}, native ${rate(n).toFixed(1)} GMAC/s (${n.int8_gmac.toFixed(1)} GMAC, ${n.int8.calls} products); outside them (matmul part − products): page ${(w.parts.matmul_ms - w.int8.run_ms).toFixed(0)} ms, native ${(n.parts.matmul_ms - n.int8.run_ms).toFixed(0)} ms`);
+}
 if (batch.length) {
   const perMinute = (ms) => (batch.length * 60_000) / ms;
   console.log(`batch of ${batch.length}: page ${perMinute(webBatchMs).toFixed(1)} files/min (${(webBatchMs / 1000).toFixed(1)} s, models loaded), CLI ${perMinute(cliBatchMs).toFixed(1)} files/min (${(cliBatchMs / 1000).toFixed(1)} s, model load included); page/CLI throughput ${(cliBatchMs / webBatchMs).toFixed(2)}`);

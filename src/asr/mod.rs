@@ -10,7 +10,7 @@ pub mod wer;
 pub mod whisper;
 
 pub use transcribe::{AsrTimings, Rejected, SpeechSpan, TranscribeOptions, Transcriber, Transcript};
-pub use whisper::EncoderParts;
+pub use whisper::{EncoderBench, EncoderParts};
 
 use crate::error::Result;
 use candle_core::Device;

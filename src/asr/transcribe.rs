@@ -10,7 +10,7 @@ use web_time::Instant;
 use super::hallucination::{compression_ratio, has_words, normalize, reject_reason};
 use super::mel::{LogMel, HOP_LENGTH, SAMPLE_RATE, WINDOW_FRAMES};
 use super::tokenizer::WhisperTokenizer;
-use super::whisper::{DecoderState, EncoderParts, Whisper};
+use super::whisper::{DecoderState, EncoderBench, EncoderParts, Whisper};
 use crate::error::Result;
 
 /// Seconds per timestamp token and per encoder position.
@@ -139,6 +139,11 @@ impl Transcriber {
         let mel = self.mel.compute(&padded);
         let frames = mel.len() / self.mel.n_mels();
         Ok(Tensor::from_vec(mel, (1, self.mel.n_mels(), frames), self.model.device())?.narrow(2, 0, WINDOW_FRAMES)?)
+    }
+
+    /// The encoder alone on the first window of `samples` (see [`EncoderBench`]).
+    pub fn bench_encoder(&self, samples: &[f32], runs: usize) -> Result<EncoderBench> {
+        self.model.encoder.bench(&self.first_window_mel(samples)?, runs)
     }
 
     /// Transcribes 16 kHz mono samples.

@@ -53,6 +53,15 @@ pub enum What {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Whisper's encoder alone on the first 30-s window of FILE, timed by
+    /// part, with the int8 layers' own split (JSON; the page's
+    /// `benchEncoder` prints beside it in bench/web.mjs).
+    Encoder {
+        file: PathBuf,
+        /// Timed runs after one warm-up (the fastest is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Word error rate, time per 30-s window and memory against faster-whisper.
     Asr {
         /// Clip list: `path<TAB>reference text`, paths relative to the list.
@@ -67,6 +76,14 @@ pub enum What {
 pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Result<i32> {
     match what {
         What::Asr { clips, peer } => asr(&clips, peer.as_deref(), models),
+        What::Encoder { file, runs } => {
+            let transcriber = load_whisper(models)?;
+            let creative = Creative::from_file_name(&file.to_string_lossy());
+            let decoded = creative_filter::media::decode_audio(read_input(&file)?.bytes, creative.extension.as_deref(), DEFAULT_MAX_SECONDS)?;
+            let samples = creative_filter::media::to_whisper_input(&decoded.audio)?;
+            println!("{}", serde_json::json!(transcriber.bench_encoder(&samples, runs)?));
+            Ok(0)
+        }
         What::Classify(args) => super::bench_classify::run(args, models, cache),
         What::Dashboard { rows } => dashboard(rows),
         What::Xclip { f32, runs, prompts } => xclip(f32, runs, prompts),

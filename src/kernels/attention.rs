@@ -148,11 +148,17 @@ fn attention_on(
 /// `out[h·dh..][..dh]` = Σⱼ softmaxⱼ(scale · q_h·k_hj) v_hj over the first
 /// `t` positions, where head h's key j is `k[(h·cap + j)·dh..][..dh]` (and
 /// its value likewise in `v`): the decoder's step, one token at a time.
-/// `scores` is scratch of at least `t` values.
+/// `scores` is scratch of at least `t` values; given `heads · t`, a large
+/// step (the cross-attention over Whisper's 1,500 audio positions, 6 MB of
+/// keys and values a layer) runs its heads on the thread pool.
 #[allow(clippy::too_many_arguments)]
 pub fn attend_one(q: &[f32], k: &[f32], v: &[f32], heads: usize, cap: usize, t: usize, out: &mut [f32], scores: &mut [f32]) {
     attend_one_on(simd::level(), q, k, v, heads, cap, t, out, scores)
 }
+
+/// Multiply-adds of one step from which its heads are spread over the pool:
+/// below it, handing them over costs more than it saves.
+const PARALLEL_STEP: usize = 1 << 18;
 
 #[allow(clippy::too_many_arguments)]
 fn attend_one_on(
@@ -170,25 +176,41 @@ fn attend_one_on(
     assert!(level.supported() && t <= cap && scores.len() >= t && out.len() == q.len());
     assert!(k.len() >= heads * cap * dh && v.len() >= heads * cap * dh, "a cache is shorter than [heads, cap, dh]");
     let one = One { q: q.as_ptr(), k: k.as_ptr(), v: v.as_ptr(), heads, cap, t, dh, out: out.as_mut_ptr(), s: scores.as_mut_ptr() };
-    // SAFETY: each arm runs only where its instruction set is present, on
-    // heads of whole vectors; the slices' sizes were checked above.
+    if heads > 1 && heads * t * dh >= PARALLEL_STEP && scores.len() >= heads * t {
+        let one = Shared(one);
+        // SAFETY: head h reads its own keys and values and writes only its
+        // own output values and its own t scores (scores holds heads · t).
+        super::par_for(heads, |h| unsafe { one_heads(level, &one.head(h)) });
+    } else {
+        // SAFETY: the slices' sizes were checked above.
+        unsafe { one_heads(level, &one) }
+    }
+}
+
+/// The heads of `o` in turn, on `level`'s kernel.
+///
+/// # Safety
+/// `level` is supported; `o`'s pointers span what [`attend_one`] asserts.
+unsafe fn one_heads(level: Level, o: &One) {
+    let dh = o.dh;
     match level {
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 if dh % 16 == 0 => return unsafe { x86::one_avx512(&one) },
+        Level::Avx512 if dh % 16 == 0 => return x86::one_avx512(o),
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 if dh % 8 == 0 => return unsafe { x86::one_avx2(&one) },
+        Level::Avx2 if dh % 8 == 0 => return x86::one_avx2(o),
         #[cfg(target_arch = "aarch64")]
-        Level::Neon if dh % 4 == 0 => return unsafe { one_v::<simd::Neon, 4>(&one) },
+        Level::Neon if dh % 4 == 0 => return one_v::<simd::Neon, 4>(o),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Level::Wasm if dh % 4 == 0 => return unsafe { one_v::<simd::Wasm, 4>(&one) },
+        Level::Wasm if dh % 4 == 0 => return one_v::<simd::Wasm, 4>(o),
         _ => {}
     }
+    let (t, cap) = (o.t, o.cap);
     let scale = 1.0 / (dh as f32).sqrt();
-    let scores = &mut scores[..t];
-    for h in 0..heads {
-        let qh = &q[h * dh..(h + 1) * dh];
-        let kh = &k[h * cap * dh..];
-        let vh = &v[h * cap * dh..];
+    let scores = std::slice::from_raw_parts_mut(o.s, t);
+    for h in 0..o.heads {
+        let qh = std::slice::from_raw_parts(o.q.add(h * dh), dh);
+        let kh = std::slice::from_raw_parts(o.k.add(h * cap * dh), t * dh);
+        let vh = std::slice::from_raw_parts(o.v.add(h * cap * dh), t * dh);
         let mut max = f32::NEG_INFINITY;
         for (j, s) in scores.iter_mut().enumerate() {
             let kj = &kh[j * dh..(j + 1) * dh];
@@ -200,7 +222,7 @@ fn attend_one_on(
             *s = exp_neg(*s - max);
             sum += *s;
         }
-        let oh = &mut out[h * dh..(h + 1) * dh];
+        let oh = std::slice::from_raw_parts_mut(o.out.add(h * dh), dh);
         oh.fill(0.0);
         for (j, s) in scores.iter().enumerate() {
             let w = s / sum;
@@ -222,6 +244,37 @@ struct One {
     dh: usize,
     out: *mut f32,
     s: *mut f32,
+}
+
+impl One {
+    /// Head h alone, with the h-th run of t scores as its scratch.
+    fn head(&self, h: usize) -> One {
+        let (dh, cap, t) = (self.dh, self.cap, self.t);
+        // SAFETY (of the offsets): h < heads, inside what attend_one asserts.
+        unsafe {
+            One {
+                q: self.q.add(h * dh),
+                k: self.k.add(h * cap * dh),
+                v: self.v.add(h * cap * dh),
+                heads: 1,
+                cap,
+                t,
+                dh,
+                out: self.out.add(h * dh),
+                s: self.s.add(h * t),
+            }
+        }
+    }
+}
+
+/// A step's pointers, shared by the threads that each take their own heads.
+struct Shared(One);
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn head(&self, h: usize) -> One {
+        self.0.head(h)
+    }
 }
 
 /// Per head: scores four keys at a time (four independent sums), the
@@ -619,7 +672,7 @@ mod tests {
     #[test]
     fn one_query_against_a_cache_matches_naive_attention() {
         // A decoder-style cache: [heads, cap, dh], the first t positions filled.
-        for (heads, dh, cap, t) in [(8, 64, 448, 37), (2, 16, 20, 1), (3, 32, 1500, 1500), (1, 12, 9, 5)] {
+        for (heads, dh, cap, t) in [(8, 64, 448, 37), (2, 16, 20, 1), (3, 32, 1500, 1500), (1, 12, 9, 5), (8, 64, 600, 512)] {
             let (k, v, q) = (data(heads * cap * dh, 7), data(heads * cap * dh, 8), data(heads * dh, 9));
             // The same keys and values as [t, heads · dh] rows.
             let rows = |c: &[f32]| -> Vec<f32> {
@@ -632,11 +685,16 @@ mod tests {
             let shape = Shape { batch: 1, len: t, heads, head_dim: dh };
             let want = naive(Heads::dense(&qr, w), Heads::dense(&kr, w), Heads::dense(&vr, w), shape, 1.0 / (dh as f32).sqrt(), None);
             for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+                // Scratch for one head (in turn), and for all of them (the
+                // pool takes the heads of the large steps): the same numbers.
                 let (mut out, mut scores) = (vec![0f32; w], vec![0f32; cap]);
                 attend_one_on(level, &q, &k, &v, heads, cap, t, &mut out, &mut scores);
                 for (g, w) in out.iter().zip(&want[..w]) {
                     assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{level:?} heads {heads} dh {dh} t {t}: {g} vs {w}");
                 }
+                let (mut split, mut scores) = (vec![0f32; w], vec![0f32; heads * cap]);
+                attend_one_on(level, &q, &k, &v, heads, cap, t, &mut split, &mut scores);
+                assert_eq!(split, out, "{level:?} heads {heads} dh {dh} t {t}: heads on the pool differ");
             }
         }
     }

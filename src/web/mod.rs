@@ -262,6 +262,14 @@ impl Session {
         Ok(Session { engine, dictionary: None, head: None, classifier, vision: None, vision_warning: None, video_embeddings: Default::default(), journal })
     }
 
+    /// Whisper's encoder alone on the first window of `samples` (16 kHz
+    /// mono), timed by part: the page's side of `creative-filter bench
+    /// encoder` (bench/web.mjs).
+    #[wasm_bindgen(js_name = benchEncoder)]
+    pub fn bench_encoder(&self, samples: Vec<f32>, runs: usize) -> Result<JsValue, JsValue> {
+        to_js(&self.engine.transcriber.bench_encoder(&samples, runs).map_err(error)?)
+    }
+
     /// "zero-shot" or "trained".
     #[wasm_bindgen(getter, js_name = classifierMode)]
     pub fn classifier_mode(&self) -> String {

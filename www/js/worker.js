@@ -368,6 +368,11 @@ const methods = {
   // The int8 kernel paths of this module against their reference (the browser tests).
   kernelSelfTest: () => kernelSelfTest(),
   benchInt8: ({ m, n, k, runs }) => benchInt8(m, n, k, runs),
+  // Whisper's encoder alone on the file's first window (bench/web.mjs).
+  async benchEncoder({ file, runs = 3 }) {
+    const { samples } = await methods.audio({ file });
+    return session.benchEncoder(samples, runs);
+  },
   importVision: ({ files }) => importVision(files),
   forgetVision: () => forgetVision(),
   // The base-patch32-sized model with random weights, timed in this worker.

@@ -301,7 +301,12 @@ impl Int8Matrix {
         if let Some(r) = ep.residual {
             assert_eq!(r.len(), m * self.n, "residual is not [m, {}]", self.n);
         }
+        let profiling = profile::on();
+        let started = profiling.then(crate::kernels::Instant::now);
         let acts = Activations::quantize(path, x, m, self.k);
+        if let Some(t) = started {
+            profile::add(&profile::QUANTIZE_NS, t);
+        }
         // A few row groups per item keep their weights in L1/L2 while the
         // item's tokens stream past them; enough items to keep all threads
         // busy. A single token (the decoder) splits over row groups only.
@@ -328,6 +333,10 @@ impl Int8Matrix {
         } else {
             crate::kernels::par_for(items, item);
         }
+        if let Some(t) = started {
+            profile::add(&profile::RUN_NS, t);
+            profile::CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// y[toks, rows of groups] with the epilogue applied.
@@ -336,10 +345,17 @@ impl Int8Matrix {
     /// `path` is supported; `y` holds [m, n] values; no one else writes this part.
     unsafe fn block(&self, path: Path, a: &Activations, groups: std::ops::Range<usize>, toks: std::ops::Range<usize>, y: *mut f32, ep: &Epilogue) {
         let (g, t) = (groups.clone(), toks.clone());
+        let started = profile::on().then(crate::kernels::Instant::now);
         match path {
             // AVX-512 fuses the epilogue into its register tiles.
             #[cfg(target_arch = "x86_64")]
-            Path::Avx512Vnni => return x86::avx512::block(self, a, g, t, y, ep),
+            Path::Avx512Vnni => {
+                x86::avx512::block(self, a, g, t, y, ep);
+                if let Some(t) = started {
+                    profile::add(&profile::KERNEL_NS, t);
+                }
+                return;
+            }
             #[cfg(target_arch = "x86_64")]
             Path::Avx2 => x86::avx2::block(self, a, g, t, y),
             #[cfg(target_arch = "aarch64")]
@@ -352,10 +368,17 @@ impl Int8Matrix {
             Path::WasmSimd128 => wasm::simd128::block(self, a, g, t, y),
             _ => self.block_portable(a, g, t, y),
         }
+        let started = started.map(|t| {
+            profile::add(&profile::KERNEL_NS, t);
+            crate::kernels::Instant::now()
+        });
         let cols = groups.start * LANES..(groups.end * LANES).min(self.n);
         for t in toks {
             let row = std::slice::from_raw_parts_mut(y.add(t * self.n + cols.start), cols.len());
             ep.apply_part(row, t, self.n, cols.clone());
+        }
+        if let Some(t) = started {
+            profile::add(&profile::EPILOGUE_NS, t);
         }
     }
 
@@ -426,6 +449,8 @@ impl Activations {
                     Path::Avx512Vnni => x86::avx512::quantize(x, q, s),
                     #[cfg(target_arch = "x86_64")]
                     Path::Avx2 => x86::avx2::quantize(x, q, s),
+                    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                    Path::WasmRelaxed | Path::WasmSimd128 => wasm::quantize(x, q, s),
                     _ => Self::quantize_portable(x, q, s),
                 }
             };
@@ -465,6 +490,64 @@ impl<T> Clone for OutPtr<T> {
 impl<T> Copy for OutPtr<T> {}
 unsafe impl<T> Send for OutPtr<T> {}
 unsafe impl<T> Sync for OutPtr<T> {}
+
+/// Where the int8 layers' time goes, for the benchmarks (off unless a
+/// benchmark turns it on: two clock reads per work item otherwise saved).
+pub mod profile {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    pub(super) static CALLS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static QUANTIZE_NS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static RUN_NS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static KERNEL_NS: AtomicU64 = AtomicU64::new(0);
+    pub(super) static EPILOGUE_NS: AtomicU64 = AtomicU64::new(0);
+
+    /// The int8 layers' time since [`start`], in milliseconds.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+    pub struct KernelTimes {
+        /// Matrix products run.
+        pub calls: u64,
+        /// Wall time inside the products (quantization to the last write).
+        pub run_ms: f64,
+        /// Wall time quantizing the activations.
+        pub quantize_ms: f64,
+        /// Summed over the threads: the integer tiles (with AVX-512 VNNI's
+        /// fused epilogue).
+        pub kernel_thread_ms: f64,
+        /// Summed over the threads: bias, activation and residual.
+        pub epilogue_thread_ms: f64,
+    }
+
+    pub(super) fn on() -> bool {
+        ON.load(Relaxed)
+    }
+
+    pub(super) fn add(counter: &AtomicU64, since: crate::kernels::Instant) {
+        counter.fetch_add(since.elapsed().as_nanos() as u64, Relaxed);
+    }
+
+    /// Starts counting from zero (the whole process: one benchmark at a time).
+    pub fn start() {
+        for c in [&CALLS, &QUANTIZE_NS, &RUN_NS, &KERNEL_NS, &EPILOGUE_NS] {
+            c.store(0, Relaxed);
+        }
+        ON.store(true, Relaxed);
+    }
+
+    /// Stops counting; what was counted since [`start`].
+    pub fn stop() -> KernelTimes {
+        ON.store(false, Relaxed);
+        let ms = |c: &AtomicU64| c.load(Relaxed) as f64 / 1e6;
+        KernelTimes {
+            calls: CALLS.load(Relaxed),
+            run_ms: ms(&RUN_NS),
+            quantize_ms: ms(&QUANTIZE_NS),
+            kernel_thread_ms: ms(&KERNEL_NS),
+            epilogue_thread_ms: ms(&EPILOGUE_NS),
+        }
+    }
+}
 
 #[doc(hidden)]
 pub mod reference;

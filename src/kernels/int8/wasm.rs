@@ -22,6 +22,26 @@ unsafe fn load_step(w: &Int8Matrix, gb: usize, s: usize) -> [v128; 4] {
     [v128_load(lp), v128_load(lp.add(1)), v128_load(lp.add(2)), v128_load(lp.add(3))]
 }
 
+/// [`Activations::quantize_portable`] four values at a time, with the same
+/// numbers: the same scale, the same product, and `f32x4.nearest` rounds
+/// half to even; the narrowing saturates as `as i8` does.
+pub(super) unsafe fn quantize(x: &[f32], q: *mut u8, scales: *mut f32) {
+    for (i, xs) in x.chunks_exact(QK).enumerate() {
+        let p = xs.as_ptr();
+        let v: [v128; 8] = std::array::from_fn(|j| v128_load(p.add(4 * j).cast()));
+        let m = v[1..].iter().fold(f32x4_abs(v[0]), |m, &x| f32x4_max(m, f32x4_abs(x)));
+        let m = f32x4_max(m, i32x4_shuffle::<2, 3, 0, 1>(m, m));
+        let amax = f32x4_extract_lane::<0>(f32x4_max(m, i32x4_shuffle::<1, 0, 3, 2>(m, m)));
+        scales.add(i).write(amax / 127.0);
+        let id = f32x4_splat(if amax > 0.0 { 127.0 / amax } else { 0.0 });
+        let r: [v128; 8] = std::array::from_fn(|j| i32x4_trunc_sat_f32x4(f32x4_nearest(f32x4_mul(v[j], id))));
+        let h: [v128; 4] = std::array::from_fn(|j| i16x8_narrow_i32x4(r[2 * j], r[2 * j + 1]));
+        let flip = i8x16_splat(-128);
+        v128_store(q.add(i * QK).cast(), v128_xor(i8x16_narrow_i16x8(h[0], h[1]), flip));
+        v128_store(q.add(i * QK + 16).cast(), v128_xor(i8x16_narrow_i16x8(h[2], h[3]), flip));
+    }
+}
+
 /// acc + dw·da·dot per lane, as the other paths (multiply, then add: no
 /// relaxed madd, whose fusing is up to the engine).
 #[inline(always)]
