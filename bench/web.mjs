@@ -117,6 +117,9 @@ console.log(`browser wall per file (worker, incl. reading the file): ${median(we
 line('memory peak (wasm heap | RSS)', Math.max(...web.map((r) => r.wasm_memory_mb)), Math.max(...native.map((r) => r.peak_rss_mb)), 'MB');
 console.log(`first visit, cold cache → first result: ${(coldToFirstResult / 1000).toFixed(1)} s (model download, verification and load ${(firstVisitMs / 1000).toFixed(1)} s)`);
 console.log(`same segment: ${web.filter((r, i) => r.segment_id === native[i].segment_id).length}/${runs}; same transcript: ${web.filter((r, i) => r.transcript === native[i].transcript).length}/${runs}`);
+web.forEach((r, i) => {
+  if (r.transcript !== native[i].transcript) console.log(`run ${i + 1}, transcripts differ:\n  page (${r.segment_id}): ${r.transcript}\n  CLI  (${native[i].segment_id}): ${native[i].transcript}`);
+});
 kernelShapes.forEach(({ m, n, k }, i) => {
   const fastest = nativeKernels[i][0];
   console.log(`int8 product [${m}, ${k}] × [${n}, ${k}]ᵀ, ms (best of 5): ${webKernels[i].map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}; native ${nativeKernels[i].map(([p, ms]) => `${p} ${ms.toFixed(2)}`).join(', ')}; page's first / native ${fastest[0]}: ${(webKernels[i][0][1] / fastest[1]).toFixed(2)}`);
