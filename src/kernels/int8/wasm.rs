@@ -99,7 +99,7 @@ pub(super) mod relaxed {
         /// Signed second operand, exact (`sdot` on ARM, AVX-VNNI-INT8's
         /// `vpdpbssd`): the signed activations go in as they are.
         SignedBySigned,
-        /// Only 0..=127 is safe (x86 without VNNI lowers it to `pmaddubsw`,
+        /// Only 0..=127 is safe (V8 on x86 without AVX-VNNI lowers it to `pmaddubsw`,
         /// whose pair sums saturate): |a| in, a's sign moved to the weights.
         SevenBit,
     }
