@@ -301,8 +301,7 @@ impl Int8Matrix {
         if let Some(r) = ep.residual {
             assert_eq!(r.len(), m * self.n, "residual is not [m, {}]", self.n);
         }
-        let profiling = profile::on();
-        let started = profiling.then(crate::kernels::Instant::now);
+        let started = profile::on().then(crate::kernels::Instant::now);
         let acts = Activations::quantize(path, x, m, self.k);
         if let Some(t) = started {
             profile::add(&profile::QUANTIZE_NS, t);
