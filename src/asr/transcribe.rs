@@ -276,8 +276,7 @@ impl Transcriber {
         let mut sum_logprob = 0f32;
         let max_len = self.model.config.max_target_positions;
         for step in 0..opts.max_tokens_per_window {
-            self.apply_rules(&mut logits, &tokens, step == 0);
-            let logprobs = log_softmax(&logits);
+            let logprobs = self.apply_rules(&mut logits, &tokens, step == 0);
             let next = argmax(&logits) as u32;
             sum_logprob += logprobs[next as usize];
             if next == tk.eot || state.len() + 1 >= max_len {
@@ -289,8 +288,11 @@ impl Transcriber {
         Ok(WindowDecode { avg_logprob: sum_logprob / (tokens.len() + 1) as f32, tokens, no_speech_prob })
     }
 
-    /// Suppression and Whisper's timestamp rules, applied to one step's logits.
-    fn apply_rules(&self, logits: &mut [f32], sampled: &[u32], first: bool) {
+    /// Suppression and Whisper's timestamp rules, applied to one step's
+    /// logits; returns the log-probabilities of the logits as it leaves
+    /// them (the timestamp rule needs them anyway: a second pass over the
+    /// 51,865 entries is a millisecond a token in the page).
+    fn apply_rules(&self, logits: &mut [f32], sampled: &[u32], first: bool) -> Vec<f32> {
         let tk = &self.tokenizer;
         let cfg = &self.model.config;
         let ts = tk.timestamp_begin as usize;
@@ -347,7 +349,9 @@ impl Transcriber {
         let max_text = logprobs[..ts].iter().copied().fold(ninf, f32::max);
         if ts_mass > max_text {
             logits[..ts].fill(ninf);
+            return log_softmax(logits);
         }
+        logprobs
     }
 
     /// Cuts a window's tokens into timed spans and says how many mel frames
