@@ -47,6 +47,8 @@ for (let i = 0; i < batchSize; i++) {
 const server = await serve(undefined, { isolated: !portable });
 let s = await openPage(server.url);
 const firstVisitMs = s.loadMs;
+await new Promise((r) => setTimeout(r, 500)); // the last transfers' sizes
+const firstVisitBytes = s.downloadedBytes;
 const engine = s.info.engine;
 const web = [];
 for (const f of files) {
@@ -115,7 +117,7 @@ for (const k of Object.keys(native[0].encoder_parts_ms)) line(`  encoder: ${k}`,
 line('total (stages)', median(web.map(total)), median(native.map(total)));
 console.log(`browser wall per file (worker, incl. reading the file): ${median(web.map((r) => r.wall_ms)).toFixed(0)} ms; native process per file (incl. model load): ${median(native.map((r) => r.process_ms)).toFixed(0)} ms`);
 line('memory peak (wasm heap | RSS)', Math.max(...web.map((r) => r.wasm_memory_mb)), Math.max(...native.map((r) => r.peak_rss_mb)), 'MB');
-console.log(`first visit, cold cache → first result: ${(coldToFirstResult / 1000).toFixed(1)} s (model download, verification and load ${(firstVisitMs / 1000).toFixed(1)} s)`);
+console.log(`first visit, cold cache → first result: ${(coldToFirstResult / 1000).toFixed(1)} s (model download, verification and load ${(firstVisitMs / 1000).toFixed(1)} s; ${(firstVisitBytes / 1e6).toFixed(1)} MB downloaded)`);
 console.log(`same segment: ${web.filter((r, i) => r.segment_id === native[i].segment_id).length}/${runs}; same transcript: ${web.filter((r, i) => r.transcript === native[i].transcript).length}/${runs}`);
 web.forEach((r, i) => {
   if (r.transcript !== native[i].transcript) console.log(`run ${i + 1}, transcripts differ:\n  page (${r.segment_id}): ${r.transcript}\n  CLI  (${native[i].segment_id}): ${native[i].transcript}`);

@@ -211,7 +211,8 @@ def torch_check(cfg, t, tok, text, layer):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--e5s1", required=True)
+    ap.add_argument("--e5s1", help="needed unless --tokenizer-only")
+    ap.add_argument("--tokenizer-only", action="store_true", help="write e5_tokenizer_ids.json alone")
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--out", default="tests/fixtures")
     a = ap.parse_args()
@@ -220,10 +221,15 @@ def main():
     tok.no_truncation()
     tok.no_padding()
 
-    ids = [{"text": PREFIX + s, "ids": tok.encode(PREFIX + s).ids} for s in TOKENIZER_SAMPLES]
+    # The pieces as well as the ids: a vocabulary cut down by `models fetch`
+    # numbers the same pieces differently.
+    ids = [{"text": PREFIX + s, "ids": tok.encode(PREFIX + s).ids, "tokens": tok.encode(PREFIX + s).tokens}
+           for s in TOKENIZER_SAMPLES]
     (out / "e5_tokenizer_ids.json").write_text(
         json.dumps({"source": "tokenizers (Python) " + __import__("tokenizers").__version__, "samples": ids},
                    ensure_ascii=False, indent=1))
+    if a.tokenizer_only:
+        return
 
     cfg, t = parse_e5s1(a.e5s1)
     model = NumpyBert(cfg, t)

@@ -20,7 +20,7 @@ pub struct WhisperTokenizer {
 
 impl WhisperTokenizer {
     pub fn from_bytes(json: &[u8]) -> Result<Self> {
-        let inner = Tokenizer::from_bytes(json).map_err(|e| Error::Tokenizer(format!("Whisper tokenizer.json: {e}")))?;
+        let inner = Tokenizer::from_bytes(crate::models::tokenizer_json(json)?).map_err(|e| Error::Tokenizer(format!("Whisper tokenizer.json: {e}")))?;
         let id = |t: &str| {
             inner.token_to_id(t).ok_or_else(|| Error::Tokenizer(format!("Whisper tokenizer has no {t} token")))
         };

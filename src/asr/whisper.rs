@@ -38,6 +38,14 @@ impl Weights {
         let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
         for name in content.tensor_infos.keys() {
             let t = content.tensor(&mut reader, name, device).map_err(|e| corrupt(format!("tensor {name}: {e}")))?;
+            // Matrices stored in fewer bits run as Q8_0: Q4_0/Q5_0 with the
+            // same values, Q6_K quantised once more (its 16-value sub-blocks
+            // have scales of their own, which one Q8_0 block cannot hold).
+            let t = match kernels::widen_to_q8_0(&t)? {
+                Some(wide) => wide,
+                None if t.dtype() == GgmlDType::Q6K => QTensor::quantize(&t.dequantize(device)?, GgmlDType::Q8_0)?,
+                None => t,
+            };
             tensors.insert(name.clone(), t);
         }
         Ok((Self { tensors, device: device.clone() }, config))

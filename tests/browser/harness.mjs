@@ -64,6 +64,9 @@ export async function openPage(url, { profile, models = true } = {}) {
   const requests = [];
   const problems = [];
   context.on('request', (r) => requests.push(r.url()));
+  // Bytes the page downloaded (bodies, as sent: what a first visit costs).
+  let downloaded = 0;
+  context.on('requestfinished', (r) => r.sizes().then((size) => { downloaded += size.responseBodySize; }, () => {}));
   const page = context.pages()[0] || (await context.newPage());
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()}`));
@@ -81,6 +84,7 @@ export async function openPage(url, { profile, models = true } = {}) {
   }
   return {
     context, page, requests, problems, info, loadMs: Date.now() - started, userDataDir,
+    get downloadedBytes() { return downloaded; },
     async close({ keepProfile = false } = {}) {
       await context.close();
       if (!keepProfile && !profile) rmSync(userDataDir, { recursive: true, force: true });

@@ -151,7 +151,7 @@ await check('natively: predict-table writes no formula into its CSV', async () =
 await check('natively: a model file with one flipped byte is refused, with the repair to run', async () => {
   const models = join(dir, 'models');
   mkdirSync(models);
-  for (const f of ['manifest.json', 'whisper-base-q8_0.gguf', 'whisper-tokenizer.json', 'e5-small.gguf', 'e5-tokenizer.json']) copyFileSync(join(ROOT, 'models', f), join(models, f));
+  for (const f of ['manifest.json', 'whisper-base.gguf', 'whisper-tokenizer.json.gz', 'e5-small.gguf', 'e5-tokenizer.json.gz']) copyFileSync(join(ROOT, 'models', f), join(models, f));
   const e5 = readFileSync(join(models, 'e5-small.gguf'));
   e5[e5.length >> 1] ^= 1;
   writeFileSync(join(models, 'e5-small.gguf'), e5);

@@ -38,7 +38,7 @@ fn models_with_xclip(dir: &Path) -> PathBuf {
     let models = dir.join("models");
     std::fs::create_dir_all(&models).unwrap();
     let prepared = creative_filter::models::default_dir();
-    for f in ["whisper-base-q8_0.gguf", "whisper-tokenizer.json", "e5-small.gguf", "e5-tokenizer.json"] {
+    for f in ["whisper-base.gguf", "whisper-tokenizer.json.gz", "e5-small.gguf", "e5-tokenizer.json.gz"] {
         let from = prepared.join(f);
         assert!(from.is_file(), "{}: run scripts/prepare.sh (or scripts/test.sh)", from.display());
         std::fs::hard_link(&from, models.join(f)).or_else(|_| std::fs::copy(&from, models.join(f)).map(|_| ())).unwrap();

@@ -65,7 +65,9 @@ if (missing.length) {
 const modelBars = new Map();
 cf.addEventListener('progress', ({ detail }) => {
   if (detail.models) {
-    $('models').replaceChildren(el('span', {}, t('loadingModels')));
+    // What a first visit downloads (a later one reads the browser's cache).
+    const total = detail.models.reduce((sum, m) => sum + m.bytes, 0);
+    $('models').replaceChildren(el('span', {}, `${t('loadingModels')} ${(total / 1e6).toFixed(1)} MB`));
     for (const m of detail.models) {
       const bar = el('progress', { max: m.bytes, value: 0 });
       const label = el('span', { className: 'muted' }, '');

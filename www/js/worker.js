@@ -12,10 +12,10 @@ let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answer
 
 const MODEL_CACHE = 'creative-filter-models';
 const MODEL_FILES = {
-  whisper: 'whisper-base-q8_0.gguf',
-  whisperTokenizer: 'whisper-tokenizer.json',
+  whisper: 'whisper-base.gguf',
+  whisperTokenizer: 'whisper-tokenizer.json.gz',
   e5: 'e5-small.gguf',
-  e5Tokenizer: 'e5-tokenizer.json',
+  e5Tokenizer: 'e5-tokenizer.json.gz',
 };
 
 // The optional X-CLIP model: staged with the site's models, or imported by
