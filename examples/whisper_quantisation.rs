@@ -16,12 +16,11 @@ use creative_filter::models::manifest::{sha256_hex, Manifest, ModelFile};
 use creative_filter::models::whisper_ct2::{convert, Ct2WhisperConfig, Quantisation};
 use creative_filter::models::{prepare, WHISPER_GGUF};
 
-const VARIANTS: [(&str, Quantisation); 5] = [
+const VARIANTS: [(&str, Quantisation); 4] = [
     ("emb-q4_0", Quantisation { projections: Q8_0, embedding: Q4_0 }),
     ("proj-q5_0", Quantisation { projections: Q5_0, embedding: Q8_0 }),
     ("all-q5_0", Quantisation { projections: Q5_0, embedding: Q5_0 }),
     ("all-q6_k", Quantisation { projections: Q6K, embedding: Q6K }),
-    ("all-q4_0", Quantisation { projections: Q4_0, embedding: Q4_0 }),
 ];
 
 fn main() -> creative_filter::Result<()> {

@@ -80,3 +80,16 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     out.write_all(bytes).expect("writing to memory");
     out.finish().expect("writing to memory")
 }
+
+#[cfg(all(test, feature = "cli"))]
+mod tests {
+    #[test]
+    fn tokenizer_files_are_read_plain_or_compressed() {
+        let json = br#"{"model": {"type": "Unigram"}}"#;
+        assert_eq!(&*super::tokenizer_json(json).unwrap(), json);
+        assert_eq!(&*super::tokenizer_json(&super::gzip(json)).unwrap(), json);
+        let mut cut = super::gzip(json);
+        cut.truncate(cut.len() / 2);
+        assert!(super::tokenizer_json(&cut).unwrap_err().to_string().contains("compressed tokenizer"));
+    }
+}

@@ -103,6 +103,14 @@ async function modelFile(entry, cache) {
   return { bytes, source: 'network' };
 }
 
+// Model files earlier versions of the page cached under other names (96 MB
+// of a returning visitor's storage quota otherwise).
+const SUPERSEDED_FILES = ['whisper-base-q8_0.gguf', 'whisper-tokenizer.json', 'e5-tokenizer.json'];
+async function dropSupersededFiles(cache) {
+  const prefixes = SUPERSEDED_FILES.map((f) => `${new URL(`../models/${f}`, import.meta.url).href}?`);
+  for (const key of await cache.keys()) if (prefixes.some((p) => key.url.startsWith(p))) await cache.delete(key);
+}
+
 // What the page shows of the classifiers after a change of segments or head.
 const classifierState = () => ({ segments: session.segments(), classifier: session.classifierMode, vision: session.vision() });
 
@@ -272,6 +280,7 @@ const methods = {
     const cache = await openCache();
     const loaded = {};
     for (const [k, entry] of Object.entries(entries)) loaded[k] = await modelFile(entry, cache);
+    if (cache) await dropSupersededFiles(cache);
     const downloaded = performance.now();
     session = new Session(manifestBytes, loaded.whisper.bytes, loaded.whisperTokenizer.bytes, loaded.e5.bytes, loaded.e5Tokenizer.bytes);
     const kept = await restoreFeatures();
