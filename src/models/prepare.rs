@@ -301,7 +301,8 @@ pub fn fetch_all(models_dir: &Path, vocabulary: Vocabulary) -> Result<FetchRepor
     let kept = match vocabulary {
         Vocabulary::Full => "the whole vocabulary".to_string(),
         Vocabulary::RussianEnglish => format!(
-            "vocabulary kept: the pieces of the words of {}=={}'s large Russian and English lists, \
+            "vocabulary kept: the pieces of the words of {}=={}'s large Russian and English lists \
+             (lower case, capitalised, in capitals; alone and after a bracket) and their case variants, \
              every single character, every piece without a letter",
             WORDFREQ.name, WORDFREQ.version
         ),

@@ -7,9 +7,10 @@
 //! - every piece the tokenizer produces for the words of wordfreq's large
 //!   Russian and English lists (PyPI `wordfreq`; built from Wikipedia,
 //!   subtitles, news, books, web text and social media), each word as
-//!   written in lower case, capitalised and in capitals, and every piece
-//!   that differs from one of those only in case (brand names such as
-//!   "iPhone" or "YouTube" mix cases);
+//!   written in lower case, capitalised and in capitals, alone and after an
+//!   opening bracket (a word after punctuation is cut differently), and
+//!   every piece that differs from one of those only in case (brand names
+//!   such as "iPhone" or "YouTube" mix cases);
 //! - every single character (with and without the word-start mark), so any
 //!   text still tokenizes, in smaller pieces where a long one was dropped;
 //! - every piece without a letter (digits, punctuation, symbols), and the
@@ -91,14 +92,18 @@ pub fn read_word_list(gz: &[u8]) -> Result<Vec<String>> {
 }
 
 /// The written forms a word is kept in: as listed (lower case),
-/// capitalised, and in capitals.
-fn forms(word: &str) -> [String; 3] {
+/// capitalised, and in capitals; each also right after an opening bracket.
+/// The pre-tokenizer splits only at spaces, so a word after a bracket, a
+/// quote, a hashtag or markdown ("«Пятёрочка»", "**Россия") is cut into
+/// pieces without the word-start mark, which the bare word never produces.
+fn forms(word: &str) -> [String; 6] {
     let mut chars = word.chars();
-    let capitalised = match chars.next() {
+    let capitalised: String = match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     };
-    [word.to_string(), capitalised, word.to_uppercase()]
+    let upper = word.to_uppercase();
+    [format!("({word}"), format!("({capitalised}"), format!("({upper}"), word.to_string(), capitalised, upper]
 }
 
 /// Keeps the pieces of `tokenizer_json` (a Hugging Face Unigram tokenizer)
@@ -194,6 +199,7 @@ mod tests {
             ("\u{2581}дд", -4.0),
             ("\u{2581}12", -4.0),
             ("\u{2581}aB", -4.2),
+            ("ab", -4.1),
             ("<mask>", 0.0),
         ];
         let special = |id: u32, content: &str| {
@@ -201,7 +207,7 @@ mod tests {
         };
         serde_json::to_vec(&serde_json::json!({
             "version": "1.0", "truncation": null, "padding": null,
-            "added_tokens": [special(0, "<s>"), special(1, "<pad>"), special(2, "</s>"), special(3, "<unk>"), special(15, "<mask>")],
+            "added_tokens": [special(0, "<s>"), special(1, "<pad>"), special(2, "</s>"), special(3, "<unk>"), special(16, "<mask>")],
             "normalizer": null,
             "pre_tokenizer": {"type": "Metaspace", "replacement": "\u{2581}", "add_prefix_space": true},
             "post_processor": {"type": "TemplateProcessing",
@@ -224,21 +230,22 @@ mod tests {
         let pruned = prune_unigram(&full, ["ab"].into_iter(), &[]).unwrap();
         // Single characters, letterless pieces, specials, "ab"'s pieces in
         // its three forms ("▁ab"; "Ab" and "AB" fall back to characters that
-        // are not in the vocabulary: <unk>, already kept), and "▁aB", which
+        // are not in the vocabulary: <unk>, already kept), "ab" after a
+        // bracket ("ab" without the word-start mark), and "▁aB", which
         // differs from "▁ab" only in case.
-        let kept: Vec<&str> = ["<s>", "<pad>", "</s>", "<unk>", "\u{2581}", "a", "b", "c", "д", "\u{2581}ab", "\u{2581}12", "\u{2581}aB", "<mask>"].to_vec();
+        let kept: Vec<&str> = ["<s>", "<pad>", "</s>", "<unk>", "\u{2581}", "a", "b", "c", "д", "\u{2581}ab", "\u{2581}12", "\u{2581}aB", "ab", "<mask>"].to_vec();
         let pruned_json: Value = serde_json::from_slice(&pruned.tokenizer_json).unwrap();
         let vocab: Vec<&str> = pruned_json["model"]["vocab"].as_array().unwrap().iter().map(|e| e[0].as_str().unwrap()).collect();
         assert_eq!(vocab, kept);
-        assert_eq!(pruned.keep, vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15]);
-        assert_eq!(pruned.original, 16);
+        assert_eq!(pruned.keep, vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15, 16]);
+        assert_eq!(pruned.original, 17);
         // The listed word: the same pieces. Unlisted text: smaller pieces, never <unk>.
         assert_eq!(pieces(&pruned.tokenizer_json, "ab"), pieces(&full, "ab"));
         assert_eq!(pieces(&full, "abc дд"), ["<s>", "\u{2581}abc", "\u{2581}дд", "</s>"]);
         assert_eq!(pieces(&pruned.tokenizer_json, "abc дд"), ["<s>", "\u{2581}ab", "c", "\u{2581}", "д", "д", "</s>"]);
-        // Renumbered: <mask> moved from 15 to 12, the start and end tokens stayed.
+        // Renumbered: <mask> moved from 16 to 13, the start and end tokens stayed.
         let t = Tokenizer::from_bytes(&pruned.tokenizer_json).unwrap();
-        assert_eq!(t.token_to_id("<mask>"), Some(12));
+        assert_eq!(t.token_to_id("<mask>"), Some(13));
         assert_eq!(t.encode("ab", true).unwrap().get_ids(), [0, 9, 2]);
     }
 
