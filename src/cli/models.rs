@@ -16,7 +16,7 @@ pub enum Action {
     Fetch {
         /// Keep e5's whole 250,002-piece vocabulary (a hundred languages)
         /// instead of the pieces Russian and English text need: a 67 MB
-        /// model instead of about 31 MB, for texts in other languages.
+        /// model instead of 32 MB, for texts in other languages.
         #[arg(long)]
         full_vocabulary: bool,
     },

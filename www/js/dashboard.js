@@ -100,7 +100,11 @@ export class SpendDashboardView {
     this.predictions = predictions;
     this.segments = segments;
     this.toast = toast;
-    this.call = connect((p) => this.progress(p));
+    // The worker (and the module it loads) starts when the dashboard is
+    // first used, not with the page: a first visit that only classifies
+    // does not download a second copy of the module.
+    let call = null;
+    this.call = (...args) => (call ||= connect((p) => this.progress(p)))(...args);
     this.filter = { ...EMPTY_FILTER };
     this.hidden = new Set();
     this.loaded = false;
