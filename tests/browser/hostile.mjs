@@ -234,6 +234,29 @@ await check('the page: the results CSV holds no formula', async () => {
 
 await session.close();
 server.stop();
+
+await check('the page: a server that labels the .gz tokenizers "Content-Encoding: gzip" is named as the cause', async () => {
+  // The browser inflates such a file before the worker sees it, so its hash
+  // no longer matches the manifest; the message must say why.
+  const dist = join(ROOT, 'dist');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+  const { createServer } = await import('node:http');
+  const misconfigured = createServer((req, res) => {
+    const path = join(dist, decodeURIComponent(new URL(req.url, 'http://localhost').pathname).replace(/\/$/, '/index.html'));
+    if (!path.startsWith(dist) || !existsSync(path)) return res.writeHead(404).end();
+    const ext = path.slice(path.lastIndexOf('.'));
+    res.writeHead(200, { 'Content-Type': types[ext] || 'application/octet-stream', ...(ext === '.gz' ? { 'Content-Encoding': 'gzip' } : {}) });
+    res.end(readFileSync(path));
+  });
+  await new Promise((r) => misconfigured.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${misconfigured.address().port}/`;
+    await assert.rejects(openPage(url), /whisper-tokenizer\.json\.gz arrived already inflated.*Content-Encoding: gzip/);
+  } finally {
+    misconfigured.close();
+  }
+});
+
 rmSync(dir, { recursive: true, force: true });
 console.log(failures() ? `${failures()} hostile-input check(s) failed` : 'all hostile-input checks passed');
 process.exit(failures() ? 1 : 0);

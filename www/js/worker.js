@@ -84,6 +84,11 @@ async function modelFile(entry, cache) {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    // A server that labels a .gz file "Content-Encoding: gzip" has the
+    // browser inflate it on the way: say so, not just that the hash differs.
+    if (loaded === 0 && value.length >= 2 && entry.file.endsWith('.gz') && !(value[0] === 0x1f && value[1] === 0x8b)) {
+      throw { code: 'model', message: `${entry.file} arrived already inflated: the server sends it with "Content-Encoding: gzip"; serve .gz model files as they are` };
+    }
     if (loaded + value.length > total) throw { code: 'model', message: `${entry.file} is larger than the manifest says` };
     bytes.set(value, loaded);
     loaded += value.length;
