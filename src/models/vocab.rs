@@ -134,13 +134,14 @@ pub fn prune_unigram<'a>(
     for t in json["added_tokens"].as_array().into_iter().flatten() {
         keep.insert(t["id"].as_u64().ok_or_else(|| bad("an added token has no id"))? as u32);
     }
-    let texts: Vec<String> = {
-        let all: Vec<String> = words.flat_map(forms).collect();
-        let mut texts: Vec<String> = all.chunks(WORDS_PER_TEXT).map(|c| c.join(" ")).collect();
-        texts.extend(extra_texts.iter().map(|t| t.to_string()));
-        texts
-    };
+    if let Some(unk) = json["model"]["unk_id"].as_u64() {
+        keep.insert(unk as u32);
+    }
     use rayon::prelude::*;
+    let words: Vec<&str> = words.collect();
+    let mut texts: Vec<String> =
+        words.par_chunks(WORDS_PER_TEXT).map(|c| c.iter().flat_map(|w| forms(w)).collect::<Vec<_>>().join(" ")).collect();
+    texts.extend(extra_texts.iter().map(|t| t.to_string()));
     let produced: Vec<Vec<u32>> = texts
         .par_iter()
         .map(|t| tokenizer.encode(t.as_str(), false).map(|e| e.get_ids().to_vec()))
