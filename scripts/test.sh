@@ -13,9 +13,10 @@ stage() {
   "$@"
   echo "== test: $* took $((SECONDS - t)) s (total $((SECONDS - t0)) s) ==" >&2
 }
+stage node --test tests/js/
 stage scripts/prepare.sh
 stage scripts/fetch-test-data.sh
-stage cargo test --release
+stage cargo test --release --features prepared
 stage scripts/test-neon-kernels.sh
 stage scripts/build-web.sh
 for t in e2e dashboard vision formats hostile; do

@@ -120,11 +120,11 @@ impl Store for DirStore {
     fn put(&self, key: &str, value: &[u8]) -> Result<()> {
         let path = self.root.join(key);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::error::create_dir(dir)?;
         }
         let tmp = path.with_extension(format!("part{}", std::process::id()));
-        std::fs::write(&tmp, value)?;
-        std::fs::rename(&tmp, &path)?;
+        crate::error::write_file(&tmp, value)?;
+        std::fs::rename(&tmp, &path).map_err(|source| crate::Error::Write { path: path.clone(), source })?;
         Ok(())
     }
 }

@@ -13,6 +13,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: not a regular file (a folder, pipe or device); only files are read")]
     NotRegularFile { path: PathBuf },
     #[error("{path}: {bytes} bytes is more than a creative can have ({limit} bytes at most)")]
@@ -68,4 +74,32 @@ pub enum Error {
     },
     #[error("the classifier head was trained on embeddings from {head_model}, but the embedding model in use is {in_use}; retrain the head with {in_use} or switch back to {head_model}")]
     EmbeddingModelMismatch { head_model: String, in_use: String },
+}
+
+/// Writes a whole file; a failure names the path and says it could not be
+/// written.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_file(path: &std::path::Path, bytes: impl AsRef<[u8]>) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|source| Error::Write { path: path.to_path_buf(), source })
+}
+
+/// Creates a folder and its parents; a failure names the folder.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn create_dir(path: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|source| Error::Write { path: path.to_path_buf(), source })
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    #[test]
+    fn a_failed_write_names_the_path_and_says_it_is_a_write() {
+        let path = std::env::temp_dir().join(format!("cf-no-such-dir-{}", std::process::id())).join("head.json");
+        let e = super::write_file(&path, b"{}").unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}: cannot write: ", path.display())), "{e}");
+        let blocked = std::env::temp_dir().join(format!("cf-a-file-{}", std::process::id()));
+        std::fs::write(&blocked, b"x").unwrap();
+        let e = super::create_dir(&blocked.join("sub")).unwrap_err().to_string();
+        assert!(e.contains("cf-a-file-") && e.contains("cannot write"), "{e}");
+        std::fs::remove_file(&blocked).unwrap();
+    }
 }

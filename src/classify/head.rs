@@ -437,8 +437,7 @@ impl Head {
     /// Writes the head file (native only).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        std::fs::write(path, self.to_json()?)?;
-        Ok(())
+        crate::error::write_file(path, self.to_json()?)
     }
 
     /// Reads a head file (native only).

@@ -125,7 +125,7 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
             f.test.iter().for_each(|&i| fold_of[i] = k);
         }
         let out = FoldsFile { k: folds.len(), seed: args.seed, labels, fold_of };
-        std::fs::write(path, serde_json::to_vec(&out).map_err(|e| Error::Invalid(e.to_string()))?)?;
+        creative_filter::error::write_file(path, serde_json::to_vec(&out).map_err(|e| Error::Invalid(e.to_string()))?)?;
         eprintln!("{} folds of {} samples written to {}", folds.len(), y.len(), path.display());
         return Ok(0);
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
 use creative_filter::classify::Head;
 use creative_filter::creative::Creative;
-use creative_filter::pipeline::{answer_table, failure_report, read_ahead, RowAnswer, SEGMENT_NUM_COLUMN};
+use creative_filter::pipeline::{answer_table, read_ahead, Report, RowAnswer, SEGMENT_NUM_COLUMN};
 use creative_filter::table::{read_table_file, write_table_file, ID_COLUMN_NAMES};
 use creative_filter::vision::{VisionBranch, VisionModel, VISION_OFF_NOTE};
 use creative_filter::Result;
@@ -98,10 +98,10 @@ pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<
                 Ok(v) => v.report(clf.mode()),
                 Err(e) => {
                     failures += 1;
-                    failure_report(&creative, &e.to_string())
+                    Report::failure(&creative, &e.to_string())
                 }
             };
-            println!("{line}");
+            println!("{}", serde_json::to_string(&line).expect("a report is plain data"));
         }
     });
     Ok(if failures == args.files.len() { 1 } else { 0 })

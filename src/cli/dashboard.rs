@@ -9,6 +9,7 @@ use creative_filter::dashboard::overview::AGGREGATE_NUMERIC_COLUMNS;
 use creative_filter::dashboard::sample::{self, SAMPLE_ROWS};
 use creative_filter::dashboard::{charts, read_spend, Dashboard, Filter, LabelSource, Lang, Period, SegmentLabels};
 use creative_filter::table::{write_table_file, Table};
+use creative_filter::error::{create_dir, write_file};
 use creative_filter::{Error, Result};
 
 #[derive(clap::Args)]
@@ -62,9 +63,9 @@ pub struct Args {
 
 /// The sample as the users' three files, for peers and references to read.
 fn write_sample(dir: &Path, rows: usize) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Read { path: dir.to_path_buf(), source })?;
+    create_dir(dir)?;
     let s = sample::generate(rows, sample::SAMPLE_SEED);
-    std::fs::write(dir.join(sample::SAMPLE_FILE_NAME), &s.csv)?;
+    write_file(&dir.join(sample::SAMPLE_FILE_NAME), &s.csv)?;
     for (name, labels) in [("sample_train_segments.csv", &s.known), ("sample_predictions.csv", &s.predicted)] {
         let mut t = Table::new(vec!["Advertisement ID".into(), "Segment_num".into()]);
         for (id, segment) in labels {
@@ -132,9 +133,9 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let overview = dashboard.overview(&filter, args.lang);
     if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Read { path: dir.clone(), source })?;
+        create_dir(dir)?;
         for (name, svg) in charts::draw(&overview, args.lang, &[]).named() {
-            std::fs::write(dir.join(format!("{name}.svg")), svg)?;
+            write_file(&dir.join(format!("{name}.svg")), svg)?;
         }
         let table = dashboard.table(&filter, args.lang);
         for name in ["spend.xlsx", "spend.csv"] {

@@ -11,16 +11,17 @@ use super::common::{
     isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder,
 };
 use creative_filter::cache::FeatureCache;
-use creative_filter::classify::logreg::argmax;
-use creative_filter::classify::metrics::Evaluation;
-use creative_filter::classify::training::{self, resolve_texts, segments_for_texts, Examples, Trained, DEFAULT_C};
-use creative_filter::classify::{Classifier, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount, VisionHead};
+use creative_filter::classify::training::{segments_for_texts, Examples, DEFAULT_C};
+use creative_filter::classify::{Classifier, LogRegParams, NgramParams, SegmentDictionary};
 use creative_filter::creative::Creative;
 use creative_filter::media::sample_frames;
-use creative_filter::pipeline::{classifier_for, embed_cached_with_progress, prototype_embeddings, Features};
-use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, RowProblem};
+use creative_filter::pipeline::training::{
+    self, creative_examples, embed_examples, row_problems, HeardExample, LabelledCreative, Training, TrainingOptions, TrainingReport,
+};
+use creative_filter::pipeline::{classifier_for, Features};
+use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, LabelledTexts};
 use creative_filter::text::TextEncoder;
-use creative_filter::vision::classify::{train_with_fusion, VisionExample};
+use creative_filter::vision::classify::VisionExample;
 use creative_filter::vision::VisionModel;
 use creative_filter::{Error, Result};
 
@@ -68,6 +69,9 @@ pub struct TrainArgs {
     /// Longest word n-gram among the n-gram features (0: characters only).
     #[arg(long, default_value_t = NgramParams::default().word_max_n, conflicts_with = "no_ngrams")]
     word_ngrams: usize,
+    /// Also write the training report (the page's) as JSON: figures, rows not used and why.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -82,19 +86,11 @@ pub struct EvalArgs {
     json: Option<PathBuf>,
 }
 
-/// What the vision branch learns from: the labelled creatives whose frames
-/// could be read, with or without speech.
-struct VisionData {
-    model: VisionModel,
-    rows: Vec<VisionExample>,
-    problems: Vec<String>,
-}
-
 /// Reads and embeds the examples. `fixed` is the segment list labels must
 /// belong to (a head's); otherwise the user's dictionary, the default one, or
 /// (for texts labelled with words) a dictionary made from the labels.
 /// `vision`: the X-CLIP model whose video embeddings are gathered too
-/// (labelled creatives only).
+/// (labelled creatives only), returned with the vision head's examples.
 fn load_examples(
     data: &Data,
     fixed: Option<&SegmentDictionary>,
@@ -102,21 +98,15 @@ fn load_examples(
     cache: &CacheArgs,
     models: &Path,
     vision: Option<VisionModel>,
-) -> Result<(Examples, FeatureCache, Option<VisionData>)> {
+) -> Result<(Examples, FeatureCache, Option<(VisionModel, Vec<VisionExample>)>)> {
     let dictionary = load_dictionary(data.segments.as_deref())?;
     if let Some(path) = &data.texts {
         let cache = cache.open();
         let file = path.to_string_lossy().to_string();
         let rows = read_labelled_texts(&file, &read_table_file(path)?)?;
         let segments = segments_for_texts(&rows, fixed, dictionary)?;
-        let (texts, y, problems) = resolve_texts(&rows, &segments);
-        let t = Instant::now();
-        let vectors = embed_cached_with_progress(encoder, &cache, &texts, |done, total| {
-            eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
-        })?;
-        eprintln!("{} texts embedded in {:.1} s", texts.len(), t.elapsed().as_secs_f64());
-        let texts = texts.into_iter().map(String::from).collect();
-        return Ok((Examples::new(segments, texts, vectors, y, problems, encoder.dim()), cache, None));
+        let ex = embed_with_progress(encoder, &cache, segments, &rows, vec![])?;
+        return Ok((ex, cache, None));
     }
 
     let (labels_path, media) = (data.labels.as_deref().expect("clap"), data.media.as_deref().expect("clap"));
@@ -125,70 +115,63 @@ fn load_examples(
     let labels = read_labels(&file, &read_table_file(labels_path)?, Some(&segments.ids()))?;
     let folder = MediaFolder::scan(media)?;
     let engine = load_engine(models, Arc::clone(encoder), &data.asr, cache)?;
-    let mut problems: Vec<String> = labels.problems.iter().map(RowProblem::to_string).collect();
-    let (mut texts, mut vectors, mut y) = (Vec::new(), Vec::new(), Vec::new());
-    let mut seen = vision.map(|model| VisionData { model, rows: vec![], problems: vec![] });
+    let mut problems = row_problems(&labels.problems);
+    let mut creatives = Vec::with_capacity(labels.labels.len());
     let total = labels.labels.len();
     let started = Instant::now();
-    for (n, (id, segment)) in labels.labels.iter().enumerate() {
-        let row_problem = |reason: String| format!("ID {id}: {reason}");
-        let path = match folder.find(id) {
-            Ok(p) => p,
+    for (n, label) in labels.labels.into_iter().enumerate() {
+        let found = folder.find(&label.id).and_then(|path| read_input(path).map(|m| (path, m)).map_err(|e| e.to_string()));
+        let (creative, media) = match found {
+            Ok((path, media)) => (Creative::from_file_name(&path.to_string_lossy()), media),
             Err(reason) => {
-                problems.push(row_problem(reason));
+                problems.push(label.problem(reason).to_string());
                 continue;
             }
         };
-        let creative = Creative::from_file_name(&path.to_string_lossy());
-        let media = match read_input(path) {
-            Ok(b) => b,
-            Err(e) => {
-                problems.push(row_problem(e.to_string()));
-                continue;
-            }
-        };
-        let video = seen.as_ref().map(|v| {
+        let video = vision.as_ref().map(|v| {
             isolated(|| {
-                let frames = sample_frames(&media.bytes, v.model.frames(), v.model.image_size())?;
-                v.model.embedding(&v.model.video(&frames.rgb, frames.size)?)
+                let frames = sample_frames(&media.bytes, v.frames(), v.image_size())?;
+                v.embedding(&v.video(&frames.rgb, frames.size)?)
             })
+            .map_err(|e| e.to_string())
         });
         let heard = match isolated(|| engine.features(&creative, media)) {
             Err(Error::NoAudioTrack) => Ok(Features::soundless()),
             other => other,
         };
-        let speech = heard.as_ref().ok().map(|f| SpeechAmount::of(&f.heard.transcript.text, f.heard.transcript.no_speech_prob));
-        let mut text_row = None;
-        match heard {
-            Ok(f) => match f.embedding {
-                Some(e) => {
-                    text_row = Some(y.len());
-                    texts.push(f.heard.transcript.text);
-                    vectors.push(e);
-                    y.push(*segment);
-                }
-                None => problems.push(row_problem("no speech; not used for the speech head".into())),
-            },
-            Err(e) => problems.push(row_problem(e.to_string())),
-        }
-        if let (Some(v), Some(video)) = (seen.as_mut(), video) {
-            match (video, speech) {
-                (Ok(embedding), Some(speech)) => v.rows.push(VisionExample { embedding, segment: *segment, speech, text_row }),
-                (Ok(_), None) => v.problems.push(row_problem("its sound could not be read; not used for the vision head".into())),
-                (Err(e), _) => v.problems.push(row_problem(format!("no video frames ({e}); not used for the vision head"))),
-            }
-        }
+        let heard = heard.map_err(|e| e.to_string()).map(|f| HeardExample {
+            speech: f.embedding.is_some(),
+            transcript: f.heard.transcript.text,
+            no_speech_prob: f.heard.transcript.no_speech_prob,
+        });
+        creatives.push(LabelledCreative { label, heard, video });
         if (n + 1) % 25 == 0 {
             eprintln!("{}/{total} creatives read ({:.0} s)", n + 1, started.elapsed().as_secs_f64());
         }
     }
-    let dim = engine.encoder.dim();
-    Ok((Examples::new(segments, texts, vectors, y, problems, dim), engine.cache, seen))
+    let sorted = creative_examples(&creatives, problems);
+    let ex = embed_with_progress(encoder, &engine.cache, segments, &sorted.speech, sorted.problems)?;
+    Ok((ex, engine.cache, vision.map(|v| (v, sorted.vision))))
+}
+
+fn embed_with_progress(
+    encoder: &TextEncoder,
+    cache: &FeatureCache,
+    segments: SegmentDictionary,
+    rows: &LabelledTexts,
+    problems: Vec<String>,
+) -> Result<Examples> {
+    let t = Instant::now();
+    let ex = embed_examples(encoder, cache, segments, rows, problems, |done, total| {
+        eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
+    })?;
+    eprintln!("{} texts embedded in {:.1} s", ex.y.len(), t.elapsed().as_secs_f64());
+    Ok(ex)
 }
 
 fn print_problems(problems: &[String]) {
     if !problems.is_empty() {
-        eprintln!("{} rows not used:", problems.len());
+        eprintln!("{} rows not used (or used by one head only):", problems.len());
     }
     for p in problems {
         eprintln!("  {p}");
@@ -201,65 +184,63 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
         Some(_) => VisionModel::load(models)?,
         None => None,
     };
-    let (ex, cache, seen) = load_examples(&args.data, None, &encoder, cache, models, vision)?;
+    let (ex, cache, vision) = load_examples(&args.data, None, &encoder, cache, models, vision)?;
     print_problems(&ex.problems);
-    if ex.y.is_empty() {
-        return Err(Error::Invalid("no usable training examples (the speech head needs creatives with speech)".into()));
+    let options = TrainingOptions {
+        params: LogRegParams { c: args.c, ..Default::default() },
+        ngrams: (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, word_max_n: args.word_ngrams, ..Default::default() }),
+        folds: args.cv,
+        seed: args.seed,
+    };
+    let vision_examples = vision.as_ref().map(|(model, rows)| (model, rows.as_slice()));
+    let Training { head, report } = training::train(&encoder, &cache, &ex, vision_examples, &options)?;
+    if let Some(text) = &report.text {
+        println!("{}-fold cross-validation on {} examples:\n{text}", args.cv.min(ex.y.len()), ex.y.len());
     }
-    let params = LogRegParams { c: args.c, ..Default::default() };
-    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, word_max_n: args.word_ngrams, ..Default::default() });
-    let prototypes = prototype_embeddings(&encoder, &cache, &ex.segments)?;
-    let trained = training::train(&ex, &encoder.embedding_id(), &params, ngrams.as_ref(), &prototypes, args.cv, args.seed)?;
-    if let Some(eval) = &trained.cross_validation {
-        println!("{}-fold cross-validation on {} examples:\n{}", args.cv.min(ex.y.len()), ex.y.len(), eval.to_text());
-    }
-    let mut head = trained.head.clone();
-    if let Some(v) = seen {
-        head.vision = train_vision(&v, &ex, &trained, &args)?;
+    if let Some((model, rows)) = &vision {
+        print_vision(&report, model, rows.len(), args.cv);
     }
     head.save(&args.out)?;
     eprintln!(
-        "trained on {} examples of {} segments{} in {:.2} s ({} iterations{}); head written to {}",
-        ex.y.len(),
-        head.examples.iter().filter(|&&n| n > 0).count(),
-        match &head.ngrams {
-            Some(v) if v.word_max_n > 0 => " (embeddings + character and word n-grams)",
-            Some(_) => " (embeddings + character n-grams)",
-            None => " (embeddings only)",
-        },
-        trained.seconds,
-        trained.fit.iterations,
-        if trained.fit.converged { "" } else { ", stopped before full convergence" },
+        "trained on {} examples of {} segments ({}) in {:.2} s ({} iterations{}); head written to {}",
+        report.examples,
+        report.segments,
+        report.features,
+        report.seconds,
+        report.iterations,
+        if report.converged { "" } else { ", stopped before full convergence" },
         args.out.display()
     );
+    if let Some(path) = &args.report {
+        write_json(path, &report)?;
+    }
     Ok(0)
 }
 
-/// The vision head on the creatives' video embeddings, cross-validated like
-/// the speech head, and the fusion weights calibrated on the creatives both
-/// branches answered out of fold. None (said) when there is too little.
-fn train_vision(v: &VisionData, ex: &Examples, text: &Trained, args: &TrainArgs) -> Result<Option<VisionHead>> {
-    print_problems(&v.problems);
-    let params = LogRegParams { c: args.c, ..Default::default() };
-    let oof = text.out_of_fold.as_deref();
-    let Some(t) = train_with_fusion(&v.model, &ex.segments, &v.rows, oof, &params, args.cv, args.seed)? else {
-        eprintln!("vision head not trained: {} creatives with readable frames", v.rows.len());
-        return Ok(None);
+/// What became of the vision head, as the CLI says it.
+fn print_vision(report: &TrainingReport, model: &VisionModel, creatives: usize, cv: usize) {
+    let Some(v) = &report.vision else {
+        eprintln!("vision head not trained: {creatives} creatives with readable frames");
+        return;
     };
-    if let Some(eval) = &t.trained.cross_validation {
-        println!("vision head, {}-fold cross-validation on {} creatives:\n{}", args.cv.min(v.rows.len()), v.rows.len(), eval.to_text());
+    if let Some(text) = &v.text {
+        println!("vision head, {}-fold cross-validation on {} creatives:\n{text}", cv.min(v.examples), v.examples);
     }
-    let f = &t.head.fusion;
-    if t.calibrated_on > 0 {
+    let f = &v.fusion;
+    if v.calibrated_on > 0 {
         eprintln!(
             "fusion calibrated on {} creatives both branches answered: speech weight σ({:.2} + {:.2}·ln(1+words) − {:.2}·no_speech_prob)",
-            t.calibrated_on, f.bias, f.per_log_word, f.no_speech
+            v.calibrated_on, f.bias, f.per_log_word, f.no_speech
         );
     } else {
         eprintln!("fusion weights left at their defaults (nothing to calibrate on without cross-validation and creatives with both speech and frames)");
     }
-    eprintln!("vision head trained on {} creatives ({})", v.rows.len(), v.model.id());
-    Ok(Some(t.head))
+    eprintln!("vision head trained on {} creatives ({})", v.examples, model.id());
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| Error::Invalid(e.to_string()))?;
+    creative_filter::error::write_file(path, json)
 }
 
 pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
@@ -269,23 +250,11 @@ pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let fixed = head.as_ref().map(|h| Classifier::segments_for(dictionary.as_ref(), Some(h)));
     let (ex, cache, _) = load_examples(&args.data, fixed.as_ref(), &encoder, cache, models, None)?;
     print_problems(&ex.problems);
-    if ex.y.is_empty() {
-        return Err(Error::Invalid("no usable examples to evaluate on".into()));
-    }
     let clf = classifier_for(&encoder, &cache, Some(&ex.segments), head)?;
-    let k = clf.segments().len();
-    let mut proba = Vec::with_capacity(ex.y.len() * k);
-    let mut y_pred = Vec::with_capacity(ex.y.len());
-    for (text, row) in ex.texts.iter().zip(ex.x.chunks_exact(ex.dim)) {
-        let p = clf.probs(text, row)?;
-        y_pred.push(clf.segments().segments()[argmax(&p)].id);
-        proba.extend(p);
-    }
-    let eval = Evaluation::new(clf.segments(), &ex.y, &y_pred, &proba)?;
+    let eval = training::evaluate(&clf, &ex)?;
     println!("{} classifier on {} examples:\n{}", clf.mode(), ex.y.len(), eval.to_text());
     if let Some(path) = args.json {
-        let json = serde_json::to_vec_pretty(&eval).map_err(|e| Error::Invalid(e.to_string()))?;
-        std::fs::write(&path, json)?;
+        write_json(&path, &eval)?;
     }
     Ok(0)
 }

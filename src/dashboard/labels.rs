@@ -57,7 +57,7 @@ impl SegmentLabels {
     pub fn add_file(&mut self, file_name: &str, bytes: &[u8], source: LabelSource) -> Result<usize> {
         let labels = read_labels(file_name, &Table::from_bytes(file_name, bytes)?, None)?;
         self.problems.extend(labels.problems.iter().map(|p| format!("{file_name}: {p}")));
-        let pairs = labels.labels.iter().map(|(id, s)| (id.as_str(), *s));
+        let pairs = labels.labels.iter().map(|l| (l.id.as_str(), l.segment));
         match source {
             LabelSource::Known => self.add_known(pairs),
             _ => self.add_predicted(pairs),

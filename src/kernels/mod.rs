@@ -1,12 +1,13 @@
 //! CPU kernels shared by the text encoder and Whisper: fused multi-head
 //! attention, the int8 linear layers, Whisper's convolution stem and
-//! element-wise maths, with vector paths for x86-64, aarch64 and wasm and
+//! element-wise maths, and the loops of the classifier's training, with vector paths for x86-64, aarch64 and wasm and
 //! portable fallbacks elsewhere.
 
 pub mod attention;
 pub mod conv;
 pub mod int8;
 pub mod linear;
+pub mod logreg;
 pub mod math;
 pub mod simd;
 

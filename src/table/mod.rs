@@ -355,8 +355,7 @@ pub fn write_table_file(path: &std::path::Path, table: &Table, numeric_columns: 
             return Err(Error::Table { file: name.into(), reason: "tables are written as .xlsx or .csv".into() })
         }
     };
-    std::fs::write(path, bytes)?;
-    Ok(())
+    crate::error::write_file(path, bytes)
 }
 
 /// Reads JSON Lines: the columns are the keys (sorted, as the JSON map keeps them);
@@ -482,11 +481,29 @@ impl std::fmt::Display for RowProblem {
     }
 }
 
+/// One usable row of `train_segments.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    /// Spreadsheet row number (header = 1), for messages about this creative.
+    pub row: usize,
+    /// Advertisement ID as text.
+    pub id: String,
+    pub segment: u32,
+}
+
+impl Label {
+    /// Why this labelled creative was not used, with its row and ID, worded
+    /// like the table's own row problems.
+    pub fn problem(&self, reason: impl std::fmt::Display) -> RowProblem {
+        RowProblem { row: self.row, reason: format!("ID {}: {reason}", self.id) }
+    }
+}
+
 /// Training labels read from `train_segments.csv`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Labels {
-    /// (Advertisement ID as text, segment id), in file order, each ID once.
-    pub labels: Vec<(String, u32)>,
+    /// In file order, each ID once.
+    pub labels: Vec<Label>,
     /// Rows that were not used and why. Fully blank rows are not listed.
     pub problems: Vec<RowProblem>,
 }
@@ -548,7 +565,7 @@ pub fn read_labels(file: &str, table: &Table, known_segments: Option<&[u32]>) ->
             continue;
         }
         first_row.insert(id.to_string(), (row_no, seg));
-        out.labels.push((id.to_string(), seg));
+        out.labels.push(Label { row: row_no, id: id.to_string(), segment: seg });
     }
     Ok(out)
 }
@@ -685,7 +702,9 @@ mod tests {
         let t = read_csv("train_segments.csv", text.as_bytes()).unwrap();
         let known: Vec<u32> = (0..=18).collect();
         let l = read_labels("train_segments.csv", &t, Some(&known)).unwrap();
-        assert_eq!(l.labels, vec![("000123".to_string(), 5), ("A 3".to_string(), 4)]);
+        let pairs: Vec<(usize, &str, u32)> = l.labels.iter().map(|l| (l.row, l.id.as_str(), l.segment)).collect();
+        assert_eq!(pairs, vec![(2, "000123", 5), (6, "A 3", 4)]);
+        assert_eq!(l.labels[1].problem("no media file").to_string(), "row 6: ID A 3: no media file");
         let rows: Vec<usize> = l.problems.iter().map(|p| p.row).collect();
         assert_eq!(rows, vec![3, 4, 5, 7, 9, 10, 11]);
         assert!(l.problems[0].reason.contains("no Advertisement ID"));

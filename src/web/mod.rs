@@ -14,20 +14,20 @@ use web_time::Instant;
 
 use crate::asr::load_transcriber;
 use crate::cache::{FeatureCache, JournalStore};
-use crate::classify::metrics::Evaluation;
-use crate::classify::training::{self, resolve_texts, segments_for_texts, Examples, DEFAULT_C};
-use crate::classify::{Classifier, FusionParams, Head, LogRegParams, NgramParams, SegmentDictionary, SpeechAmount};
+use crate::classify::training::segments_for_texts;
+use crate::classify::{Classifier, Head, SegmentDictionary};
 use crate::creative::{Creative, DEFAULT_MAX_SECONDS};
 use crate::error::Error;
 use crate::media::{decode_audio, demux_audio, to_whisper_input, Audio, DecodedAudio};
 use crate::models::manifest::{sha256_hex, Manifest};
 use crate::models::WHISPER_GGUF;
 use crate::pipeline::{
-    embed_cached_with_progress, failure_report, prototype_embeddings, verdict_with_vision, vision_outcome, Engine, Features, VisionOutcome,
+    verdict_with_vision, vision_outcome, Engine, Features, Report, VisionOutcome,
 };
-use crate::table::{read_labelled_texts, LabelledText, LabelledTexts, Table};
+use crate::pipeline::training::{self, HeardExample, LabelledCreative, TrainingOptions};
+use crate::table::{read_labelled_texts, Label, LabelledTexts, Table};
 use crate::text::TextEncoder;
-use crate::vision::classify::{train_with_fusion, VisionExample};
+use crate::vision::classify::VisionExample;
 use crate::vision::{VisionBranch, VisionModel};
 
 pub use tables::{answer_table, plan_table, results_table};
@@ -364,8 +364,7 @@ impl Session {
     fn decide(&self, creative: &Creative, content_hash: &str, f: &Features, seen: VisionOutcome) -> Result<JsValue, JsValue> {
         let fusion = self.vision.as_ref().map(|b| b.fusion).unwrap_or_default();
         let v = verdict_with_vision(&self.classifier, creative, f, seen, &fusion).map_err(error)?;
-        let mut report = v.report(self.classifier.mode());
-        report["content_hash"] = content_hash.into();
+        let report = Report { content_hash: Some(content_hash.to_string()), ..v.report(self.classifier.mode()) };
         to_js(&report)
     }
 
@@ -491,151 +490,96 @@ impl Session {
     }
 
     /// Trains a head on a file of labelled texts (.csv/.xlsx/.jsonl with
-    /// `text` and `label` columns), uses it, and returns the report (see
-    /// [`Session::train`]).
+    /// `text` and `label` columns), uses it, and returns the
+    /// [`TrainingReport`].
     #[wasm_bindgen(js_name = trainTextsFile)]
     pub fn train_texts_file(&mut self, file_name: &str, bytes: &[u8], folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
         let table = Table::from_bytes(file_name, bytes).map_err(error)?;
         let rows = read_labelled_texts(file_name, &table).map_err(error)?;
-        self.train(&rows, &[], folds, progress, None)
+        let segments = segments_for_texts(&rows, None, self.dictionary.clone()).map_err(error)?;
+        self.train(segments, &rows, vec![], None, folds, progress)
     }
 
-    /// Trains on labelled creatives the page has classified: `creatives` are
-    /// `[{row, text, speech, no_speech_prob, label, hash}]` (label: a segment
-    /// id or name; hash: [`content_hash`] of the file). Those with speech
-    /// train the speech head; with the vision branch on, every one whose
-    /// frames were read also trains the vision head, and the fusion is
-    /// calibrated on both. `set_aside`: rows already found unusable
-    /// (`["ID 17: could not be decoded", …]`).
+    /// Trains on labelled creatives the page has read, in label order:
+    /// `[{row, id, segment, text, speech, no_speech_prob, hash}]` (row: the
+    /// labels table's, from [`Session::plan_training`]; hash: [`content_hash`]
+    /// of the file), or `{row, id, segment, error}` for one that could not be
+    /// read. `set_aside`: the plan's problems. The same rules as the CLI's
+    /// `train` ([`training::creative_examples`]).
     #[wasm_bindgen(js_name = trainCreatives)]
     pub fn train_creatives(&mut self, creatives: JsValue, set_aside: Vec<String>, folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
         #[derive(serde::Deserialize)]
-        struct LabelledCreative {
+        struct ReadCreative {
             row: usize,
+            id: String,
+            segment: u32,
+            #[serde(default)]
             text: String,
+            #[serde(default)]
             speech: bool,
+            #[serde(default)]
             no_speech_prob: f32,
-            label: String,
+            #[serde(default)]
             hash: String,
+            error: Option<String>,
         }
-        let creatives: Vec<LabelledCreative> =
-            serde_wasm_bindgen::from_value(creatives).map_err(|e| error(Error::Invalid(e.to_string())))?;
-        let mut set_aside = set_aside;
-        for c in creatives.iter().filter(|c| !c.speech) {
-            let used = self.vision.is_some() && self.video_embeddings.contains_key(&c.hash);
-            set_aside.push(format!("row {}: no speech{}", c.row, if used { " (used for the vision head)" } else { "" }));
-        }
-        let rows = creatives
-            .iter()
-            .filter(|c| c.speech)
-            .map(|c| LabelledText { row: c.row, text: c.text.clone(), label: c.label.clone() })
+        let read: Vec<ReadCreative> = serde_wasm_bindgen::from_value(creatives).map_err(|e| error(Error::Invalid(e.to_string())))?;
+        let creatives: Vec<LabelledCreative> = read
+            .into_iter()
+            .map(|c| LabelledCreative {
+                video: self.vision.as_ref().map(|_| match &c.error {
+                    None => self.video_embeddings.get(&c.hash).cloned().ok_or_else(|| "its frames could not be read".to_string()),
+                    Some(_) => Err("the file could not be read".to_string()),
+                }),
+                heard: match c.error {
+                    Some(e) => Err(e),
+                    None => Ok(HeardExample { transcript: c.text, no_speech_prob: c.no_speech_prob, speech: c.speech }),
+                },
+                label: Label { row: c.row, id: c.id, segment: c.segment },
+            })
             .collect();
-        let rows = LabelledTexts { rows, problems: vec![] };
-        let segments = segments_for_texts(&rows, None, self.dictionary.clone()).map_err(error)?;
-        let vision = self.vision.as_ref().map(|_| {
-            let mut text_rows = 0;
-            let mut examples = Vec::new();
-            for c in &creatives {
-                let segment = segments.resolve_label(&c.label);
-                // The speech head's examples are the resolvable rows with speech, in order.
-                let text_row = (c.speech && segment.is_some()).then(|| {
-                    text_rows += 1;
-                    text_rows - 1
-                });
-                if let (Some(segment), Some(embedding)) = (segment, self.video_embeddings.get(&c.hash)) {
-                    let speech = SpeechAmount::of(if c.speech { &c.text } else { "" }, c.no_speech_prob);
-                    examples.push(VisionExample { embedding: embedding.clone(), segment, speech, text_row });
-                }
-            }
-            examples
-        });
-        self.train(&rows, &set_aside, folds, progress, vision)
+        let sorted = training::creative_examples(&creatives, set_aside);
+        let vision = Some(sorted.vision).filter(|_| self.vision.is_some());
+        self.train(self.training_segments(), &sorted.speech, sorted.problems, vision, folds, progress)
     }
 
-    /// Embeds, cross-validates, trains and switches to the new head:
-    /// `{evaluation, text, examples, segments, problems, seconds, converged,
-    /// vision}`; `vision` (given `vision_rows`): the vision head's
-    /// `{evaluation, text, examples, calibrated_on, fusion}`.
+    /// The segments labelled creatives are trained on: the user's dictionary
+    /// or the default one (as the CLI's `train`).
+    fn training_segments(&self) -> SegmentDictionary {
+        self.dictionary.clone().unwrap_or_else(SegmentDictionary::default_ru)
+    }
+
+    /// Embeds, cross-validates, trains, switches to the new head and
+    /// returns the [`TrainingReport`].
     fn train(
         &mut self,
+        segments: SegmentDictionary,
         rows: &LabelledTexts,
-        set_aside: &[String],
+        problems: Vec<String>,
+        vision_rows: Option<Vec<VisionExample>>,
         folds: usize,
         progress: &js_sys::Function,
-        vision_rows: Option<Vec<VisionExample>>,
     ) -> Result<JsValue, JsValue> {
-        let segments = segments_for_texts(rows, None, self.dictionary.clone()).map_err(error)?;
-        let (texts, y, mut problems) = resolve_texts(rows, &segments);
-        problems.extend_from_slice(set_aside);
-        let encoder = &self.engine.encoder;
-        let vectors = embed_cached_with_progress(encoder, &self.engine.cache, &texts, |done, total| {
+        let (encoder, cache) = (&self.engine.encoder, &self.engine.cache);
+        let ex = training::embed_examples(encoder, cache, segments, rows, problems, |done, total| {
             let _ = progress.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
         })
         .map_err(error)?;
-        let texts = texts.into_iter().map(String::from).collect();
-        let ex = Examples::new(segments, texts, vectors, y, problems, encoder.dim());
-        let prototypes = prototype_embeddings(encoder, &self.engine.cache, &ex.segments).map_err(error)?;
-        let params = LogRegParams { c: DEFAULT_C, ..Default::default() };
-        let ngrams = NgramParams::default();
-        let trained = training::train(&ex, &encoder.embedding_id(), &params, Some(&ngrams), &prototypes, folds, 42).map_err(error)?;
-        let mut head = trained.head.clone();
-        let vision = match (&self.vision, vision_rows) {
-            (Some(branch), Some(rows)) => {
-                let oof = trained.out_of_fold.as_deref();
-                let t = train_with_fusion(&branch.model, &ex.segments, &rows, oof, &params, folds, 42).map_err(error)?;
-                t.map(|t| {
-                    head.vision = Some(t.head.clone());
-                    VisionReport {
-                        text: t.trained.cross_validation.as_ref().map(Evaluation::to_text),
-                        evaluation: t.trained.cross_validation,
-                        examples: rows.len(),
-                        calibrated_on: t.calibrated_on,
-                        fusion: t.head.fusion,
-                    }
-                })
-            }
-            _ => None,
-        };
-        #[derive(Serialize)]
-        struct VisionReport {
-            evaluation: Option<Evaluation>,
-            text: Option<String>,
-            examples: usize,
-            calibrated_on: usize,
-            fusion: FusionParams,
-        }
-        #[derive(Serialize)]
-        struct Report<'a> {
-            evaluation: Option<&'a Evaluation>,
-            text: Option<String>,
-            examples: usize,
-            segments: usize,
-            problems: &'a [String],
-            seconds: f64,
-            converged: bool,
-            vision: Option<VisionReport>,
-        }
-        let report = to_js(&Report {
-            evaluation: trained.cross_validation.as_ref(),
-            text: trained.cross_validation.as_ref().map(Evaluation::to_text),
-            examples: ex.y.len(),
-            segments: trained.head.examples.iter().filter(|&&n| n > 0).count(),
-            problems: &ex.problems,
-            seconds: trained.seconds,
-            converged: trained.fit.converged,
-            vision,
-        })?;
-        self.head = Some(head);
+        let options = TrainingOptions { folds, ..Default::default() };
+        let vision = self.vision.as_ref().zip(vision_rows.as_deref()).map(|(branch, rows)| (&branch.model, rows));
+        let trained = training::train(encoder, cache, &ex, vision, &options).map_err(error)?;
+        let report = to_js(&trained.report)?;
+        self.head = Some(trained.head);
         self.rebuild()?;
         Ok(report)
     }
 
     /// Which dropped file each labelled row of `train_segments.csv` names:
     /// `{rows: [{row, id, segment, media}], problems: [..]}`; labels must be
-    /// segments in use.
+    /// segments the training will use.
     #[wasm_bindgen(js_name = planTraining)]
     pub fn plan_training(&self, file_name: &str, bytes: &[u8], media_names: Vec<String>) -> Result<JsValue, JsValue> {
-        tables::plan_training(file_name, bytes, media_names, &self.classifier.segments().ids())
+        tables::plan_training(file_name, bytes, media_names, &self.training_segments().ids())
     }
 
     /// Forgets the transcripts and embeddings seen so far (the page keeps
@@ -667,6 +611,6 @@ impl Session {
     /// The row reported for a file that could not be classified.
     #[wasm_bindgen(js_name = failureReport)]
     pub fn failure_report(file_name: &str, message: &str) -> Result<JsValue, JsValue> {
-        to_js(&failure_report(&Creative::from_file_name(file_name), message))
+        to_js(&Report::failure(&Creative::from_file_name(file_name), message))
     }
 }

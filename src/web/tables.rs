@@ -7,7 +7,8 @@ use wasm_bindgen::prelude::*;
 
 use super::{error, to_js};
 use crate::creative::MediaIndex;
-use crate::pipeline::{self, media_for_rows, RowAnswer, SEGMENT_NUM_COLUMN};
+use crate::pipeline::training::row_problems;
+use crate::pipeline::{self, media_for_rows, Report, RowAnswer, SEGMENT_NUM_COLUMN};
 use crate::table::{read_labels, write_csv, write_xlsx, CsvFormat, Table, ID_COLUMN_NAMES};
 
 /// The dropped files a place is named by in messages.
@@ -55,7 +56,7 @@ fn files(table: &Table) -> Result<JsValue, JsValue> {
     Ok(out.into())
 }
 
-fn reports(reports: JsValue) -> Result<Vec<serde_json::Value>, JsValue> {
+fn reports(reports: JsValue) -> Result<Vec<Report>, JsValue> {
     serde_wasm_bindgen::from_value(reports).map_err(|e| super::error(crate::Error::Invalid(e.to_string())))
 }
 
@@ -79,10 +80,12 @@ pub fn results_table(all_reports: JsValue) -> Result<JsValue, JsValue> {
 }
 
 /// Which dropped file each labelled row names: `{rows: [{row, id, segment,
-/// media}], problems: ["…", …]}`, for training on creatives.
+/// media}], problems: ["…", …]}`, for training on creatives (`row`: the
+/// labels table's own row number, for messages).
 pub(super) fn plan_training(file_name: &str, bytes: &[u8], media_names: Vec<String>, segments: &[u32]) -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
     struct Row {
+        row: usize,
         id: String,
         segment: u32,
         media: usize,
@@ -94,11 +97,11 @@ pub(super) fn plan_training(file_name: &str, bytes: &[u8], media_names: Vec<Stri
     }
     let labels = read_labels(file_name, &read_table(file_name, bytes)?, Some(segments)).map_err(error)?;
     let index = MediaIndex::new(media_names.into_iter().enumerate().map(|(i, n)| (n, i)));
-    let mut plan = Plan { rows: vec![], problems: labels.problems.iter().map(|p| p.to_string()).collect() };
-    for (id, segment) in labels.labels {
-        match index.find(&id, DROPPED) {
-            Ok(&media) => plan.rows.push(Row { id, segment, media }),
-            Err(reason) => plan.problems.push(format!("ID {id}: {reason}")),
+    let mut plan = Plan { rows: vec![], problems: row_problems(&labels.problems) };
+    for label in labels.labels {
+        match index.find(&label.id, DROPPED) {
+            Ok(&media) => plan.rows.push(Row { row: label.row, id: label.id, segment: label.segment, media }),
+            Err(reason) => plan.problems.push(label.problem(reason).to_string()),
         }
     }
     to_js(&plan)

@@ -67,7 +67,7 @@ await check('creatives without speech are decided by their pictures, frames from
     assert.equal(r.status, 'ok', `${name}: ${r.error || r.note} ${r.vision_note || ''}`);
     assert.equal(r.modality, 'vision', `${name}: ${JSON.stringify(r)}`);
     assert.ok(r.vision_segment && r.vision_segment.segment_id === r.segment_id, `${name}: the video's top segment is the decision`);
-    assert.equal(r.speech_segment, null);
+    assert.equal(r.speech_segment, undefined, `${name}: no speech branch answer`);
     assert.ok(r.frames_ms >= 0);
     console.log(`     ${name}: segment ${r.segment_id} (${r.confidence.toFixed(4)}), frames ${r.frames_ms.toFixed(0)} ms, all ${r.wall_ms.toFixed(0)} ms`);
   }
@@ -136,7 +136,9 @@ await check('training on labelled creatives in the page trains the vision head a
     const audio = withVoice ? ['-i', voices[segment], '-t', '4', '-c:a', 'aac'] : [];
     ff('-f', 'lavfi', '-i', video, ...audio, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path);
   };
-  let labels = 'Advertisement ID,Segment_num\n';
+  // A row the labels refuse comes first, so the creatives' rows are not their
+  // order among the files: messages must name the table's own rows.
+  let labels = 'Advertisement ID,Segment_num\n999,twelve\n';
   for (let i = 0; i < 3; i++) {
     for (const [id, segment, voice] of [[100 + i, 12, true], [200 + i, 15, true], [300 + i, 12, false], [400 + i, 15, false]]) {
       make(join(folder, `${id}.mp4`), segment, voice ? i : i + 3, voice);
@@ -156,6 +158,17 @@ await check('training on labelled creatives in the page trains the vision head a
   assert.match(summary, /: 6 · 2 /, 'the speech head learns from the 6 with speech');
   assert.match(vision, /: 12 · macro-F1 /, 'the vision head learns from all 12');
   assert.match(vision, /(calibrated|откалиброван)[^:]* 6: σ/, 'the fusion is calibrated on the 6 with both');
+  // The rows not used, or used by one head only, are the CLI's, row for row.
+  const problems = await page.locator('#train-problems li').allTextContents();
+  const report = join(media, 'cli-training.json');
+  execFileSync(CLI, ['--models', models, '--no-cache', 'train', '--labels', labelsFile, '--media', folder, '--out', join(media, 'head.json'), '--report', report], { stdio: 'ignore' });
+  const cli = JSON.parse(readFileSync(report, 'utf8'));
+  assert.deepEqual(problems, cli.problems);
+  assert.equal(problems.length, 7, problems.join(' | '));
+  assert.equal(problems[0], 'row 2: ID 999: segment number "twelve" is not a whole number ≥ 0');
+  // 300 + i is on row 4·i + 5, 400 + i on 4·i + 6 (row 1 the header, row 2 the refused one).
+  assert.equal(problems[1], 'row 5: ID 300: no speech; used for the vision head only');
+  assert.equal(problems.at(-1), 'row 14: ID 402: no speech; used for the vision head only');
   await page.waitForFunction(() => /trained|обученный/.test(document.getElementById('vision-status').textContent));
   // New silent creatives are decided by the trained vision head.
   make(join(media, 'dark.mp4'), 12, 7, false);

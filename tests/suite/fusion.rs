@@ -144,9 +144,11 @@ fn verdicts_report_who_decided_and_both_branches_answers() {
     assert_eq!(v.decision.as_ref().unwrap().segment_id, 12);
     assert_eq!((v.speech_top.as_ref().unwrap().segment_id, v.vision_top.as_ref().unwrap().segment_id), (12, 15));
     let fused_report = v.report("zero-shot");
-    assert_eq!(fused_report["modality"], "fused");
-    assert_eq!(fused_report["vision_segment"]["segment_id"], 15);
-    assert!(fused_report["speech_weight"].as_f64().unwrap() > 0.9);
+    let json = serde_json::to_value(&fused_report).unwrap();
+    assert_eq!(json["modality"], "fused");
+    assert_eq!(json["speech"], true);
+    assert_eq!(json["vision_segment"]["segment_id"], 15);
+    assert!(json["speech_weight"].as_f64().unwrap() > 0.9);
 
     // Frames that cannot be read: speech still answers and the reason is kept.
     let v = verdict_with_vision(&clf, &creative, &talk, Err("no video frames: broken".into()), &p).unwrap();

@@ -1,21 +1,35 @@
 //! The integration tests, one binary (one link of the whole product
-//! instead of one per file): real models, real speech and generated
-//! creatives, prepared by `scripts/prepare.sh` and
-//! `scripts/fetch-test-data.sh`. `cargo test --release --test suite asr::`
-//! runs one file's tests.
+//! instead of one per file). Without features they are the fast tier: the
+//! fixtures in the repository only (tiny random models, reference outputs,
+//! the fuzzers' corpora). With `--features prepared` (scripts/test.sh) also
+//! the real models, real speech and generated creatives, prepared by
+//! `scripts/prepare.sh` and `scripts/fetch-test-data.sh`.
+//! `cargo test --release --features prepared --test suite asr::` runs one
+//! file's tests.
 
-mod common;
-mod asr;
-mod classify;
-mod cli;
 mod dashboard;
-mod formats;
-mod frames;
 mod fusion;
 mod fuzz_corpus;
-mod media;
-mod models;
-mod text_encoder;
 mod vision;
 mod vision_import;
+
+#[cfg(feature = "prepared")]
+mod common;
+#[cfg(feature = "prepared")]
+mod asr;
+#[cfg(feature = "prepared")]
+mod classify;
+#[cfg(feature = "prepared")]
+mod cli;
+#[cfg(feature = "prepared")]
+mod formats;
+#[cfg(feature = "prepared")]
+mod frames;
+#[cfg(feature = "prepared")]
+mod media;
+#[cfg(feature = "prepared")]
+mod models;
+#[cfg(feature = "prepared")]
+mod text_encoder;
+#[cfg(feature = "prepared")]
 mod vision_train;

@@ -5,20 +5,27 @@
 //
 // Everything runs in a worker on this machine; nothing is uploaded.
 
+import { WorkerRpc } from './rpc.js';
+
 const FILE_TIMEOUT_MS = 10 * 60_000;
+
+// The worker calls that set or clear one of the user's settings.
+const SETTINGS = { loadHead: 'head', clearHead: 'head', setDictionary: 'dictionary', resetDictionary: 'dictionary' };
+const CLEARING = new Set(['clearHead', 'resetDictionary']);
 
 /** A worker holding the models; restarted if a file crashes it. */
 export class CreativeFilter extends EventTarget {
   constructor() {
     super();
-    this.calls = new Map();
-    this.nextCall = 1;
     this.start();
   }
 
   start() {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    this.worker.onmessage = (e) => this.receive(e.data);
+    this.rpc = new WorkerRpc(this.worker, {
+      onEvent: (msg) => this.receive(msg),
+      onAnswer: (msg) => msg.fatal && this.restart(),
+    });
     this.worker.onerror = (e) => this.dispatchEvent(new CustomEvent('failure', { detail: { code: 'worker', message: e.message || 'the worker failed to start' } }));
     this.ready = this.call('init');
     this.ready.then((info) => this.dispatchEvent(new CustomEvent('ready', { detail: info })), () => {});
@@ -27,37 +34,31 @@ export class CreativeFilter extends EventTarget {
   }
 
   receive(msg) {
-    if (msg.event === 'progress') return this.dispatchEvent(new CustomEvent('progress', { detail: msg }));
-    if (msg.event === 'decode-audio') return this.decodeForWorker(msg);
-    const pending = this.calls.get(msg.call);
-    if (!pending) return;
-    this.calls.delete(msg.call);
-    if (msg.error) pending.reject(msg.error);
-    else pending.resolve(msg.result);
-    if (msg.fatal) this.restart();
+    if (msg.event === 'progress') this.dispatchEvent(new CustomEvent('progress', { detail: msg }));
+    if (msg.event === 'decode-audio') this.decodeForWorker(msg);
   }
 
   restart() {
     this.worker.terminate();
-    for (const p of this.calls.values()) p.reject({ code: 'crashed', message: 'the worker was restarted' });
-    this.calls.clear();
+    this.rpc.failAll({ code: 'crashed', message: 'the worker was restarted' });
     this.dispatchEvent(new CustomEvent('restart'));
     this.start();
   }
 
   /** Calls a worker method; resolves with its result or rejects with {code, message}. */
   call(method, args = {}, transfer = []) {
-    const call = this.nextCall++;
-    return new Promise((resolve, reject) => {
-      this.calls.set(call, { resolve, reject });
-      this.worker.postMessage({ call, method, args }, transfer);
-    });
+    return this.rpc.call(method, args, transfer);
   }
 
-  /** Remembers a setting (dictionary, head) to re-apply after a restart. */
+  /**
+   * Remembers a setting (dictionary, head) to re-apply after a restart: a
+   * call replaces the earlier one of its setting, and clearing a setting
+   * forgets it (a new worker starts without it).
+   */
   remember(method, args) {
-    this.replay = (this.replay || []).filter(([m]) => m !== method && !(method === 'clearHead' && m === 'loadHead') && !(method === 'loadHead' && m === 'clearHead'));
-    if (method !== 'clearHead' && method !== 'resetDictionary') this.replay.push([method, args]);
+    const setting = (m) => SETTINGS[m] ?? m;
+    this.replay = (this.replay || []).filter(([m]) => setting(m) !== setting(method));
+    if (!CLEARING.has(method)) this.replay.push([method, args]);
   }
 
   /**

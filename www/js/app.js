@@ -239,21 +239,22 @@ $('train-run').addEventListener('click', async () => {
         const first = plan.problems[0] ? ` ${t('forExample')}: ${plan.problems[0]}` : '';
         throw { message: `${t('noRowMatched').replace('{n}', plan.problems.length).replace('{m}', media.length)}${first}` };
       }
+      // Each labelled row as the core read it; which head it teaches, and the
+      // message about it, are the core's (the CLI's train follows the same rules).
       const creatives = [];
-      const setAside = [...plan.problems];
       for (const [i, row] of plan.rows.entries()) {
         showProgress(box, i, plan.rows.length, t('transcribing'));
+        const label = { row: row.row, id: row.id, segment: row.segment };
         try {
           // Classifying reads the transcript and, with the vision branch on, the video embedding.
           const next = plan.rows[i + 1];
           const r = await cf.classify(media[row.media], next && media[next.media]);
-          const speech = r.speech_segment != null || r.modality === 'speech' || r.modality === 'fused';
-          creatives.push({ row: i + 2, text: r.transcript || '', speech, no_speech_prob: r.no_speech_prob ?? 1, label: String(row.segment), hash: r.content_hash });
+          creatives.push({ ...label, text: r.transcript || '', speech: r.speech, no_speech_prob: r.no_speech_prob, hash: r.content_hash });
         } catch (e) {
-          setAside.push(`ID ${row.id}: ${errorText(e)}`);
+          creatives.push({ ...label, error: errorText(e) });
         }
       }
-      result = await cf.call('trainCreatives', { creatives, setAside });
+      result = await cf.call('trainCreatives', { creatives, setAside: plan.problems });
     }
     cf.remember('loadHead', { bytes: await cf.call('headFile') });
     showProgress(box, 1, 1, t('done'));

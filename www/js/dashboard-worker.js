@@ -2,13 +2,14 @@
 // SpendDashboard and answers the page's views, so a million rows never block
 // the page and the dashboard does not wait for the models.
 import init, { SpendDashboard, sampleSpendCsv } from '../creative-filter.js';
+import { errorOf } from './rpc.js';
 
 const ready = init({ module_or_path: new URL('../creative-filter_bg.wasm', import.meta.url) }).then(() => new SpendDashboard());
 const CSV = /\.(csv|txt|tsv)$/i;
 // Progress is posted at most this often while a file is read.
 const PROGRESS_MS = 100;
 
-async function readSpend(dash, id, file) {
+async function readSpend(dash, file) {
   if (!CSV.test(file.name)) return dash.importFile(file.name, new Uint8Array(await file.arrayBuffer()));
   dash.beginImport(file.name);
   const reader = file.stream().getReader();
@@ -21,7 +22,7 @@ async function readSpend(dash, id, file) {
     bytes += value.length;
     if (performance.now() - last > PROGRESS_MS) {
       last = performance.now();
-      postMessage({ id, progress: { rows, bytes, total: file.size } });
+      postMessage({ event: 'progress', progress: { rows, bytes, total: file.size } });
     }
   }
   return dash.finishImport();
@@ -30,19 +31,19 @@ async function readSpend(dash, id, file) {
 const methods = {
   readSpend,
   sample: (dash) => dash.loadSample(),
-  labels: async (dash, id, file, source) => dash.addLabelsFile(file.name, new Uint8Array(await file.arrayBuffer()), source),
-  predictions: (dash, id, list) => dash.setPredictions(list),
-  clearLabels: (dash, id, source) => dash.clearLabels(source),
-  segments: (dash, id, list) => dash.setSegments(list),
+  labels: async (dash, file, source) => dash.addLabelsFile(file.name, new Uint8Array(await file.arrayBuffer()), source),
+  predictions: (dash, list) => dash.setPredictions(list),
+  clearLabels: (dash, source) => dash.clearLabels(source),
+  segments: (dash, list) => dash.setSegments(list),
   report: (dash) => dash.report(),
-  view: (dash, id, filter, lang, hidden, withOptions) => dash.view(filter, lang, hidden, withOptions),
-  exportTable: (dash, id, filter, lang, kind) => dash.exportTable(filter, lang, kind),
+  view: (dash, filter, lang, hidden, withOptions) => dash.view(filter, lang, hidden, withOptions),
+  exportTable: (dash, filter, lang, kind) => dash.exportTable(filter, lang, kind),
   // The browser benchmark: a generated file read exactly as a user's is.
-  async bench(dash, id, rows) {
+  async bench(dash, rows) {
     const t0 = performance.now();
     const file = new File([sampleSpendCsv(rows)], 'bench_dashboard_data.csv');
     const t1 = performance.now();
-    const report = await readSpend(dash, id, file);
+    const report = await readSpend(dash, file);
     const t2 = performance.now();
     dash.view({}, 'ru', [], true);
     const t3 = performance.now();
@@ -50,11 +51,12 @@ const methods = {
   },
 };
 
-onmessage = async ({ data: { id, method, args } }) => {
+// The protocol of rpc.js, with the arguments as a list.
+onmessage = async ({ data: { call, method, args } }) => {
   try {
     const dash = await ready;
-    postMessage({ id, result: await methods[method](dash, id, ...args) });
+    postMessage({ call, result: await methods[method](dash, ...args) });
   } catch (e) {
-    postMessage({ id, error: e && e.code ? { code: e.code, message: e.message } : { code: 'internal', message: String((e && e.message) || e) } });
+    postMessage({ call, error: errorOf(e) });
   }
 };

@@ -3,32 +3,20 @@
 // happens in dashboard-worker.js; this file only renders its answers.
 import { t, language } from './i18n.js';
 import { $, el, download, errorText, percent, number } from './ui.js';
-
+import { WorkerRpc } from './rpc.js';
 
 /** The dashboard worker, called like a function: `await call('view', …)`. */
 function connect(onProgress) {
   const worker = new Worker(new URL('./dashboard-worker.js', import.meta.url), { type: 'module' });
-  const pending = new Map();
-  let next = 0;
-  worker.onmessage = ({ data }) => {
-    if (data.progress) return onProgress(data.progress);
-    const p = pending.get(data.id);
-    pending.delete(data.id);
-    if (data.error) p.reject(data.error);
-    else p.resolve(data.result);
-  };
-  worker.onerror = (e) => {
-    for (const p of pending.values()) p.reject({ code: 'crashed', message: e.message });
-    pending.clear();
-  };
+  const rpc = new WorkerRpc(worker, { onEvent: (data) => onProgress(data.progress) });
+  worker.onerror = (e) => rpc.failAll({ code: 'crashed', message: e.message });
   // How many calls are in flight, on the page for tests to wait on.
-  const busy = (n) => (document.body.dataset.dashboardBusy = String(pending.size + n));
-  return (method, ...args) => new Promise((resolve, reject) => {
-    const id = next++;
-    pending.set(id, { resolve, reject });
-    busy(0);
-    worker.postMessage({ id, method, args });
-  }).finally(() => setTimeout(() => busy(0)));
+  const busy = () => (document.body.dataset.dashboardBusy = String(rpc.pending.size));
+  return (method, ...args) => {
+    const answer = rpc.call(method, args);
+    busy();
+    return answer.finally(() => setTimeout(busy));
+  };
 }
 
 const CHARTS = ['segments_by_month', 'segment_share', 'top_advertisers', 'brand_months', 'media_types'];

@@ -7,6 +7,7 @@
 // browser has relaxed SIMD, else a portable one (SIMD128, one thread).
 import { decodePictures, readFrames } from './media.js';
 import { FEATURES, readAll, putAll, clearStore } from './storage.js';
+import { errorOf } from './rpc.js';
 
 let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8;
 
@@ -610,7 +611,6 @@ self.onmessage = async ({ data }) => {
     post({ call, result, fatal: isTrap(null) });
   } catch (e) {
     const fatal = isTrap(e);
-    const error = e && e.code ? { code: e.code, message: e.message } : { code: fatal ? 'crashed' : 'internal', message: String((e && e.message) || e) };
-    post({ call, error, fatal });
+    post({ call, error: errorOf(e, fatal ? 'crashed' : 'internal'), fatal });
   }
 };

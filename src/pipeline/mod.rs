@@ -1,10 +1,15 @@
 //! The whole chain for one creative, as the CLI and the browser run it:
 //! bytes → audio → transcript → embedding → segment, with the slow stages
-//! cached by content hash.
+//! cached by content hash. [`training`] is the same for labelled creatives
+//! and texts: examples in, a trained head and its report out.
+
+mod report;
+pub mod training;
+
+pub use report::{EncoderPartsMs, Report, StageMs};
 
 use bytes::Bytes;
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use crate::asr::{TranscribeOptions, Transcriber};
@@ -24,7 +29,7 @@ use crate::vision::{VisionBranch, VISION_OFF_NOTE};
 pub const TRANSCRIPT_POLICY: u32 = 3;
 
 /// Which signal a decision rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Modality {
     /// The transcript of the creative's speech.
@@ -35,6 +40,18 @@ pub enum Modality {
     Vision,
     /// Speech and video together, weighted by how much was said.
     Fused,
+}
+
+impl Modality {
+    /// As the report writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Modality::Speech => "speech",
+            Modality::NoSpeech => "no-speech",
+            Modality::Vision => "vision",
+            Modality::Fused => "fused",
+        }
+    }
 }
 
 impl From<Basis> for Modality {
@@ -48,7 +65,7 @@ impl From<Basis> for Modality {
 }
 
 /// One branch's own top segment, reported beside the decision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BranchTop {
     pub segment_id: u32,
     pub segment_name: String,
@@ -121,6 +138,8 @@ pub struct Verdict {
     pub id: String,
     pub file: String,
     pub modality: Modality,
+    /// The transcript was speech (it was embedded and classified).
+    pub speech: bool,
     /// None when there was nothing to decide from (no speech).
     pub decision: Option<Decision>,
     pub transcript: String,
@@ -143,63 +162,6 @@ pub struct Verdict {
     pub vision_note: Option<String>,
     /// The speech branch's weight in a fused decision.
     pub text_weight: Option<f32>,
-}
-
-impl Verdict {
-    /// The record users get for one creative: a line of `classify`'s output,
-    /// a row of the page's results table.
-    pub fn report(&self, classifier_mode: &str) -> serde_json::Value {
-        let t = &self.timings;
-        let mut obj = json!({
-            "file": self.file,
-            "id": self.id,
-            "modality": self.modality,
-            "transcript": self.transcript,
-            "no_speech_prob": self.no_speech_prob,
-            "duration_s": self.duration_s,
-            "cached": self.cached,
-            "timings_ms": {
-                "decode": t.decode_ms, "resample": t.resample_ms, "mel": t.mel_ms,
-                "encoder": t.encoder_ms, "decoder": t.decoder_ms, "embed": self.embed_ms,
-            },
-            "encoder_parts_ms": {
-                "conv": t.encoder_parts.conv_ms, "matmul": t.encoder_parts.matmul_ms,
-                "attention": t.encoder_parts.attention_ms, "other": t.encoder_parts.other_ms,
-            },
-        });
-        match &self.decision {
-            Some(d) => {
-                obj["classifier"] = json!(classifier_mode);
-                obj["segment_id"] = json!(d.segment_id);
-                obj["segment_name"] = json!(d.segment_name);
-                obj["confidence"] = json!(d.confidence);
-                obj["top"] = d
-                    .top
-                    .iter()
-                    .map(|(id, name, p)| json!({"segment_id": id, "segment_name": name, "confidence": p}))
-                    .collect();
-            }
-            None => obj["note"] = json!(self.note),
-        }
-        let top = |t: &Option<BranchTop>| t.as_ref().map(|t| json!(t));
-        obj["speech_segment"] = json!(top(&self.speech_top));
-        obj["vision_segment"] = json!(top(&self.vision_top));
-        if let Some(n) = &self.vision_note {
-            obj["vision_note"] = json!(n);
-        }
-        if let Some(w) = self.text_weight {
-            obj["speech_weight"] = json!(w);
-        }
-        if self.incomplete {
-            obj["incomplete"] = json!(true);
-        }
-        obj
-    }
-}
-
-/// The record of a creative that could not be read: it is reported, not dropped.
-pub fn failure_report(creative: &Creative, error: &str) -> serde_json::Value {
-    json!({ "file": creative.file, "id": creative.id, "error": error })
 }
 
 /// Said of creatives with no speech that the vision branch did not decide.
@@ -439,6 +401,7 @@ pub fn verdict_with_vision(
         id: creative.id.clone(),
         file: creative.file.clone(),
         modality,
+        speech: f.embedding.is_some(),
         note: decision.is_none().then(|| match &vision_note {
             Some(v) => format!("{NO_SPEECH_NOTE} ({v})"),
             None => NO_SPEECH_NOTE.to_string(),
@@ -487,16 +450,15 @@ impl From<&std::result::Result<Verdict, String>> for RowAnswer {
 }
 
 impl RowAnswer {
-    /// Reads back a [`Verdict::report`] or [`failure_report`] record.
-    pub fn from_report(report: &serde_json::Value) -> RowAnswer {
-        let text = |k: &str| report.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        match report.get("segment_id").and_then(|v| v.as_u64()) {
-            Some(id) => RowAnswer::Decided {
-                segment_id: id as u32,
-                segment_name: text("segment_name").unwrap_or_default(),
-                confidence: report.get("confidence").and_then(|v| v.as_f64()).unwrap_or(0.0) as f32,
+    /// Reads back a [`Report`].
+    pub fn from_report(report: &Report) -> RowAnswer {
+        match report.segment_id {
+            Some(segment_id) => RowAnswer::Decided {
+                segment_id,
+                segment_name: report.segment_name.clone().unwrap_or_default(),
+                confidence: report.confidence.unwrap_or_default(),
             },
-            None => RowAnswer::Undecided(text("error").or_else(|| text("note")).unwrap_or_default()),
+            None => RowAnswer::Undecided(report.error.clone().or_else(|| report.note.clone()).unwrap_or_default()),
         }
     }
 }
@@ -579,64 +541,31 @@ pub const RESULT_COLUMNS: [&str; 13] = [
     "Video note",
 ];
 
-/// One row per [`Verdict::report`] / [`failure_report`] record.
-pub fn results_table(reports: &[serde_json::Value]) -> Table {
+/// One row per [`Report`].
+pub fn results_table(reports: &[Report]) -> Table {
     let mut table = Table::new(RESULT_COLUMNS.iter().map(|s| s.to_string()).collect());
+    let branch = |t: &BranchTop| format!("{} {} ({:.2})", t.segment_id, t.segment_name, t.confidence);
     for r in reports {
-        let text = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        let top = r
-            .get("top")
-            .and_then(|t| t.as_array())
-            .map(|t| {
-                t.iter()
-                    .map(|s| {
-                        let id = s.get("segment_id").and_then(|v| v.as_u64()).unwrap_or_default();
-                        let name = s.get("segment_name").and_then(|v| v.as_str()).unwrap_or_default();
-                        let p = s.get("confidence").and_then(|v| v.as_f64()).unwrap_or_default();
-                        format!("{id} {name} ({p:.2})")
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default();
-        let seconds: f64 = r
-            .get("timings_ms")
-            .and_then(|t| t.as_object())
-            .map(|t| t.values().filter_map(|v| v.as_f64()).sum::<f64>() / 1e3)
-            .unwrap_or_default();
         let (num, name, conf, status) = match RowAnswer::from_report(r) {
             RowAnswer::Decided { segment_id, segment_name, confidence } => {
                 (segment_id.to_string(), segment_name, format!("{confidence:.3}"), "ok".to_string())
             }
             RowAnswer::Undecided(why) => (String::new(), String::new(), String::new(), why),
         };
-        let modality = if r.get("error").is_some() { String::new() } else { text("modality") };
-        let seconds = if r.get("timings_ms").is_some() { format!("{seconds:.1}") } else { String::new() };
-        let branch = |k: &str| {
-            r.get(k)
-                .filter(|t| t.is_object())
-                .map(|t| {
-                    let id = t.get("segment_id").and_then(|v| v.as_u64()).unwrap_or_default();
-                    let name = t.get("segment_name").and_then(|v| v.as_str()).unwrap_or_default();
-                    let p = t.get("confidence").and_then(|v| v.as_f64()).unwrap_or_default();
-                    format!("{id} {name} ({p:.2})")
-                })
-                .unwrap_or_default()
-        };
         table.push_row(vec![
-            text("id"),
-            text("file"),
+            r.id.clone(),
+            r.file.clone(),
             num,
             name,
             conf,
-            top,
-            modality,
-            text("transcript"),
-            seconds,
+            r.top.iter().map(branch).collect::<Vec<_>>().join("; "),
+            r.modality.filter(|_| r.error.is_none()).map(|m| m.name().to_string()).unwrap_or_default(),
+            r.transcript.clone().unwrap_or_default(),
+            r.seconds().map(|s| format!("{s:.1}")).unwrap_or_default(),
             status,
-            branch("speech_segment"),
-            branch("vision_segment"),
-            text("vision_note"),
+            r.speech_segment.as_ref().map(branch).unwrap_or_default(),
+            r.vision_segment.as_ref().map(branch).unwrap_or_default(),
+            r.vision_note.clone().unwrap_or_default(),
         ]);
     }
     table
@@ -651,6 +580,7 @@ mod tests {
             id: "7".into(),
             file: "7.wav".into(),
             modality: if decision.is_some() { Modality::Speech } else { Modality::NoSpeech },
+            speech: decision.is_some(),
             note: decision.is_none().then(|| NO_SPEECH_NOTE.to_string()),
             decision,
             transcript: String::new(),
@@ -684,11 +614,11 @@ mod tests {
         let out = answer_table(&input, &answers);
         // The page hands the same outcomes back as report records.
         let mode = "zero-shot";
-        let reports: Vec<serde_json::Value> = outcomes
+        let reports: Vec<Report> = outcomes
             .iter()
             .map(|o| match o {
                 Ok(v) => v.report(mode),
-                Err(e) => failure_report(&Creative::from_file_name("3.mp4"), e),
+                Err(e) => Report::failure(&Creative::from_file_name("3.mp4"), e),
             })
             .collect();
         assert_eq!(reports.iter().map(RowAnswer::from_report).collect::<Vec<_>>(), answers);

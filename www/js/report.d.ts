@@ -1,0 +1,63 @@
+// One creative's record as the core sends it (Rust: `pipeline::Report`), to
+// the page's worker, its results table and exports, and the embedding API.
+// `report::tests::the_page_declares_every_field_of_the_report` fails when a
+// field is added or renamed there and not here. Optional fields are left out
+// of the record when they do not apply.
+
+export type Modality = 'speech' | 'no-speech' | 'vision' | 'fused';
+
+export interface BranchTop {
+  segment_id: number;
+  segment_name: string;
+  confidence: number;
+}
+
+export interface StageMs {
+  decode: number;
+  resample: number;
+  mel: number;
+  encoder: number;
+  decoder: number;
+  embed: number;
+}
+
+export interface EncoderPartsMs {
+  conv: number;
+  matmul: number;
+  attention: number;
+  other: number;
+}
+
+export interface Report {
+  file: string;
+  id: string;
+  // Why the creative could not be read; nothing else is then set.
+  error?: string;
+  modality?: Modality;
+  // The transcript was speech and the creative was classified from it.
+  speech?: boolean;
+  transcript?: string;
+  no_speech_prob?: number;
+  duration_s?: number;
+  cached?: boolean;
+  timings_ms?: StageMs;
+  encoder_parts_ms?: EncoderPartsMs;
+  classifier?: string;
+  segment_id?: number;
+  segment_name?: string;
+  // 0..1; the page shows it in per cent.
+  confidence?: number;
+  top?: BranchTop[];
+  // Why no segment was decided.
+  note?: string;
+  speech_segment?: BranchTop;
+  vision_segment?: BranchTop;
+  vision_note?: string;
+  speech_weight?: number;
+  incomplete?: boolean;
+  content_hash?: string;
+  // Added by the page's worker.
+  frames_ms?: number;
+  wall_ms?: number;
+  wasm_memory_mb?: number;
+}
