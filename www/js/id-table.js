@@ -3,7 +3,7 @@
 // each row's segment, or why it has none. Each creative is classified once
 // however many rows name it; the rows are shown as they are answered.
 import { t, count } from './i18n.js';
-import { $, el, download, formatSeconds, errorText, percent, showProgress, dropZone } from './ui.js';
+import { $, el, download, formatSeconds, errorText, percent, showProgress, dropZone, isTableFile } from './ui.js';
 
 /** Wires the "ID table" tab to the classifier `cf`; failures go to `toast`. */
 export function setUpIdTable(cf, toast) {
@@ -23,7 +23,7 @@ export function setUpIdTable(cf, toast) {
   });
   dropZone($('table-drop'), (files) => {
     for (const f of files) {
-      if (/\.(xlsx|xls|ods|csv)$/i.test(f.name) && !tableInputs.table) tableInputs.table = f;
+      if (isTableFile(f.name) && !tableInputs.table) tableInputs.table = f;
       else tableInputs.media.push(f);
     }
     tableChosen();

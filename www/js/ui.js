@@ -89,3 +89,6 @@ export function dropZone(zone, onFiles) {
     onFiles(await filesFromDrop(e.dataTransfer));
   });
 }
+
+/** A dropped file that is a table (labels, IDs) rather than a creative: the core's table readers' kinds. */
+export const isTableFile = (name) => /\.(xlsx|xls|ods|csv)$/i.test(name);

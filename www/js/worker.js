@@ -8,21 +8,9 @@
 import { decodePictures, readFrames } from './media.js';
 import { FEATURES, readAll, putAll, clearStore } from './storage.js';
 import { errorOf } from './rpc.js';
+import { IMPORTED_VISION, importedKey, sha256, openCache, modelFile, dropSupersededFiles, forgetImported } from './model-store.js';
 
-let Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8;
-
-const MODEL_CACHE = 'creative-filter-models';
-const MODEL_FILES = {
-  whisper: 'whisper-base.gguf',
-  whisperTokenizer: 'whisper-tokenizer.json.gz',
-  e5: 'e5-small.gguf',
-  e5Tokenizer: 'e5-tokenizer.json.gz',
-};
-
-// The optional X-CLIP model: staged with the site's models, or imported by
-// the user from a checkpoint's files and kept in the same cache.
-const VISION_FILES = { gguf: 'xclip.gguf', tokenizer: 'xclip-tokenizer.json' };
-const IMPORTED_VISION = new URL('../models/imported/xclip.json', import.meta.url).href;
+let Session, modelFiles, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8;
 
 // Cross-validation folds of the report shown after training (as the CLI).
 const TRAINING_FOLDS = 5;
@@ -43,79 +31,6 @@ const rethrowTrap = (e) => {
   if (isTrap(e)) throw e;
 };
 const progress = (what) => post({ event: 'progress', ...what });
-
-function hex(buffer) {
-  return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-async function sha256(bytes) {
-  return hex(await crypto.subtle.digest('SHA-256', bytes));
-}
-
-async function openCache() {
-  try {
-    return self.caches ? await caches.open(MODEL_CACHE) : null;
-  } catch {
-    return null; // storage disabled (private mode): download every visit
-  }
-}
-
-// One model file: from the Cache API when its hash matches the manifest,
-// else downloaded with progress, verified, and cached under its hash.
-async function modelFile(entry, cache) {
-  const url = new URL(`../models/${entry.file}`, import.meta.url);
-  const key = `${url.href}?sha256=${entry.sha256}`;
-  if (cache) {
-    const hit = await cache.match(key);
-    if (hit) {
-      const bytes = new Uint8Array(await hit.arrayBuffer());
-      if ((await sha256(bytes)) === entry.sha256) {
-        progress({ model: entry.file, loaded: entry.bytes, total: entry.bytes, source: 'cache' });
-        return { bytes, source: 'cache' };
-      }
-      await cache.delete(key);
-    }
-  }
-  const response = await fetch(url, { cache: 'no-store' });
-  if (!response.ok) throw { code: 'model', message: `${entry.file}: HTTP ${response.status}` };
-  const total = entry.bytes;
-  const bytes = new Uint8Array(total);
-  let loaded = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    // A server that labels a .gz file "Content-Encoding: gzip" has the
-    // browser inflate it on the way: say so, not just that the hash differs.
-    if (loaded === 0 && value.length >= 2 && entry.file.endsWith('.gz') && !(value[0] === 0x1f && value[1] === 0x8b)) {
-      throw { code: 'model', message: `${entry.file} arrived already inflated: the server sends it with "Content-Encoding: gzip"; serve .gz model files as they are` };
-    }
-    if (loaded + value.length > total) throw { code: 'model', message: `${entry.file} is larger than the manifest says` };
-    bytes.set(value, loaded);
-    loaded += value.length;
-    progress({ model: entry.file, loaded, total, source: 'network' });
-  }
-  if (loaded !== total) throw { code: 'model', message: `${entry.file}: ${loaded} of ${total} bytes arrived` };
-  if ((await sha256(bytes)) !== entry.sha256) throw { code: 'model', message: `${entry.file}: checksum does not match the manifest` };
-  if (cache) {
-    // Older versions of this file are dropped so the cache does not grow.
-    for (const old of await cache.keys()) if (old.url.startsWith(`${url.href}?`)) await cache.delete(old);
-    try {
-      await cache.put(key, new Response(bytes));
-    } catch {
-      // quota exceeded: it still works, it is just downloaded again next time
-    }
-  }
-  return { bytes, source: 'network' };
-}
-
-// Model files earlier versions of the page cached under other names (96 MB
-// of a returning visitor's storage quota otherwise).
-const SUPERSEDED_FILES = ['whisper-base-q8_0.gguf', 'whisper-tokenizer.json', 'e5-tokenizer.json'];
-async function dropSupersededFiles(cache) {
-  const prefixes = SUPERSEDED_FILES.map((f) => `${new URL(`../models/${f}`, import.meta.url).href}?`);
-  for (const key of await cache.keys()) if (prefixes.some((p) => key.url.startsWith(p))) await cache.delete(key);
-}
 
 // What the page shows of the classifiers after a change of segments or head.
 const classifierState = () => ({ segments: session.segments(), classifier: session.classifierMode, vision: session.vision() });
@@ -195,7 +110,7 @@ async function instantiate(name, threaded, why = null) {
   } else {
     wasm = await bindings.default({ module_or_path: url });
   }
-  ({ Session, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8 } = bindings);
+  ({ Session, modelFiles, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8 } = bindings);
   return { module: threaded ? 'threaded' : 'portable', why, threads: threadCount(), kernel: kernelPath() };
 }
 
@@ -277,7 +192,9 @@ const methods = {
     if (!response.ok) throw { code: 'model', message: `models/manifest.json: HTTP ${response.status}` };
     manifestBytes = new Uint8Array(await response.arrayBuffer());
     const manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
-    const entries = Object.fromEntries(Object.entries(MODEL_FILES).map(([k, file]) => {
+    const files = modelFiles();
+    const roles = { whisper: files.whisper, whisperTokenizer: files.whisperTokenizer, e5: files.e5, e5Tokenizer: files.e5Tokenizer };
+    const entries = Object.fromEntries(Object.entries(roles).map(([k, file]) => {
       const entry = manifest.files.find((f) => f.file === file);
       if (!entry) throw { code: 'model', message: `models/manifest.json lists no ${file}` };
       return [k, entry];
@@ -285,12 +202,12 @@ const methods = {
     progress({ models: Object.values(entries).map((e) => ({ file: e.file, bytes: e.bytes })) });
     const cache = await openCache();
     const loaded = {};
-    for (const [k, entry] of Object.entries(entries)) loaded[k] = await modelFile(entry, cache);
-    if (cache) await dropSupersededFiles(cache);
+    for (const [k, entry] of Object.entries(entries)) loaded[k] = await modelFile(entry, cache, progress);
+    if (cache) await dropSupersededFiles(cache, files.superseded);
     const downloaded = performance.now();
     session = new Session(manifestBytes, loaded.whisper.bytes, loaded.whisperTokenizer.bytes, loaded.e5.bytes, loaded.e5Tokenizer.bytes);
     const kept = await restoreFeatures();
-    const visionProblem = await loadVision(manifest, cache).catch((e) => `${(e && e.message) || e}`);
+    const visionProblem = await loadVision(manifest, cache, files).catch((e) => `${(e && e.message) || e}`);
     return {
       vision: session.vision(),
       visionProblem,
@@ -487,12 +404,12 @@ async function decodeWithWebCodecs(track) {
 // The X-CLIP model the site ships (listed in its manifest), else the one the
 // user imported earlier; none leaves the branch off. Returns a problem to
 // show, or null.
-async function loadVision(manifest, cache) {
-  const gguf = manifest.files.find((f) => f.file === VISION_FILES.gguf);
-  const tokenizer = manifest.files.find((f) => f.file === VISION_FILES.tokenizer);
+async function loadVision(manifest, cache, files) {
+  const gguf = manifest.files.find((f) => f.file === files.vision);
+  const tokenizer = manifest.files.find((f) => f.file === files.visionTokenizer);
   if (gguf && tokenizer) {
-    const g = await modelFile(gguf, cache);
-    const t = await modelFile(tokenizer, cache);
+    const g = await modelFile(gguf, cache, progress);
+    const t = await modelFile(tokenizer, cache, progress);
     session.setVisionModel(g.bytes, t.bytes, `${gguf.file}@${gguf.sha256.slice(0, 16)}`);
     return null;
   }
@@ -506,13 +423,11 @@ async function loadVision(manifest, cache) {
     if (!bytes || (await sha256(bytes)) !== sha) throw new Error(`the imported X-CLIP model (${name}) is no longer in the browser's storage; import it again`);
     return bytes;
   };
-  const g = await read(VISION_FILES.gguf, gguf_sha256);
-  const t = await read(VISION_FILES.tokenizer, tokenizer_sha256);
-  session.setVisionModel(g, t, `${VISION_FILES.gguf}@${gguf_sha256.slice(0, 16)}`);
+  const g = await read(files.vision, gguf_sha256);
+  const t = await read(files.visionTokenizer, tokenizer_sha256);
+  session.setVisionModel(g, t, `${files.vision}@${gguf_sha256.slice(0, 16)}`);
   return null;
 }
-
-const importedKey = (file, sha) => new URL(`../models/imported/${file}?sha256=${sha}`, import.meta.url).href;
 
 // A Hugging Face X-CLIP checkpoint from the files the user picked (a folder
 // or the files themselves): converted here, kept in the browser's cache.
@@ -527,15 +442,16 @@ async function importVision(files) {
   const weights = new Uint8Array(await need('model.safetensors', 'the weights must be in safetensors format').arrayBuffer());
   const folder = (files[0].webkitRelativePath || '').split('/')[0] || 'xclip';
   const converted = importXclip(folder, config, weights, await bytesOf('tokenizer.json'), await bytesOf('vocab.json'), await bytesOf('merges.txt'));
-  const id = `${VISION_FILES.gguf}@${converted.gguf_sha256.slice(0, 16)}`;
+  const files = modelFiles();
+  const id = `${files.vision}@${converted.gguf_sha256.slice(0, 16)}`;
   const info = session.setVisionModel(converted.gguf, converted.tokenizer, id);
   const cache = await openCache();
   let cached = false;
   if (cache) {
     await forgetImported(cache);
     try {
-      await cache.put(importedKey(VISION_FILES.gguf, converted.gguf_sha256), new Response(converted.gguf));
-      await cache.put(importedKey(VISION_FILES.tokenizer, converted.tokenizer_sha256), new Response(converted.tokenizer));
+      await cache.put(importedKey(files.vision, converted.gguf_sha256), new Response(converted.gguf));
+      await cache.put(importedKey(files.visionTokenizer, converted.tokenizer_sha256), new Response(converted.tokenizer));
       const meta = { name: folder, gguf_sha256: converted.gguf_sha256, tokenizer_sha256: converted.tokenizer_sha256, bytes: converted.gguf.length };
       await cache.put(IMPORTED_VISION, new Response(JSON.stringify(meta), { headers: { 'content-type': 'application/json' } }));
       cached = true;
@@ -544,11 +460,6 @@ async function importVision(files) {
     }
   }
   return { vision: info, name: folder, bytes: converted.gguf.length, cached };
-}
-
-async function forgetImported(cache) {
-  const prefix = new URL('../models/imported/', import.meta.url).href;
-  for (const key of await cache.keys()) if (key.url.startsWith(prefix)) await cache.delete(key);
 }
 
 async function forgetVision() {
