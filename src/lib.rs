@@ -12,6 +12,7 @@ pub mod creative;
 pub mod dashboard;
 pub mod error;
 pub mod kernels;
+pub mod lang;
 pub mod media;
 pub mod models;
 pub mod pipeline;

@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
 use creative_filter::classify::Head;
 use creative_filter::creative::Creative;
-use creative_filter::pipeline::{answer_table, read_ahead, Report, RowAnswer, SEGMENT_NUM_COLUMN};
-use creative_filter::table::{read_table_file, write_table_file, ID_COLUMN_NAMES};
+use creative_filter::error::write_file;
+use creative_filter::lang::Lang;
+use creative_filter::pipeline::{answer_table, read_ahead, table_files, Report, RowAnswer};
+use creative_filter::table::{csv_delimiter, read_table_file, ID_COLUMN_NAMES};
 use creative_filter::vision::{VisionBranch, VisionModel, VISION_OFF_NOTE};
 use creative_filter::Result;
 
@@ -142,15 +144,17 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
         outcomes.push(outcome);
     }
     let answers: Vec<RowAnswer> = outcomes.iter().map(RowAnswer::from).collect();
-    let answer = answer_table(&table, &answers);
+    let export = answer_table(&table, &answers, Lang::En);
+    let delimiter = std::fs::read(&args.table).ok().and_then(|b| csv_delimiter(&args.table.to_string_lossy(), &b));
+    let (xlsx, csv) = table_files(&export, delimiter)?;
     let base = args.out.clone().unwrap_or_else(|| {
         let stem = args.table.file_stem().unwrap_or_default().to_string_lossy().to_string();
         args.table.with_file_name(format!("{stem}_segments"))
     });
     let mut written = Vec::new();
-    for ext in ["xlsx", "csv"] {
+    for (ext, bytes) in [("xlsx", xlsx), ("csv", csv)] {
         let path = base.with_extension(ext);
-        write_table_file(&path, &answer, &[SEGMENT_NUM_COLUMN])?;
+        write_file(&path, bytes)?;
         written.push(path.display().to_string());
     }
     eprintln!(

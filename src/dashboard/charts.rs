@@ -77,17 +77,25 @@ fn source_color(s: LabelSource) -> &'static str {
     match s {
         LabelSource::Known => "#2b6cb0",
         LabelSource::Predicted => "#f6ad55",
-        LabelSource::Unclassified => "#a0aec0",
+        LabelSource::Unclassified => UNCLASSIFIED,
     }
 }
 
+/// Twenty colours that stay apart from each other, from white and from the
+/// unclassified grey (CIE76 ΔE ≥ 23 between any two; Sasha Trubetskoy's
+/// list of distinct colours, with near-whites replaced), so up to twenty
+/// segments in one chart never share a hue.
+const PALETTE: [&str; 20] = [
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#469990", "#9a6324",
+    "#800000", "#808000", "#000075", "#ffe119", "#fabed4", "#dcbeff", "#aaffc3", "#ffd8b1", "#1a1a1a", "#fb9a99",
+];
+
+/// The unclassified creatives' colour.
+const UNCLASSIFIED: &str = "#a0aec0";
+
 /// Colours follow the segment id, so a segment keeps its colour whatever is filtered.
 pub fn segment_color(segment: Option<u32>) -> &'static str {
-    const PALETTE: [&str; 20] = [
-        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#86bcb6",
-        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e", "#393b79",
-    ];
-    segment.map_or("#a0aec0", |s| PALETTE[s as usize % PALETTE.len()])
+    segment.map_or(UNCLASSIFIED, |s| PALETTE[s as usize % PALETTE.len()])
 }
 
 fn escape(text: &str) -> String {
@@ -362,6 +370,37 @@ fn media_types(o: &Overview, lang: Lang, hidden: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// CIE L*a*b* of an sRGB colour "#rrggbb" (D65).
+    fn lab(hex: &str) -> [f64; 3] {
+        let c = |i: usize| {
+            let v = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+            if v <= 0.04045 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+        };
+        let (r, g, b) = (c(1), c(3), c(5));
+        let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+        let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+        let f = |t: f64| if t > 0.008856 { t.cbrt() } else { 7.787 * t + 16.0 / 116.0 };
+        [116.0 * f(y) - 16.0, 500.0 * (f(x) - f(y)), 200.0 * (f(y) - f(z))]
+    }
+
+    fn delta_e(a: &str, b: &str) -> f64 {
+        let (a, b) = (lab(a), lab(b));
+        a.iter().zip(&b).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt()
+    }
+
+    #[test]
+    fn twenty_segments_get_twenty_colours_that_stay_apart() {
+        assert!((delta_e("#ffffff", "#000000") - 100.0).abs() < 0.1, "the colour difference is CIE76");
+        let colours: Vec<&str> = (0..20).map(|s| segment_color(Some(s))).collect();
+        for (i, a) in colours.iter().enumerate() {
+            for b in &colours[i + 1..] {
+                assert!(delta_e(a, b) >= 23.0, "{a} and {b} look alike (ΔE {:.1})", delta_e(a, b));
+            }
+            assert!(delta_e(a, "#ffffff") >= 25.0 && delta_e(a, UNCLASSIFIED) >= 25.0, "{a} against white or the unclassified grey");
+        }
+    }
+
     use super::super::overview::{Dashboard, Filter};
     use super::super::spend::read_spend;
     use super::*;

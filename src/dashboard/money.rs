@@ -97,25 +97,7 @@ impl std::iter::Sum for Kopecks {
     }
 }
 
-/// The language of chart labels and formatted numbers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    Ru,
-    En,
-}
-
-impl Lang {
-    /// `ru` or `en`.
-    pub fn from_code(code: &str) -> Option<Lang> {
-        match code {
-            "ru" => Some(Lang::Ru),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-}
+pub use crate::lang::Lang;
 
 /// `1 234 567` with `sep` between the groups of three digits.
 pub(super) fn group_thousands(mut n: u128, sep: char) -> String {

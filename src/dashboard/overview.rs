@@ -126,6 +126,8 @@ pub struct Overview {
 pub struct FilterOptions {
     pub years: Vec<u16>,
     pub periods: Vec<Period>,
+    /// The periods as the charts label them ("янв 2024"), for the month pickers.
+    pub period_labels: Vec<String>,
     pub segments: Vec<SegmentOption>,
     /// Biggest spender first.
     pub advertisers: Vec<String>,
@@ -268,6 +270,7 @@ impl Dashboard {
         FilterOptions {
             years: periods.iter().map(|p| p.year).collect::<BTreeSet<_>>().into_iter().collect(),
             periods: periods.iter().copied().collect(),
+            period_labels: periods.iter().map(|p| p.label(lang)).collect(),
             segments: segments.map(|&s| SegmentOption { segment: s, name: self.segment_name(s, lang) }).collect(),
             advertisers: by_spend(&self.data.advertisers, |l| l.advertiser),
             brands: by_spend(&self.data.brands, |l| l.brand),

@@ -3,9 +3,11 @@
 //! cached by content hash. [`training`] is the same for labelled creatives
 //! and texts: examples in, a trained head and its report out.
 
+mod export;
 mod report;
 pub mod training;
 
+pub use export::{answer_table, results_table, table_files, Export, RowAnswer, SEGMENT_NUM_COLUMN};
 pub use report::{EncoderPartsMs, Report, StageMs};
 
 use bytes::Bytes;
@@ -421,48 +423,6 @@ pub fn verdict_with_vision(
     })
 }
 
-/// Column names of the answer table (beside the users' own columns).
-pub const SEGMENT_NUM_COLUMN: &str = "Segment_num";
-pub const SEGMENT_NAME_COLUMN: &str = "Segment";
-pub const CONFIDENCE_COLUMN: &str = "Confidence";
-pub const STATUS_COLUMN: &str = "Status";
-
-/// What one row of the answer table says.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RowAnswer {
-    Decided { segment_id: u32, segment_name: String, confidence: f32 },
-    /// No segment, and why in words (no speech, no media file, …).
-    Undecided(String),
-}
-
-impl From<&std::result::Result<Verdict, String>> for RowAnswer {
-    fn from(outcome: &std::result::Result<Verdict, String>) -> Self {
-        match outcome {
-            Ok(Verdict { decision: Some(d), .. }) => RowAnswer::Decided {
-                segment_id: d.segment_id,
-                segment_name: d.segment_name.clone(),
-                confidence: d.confidence,
-            },
-            Ok(v) => RowAnswer::Undecided(v.note.clone().unwrap_or_default()),
-            Err(problem) => RowAnswer::Undecided(problem.clone()),
-        }
-    }
-}
-
-impl RowAnswer {
-    /// Reads back a [`Report`].
-    pub fn from_report(report: &Report) -> RowAnswer {
-        match report.segment_id {
-            Some(segment_id) => RowAnswer::Decided {
-                segment_id,
-                segment_name: report.segment_name.clone().unwrap_or_default(),
-                confidence: report.confidence.unwrap_or_default(),
-            },
-            None => RowAnswer::Undecided(report.error.clone().or_else(|| report.note.clone()).unwrap_or_default()),
-        }
-    }
-}
-
 /// For each row of the users' table, the creative it names or why there is
 /// none. `place` names where the files were looked for.
 pub fn media_for_rows<'a, T>(
@@ -483,156 +443,4 @@ pub fn media_for_rows<'a, T>(
             }
         })
         .collect()
-}
-
-/// The users' batch answer: their table as it came, with the segment number
-/// (in an existing `Segment_num` column if there is one), segment name,
-/// confidence and a status for every row. `answers[i]` belongs to
-/// `input.rows[i]`.
-pub fn answer_table(input: &Table, answers: &[RowAnswer]) -> Table {
-    let mut headers = input.headers.clone();
-    let col = |name: &str, headers: &mut Vec<String>| {
-        let probe = Table::new(headers.clone());
-        probe.find_column(&[name]).unwrap_or_else(|| {
-            headers.push(name.to_string());
-            headers.len() - 1
-        })
-    };
-    let num = col(SEGMENT_NUM_COLUMN, &mut headers);
-    let name = col(SEGMENT_NAME_COLUMN, &mut headers);
-    let conf = col(CONFIDENCE_COLUMN, &mut headers);
-    let status = col(STATUS_COLUMN, &mut headers);
-    let mut out = Table::new(headers);
-    for (row, answer) in input.rows.iter().zip(answers) {
-        let mut r = row.clone();
-        r.resize(out.headers.len(), String::new());
-        match answer {
-            RowAnswer::Decided { segment_id, segment_name, confidence } => {
-                r[num] = segment_id.to_string();
-                r[name] = segment_name.clone();
-                r[conf] = format!("{confidence:.3}");
-                r[status] = "ok".into();
-            }
-            RowAnswer::Undecided(why) => {
-                r[num].clear();
-                r[status] = why.clone();
-            }
-        }
-        out.push_row(r);
-    }
-    out
-}
-
-/// Columns of the results table (the page's table and its export).
-/// The branch columns come last so the older ones keep their places.
-pub const RESULT_COLUMNS: [&str; 13] = [
-    "Advertisement ID",
-    "File",
-    SEGMENT_NUM_COLUMN,
-    SEGMENT_NAME_COLUMN,
-    CONFIDENCE_COLUMN,
-    "Top 3",
-    "Modality",
-    "Transcript",
-    "Seconds",
-    STATUS_COLUMN,
-    "Speech segment",
-    "Video segment",
-    "Video note",
-];
-
-/// One row per [`Report`].
-pub fn results_table(reports: &[Report]) -> Table {
-    let mut table = Table::new(RESULT_COLUMNS.iter().map(|s| s.to_string()).collect());
-    let branch = |t: &BranchTop| format!("{} {} ({:.2})", t.segment_id, t.segment_name, t.confidence);
-    for r in reports {
-        let (num, name, conf, status) = match RowAnswer::from_report(r) {
-            RowAnswer::Decided { segment_id, segment_name, confidence } => {
-                (segment_id.to_string(), segment_name, format!("{confidence:.3}"), "ok".to_string())
-            }
-            RowAnswer::Undecided(why) => (String::new(), String::new(), String::new(), why),
-        };
-        table.push_row(vec![
-            r.id.clone(),
-            r.file.clone(),
-            num,
-            name,
-            conf,
-            r.top.iter().map(branch).collect::<Vec<_>>().join("; "),
-            r.modality.filter(|_| r.error.is_none()).map(|m| m.name().to_string()).unwrap_or_default(),
-            r.transcript.clone().unwrap_or_default(),
-            r.seconds().map(|s| format!("{s:.1}")).unwrap_or_default(),
-            status,
-            r.speech_segment.as_ref().map(branch).unwrap_or_default(),
-            r.vision_segment.as_ref().map(branch).unwrap_or_default(),
-            r.vision_note.clone().unwrap_or_default(),
-        ]);
-    }
-    table
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn verdict(decision: Option<Decision>) -> Verdict {
-        Verdict {
-            id: "7".into(),
-            file: "7.wav".into(),
-            modality: if decision.is_some() { Modality::Speech } else { Modality::NoSpeech },
-            speech: decision.is_some(),
-            note: decision.is_none().then(|| NO_SPEECH_NOTE.to_string()),
-            decision,
-            transcript: String::new(),
-            no_speech_prob: 0.0,
-            duration_s: 1.0,
-            incomplete: false,
-            cached: false,
-            timings: StageTimings::default(),
-            embed_ms: 0.0,
-            speech_top: None,
-            vision_top: None,
-            vision_note: Some(VISION_OFF_NOTE.into()),
-            text_weight: None,
-        }
-    }
-
-    #[test]
-    fn the_answer_table_keeps_every_row_and_fills_an_existing_segment_column() {
-        let mut input = Table::new(vec!["Advertisement ID".into(), "segment_num".into(), "Brand".into()]);
-        for id in ["1", "2", "3"] {
-            input.push_row(vec![id.into(), "old".into(), "b".into()]);
-        }
-        let decided = Decision {
-            segment_id: 15,
-            segment_name: "Музыка".into(),
-            confidence: 0.8765,
-            top: vec![(15, "Музыка".into(), 0.8765)],
-        };
-        let outcomes = [Ok(verdict(Some(decided))), Ok(verdict(None)), Err("no media file".into())];
-        let answers: Vec<RowAnswer> = outcomes.iter().map(RowAnswer::from).collect();
-        let out = answer_table(&input, &answers);
-        // The page hands the same outcomes back as report records.
-        let mode = "zero-shot";
-        let reports: Vec<Report> = outcomes
-            .iter()
-            .map(|o| match o {
-                Ok(v) => v.report(mode),
-                Err(e) => Report::failure(&Creative::from_file_name("3.mp4"), e),
-            })
-            .collect();
-        assert_eq!(reports.iter().map(RowAnswer::from_report).collect::<Vec<_>>(), answers);
-        let results = results_table(&reports);
-        assert_eq!(results.rows[0][2..5], ["15", "Музыка", "0.877"]);
-        assert_eq!(results.rows[0][5], "15 Музыка (0.88)");
-        assert_eq!(results.rows[2][9], "no media file");
-        assert_eq!(results.headers[10..], ["Speech segment", "Video segment", "Video note"]);
-        assert_eq!(results.rows[1][12], VISION_OFF_NOTE, "an undecided row says the vision branch is off");
-        assert_eq!(results.rows[2][12], "", "a failed row has no vision note");
-        assert_eq!(out.headers, vec!["Advertisement ID", "segment_num", "Brand", "Segment", "Confidence", "Status"]);
-        assert_eq!(out.rows[0], vec!["1", "15", "b", "Музыка", "0.877", "ok"]);
-        assert_eq!(out.rows[1][1], "", "no stale segment is left behind");
-        assert_eq!(out.rows[1][5], NO_SPEECH_NOTE);
-        assert_eq!(out.rows[2][5], "no media file");
-    }
 }

@@ -281,17 +281,35 @@ pub fn read_spreadsheet(file_name: &str, bytes: &[u8]) -> Result<Table> {
 /// (such as `Segment_num`, or a spend of `1234.56`) are written as numbers so
 /// Excel can sum and filter them.
 pub fn write_xlsx(table: &Table, numeric_columns: &[&str]) -> Result<Vec<u8>> {
+    write_xlsx_with(table, &SheetLayout { numeric: numeric_columns, ..Default::default() })
+}
+
+/// How a written sheet is laid out beyond its cells.
+#[derive(Debug, Default)]
+pub struct SheetLayout<'a> {
+    /// Columns whose plain-number cells are written as numbers.
+    pub numeric: &'a [&'a str],
+    /// Of those, the ones shown as per cents (fractions 0..1).
+    pub percent: &'a [&'a str],
+    /// Said once for the whole table, on a second sheet so named.
+    pub notes: &'a [String],
+    pub notes_sheet: &'a str,
+}
+
+/// [`write_xlsx`] with number formats and a sheet of notes.
+pub fn write_xlsx_with(table: &Table, layout: &SheetLayout) -> Result<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
     let xlsx_err = |e: rust_xlsxwriter::XlsxError| Error::Invalid(format!("cannot write .xlsx: {e}"));
-    let numeric: Vec<bool> = (0..table.headers.len())
-        .map(|c| {
-            let h = normalize_header(&table.headers[c]);
-            numeric_columns.iter().any(|n| normalize_header(n) == h)
-        })
-        .collect();
+    let is_in = |names: &[&str], c: usize| {
+        let h = normalize_header(&table.headers[c]);
+        names.iter().any(|n| normalize_header(n) == h)
+    };
+    let numeric: Vec<bool> = (0..table.headers.len()).map(|c| is_in(layout.numeric, c)).collect();
+    let percent: Vec<bool> = (0..table.headers.len()).map(|c| is_in(layout.percent, c)).collect();
     let mut workbook = Workbook::new();
     let sheet = workbook.add_worksheet();
     let bold = Format::new().set_bold();
+    let as_percent = Format::new().set_num_format("0.0%");
     for (c, h) in table.headers.iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, h, &bold).map_err(xlsx_err)?;
     }
@@ -306,10 +324,20 @@ pub fn write_xlsx(table: &Table, numeric_columns: &[&str]) -> Result<Vec<u8>> {
                 && cell.bytes().filter(u8::is_ascii_digit).count() <= 15; // beyond 15 digits Excel loses precision
             if as_number {
                 let v: f64 = cell.parse().map_err(|_| Error::Invalid(format!("bad number {cell}")))?;
-                sheet.write_number(r, c as u16, v).map_err(xlsx_err)?;
+                if percent[c] {
+                    sheet.write_number_with_format(r, c as u16, v, &as_percent).map_err(xlsx_err)?;
+                } else {
+                    sheet.write_number(r, c as u16, v).map_err(xlsx_err)?;
+                }
             } else {
                 sheet.write_string(r, c as u16, cell).map_err(xlsx_err)?;
             }
+        }
+    }
+    if !layout.notes.is_empty() {
+        let notes = workbook.add_worksheet().set_name(layout.notes_sheet).map_err(xlsx_err)?;
+        for (r, note) in layout.notes.iter().enumerate() {
+            notes.write_string(r as u32, 0, note.as_str()).map_err(xlsx_err)?;
         }
     }
     workbook.save_to_buffer().map_err(xlsx_err)
@@ -334,6 +362,15 @@ fn is_plain_number(s: &str) -> bool {
     let (whole, frac) = unsigned.split_once('.').unwrap_or((unsigned, "0"));
     let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
     digits(whole) && digits(frac) && !(whole.len() > 1 && whole.starts_with('0'))
+}
+
+/// The separator of a CSV table file (None for other kinds): what an answer
+/// written for the users' own table keeps.
+pub fn csv_delimiter(file_name: &str, bytes: &[u8]) -> Option<u8> {
+    match TableKind::from_file_name(file_name) {
+        Ok(TableKind::Csv) => Some(csv_dialect(&decode_text(bytes)).0),
+        _ => None,
+    }
 }
 
 /// Reads a table file from disk (native only).

@@ -8,8 +8,9 @@ use wasm_bindgen::prelude::*;
 use super::{error, to_js};
 use crate::creative::MediaIndex;
 use crate::pipeline::training::row_problems;
-use crate::pipeline::{self, media_for_rows, Report, RowAnswer, SEGMENT_NUM_COLUMN};
-use crate::table::{read_labels, write_csv, write_xlsx, CsvFormat, Table, ID_COLUMN_NAMES};
+use crate::lang::Lang;
+use crate::pipeline::{self, media_for_rows, table_files, Export, Report, RowAnswer};
+use crate::table::{csv_delimiter, read_labels, Table, ID_COLUMN_NAMES};
 
 /// The dropped files a place is named by in messages.
 const DROPPED: &str = "the dropped files";
@@ -46,10 +47,10 @@ pub fn plan_table(file_name: &str, bytes: &[u8], media_names: Vec<String>) -> Re
     to_js(&rows)
 }
 
-/// `{xlsx, csv}` as `Uint8Array`s.
-fn files(table: &Table) -> Result<JsValue, JsValue> {
-    let xlsx = write_xlsx(table, &[SEGMENT_NUM_COLUMN]).map_err(error)?;
-    let csv = write_csv(table, CsvFormat::default()).map_err(error)?;
+/// `{xlsx, csv}` as `Uint8Array`s; the CSV with `delimiter` (None: the
+/// language's).
+fn files(export: &Export, delimiter: Option<u8>) -> Result<JsValue, JsValue> {
+    let (xlsx, csv) = table_files(export, delimiter).map_err(error)?;
     let out = js_sys::Object::new();
     js_sys::Reflect::set(&out, &"xlsx".into(), &js_sys::Uint8Array::from(&xlsx[..]))?;
     js_sys::Reflect::set(&out, &"csv".into(), &js_sys::Uint8Array::from(&csv[..]))?;
@@ -60,23 +61,30 @@ fn reports(reports: JsValue) -> Result<Vec<Report>, JsValue> {
     serde_wasm_bindgen::from_value(reports).map_err(|e| super::error(crate::Error::Invalid(e.to_string())))
 }
 
-/// The users' table with `Segment_num`, `Segment`, `Confidence` and `Status`
-/// filled in from one report per row (in row order): `{xlsx, csv}`.
+/// The UI language the page passes; English when none is given.
+fn lang(code: Option<String>) -> Lang {
+    code.as_deref().and_then(Lang::from_code).unwrap_or(Lang::En)
+}
+
+/// The users' table with `Segment_num`, the segment, confidence, status
+/// and status code filled in from one report per row (in row order), worded
+/// in `lang` ("ru"/"en"); the CSV keeps the table's own separator:
+/// `{xlsx, csv}`.
 #[wasm_bindgen(js_name = answerTable)]
-pub fn answer_table(file_name: &str, bytes: &[u8], row_reports: JsValue) -> Result<JsValue, JsValue> {
+pub fn answer_table(file_name: &str, bytes: &[u8], row_reports: JsValue, lang_code: Option<String>) -> Result<JsValue, JsValue> {
     let table = read_table(file_name, bytes)?;
     let answers: Vec<RowAnswer> = reports(row_reports)?.iter().map(RowAnswer::from_report).collect();
     if answers.len() != table.rows.len() {
         let msg = format!("{} answers for {} rows", answers.len(), table.rows.len());
         return Err(error(crate::Error::Invalid(msg)));
     }
-    files(&pipeline::answer_table(&table, &answers))
+    files(&pipeline::answer_table(&table, &answers, lang(lang_code)), csv_delimiter(file_name, bytes))
 }
 
-/// The results table as files: `{xlsx, csv}`.
+/// The results table as files, worded in `lang` ("ru"/"en"): `{xlsx, csv}`.
 #[wasm_bindgen(js_name = resultsTable)]
-pub fn results_table(all_reports: JsValue) -> Result<JsValue, JsValue> {
-    files(&pipeline::results_table(&reports(all_reports)?))
+pub fn results_table(all_reports: JsValue, lang_code: Option<String>) -> Result<JsValue, JsValue> {
+    files(&pipeline::results_table(&reports(all_reports)?, lang(lang_code)), None)
 }
 
 /// Which dropped file each labelled row names: `{rows: [{row, id, segment,

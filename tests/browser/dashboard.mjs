@@ -66,6 +66,8 @@ await check('filters: years, media type and segments give the CLI figures', asyn
   await redraw(page, () => page.selectOption('#dash-segments', ['12', '13', 'none']));
   const want = native(['--sample', '--year', '2025', '--media-type', 'ТВ', '--segment', '12', '--segment', '13', '--segment', 'none']);
   assertKpis(await kpis(page), want.overview);
+  // The month pickers name the months as the charts do.
+  assert.equal(await page.textContent('#dash-from option[value="2025-03"]'), 'мар 2025');
   await redraw(page, () => page.selectOption('#dash-from', ['2025-03']));
   const ranged = native(['--sample', '--year', '2025', '--from', '2025-03', '--media-type', 'ТВ', '--segment', '12', '--segment', '13', '--segment', 'none']);
   assertKpis(await kpis(page), ranged.overview);

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync, mkdtempSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, serve, openPage, classifyBatch, nativeClassify, check, failures } from './harness.mjs';
-import { parseCsv, readXlsx } from './files.mjs';
+import { parseCsv, readXlsx, readXlsxCells, xlsxSheetNames } from './files.mjs';
 
 const MEDIA = join(ROOT, 'tests/data/media');
 const OUT = join(ROOT, 'target/e2e');
@@ -161,31 +161,53 @@ await check('the page agrees with the native CLI on the same files', async () =>
   assert.deepEqual(problems, []);
 });
 
-await check('results export as CSV and XLSX that match the table row for row', async () => {
+await check('results export as CSV and XLSX that match the table row for row, ready for Russian Excel', async () => {
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'ru', 'the page is in Russian here');
   const tables = {};
+  let xlsxBytes;
   for (const [button, kind] of [['#export-csv', 'csv'], ['#export-xlsx', 'xlsx']]) {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
     const path = join(OUT, `results.${kind}`);
     await dl.saveAs(path);
-    tables[kind] = kind === 'csv' ? parseCsv(readFileSync(path, 'utf8')) : readXlsx(readFileSync(path));
+    if (kind === 'xlsx') xlsxBytes = readFileSync(path);
+    // Russian Excel reads ";" as the separator and "," as the decimal mark.
+    tables[kind] = kind === 'csv' ? parseCsv(readFileSync(path, 'utf8'), ';') : readXlsx(xlsxBytes);
   }
   for (const [kind, rows] of Object.entries(tables)) {
     const [header, ...body] = rows;
     assert.equal(body.length, reports.length, `${kind}: one row per file`);
+    // The data columns keep their names; the rest are in the UI's language.
+    for (const name of ['Advertisement ID', 'Segment_num', 'Расшифровка', 'Уверенность', 'Статус', 'Код статуса']) assert.ok(header.includes(name), `${kind}: column ${name} in ${header}`);
+    assert.ok(!header.some((h) => /^(Transcript|Status|Confidence)$/.test(h)), `${kind}: no English header: ${header}`);
     const col = (name) => header.indexOf(name);
     for (const [i, r] of reports.entries()) {
       const row = body[i];
       assert.equal(row[col('Advertisement ID')], r.id, `${kind} row ${i + 2} ID`);
       assert.equal(row[col('Segment_num')], r.segment_id != null ? String(r.segment_id) : '', `${kind} row ${i + 2} segment`);
-      assert.equal(row[col('Transcript')], r.transcript || '', `${kind} row ${i + 2} transcript`);
-      if (r.error) assert.ok(row[col('Status')].includes(r.error), `${kind} row ${i + 2} says why it failed`);
+      assert.equal(row[col('Расшифровка')], r.transcript || '', `${kind} row ${i + 2} transcript`);
+      assert.equal(row[col('Код статуса')], r.error ? 'failed' : r.segment_id != null ? (r.incomplete ? 'incomplete' : 'ok') : 'no-speech', `${kind} row ${i + 2} status code`);
+      if (r.error) assert.ok(row[col('Статус')].includes(r.error), `${kind} row ${i + 2} says why it failed`);
+      if (r.segment_id != null && !r.incomplete) assert.equal(row[col('Статус')], 'готово');
+      if (kind === 'csv' && r.segment_id != null) assert.match(row[col('Уверенность')], /^0,\d{3}$/, 'a decimal comma');
     }
   }
+  // Numbers are numbers in the XLSX (IDs that are numbers, segments, confidence, seconds).
+  const cells = readXlsxCells(xlsxBytes);
+  const head = cells[0].map((c) => c.text);
+  for (const [i, r] of reports.entries()) {
+    const row = cells[i + 1];
+    if (r.segment_id == null) continue;
+    for (const name of ['Segment_num', 'Уверенность', 'Секунды']) assert.ok(row[head.indexOf(name)].number, `row ${i + 2} ${name} is a number in the XLSX`);
+  }
+  // The vision branch is off for every file: said once, on a sheet of its own, not on every row.
+  assert.deepEqual(xlsxSheetNames(xlsxBytes), ['Sheet1', 'Примечания']);
+  assert.ok(tables.csv.slice(1).every((row) => row[tables.csv[0].indexOf('Примечание о видео')] === ''));
   // The same cells in both; numbers compared as numbers (the CSV rounds them).
   assert.deepEqual(tables.xlsx[0], tables.csv[0]);
   tables.csv.slice(1).forEach((row, i) => row.forEach((cell, j) => {
     const x = tables.xlsx[i + 1][j] ?? '';
-    if (cell !== '' && !Number.isNaN(Number(cell)) && x !== '') assert.ok(Math.abs(Number(cell) - Number(x)) < 0.01, `row ${i + 2} ${tables.csv[0][j]}: ${cell} vs ${x}`);
+    const n = cell.replace(',', '.');
+    if (cell !== '' && !Number.isNaN(Number(n)) && x !== '') assert.ok(Math.abs(Number(n) - Number(x)) < 0.01, `row ${i + 2} ${tables.csv[0][j]}: ${cell} vs ${x}`);
     else assert.equal(x, cell, `row ${i + 2} ${tables.csv[0][j]}`);
   }));
 });
@@ -325,7 +347,8 @@ await check('the ID-table flow fills the users table, every row kept', async () 
   await dl.saveAs(path);
   const lines = readFileSync(path, 'utf8').replace(/^\uFEFF/, '').trim().split(/\r?\n/);
   assert.equal(lines.length, 4, 'header + the three rows');
-  assert.match(lines[0], /Segment_num/);
+  assert.equal(lines[0], 'Advertisement ID;Brand;Segment_num;Сегмент;Уверенность;Статус;Код статуса', 'the table\'s own ";" kept, the added columns in Russian');
+  assert.match(lines[3], /;failed$/);
   assert.match(lines[3], /999999/);
   assert.match(lines[3], /no media file/i, 'a row without media says why');
   const voiceId = String(reports[0].segment_id);

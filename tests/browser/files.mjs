@@ -50,6 +50,18 @@ const unescapeXml = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace
 
 /** Rows of cell texts of the first worksheet of an .xlsx. */
 export function readXlsx(buf) {
+  return readXlsxCells(buf).map((row) => row.map((c) => c.text));
+}
+
+/** The names of an .xlsx's worksheets, in order. */
+export function xlsxSheetNames(buf) {
+  const book = unzip(buf)['xl/workbook.xml'].toString('utf8');
+  return [...book.matchAll(/<sheet [^>]*name="([^"]*)"/g)].map((m) => unescapeXml(m[1]));
+}
+
+/** Rows of `{text, number}` cells of the first worksheet: `number` is true
+ * for a cell stored as a number (what Excel sums), false for text. */
+export function readXlsxCells(buf) {
   const files = unzip(buf);
   const shared = [...(files['xl/sharedStrings.xml'] || '').toString('utf8').matchAll(/<si>([\s\S]*?)<\/si>/g)].map((m) =>
     unescapeXml([...m[1].matchAll(/<t[^>]*>([\s\S]*?)<\/t>/g)].map((t) => t[1]).join('')),
@@ -61,8 +73,10 @@ export function readXlsx(buf) {
     for (const c of r[1].matchAll(/<c r="([A-Z]+\d+)"([^>]*?)(?:\/>|>([\s\S]*?)<\/c>)/g)) {
       const v = /<v>([\s\S]*?)<\/v>/.exec(c[3] || '');
       const inline = /<t[^>]*>([\s\S]*?)<\/t>/.exec(c[3] || '');
-      cells[col(c[1])] = / t="s"/.test(c[2]) ? shared[Number(v[1])] : v ? unescapeXml(v[1]) : inline ? unescapeXml(inline[1]) : '';
+      const text = / t="s"/.test(c[2]) ? shared[Number(v[1])] : v ? unescapeXml(v[1]) : inline ? unescapeXml(inline[1]) : '';
+      // A number cell has no type or t="n"; text is t="s", t="str" or t="inlineStr".
+      cells[col(c[1])] = { text, number: Boolean(v) && !/ t="(s|str|inlineStr|b|e)"/.test(c[2]) };
     }
-    return Array.from(cells, (x) => x ?? '');
+    return Array.from(cells, (x) => x ?? { text: '', number: false });
   });
 }

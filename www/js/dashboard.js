@@ -310,7 +310,8 @@ export class SpendDashboardView {
   }
 
   fillOptions(o) {
-    const months = o.periods.map((p) => [p, p]);
+    // Labelled as the charts label them ("янв 2024"); the value stays "2024-01".
+    const months = o.periods.map((p, i) => [p, o.period_labels[i]]);
     fillSelect($('dash-years'), o.years.map((y) => [String(y), String(y)]));
     fillSelect($('dash-from'), months, { all: t('dashFirst') });
     fillSelect($('dash-to'), months, { all: t('dashLast') });

@@ -2,7 +2,7 @@
 // Advertisement IDs and a folder of creatives in; the same table out with
 // each row's segment, or why it has none. Each creative is classified once
 // however many rows name it; the rows are shown as they are answered.
-import { t, count } from './i18n.js';
+import { t, count, language } from './i18n.js';
 import { $, el, download, formatSeconds, errorText, percent, showProgress, dropZone, isTableFile } from './ui.js';
 
 /** Wires the "ID table" tab to the classifier `cf`; failures go to `toast`. */
@@ -70,7 +70,7 @@ export function setUpIdTable(cf, toast) {
         rowsBody.append(tableRow(row, report, row.media != null ? media[row.media].name : ''));
       }
       showProgress(box, plan.length, plan.length, cancelled ? t('cancelled') : t('done'));
-      const files = await cf.call('answerTable', { name: table.name, bytes, reports });
+      const files = await cf.call('answerTable', { name: table.name, bytes, reports, lang: language() });
       const stem = table.name.replace(/\.[^.]+$/, '');
       $('table-xlsx').onclick = () => download(files.xlsx, `${stem}_segments.xlsx`);
       $('table-csv').onclick = () => download(files.csv, `${stem}_segments.csv`);

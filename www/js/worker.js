@@ -328,8 +328,8 @@ const methods = {
   planTraining: ({ name, bytes, mediaNames }) => session.planTraining(name, bytes, mediaNames),
   trainTextsFile: ({ name, bytes }) => session.trainTextsFile(name, bytes, TRAINING_FOLDS, embedProgress),
   trainCreatives: ({ creatives, setAside }) => session.trainCreatives(creatives, setAside, TRAINING_FOLDS, embedProgress),
-  answerTable: ({ name, bytes, reports }) => answerTable(name, bytes, reports),
-  resultsTable: ({ reports }) => resultsTable(reports),
+  answerTable: ({ name, bytes, reports, lang }) => answerTable(name, bytes, reports, lang),
+  resultsTable: ({ reports, lang }) => resultsTable(reports, lang),
 };
 
 // The Rust decoders could not read the file: the browser's WebCodecs
