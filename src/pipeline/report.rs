@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_failure_is_its_name_and_its_reason() {
-        let r = Report::failure(&Creative::from_file_name("dir/17.mp4"), "the file is empty (0 bytes)");
+        let r = Report::failure(&Creative::from_file_name("17.mp4"), "the file is empty (0 bytes)");
         assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"file":"17.mp4","id":"17","error":"the file is empty (0 bytes)"}"#);
         let back: Report = serde_json::from_str(r#"{"file":"17.mp4","id":"17","error":"x","wall_ms":3}"#).unwrap();
         assert_eq!(back.error.as_deref(), Some("x"));

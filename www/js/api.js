@@ -64,8 +64,11 @@ export class CreativeFilter extends EventTarget {
   /**
    * Classifies `file`; `next`, the file that will be asked for next (a
    * batch's), is read and decoded meanwhile, while the models work on this.
+   * @param {File} file
+   * @param {File} [next]
+   * @returns {Promise<import('./report').Report>}
    */
-  async classify(file, next) {
+  async classify(file, next = undefined) {
     await this.ready;
     // Audio is capped, so a file takes bounded time; one that does not
     // finish is stopped by restarting the worker, and the batch goes on.
@@ -115,7 +118,11 @@ function fileId(file) {
 
 let shared = null;
 
-/** Classifies one File or Blob (with a name) with a shared worker. */
+/**
+ * Classifies one File or Blob (with a name) with a shared worker.
+ * @param {File} file
+ * @returns {Promise<import('./report').Report>}
+ */
 export async function classify(file) {
   shared ??= new CreativeFilter();
   return shared.classify(file);

@@ -17,7 +17,8 @@ let segments = [];
 // ---------- language, tabs, notices ----------
 
 // A notice; `action` ({label, run}) adds a button that acts on it.
-function toast(message, action) {
+let toastTimer;
+function toast(message, action = undefined) {
   const box = $('toast');
   box.replaceChildren(message);
   if (action) {
@@ -29,8 +30,8 @@ function toast(message, action) {
     box.append(' ', button);
   }
   box.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (box.hidden = true), 8000);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (box.hidden = true), 8000);
 }
 
 // Everything drawn from a state is drawn again in the new language.
@@ -47,10 +48,10 @@ $('lang').addEventListener('click', () => {
 // The last state each status line showed.
 const shown = { ready: null, classifier: null, vision: [null, undefined] };
 
-for (const tab of document.querySelectorAll('[role=tab]')) {
+for (const tab of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[role=tab]'))) {
   tab.addEventListener('click', () => {
     for (const other of document.querySelectorAll('[role=tab]')) other.setAttribute('aria-selected', String(other === tab));
-    for (const section of document.querySelectorAll('.tab')) section.hidden = section.id !== `tab-${tab.dataset.tab}`;
+    for (const section of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('.tab'))) section.hidden = section.id !== `tab-${tab.dataset.tab}`;
     if (tab.dataset.tab === 'dashboard') dashboard.activate();
   });
 }
@@ -64,7 +65,7 @@ if (missing.length) {
 // ---------- models and engine status ----------
 
 const modelBars = new Map();
-cf.addEventListener('progress', ({ detail }) => {
+cf.addEventListener('progress', (/** @type {CustomEvent} */ { detail }) => {
   if (detail.models) {
     // What a first visit downloads (a later one reads the browser's cache).
     const total = detail.models.reduce((sum, m) => sum + m.bytes, 0);
@@ -87,7 +88,7 @@ cf.addEventListener('progress', ({ detail }) => {
   }
 });
 
-cf.addEventListener('ready', ({ detail }) => {
+cf.addEventListener('ready', (/** @type {CustomEvent} */ { detail }) => {
   showReady(detail);
   document.body.dataset.ready = 'true';
   applyClassifier(detail);
@@ -270,8 +271,8 @@ $('vision-forget').addEventListener('click', async () => showVision((await cf.ca
 
 // File pickers are labels around hidden inputs (styled as buttons): made
 // reachable and operable from the keyboard like real buttons.
-for (const label of document.querySelectorAll('label.button')) {
-  const input = label.querySelector('input[type=file]');
+for (const label of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('label.button'))) {
+  const input = /** @type {HTMLInputElement} */ (label.querySelector('input[type=file]'));
   label.tabIndex = 0;
   label.setAttribute('role', 'button');
   label.addEventListener('keydown', (e) => {
@@ -302,4 +303,4 @@ dropZone($('dash-drop'), (files) => dashboard.drop(files));
 
 applyStatic();
 // For tests and for the curious: the page's classifier, batch and dashboard.
-window.creativeFilter = { cf, batch, dashboard };
+/** @type {any} */ (window).creativeFilter = { cf, batch, dashboard };

@@ -15,10 +15,18 @@ const THRESHOLD_KEY = 'creative-filter.threshold';
 // Finished rows are final; the others need the File, which a reload loses.
 const FINAL = ['ok', 'no-speech', 'failed'];
 
+/** @typedef {import('./report').Report} Report */
+/**
+ * A row of the batch: its file (null once kept from an earlier visit),
+ * status and the core's report.
+ * @typedef {{seq: number, status: string, report: Report | null, ms: number, name?: string, file?: File | null, code?: string, row?: HTMLElement, detail?: HTMLElement, [k: string]: any}} Item
+ */
+
 export class Batch {
   constructor(cf, view) {
     this.cf = cf;
     this.view = view;
+    /** @type {Item[]} */
     this.items = [];
     this.running = false;
     this.sortKey = null;
@@ -67,6 +75,7 @@ export class Batch {
     return items.length;
   }
 
+  /** @returns {Item} */
   item(fields) {
     const item = { seq: this.nextSeq++, status: 'queued', report: null, ms: 0, ...fields };
     item.row = el('tr', { className: item.status });
@@ -214,6 +223,7 @@ export class Batch {
 
   /** Fills one item's row from its state. */
   paint(item) {
+    /** @type {Partial<Report>} */
     const r = item.report || {};
     const top = (r.top || []).map((s) => [s.segment_id, s.segment_name, percent(s.confidence)].filter((x) => x != null && x !== '').join(' ')).join(' · ');
     const segment = r.segment_id != null ? `${r.segment_id} ${r.segment_name}` : '';
@@ -277,20 +287,24 @@ export class Batch {
 }
 
 // Each branch's own top segment, when the video branch took part.
+/** @param {Partial<Report>} r */
 const branchTops = (r) =>
-  [['speechSays', r.speech_segment], ['videoSays', r.vision_segment]]
+  /** @type {[string, import('./report').BranchTop | undefined][]} */ ([['speechSays', r.speech_segment], ['videoSays', r.vision_segment]])
     .filter(([, top]) => top)
     .map(([key, top]) => `${t(key)}: ${top.segment_id} ${top.segment_name} ${percent(top.confidence)}`)
     .join(' · ');
 
 // Where the answer came from and what each stage took (the CLI's timings).
 const STAGES = ['decode', 'resample', 'mel', 'encoder', 'decoder', 'embed'];
+/** @param {Partial<Report>} r */
 const sourceText = (r) => (r.modality ? `${t('source')}: ${t(r.modality)}${r.cached ? ` (${t('cachedTranscript')})` : ''}` : '');
+/** @param {Partial<Report>} r */
 const timingsText = (r) => {
   const stages = STAGES.filter((k) => r.timings_ms && r.timings_ms[k] > 0);
   return stages.length ? `${t('timings')}: ${stages.map((k) => `${t(`stage-${k}`)} ${number(r.timings_ms[k])} ${t('ms')}`).join(' · ')}` : '';
 };
 
+/** @param {Partial<Report>} r */
 const detailText = (r) => [r.transcript || r.error || r.note || '', branchTops(r), [sourceText(r), timingsText(r)].filter(Boolean).join(' · ')].filter(Boolean).join('\n');
 
 const stem = (name) => name.split('/').pop().replace(/\.[^.]*$/, '');

@@ -36,6 +36,11 @@ function selected(select) {
   return [...select.selectedOptions].map((o) => o.value).filter((v) => v !== '');
 }
 
+/**
+ * @param {HTMLSelectElement} select
+ * @param {[string, string][]} items  value and label of each option
+ * @param {{all?: string}} [options]  `all`: a first option meaning "any"
+ */
 function fillSelect(select, items, { all } = {}) {
   const keep = new Set(selected(select));
   select.replaceChildren(...(all ? [el('option', { value: '' }, all)] : []), ...items.map(([value, label]) => {
@@ -343,12 +348,12 @@ export class SpendDashboardView {
       // Parsed as XML, not HTML: names in it are escaped by the Rust core and cannot become markup.
       const svg = new DOMParser().parseFromString(charts[name], 'image/svg+xml').documentElement;
       for (const title of [...svg.querySelectorAll('.bar > title, .legend-item > title')]) {
-        title.parentNode.dataset.tip = title.textContent;
+        /** @type {HTMLElement} */ (title.parentNode).dataset.tip = title.textContent;
         title.remove();
       }
       // On the page the chart holds buttons (its legend): a group, not a picture as in the exported file.
       svg.setAttribute('role', 'group');
-      for (const item of svg.querySelectorAll('.legend-item')) {
+      for (const item of /** @type {NodeListOf<HTMLElement>} */ (svg.querySelectorAll('.legend-item'))) {
         item.setAttribute('tabindex', '0');
         item.setAttribute('role', 'button');
         item.setAttribute('aria-pressed', String(item.dataset.hidden !== 'true'));

@@ -143,8 +143,10 @@ export function toggleLanguage() {
 // Elements with data-i18n get their text (or placeholder) from the table.
 export function applyStatic(root = document) {
   document.documentElement.lang = lang;
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
-  for (const el of root.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
-  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+  /** @type {(selector: string) => NodeListOf<HTMLInputElement>} */
+  const all = (selector) => root.querySelectorAll(selector);
+  for (const el of all('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of all('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of all('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  for (const el of all('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
 }

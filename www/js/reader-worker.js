@@ -14,6 +14,7 @@ let broken = false;
 self.onmessage = async ({ data: { id, file, frames } }) => {
   // A picture may stand in for a missing one twice: each buffer once.
   const transfer = new Set();
+  /** @type {any} */
   let read;
   try {
     if (broken) throw new Error('the reader stopped after a crash');

@@ -2,7 +2,12 @@
 // text nodes: file names, transcripts and table cells cannot inject HTML.
 import { t, language } from './i18n.js';
 
-/** The page's element with this id. */
+/**
+ * The page's element with this id (typed loosely: inputs, tables and
+ * buttons alike; the page's ids are fixed in index.html).
+ * @param {string} id
+ * @returns {any}
+ */
 export const $ = (id) => document.getElementById(id);
 
 /** An element with properties and children (strings become text nodes). */

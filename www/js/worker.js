@@ -38,9 +38,10 @@ const classifierState = () => ({ segments: session.segments(), classifier: sessi
 const embedProgress = (done, total) => progress({ training: 'embedding', done, total });
 
 async function webgpuInfo() {
-  if (!self.navigator.gpu) return { available: false };
+  const gpu = /** @type {any} */ (self.navigator).gpu;
+  if (!gpu) return { available: false };
   try {
-    const adapter = await navigator.gpu.requestAdapter();
+    const adapter = await gpu.requestAdapter();
     if (!adapter) return { available: false };
     const info = adapter.info || {};
     return { available: true, fallback: !!adapter.isFallbackAdapter, vendor: info.vendor || '', architecture: info.architecture || '', description: info.description || '' };
@@ -442,16 +443,16 @@ async function importVision(files) {
   const weights = new Uint8Array(await need('model.safetensors', 'the weights must be in safetensors format').arrayBuffer());
   const folder = (files[0].webkitRelativePath || '').split('/')[0] || 'xclip';
   const converted = importXclip(folder, config, weights, await bytesOf('tokenizer.json'), await bytesOf('vocab.json'), await bytesOf('merges.txt'));
-  const files = modelFiles();
-  const id = `${files.vision}@${converted.gguf_sha256.slice(0, 16)}`;
+  const names = modelFiles();
+  const id = `${names.vision}@${converted.gguf_sha256.slice(0, 16)}`;
   const info = session.setVisionModel(converted.gguf, converted.tokenizer, id);
   const cache = await openCache();
   let cached = false;
   if (cache) {
     await forgetImported(cache);
     try {
-      await cache.put(importedKey(files.vision, converted.gguf_sha256), new Response(converted.gguf));
-      await cache.put(importedKey(files.visionTokenizer, converted.tokenizer_sha256), new Response(converted.tokenizer));
+      await cache.put(importedKey(names.vision, converted.gguf_sha256), new Response(converted.gguf));
+      await cache.put(importedKey(names.visionTokenizer, converted.tokenizer_sha256), new Response(converted.tokenizer));
       const meta = { name: folder, gguf_sha256: converted.gguf_sha256, tokenizer_sha256: converted.tokenizer_sha256, bytes: converted.gguf.length };
       await cache.put(IMPORTED_VISION, new Response(JSON.stringify(meta), { headers: { 'content-type': 'application/json' } }));
       cached = true;
@@ -475,6 +476,7 @@ async function videoFrames(bytes) {
   return frameSetOf(vision ? await readFrames(bytes, vision.frames, { videoDecodePlan, yuvToRgb }) : {});
 }
 
+/** @param {{pictures?: any[], fail?: string}} frames */
 function frameSetOf({ pictures = [], fail }) {
   const frames = session.frameSet();
   for (const p of pictures) {
