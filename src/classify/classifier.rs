@@ -2,7 +2,8 @@
 //! blended with zero-shot prototypes, or zero-shot alone (embedding only)
 //! when nothing was trained yet.
 
-use crate::classify::head::{zero_shot_probs, Decision, Head, Prototypes, DEFAULT_TEMPERATURE};
+use crate::classify::head::{Decision, Head};
+use crate::classify::zero_shot::{zero_shot_probs, Prototypes, DEFAULT_TEMPERATURE};
 use crate::classify::logreg::LogRegParams;
 use crate::classify::metrics::Fold;
 use crate::classify::ngrams::NgramParams;

@@ -15,10 +15,12 @@ pub mod metrics;
 pub mod ngrams;
 pub mod segments;
 pub mod training;
+pub mod zero_shot;
 
 pub use classifier::Classifier;
 pub use fusion::{Basis, FusedDecision, FusionParams, SpeechAmount};
-pub use head::{Decision, Head, Prototypes, VisionHead, ZeroShotParams};
+pub use head::{Decision, Head, VisionHead};
+pub use zero_shot::{Prototypes, ZeroShotParams};
 pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression, SparseCoef};
 pub use ngrams::{Csr, NgramParams, NgramVectorizer};
 pub use metrics::{classification_report, confusion_matrix, roc_auc_ovr, stratified_k_fold, ClassificationReport};
