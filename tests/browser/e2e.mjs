@@ -360,18 +360,38 @@ await check('the ID-table flow fills the users table, every row kept', async () 
   assert.match(shown[2], /^999999.*no media file/i);
 });
 
-await check('training on labelled texts: report, confusion matrix, head file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cf-train-'));
-  const texts = join(dir, 'texts.csv');
-  const rows = ['text,label'];
-  const topics = {
-    12: ['кредитная карта с кэшбэком', 'оформите карту банка', 'бесплатное обслуживание карты', 'кэшбэк на покупки по карте'],
-    15: ['слушайте музыку без рекламы', 'подписка на музыкальный сервис', 'миллионы треков в приложении', 'ваши любимые песни онлайн'],
-    16: ['умная колонка с голосовым помощником', 'колонка включит музыку голосом', 'спросите умную колонку', 'голосовой помощник дома'],
-  };
-  for (let k = 0; k < 3; k++) for (const [label, list] of Object.entries(topics)) for (const s of list) rows.push(`"${s} ${['сегодня', 'выгодно', 'для всей семьи'][k]}",${label}`);
-  writeFileSync(texts, rows.join('\n'));
+await check('the ID-table flow can be cancelled: the creative in progress is finished, the rest say so, every row is written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cf-table-cancel-'));
+  const table = join(dir, 'ids.csv');
+  // long_speech (80 s, not classified before) keeps the page busy while the click lands.
+  writeFileSync(table, 'Advertisement ID;Brand\nlong_speech;A\nvoice;B\nmusic;C\n');
+  const folder = join(dir, 'creatives');
+  mkdirSync(folder);
+  for (const f of ['long_speech.wav', 'voice.wav', 'music.wav']) writeFileSync(join(folder, f), readFileSync(join(MEDIA, f)));
+  await page.setInputFiles('#table-file', table);
+  await page.setInputFiles('#table-media', folder);
+  await page.click('#table-run');
+  await page.waitForSelector('#table-cancel:not([hidden])');
+  await page.click('#table-cancel');
+  await page.waitForSelector('#table-done:not([hidden])', { timeout: 10 * 60_000 });
+  const shown = await page.locator('#table-rows tbody tr').allTextContents();
+  assert.equal(shown.length, 3, shown.join(' | '));
+  assert.doesNotMatch(shown[0], /отменено/, `the creative in progress is finished: ${shown[0]}`);
+  assert.match(shown[1], /отменено/);
+  assert.match(shown[2], /отменено/);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#table-csv')]);
+  const lines = readFileSync(await dl.path(), 'utf8').replace(/^\uFEFF/, '').trim().split(/\r?\n/);
+  assert.equal(lines.length, 4, 'every row is in the answer table');
+  assert.match(lines[2], /^voice;.*отменено;failed$/, lines[2]);
+});
+
+await check('training on the page\'s example of labelled texts: report, confusion matrix, head file', async () => {
   await page.click('[data-tab="train"]');
+  // The example file the training tab offers (www/examples/) is what is trained on.
+  const [example] = await Promise.all([page.waitForEvent('download'), page.click('#example-texts')]);
+  const texts = join(OUT, 'labelled_texts.csv');
+  await example.saveAs(texts);
+  assert.equal(readFileSync(texts, 'utf8').trim().split('\n').length, 37, 'a header and 36 labelled texts');
   await page.setInputFiles('#train-texts', texts);
   await page.click('#train-run');
   await page.waitForSelector('#train-report:not([hidden])', { timeout: 10 * 60_000 });

@@ -1,5 +1,7 @@
-// Video pictures through the browser's WebCodecs, shared by the model
-// worker (worker.js) and the batch's reader worker (reader-worker.js).
+// Audio and video through the browser's WebCodecs, for what the Rust
+// decoders cannot read: shared by the model worker (worker.js) and the
+// batch's reader worker (reader-worker.js). The Rust demuxer supplies the
+// encoded packets and pictures; Rust mixes, resamples and converts after.
 
 // The pictures `plan` (the Rust demuxer's videoDecodePlan) asks for.
 export async function decodePictures(plan) {
@@ -93,4 +95,49 @@ export async function readFrames(bytes, count, { videoDecodePlan, yuvToRgb }) {
     return { pictures, fail: `${plan.codec_name}: ${(e && e.message) || e}` };
   }
   return { pictures };
+}
+
+// A demuxed audio track (the Rust demuxer's `demux`) decoded by the
+// browser's AudioDecoder: interleaved f32 samples, as Rust's mixdown takes them.
+export async function decodeAudioTrack(track) {
+  if (!self.AudioDecoder) throw new Error('this browser has no WebCodecs AudioDecoder');
+  const config = { codec: track.codec, sampleRate: track.sample_rate, numberOfChannels: track.channels };
+  if (track.description) config.description = track.description;
+  const { supported } = await AudioDecoder.isConfigSupported(config);
+  if (!supported) throw new Error(`the browser cannot decode ${track.codec}`);
+  const parts = [];
+  let failure = null;
+  let channels = track.channels;
+  let sampleRate = track.sample_rate;
+  const decoder = new AudioDecoder({
+    output(data) {
+      channels = data.numberOfChannels;
+      sampleRate = data.sampleRate;
+      const part = new Float32Array(data.numberOfFrames * channels);
+      data.copyTo(part, { planeIndex: 0, format: 'f32' });
+      parts.push(part);
+      data.close();
+    },
+    error(e) {
+      failure = e;
+    },
+  });
+  decoder.configure(config);
+  for (const p of track.packets) {
+    decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp: p.timestamp_us, duration: p.duration_us, data: p.data }));
+  }
+  await decoder.flush();
+  decoder.close();
+  if (failure) throw failure;
+  return { interleaved: concat(parts), channels, sampleRate, codec: track.codec_name };
+}
+
+function concat(parts) {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

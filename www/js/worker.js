@@ -5,7 +5,7 @@
 // Two builds of the module: a threaded one (shared memory, a pool of web
 // workers, relaxed SIMD) where the page is cross-origin isolated and the
 // browser has relaxed SIMD, else a portable one (SIMD128, one thread).
-import { decodePictures, readFrames } from './media.js';
+import { decodeAudioTrack, decodePictures, readFrames } from './media.js';
 import { FEATURES, readAll, putAll, clearStore } from './storage.js';
 import { errorOf } from './rpc.js';
 import { IMPORTED_VISION, importedKey, sha256, openCache, modelFile, dropSupersededFiles, forgetImported } from './model-store.js';
@@ -277,7 +277,7 @@ const methods = {
     } catch (e) {
       rethrowTrap(e);
       if (!e || e.code !== 'unsupported-codec') throw e;
-      const pcm = await decodeWithWebCodecs(demux(file.name, bytes));
+      const pcm = await decodeAudioTrack(demux(file.name, bytes));
       return { samples: whisperInputOf(pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec), via: `webcodecs ${pcm.codec}` };
     }
   },
@@ -346,7 +346,7 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
   try {
     const track = demux(name, bytes);
     incomplete = track.incomplete;
-    pcm = await decodeWithWebCodecs(track);
+    pcm = await decodeAudioTrack(track);
   } catch (e) {
     rethrowTrap(e);
     // The demuxer's own error repeats the decoder's; the browser's is news.
@@ -365,39 +365,6 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
   }
   const decodeMs = performance.now() - started;
   return session.classifyDecoded(name, hash, pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec, incomplete, decodeMs, bytes, frames);
-}
-
-async function decodeWithWebCodecs(track) {
-  if (!self.AudioDecoder) throw new Error('this browser has no WebCodecs AudioDecoder');
-  const config = { codec: track.codec, sampleRate: track.sample_rate, numberOfChannels: track.channels };
-  if (track.description) config.description = track.description;
-  const { supported } = await AudioDecoder.isConfigSupported(config);
-  if (!supported) throw new Error(`the browser cannot decode ${track.codec}`);
-  const parts = [];
-  let failure = null;
-  let channels = track.channels;
-  let sampleRate = track.sample_rate;
-  const decoder = new AudioDecoder({
-    output(data) {
-      channels = data.numberOfChannels;
-      sampleRate = data.sampleRate;
-      const part = new Float32Array(data.numberOfFrames * channels);
-      data.copyTo(part, { planeIndex: 0, format: 'f32' });
-      parts.push(part);
-      data.close();
-    },
-    error(e) {
-      failure = e;
-    },
-  });
-  decoder.configure(config);
-  for (const p of track.packets) {
-    decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp: p.timestamp_us, duration: p.duration_us, data: p.data }));
-  }
-  await decoder.flush();
-  decoder.close();
-  if (failure) throw failure;
-  return { interleaved: concat(parts), channels, sampleRate, codec: track.codec_name };
 }
 
 // ---------- the vision branch ----------
@@ -485,16 +452,6 @@ function frameSetOf({ pictures = [], fail }) {
   }
   if (fail) frames.fail(fail);
   return frames;
-}
-
-function concat(parts) {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 function decodeOnMainThread(bytes) {
