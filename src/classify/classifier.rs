@@ -2,7 +2,7 @@
 //! blended with zero-shot prototypes, or zero-shot alone (embedding only)
 //! when nothing was trained yet.
 
-use crate::classify::head::{Decision, Head};
+use crate::classify::head::{Decision, Evidence, Head};
 use crate::classify::zero_shot::{zero_shot_probs, Prototypes, DEFAULT_TEMPERATURE};
 use crate::classify::logreg::LogRegParams;
 use crate::classify::metrics::Fold;
@@ -103,7 +103,17 @@ impl Classifier {
     pub fn decide(&self, text: &str, embedding: &[f32]) -> Result<Decision> {
         Decision::from_probs(&self.segments, &self.probs(text, embedding)?)
     }
+
+    /// The words of `text` that weighed most toward `segment` (a trained
+    /// head's n-gram weights; none zero-shot, which reads the embedding
+    /// alone).
+    pub fn evidence(&self, text: &str, segment: u32) -> Vec<Evidence> {
+        self.head.as_ref().map(|h| h.evidence(text, segment, EVIDENCE_WORDS)).unwrap_or_default()
+    }
 }
+
+/// Words of evidence reported with a decision.
+pub const EVIDENCE_WORDS: usize = 5;
 
 /// Out-of-fold decisions of the product's classifier (head + zero-shot
 /// blend), every sample decided by a head trained without it.

@@ -100,6 +100,13 @@ pub struct Head {
     pub vision: Option<VisionHead>,
 }
 
+/// A word of a transcript and how much it pushed a segment ([`Head::evidence`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub word: String,
+    pub weight: f32,
+}
+
 /// A head on X-CLIP video embeddings and the fusion weights calibrated on
 /// the same creatives' out-of-fold answers of both branches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,6 +206,47 @@ impl Head {
             out[self.segments.index_of(*class).expect("checked on load")] = prob;
         }
         Ok(out)
+    }
+
+    /// The words of `text` that weighed most toward `segment`, strongest
+    /// first, at most `top`: each n-gram's value times its weight for the
+    /// segment less its mean weight over the segments (what moves the
+    /// softmax toward this segment), shared among the n-gram's occurrences
+    /// and summed over the n-grams read from each word. Only words that
+    /// push toward the segment are listed; none for a head without n-grams.
+    pub fn evidence(&self, text: &str, segment: u32, top: usize) -> Vec<Evidence> {
+        let (Some(v), Some(sparse)) = (&self.ngrams, &self.model.sparse) else {
+            return vec![];
+        };
+        let Ok(c) = self.model.classes.binary_search(&segment) else {
+            return vec![];
+        };
+        let k = self.model.n_classes();
+        let (idx, val) = v.transform_one(text);
+        let (words, hits) = v.hits_by_word(text);
+        let mut per_hit = std::collections::HashMap::new();
+        for (j, x) in idx.iter().zip(&val) {
+            let Some(w) = sparse.coef.get(*j as usize * k..(*j as usize + 1) * k) else { continue };
+            let mean = w.iter().sum::<f32>() / k as f32;
+            per_hit.insert(*j, (x * (w[c] - mean), 0usize));
+        }
+        for (b, _) in &hits {
+            if let Some(e) = per_hit.get_mut(b) {
+                e.1 += 1;
+            }
+        }
+        let mut score = vec![0f32; words.len()];
+        for (b, from) in &hits {
+            if let Some(&(total, n)) = per_hit.get(b) {
+                let share = total / n as f32 / from.len() as f32;
+                from.iter().for_each(|&i| score[i] += share);
+            }
+        }
+        let mut ranked: Vec<Evidence> =
+            words.into_iter().zip(score).filter(|(_, s)| *s > 0.0).map(|(word, weight)| Evidence { word, weight }).collect();
+        ranked.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        ranked.truncate(top);
+        ranked
     }
 
     /// Zero-shot weight of each segment, from its number of examples.
@@ -335,6 +383,34 @@ mod tests {
             y.push([8, 15, 18][c]);
         }
         Head::train(small_dict(), MODEL, &[], &x, 4, &y, &LogRegParams::default(), None).unwrap().0
+    }
+
+    #[test]
+    fn evidence_names_the_words_that_pushed_the_segment() {
+        let texts = [
+            "оформите кредитную карту сегодня",
+            "карта с кэшбэком для вас",
+            "кредитная карта банка",
+            "слушайте музыку сегодня",
+            "музыка без рекламы для вас",
+            "новая музыка каждый день",
+        ];
+        let y = [12, 12, 12, 15, 15, 15];
+        // The same embedding for every text: only the n-grams tell them apart.
+        let x = vec![0.5f32; 2 * texts.len()];
+        let params = LogRegParams { c: 10.0, ..Default::default() };
+        let segments = SegmentDictionary::from_label_numbers([12, 15]);
+        let (head, _) = Head::train(segments, MODEL, &texts, &x, 2, &y, &params, Some(&NgramParams::default())).unwrap();
+        let mixed = "Оформите карту, и слушайте музыку!";
+        let cards = head.evidence(mixed, 12, 3);
+        let music = head.evidence(mixed, 15, 3);
+        let words = |e: &[Evidence]| e.iter().map(|e| e.word.clone()).collect::<Vec<_>>();
+        assert!(words(&cards).contains(&"карту".to_string()) && !words(&cards).contains(&"музыку".to_string()), "{cards:?}");
+        assert!(words(&music).contains(&"музыку".to_string()) && !words(&music).contains(&"карту".to_string()), "{music:?}");
+        assert!(cards.windows(2).all(|w| w[0].weight >= w[1].weight) && cards.iter().all(|e| e.weight > 0.0));
+        // A head without n-grams, or a segment it never saw, has none to show.
+        assert!(toy_head().evidence(mixed, 15, 3).is_empty());
+        assert!(head.evidence(mixed, 7, 3).is_empty());
     }
 
     #[test]

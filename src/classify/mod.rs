@@ -19,7 +19,7 @@ pub mod zero_shot;
 
 pub use classifier::Classifier;
 pub use fusion::{Basis, FusedDecision, FusionParams, SpeechAmount};
-pub use head::{Decision, Head, VisionHead};
+pub use head::{Decision, Evidence, Head, VisionHead};
 pub use zero_shot::{Prototypes, ZeroShotParams};
 pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression, SparseCoef};
 pub use ngrams::{Csr, NgramParams, NgramVectorizer};

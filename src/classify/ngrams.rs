@@ -126,7 +126,7 @@ fn for_each_ngram(lower: &str, min_n: usize, max_n: usize, mut f: impl FnMut(&st
 /// Calls `f` with every word n-gram of 1 to `max_n` words of `lower` (a
 /// lower-cased text; see the module note), in scikit-learn's order, each
 /// behind a U+0001.
-fn for_each_word_ngram(lower: &str, max_n: usize, mut f: impl FnMut(&str)) {
+fn for_each_word_ngram(lower: &str, max_n: usize, mut f: impl FnMut(&str, &[&str])) {
     if max_n == 0 {
         return;
     }
@@ -145,7 +145,7 @@ fn for_each_word_ngram(lower: &str, max_n: usize, mut f: impl FnMut(&str)) {
                 }
                 gram.push_str(word);
             }
-            f(&gram);
+            f(&gram, w);
         }
     }
 }
@@ -161,7 +161,7 @@ pub fn ngrams(text: &str, min_n: usize, max_n: usize) -> Vec<String> {
 /// inspection).
 pub fn word_ngrams(text: &str, max_n: usize) -> Vec<String> {
     let mut out = Vec::new();
-    for_each_word_ngram(&text.to_lowercase(), max_n, |g| out.push(g['\u{1}'.len_utf8()..].to_string()));
+    for_each_word_ngram(&text.to_lowercase(), max_n, |g, _| out.push(g['\u{1}'.len_utf8()..].to_string()));
     out
 }
 
@@ -310,7 +310,7 @@ impl NgramVectorizer {
         let lower = crate::text::clip(text).to_lowercase();
         let mut hits = Vec::new();
         for_each_ngram(&lower, self.min_n, self.max_n, |g| hits.push(bucket(g, self.buckets_log2)));
-        for_each_word_ngram(&lower, self.word_max_n, |g| hits.push(bucket(g, self.buckets_log2)));
+        for_each_word_ngram(&lower, self.word_max_n, |g, _| hits.push(bucket(g, self.buckets_log2)));
         hits.sort_unstable();
         let mut out: Vec<(u32, u32)> = Vec::new();
         for j in hits {
@@ -320,6 +320,37 @@ impl NgramVectorizer {
             }
         }
         out
+    }
+
+    /// The words of `text` as the features see them (lower-cased, trimmed of
+    /// punctuation) and every n-gram it hits: its bucket and the words it
+    /// was read from (a character n-gram one, a word n-gram each of its
+    /// words). What shows a linear head's weights word by word.
+    pub fn hits_by_word(&self, text: &str) -> (Vec<String>, Vec<(u32, Vec<usize>)>) {
+        let lower = crate::text::clip(text).to_lowercase();
+        let mut words: Vec<String> = Vec::new();
+        let mut id = |w: &str| match words.iter().position(|x| x == w) {
+            Some(i) => i,
+            None => {
+                words.push(w.to_string());
+                words.len() - 1
+            }
+        };
+        let mut hits = Vec::new();
+        for token in lower.split(is_python_space).filter(|t| !t.is_empty()) {
+            let word = token.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
+            if word.is_empty() {
+                continue;
+            }
+            let i = id(word);
+            for_each_ngram(token, self.min_n, self.max_n, |g| hits.push((bucket(g, self.buckets_log2), vec![i])));
+        }
+        let mut grams = Vec::new();
+        for_each_word_ngram(&lower, self.word_max_n, |g, w| grams.push((bucket(g, self.buckets_log2), w.iter().map(|w| w.to_string()).collect::<Vec<_>>())));
+        for (b, ws) in grams {
+            hits.push((b, ws.iter().map(|w| id(w)).collect()));
+        }
+        (words, hits)
     }
 
     /// The feature row of one text: ascending buckets and their values.

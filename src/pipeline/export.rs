@@ -331,6 +331,7 @@ mod tests {
             file: "7.wav".into(),
             modality: if decision.is_some() { Modality::Speech } else { Modality::NoSpeech },
             speech: decision.is_some(),
+            evidence: vec![],
             note: decision.is_none().then(|| format!("{NO_SPEECH_NOTE} ({vision_note})")),
             decision,
             transcript: String::new(),

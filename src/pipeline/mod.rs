@@ -17,7 +17,7 @@ use web_time::Instant;
 use crate::asr::{TranscribeOptions, Transcriber};
 use crate::cache::FeatureCache;
 use crate::classify::fusion::{self, Basis, FusionParams, SpeechAmount};
-use crate::classify::{Classifier, Decision, Head, SegmentDictionary};
+use crate::classify::{Classifier, Decision, Evidence, Head, SegmentDictionary};
 use crate::creative::{hear, listen, Creative, Heard, MediaIndex, StageTimings};
 use crate::media::{DecodedAudio, MediaBytes};
 use crate::asr::Transcript;
@@ -142,6 +142,8 @@ pub struct Verdict {
     pub modality: Modality,
     /// The transcript was speech (it was embedded and classified).
     pub speech: bool,
+    /// The transcript's words that weighed most for the decision (trained heads).
+    pub evidence: Vec<Evidence>,
     /// None when there was nothing to decide from (no speech).
     pub decision: Option<Decision>,
     pub transcript: String,
@@ -399,11 +401,17 @@ pub fn verdict_with_vision(
         Some(d) => (Some(d.decision), d.basis.into(), d.text_weight, d.speech_top.map(Into::into), d.vision_top.map(Into::into)),
         None => (None, f.modality(), None, None, None),
     };
+    // Which words weighed most, where the transcript took part in the answer.
+    let evidence = match (&decision, modality) {
+        (Some(d), Modality::Speech | Modality::Fused) => classifier.evidence(text, d.segment_id),
+        _ => vec![],
+    };
     Ok(Verdict {
         id: creative.id.clone(),
         file: creative.file.clone(),
         modality,
         speech: f.embedding.is_some(),
+        evidence,
         note: decision.is_none().then(|| match &vision_note {
             Some(v) => format!("{NO_SPEECH_NOTE} ({v})"),
             None => NO_SPEECH_NOTE.to_string(),

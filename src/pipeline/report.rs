@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{BranchTop, Modality, Verdict};
+use crate::classify::Evidence;
 use crate::creative::Creative;
 
 /// Milliseconds per stage of the run that made the transcript.
@@ -89,6 +90,10 @@ pub struct Report {
     /// The speech branch's weight in a fused decision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speech_weight: Option<f32>,
+    /// The transcript's words that weighed most for the segment, strongest
+    /// first (a trained head's n-gram weights).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
     /// The file was cut short; its beginning was heard.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub incomplete: bool,
@@ -148,6 +153,7 @@ impl Verdict {
             vision_segment: self.vision_top.clone(),
             vision_note: self.vision_note.clone(),
             speech_weight: self.text_weight,
+            evidence: self.evidence.clone(),
             incomplete: self.incomplete,
             content_hash: None,
         }
@@ -183,6 +189,7 @@ mod tests {
             vision_segment: Some(BranchTop { segment_id: 2, segment_name: String::new(), confidence: 0.0 }),
             vision_note: Some(String::new()),
             speech_weight: Some(0.5),
+            evidence: vec![Evidence { word: "карта".into(), weight: 0.4 }],
             incomplete: true,
             content_hash: Some(String::new()),
             ..Report::failure(&Creative::from_file_name("1.mp4"), "")
@@ -197,7 +204,10 @@ mod tests {
         for key in fields.keys() {
             assert!(report.contains(&format!("\n  {key}")), "report.d.ts's Report lacks `{key}`");
         }
-        let (stages, parts) = (block("StageMs"), block("EncoderPartsMs"));
+        let (stages, parts, evidence) = (block("StageMs"), block("EncoderPartsMs"), block("Evidence"));
+        for k in ["word", "weight"] {
+            assert!(evidence.contains(&format!("\n  {k}:")), "Evidence lacks `{k}`");
+        }
         let serde_json::Value::Object(t) = serde_json::to_value(StageMs::default()).unwrap() else { panic!() };
         t.keys().for_each(|k| assert!(stages.contains(&format!("\n  {k}:")), "StageMs lacks `{k}`"));
         let serde_json::Value::Object(p) = serde_json::to_value(EncoderPartsMs::default()).unwrap() else { panic!() };

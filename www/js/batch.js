@@ -304,7 +304,14 @@ const timingsText = (r) => {
   return stages.length ? `${t('timings')}: ${stages.map((k) => `${t(`stage-${k}`)} ${number(r.timings_ms[k])} ${t('ms')}`).join(' · ')}` : '';
 };
 
+// The words of the transcript that weighed most for the answer (a trained
+// head's n-gram weights; the core picks them).
 /** @param {Partial<Report>} r */
-const detailText = (r) => [r.transcript || r.error || r.note || '', branchTops(r), [sourceText(r), timingsText(r)].filter(Boolean).join(' · ')].filter(Boolean).join('\n');
+const evidenceText = (r) =>
+  r.evidence && r.evidence.length ? `${t('evidence')}: ${r.evidence.map((e) => `${e.word} +${number(e.weight, 2)}`).join(' · ')}` : '';
+
+/** @param {Partial<Report>} r */
+const detailText = (r) =>
+  [r.transcript || r.error || r.note || '', evidenceText(r), branchTops(r), [sourceText(r), timingsText(r)].filter(Boolean).join(' · ')].filter(Boolean).join('\n');
 
 const stem = (name) => name.split('/').pop().replace(/\.[^.]*$/, '');

@@ -12,6 +12,13 @@ export interface BranchTop {
   confidence: number;
 }
 
+// A word of the transcript and how much it pushed the answer's segment
+// (a trained head's n-gram weights).
+export interface Evidence {
+  word: string;
+  weight: number;
+}
+
 export interface StageMs {
   decode: number;
   resample: number;
@@ -54,6 +61,8 @@ export interface Report {
   vision_segment?: BranchTop;
   vision_note?: string;
   speech_weight?: number;
+  // The words that weighed most for the segment, strongest first (trained heads).
+  evidence?: Evidence[];
   incomplete?: boolean;
   content_hash?: string;
   // Added by the page's worker.
