@@ -364,13 +364,18 @@ fn is_plain_number(s: &str) -> bool {
     digits(whole) && digits(frac) && !(whole.len() > 1 && whole.starts_with('0'))
 }
 
-/// The separator of a CSV table file (None for other kinds): what an answer
-/// written for the users' own table keeps.
+/// The separator of a CSV table file: what an answer written for the users'
+/// own table keeps. None for other kinds, and for a CSV of one column,
+/// whose separator cannot be told (the answer then takes the language's).
 pub fn csv_delimiter(file_name: &str, bytes: &[u8]) -> Option<u8> {
-    match TableKind::from_file_name(file_name) {
-        Ok(TableKind::Csv) => Some(csv_dialect(&decode_text(bytes)).0),
-        _ => None,
+    if !matches!(TableKind::from_file_name(file_name), Ok(TableKind::Csv)) {
+        return None;
     }
+    let text = decode_text(bytes);
+    let (delimiter, header_at) = csv_dialect(&text);
+    let hinted = header_at > 0;
+    let header = text[header_at..].lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    (hinted || header.as_bytes().contains(&delimiter)).then_some(delimiter)
 }
 
 /// Reads a table file from disk (native only).
@@ -750,6 +755,15 @@ mod tests {
         assert!(l.problems[4].reason.contains("already labelled at row 2"));
         assert!(l.problems[5].reason.contains("not in the segment dictionary"));
         assert!(l.problems[6].to_string().starts_with("row 11: ID A 3: repeats row 6"));
+    }
+
+    #[test]
+    fn a_csv_keeps_its_separator_unless_it_has_none() {
+        assert_eq!(csv_delimiter("ids.csv", "Advertisement ID;Brand\n1;A\n".as_bytes()), Some(b';'));
+        assert_eq!(csv_delimiter("ids.csv", "Advertisement ID,Brand\n1,A\n".as_bytes()), Some(b','));
+        assert_eq!(csv_delimiter("ids.csv", "sep=;\nAdvertisement ID\n1\n".as_bytes()), Some(b';'));
+        assert_eq!(csv_delimiter("ids.csv", "Advertisement ID\n1\n2\n".as_bytes()), None, "one column: no separator to keep");
+        assert_eq!(csv_delimiter("ids.xlsx", b"PK"), None);
     }
 
     #[test]
