@@ -329,16 +329,21 @@ await check('switching the language redraws every status line, in one language a
   assert.doesNotMatch(russian, /Models|ready|threads|segments|Classify|Clear|Download|done| of /, russian);
 });
 
-await check('the ID-table flow fills the users table, every row kept', async () => {
+// The users' ID table (`text`) and a folder of the test creatives `files`, picked on the ID-table tab.
+async function pickIdTable(text, files) {
   const dir = mkdtempSync(join(tmpdir(), 'cf-table-'));
   const table = join(dir, 'ids.csv');
-  writeFileSync(table, 'Advertisement ID;Brand\nvoice;A\nmusic;B\n999999;C\n');
+  writeFileSync(table, text);
   const folder = join(dir, 'creatives');
   mkdirSync(folder);
-  for (const f of ['voice.wav', 'music.wav']) writeFileSync(join(folder, f), readFileSync(join(MEDIA, f)));
+  for (const f of files) writeFileSync(join(folder, f), readFileSync(join(MEDIA, f)));
   await page.click('[data-tab="table"]');
   await page.setInputFiles('#table-file', table);
   await page.setInputFiles('#table-media', folder);
+}
+
+await check('the ID-table flow fills the users table, every row kept', async () => {
+  await pickIdTable('Advertisement ID;Brand\nvoice;A\nmusic;B\n999999;C\n', ['voice.wav', 'music.wav']);
   assert.match(await page.textContent('#table-chosen'), /· 2 файла$/, 'the count in its plural form');
   await page.click('#table-run');
   await page.waitForSelector('#table-done:not([hidden])', { timeout: 10 * 60_000 });
@@ -361,15 +366,8 @@ await check('the ID-table flow fills the users table, every row kept', async () 
 });
 
 await check('the ID-table flow can be cancelled: the creative in progress is finished, the rest say so, every row is written', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cf-table-cancel-'));
-  const table = join(dir, 'ids.csv');
   // long_speech (80 s, not classified before) keeps the page busy while the click lands.
-  writeFileSync(table, 'Advertisement ID;Brand\nlong_speech;A\nvoice;B\nmusic;C\n');
-  const folder = join(dir, 'creatives');
-  mkdirSync(folder);
-  for (const f of ['long_speech.wav', 'voice.wav', 'music.wav']) writeFileSync(join(folder, f), readFileSync(join(MEDIA, f)));
-  await page.setInputFiles('#table-file', table);
-  await page.setInputFiles('#table-media', folder);
+  await pickIdTable('Advertisement ID;Brand\nlong_speech;A\nvoice;B\nmusic;C\n', ['long_speech.wav', 'voice.wav', 'music.wav']);
   await page.click('#table-run');
   await page.waitForSelector('#table-cancel:not([hidden])');
   await page.click('#table-cancel');
