@@ -58,6 +58,9 @@ await check('the sample opens on the first visit, labelled as sample, equal to t
   assert.ok((await page.locator('[data-chart=segments_by_month] .bar').count()) > 10);
   const summary = await page.textContent('#dash-problems summary');
   assert.match(summary, new RegExp(`: ${want.import.bad.count}\\b`), 'the broken sample rows are reported');
+  // The reason kinds in the page's language (the sample's broken rows have bad costs).
+  assert.match(summary, /неверная сумма: \d+/, summary);
+  assert.doesNotMatch(summary, /bad cost/, summary);
 });
 
 await check('filters: years, media type and segments give the CLI figures', async () => {

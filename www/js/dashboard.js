@@ -265,7 +265,7 @@ export class SpendDashboardView {
     ];
     const details = $('dash-problems');
     details.hidden = r.bad.count + r.conflicts.count + r.label_problems.length === 0;
-    const reasons = Object.entries(r.bad.by_reason).map(([k, n]) => `${k}: ${n}`).join(', ');
+    const reasons = Object.entries(r.bad.by_reason).map(([k, n]) => `${t(`reason-${k}`).replace(/^reason-/, '')}: ${n}`).join(', ');
     details.querySelector('summary').textContent =
       `${t('dashBad')}: ${r.bad.count}${reasons ? ` (${reasons})` : ''}${r.conflicts.count ? ` · ${t('dashConflicts')}: ${r.conflicts.count}` : ''}${r.label_problems.length ? ` · ${t('dashLabelProblems')}: ${r.label_problems.length}` : ''}`;
     details.querySelector('ul').replaceChildren(...problems.map((p) => el('li', {}, p)));

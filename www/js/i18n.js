@@ -52,6 +52,8 @@ const STRINGS = {
     dashSample: 'Пример данных', dashSession: 'Учитывать результаты классификации этой сессии', dashSampleBadge: 'ПРИМЕР: сгенерированные данные, не реальные расходы',
     dashReading: 'Чтение файла…', dashRows: 'строк', dashLines: 'креатив-месяцев', dashSummed: 'строк сложено с дублями', dashCreatives: 'Креативы',
     dashKnown: 'размечено', dashPredicted: 'предсказано', dashUnclassified: 'без сегмента', dashRow: 'Строка',
+    // Why spend rows were not used (the core's reason kinds).
+    'reason-no creative ID': 'нет ID креатива', 'reason-bad year': 'неверный год', 'reason-bad month': 'неверный месяц', 'reason-bad cost': 'неверная сумма',
     dashBad: 'Неиспользованные строки', dashConflicts: 'разные названия у одного креатива', dashLabelProblems: 'строки разметки без сегмента', dashMore: 'ещё',
     dashLabelsRead: 'меток прочитано',
     dashYears: 'Годы', dashFrom: 'С месяца', dashTo: 'По месяц', dashFirst: 'с начала', dashLast: 'до конца', dashSegments: 'Сегменты',
@@ -113,6 +115,7 @@ const STRINGS = {
     dashSample: 'Sample data', dashSession: 'Include this session’s classification results', dashSampleBadge: 'SAMPLE: generated data, not real spend',
     dashReading: 'Reading the file…', dashRows: 'rows', dashLines: 'creative-months', dashSummed: 'rows summed with duplicates', dashCreatives: 'Creatives',
     dashKnown: 'labelled', dashPredicted: 'predicted', dashUnclassified: 'unclassified', dashRow: 'Row',
+    'reason-no creative ID': 'no creative ID', 'reason-bad year': 'bad year', 'reason-bad month': 'bad month', 'reason-bad cost': 'bad cost',
     dashBad: 'Rows not used', dashConflicts: 'one creative under different names', dashLabelProblems: 'label rows without a segment', dashMore: 'more',
     dashLabelsRead: 'labels read',
     dashYears: 'Years', dashFrom: 'From', dashTo: 'To', dashFirst: 'first month', dashLast: 'last month', dashSegments: 'Segments',
