@@ -24,8 +24,12 @@ use serde::{Deserialize, Serialize};
 use crate::classify::logreg::{FitReport, LogRegParams, LogisticRegression};
 use crate::classify::ngrams::{NgramParams, NgramVectorizer};
 use crate::classify::segments::SegmentDictionary;
+use crate::classify::asr_noise::AsrNoise;
 use crate::classify::zero_shot::{blend, blend_alpha, Prototypes, ZeroShotParams};
 use crate::error::{Error, Result};
+
+/// Seed of the noisy copies of training texts (the same copies every run).
+const NOISE_SEED: u64 = 0x5EED_0A5B;
 
 /// The `format` field of a head file.
 pub const HEAD_FORMAT: &str = "creative-filter-head";
@@ -140,9 +144,26 @@ impl Head {
                 if texts.len() != y.len() {
                     return Err(Error::Invalid(format!("{} texts for {} labels", texts.len(), y.len())));
                 }
-                let (vectorizer, sparse) = NgramVectorizer::fit_transform(texts, p)?;
-                let (model, report) = LogisticRegression::fit_with_sparse(x, dim, Some(&sparse), y, params)?;
-                (model, Some(vectorizer), report)
+                if p.noisy_copies == 0 {
+                    let (vectorizer, sparse) = NgramVectorizer::fit_transform(texts, p)?;
+                    let (model, report) = LogisticRegression::fit_with_sparse(x, dim, Some(&sparse), y, params)?;
+                    (model, Some(vectorizer), report)
+                } else {
+                    // Each text's noisy copies beside it, with its embedding and label.
+                    let noisy = AsrNoise::builtin().copies(texts, p.noisy_copies, NOISE_SEED);
+                    let all: Vec<&str> = texts.iter().copied().chain(noisy.iter().map(String::as_str)).collect();
+                    let mut xa = x.to_vec();
+                    let mut ya = y.to_vec();
+                    for (i, &label) in y.iter().enumerate() {
+                        for _ in 0..p.noisy_copies {
+                            xa.extend_from_slice(&x[i * dim..(i + 1) * dim]);
+                            ya.push(label);
+                        }
+                    }
+                    let (vectorizer, sparse) = NgramVectorizer::fit_transform(&all, p)?;
+                    let (model, report) = LogisticRegression::fit_with_sparse(&xa, dim, Some(&sparse), &ya, params)?;
+                    (model, Some(vectorizer), report)
+                }
             }
             None => {
                 let (model, report) = LogisticRegression::fit(x, dim, y, params)?;
@@ -408,6 +429,12 @@ mod tests {
         assert!(words(&cards).contains(&"карту".to_string()) && !words(&cards).contains(&"музыку".to_string()), "{cards:?}");
         assert!(words(&music).contains(&"музыку".to_string()) && !words(&music).contains(&"карту".to_string()), "{music:?}");
         assert!(cards.windows(2).all(|w| w[0].weight >= w[1].weight) && cards.iter().all(|e| e.weight > 0.0));
+        // Noisy copies of the texts teach the n-grams more, not the example counts.
+        let noisy = NgramParams { noisy_copies: 2, ..Default::default() };
+        let segments = SegmentDictionary::from_label_numbers([12, 15]);
+        let (robust, _) = Head::train(segments, MODEL, &texts, &x, 2, &y, &params, Some(&noisy)).unwrap();
+        assert_eq!(robust.examples, head.examples);
+        assert_eq!(robust.decide("аформите карту", &[0.5, 0.5], None).unwrap().segment_id, 12);
         // A head without n-grams, or a segment it never saw, has none to show.
         assert!(toy_head().evidence(mixed, 15, 3).is_empty());
         assert!(head.evidence(mixed, 7, 3).is_empty());

@@ -6,6 +6,7 @@
 //! Everything here is pure computation on bytes and vectors, so it runs the
 //! same in the native CLI and in the browser.
 
+pub mod asr_noise;
 pub mod classifier;
 pub mod fusion;
 pub mod head;

@@ -55,6 +55,10 @@ pub struct NgramParams {
     /// heads made before words were added have none).
     #[serde(default)]
     pub word_max_n: usize,
+    /// Noisy copies of each training text ([`super::asr_noise`]: what
+    /// Whisper mishears) the n-gram block also learns from (0: none).
+    #[serde(default)]
+    pub noisy_copies: usize,
 }
 
 /// 3- to 5-grams and single words, of weight 1: on all 15,653 labelled posts
@@ -68,7 +72,7 @@ pub struct NgramParams {
 /// words as a block of their own length (0.3–0.7) gained less.
 impl Default for NgramParams {
     fn default() -> Self {
-        NgramParams { min_n: 3, max_n: 5, buckets_log2: 16, weight: 1.0, word_max_n: 1 }
+        NgramParams { min_n: 3, max_n: 5, buckets_log2: 16, weight: 1.0, word_max_n: 1, noisy_copies: 0 }
     }
 }
 
@@ -376,7 +380,15 @@ impl NgramVectorizer {
         if self.hash != NGRAM_HASH {
             return Err(Error::Invalid(format!("n-gram hash {:?} is not {NGRAM_HASH:?}", self.hash)));
         }
-        NgramParams { min_n: self.min_n, max_n: self.max_n, buckets_log2: self.buckets_log2, weight: self.weight, word_max_n: self.word_max_n }.check()?;
+        NgramParams {
+            min_n: self.min_n,
+            max_n: self.max_n,
+            buckets_log2: self.buckets_log2,
+            weight: self.weight,
+            word_max_n: self.word_max_n,
+            noisy_copies: 0,
+        }
+        .check()?;
         if self.idf.len() != self.buckets() || self.idf.iter().any(|v| !v.is_finite()) {
             return Err(Error::Invalid(format!("{} idf values for {} buckets", self.idf.len(), self.buckets())));
         }
@@ -525,7 +537,7 @@ mod tests {
         for (g, b) in &r.hashed {
             assert_eq!(bucket(g, r.buckets_log2), *b, "bucket of {g:?}");
         }
-        let params = NgramParams { min_n: r.min_n, max_n: r.max_n, buckets_log2: r.buckets_log2, weight: 1.0, word_max_n: r.word_max_n };
+        let params = NgramParams { min_n: r.min_n, max_n: r.max_n, buckets_log2: r.buckets_log2, weight: 1.0, word_max_n: r.word_max_n, noisy_copies: 0 };
         let fit: Vec<&str> = r.fit_texts.iter().map(String::as_str).collect();
         let v = NgramVectorizer::fit(&fit, &params).unwrap();
         for &(j, want) in &r.idf {

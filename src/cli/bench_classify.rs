@@ -57,6 +57,9 @@ pub struct Args {
     /// Iteration limit of the fit.
     #[arg(long, default_value_t = LogRegParams::default().max_iter)]
     max_iter: usize,
+    /// Noisy copies of each training text for the n-grams (classify::asr_noise).
+    #[arg(long, default_value_t = NgramParams::default().noisy_copies, conflicts_with = "no_ngrams")]
+    noisy_copies: usize,
     /// The head on the embeddings alone, without n-grams.
     #[arg(long)]
     no_ngrams: bool,
@@ -154,7 +157,7 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let texts_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
 
     let params = LogRegParams { c: args.c, tol: args.tol, max_iter: args.max_iter, history: args.history, ..Default::default() };
-    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, min_n: args.ngram_min, buckets_log2: args.ngram_buckets_log2, word_max_n: args.word_ngrams, ..Default::default() });
+    let ngrams = (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, min_n: args.ngram_min, buckets_log2: args.ngram_buckets_log2, word_max_n: args.word_ngrams, noisy_copies: args.noisy_copies, ..Default::default() });
     let prototypes = prototype_embeddings(&encoder, &cache, &segments)?;
     let cv = cross_validate(&segments, &model_id, &texts, &x, dim, &y, &folds, &params, ngrams.as_ref(), &prototypes)?;
     let report = classification_report(&cv.y_true, &cv.y_pred, None)?.with_segments(&segments);

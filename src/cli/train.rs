@@ -69,6 +69,11 @@ pub struct TrainArgs {
     /// Longest word n-gram among the n-gram features (0: characters only).
     #[arg(long, default_value_t = NgramParams::default().word_max_n, conflicts_with = "no_ngrams")]
     word_ngrams: usize,
+    /// Noisy copies of each text the n-grams also learn from: the letters
+    /// and words Whisper mishears (classify::asr_noise), for heads that
+    /// will read transcripts.
+    #[arg(long, default_value_t = NgramParams::default().noisy_copies, conflicts_with = "no_ngrams")]
+    noisy_copies: usize,
     /// Also write the training report (the page's) as JSON: figures, rows not used and why.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -188,7 +193,12 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     print_problems(&ex.problems);
     let options = TrainingOptions {
         params: LogRegParams { c: args.c, ..Default::default() },
-        ngrams: (!args.no_ngrams).then(|| NgramParams { weight: args.ngram_weight, word_max_n: args.word_ngrams, ..Default::default() }),
+        ngrams: (!args.no_ngrams).then(|| NgramParams {
+            weight: args.ngram_weight,
+            word_max_n: args.word_ngrams,
+            noisy_copies: args.noisy_copies,
+            ..Default::default()
+        }),
         folds: args.cv,
         seed: args.seed,
     };
