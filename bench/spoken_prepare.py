@@ -36,6 +36,7 @@ def clean(text):
     keep = lambda c: (c.isascii() and c.isalnum()) or "а" <= c.lower() <= "я" or c.lower() == "ё" or c in ".,?"
     text = "".join(c if keep(c) else " " for c in text)
     text = re.sub(r"\s+([.,?])", r"\1", text)
+    text = re.sub(r"(\w)\.(\w)", r"\1. \2", text)  # "расширением .gif" became "расширением.gif"
     text = re.sub(r"([.,?])[.,?]+", r"\1", text)
     text = re.sub(r"^[.,?\s]+", "", text)
     return re.sub(r"\s+", " ", text).strip()

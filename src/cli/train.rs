@@ -70,8 +70,8 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = NgramParams::default().word_max_n, conflicts_with = "no_ngrams")]
     word_ngrams: usize,
     /// Noisy copies of each text the n-grams also learn from: the letters
-    /// and words Whisper mishears (classify::asr_noise), for heads that
-    /// will read transcripts.
+    /// and words Whisper mishears (classify::asr_noise). An experiment: on
+    /// bench/spoken.sh's 300 posts it did not raise accuracy on speech.
     #[arg(long, default_value_t = NgramParams::default().noisy_copies, conflicts_with = "no_ngrams")]
     noisy_copies: usize,
     /// Also write the training report (the page's) as JSON: figures, rows not used and why.
