@@ -27,18 +27,10 @@ command -v text2wave >/dev/null || { echo "bench/spoken: Festival missing: scrip
 mkdir -p "$OUT/wav"
 python3 bench/spoken_prepare.py "$POSTS" "$OUT" "$PER_LABEL"
 
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+source bench/read_aloud.sh
 t=$SECONDS
-made=0
-while IFS=$'\t' read -r id text; do
-  [[ -s "$OUT/wav/$id.wav" ]] && continue
-  printf '%s\n' "$text" > "$scratch/$id.txt"
-  text2wave -eval '(voice_msu_ru_nsh_clunits)' "$scratch/$id.txt" -o "$OUT/wav/$id.wav" > "$scratch/festival.log" 2>&1 ||
-    { echo "bench/spoken: text2wave failed on $id: $(tail -1 "$scratch/festival.log")" >&2; exit 1; }
-  made=$((made + 1))
-done < "$OUT/dev_script.tsv"
-echo "bench/spoken: $made voice-overs made in $((SECONDS - t)) s"
+read_aloud "$OUT/dev_script.tsv" "$OUT/wav"
+echo "bench/spoken: voice-overs ready in $((SECONDS - t)) s"
 # The voice writes an empty file for what it cannot read; the cleaning must have removed it.
 empty="$(find "$OUT/wav" -name '*.wav' -size 0 | wc -l)"
 [[ "$empty" = 0 ]] || { echo "bench/spoken: $empty empty voice-overs (Festival could not read their text)" >&2; exit 1; }

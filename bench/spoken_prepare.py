@@ -2,6 +2,7 @@
 """The spoken dev set of bench/spoken.sh, from the shared Telegram posts.
 
   spoken_prepare.py POSTS.jsonl OUT_DIR [PER_LABEL]
+  spoken_prepare.py --pairs N POSTS.jsonl DEV_SCRIPT.tsv OUT_SCRIPT.tsv
 
 Picks PER_LABEL posts of each label (default 10; 60-300 characters once
 cleaned, chosen by a hash of the text so the choice does not depend on the
@@ -11,6 +12,9 @@ file's order), and writes to OUT_DIR:
   dev_texts.jsonl   the chosen posts as spoken (text, label)
   dev_labels.csv    Advertisement ID,Segment_num of the chosen posts
   dev_script.tsv    id<TAB>text, for Festival
+With --pairs, writes instead N other posts (cleaned the same way, none of
+DEV_SCRIPT's texts) as id<TAB>text: what bench/asr_noise.sh has read aloud
+and transcribed to learn the ASR noise model.
 Only the standard library; no network.
 """
 import hashlib
@@ -42,15 +46,36 @@ def clean(text):
     return re.sub(r"\s+", " ", text).strip()
 
 
+def in_hash_order(rows, salt=""):
+    """Row indices in the order of a hash of their text: a choice that does
+    not depend on the file's order."""
+    return sorted(range(len(rows)), key=lambda i: hashlib.sha256((salt + rows[i]["text"]).encode()).hexdigest())
+
+
+def pairs(count, posts_path, dev_script, out):
+    rows = [json.loads(line) for line in open(posts_path, encoding="utf-8") if line.strip()]
+    dev = {line.rstrip("\n").split("\t", 1)[1] for line in open(dev_script, encoding="utf-8")}
+    chosen = []
+    for i in in_hash_order(rows, "pairs"):
+        text = clean(rows[i]["text"])
+        if 60 <= len(text) <= 300 and text not in dev:
+            chosen.append((f"pair{len(chosen):04d}", text))
+        if len(chosen) == count:
+            break
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("".join(f"{k}\t{t}\n" for k, t in chosen))
+
+
 def main():
+    if sys.argv[1] == "--pairs":
+        return pairs(int(sys.argv[2]), *sys.argv[3:6])
     posts_path, out = sys.argv[1], sys.argv[2]
     per_label = int(sys.argv[3]) if len(sys.argv) > 3 else 10
     rows = [json.loads(line) for line in open(posts_path, encoding="utf-8") if line.strip()]
     labels = sorted({r["label"] for r in rows})
     ids = {name: i + 1 for i, name in enumerate(labels)}
-    key = lambda i: hashlib.sha256(rows[i]["text"].encode()).hexdigest()
     chosen = {}
-    for i in sorted(range(len(rows)), key=key):
+    for i in in_hash_order(rows):
         r = rows[i]
         spoken = clean(r["text"])
         if 60 <= len(spoken) <= 300 and sum(1 for j in chosen.values() if j[1] == r["label"]) < per_label:
