@@ -8,9 +8,9 @@ use creative_filter::creative::Creative;
 use creative_filter::error::write_file;
 use creative_filter::lang::Lang;
 use creative_filter::pipeline::{answer_table, read_ahead, table_files, Report, RowAnswer};
-use creative_filter::table::{csv_delimiter, read_table_file, ID_COLUMN_NAMES};
+use creative_filter::table::{csv_delimiter, Table, ID_COLUMN_NAMES};
 use creative_filter::vision::{VisionBranch, VisionModel, VISION_OFF_NOTE};
-use creative_filter::Result;
+use creative_filter::{Error, Result};
 
 /// Which classifier to use.
 #[derive(clap::Args)]
@@ -111,7 +111,8 @@ pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<
 
 pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let file = args.table.to_string_lossy().to_string();
-    let table = read_table_file(&args.table)?;
+    let bytes = std::fs::read(&args.table).map_err(|source| Error::Read { path: args.table.clone(), source })?;
+    let table = Table::from_bytes(&file, &bytes)?;
     let id_col = table.require_column(&file, "the creative ID", ID_COLUMN_NAMES)?;
     let folder = MediaFolder::scan(&args.media)?;
     let media = folder.for_rows(&table, id_col);
@@ -145,7 +146,7 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     }
     let answers: Vec<RowAnswer> = outcomes.iter().map(RowAnswer::from).collect();
     let export = answer_table(&table, &answers, Lang::En);
-    let delimiter = std::fs::read(&args.table).ok().and_then(|b| csv_delimiter(&args.table.to_string_lossy(), &b));
+    let delimiter = csv_delimiter(&file, &bytes);
     let (xlsx, csv) = table_files(&export, delimiter)?;
     let base = args.out.clone().unwrap_or_else(|| {
         let stem = args.table.file_stem().unwrap_or_default().to_string_lossy().to_string();
