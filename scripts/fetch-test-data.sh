@@ -24,6 +24,8 @@
 #   misnamed.wbm      voice.ogg under a wrong extension
 #   manifest.tsv      "file<TAB>kind<TAB>reference text", kind one of
 #                     speech | music | silence | broken | misnamed
+# DIR/screen/     24 creatives with text on screen and no speech, and
+#                 manifest.jsonl with their text (scripts/make-screen-set.py)
 #
 # Needs ffmpeg, festival + festvox-ru (Russian voice), apt-get/dpkg-deb and
 # python3; missing tools are installed with apt-get (as root, or via sudo).
@@ -62,6 +64,10 @@ all_present() {
     for f in "${MEDIA_OUT[@]}"; do [[ -e "$MEDIA/$f" ]] || return 1; done
     return 0
 }
+# DIR/screen/: creatives whose message is only on screen, with their text
+# (scripts/make-screen-set.py; it skips the work when up to date).
+python3 "$ROOT/scripts/make-screen-set.py" "$DIR/screen"
+
 if all_present; then
     echo "fetch-test-data: up to date in $DIR"
     exit 0

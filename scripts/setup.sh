@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, skipping
-# what is already there: cmake (libopus), ffmpeg (reference decoder for tests), Festival's
+# what is already there: libtesseract (on-screen text), cmake (libopus), ffmpeg (reference decoder for tests), Festival's
 # Russian voice (generated test creatives), Chromium (browser tests), the
 # wasm32 target, a pinned nightly Rust (the page's threaded module), trunk
 # and wasm-bindgen-cli (the page's build) and the npm
@@ -18,6 +18,13 @@ command -v cmake >/dev/null || need+=(cmake)
 # The int8 kernels' ARM paths, checked under qemu-user (scripts/test-neon-kernels.sh).
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+# On-screen text: libtesseract natively (its models come from `models
+# fetch`), the tesseract command (the benchmark's peer) and the fonts of the
+# generated screen-text set.
+[ -e /usr/include/tesseract/capi.h ] || need+=(libtesseract-dev)
+command -v tesseract >/dev/null || need+=(tesseract-ocr)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+[ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need+=(fonts-liberation)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

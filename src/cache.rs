@@ -163,6 +163,21 @@ impl FeatureCache {
         self.store.put(&Self::heard_key(content_hash, settings), &bytes)
     }
 
+    fn screen_key(content_hash: &str, settings: &str) -> String {
+        format!("screen/{}/{content_hash}.json", sha256_hex(settings.as_bytes()))
+    }
+
+    /// The on-screen text of a file with this content hash, read with these settings.
+    pub fn screen(&self, content_hash: &str, settings: &str) -> Option<crate::screen::ScreenText> {
+        let bytes = self.store.get(&Self::screen_key(content_hash, settings))?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    pub fn put_screen(&self, content_hash: &str, settings: &str, text: &crate::screen::ScreenText) -> Result<()> {
+        let bytes = serde_json::to_vec(text).map_err(|e| crate::Error::Invalid(e.to_string()))?;
+        self.store.put(&Self::screen_key(content_hash, settings), &bytes)
+    }
+
     pub fn embedding(&self, model_id: &str, text: &str) -> Option<Vec<f32>> {
         let bytes = self.store.get(&Self::embedding_key(model_id, text))?;
         if bytes.is_empty() || bytes.len() % 4 != 0 {

@@ -41,6 +41,8 @@ pub enum Error {
     UnsupportedVideoCodec { codec: String },
     #[error("the video could not be decoded: {0}")]
     VideoDecode(String),
+    #[error("the on-screen text could not be read: {0}")]
+    Ocr(String),
     #[error("model {name} is missing: run `creative-filter models fetch` first (looked in {dir})")]
     ModelMissing { name: String, dir: PathBuf },
     #[error("model {name} is damaged: {reason}; run `creative-filter models fetch` again to rebuild it")]

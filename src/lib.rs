@@ -16,6 +16,7 @@ pub mod lang;
 pub mod media;
 pub mod models;
 pub mod pipeline;
+pub mod screen;
 pub mod table;
 pub mod text;
 pub mod vision;

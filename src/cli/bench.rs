@@ -19,6 +19,9 @@ pub enum What {
     /// Cross-validated macro-F1, training time and embedding throughput
     /// against a TF-IDF + logistic-regression peer on the same folds.
     Classify(super::bench_classify::Args),
+    /// On-screen text: character error rate, segments right and time per
+    /// creative on a set with known text (scripts/make-screen-set.py).
+    Screen(super::bench_screen::Args),
     /// Rows per second reading and summing a generated spend file (see bench/dashboard.sh).
     Dashboard {
         /// Rows of generated spend.
@@ -99,6 +102,7 @@ pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Resul
             Ok(0)
         }
         What::Classify(args) => super::bench_classify::run(args, models, cache),
+        What::Screen(args) => super::bench_screen::run(args, models, cache),
         What::Vocab { full, data, sample } => vocab(models, &full, &data, sample),
         What::Dashboard { rows } => dashboard(rows),
         What::Xclip { f32, runs, prompts } => xclip(f32, runs, prompts),

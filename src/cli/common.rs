@@ -11,7 +11,10 @@ use creative_filter::asr::{load_transcriber, TranscribeOptions, Transcriber};
 use creative_filter::cache::{DirStore, FeatureCache};
 use creative_filter::classify::{Head, SegmentDictionary};
 use creative_filter::creative::MediaIndex;
-use creative_filter::models::{read_model_file, read_verified_model_file, WHISPER_GGUF, WHISPER_TOKENIZER};
+use creative_filter::models::{
+    read_model_file, read_verified_model_file, TESSDATA_ENG, TESSDATA_MODEL_NAME, TESSDATA_RUS, WHISPER_GGUF, WHISPER_TOKENIZER,
+};
+use creative_filter::screen::{ScreenMode, ScreenReader, TesseractReader};
 use creative_filter::pipeline::{media_for_rows, Engine};
 use creative_filter::table::Table;
 use creative_filter::text::TextEncoder;
@@ -26,6 +29,19 @@ pub struct AsrArgs {
     /// Seconds of audio analysed per creative at most.
     #[arg(long, default_value_t = creative_filter::creative::DEFAULT_MAX_SECONDS)]
     pub max_seconds: f64,
+    /// When to read the text on screen: `auto` for creatives with no or
+    /// little speech (under 20 words), `always`, or `off`.
+    #[arg(long, default_value = "auto", value_parser = parse_screen_mode)]
+    pub screen_text: ScreenMode,
+}
+
+fn parse_screen_mode(s: &str) -> std::result::Result<ScreenMode, String> {
+    match s {
+        "auto" => Ok(ScreenMode::Auto),
+        "always" => Ok(ScreenMode::Always),
+        "off" => Ok(ScreenMode::Off),
+        _ => Err(format!("`{s}` is not one of auto, always, off")),
+    }
 }
 
 impl AsrArgs {
@@ -71,7 +87,28 @@ pub fn load_engine(models: &Path, encoder: Arc<TextEncoder>, asr: &AsrArgs, cach
         asr: asr.options(),
         max_seconds: asr.max_seconds,
         asr_model_id,
+        screen: load_screen_reader(models, asr.screen_text)?,
+        screen_mode: asr.screen_text,
     })
+}
+
+/// Tesseract with the prepared traineddata, unless the screen is not to be
+/// read. Models missing or damaged: said once, and the speech decides alone.
+fn load_screen_reader(models: &Path, mode: ScreenMode) -> Result<Option<Box<dyn ScreenReader>>> {
+    if mode == ScreenMode::Off {
+        return Ok(None);
+    }
+    let mut ids = Vec::new();
+    for file in [TESSDATA_RUS, TESSDATA_ENG] {
+        match read_verified_model_file(models, file, TESSDATA_MODEL_NAME) {
+            Ok((_, sha256)) => ids.push(format!("{file}@{}", &sha256[..16])),
+            Err(e) => {
+                eprintln!("on-screen text will not be read: {e}");
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(Box::new(TesseractReader::new(models, ids.join(" "))?)))
 }
 
 /// The user's segment dictionary (`.xlsx`/`.csv`), if one was given.

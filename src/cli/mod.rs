@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_classify;
+mod bench_screen;
 mod classify;
 mod common;
 mod dashboard;

@@ -13,12 +13,79 @@ use super::h264::Matrix;
 use super::video_demux::{demux_video, sniff_container, VideoTrack};
 use crate::error::{Error, Result};
 
+/// The size frames are delivered at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameSize {
+    /// Squashed to `n`×`n` (the vision model's input).
+    Square(usize),
+    /// The picture's own proportions, shrunk (never enlarged) so that its
+    /// longer side is at most `n` (for reading on-screen text).
+    Fit(u32),
+}
+
+impl FrameSize {
+    /// The delivered width and height of a `width`×`height` picture.
+    pub fn of(self, width: u32, height: u32) -> (u32, u32) {
+        match self {
+            FrameSize::Square(n) => (n as u32, n as u32),
+            FrameSize::Fit(n) => {
+                let long = width.max(height).max(1);
+                if long <= n {
+                    (width, height)
+                } else {
+                    let scale = |v: u32| ((v as u64 * n as u64 + long as u64 / 2) / long as u64).max(1) as u32;
+                    (scale(width), scale(height))
+                }
+            }
+        }
+    }
+
+    /// A `width`×`height` RGB picture at this size.
+    fn resize(self, rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
+        match self {
+            FrameSize::Square(n) => resize_rgb(rgb, width, height, n),
+            FrameSize::Fit(_) => {
+                let (w, h) = self.of(width, height);
+                if (w, h) == (width, height) {
+                    return rgb.to_vec();
+                }
+                match RgbImage::from_raw(width, height, rgb.to_vec()) {
+                    Some(picture) => image::imageops::resize(&picture, w, h, FilterType::Triangle).into_raw(),
+                    None => vec![0; w as usize * h as usize * 3],
+                }
+            }
+        }
+    }
+}
+
+/// How many frames to sample from a video of a given duration (seconds).
+#[derive(Debug, Clone, Copy)]
+pub enum FrameCount {
+    /// Exactly this many, evenly spaced.
+    Exactly(usize),
+    /// This many per second, at least one and at most `max`.
+    PerSecond { rate: f64, max: usize },
+}
+
+impl FrameCount {
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    fn for_duration(self, duration_s: f64) -> usize {
+        match self {
+            FrameCount::Exactly(n) => n,
+            FrameCount::PerSecond { rate, max } => ((duration_s.max(0.0) * rate).ceil() as usize).clamp(1, max.max(1)),
+        }
+    }
+}
+
 /// Frames sampled from a creative.
 #[derive(Debug, Clone)]
 pub struct Frames {
-    /// Side of each square frame.
+    /// Side of each frame when squashed square ([`FrameSize::Square`]), else 0.
     pub size: usize,
-    /// `size*size*3` bytes per frame, rows of RGB pixels (HWC).
+    /// Width and height of each delivered frame.
+    pub frame_width: u32,
+    pub frame_height: u32,
+    /// `frame_width*frame_height*3` bytes per frame, rows of RGB pixels (HWC).
     pub rgb: Vec<Vec<u8>>,
     /// Presentation time of each frame, seconds from the first frame (0 for a still).
     pub times_s: Vec<f64>,
@@ -35,14 +102,23 @@ pub(super) const MAX_SIDE: u32 = 16_384;
 /// `n` frames at the centres of `n` equal segments of the creative, each
 /// decoded from the nearest preceding key frame; a still image gives one frame.
 pub fn sample_frames(bytes: &[u8], n: usize, size: usize) -> Result<Frames> {
+    sample_frames_as(bytes, FrameCount::Exactly(n), FrameSize::Square(size))
+}
+
+/// [`sample_frames`] with the count and size chosen by the caller.
+pub fn sample_frames_as(bytes: &[u8], count: FrameCount, shape: FrameSize) -> Result<Frames> {
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
     }
-    if n == 0 || size == 0 || size > MAX_SIDE as usize {
-        return Err(Error::Invalid(format!("cannot sample {n} frames of {size}×{size} pixels")));
+    let side = match shape {
+        FrameSize::Square(n) => n as u64,
+        FrameSize::Fit(n) => n as u64,
+    };
+    if matches!(count, FrameCount::Exactly(0)) || side == 0 || side > MAX_SIDE as u64 {
+        return Err(Error::Invalid(format!("cannot sample {count:?} frames of {shape:?}")));
     }
     if let Some(format) = still_format(bytes) {
-        return still(bytes, format, size);
+        return still(bytes, format, shape);
     }
     let Some(container) = sniff_container(bytes) else {
         return Err(not_video(bytes));
@@ -53,11 +129,11 @@ pub fn sample_frames(bytes: &[u8], n: usize, size: usize) -> Result<Frames> {
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
-        native::sample_h264(bytes, &track, n, size)
+        native::sample_h264(bytes, &track, count, shape)
     }
     #[cfg(target_arch = "wasm32")]
     {
-        let _ = (track, n);
+        let _ = track;
         Err(Error::UnsupportedVideoCodec { codec: "h264 (the web build decodes video with the browser's WebCodecs)".into() })
     }
 }
@@ -84,7 +160,7 @@ pub(super) fn not_video(bytes: &[u8]) -> Error {
     }
 }
 
-fn still(bytes: &[u8], format: image::ImageFormat, size: usize) -> Result<Frames> {
+fn still(bytes: &[u8], format: image::ImageFormat, shape: FrameSize) -> Result<Frames> {
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
@@ -93,14 +169,24 @@ fn still(bytes: &[u8], format: image::ImageFormat, size: usize) -> Result<Frames
     let picture = reader.decode().map_err(|e| Error::NotMedia(format!("the image cannot be decoded: {e}")))?.to_rgb8();
     let (width, height) = picture.dimensions();
     let codec = if format == image::ImageFormat::Jpeg { "jpeg" } else { "png" };
+    let (frame_width, frame_height) = shape.of(width, height);
     Ok(Frames {
-        size,
-        rgb: vec![resize_rgb(picture.as_raw(), width, height, size)],
+        size: square_side(shape),
+        frame_width,
+        frame_height,
+        rgb: vec![shape.resize(picture.as_raw(), width, height)],
         times_s: vec![0.0],
         width,
         height,
         codec: codec.into(),
     })
+}
+
+fn square_side(shape: FrameSize) -> usize {
+    match shape {
+        FrameSize::Square(n) => n,
+        FrameSize::Fit(_) => 0,
+    }
 }
 
 /// Squashes a `width`×`height` RGB picture to `size`×`size`.
@@ -376,7 +462,7 @@ mod native {
         Ok(last)
     }
 
-    pub(super) fn sample_h264(bytes: &[u8], track: &VideoTrack, n: usize, size: usize) -> Result<Frames> {
+    pub(super) fn sample_h264(bytes: &[u8], track: &VideoTrack, count: FrameCount, shape: FrameSize) -> Result<Frames> {
         let record = track.config.as_deref().ok_or_else(|| Error::VideoDecode("the H.264 track has no avcC configuration".into()))?;
         let avcc = parse_avcc(record)?;
         let info = avcc
@@ -388,8 +474,19 @@ mod native {
             return Err(Error::VideoDecode(format!("unsupported picture size {}×{}", info.width, info.height)));
         }
         let samples = &track.samples;
+        let n = count.for_duration(track.duration_s);
         let (_, picks) = pick_frames(track, n);
-        let mut frames = Frames { size, rgb: Vec::with_capacity(n), times_s: Vec::with_capacity(n), width: info.width, height: info.height, codec: "h264".into() };
+        let (frame_width, frame_height) = shape.of(info.width, info.height);
+        let mut frames = Frames {
+            size: square_side(shape),
+            frame_width,
+            frame_height,
+            rgb: Vec::with_capacity(n),
+            times_s: Vec::with_capacity(n),
+            width: info.width,
+            height: info.height,
+            codec: "h264".into(),
+        };
         let mut position: Option<Position> = None;
         for Pick { time_s: t, target, key } in picks {
             // Its rank among the pictures put out after `key` (a closed GOP
@@ -410,7 +507,8 @@ mod native {
             let (rgb, w, h) = picture.to_rgb(&info);
             frames.width = w;
             frames.height = h;
-            frames.rgb.push(resize_rgb(&rgb, w, h, size));
+            (frames.frame_width, frames.frame_height) = shape.of(w, h);
+            frames.rgb.push(shape.resize(&rgb, w, h));
             frames.times_s.push(samples[target].pts_s);
         }
         Ok(frames)

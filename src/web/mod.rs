@@ -285,6 +285,10 @@ impl Session {
             asr: Default::default(),
             max_seconds: DEFAULT_MAX_SECONDS,
             asr_model_id: Manifest::file_id(Some(&manifest), WHISPER_GGUF),
+            // The page does not read on-screen text yet (tesseract.js is the
+            // planned engine; README, "On-screen text").
+            screen: None,
+            screen_mode: crate::screen::ScreenMode::Off,
         };
         let classifier = engine.classifier(None, None).map_err(error)?;
         Ok(Session { engine, dictionary: None, head: None, classifier, vision: None, vision_warning: None, video_embeddings: Default::default(), journal })

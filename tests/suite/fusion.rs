@@ -6,7 +6,8 @@ use creative_filter::classify::fusion::{self, calibrate, CalibrationSample, Fusi
 use creative_filter::classify::{Basis, Classifier, SegmentDictionary};
 use creative_filter::creative::{Creative, Heard, StageTimings};
 use creative_filter::lang::Lang;
-use creative_filter::pipeline::{results_table, verdict, verdict_with_vision, Features, Modality, NO_SPEECH_NOTE};
+use creative_filter::pipeline::{results_table, verdict, verdict_with_vision, Features, Modality, ScreenFeatures, NO_SPEECH_NOTE};
+use creative_filter::screen::{ScreenLine, ScreenText};
 use creative_filter::vision::VISION_OFF_NOTE;
 
 fn dict() -> SegmentDictionary {
@@ -111,7 +112,7 @@ fn features(text: &str, speech: bool, embedding: Option<Vec<f32>>) -> Features {
         timings: AsrTimings::default(),
     };
     let heard = Heard { duration_s: 15.0, codec: "aac".into(), truncated: false, incomplete: false, transcript, timings: StageTimings::default() };
-    Features { heard, embedding, cached: false, embed_ms: 0.0 }
+    Features { heard, embedding, cached: false, embed_ms: 0.0, screen: None, screen_note: None }
 }
 
 /// A zero-shot speech classifier whose prototypes are the axes.
@@ -167,8 +168,57 @@ fn verdicts_report_who_decided_and_both_branches_answers() {
     let table = &results.table;
     assert_eq!(table.headers[6], "Modality");
     assert_eq!(table.rows[0][6], "fused");
-    assert!(table.rows[0][11].starts_with("12 Кредитные карты"), "{:?}", table.rows[0]);
-    assert!(table.rows[0][12].starts_with("15 Музыка"), "{:?}", table.rows[0]);
-    assert_eq!(table.rows[1][13], VISION_OFF_NOTE, "the vision note differs between the rows, so each keeps its own");
-    assert_eq!(table.rows[0][13], "");
+    assert!(table.rows[0][12].starts_with("12 Кредитные карты"), "{:?}", table.rows[0]);
+    assert!(table.rows[0][14].starts_with("15 Музыка"), "{:?}", table.rows[0]);
+    assert_eq!(table.rows[1][15], VISION_OFF_NOTE, "the vision note differs between the rows, so each keeps its own");
+    assert_eq!(table.rows[0][15], "");
+}
+
+/// Features with the picture's text read, embedded on `axis`.
+fn with_screen(mut f: Features, lines: &[&str], axis: Option<usize>, k: usize) -> Features {
+    let text = ScreenText {
+        lines: lines.iter().map(|l| ScreenLine { text: l.to_string(), confidence: 90.0, frames: 2 }).collect(),
+        frames_sampled: 8,
+        frames_read: 2,
+        frames_ms: 10.0,
+        ocr_ms: 300.0,
+    };
+    let embedding = axis.map(|a| {
+        let mut e = vec![0.0; k];
+        e[a] = 1.0;
+        e
+    });
+    f.screen = Some(ScreenFeatures { text, embedding, cached: false });
+    f
+}
+
+#[test]
+fn screen_text_decides_a_silent_creative_and_yields_to_a_long_voice_over() {
+    let (clf, k) = axis_classifier();
+    let creative = Creative::from_file_name("43.mp4");
+    let p = FusionParams::default();
+    // No speech, a credit-card slide (axis 11 = segment 12): the screen decides.
+    let silent = with_screen(features("", false, None), &["Кредитная карта", "120 дней без процентов"], Some(11), k);
+    let v = verdict_with_vision(&clf, &creative, &silent, Err(VISION_OFF_NOTE.into()), &p).unwrap();
+    assert_eq!(v.modality, Modality::Screen);
+    assert_eq!(v.decision.as_ref().unwrap().segment_id, 12);
+    assert_eq!(v.screen_top.as_ref().unwrap().segment_id, 12);
+    let r = serde_json::to_value(v.report("zero-shot")).unwrap();
+    assert_eq!(r["modality"], "screen");
+    assert_eq!(r["screen_text"], "Кредитная карта\n120 дней без процентов");
+    assert_eq!(r["timings_ms"]["screen"], 310.0);
+    // A long voice-over about cards outweighs a music slide; both tops are kept.
+    let words = "кредитная карта с льготным периодом оформите онлайн ".repeat(8);
+    let mut e = vec![0.0; k];
+    e[11] = 1.0;
+    let talk = with_screen(features(&words, true, Some(e)), &["Слушайте музыку без рекламы"], Some(14), k);
+    let v = verdict_with_vision(&clf, &creative, &talk, Err(VISION_OFF_NOTE.into()), &p).unwrap();
+    assert_eq!(v.modality, Modality::Fused);
+    assert_eq!(v.decision.as_ref().unwrap().segment_id, 12);
+    assert_eq!((v.speech_top.unwrap().segment_id, v.screen_top.unwrap().segment_id), (12, 15));
+    // A lone word on screen is shown, not classified; the note says why there is no answer.
+    let logo = with_screen(features("", false, None), &["Бренд"], None, k);
+    let v = verdict_with_vision(&clf, &creative, &logo, Err(VISION_OFF_NOTE.into()), &p).unwrap();
+    assert!(v.decision.is_none());
+    assert!(v.note.unwrap().contains("too little text on screen to classify"));
 }

@@ -14,6 +14,9 @@ mod vision;
 mod vision_import;
 
 #[cfg(feature = "prepared")]
+mod screen;
+
+#[cfg(feature = "prepared")]
 mod common;
 #[cfg(feature = "prepared")]
 mod asr;

@@ -4,7 +4,7 @@
 // field is added or renamed there and not here. Optional fields are left out
 // of the record when they do not apply.
 
-export type Modality = 'speech' | 'no-speech' | 'vision' | 'fused';
+export type Modality = 'speech' | 'no-speech' | 'vision' | 'screen' | 'fused';
 
 export interface BranchTop {
   segment_id: number;
@@ -26,6 +26,7 @@ export interface StageMs {
   encoder: number;
   decoder: number;
   embed: number;
+  screen: number;
 }
 
 export interface EncoderPartsMs {
@@ -60,6 +61,11 @@ export interface Report {
   speech_segment?: BranchTop;
   vision_segment?: BranchTop;
   vision_note?: string;
+  // The text read from the picture (a line each), its own top segment, and
+  // why it was not read when it was asked for.
+  screen_text?: string;
+  screen_segment?: BranchTop;
+  screen_note?: string;
   speech_weight?: number;
   // The words that weighed most for the segment, strongest first (trained heads).
   evidence?: Evidence[];

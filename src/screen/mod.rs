@@ -1,0 +1,417 @@
+//! On-screen text: what a creative says in its picture (brand, product,
+//! offer over a music bed), read from sampled frames with Tesseract.
+//!
+//! The engine runs natively through libtesseract ([`tesseract`]); what
+//! surrounds it is shared by every shell: which frames to read
+//! ([`choose_frames`]: one a second, only where the picture changed), the
+//! engine's TSV ([`tsv`]) and the cleaning that turns many noisy readings of
+//! the same slides into a few lines ([`ScreenText::merge`]).
+
+pub mod tsv;
+#[cfg(all(feature = "ocr", not(target_arch = "wasm32")))]
+pub mod tesseract;
+
+use serde::{Deserialize, Serialize};
+use web_time::Instant;
+
+use crate::error::Result;
+use crate::media::{FrameCount, FrameSize, Frames};
+
+pub use tsv::{parse_lines, Line, Word};
+
+/// Words read with less confidence than this (Tesseract's 0–100) are
+/// dropped: on pictures and moving backgrounds the engine also "reads"
+/// texture, and such readings score far lower than real letters.
+pub const MIN_WORD_CONFIDENCE: f32 = 60.0;
+
+/// Two readings at least this similar (1 − edit distance / length, over
+/// their letters and digits) are the same line seen twice.
+const SAME_LINE: f32 = 0.75;
+
+/// Frames sampled: one a second, at most 30 (a longer creative is sampled
+/// more sparsely); of those, at most 12 are read.
+pub const SAMPLED: FrameCount = FrameCount::PerSecond { rate: 1.0, max: 30 };
+pub const MAX_READ_FRAMES: usize = 12;
+
+/// Frames handed to the engine: 720p keeps captions of a 1080p creative
+/// legible while bounding the time per frame.
+pub const FRAME_SIZE: FrameSize = FrameSize::Fit(1280);
+
+/// Reads the on-screen text of sampled `frames` with `read` (an OCR engine:
+/// an RGB frame, its width and height → its lines), reading only the frames
+/// [`choose_frames`] picks.
+pub fn read_frames(frames: &Frames, mut read: impl FnMut(&[u8], usize, usize) -> Result<Vec<Line>>) -> Result<ScreenText> {
+    let (w, h) = (frames.frame_width as usize, frames.frame_height as usize);
+    let thumbs: Vec<Thumbnail> = frames.rgb.iter().map(|f| Thumbnail::of(f, w, h)).collect();
+    let chosen = choose_frames(&thumbs, MAX_READ_FRAMES);
+    let t = Instant::now();
+    let lines = chosen.iter().map(|&i| read(&frames.rgb[i], w, h)).collect::<Result<Vec<_>>>()?;
+    Ok(ScreenText {
+        lines: ScreenText::merge(&lines),
+        frames_sampled: frames.rgb.len(),
+        frames_read: chosen.len(),
+        frames_ms: 0.0,
+        ocr_ms: t.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// A creative's on-screen text, natively: frames sampled from its bytes
+/// (H.264 video, or a JPEG/PNG still) and read by Tesseract.
+#[cfg(all(feature = "ocr", not(target_arch = "wasm32")))]
+pub fn read_screen(engine: &mut tesseract::Tesseract, bytes: &[u8]) -> Result<ScreenText> {
+    let t = Instant::now();
+    let frames = crate::media::guarded("video stream", || crate::media::sample_frames_as(bytes, SAMPLED, FRAME_SIZE))?;
+    let frames_ms = t.elapsed().as_secs_f64() * 1e3;
+    let mut text = read_frames(&frames, |rgb, w, h| engine.read(rgb, w, h))?;
+    text.frames_ms = frames_ms;
+    Ok(text)
+}
+
+/// Bumped when a change to frame choice or cleaning changes what is read,
+/// so cached readings of older builds are not reused.
+pub const SCREEN_POLICY: u32 = 1;
+
+/// When a creative's picture is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScreenMode {
+    /// Never.
+    Off,
+    /// When its speech alone is weak: nothing said, or a few words
+    /// ([`speech_is_weak`]). A long voice-over decides without the picture,
+    /// and reading it would only add time.
+    #[default]
+    Auto,
+    /// Every creative with a picture.
+    Always,
+}
+
+/// Fewer words than this make speech "weak": the fusion's default weight
+/// gives such speech less than 90 % of the decision.
+pub const WEAK_SPEECH_WORDS: usize = 20;
+
+/// Whether [`ScreenMode::Auto`] reads the picture of a creative whose
+/// transcript has `words` words (0 when there was no speech).
+pub fn speech_is_weak(words: usize) -> bool {
+    words < WEAK_SPEECH_WORDS
+}
+
+impl ScreenMode {
+    /// Whether to read the picture of a creative with `words` words of speech.
+    pub fn wants(self, words: usize) -> bool {
+        match self {
+            ScreenMode::Off => false,
+            ScreenMode::Auto => speech_is_weak(words),
+            ScreenMode::Always => true,
+        }
+    }
+}
+
+/// An OCR engine reading a creative's picture from its bytes. Natively
+/// [`TesseractReader`]; the page reads frames the browser decoded instead.
+pub trait ScreenReader: Send + Sync {
+    fn read(&self, bytes: &[u8]) -> Result<ScreenText>;
+    /// Identifies the engine and its models in cache keys.
+    fn id(&self) -> &str;
+}
+
+/// Tesseract behind a lock (one instance is not thread-safe), with the
+/// traineddata hashes as its identity.
+#[cfg(all(feature = "ocr", not(target_arch = "wasm32")))]
+pub struct TesseractReader {
+    engine: std::sync::Mutex<tesseract::Tesseract>,
+    id: String,
+}
+
+#[cfg(all(feature = "ocr", not(target_arch = "wasm32")))]
+impl TesseractReader {
+    /// Loads the traineddata in `tessdata`; `id` names them (their hashes).
+    pub fn new(tessdata: &std::path::Path, id: String) -> Result<TesseractReader> {
+        let engine = tesseract::Tesseract::new(tessdata, tesseract::LANGUAGES)?;
+        Ok(TesseractReader { engine: std::sync::Mutex::new(engine), id: format!("tesseract {} {id}", tesseract::version()) })
+    }
+}
+
+#[cfg(all(feature = "ocr", not(target_arch = "wasm32")))]
+impl ScreenReader for TesseractReader {
+    fn read(&self, bytes: &[u8]) -> Result<ScreenText> {
+        // A panic while reading leaves the engine unusable for this creative
+        // only; the next one gets it back.
+        let mut engine = self.engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        read_screen(&mut engine, bytes)
+    }
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A line of on-screen text, cleaned, with how sure the engine was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreenLine {
+    pub text: String,
+    /// Mean confidence of its words, 0–100.
+    pub confidence: f32,
+    /// How many of the frames read showed it.
+    pub frames: usize,
+}
+
+/// The text of a creative's picture: each distinct line once, in the order
+/// it first appeared.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScreenText {
+    pub lines: Vec<ScreenLine>,
+    /// Frames sampled, and of those the ones read (the others repeated the
+    /// picture before them).
+    pub frames_sampled: usize,
+    pub frames_read: usize,
+    /// Milliseconds spent decoding frames and reading them.
+    pub frames_ms: f64,
+    pub ocr_ms: f64,
+}
+
+impl ScreenText {
+    /// The lines as one text, a line each (what the classifier reads).
+    pub fn text(&self) -> String {
+        self.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n")
+    }
+
+    pub fn words(&self) -> usize {
+        self.lines.iter().map(|l| l.text.split_whitespace().count()).sum()
+    }
+
+    /// The cleaned, de-duplicated lines of the frames read, in order: words
+    /// under [`MIN_WORD_CONFIDENCE`] or with no letter or digit dropped,
+    /// lines with fewer than three letters dropped, a line seen again (or
+    /// seen whole after a part of it, as a slide builds up) kept once in
+    /// its most confident reading.
+    pub fn merge(frames: &[Vec<Line>]) -> Vec<ScreenLine> {
+        let mut kept: Vec<(String, ScreenLine)> = Vec::new();
+        for line in frames.iter().flatten() {
+            let Some(reading) = clean_line(line) else { continue };
+            let key = normalised(&reading.text);
+            let same = kept.iter().position(|(k, _)| {
+                similarity(k, &key) >= SAME_LINE || (key.len() >= 8 && k.contains(&key)) || (k.len() >= 8 && key.contains(k.as_str()))
+            });
+            match same {
+                Some(i) => {
+                    let (k, old) = &mut kept[i];
+                    let frames = old.frames + 1;
+                    // The longer reading wins a build-up; the surer one a repeat.
+                    if key.len() > k.len() + 2 || (key.len() + 2 >= k.len() && reading.confidence > old.confidence) {
+                        *k = key;
+                        *old = reading;
+                    }
+                    old.frames = frames;
+                }
+                None => kept.push((key, reading)),
+            }
+        }
+        kept.into_iter().map(|(_, l)| l).collect()
+    }
+}
+
+/// A line whose words are on average less sure than this is texture, not
+/// text: real captions read at 85–96.
+const MIN_LINE_CONFIDENCE: f32 = 75.0;
+
+/// One line's confident words, or None when too little of it is text.
+fn clean_line(line: &Line) -> Option<ScreenLine> {
+    let words: Vec<&Word> = line
+        .words
+        .iter()
+        .filter(|w| w.confidence >= MIN_WORD_CONFIDENCE && w.text.chars().any(char::is_alphanumeric) && !looks_like_texture(&w.text))
+        .collect();
+    let letters: usize = words.iter().map(|w| w.text.chars().filter(|c| c.is_alphabetic()).count()).sum();
+    let longest = words.iter().map(|w| w.text.chars().filter(|c| c.is_alphabetic()).count()).max().unwrap_or(0);
+    if words.is_empty() || letters < 4 || longest < 3 {
+        return None;
+    }
+    let text = words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+    let confidence = words.iter().map(|w| w.confidence).sum::<f32>() / words.len() as f32;
+    (confidence >= MIN_LINE_CONFIDENCE).then_some(ScreenLine { text, confidence, frames: 1 })
+}
+
+/// What the engine "reads" in a pattern rather than in letters: the same
+/// letter three times running ("FFF", "rrr"), or a short word in a case no
+/// word is written in ("rFr", "FFrr"). Longer words may mix cases
+/// (ВКонтакте, YouTube).
+fn looks_like_texture(word: &str) -> bool {
+    let letters: Vec<char> = word.chars().filter(|c| c.is_alphabetic()).collect();
+    let lower = |c: &char| c.to_lowercase().next();
+    let tripled = letters.windows(3).any(|w| lower(&w[0]) == lower(&w[1]) && lower(&w[1]) == lower(&w[2]));
+    // Word-like case: all small, all capitals, or one capital then small.
+    let word_like = letters.len() > 4
+        || letters.iter().all(|c| c.is_lowercase())
+        || letters.iter().all(|c| c.is_uppercase())
+        || letters.iter().skip(1).all(|c| c.is_lowercase());
+    tripled || !word_like
+}
+
+/// Lower-case letters and digits, single spaces: what two readings of one
+/// line share despite punctuation and case noise.
+fn normalised(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            out.push(if c == 'ё' { 'е' } else { c });
+        } else if !out.ends_with(' ') && !out.is_empty() {
+            out.push(' ');
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// 1 − Levenshtein distance / the longer length, over characters.
+fn similarity(a: &str, b: &str) -> f32 {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let longest = a.len().max(b.len());
+    if longest == 0 {
+        return 1.0;
+    }
+    1.0 - crate::asr::wer::edits(&a, &b) as f32 / longest as f32
+}
+
+/// A frame shrunk to a small grey grid: enough to tell a new slide or a new
+/// caption from the same picture held, at a tiny fraction of reading it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumbnail(Vec<u8>);
+
+/// Grid of a [`Thumbnail`]; fine enough that a changed caption line changes cells.
+const THUMB_W: usize = 64;
+const THUMB_H: usize = 36;
+
+/// A cell changed when its grey level moved by more than this…
+const CELL_CHANGE: u8 = 24;
+/// …and the picture changed when more than this share of cells did.
+const CHANGED_SHARE: f32 = 0.004;
+
+impl Thumbnail {
+    /// Of a `width`×`height` RGB frame (rows of RGB bytes).
+    pub fn of(rgb: &[u8], width: usize, height: usize) -> Thumbnail {
+        let mut cells = vec![0u8; THUMB_W * THUMB_H];
+        if width == 0 || height == 0 || rgb.len() < width * height * 3 {
+            return Thumbnail(cells);
+        }
+        for (k, cell) in cells.iter_mut().enumerate() {
+            let (cx, cy) = (k % THUMB_W, k / THUMB_W);
+            let (x0, x1) = (cx * width / THUMB_W, ((cx + 1) * width / THUMB_W).max(cx * width / THUMB_W + 1));
+            let (y0, y1) = (cy * height / THUMB_H, ((cy + 1) * height / THUMB_H).max(cy * height / THUMB_H + 1));
+            let (mut sum, mut n) = (0u64, 0u64);
+            for y in y0..y1.min(height) {
+                for x in x0..x1.min(width) {
+                    let p = &rgb[(y * width + x) * 3..][..3];
+                    sum += (299 * p[0] as u64 + 587 * p[1] as u64 + 114 * p[2] as u64) / 1000;
+                    n += 1;
+                }
+            }
+            *cell = (sum / n.max(1)) as u8;
+        }
+        Thumbnail(cells)
+    }
+
+    /// True when `other` shows a different picture (or different text).
+    pub fn differs(&self, other: &Thumbnail) -> bool {
+        let changed = self.0.iter().zip(&other.0).filter(|(a, b)| a.abs_diff(**b) > CELL_CHANGE).count();
+        changed as f32 > CHANGED_SHARE * self.0.len() as f32
+    }
+}
+
+/// Which sampled frames to read: the first, then each that differs from the
+/// last one chosen; at most `budget`, spread evenly over those when more
+/// changed (a moving background changes every frame).
+pub fn choose_frames(thumbs: &[Thumbnail], budget: usize) -> Vec<usize> {
+    let mut chosen: Vec<usize> = Vec::new();
+    for (i, t) in thumbs.iter().enumerate() {
+        if chosen.last().is_none_or(|&j| thumbs[j].differs(t)) {
+            chosen.push(i);
+        }
+    }
+    if chosen.len() <= budget.max(1) {
+        return chosen;
+    }
+    let n = budget.max(1);
+    (0..n).map(|k| chosen[(k * chosen.len() + chosen.len() / (2 * n)) / n]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(words: &[(&str, f32)]) -> Line {
+        Line { words: words.iter().map(|&(t, c)| Word { text: t.into(), confidence: c, height: 30 }).collect() }
+    }
+
+    #[test]
+    fn repeated_and_built_up_lines_are_kept_once_in_their_best_reading() {
+        let frames = vec![
+            vec![line(&[("Оформите", 90.0), ("кредитную", 88.0)]), line(&[("~", 20.0), ("ЕЕ", 30.0)])],
+            vec![line(&[("Оформите", 93.0), ("кредитную", 91.0), ("карту", 92.0)])],
+            vec![line(&[("Оформите", 95.0), ("кредитную", 70.0), ("карту", 90.0)]), line(&[("Кэшбэк", 85.0), ("10%", 80.0)])],
+            vec![line(&[("0формите", 60.0), ("кредитную", 80.0), ("карту,", 85.0)])],
+        ];
+        let lines = ScreenText::merge(&frames);
+        let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, vec!["Оформите кредитную карту", "Кэшбэк 10%"]);
+        assert_eq!(lines[0].frames, 4);
+        assert_eq!(lines[1].frames, 1);
+        assert!((lines[0].confidence - 92.0).abs() < 1e-4, "{}", lines[0].confidence);
+    }
+
+    #[test]
+    fn unsure_words_and_letterless_lines_are_dropped() {
+        let frames = vec![vec![
+            line(&[("—", 95.0), ("12", 96.0)]),
+            line(&[("Музыка", 91.0), ("ii", 30.0), ("без", 89.0), ("рекламы", 90.0)]),
+            line(&[("ab", 99.0)]),
+        ]];
+        let texts: Vec<String> = ScreenText::merge(&frames).into_iter().map(|l| l.text).collect();
+        assert_eq!(texts, vec!["Музыка без рекламы"]);
+    }
+
+    #[test]
+    fn texture_is_told_from_words() {
+        for noise in ["FFF", "rrr", "rFr", "FFrr", "ЕЕЕ"] {
+            assert!(looks_like_texture(noise), "{noise}");
+        }
+        for word in ["карта", "Кредитная", "ВКонтакте", "YouTube", "ИП", "10%", "Алиса,"] {
+            assert!(!looks_like_texture(word), "{word}");
+        }
+    }
+
+    #[test]
+    fn similarity_is_one_minus_the_relative_edit_distance() {
+        assert_eq!(similarity("карта", "карта"), 1.0);
+        assert!((similarity("карта", "карты") - 0.8).abs() < 1e-6);
+        assert_eq!(similarity("", ""), 1.0);
+        assert_eq!(normalised("  Кэшбэк: 10%!  Ёлка"), "кэшбэк 10 елка");
+    }
+
+    fn slide(width: usize, height: usize, text_rows: std::ops::Range<usize>, text_cols: std::ops::Range<usize>) -> Vec<u8> {
+        let mut rgb = vec![0u8; width * height * 3];
+        for y in 0..height {
+            for x in 0..width {
+                let on = text_rows.contains(&y) && text_cols.contains(&x) && (x / 3) % 2 == 0;
+                let p = if on { [250, 250, 250] } else { [20, 30, 110] };
+                rgb[(y * width + x) * 3..][..3].copy_from_slice(&p);
+            }
+        }
+        rgb
+    }
+
+    #[test]
+    fn a_held_picture_is_read_once_and_a_new_caption_again() {
+        let (w, h) = (640, 360);
+        let a = Thumbnail::of(&slide(w, h, 150..190, 100..540), w, h);
+        let b = Thumbnail::of(&slide(w, h, 250..290, 100..300), w, h);
+        let frames = vec![a.clone(), a.clone(), a.clone(), b.clone(), b.clone(), a.clone()];
+        assert!(!a.differs(&a));
+        assert!(a.differs(&b));
+        assert_eq!(choose_frames(&frames, 12), vec![0, 3, 5]);
+        // Every frame different (a moving background): spread over the budget.
+        let moving: Vec<Thumbnail> = (0..20).map(|k| if k % 2 == 0 { a.clone() } else { b.clone() }).collect();
+        let picked = choose_frames(&moving, 4);
+        assert_eq!(picked.len(), 4);
+        assert!(picked.windows(2).all(|p| p[0] < p[1]) && picked[3] >= 15, "{picked:?}");
+    }
+}
