@@ -82,8 +82,9 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     }
     let clf = engine.classifier(load_dictionary(args.segments.as_deref())?.as_ref(), None)?;
     let (mut ours, mut theirs) = (Rate::default(), Rate::default());
-    let mut by_background: Vec<(String, Rate, usize, usize)> = Vec::new();
-    let (mut right, mut decided, mut screen_ms, mut asr_ms, mut peer_s, mut frames_read) = (0, 0, 0.0, 0.0, 0.0, 0);
+    // Per background: character errors, segments right, creatives, milliseconds reading.
+    let mut by_background: Vec<(String, Rate, usize, usize, f64)> = Vec::new();
+    let (mut right, mut decided, mut screen_ms, mut asr_ms, mut peer_s, mut frames_read, mut frames_ms) = (0, 0, 0.0, 0.0, 0.0, 0, 0.0);
     for item in &items {
         let path = args.set.join(&item.file);
         let reference = item.lines.join("\n");
@@ -96,6 +97,7 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
         screen_ms += t.screen;
         asr_ms += t.decode + t.resample + t.mel + t.encoder + t.decoder;
         frames_read += v.screen.as_ref().map_or(0, |s| s.frames_read);
+        frames_ms += v.screen.as_ref().map_or(0.0, |s| s.frames_ms);
         let ok = report.segment_id == Some(item.segment);
         right += usize::from(ok);
         decided += usize::from(report.segment_id.is_some());
@@ -104,11 +106,12 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
                 b.1.add(errors);
                 b.2 += usize::from(ok);
                 b.3 += 1;
+                b.4 += t.screen;
             }
             None => {
                 let mut r = Rate::default();
                 r.add(errors);
-                by_background.push((item.background.clone(), r, usize::from(ok), 1));
+                by_background.push((item.background.clone(), r, usize::from(ok), 1, t.screen));
             }
         }
         if let Some(rows) = &peer {
@@ -136,11 +139,15 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let p = peer.as_ref();
     row("CER", ours.value(), p.map(|_| theirs.value()), 3);
     row("seconds reading per creative", screen_ms / 1e3 / n, p.map(|_| peer_s / n), 2);
-    println!("frames read per creative: {:.1}", frames_read as f64 / n);
+    println!(
+        "frames read per creative: {:.1}; of the seconds reading, {:.2} decoding and sampling frames",
+        frames_read as f64 / n,
+        frames_ms / 1e3 / n
+    );
     println!("seconds of ASR per creative (same run): {:.2}", asr_ms / 1e3 / n);
     println!("segment right (zero-shot, built-in dictionary): {right} of {} ({:.1} %), {decided} decided", items.len(), 100.0 * right as f64 / n);
-    for (name, rate, ok, count) in &by_background {
-        println!("  {name:<14} CER {:.3}  right {ok}/{count}", rate.value());
+    for (name, rate, ok, count, ms) in &by_background {
+        println!("  {name:<14} CER {:.3}  right {ok}/{count}  {:.2} s reading per creative", rate.value(), ms / 1e3 / *count as f64);
     }
     Ok(0)
 }

@@ -29,9 +29,11 @@ pub const MIN_WORD_CONFIDENCE: f32 = 60.0;
 const SAME_LINE: f32 = 0.75;
 
 /// Frames sampled: one a second, at most 30 (a longer creative is sampled
-/// more sparsely); of those, at most 12 are read.
+/// more sparsely); of those, at most 12 are read, and no more once reading
+/// has taken 8 s (a busy moving background makes every frame slow to read).
 pub const SAMPLED: FrameCount = FrameCount::PerSecond { rate: 1.0, max: 30 };
 pub const MAX_READ_FRAMES: usize = 12;
+pub const MAX_READ_SECONDS: f64 = 8.0;
 
 /// Frames handed to the engine: 720p keeps captions of a 1080p creative
 /// legible while bounding the time per frame.
@@ -45,11 +47,17 @@ pub fn read_frames(frames: &Frames, mut read: impl FnMut(&[u8], usize, usize) ->
     let thumbs: Vec<Thumbnail> = frames.rgb.iter().map(|f| Thumbnail::of(f, w, h)).collect();
     let chosen = choose_frames(&thumbs, MAX_READ_FRAMES);
     let t = Instant::now();
-    let lines = chosen.iter().map(|&i| read(&frames.rgb[i], w, h)).collect::<Result<Vec<_>>>()?;
+    let mut lines = Vec::with_capacity(chosen.len());
+    for &i in &chosen {
+        if t.elapsed().as_secs_f64() > MAX_READ_SECONDS {
+            break;
+        }
+        lines.push(read(&frames.rgb[i], w, h)?);
+    }
     Ok(ScreenText {
         lines: ScreenText::merge(&lines),
         frames_sampled: frames.rgb.len(),
-        frames_read: chosen.len(),
+        frames_read: lines.len(),
         frames_ms: 0.0,
         ocr_ms: t.elapsed().as_secs_f64() * 1e3,
     })
@@ -190,9 +198,7 @@ impl ScreenText {
         for line in frames.iter().flatten() {
             let Some(reading) = clean_line(line) else { continue };
             let key = normalised(&reading.text);
-            let same = kept.iter().position(|(k, _)| {
-                similarity(k, &key) >= SAME_LINE || (key.len() >= 8 && k.contains(&key)) || (k.len() >= 8 && key.contains(k.as_str()))
-            });
+            let same = kept.iter().position(|(k, _)| similarity(k, &key) >= SAME_LINE || part_of(&key, k) || part_of(k, &key));
             match same {
                 Some(i) => {
                     let (k, old) = &mut kept[i];
@@ -207,7 +213,14 @@ impl ScreenText {
                 None => kept.push((key, reading)),
             }
         }
-        kept.into_iter().map(|(_, l)| l).collect()
+        // A piece read before its whole line was first seen by another,
+        // unrelated line's slot: drop it now that the whole is known.
+        let keys: Vec<String> = kept.iter().map(|(k, _)| k.clone()).collect();
+        kept.into_iter()
+            .enumerate()
+            .filter(|(i, (k, _))| !keys.iter().enumerate().any(|(j, other)| j != *i && part_of(k, other)))
+            .map(|(_, (_, l))| l)
+            .collect()
     }
 }
 
@@ -260,6 +273,23 @@ fn normalised(text: &str) -> String {
         }
     }
     out.trim_end().to_string()
+}
+
+/// Whether `part` is a piece of `line` read on its own (a slide building
+/// up, or a reading that lost some words): at least 3/4 of its letters are
+/// in words that match a word of `line` (similarity ≥ 0.7, or inside it).
+fn part_of(part: &str, line: &str) -> bool {
+    let words: Vec<&str> = line.split(' ').collect();
+    let (mut matched, mut total) = (0, 0);
+    for w in part.split(' ') {
+        let n = w.chars().count();
+        total += n;
+        // A word cut at the frame's or the box's edge is a piece of one ("ый" of "каждый").
+        if words.iter().any(|l| similarity(w, l) >= 0.7 || (n >= 2 && l.contains(w))) {
+            matched += n;
+        }
+    }
+    total >= 4 && part.len() < line.len() && matched * 4 >= total * 3
 }
 
 /// 1 − Levenshtein distance / the longer length, over characters.
@@ -367,6 +397,19 @@ mod tests {
         ]];
         let texts: Vec<String> = ScreenText::merge(&frames).into_iter().map(|l| l.text).collect();
         assert_eq!(texts, vec!["Музыка без рекламы"]);
+    }
+
+    #[test]
+    fn a_reading_that_lost_words_is_a_part_of_the_whole_line() {
+        let frames = vec![
+            vec![line(&[("Зарплатная", 95.0), ("карта", 94.0)]), line(&[("кешбэк", 93.0), ("рублями", 92.0), ("каждый", 91.0), ("месяц", 90.0)])],
+            vec![line(&[("рублями", 80.0), ("месяц", 85.0)]), line(&[("Зарплатная", 90.0), ("карта", 90.0)])],
+            vec![line(&[("Кредитная", 90.0), ("карта", 90.0)])],
+        ];
+        let texts: Vec<String> = ScreenText::merge(&frames).into_iter().map(|l| l.text).collect();
+        assert_eq!(texts, vec!["Зарплатная карта", "кешбэк рублями каждый месяц", "Кредитная карта"]);
+        assert!(part_of("коррткие видео", "снимай короткие видео"));
+        assert!(!part_of("кредитная карта", "зарплатная карта"));
     }
 
     #[test]

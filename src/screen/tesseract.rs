@@ -27,7 +27,7 @@ struct Monitor {
 /// The longest one frame may take: a busy texture (foliage, a crowd, a
 /// pattern) can keep the engine segmenting "letters" for seconds; what it
 /// read by then is kept.
-const FRAME_DEADLINE_MS: c_int = 1500;
+const FRAME_DEADLINE_MS: c_int = 1000;
 
 /// `TessOcrEngineMode::OEM_LSTM_ONLY`: the traineddata's LSTM recogniser.
 const OEM_LSTM_ONLY: c_int = 1;
@@ -124,19 +124,32 @@ impl Tesseract {
             let (name, value) = (c"debug_file", c"/dev/null");
             TessBaseAPISetVariable(handle, name.as_ptr(), value.as_ptr());
             TessBaseAPISetPageSegMode(handle, PSM_SPARSE_TEXT);
+
             Ok(engine)
         }
     }
 
-    /// The text lines of one `width`×`height` RGB frame (rows of RGB bytes).
+    /// The text lines of one `width`×`height` RGB frame (rows of RGB
+    /// bytes), read twice: with a global threshold (Otsu: large captions on
+    /// flat colour) and a local one (Sauvola: text over a busy picture, which
+    /// a global threshold cuts into pieces). [`super::ScreenText::merge`]
+    /// keeps each line once, in its surest reading.
     pub fn read(&mut self, rgb: &[u8], width: usize, height: usize) -> Result<Vec<Line>> {
         if width == 0 || height == 0 || rgb.len() != width * height * 3 || width > i32::MAX as usize / 3 || height > i32::MAX as usize {
             return Err(Error::Ocr(format!("a frame of {width}×{height} RGB pixels cannot have {} bytes", rgb.len())));
         }
+        let mut lines = self.recognize(rgb, width, height, c"0")?;
+        lines.extend(self.recognize(rgb, width, height, c"2")?);
+        Ok(lines)
+    }
+
+    /// One reading with Tesseract's `thresholding_method` (0 Otsu, 2 Sauvola).
+    fn recognize(&mut self, rgb: &[u8], width: usize, height: usize, thresholding: &CStr) -> Result<Vec<Line>> {
         // SAFETY: the image buffer is valid for the call (Tesseract copies it
         // in SetImage); the monitor outlives Recognize; the TSV is freed
         // with TessDeleteText.
         unsafe {
+            TessBaseAPISetVariable(self.handle, c"thresholding_method".as_ptr(), thresholding.as_ptr());
             TessBaseAPISetImage(self.handle, rgb.as_ptr(), width as c_int, height as c_int, 3, (width * 3) as c_int);
             // Screen pixels have no physical size; 70 is what Tesseract
             // assumes (with a warning) when told nothing.

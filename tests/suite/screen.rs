@@ -64,10 +64,10 @@ fn the_whole_set_is_read_with_few_errors_and_little_noise() {
         let (e, n) = char_errors(&item.lines.join("\n"), &read.text());
         (errors, chars) = (errors + e, chars + n);
     }
-    // bench/screen.sh measured 0.24 (busy pictures and cell patterns behind
-    // the text are the misses); noise let through would push it past 0.35.
+    // bench/screen.sh measured 0.14 (text over a cell pattern is the
+    // miss); noise let through, or a reading lost, would push it past 0.25.
     let cer = errors as f64 / chars as f64;
-    assert!(cer <= 0.35, "CER {cer:.3} over {} creatives", items.len());
+    assert!(cer <= 0.25, "CER {cer:.3} over {} creatives", items.len());
 }
 
 #[test]
