@@ -10,6 +10,7 @@ use super::bench::{header, row};
 use super::common::{load_dictionary, load_encoder, load_engine, read_input, AsrArgs, CacheArgs};
 use creative_filter::asr::wer::char_errors;
 use creative_filter::creative::Creative;
+use creative_filter::screen::ScreenMode;
 use creative_filter::{Error, Result};
 
 #[derive(clap::Args)]
@@ -76,7 +77,7 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
         }
         None => None,
     };
-    let engine = load_engine(models, load_encoder(models)?, &args.asr, cache)?;
+    let engine = load_engine(models, load_encoder(models)?, &args.asr, ScreenMode::Always, cache)?;
     if engine.screen.is_none() {
         return Err(Error::Invalid("no OCR engine: run `creative-filter models fetch` (it prepares Tesseract's models)".into()));
     }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder};
+use super::common::{isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder, ScreenArgs};
 use creative_filter::classify::Head;
 use creative_filter::creative::Creative;
 use creative_filter::error::write_file;
@@ -24,6 +24,8 @@ pub struct ClassifierArgs {
     segments: Option<PathBuf>,
     #[command(flatten)]
     asr: AsrArgs,
+    #[command(flatten)]
+    screen: ScreenArgs,
 }
 
 #[derive(clap::Args)]
@@ -73,7 +75,7 @@ fn frames(bytes: &[u8], n: usize, size: usize) -> Result<(Vec<Vec<u8>>, usize)> 
 
 pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let a = &args.classifier;
-    let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
+    let engine = load_engine(models, load_encoder(models)?, &a.asr, a.screen.screen_text, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
     let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head.clone())?;
     let vision = load_vision(models, &clf, head.as_ref())?;
@@ -117,7 +119,7 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     let folder = MediaFolder::scan(&args.media)?;
     let media = folder.for_rows(&table, id_col);
     let a = &args.classifier;
-    let engine = load_engine(models, load_encoder(models)?, &a.asr, cache)?;
+    let engine = load_engine(models, load_encoder(models)?, &a.asr, a.screen.screen_text, cache)?;
     let head = load_head(a.head.as_deref(), &engine.encoder)?;
     let clf = engine.classifier(load_dictionary(a.segments.as_deref())?.as_ref(), head.clone())?;
     let vision = load_vision(models, &clf, head.as_ref())?;

@@ -29,6 +29,11 @@ pub struct AsrArgs {
     /// Seconds of audio analysed per creative at most.
     #[arg(long, default_value_t = creative_filter::creative::DEFAULT_MAX_SECONDS)]
     pub max_seconds: f64,
+}
+
+/// For the commands that classify creatives.
+#[derive(clap::Args, Clone)]
+pub struct ScreenArgs {
     /// When to read the text on screen: `auto` for creatives with no or
     /// little speech (under 20 words), `always`, or `off`.
     #[arg(long, default_value = "auto", value_parser = parse_screen_mode)]
@@ -75,8 +80,9 @@ pub fn load_encoder(models: &Path) -> Result<Arc<TextEncoder>> {
     Ok(Arc::new(TextEncoder::load_default(models)?))
 }
 
-/// Models, settings and cache for commands that go from media to segments.
-pub fn load_engine(models: &Path, encoder: Arc<TextEncoder>, asr: &AsrArgs, cache: &CacheArgs) -> Result<Engine> {
+/// Models, settings and cache for commands that go from media to segments;
+/// Tesseract only when the screen is to be read.
+pub fn load_engine(models: &Path, encoder: Arc<TextEncoder>, asr: &AsrArgs, screen: ScreenMode, cache: &CacheArgs) -> Result<Engine> {
     let t = Instant::now();
     let (transcriber, asr_model_id) = load_whisper_with_id(models)?;
     eprintln!("whisper loaded in {:.1} s", t.elapsed().as_secs_f64());
@@ -87,8 +93,8 @@ pub fn load_engine(models: &Path, encoder: Arc<TextEncoder>, asr: &AsrArgs, cach
         asr: asr.options(),
         max_seconds: asr.max_seconds,
         asr_model_id,
-        screen: load_screen_reader(models, asr.screen_text)?,
-        screen_mode: asr.screen_text,
+        screen: load_screen_reader(models, screen)?,
+        screen_mode: screen,
     })
 }
 

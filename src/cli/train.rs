@@ -14,6 +14,7 @@ use creative_filter::cache::FeatureCache;
 use creative_filter::classify::training::{segments_for_texts, Examples, DEFAULT_C};
 use creative_filter::classify::{Classifier, LogRegParams, NgramParams, SegmentDictionary};
 use creative_filter::creative::Creative;
+use creative_filter::screen::ScreenMode;
 use creative_filter::media::sample_frames;
 use creative_filter::pipeline::training::{
     self, creative_examples, embed_examples, row_problems, HeardExample, LabelledCreative, Training, TrainingOptions, TrainingReport,
@@ -119,7 +120,8 @@ fn load_examples(
     let file = labels_path.to_string_lossy().to_string();
     let labels = read_labels(&file, &read_table_file(labels_path)?, Some(&segments.ids()))?;
     let folder = MediaFolder::scan(media)?;
-    let engine = load_engine(models, Arc::clone(encoder), &data.asr, cache)?;
+    // Training learns from speech (and video); the screen is not read.
+    let engine = load_engine(models, Arc::clone(encoder), &data.asr, ScreenMode::Off, cache)?;
     let mut problems = row_problems(&labels.problems);
     let mut creatives = Vec::with_capacity(labels.labels.len());
     let total = labels.labels.len();
