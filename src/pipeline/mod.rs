@@ -95,8 +95,6 @@ pub type VisionOutcome = std::result::Result<Vec<f32>, String>;
 pub struct ScreenFeatures {
     pub text: ScreenText,
     pub embedding: Option<Vec<f32>>,
-    /// True when the reading came from the cache.
-    pub cached: bool,
 }
 
 /// What the slow stages produced for one creative.
@@ -279,12 +277,12 @@ impl Engine {
             return Ok(());
         };
         let settings = format!("{}|policy {SCREEN_POLICY}", reader.id());
-        let (text, cached) = match self.cache.screen(content_hash, &settings) {
-            Some(t) => (t, true),
+        let text = match self.cache.screen(content_hash, &settings) {
+            Some(t) => t,
             None => match reader.read(bytes) {
                 Ok(t) => {
                     self.cache.put_screen(content_hash, &settings, &t)?;
-                    (t, false)
+                    t
                 }
                 Err(e) => {
                     f.screen_note = Some(match e {
@@ -296,7 +294,7 @@ impl Engine {
             },
         };
         let embedding = if text.words() >= MIN_SCREEN_WORDS { Some(self.embed(&[text.text().as_str()])?.remove(0)) } else { None };
-        f.screen = Some(ScreenFeatures { text, embedding, cached });
+        f.screen = Some(ScreenFeatures { text, embedding });
         Ok(())
     }
 

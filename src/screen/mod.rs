@@ -85,9 +85,9 @@ pub const SCREEN_POLICY: u32 = 1;
 pub enum ScreenMode {
     /// Never.
     Off,
-    /// When its speech alone is weak: nothing said, or a few words
-    /// ([`speech_is_weak`]). A long voice-over decides without the picture,
-    /// and reading it would only add time.
+    /// When its speech alone is weak: nothing said, or fewer than
+    /// [`WEAK_SPEECH_WORDS`] words. A long voice-over decides without the
+    /// picture, and reading it would only add time.
     #[default]
     Auto,
     /// Every creative with a picture.
@@ -98,18 +98,12 @@ pub enum ScreenMode {
 /// gives such speech less than 90 % of the decision.
 pub const WEAK_SPEECH_WORDS: usize = 20;
 
-/// Whether [`ScreenMode::Auto`] reads the picture of a creative whose
-/// transcript has `words` words (0 when there was no speech).
-pub fn speech_is_weak(words: usize) -> bool {
-    words < WEAK_SPEECH_WORDS
-}
-
 impl ScreenMode {
     /// Whether to read the picture of a creative with `words` words of speech.
     pub fn wants(self, words: usize) -> bool {
         match self {
             ScreenMode::Off => false,
-            ScreenMode::Auto => speech_is_weak(words),
+            ScreenMode::Auto => words < WEAK_SPEECH_WORDS,
             ScreenMode::Always => true,
         }
     }

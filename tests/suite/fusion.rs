@@ -188,7 +188,7 @@ fn with_screen(mut f: Features, lines: &[&str], axis: Option<usize>, k: usize) -
         e[a] = 1.0;
         e
     });
-    f.screen = Some(ScreenFeatures { text, embedding, cached: false });
+    f.screen = Some(ScreenFeatures { text, embedding });
     f
 }
 
