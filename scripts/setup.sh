@@ -41,4 +41,4 @@ rustup toolchain list | grep -q "^$NIGHTLY" ||
 trunk --version 2>/dev/null | grep -q ' 0.21.14' || cargo install --quiet --locked trunk --version 0.21.14
 # Not --locked: its lock file names a webpki-roots version the index no longer has.
 wasm-bindgen --version 2>/dev/null | grep -q ' 0.2.130' || cargo install --quiet wasm-bindgen-cli --version 0.2.130
-[ -x node_modules/.bin/wasm-opt ] && [ -d node_modules/playwright-core ] && [ -d node_modules/axe-core ] && [ -x node_modules/.bin/tsc ] || npm install --no-audit --no-fund --silent
+[ -x node_modules/.bin/wasm-opt ] && [ -d node_modules/playwright-core ] && [ -d node_modules/tesseract.js-core ] && [ -d node_modules/axe-core ] && [ -x node_modules/.bin/tsc ] || npm install --no-audit --no-fund --silent

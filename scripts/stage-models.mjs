@@ -15,11 +15,9 @@ try {
   console.error(`no prepared models in ${models} (run: creative-filter models fetch): ${e.message}`);
   process.exit(1);
 }
-// The page does not read on-screen text yet (README, "On-screen text"):
-// Tesseract's traineddata stay out of the site, and of its manifest, until
-// it does.
-const NOT_IN_PAGE = new Set(['tesseract-ocr']);
-const staged = { ...manifest, files: manifest.files.filter((f) => !NOT_IN_PAGE.has(f.model)) };
+// Every model the page runs; Tesseract's traineddata among them, which the
+// page fetches only when a creative's picture is first read.
+const staged = manifest;
 const out = join(staging, 'models');
 mkdirSync(out, { recursive: true });
 rmSync(join(out, 'manifest.json'), { force: true });

@@ -21,6 +21,9 @@ pub struct Args {
     /// The peer's results on the same set (JSON lines: file, text, seconds).
     #[arg(long)]
     peer: Option<PathBuf>,
+    /// What the peer is, in the table's header (bench/screen-web.mjs: the page).
+    #[arg(long, default_value = "tesseract CLI")]
+    peer_name: String,
     /// Segment dictionary (default: the built-in one).
     #[arg(long)]
     segments: Option<PathBuf>,
@@ -131,12 +134,13 @@ pub fn run(args: Args, models: &Path, cache: &CacheArgs) -> Result<i32> {
     }
     let n = items.len().max(1) as f64;
     println!(
-        "On-screen text: {} creatives with no speech, {} backgrounds, Tesseract {} (rus+eng, LSTM); the peer reads every sampled frame",
+        "On-screen text: {} creatives with no speech, {} backgrounds, Tesseract {} (rus+eng, LSTM); peer: {}",
         items.len(),
         by_background.len(),
-        creative_filter::screen::tesseract::version()
+        creative_filter::screen::tesseract::version(),
+        args.peer_name
     );
-    header("tesseract CLI");
+    header(&args.peer_name);
     let p = peer.as_ref();
     row("CER", ours.value(), p.map(|_| theirs.value()), 3);
     row("seconds reading per creative", screen_ms / 1e3 / n, p.map(|_| peer_s / n), 2);

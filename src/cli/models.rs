@@ -6,7 +6,7 @@ use clap::Subcommand;
 use creative_filter::models::e5s1::{E5_GGUF_FILE, E5_TOKENIZER_FILE};
 use creative_filter::models::manifest::Manifest;
 use creative_filter::models::vocab::Vocabulary;
-use creative_filter::models::{integrity, prepare, xclip, WHISPER_GGUF, WHISPER_TOKENIZER};
+use creative_filter::models::{integrity, prepare, xclip, TESSDATA_ENG, TESSDATA_RUS, WHISPER_GGUF, WHISPER_TOKENIZER};
 use creative_filter::text::WeightFormat;
 use creative_filter::Result;
 
@@ -112,7 +112,7 @@ fn first_visit(manifest: &Manifest) -> String {
     let models: u64 = FIRST_VISIT.iter().filter_map(|f| manifest.get(f)).map(|f| f.bytes).sum();
     let mb = |b: u64| b as f64 / 1e6;
     let module = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/creative-filter-mt_bg.wasm");
-    match std::fs::metadata(&module) {
+    let first = match std::fs::metadata(&module) {
         Ok(m) => format!(
             "first visit of the page: {:.1} MB ({:.1} MB of models + the {:.1} MB module)",
             mb(models + m.len()),
@@ -120,5 +120,12 @@ fn first_visit(manifest: &Manifest) -> String {
             mb(m.len())
         ),
         Err(_) => format!("first visit of the page: {:.1} MB of models, plus the module (not built here)", mb(models)),
+    };
+    // The OCR engine and its traineddata wait for the first creative whose picture is read.
+    let ocr: u64 = [TESSDATA_RUS, TESSDATA_ENG].iter().filter_map(|f| manifest.get(f)).map(|f| f.bytes).sum();
+    let engine = std::fs::metadata(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/ocr/tesseract-core-simd-lstm.wasm")).map_or(0, |m| m.len());
+    match ocr {
+        0 => first,
+        _ => format!("{first}; later, for the first creative whose on-screen text is read: {:.1} MB (OCR models + engine)", mb(ocr + engine)),
     }
 }

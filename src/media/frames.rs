@@ -41,7 +41,7 @@ impl FrameSize {
     }
 
     /// A `width`×`height` RGB picture at this size.
-    fn resize(self, rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
+    pub fn resize(self, rgb: &[u8], width: u32, height: u32) -> Vec<u8> {
         match self {
             FrameSize::Square(n) => resize_rgb(rgb, width, height, n),
             FrameSize::Fit(_) => {
@@ -68,8 +68,7 @@ pub enum FrameCount {
 }
 
 impl FrameCount {
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-    fn for_duration(self, duration_s: f64) -> usize {
+    pub(super) fn for_duration(self, duration_s: f64) -> usize {
         match self {
             FrameCount::Exactly(n) => n,
             FrameCount::PerSecond { rate, max } => ((duration_s.max(0.0) * rate).ceil() as usize).clamp(1, max.max(1)),
@@ -97,7 +96,7 @@ pub struct Frames {
 }
 
 /// Largest picture side accepted (8K is 7680); bounds the memory of a frame.
-pub(super) const MAX_SIDE: u32 = 16_384;
+pub const MAX_SIDE: u32 = 16_384;
 
 /// `n` frames at the centres of `n` equal segments of the creative, each
 /// decoded from the nearest preceding key frame; a still image gives one frame.

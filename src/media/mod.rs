@@ -22,8 +22,8 @@ pub use demux::{demux_audio, EncodedPacket, EncodedTrack};
 /// Byte fields serialized as bytes (a `Uint8Array` in the browser).
 #[cfg(target_arch = "wasm32")]
 pub(crate) use demux::as_bytes;
-pub use frames::{frame_from_rgba, resize_rgb, rgb_from_yuv, sample_frames, sample_frames_as, FrameCount, FrameSize, Frames};
-pub use video_plan::{video_decode_plan, DecodeRun, VideoDecodePlan};
+pub use frames::{frame_from_rgba, resize_rgb, rgb_from_yuv, sample_frames, sample_frames_as, FrameCount, FrameSize, Frames, MAX_SIDE as MAX_FRAME_SIDE};
+pub use video_plan::{video_decode_plan, video_decode_plan_as, DecodeRun, VideoDecodePlan};
 pub use resample::{mix_to_mono, resample, to_whisper_input};
 
 /// Runs a reader of damaged, hostile input: the demuxer and decoder crates

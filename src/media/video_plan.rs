@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::frames::{is_still, pick_frames, MAX_SIDE};
+use super::frames::{is_still, pick_frames, FrameCount, MAX_SIDE};
 use super::h264::{parse_avcc, parse_sps};
 use super::video_demux::{demux_video, sniff_container, VideoTrack};
 use super::EncodedPacket;
@@ -45,10 +45,16 @@ pub struct DecodeRun {
 /// The plan for `n` frames of a video, or None for a still image (which
 /// [`super::sample_frames`] reads itself on every target).
 pub fn video_decode_plan(bytes: &[u8], n: usize) -> Result<Option<VideoDecodePlan>> {
+    video_decode_plan_as(bytes, FrameCount::Exactly(n))
+}
+
+/// [`video_decode_plan`] with the count chosen by the caller (on-screen
+/// text samples one frame a second).
+pub fn video_decode_plan_as(bytes: &[u8], count: FrameCount) -> Result<Option<VideoDecodePlan>> {
     if bytes.is_empty() {
         return Err(Error::EmptyInput);
     }
-    if n == 0 {
+    if matches!(count, FrameCount::Exactly(0)) {
         return Err(Error::Invalid("cannot sample 0 frames".into()));
     }
     if is_still(bytes) {
@@ -60,7 +66,7 @@ pub fn video_decode_plan(bytes: &[u8], n: usize) -> Result<Option<VideoDecodePla
     let track = demux_video(bytes, container)?;
     let (codec, description, colour) = webcodecs_config(&track, bytes)?;
     let us = |s: f64| (s * 1e6).round() as i64;
-    let (_, picks) = pick_frames(&track, n);
+    let (_, picks) = pick_frames(&track, count.for_duration(track.duration_s));
     let mut runs: Vec<(usize, usize)> = Vec::new(); // (key, last target) in decode order
     for p in &picks {
         match runs.last_mut() {

@@ -202,6 +202,11 @@ pub const SCREEN_OFF_NOTE: &str = "on-screen text is not read: this build has no
 /// a lone word (a logo, a price) says too little about a segment.
 pub const MIN_SCREEN_WORDS: usize = 2;
 
+/// Everything that shapes a reading of the picture, as a cache key part.
+fn screen_settings(reader_id: &str) -> String {
+    format!("{reader_id}|policy {SCREEN_POLICY}")
+}
+
 /// The loaded models, settings and cache.
 pub struct Engine {
     pub transcriber: Transcriber,
@@ -268,30 +273,55 @@ impl Engine {
     /// cleaned and embedded. A picture that cannot be read is noted in
     /// `f.screen_note`, never fatal: the speech still decides.
     pub fn read_screen(&self, content_hash: &str, bytes: &[u8], f: &mut Features) -> Result<()> {
-        let words = if f.heard.transcript.speech { f.heard.transcript.text.split_whitespace().count() } else { 0 };
-        if !self.screen_mode.wants(words) {
+        if !self.wants_screen(f) {
             return Ok(());
         }
         let Some(reader) = &self.screen else {
             f.screen_note = Some(SCREEN_OFF_NOTE.into());
             return Ok(());
         };
-        let settings = format!("{}|policy {SCREEN_POLICY}", reader.id());
-        let text = match self.cache.screen(content_hash, &settings) {
-            Some(t) => t,
-            None => match reader.read(bytes) {
-                Ok(t) => {
-                    self.cache.put_screen(content_hash, &settings, &t)?;
-                    t
+        let read = match self.recall_screen(content_hash, reader.id()) {
+            Some(t) => Ok(t),
+            None => {
+                let read = reader.read(bytes);
+                if let Ok(t) = &read {
+                    self.remember_screen(content_hash, reader.id(), t)?;
                 }
-                Err(e) => {
-                    f.screen_note = Some(match e {
-                        Error::NoVideoTrack => "no picture: the file is audio only".into(),
-                        e => format!("the picture could not be read: {e}"),
-                    });
-                    return Ok(());
-                }
-            },
+                read
+            }
+        };
+        self.add_screen(f, read)
+    }
+
+    /// Whether the mode asks for the picture's text given the speech in `f`.
+    pub fn wants_screen(&self, f: &Features) -> bool {
+        let words = if f.heard.transcript.speech { f.heard.transcript.text.split_whitespace().count() } else { 0 };
+        self.screen_mode.wants(words)
+    }
+
+    /// The on-screen text read earlier from the file with this content hash
+    /// by the engine `reader_id` names (the page's and the CLI's differ).
+    pub fn recall_screen(&self, content_hash: &str, reader_id: &str) -> Option<ScreenText> {
+        self.cache.screen(content_hash, &screen_settings(reader_id))
+    }
+
+    pub fn remember_screen(&self, content_hash: &str, reader_id: &str, text: &ScreenText) -> Result<()> {
+        self.cache.put_screen(content_hash, &screen_settings(reader_id), text)
+    }
+
+    /// Adds what reading the picture gave to `f`: the text, embedded when it
+    /// has words enough to classify, or why there is none.
+    pub fn add_screen(&self, f: &mut Features, read: Result<ScreenText>) -> Result<()> {
+        let text = match read {
+            Ok(t) => t,
+            Err(e) => {
+                f.screen_note = Some(match e {
+                    Error::NoVideoTrack => "no picture: the file is audio only".into(),
+                    e @ Error::Ocr(_) => e.to_string(),
+                    e => format!("the picture could not be read: {e}"),
+                });
+                return Ok(());
+            }
         };
         let embedding = if text.words() >= MIN_SCREEN_WORDS { Some(self.embed(&[text.text().as_str()])?.remove(0)) } else { None };
         f.screen = Some(ScreenFeatures { text, embedding });

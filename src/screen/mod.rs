@@ -39,6 +39,53 @@ pub const MAX_READ_SECONDS: f64 = 8.0;
 /// legible while bounding the time per frame.
 pub const FRAME_SIZE: FrameSize = FrameSize::Fit(1280);
 
+/// How Tesseract is run: natively by [`tesseract`], and in the page by
+/// tesseract.js (its worker gets these through the module), so that both
+/// read a frame the same way.
+#[derive(Debug, Serialize)]
+pub struct TesseractSettings {
+    /// The traineddata read, `+`-joined: Russian and English (brands and
+    /// offers mix them).
+    pub languages: &'static str,
+    /// `OEM_LSTM_ONLY`: the traineddata's LSTM recogniser.
+    pub engine_mode: i32,
+    /// `PSM_SPARSE_TEXT`: as much text as possible in no particular order —
+    /// captions and slides scattered over a picture, not a page.
+    pub page_segmentation: i32,
+    /// Each frame is read once per `thresholding_method`: global (0, Otsu:
+    /// large captions on flat colour) and local (2, Sauvola: text over a
+    /// busy picture, which a global threshold cuts into pieces).
+    /// [`ScreenText::merge`] keeps each line once, in its surest reading.
+    pub thresholdings: [&'static str; 2],
+    /// Screen pixels have no physical size; 70 is what Tesseract assumes
+    /// (with a warning) when told nothing.
+    pub source_ppi: i32,
+    /// The longest one reading may take: a busy texture (foliage, a crowd,
+    /// a pattern) can keep the engine segmenting "letters" for seconds;
+    /// what it read by then is kept.
+    pub reading_deadline_ms: i32,
+    /// No more frames are started once reading a creative has taken this long.
+    pub creative_budget_s: f64,
+}
+
+pub const TESSERACT: TesseractSettings = TesseractSettings {
+    languages: "rus+eng",
+    engine_mode: 1,
+    page_segmentation: 11,
+    thresholdings: ["0", "2"],
+    source_ppi: 70,
+    reading_deadline_ms: 1000,
+    creative_budget_s: MAX_READ_SECONDS,
+};
+
+/// A frame as the file the page's Tesseract reads (binary PPM, which its
+/// image library decodes without any codec): `width`×`height` RGB rows.
+pub fn ppm(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
+    let mut out = format!("P6\n{width} {height}\n255\n").into_bytes();
+    out.extend_from_slice(rgb);
+    out
+}
+
 /// Reads the on-screen text of sampled `frames` with `read` (an OCR engine:
 /// an RGB frame, its width and height → its lines), reading only the frames
 /// [`choose_frames`] picks.
@@ -77,7 +124,7 @@ pub fn read_screen(engine: &mut tesseract::Tesseract, bytes: &[u8]) -> Result<Sc
 
 /// Bumped when a change to frame choice or cleaning changes what is read,
 /// so cached readings of older builds are not reused.
-pub const SCREEN_POLICY: u32 = 1;
+pub const SCREEN_POLICY: u32 = 2;
 
 /// When a creative's picture is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -129,7 +176,7 @@ pub struct TesseractReader {
 impl TesseractReader {
     /// Loads the traineddata in `tessdata`; `id` names them (their hashes).
     pub fn new(tessdata: &std::path::Path, id: String) -> Result<TesseractReader> {
-        let engine = tesseract::Tesseract::new(tessdata, tesseract::LANGUAGES)?;
+        let engine = tesseract::Tesseract::new(tessdata, TESSERACT.languages)?;
         Ok(TesseractReader { engine: std::sync::Mutex::new(engine), id: format!("tesseract {} {id}", tesseract::version()) })
     }
 }
@@ -173,6 +220,14 @@ pub struct ScreenText {
 }
 
 impl ScreenText {
+    /// The text of frames read elsewhere (the page's Tesseract): `readings`
+    /// are the TSV of each reading of the `frames_read` frames read, of
+    /// `frames_sampled`.
+    pub fn from_readings(readings: &[String], frames_sampled: usize, frames_read: usize, frames_ms: f64, ocr_ms: f64) -> ScreenText {
+        let lines: Vec<Vec<Line>> = readings.iter().map(|tsv| parse_lines(tsv)).collect();
+        ScreenText { lines: ScreenText::merge(&lines), frames_sampled, frames_read, frames_ms, ocr_ms }
+    }
+
     /// The lines as one text, a line each (what the classifier reads).
     pub fn text(&self) -> String {
         self.lines.iter().map(|l| l.text.as_str()).collect::<Vec<_>>().join("\n")
@@ -278,8 +333,10 @@ fn part_of(part: &str, line: &str) -> bool {
     for w in part.split(' ') {
         let n = w.chars().count();
         total += n;
-        // A word cut at the frame's or the box's edge is a piece of one ("ый" of "каждый").
-        if words.iter().any(|l| similarity(w, l) >= 0.7 || (n >= 2 && l.contains(w))) {
+        // A word cut at the frame's or the box's edge is a piece of one ("ый"
+        // of "каждый"), its last letter often misread ("каждь").
+        let cut = |l: &str| n >= 3 && similarity(w, &l.chars().take(n).collect::<String>()) >= SAME_LINE;
+        if words.iter().any(|l| similarity(w, l) >= 0.7 || (n >= 2 && l.contains(w)) || cut(l)) {
             matched += n;
         }
     }
@@ -403,6 +460,7 @@ mod tests {
         let texts: Vec<String> = ScreenText::merge(&frames).into_iter().map(|l| l.text).collect();
         assert_eq!(texts, vec!["Зарплатная карта", "кешбэк рублями каждый месяц", "Кредитная карта"]);
         assert!(part_of("коррткие видео", "снимай короткие видео"));
+        assert!(part_of("рублями каждь", "кешбэк рублями каждый месяц"), "a word cut at the edge, its last letter misread");
         assert!(!part_of("кредитная карта", "зарплатная карта"));
     }
 

@@ -12,6 +12,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
 
 use super::tsv::{parse_lines, Line};
+use super::TESSERACT;
 use crate::error::{Error, Result};
 
 #[repr(C)]
@@ -24,16 +25,6 @@ struct Monitor {
     _private: [u8; 0],
 }
 
-/// The longest one frame may take: a busy texture (foliage, a crowd, a
-/// pattern) can keep the engine segmenting "letters" for seconds; what it
-/// read by then is kept.
-const FRAME_DEADLINE_MS: c_int = 1000;
-
-/// `TessOcrEngineMode::OEM_LSTM_ONLY`: the traineddata's LSTM recogniser.
-const OEM_LSTM_ONLY: c_int = 1;
-/// `TessPageSegMode::PSM_SPARSE_TEXT`: as much text as possible in no
-/// particular order — captions and slides scattered over a picture, not a page.
-const PSM_SPARSE_TEXT: c_int = 11;
 
 #[link(name = "tesseract")]
 extern "C" {
@@ -80,9 +71,6 @@ fn single_threaded_openmp() {
     });
 }
 
-/// The languages read: Russian and English (brands and offers mix them).
-pub const LANGUAGES: &str = "rus+eng";
-
 /// One Tesseract instance. Not shared between threads (Tesseract's API
 /// object is not thread-safe); each thread that reads makes its own.
 pub struct Tesseract {
@@ -114,7 +102,7 @@ impl Tesseract {
                 return Err(Error::Ocr("Tesseract could not start".into()));
             }
             let engine = Tesseract { handle };
-            if TessBaseAPIInit2(handle, path.as_ptr(), langs.as_ptr(), OEM_LSTM_ONLY) != 0 {
+            if TessBaseAPIInit2(handle, path.as_ptr(), langs.as_ptr(), TESSERACT.engine_mode) != 0 {
                 return Err(Error::ModelCorrupt {
                     name: format!("{languages} traineddata"),
                     reason: format!("Tesseract {} could not load it from {}", version(), tessdata.display()),
@@ -123,27 +111,27 @@ impl Tesseract {
             // Its diagnostics (e.g. "Empty page!!") are not the user's business.
             let (name, value) = (c"debug_file", c"/dev/null");
             TessBaseAPISetVariable(handle, name.as_ptr(), value.as_ptr());
-            TessBaseAPISetPageSegMode(handle, PSM_SPARSE_TEXT);
+            TessBaseAPISetPageSegMode(handle, TESSERACT.page_segmentation);
 
             Ok(engine)
         }
     }
 
     /// The text lines of one `width`×`height` RGB frame (rows of RGB
-    /// bytes), read twice: with a global threshold (Otsu: large captions on
-    /// flat colour) and a local one (Sauvola: text over a busy picture, which
-    /// a global threshold cuts into pieces). [`super::ScreenText::merge`]
-    /// keeps each line once, in its surest reading.
+    /// bytes), read once per thresholding of [`TESSERACT`].
     pub fn read(&mut self, rgb: &[u8], width: usize, height: usize) -> Result<Vec<Line>> {
         if width == 0 || height == 0 || rgb.len() != width * height * 3 || width > i32::MAX as usize / 3 || height > i32::MAX as usize {
             return Err(Error::Ocr(format!("a frame of {width}×{height} RGB pixels cannot have {} bytes", rgb.len())));
         }
-        let mut lines = self.recognize(rgb, width, height, c"0")?;
-        lines.extend(self.recognize(rgb, width, height, c"2")?);
+        let mut lines = Vec::new();
+        for thresholding in TESSERACT.thresholdings {
+            let thresholding = CString::new(thresholding).map_err(|_| Error::Ocr("bad thresholding setting".into()))?;
+            lines.extend(self.recognize(rgb, width, height, &thresholding)?);
+        }
         Ok(lines)
     }
 
-    /// One reading with Tesseract's `thresholding_method` (0 Otsu, 2 Sauvola).
+    /// One reading with Tesseract's `thresholding_method`.
     fn recognize(&mut self, rgb: &[u8], width: usize, height: usize, thresholding: &CStr) -> Result<Vec<Line>> {
         // SAFETY: the image buffer is valid for the call (Tesseract copies it
         // in SetImage); the monitor outlives Recognize; the TSV is freed
@@ -151,12 +139,10 @@ impl Tesseract {
         unsafe {
             TessBaseAPISetVariable(self.handle, c"thresholding_method".as_ptr(), thresholding.as_ptr());
             TessBaseAPISetImage(self.handle, rgb.as_ptr(), width as c_int, height as c_int, 3, (width * 3) as c_int);
-            // Screen pixels have no physical size; 70 is what Tesseract
-            // assumes (with a warning) when told nothing.
-            TessBaseAPISetSourceResolution(self.handle, 70);
+            TessBaseAPISetSourceResolution(self.handle, TESSERACT.source_ppi);
             let monitor = TessMonitorCreate();
             if !monitor.is_null() {
-                TessMonitorSetDeadlineMSecs(monitor, FRAME_DEADLINE_MS);
+                TessMonitorSetDeadlineMSecs(monitor, TESSERACT.reading_deadline_ms);
             }
             // Past the deadline Recognize fails, but the words read until
             // then stay in its results (the rest are left empty): keep them.

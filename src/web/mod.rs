@@ -3,6 +3,7 @@
 //! CLI uses, and errors cross as `{code, message}` objects the page can act on.
 
 mod dashboard;
+mod screen;
 mod tables;
 #[cfg(target_feature = "atomics")]
 mod threads;
@@ -22,8 +23,9 @@ use crate::media::{decode_audio, demux_audio, to_whisper_input, Audio, DecodedAu
 use crate::models::manifest::{sha256_hex, Manifest};
 use crate::models::WHISPER_GGUF;
 use crate::pipeline::{
-    verdict_with_vision, vision_outcome, Engine, Features, Report, VisionOutcome,
+    verdict_with_vision, vision_outcome, Engine, Features, Report, VisionOutcome, SCREEN_OFF_NOTE,
 };
+use crate::screen::{ScreenMode, ScreenText};
 use crate::pipeline::training::{self, HeardExample, LabelledCreative, TrainingOptions};
 use crate::table::{read_labelled_texts, Label, LabelledTexts, Table};
 use crate::text::TextEncoder;
@@ -31,6 +33,7 @@ use crate::vision::classify::VisionExample;
 use crate::vision::{VisionBranch, VisionModel};
 
 pub use tables::{answer_table, plan_table, results_table};
+pub use screen::{ocr_settings, screen_decode_plan, ScreenFrames};
 pub use vision::{bench_xclip, decode_plan, import_xclip, yuv_to_rgb, FrameSet};
 
 /// The model files the page loads, by role, and those earlier versions
@@ -38,7 +41,7 @@ pub use vision::{bench_xclip, decode_plan, import_xclip, yuv_to_rgb, FrameSet};
 #[wasm_bindgen(js_name = modelFiles)]
 pub fn model_files() -> Result<JsValue, JsValue> {
     use crate::models::e5s1::{E5_GGUF_FILE, E5_TOKENIZER_FILE};
-    use crate::models::{SUPERSEDED, WHISPER_TOKENIZER, XCLIP_GGUF, XCLIP_TOKENIZER};
+    use crate::models::{SUPERSEDED, TESSDATA_ENG, TESSDATA_RUS, WHISPER_TOKENIZER, XCLIP_GGUF, XCLIP_TOKENIZER};
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Files {
@@ -48,6 +51,8 @@ pub fn model_files() -> Result<JsValue, JsValue> {
         e5_tokenizer: &'static str,
         vision: &'static str,
         vision_tokenizer: &'static str,
+        /// Tesseract's traineddata, fetched when a creative's picture is first read.
+        ocr: [&'static str; 2],
         superseded: &'static [&'static str],
     }
     to_js(&Files {
@@ -57,6 +62,7 @@ pub fn model_files() -> Result<JsValue, JsValue> {
         e5_tokenizer: E5_TOKENIZER_FILE,
         vision: XCLIP_GGUF,
         vision_tokenizer: XCLIP_TOKENIZER,
+        ocr: [TESSDATA_RUS, TESSDATA_ENG],
         superseded: &SUPERSEDED,
     })
 }
@@ -247,6 +253,11 @@ pub struct Session {
     video_embeddings: std::collections::HashMap<String, Vec<f32>>,
     /// The cache's entries, which the page keeps in the browser's storage.
     journal: std::sync::Arc<JournalStore>,
+    /// Names the page's OCR engine and its models in cache keys; None where
+    /// the site has none.
+    screen_reader: Option<String>,
+    /// The creative whose picture the page is reading.
+    pending_screen: Option<screen::PendingScreen>,
 }
 
 /// A cache over a fresh journal, and the journal.
@@ -285,13 +296,36 @@ impl Session {
             asr: Default::default(),
             max_seconds: DEFAULT_MAX_SECONDS,
             asr_model_id: Manifest::file_id(Some(&manifest), WHISPER_GGUF),
-            // The page does not read on-screen text yet (tesseract.js is the
-            // planned engine; README, "On-screen text").
+            // The page reads the picture itself, asynchronously (see
+            // `setScreenReading`, `finishScreen`).
             screen: None,
-            screen_mode: crate::screen::ScreenMode::Off,
+            screen_mode: ScreenMode::Off,
         };
         let classifier = engine.classifier(None, None).map_err(error)?;
-        Ok(Session { engine, dictionary: None, head: None, classifier, vision: None, vision_warning: None, video_embeddings: Default::default(), journal })
+        Ok(Session {
+            engine,
+            dictionary: None,
+            head: None,
+            classifier,
+            vision: None,
+            vision_warning: None,
+            video_embeddings: Default::default(),
+            journal,
+            screen_reader: None,
+            pending_screen: None,
+        })
+    }
+
+    /// When creatives' on-screen text is read (`mode`: "auto", "always" or
+    /// "off", as the CLI's `--screen-text`) and by which engine: `reader`
+    /// names the page's OCR engine and its models in cache keys; null where
+    /// the site has none (creatives that want their picture read say so).
+    #[wasm_bindgen(js_name = setScreenReading)]
+    pub fn set_screen_reading(&mut self, mode: &str, reader: Option<String>) -> Result<(), JsValue> {
+        self.engine.screen_mode = serde_json::from_value(serde_json::Value::String(mode.to_string()))
+            .map_err(|_| error(Error::Invalid(format!("on-screen text mode {mode:?}: auto, always or off"))))?;
+        self.screen_reader = reader;
+        Ok(())
     }
 
     /// Whisper's encoder alone on the first window of `samples` (16 kHz
@@ -400,6 +434,70 @@ impl Session {
         to_js(&report)
     }
 
+    /// Decides a creative, unless its speech leaves its picture to be read
+    /// and no reading is cached: then it is held, and the answer is
+    /// `{screen_wanted: true}`; the page reads the picture and calls
+    /// `finishScreen` (or `finishScreenFailed`).
+    fn conclude(&mut self, creative: Creative, content_hash: &str, mut f: Features, seen: VisionOutcome) -> Result<JsValue, JsValue> {
+        if self.engine.wants_screen(&f) {
+            match &self.screen_reader {
+                None => f.screen_note = Some(SCREEN_OFF_NOTE.into()),
+                Some(reader) => match self.engine.recall_screen(content_hash, reader) {
+                    Some(text) => self.engine.add_screen(&mut f, Ok(text)).map_err(error)?,
+                    None => {
+                        let content_hash = content_hash.to_string();
+                        self.pending_screen = Some(screen::PendingScreen { creative, content_hash, features: f, seen });
+                        #[derive(Serialize)]
+                        struct Wanted {
+                            screen_wanted: bool,
+                        }
+                        return to_js(&Wanted { screen_wanted: true });
+                    }
+                },
+            }
+        }
+        self.decide(&creative, content_hash, &f, seen)
+    }
+
+    /// Decides the held creative with the text the page read from its
+    /// frames: `readings` are the TSV of each reading of the `frames_read`
+    /// frames read; `frames_ms` and `ocr_ms` the time decoding and reading.
+    #[wasm_bindgen(js_name = finishScreen)]
+    pub fn finish_screen(&mut self, frames: &ScreenFrames, readings: Vec<String>, frames_read: usize, frames_ms: f64, ocr_ms: f64) -> Result<JsValue, JsValue> {
+        let text = ScreenText::from_readings(&readings, frames.sampled(), frames_read, frames_ms, ocr_ms);
+        let pending = self.take_pending_screen()?;
+        if let Some(reader) = &self.screen_reader {
+            self.engine.remember_screen(&pending.content_hash, reader, &text).map_err(error)?;
+        }
+        self.finish_pending(pending, Ok(text))
+    }
+
+    /// Decides the held creative without its picture: `failure` is the
+    /// `{code, message}` reading it failed with ("no-video": the file has
+    /// no picture); the report says why.
+    #[wasm_bindgen(js_name = finishScreenFailed)]
+    pub fn finish_screen_failed(&mut self, failure: JsValue) -> Result<JsValue, JsValue> {
+        let field = |name: &str| js_sys::Reflect::get(&failure, &name.into()).ok().and_then(|v| v.as_string());
+        let message = field("message").or_else(|| failure.as_string()).unwrap_or_else(|| "unknown error".into());
+        let e = match field("code").as_deref() {
+            Some("no-video") => Error::NoVideoTrack,
+            Some("ocr") => Error::Ocr(message),
+            _ => Error::VideoDecode(message),
+        };
+        let pending = self.take_pending_screen()?;
+        self.finish_pending(pending, Err(e))
+    }
+
+    fn take_pending_screen(&mut self) -> Result<screen::PendingScreen, JsValue> {
+        self.pending_screen.take().ok_or_else(|| error(Error::Invalid("no creative is waiting for its on-screen text".into())))
+    }
+
+    fn finish_pending(&mut self, pending: screen::PendingScreen, read: crate::Result<ScreenText>) -> Result<JsValue, JsValue> {
+        let screen::PendingScreen { creative, content_hash, mut features, seen } = pending;
+        self.engine.add_screen(&mut features, read).map_err(error)?;
+        self.decide(&creative, &content_hash, &features, seen)
+    }
+
     /// Uses the user's `segment_dict.xlsx`/`.csv` instead of the built-in segments.
     #[wasm_bindgen(js_name = setDictionary)]
     pub fn set_dictionary(&mut self, file_name: &str, bytes: &[u8]) -> Result<JsValue, JsValue> {
@@ -447,7 +545,7 @@ impl Session {
         // (then `classifyWithoutSound` if none can).
         let f = self.engine.features_hashed(&creative, &hash, bytes).map_err(error)?;
         let seen = self.seen(&hash, still.as_deref().unwrap_or_default(), frames);
-        self.decide(&creative, &hash, &f, seen)
+        self.conclude(creative, &hash, f, seen)
     }
 
     /// `classifyFile` for a creative whose audio the reader worker already
@@ -472,7 +570,7 @@ impl Session {
         let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
         let still = if self.vision.is_some() && frames.is_empty() { bytes } else { &[] };
         let seen = self.seen(content_hash, still, frames);
-        self.decide(&creative, content_hash, &f, seen)
+        self.conclude(creative, content_hash, f, seen)
     }
 
     /// A creative no decoder found sound in (`audio_error`, the `{code,
@@ -488,7 +586,7 @@ impl Session {
         if !no_track && seen.is_err() {
             return Err(audio_error);
         }
-        self.decide(&creative, &hash, &Features::soundless(), seen)
+        self.conclude(creative, &hash, Features::soundless(), seen)
     }
 
     /// Transcribes and classifies audio the browser decoded: interleaved
@@ -518,7 +616,7 @@ impl Session {
         decoded.incomplete = incomplete;
         let decode_ms = decode_ms + t.elapsed().as_secs_f64() * 1e3;
         let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
-        self.decide(&creative, content_hash, &f, seen)
+        self.conclude(creative, content_hash, f, seen)
     }
 
     /// Trains a head on a file of labelled texts (.csv/.xlsx/.jsonl with

@@ -44,10 +44,12 @@ let session = await openPage(server.url, { profile });
 const { page } = session;
 console.log(`page ready in ${(session.loadMs / 1000).toFixed(1)} s: ${JSON.stringify({ fromCache: session.info.fromCache, webgpu: session.info.webgpu })}`);
 
-await check('the first visit downloads the models, with a progress bar per model', async () => {
+await check('the first visit downloads the speech models, with a progress bar per model; the OCR models wait for a creative that needs them', async () => {
   assert.equal(session.info.fromCache, false);
   const manifest = JSON.parse(readFileSync(join(ROOT, 'dist/models/manifest.json'), 'utf8'));
-  for (const f of manifest.files) assert.ok(session.requests.some((u) => u.includes(`/models/${f.file}`)), `${f.file} was fetched`);
+  const ocr = new Set(['rus.traineddata', 'eng.traineddata']);
+  assert.equal(manifest.files.filter((f) => ocr.has(f.file)).length, 2, 'the site serves the OCR models');
+  for (const f of manifest.files) assert.equal(session.requests.some((u) => u.includes(`/models/${f.file}`)), !ocr.has(f.file), `${f.file} fetched on the first visit`);
   assert.equal(await page.locator('#models .ok').count(), 1, 'a "models ready" line is shown');
 });
 

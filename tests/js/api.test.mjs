@@ -36,6 +36,8 @@ globalThis.Worker = FakeWorker;
 const { CreativeFilter } = await import('../../www/js/api.js');
 const { WorkerRpc, errorOf } = await import('../../www/js/rpc.js');
 
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
 function fresh() {
   FakeWorker.all = [];
   const cf = new CreativeFilter();
@@ -79,9 +81,38 @@ test('a fatal answer restarts the worker: pending calls fail, settings are repla
   assert.ok(first.terminated);
   const second = worker();
   assert.notEqual(second, first);
-  // The new worker starts, then gets the dictionary and the latest head only.
+  // The new worker starts; once its models are loaded (it refuses calls
+  // before) it gets the dictionary, then the latest head only, and the page
+  // is told the state they leave.
+  assert.deepEqual(second.methods(), ['init']);
+  second.answer('init', { result: { segments: [1, 2], classifier: 'zero-shot', threads: 2 } });
+  await tick();
+  assert.deepEqual(second.methods(), ['init', 'setDictionary']);
+  second.answer('setDictionary', { result: { segments: [12, 15], classifier: 'zero-shot' } });
+  await tick();
   assert.deepEqual(second.methods(), ['init', 'setDictionary', 'loadHead']);
   assert.deepEqual(second.posted[2].args, { bytes: 'h2' });
+  second.answer('loadHead', { result: { segments: [12, 15], classifier: 'trained' } });
+  assert.deepEqual(await cf.ready, { segments: [12, 15], classifier: 'trained', threads: 2 });
+});
+
+test('a setting the new worker refuses is reported, and the others are still replayed', async () => {
+  const { cf, worker } = fresh();
+  const failures = [];
+  cf.addEventListener('failure', (e) => failures.push(e.detail));
+  cf.remember('setDictionary', { name: 'segment_dict.csv', bytes: 'd' });
+  cf.remember('setScreenText', { mode: 'off' });
+  worker().answer('init', { result: { segments: [1] } });
+  cf.restart();
+  const second = worker();
+  second.answer('init', { result: { segments: [1] } });
+  await tick();
+  second.answer('setDictionary', { error: { code: 'table', message: 'no id column' } });
+  await tick();
+  assert.deepEqual(second.methods(), ['init', 'setDictionary', 'setScreenText']);
+  second.answer('setScreenText', { result: { screen: { mode: 'off' } } });
+  assert.deepEqual(await cf.ready, { segments: [1], screen: { mode: 'off' } });
+  assert.deepEqual(failures, [{ code: 'table', message: 'no id column' }]);
 });
 
 test('replay rules: clearing the head or the dictionary forgets it, a new head replaces a cleared one', () => {

@@ -8,7 +8,7 @@ use std::process::Command;
 use creative_filter::asr::wer::char_errors;
 use creative_filter::media::{sample_frames_as, FrameCount, FrameSize};
 use creative_filter::models::{self, TESSDATA_RUS};
-use creative_filter::screen::{read_screen, tesseract::Tesseract, tesseract::LANGUAGES, FRAME_SIZE, SAMPLED};
+use creative_filter::screen::{read_screen, tesseract::Tesseract, FRAME_SIZE, SAMPLED, TESSERACT};
 use creative_filter::Error;
 
 use crate::common::{data_dir, ffmpeg, media};
@@ -32,7 +32,7 @@ fn set() -> (PathBuf, Vec<Item>) {
 fn engine() -> Tesseract {
     let dir = models::default_dir();
     assert!(dir.join(TESSDATA_RUS).is_file(), "{}: no traineddata; run `creative-filter models fetch`", dir.display());
-    Tesseract::new(&dir, LANGUAGES).expect("Tesseract loads the prepared traineddata")
+    Tesseract::new(&dir, TESSERACT.languages).expect("Tesseract loads the prepared traineddata")
 }
 
 #[test]

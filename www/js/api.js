@@ -27,10 +27,23 @@ export class CreativeFilter extends EventTarget {
       onAnswer: (msg) => msg.fatal && this.restart(),
     });
     this.worker.onerror = (e) => this.dispatchEvent(new CustomEvent('failure', { detail: { code: 'worker', message: e.message || 'the worker failed to start' } }));
-    this.ready = this.call('init');
+    // Settings that must survive a restart are replayed on the new worker
+    // once its models are loaded (it refuses calls before), in the order
+    // they were made; the page is told the state they leave.
+    const replay = this.replay || [];
+    this.ready = this.call('init').then(async (info) => {
+      let state = info;
+      for (const [method, args] of replay) {
+        try {
+          const result = await this.call(method, args);
+          if (result && typeof result === 'object' && !ArrayBuffer.isView(result)) state = { ...state, ...result };
+        } catch (e) {
+          this.dispatchEvent(new CustomEvent('failure', { detail: e }));
+        }
+      }
+      return state;
+    });
     this.ready.then((info) => this.dispatchEvent(new CustomEvent('ready', { detail: info })), () => {});
-    // Settings that must survive a restart are replayed on the new worker.
-    for (const [method, args] of this.replay || []) this.call(method, args);
   }
 
   receive(msg) {

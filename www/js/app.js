@@ -40,13 +40,14 @@ $('lang').addEventListener('click', () => {
   if (shown.ready) showReady(shown.ready);
   if (shown.classifier) applyClassifier(shown.classifier);
   if (shown.ready) showVision(...shown.vision);
+  if (shown.screen) showScreen(shown.screen);
   batch.render();
   if (!batch.running && batch.items.length) batch.progress(0, 0);
   showStorage();
   dashboard.render();
 });
 // The last state each status line showed.
-const shown = { ready: null, classifier: null, vision: [null, undefined] };
+const shown = { ready: null, classifier: null, vision: [null, undefined], screen: null };
 
 for (const tab of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[role=tab]'))) {
   tab.addEventListener('click', () => {
@@ -81,6 +82,8 @@ cf.addEventListener('progress', (/** @type {CustomEvent} */ { detail }) => {
     bar.value = detail.loaded;
     const mb = (n) => (n / 1e6).toFixed(1);
     label.textContent = detail.source === 'cache' ? t('fromCache') : `${mb(detail.loaded)} / ${mb(detail.total)} MB`;
+  } else if (detail.ocr) {
+    showScreen({ ...shown.screen, started: true, loading: detail.ocr === 'loading' });
   } else if (detail.storageProblem) {
     toast(`${t('errStorage')}: ${detail.storageProblem}`);
   } else if (detail.training) {
@@ -93,6 +96,7 @@ cf.addEventListener('ready', (/** @type {CustomEvent} */ { detail }) => {
   document.body.dataset.ready = 'true';
   applyClassifier(detail);
   showVision(detail.vision, detail.visionProblem);
+  showScreen(detail.screen);
 });
 
 function showReady(detail) {
@@ -120,6 +124,8 @@ cf.ready.catch((e) => {
 });
 
 cf.addEventListener('restart', () => toast(t('errCrashed')));
+// A setting the restarted worker could not take again (api.js replays them).
+cf.addEventListener('failure', (/** @type {CustomEvent} */ { detail }) => toast(errorText(detail)));
 
 // ---------- batch ----------
 
@@ -231,6 +237,32 @@ function applyClassifier({ segments: list, classifier, vision }) {
 function renderSegments() {
   const body = $('segments').tBodies[0];
   body.replaceChildren(...segments.map((s) => el('tr', {}, el('td', { className: 'num' }, String(s.id)), el('td', {}, s.name), el('td', { className: 'muted' }, s.description || ''))));
+}
+
+// ---------- on-screen text ----------
+
+// The user's choice of when pictures are read, kept across visits and
+// replayed on a restarted worker.
+const SCREEN_MODE = 'cf-screen-text';
+$('screen-mode').value = localStorage.getItem(SCREEN_MODE) || 'auto';
+
+async function setScreenMode(mode) {
+  const args = { mode };
+  cf.remember('setScreenText', args);
+  showScreen((await cf.call('setScreenText', args)).screen);
+}
+$('screen-mode').addEventListener('change', async () => {
+  localStorage.setItem(SCREEN_MODE, $('screen-mode').value);
+  await setScreenMode($('screen-mode').value).catch((e) => toast(errorText(e)));
+});
+cf.ready.then(({ screen }) => screen.mode !== $('screen-mode').value && setScreenMode($('screen-mode').value)).catch(() => {});
+
+function showScreen(state) {
+  shown.screen = state;
+  if (!state) return;
+  const mb = (state.bytes / 1e6).toFixed(1);
+  $('screen-status').textContent = !state.available ? t('screenMissing') : state.loading ? t('screenLoading') : state.started ? t('screenReady') : t('screenNotLoaded').replace('{mb}', mb);
+  $('screen-mode').disabled = !state.available;
 }
 
 // ---------- the vision branch ----------

@@ -262,7 +262,7 @@ export class Batch {
     const r = item.report || {};
     if (segment && String(r.segment_id) !== segment) return false;
     if (!needle) return true;
-    return [item.name, r.segment_name, r.transcript, r.error].some((s) => s && s.toLowerCase().includes(needle));
+    return [item.name, r.segment_name, r.transcript, r.screen_text, r.error].some((s) => s && s.toLowerCase().includes(needle));
   }
 
   /** Orders and filters the existing rows (nodes are reused, not rebuilt). */
@@ -289,13 +289,13 @@ export class Batch {
 // Each branch's own top segment, when the video branch took part.
 /** @param {Partial<Report>} r */
 const branchTops = (r) =>
-  /** @type {[string, import('./report').BranchTop | undefined][]} */ ([['speechSays', r.speech_segment], ['videoSays', r.vision_segment]])
+  /** @type {[string, import('./report').BranchTop | undefined][]} */ ([['speechSays', r.speech_segment], ['screenSays', r.screen_segment], ['videoSays', r.vision_segment]])
     .filter(([, top]) => top)
     .map(([key, top]) => `${t(key)}: ${top.segment_id} ${top.segment_name} ${percent(top.confidence)}`)
     .join(' · ');
 
 // Where the answer came from and what each stage took (the CLI's timings).
-const STAGES = ['decode', 'resample', 'mel', 'encoder', 'decoder', 'embed'];
+const STAGES = ['decode', 'resample', 'mel', 'encoder', 'decoder', 'embed', 'screen'];
 /** @param {Partial<Report>} r */
 const sourceText = (r) => (r.modality ? `${t('source')}: ${t(r.modality)}${r.cached ? ` (${t('cachedTranscript')})` : ''}` : '');
 /** @param {Partial<Report>} r */
@@ -310,8 +310,12 @@ const timingsText = (r) => {
 const evidenceText = (r) =>
   r.evidence && r.evidence.length ? `${t('evidence')}: ${r.evidence.map((e) => `${e.word} +${number(e.weight, 2)}`).join(' · ')}` : '';
 
+// The text read from the picture, or why it was not read.
+/** @param {Partial<Report>} r */
+const screenText = (r) => (r.screen_text ? `${t('screenText')}: ${r.screen_text.replaceAll('\n', ' / ')}` : r.screen_note ? `${t('screenText')}: ${r.screen_note}` : '');
+
 /** @param {Partial<Report>} r */
 const detailText = (r) =>
-  [r.transcript || r.error || r.note || '', evidenceText(r), branchTops(r), [sourceText(r), timingsText(r)].filter(Boolean).join(' · ')].filter(Boolean).join('\n');
+  [r.transcript || r.error || r.note || '', screenText(r), evidenceText(r), branchTops(r), [sourceText(r), timingsText(r)].filter(Boolean).join(' · ')].filter(Boolean).join('\n');
 
 const stem = (name) => name.split('/').pop().replace(/\.[^.]*$/, '');

@@ -9,8 +9,9 @@ import { decodeAudioTrack, decodePictures, readFrames } from './media.js';
 import { FEATURES, readAll, putAll, clearStore } from './storage.js';
 import { errorOf } from './rpc.js';
 import { IMPORTED_VISION, importedKey, sha256, openCache, modelFile, dropSupersededFiles, forgetImported } from './model-store.js';
+import { ScreenReader } from './ocr.js';
 
-let Session, modelFiles, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8;
+let Session, modelFiles, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8, ScreenFrames, screenDecodePlan, ocrSettings;
 
 // Cross-validation folds of the report shown after training (as the CLI).
 const TRAINING_FOLDS = 5;
@@ -111,7 +112,7 @@ async function instantiate(name, threaded, why = null) {
   } else {
     wasm = await bindings.default({ module_or_path: url });
   }
-  ({ Session, modelFiles, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8 } = bindings);
+  ({ Session, modelFiles, demux, whisperInput, whisperInputOf, contentHash, planTable, answerTable, resultsTable, importXclip, videoDecodePlan, benchXclip, yuvToRgb, threadCount, hasPanicked, panicForTest, kernelPath, kernelSelfTest, benchInt8, ScreenFrames, screenDecodePlan, ocrSettings } = bindings);
   return { module: threaded ? 'threaded' : 'portable', why, threads: threadCount(), kernel: kernelPath() };
 }
 
@@ -209,9 +210,11 @@ const methods = {
     session = new Session(manifestBytes, loaded.whisper.bytes, loaded.whisperTokenizer.bytes, loaded.e5.bytes, loaded.e5Tokenizer.bytes);
     const kept = await restoreFeatures();
     const visionProblem = await loadVision(manifest, cache, files).catch((e) => `${(e && e.message) || e}`);
+    prepareScreen(manifest, files);
     return {
       vision: session.vision(),
       visionProblem,
+      screen: screenState(),
       fromCache: Object.values(loaded).every((l) => l.source === 'cache'),
       downloadMs: downloaded - started,
       loadMs: performance.now() - downloaded,
@@ -260,6 +263,7 @@ const methods = {
     } finally {
       frames.free();
     }
+    if (report.screen_wanted) report = await readScreen(bytes);
     if (session.vision()) report.frames_ms = framesMs;
     report.wall_ms = performance.now() - started;
     // wasm memory never shrinks: its size is the module's peak so far.
@@ -316,6 +320,11 @@ const methods = {
   },
   segments: () => session.segments(),
   classifierState: () => classifierState(),
+  setScreenText: ({ mode }) => {
+    screen.mode = mode;
+    session.setScreenReading(mode, screen.id);
+    return { screen: screenState() };
+  },
   setDictionary: ({ name, bytes }) => (session.setDictionary(name, bytes), classifierState()),
   resetDictionary: () => (session.resetDictionary(), classifierState()),
   loadHead: ({ bytes }) => (session.loadHead(bytes), classifierState()),
@@ -365,6 +374,77 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
   }
   const decodeMs = performance.now() - started;
   return session.classifyDecoded(name, hash, pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec, incomplete, decodeMs, bytes, frames);
+}
+
+// ---------- on-screen text ----------
+
+// When creatives' pictures are read ("auto": when their speech is weak, as
+// the CLI's default), by which engine (null: the site has no OCR models),
+// and the engine once a creative first needed it.
+const screen = { mode: 'auto', id: null, entries: null, reader: null };
+
+function prepareScreen(manifest, files) {
+  const entries = files.ocr.map((file) => manifest.files.find((f) => f.file === file));
+  screen.entries = entries.every(Boolean) ? entries : null;
+  screen.id = screen.entries ? ScreenReader.id(screen.entries) : null;
+  session.setScreenReading(screen.mode, screen.id);
+}
+
+// What the page shows of it: the mode, and the download a first reading costs.
+const screenState = () => ({
+  mode: screen.mode,
+  available: !!screen.id,
+  started: !!screen.reader,
+  bytes: screen.entries ? screen.entries.reduce((n, e) => n + e.bytes, 0) : 0,
+});
+
+function screenReader() {
+  screen.reader ??= new ScreenReader(async () => {
+    progress({ ocr: 'loading', bytes: screenState().bytes });
+    const cache = await openCache();
+    /** @type {Array<[string, Uint8Array]>} */
+    const files = [];
+    for (const entry of screen.entries) files.push([entry.file, (await modelFile(entry, cache, progress)).bytes]);
+    progress({ ocr: 'ready' });
+    return files;
+  }, ocrSettings());
+  return screen.reader;
+}
+
+// The creative the core holds for its picture (`{screen_wanted}`): its
+// frames decoded by WebCodecs (one a second; a still by Rust), those whose
+// picture changed read by the OCR worker, and the core decides with the
+// text. A picture that cannot be decoded or read is the report's note;
+// the speech still decides.
+async function readScreen(bytes) {
+  const started = performance.now();
+  const frames = new ScreenFrames();
+  try {
+    const images = [];
+    try {
+      const plan = screenDecodePlan(bytes);
+      if (!plan) images.push(frames.addStill(bytes));
+      for (const p of plan ? await decodePictures(plan) : []) {
+        const y = p.yuv;
+        images.push(y
+          ? frames.pushRgb(yuvToRgb(y.format, y.data, y.offsets, y.strides, y.width, y.height, y.matrix, y.fullRange), y.width, y.height)
+          : frames.push(p.rgba, p.width, p.height));
+      }
+    } catch (e) {
+      rethrowTrap(e);
+      return session.finishScreenFailed(errorOf(e, 'video'));
+    }
+    const framesMs = performance.now() - started;
+    try {
+      const { readings, framesRead } = await screenReader().read(Array.from(frames.chosen(), (i) => images[i]));
+      return session.finishScreen(frames, readings, framesRead, framesMs, performance.now() - started - framesMs);
+    } catch (e) {
+      rethrowTrap(e);
+      return session.finishScreenFailed(errorOf(e, 'ocr'));
+    }
+  } finally {
+    frames.free();
+  }
 }
 
 // ---------- the vision branch ----------

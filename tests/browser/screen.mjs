@@ -1,0 +1,130 @@
+// On-screen text in the page (node tests/browser/screen.mjs): a first visit
+// does not download the OCR engine or its traineddata; the first creative
+// with little speech does, once; the page reads the generated slide
+// creatives (scripts/make-screen-set.py, one of each background) as the
+// native CLI does (libtesseract, the same traineddata and settings), puts the
+// credit-card slides into their segment, says why an audio-only file has no
+// picture, and reads nothing once the user turns it off. Nothing leaves the
+// page's origin.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, serve, openPage, classifyBatch, nativeClassify, check, failures } from './harness.mjs';
+
+const SET = join(ROOT, 'tests/data/screen');
+if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
+if (!existsSync(join(SET, 'manifest.jsonl'))) throw new Error('tests/data/screen is missing: run scripts/fetch-test-data.sh first');
+
+const manifest = readFileSync(join(SET, 'manifest.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+// One creative of each background (sizes and fonts vary with them).
+const chosen = manifest.filter((m, i) => manifest.findIndex((o) => o.background === m.background) === i);
+const voice = join(ROOT, 'tests/data/media/voice.wav'); // ten words, no picture
+const files = [...chosen.map((m) => join(SET, m.file)), voice];
+const OCR_FILES = ['rus.traineddata', 'eng.traineddata', 'tesseract-core-simd-lstm.wasm'];
+
+// Character error rate over letters and digits, case and spacing ignored.
+function cer(ref, hyp) {
+  const norm = (s) => [...s.toLowerCase().replace(/ё/g, 'е').replace(/[^\p{L}\p{N}]/gu, '')];
+  const a = norm(ref), b = norm(hyp);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return a.length ? prev[b.length] / a.length : b.length ? 1 : 0;
+}
+
+const server = await serve();
+const origin = new URL(server.url).origin;
+const profile = mkdtempSync(join(tmpdir(), 'cf-screen-profile-'));
+const session = await openPage(server.url, { profile });
+const { page } = session;
+const fetched = (name) => session.requests.filter((u) => new URL(u).pathname.endsWith(`/${name}`)).length;
+
+await check('a first visit does not download the OCR engine or its models, and the page says when it will', async () => {
+  assert.deepEqual(session.info.screen.mode, 'auto');
+  assert.equal(session.info.screen.available, true);
+  for (const f of OCR_FILES) assert.equal(fetched(f), 0, `${f} was fetched before any creative needed it`);
+  await page.click('[data-tab=segments]');
+  assert.match(await page.textContent('#screen-status'), /\d+\.\d MB|\d+,\d МБ|\d+\.\d МБ/);
+  await page.click('[data-tab=batch]');
+});
+
+let reports = [];
+await check('creatives with no speech are read: the OCR files come once, the status line says so', async () => {
+  reports = await classifyBatch(page, files);
+  for (const f of OCR_FILES) assert.equal(fetched(f), 1, `${f} fetched ${fetched(f)} times`);
+  for (const r of reports) assert.equal(r.status === 'failed' ? r.error : 'ok', 'ok', r.file);
+  assert.match(await page.textContent('#screen-status'), /loaded|загружена/);
+});
+
+await check('the page reads what the CLI reads, and the slides decide the segment', async () => {
+  const native = nativeClassify(files);
+  let pageErrors = 0;
+  let cliErrors = 0;
+  let right = 0;
+  const problems = [];
+  for (const [i, m] of chosen.entries()) {
+    const [web, cli] = [reports[i], native[i]];
+    const reference = m.lines.join(' ');
+    const [p, c] = [cer(reference, web.screen_text || ''), cer(reference, cli.screen_text || '')];
+    pageErrors += p;
+    cliErrors += c;
+    right += web.segment_id === m.segment ? 1 : 0;
+    const between = cer(cli.screen_text || '', web.screen_text || '');
+    console.log(`     ${m.file} (${m.background}): CER page ${p.toFixed(3)}, CLI ${c.toFixed(3)}, page↔CLI ${between.toFixed(3)}; segment ${web.segment_id ?? '-'} / ${cli.segment_id ?? '-'} (${m.segment}); reading ${(web.timings_ms.screen / 1e3).toFixed(1)} s / ${(cli.timings_ms.screen / 1e3).toFixed(1)} s`);
+    if (m.background !== 'automaton') {
+      // Where the CLI reads the slides, the page reads the same lines.
+      if (between > 0.1) problems.push(`${m.file}: the page read ${JSON.stringify(web.screen_text)}, the CLI ${JSON.stringify(cli.screen_text)}`);
+      if (web.modality !== cli.modality) problems.push(`${m.file}: modality ${web.modality} vs ${cli.modality}`);
+      if (between === 0 && web.segment_id !== cli.segment_id) problems.push(`${m.file}: the same text, segment ${web.segment_id} vs ${cli.segment_id}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+  const n = chosen.length;
+  console.log(`     mean CER page ${(pageErrors / n).toFixed(3)}, CLI ${(cliErrors / n).toFixed(3)}; ${right} of ${n} in their segment in the page`);
+  assert.ok(pageErrors / n <= cliErrors / n + 0.05, 'the page reads about as well as the CLI');
+  const card = reports[chosen.findIndex((m) => m.file === 'screen00.mp4')];
+  assert.equal(card.segment_id, 12, `the credit-card slides: ${JSON.stringify(card.screen_text)}`);
+  assert.equal(card.modality, 'screen');
+  assert.match(card.screen_text, /Кредитная карта/);
+  const audio = reports.at(-1);
+  assert.equal(audio.screen_note, native.at(-1).screen_note);
+  assert.match(audio.screen_note, /audio only/);
+  assert.equal(audio.modality, 'speech', 'an audio file is still decided by its speech');
+});
+
+await check('the row shows the text read from the picture', async () => {
+  const row = page.locator('#results tbody tr', { hasText: 'screen00.mp4' }).first();
+  await row.click();
+  const detail = await row.evaluate((tr) => tr.nextElementSibling && tr.nextElementSibling.textContent);
+  assert.match(detail, /Текст на экране: Кредитная карта/);
+});
+
+await check('turned off, pictures are not read', async () => {
+  await page.click('[data-tab=segments]');
+  await page.selectOption('#screen-mode', 'off');
+  await page.waitForFunction(() => window.creativeFilter.cf.replay.some(([m, a]) => m === 'setScreenText' && a.mode === 'off'));
+  await page.click('[data-tab=batch]');
+  const [r] = await classifyBatch(page, [join(SET, 'screen00.mp4')]);
+  assert.equal(r.screen_text, undefined, JSON.stringify(r.screen_text));
+  assert.equal(r.modality, 'no-speech');
+  assert.equal(r.segment_id, undefined);
+});
+
+await check('no request left the page\'s origin, and nothing went to the console as an error', async () => {
+  const foreign = session.requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
+  assert.deepEqual(foreign, []);
+  assert.deepEqual(session.problems, []);
+});
+
+await session.close();
+server.stop();
+rmSync(profile, { recursive: true, force: true });
+if (failures()) {
+  console.log(`${failures()} check(s) failed`);
+  process.exit(1);
+}
+console.log('screen: all checks passed');
