@@ -37,6 +37,6 @@ for (const [i, r] of reports.entries()) {
   console.error(`page ${manifest[i].file}: ${r.segment_id ?? '-'} (${manifest[i].segment}) ${(r.screen_text || r.error || '').replaceAll('\n', ' / ')}`);
 }
 const right = reports.filter((r, i) => r.segment_id === manifest[i].segment).length;
-console.log(execFileSync(CLI, ['--no-cache', 'bench', 'screen', '--set', SET, '--peer', peer, '--peer-name', 'page (tesseract.js)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+console.log(execFileSync(CLI, ['--no-cache', 'bench', 'screen', '--set', SET, '--peer', peer, '--peer-name', 'page'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
 console.log(`page: segment right (zero-shot, built-in dictionary): ${right} of ${reports.length} (${(100 * right / reports.length).toFixed(1)} %)`);
 rmSync(dir, { recursive: true, force: true });
