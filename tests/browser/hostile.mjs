@@ -213,13 +213,23 @@ await check('the page: every file its row, good ones classified after hostile on
   for (const r of rows) assert.doesNotMatch(r.error || '', /recursive use|unsafe aliasing/, 'no file fails because an earlier one panicked');
 });
 
-await check('the page: a panic in the module is followed by a new worker, and the next file is classified', async () => {
+await check('the page: a panic in the module is followed by a new worker with the user\'s segments, and the next file is classified', async () => {
+  // The user's own dictionary (three segments), which the new worker must get again.
+  await page.setInputFiles('#dict-file', join(ROOT, 'www/examples/segment_dict.csv'));
+  await page.waitForFunction(() => (window.creativeFilter.cf.replay || []).some(([m]) => m === 'setDictionary'));
   const before = await page.evaluate(() => window.restarts);
   const thrown = await page.evaluate(() => window.creativeFilter.cf.call('panicForTest').then(() => null, (e) => e));
   assert.equal(thrown.code, 'crashed', JSON.stringify(thrown));
   await page.waitForFunction((n) => window.restarts > n, before, { timeout: 60_000 });
+  const ready = await page.evaluate(() => window.creativeFilter.cf.ready);
+  assert.deepEqual(ready.segments.map((x) => x.id), [12, 15, 16], 'the restarted worker took the dictionary again');
   const [row] = await classifyBatch(page, [good[1]]);
   assert.equal(row.status, 'ok', row.error);
+  assert.ok([12, 15, 16].includes(row.segment_id), `decided among the user's segments: ${row.segment_id}`);
+  await page.evaluate(() => {
+    window.creativeFilter.cf.remember('resetDictionary');
+    return window.creativeFilter.cf.call('resetDictionary');
+  });
 });
 
 await check('the page: the results CSV holds no formula', async () => {

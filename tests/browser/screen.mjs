@@ -106,7 +106,7 @@ await check('the row shows the text read from the picture', async () => {
 await check('turned off, pictures are not read', async () => {
   await page.click('[data-tab=segments]');
   await page.selectOption('#screen-mode', 'off');
-  await page.waitForFunction(() => window.creativeFilter.cf.replay.some(([m, a]) => m === 'setScreenText' && a.mode === 'off'));
+  await page.waitForFunction(() => (window.creativeFilter.cf.replay || []).some(([m, a]) => m === 'setScreenText' && a.mode === 'off'));
   await page.click('[data-tab=batch]');
   const [r] = await classifyBatch(page, [join(SET, 'screen00.mp4')]);
   assert.equal(r.screen_text, undefined, JSON.stringify(r.screen_text));
