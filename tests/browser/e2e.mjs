@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, serve, openPage, classifyBatch, nativeClassify, check, failures } from './harness.mjs';
+import { ROOT, serve, openPage, classifyBatch, nativeClassify, check, failures, cer } from './harness.mjs';
 import { parseCsv, readXlsx, readXlsxCells, xlsxSheetNames } from './files.mjs';
 
 const MEDIA = join(ROOT, 'tests/data/media');
@@ -20,18 +20,6 @@ mkdirSync(OUT, { recursive: true });
 if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
 if (!existsSync(MEDIA)) throw new Error('tests/data/media is missing: run scripts/fetch-test-data.sh first');
 
-
-// Character error rate between two transcripts (Levenshtein over characters).
-function cer(ref, hyp) {
-  const a = [...ref], b = [...hyp];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return a.length ? prev[b.length] / a.length : b.length ? 1 : 0;
-}
 
 const speechFiles = ['voice.wav', 'voice.mp3', 'voice.m4a', 'voice.ogg', 'voice.flac', 'voice.mp4', 'voice.webm'];
 const otherFiles = ['music.mp4', 'silence.wav', 'random.mp4', 'empty.wav', 'notes.txt', 'misnamed.wbm', 'voice.avi'];

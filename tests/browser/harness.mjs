@@ -136,3 +136,15 @@ export function nativeClassify(paths) {
   }
   return out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
+
+// Character error rate between two transcripts (Levenshtein over characters).
+export function cer(ref, hyp) {
+  const a = [...ref], b = [...hyp];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return a.length ? prev[b.length] / a.length : b.length ? 1 : 0;
+}

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, serve, openPage, classifyBatch, nativeClassify, check, failures } from './harness.mjs';
+import { ROOT, serve, openPage, classifyBatch, nativeClassify, check, failures, cer } from './harness.mjs';
 
 const SET = join(ROOT, 'tests/data/screen');
 if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
@@ -23,18 +23,9 @@ const voice = join(ROOT, 'tests/data/media/voice.wav'); // ten words, no picture
 const files = [...chosen.map((m) => join(SET, m.file)), voice];
 const OCR_FILES = ['rus.traineddata', 'eng.traineddata', 'tesseract-core-simd-lstm.wasm'];
 
-// Character error rate over letters and digits, case and spacing ignored.
-function cer(ref, hyp) {
-  const norm = (s) => [...s.toLowerCase().replace(/ё/g, 'е').replace(/[^\p{L}\p{N}]/gu, '')];
-  const a = norm(ref), b = norm(hyp);
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return a.length ? prev[b.length] / a.length : b.length ? 1 : 0;
-}
+// Letters and digits only, case and spacing ignored, for the character error rate.
+const letters = (s) => s.toLowerCase().replace(/ё/g, 'е').replace(/[^\p{L}\p{N}]/gu, '');
+const textCer = (ref, hyp) => cer(letters(ref), letters(hyp));
 
 const server = await serve();
 const origin = new URL(server.url).origin;
@@ -69,11 +60,11 @@ await check('the page reads what the CLI reads, and the slides decide the segmen
   for (const [i, m] of chosen.entries()) {
     const [web, cli] = [reports[i], native[i]];
     const reference = m.lines.join(' ');
-    const [p, c] = [cer(reference, web.screen_text || ''), cer(reference, cli.screen_text || '')];
+    const [p, c] = [textCer(reference, web.screen_text || ''), textCer(reference, cli.screen_text || '')];
     pageErrors += p;
     cliErrors += c;
     right += web.segment_id === m.segment ? 1 : 0;
-    const between = cer(cli.screen_text || '', web.screen_text || '');
+    const between = textCer(cli.screen_text || '', web.screen_text || '');
     console.log(`     ${m.file} (${m.background}): CER page ${p.toFixed(3)}, CLI ${c.toFixed(3)}, page↔CLI ${between.toFixed(3)}; segment ${web.segment_id ?? '-'} / ${cli.segment_id ?? '-'} (${m.segment}); reading ${(web.timings_ms.screen / 1e3).toFixed(1)} s / ${(cli.timings_ms.screen / 1e3).toFixed(1)} s`);
     if (m.background !== 'automaton') {
       // Where the CLI reads the slides, the page reads the same lines.
