@@ -206,13 +206,14 @@ pub fn resize_rgb(rgb: &[u8], width: u32, height: u32, size: usize) -> Vec<u8> {
 }
 
 /// A picture the browser decoded (RGBA rows, as a canvas gives them) as a
-/// frame: the alpha dropped, then the same resize as natively decoded ones.
-pub fn frame_from_rgba(rgba: &[u8], width: u32, height: u32, size: usize) -> Result<Vec<u8>> {
+/// frame of `shape`: the alpha dropped, then the same resize as natively
+/// decoded ones.
+pub fn frame_from_rgba(rgba: &[u8], width: u32, height: u32, shape: FrameSize) -> Result<Vec<u8>> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE || rgba.len() != width as usize * height as usize * 4 {
         return Err(Error::VideoDecode(format!("a {width}×{height} picture cannot have {} bytes of RGBA", rgba.len())));
     }
     let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-    Ok(resize_rgb(&rgb, width, height, size))
+    Ok(shape.resize(&rgb, width, height))
 }
 
 /// A picture as WebCodecs' `VideoFrame.copyTo` lays it out ("I420",

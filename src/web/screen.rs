@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use super::{error, to_js};
 use crate::creative::Creative;
 use crate::error::Error;
-use crate::media::{sample_frames_as, video_decode_plan_as, MAX_FRAME_SIDE};
+use crate::media::{frame_from_rgba, sample_frames_as, video_decode_plan_as, MAX_FRAME_SIDE};
 use crate::pipeline::{Features, VisionOutcome};
 use crate::screen::{choose_frames, ppm, Thumbnail, FRAME_SIZE, MAX_READ_FRAMES, SAMPLED, TESSERACT};
 
@@ -63,15 +63,14 @@ impl ScreenFrames {
     /// Adds one decoded picture given as RGB rows (see `yuvToRgb`).
     #[wasm_bindgen(js_name = pushRgb)]
     pub fn push_rgb(&mut self, rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, JsValue> {
-        picture_size(rgb.len(), width, height, 3)?;
+        picture_size(rgb.len(), width, height)?;
         Ok(self.add(&FRAME_SIZE.resize(rgb, width, height), FRAME_SIZE.of(width, height)))
     }
 
     /// Adds one decoded picture given as RGBA rows (from a canvas).
     pub fn push(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<u8>, JsValue> {
-        picture_size(rgba.len(), width, height, 4)?;
-        let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-        Ok(self.add(&FRAME_SIZE.resize(&rgb, width, height), FRAME_SIZE.of(width, height)))
+        let rgb = frame_from_rgba(rgba, width, height, FRAME_SIZE).map_err(error)?;
+        Ok(self.add(&rgb, FRAME_SIZE.of(width, height)))
     }
 
     /// Adds a still image's one frame, decoded here from the file's bytes.
@@ -100,11 +99,11 @@ impl ScreenFrames {
     }
 }
 
-/// Checks that `len` bytes are a `width`×`height` picture of `channels`.
-fn picture_size(len: usize, width: u32, height: u32, channels: usize) -> Result<(), JsValue> {
+/// Checks that `len` bytes are a `width`×`height` RGB picture.
+fn picture_size(len: usize, width: u32, height: u32) -> Result<(), JsValue> {
     let fits = width > 0 && height > 0 && width <= MAX_FRAME_SIDE && height <= MAX_FRAME_SIDE;
-    if !fits || len != width as usize * height as usize * channels {
-        return Err(error(Error::VideoDecode(format!("a {width}×{height} picture cannot have {len} bytes of {channels} channels"))));
+    if !fits || len != width as usize * height as usize * 3 {
+        return Err(error(Error::VideoDecode(format!("a {width}×{height} picture cannot have {len} bytes of RGB"))));
     }
     Ok(())
 }

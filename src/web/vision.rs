@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{error, to_js};
 use crate::error::Error;
-use crate::media::{frame_from_rgba, resize_rgb, rgb_from_yuv, video_decode_plan};
+use crate::media::{frame_from_rgba, resize_rgb, rgb_from_yuv, video_decode_plan, FrameSize};
 use crate::models::manifest::sha256_hex;
 use crate::models::xclip::{convert, TokenizerFiles};
 use crate::text::WeightFormat;
@@ -80,7 +80,7 @@ pub struct FrameSet {
 impl FrameSet {
     /// Adds one decoded picture (RGBA rows from a canvas).
     pub fn push(&mut self, rgba: &[u8], width: u32, height: u32) -> Result<(), JsValue> {
-        self.rgb.push(frame_from_rgba(rgba, width, height, self.size).map_err(error)?);
+        self.rgb.push(frame_from_rgba(rgba, width, height, FrameSize::Square(self.size)).map_err(error)?);
         Ok(())
     }
 
