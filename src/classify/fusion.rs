@@ -1,8 +1,9 @@
-//! One decision per creative from the speech and the vision branches.
+//! One decision per creative from what was said and what was shown.
 //!
-//! Without speech the video decides; without a video model (or frames) the
-//! speech decides. With both, the probabilities are mixed log-linearly,
-//! `log p ∝ w·log p_text + (1 − w)·log p_video`, with the speech weight
+//! The picture's branch is the video (X-CLIP), the on-screen text, or both.
+//! Without speech the picture decides; without a picture the speech
+//! decides. With both, the probabilities are mixed log-linearly,
+//! `log p ∝ w·log p_text + (1 − w)·log p_picture`, with the speech weight
 //! `w = σ(bias + per_log_word·ln(1 + words) − no_speech·p_no_speech)`: a few
 //! words of doubtful speech count little, a long clear voice-over dominates.
 //! [`calibrate`] picks the three parameters on the users' labelled data.
@@ -139,11 +140,11 @@ const PER_LOG_WORD: [f32; 6] = [0.0, 0.5, 1.0, 1.3, 2.0, 3.0];
 const NO_SPEECH: [f32; 3] = [0.0, 3.0, 6.0];
 
 /// One labelled creative for calibration: out-of-fold probabilities of
-/// both branches (dictionary order), its speech, and the column of its
-/// true segment.
+/// its speech and its picture (video or on-screen text; dictionary order),
+/// its speech amount, and the column of its true segment.
 pub struct CalibrationSample<'a> {
     pub text: &'a [f32],
-    pub vision: &'a [f32],
+    pub picture: &'a [f32],
     pub speech: SpeechAmount,
     pub truth: usize,
 }
@@ -157,14 +158,14 @@ pub fn calibrate(samples: &[CalibrationSample]) -> Result<FusionParams> {
         return Ok(FusionParams::default());
     }
     for s in samples {
-        if s.text.len() != s.vision.len() || s.truth >= s.text.len() {
+        if s.text.len() != s.picture.len() || s.truth >= s.text.len() {
             return Err(Error::Invalid("calibration needs both branches' probabilities over one dictionary and a true segment in it".into()));
         }
     }
     let loglik = |p: &FusionParams| -> f64 {
         samples
             .iter()
-            .map(|s| (log_linear(s.text, s.vision, p.text_weight(s.speech))[s.truth].max(1e-30) as f64).ln())
+            .map(|s| (log_linear(s.text, s.picture, p.text_weight(s.speech))[s.truth].max(1e-30) as f64).ln())
             .sum()
     };
     let mut best = (FusionParams::default(), loglik(&FusionParams::default()));

@@ -102,6 +102,10 @@ pub struct Head {
     /// creatives with an X-CLIP model imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vision: Option<VisionHead>,
+    /// How the speech weighs against the on-screen text, calibrated on the
+    /// labelled creatives that had both (None: the default weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen_fusion: Option<crate::classify::FusionParams>,
 }
 
 /// A word of a transcript and how much it pushed a segment ([`Head::evidence`]).
@@ -185,6 +189,7 @@ impl Head {
             ngrams: vectorizer,
             zero_shot: ZeroShotParams::default(),
             vision: None,
+            screen_fusion: None,
         };
         Ok((head, report))
     }

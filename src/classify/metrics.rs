@@ -360,27 +360,51 @@ impl SplitMix64 {
 /// are shuffled within their class by `seed`. Classes with fewer than `k`
 /// samples are absent from some test folds.
 pub fn stratified_k_fold(y: &[u32], k: usize, seed: u64) -> Result<Vec<Fold>> {
-    if k < 2 || k > y.len() {
-        return Err(Error::Invalid(format!("cannot make {k} folds of {} samples (need 2 ≤ k ≤ samples)", y.len())));
+    stratified_group_k_fold(y, &(0..y.len()).collect::<Vec<_>>(), k, seed)
+}
+
+/// [`stratified_k_fold`] over groups: samples with the same `groups` value
+/// (the transcript and the screen text of one creative) always share a fold,
+/// so no fold is tested on a creative it also learnt from. Groups are dealt
+/// as units, by the class of their first sample; with every sample its own
+/// group this is exactly [`stratified_k_fold`].
+pub fn stratified_group_k_fold(y: &[u32], groups: &[usize], k: usize, seed: u64) -> Result<Vec<Fold>> {
+    if groups.len() != y.len() {
+        return Err(Error::Invalid(format!("{} groups for {} samples", groups.len(), y.len())));
+    }
+    // Each group's first sample stands for it, in order of appearance.
+    let mut unit_of_group = std::collections::HashMap::new();
+    let mut unit_of = Vec::with_capacity(y.len());
+    let mut unit_y = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        let unit = *unit_of_group.entry(g).or_insert_with(|| {
+            unit_y.push(y[i]);
+            unit_y.len() - 1
+        });
+        unit_of.push(unit);
+    }
+    if k < 2 || k > unit_y.len() {
+        return Err(Error::Invalid(format!("cannot make {k} folds of {} samples (need 2 ≤ k ≤ samples)", unit_y.len())));
     }
     let mut rng = SplitMix64(seed);
-    let mut fold_of = vec![0usize; y.len()];
+    let mut fold_of_unit = vec![0usize; unit_y.len()];
     let mut next = 0usize;
-    for class in unique_labels(y, &[]) {
-        let mut members: Vec<usize> = (0..y.len()).filter(|&i| y[i] == class).collect();
+    for class in unique_labels(&unit_y, &[]) {
+        let mut members: Vec<usize> = (0..unit_y.len()).filter(|&u| unit_y[u] == class).collect();
         for i in (1..members.len()).rev() {
             members.swap(i, rng.below(i + 1));
         }
         // Continue dealing where the previous class stopped, so fold totals stay even.
         for m in members {
-            fold_of[m] = next % k;
+            fold_of_unit[m] = next % k;
             next += 1;
         }
     }
+    let fold_of = |i: usize| fold_of_unit[unit_of[i]];
     Ok((0..k)
         .map(|f| Fold {
-            train: (0..y.len()).filter(|&i| fold_of[i] != f).collect(),
-            test: (0..y.len()).filter(|&i| fold_of[i] == f).collect(),
+            train: (0..y.len()).filter(|&i| fold_of(i) != f).collect(),
+            test: (0..y.len()).filter(|&i| fold_of(i) == f).collect(),
         })
         .collect())
 }
@@ -533,5 +557,34 @@ mod tests {
         assert_ne!(stratified_k_fold(&y, 5, 43).unwrap(), folds);
         assert!(stratified_k_fold(&y, 1, 0).is_err());
         assert!(stratified_k_fold(&[1, 2], 3, 0).is_err());
+    }
+
+    #[test]
+    fn a_group_is_never_split_between_folds() {
+        // Pairs of samples from one creative (as transcript and screen text),
+        // and some creatives with one sample only.
+        let groups: Vec<usize> = (0..60).map(|i| if i < 40 { i / 2 } else { i }).collect();
+        let y: Vec<u32> = groups.iter().map(|g| (g % 3) as u32).collect();
+        let folds = stratified_group_k_fold(&y, &groups, 4, 7).unwrap();
+        for f in &folds {
+            for &i in &f.test {
+                assert!(f.train.iter().all(|&j| groups[j] != groups[i]), "group {} is on both sides", groups[i]);
+            }
+        }
+        let mut tested: Vec<usize> = folds.iter().flat_map(|f| f.test.iter().copied()).collect();
+        tested.sort_unstable();
+        assert_eq!(tested, (0..60).collect::<Vec<_>>(), "every sample is tested exactly once");
+        // Creatives, not samples, are balanced over the folds.
+        let creatives: Vec<usize> = folds
+            .iter()
+            .map(|f| f.test.iter().map(|&i| groups[i]).collect::<std::collections::BTreeSet<_>>().len())
+            .collect();
+        assert!(creatives.iter().max().unwrap() - creatives.iter().min().unwrap() <= 1, "{creatives:?}");
+        // Singleton groups split exactly as the ungrouped folds.
+        let y: Vec<u32> = (0..50).map(|i| [0, 1, 1, 4][i % 4]).collect();
+        let own: Vec<usize> = (0..50).collect();
+        assert_eq!(stratified_group_k_fold(&y, &own, 5, 3).unwrap(), stratified_k_fold(&y, 5, 3).unwrap());
+        assert!(stratified_group_k_fold(&y[..4], &[0, 0, 1, 1], 3, 0).is_err(), "2 groups make no 3 folds");
+        assert!(stratified_group_k_fold(&y[..4], &[0, 1], 2, 0).is_err());
     }
 }

@@ -24,5 +24,5 @@ pub use head::{Decision, Evidence, Head, VisionHead};
 pub use zero_shot::{Prototypes, ZeroShotParams};
 pub use logreg::{cross_val_proba, ClassWeight, CrossValProba, FitReport, LogRegParams, LogisticRegression, SparseCoef};
 pub use ngrams::{Csr, NgramParams, NgramVectorizer};
-pub use metrics::{classification_report, confusion_matrix, roc_auc_ovr, stratified_k_fold, ClassificationReport};
+pub use metrics::{classification_report, confusion_matrix, roc_auc_ovr, stratified_group_k_fold, stratified_k_fold, ClassificationReport};
 pub use segments::{Segment, SegmentDictionary};

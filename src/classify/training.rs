@@ -6,7 +6,7 @@ use web_time::Instant;
 
 use super::classifier::cross_validate;
 use super::metrics::Evaluation;
-use super::{stratified_k_fold, FitReport, Head, LogRegParams, NgramParams, SegmentDictionary};
+use super::{stratified_group_k_fold, FitReport, Head, LogRegParams, NgramParams, SegmentDictionary};
 use crate::table::{LabelledTexts, RowProblem};
 use crate::{Error, Result};
 
@@ -23,6 +23,9 @@ pub struct Examples {
     pub x: Vec<f32>,
     pub dim: usize,
     pub y: Vec<u32>,
+    /// Which creative (or labelled row) each example comes from: examples of
+    /// one are cross-validated in the same fold. Each its own by default.
+    pub groups: Vec<usize>,
     /// Rows not used, and why.
     pub problems: Vec<String>,
 }
@@ -36,7 +39,22 @@ impl Examples {
         problems: Vec<String>,
         dim: usize,
     ) -> Examples {
-        Examples { segments, texts, x: vectors.concat(), dim, y, problems }
+        let groups = (0..y.len()).collect();
+        Examples { segments, texts, x: vectors.concat(), dim, y, groups, problems }
+    }
+
+    /// How many creatives (or rows) the examples come from: the most folds
+    /// they can be cross-validated in.
+    pub fn group_count(&self) -> usize {
+        self.groups.iter().collect::<std::collections::HashSet<_>>().len()
+    }
+
+    /// The same examples, cross-validated by `groups` (one per example).
+    pub fn grouped(self, groups: Vec<usize>) -> Result<Examples> {
+        if groups.len() != self.y.len() {
+            return Err(Error::Invalid(format!("{} groups for {} examples", groups.len(), self.y.len())));
+        }
+        Ok(Examples { groups, ..self })
     }
 }
 
@@ -118,11 +136,11 @@ pub struct Trained {
     pub out_of_fold: Option<Vec<f32>>,
 }
 
-/// Trains on all examples, after `folds`-fold cross-validation (fewer folds
-/// when there are fewer examples; none when `folds < 2`). `ngrams`: the
-/// transcripts' character n-grams beside the embeddings (None: embeddings
-/// only). `prototypes` are the segments' description embeddings, for the
-/// zero-shot blend.
+/// Trains on all examples, after `folds`-fold cross-validation grouped by
+/// `ex.groups` (fewer folds when there are fewer groups; none when
+/// `folds < 2`). `ngrams`: the texts' character n-grams beside the
+/// embeddings (None: embeddings only). `prototypes` are the segments'
+/// description embeddings, for the zero-shot blend.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     ex: &Examples,
@@ -137,9 +155,9 @@ pub fn train(
         return Err(Error::Invalid("no usable training examples".into()));
     }
     let texts: Vec<&str> = ex.texts.iter().map(String::as_str).collect();
-    let folds = folds.min(ex.y.len());
+    let folds = folds.min(ex.group_count());
     let (cross_validation, out_of_fold) = if folds >= 2 {
-        let folds = stratified_k_fold(&ex.y, folds, seed)?;
+        let folds = stratified_group_k_fold(&ex.y, &ex.groups, folds, seed)?;
         let cv =
             cross_validate(&ex.segments, embedding_model, &texts, &ex.x, ex.dim, &ex.y, &folds, params, ngrams, prototypes)?;
         (Some(Evaluation::new(&ex.segments, &cv.y_true, &cv.y_pred, &cv.proba)?), Some(cv.proba))

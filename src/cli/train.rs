@@ -8,7 +8,7 @@ use std::sync::Arc;
 use web_time::Instant;
 
 use super::common::{
-    isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder,
+    isolated, load_dictionary, load_encoder, load_engine, load_head, read_input, AsrArgs, CacheArgs, MediaFolder, ScreenArgs,
 };
 use creative_filter::cache::FeatureCache;
 use creative_filter::classify::training::{segments_for_texts, Examples, DEFAULT_C};
@@ -17,7 +17,8 @@ use creative_filter::creative::Creative;
 use creative_filter::screen::ScreenMode;
 use creative_filter::media::sample_frames;
 use creative_filter::pipeline::training::{
-    self, creative_examples, embed_examples, row_problems, HeardExample, LabelledCreative, Training, TrainingOptions, TrainingReport,
+    self, creative_examples, embed_examples, row_problems, HeardExample, LabelledCreative, ScreenExamples, ScreenPair, Training,
+    TrainingOptions, TrainingReport,
 };
 use creative_filter::pipeline::{classifier_for, Features};
 use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, LabelledTexts};
@@ -78,6 +79,9 @@ pub struct TrainArgs {
     /// Also write the training report (the page's) as JSON: figures, rows not used and why.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Which creatives' on-screen text is read and learnt from, as when classifying.
+    #[command(flatten)]
+    screen: ScreenArgs,
 }
 
 #[derive(clap::Args)]
@@ -96,7 +100,8 @@ pub struct EvalArgs {
 /// belong to (a head's); otherwise the user's dictionary, the default one, or
 /// (for texts labelled with words) a dictionary made from the labels.
 /// `vision`: the X-CLIP model whose video embeddings are gathered too
-/// (labelled creatives only), returned with the vision head's examples.
+/// (labelled creatives only), returned with the vision head's examples;
+/// `screen`: which creatives' on-screen text is read and learnt from.
 fn load_examples(
     data: &Data,
     fixed: Option<&SegmentDictionary>,
@@ -104,7 +109,8 @@ fn load_examples(
     cache: &CacheArgs,
     models: &Path,
     vision: Option<VisionModel>,
-) -> Result<(Examples, FeatureCache, Option<(VisionModel, Vec<VisionExample>)>)> {
+    screen: ScreenMode,
+) -> Result<Loaded> {
     let dictionary = load_dictionary(data.segments.as_deref())?;
     if let Some(path) = &data.texts {
         let cache = cache.open();
@@ -112,7 +118,7 @@ fn load_examples(
         let rows = read_labelled_texts(&file, &read_table_file(path)?)?;
         let segments = segments_for_texts(&rows, fixed, dictionary)?;
         let ex = embed_with_progress(encoder, &cache, segments, &rows, vec![])?;
-        return Ok((ex, cache, None));
+        return Ok(Loaded { ex, cache, vision: None, screen_texts: 0, screen_pairs: vec![] });
     }
 
     let (labels_path, media) = (data.labels.as_deref().expect("clap"), data.media.as_deref().expect("clap"));
@@ -120,8 +126,7 @@ fn load_examples(
     let file = labels_path.to_string_lossy().to_string();
     let labels = read_labels(&file, &read_table_file(labels_path)?, Some(&segments.ids()))?;
     let folder = MediaFolder::scan(media)?;
-    // Training learns from speech (and video); the screen is not read.
-    let engine = load_engine(models, Arc::clone(encoder), &data.asr, ScreenMode::Off, cache)?;
+    let engine = load_engine(models, Arc::clone(encoder), &data.asr, screen, cache)?;
     let mut problems = row_problems(&labels.problems);
     let mut creatives = Vec::with_capacity(labels.labels.len());
     let total = labels.labels.len();
@@ -142,23 +147,37 @@ fn load_examples(
             })
             .map_err(|e| e.to_string())
         });
-        let heard = match isolated(|| engine.features(&creative, media)) {
+        let heard = match isolated(|| engine.features(&creative, media.clone())) {
             Err(Error::NoAudioTrack) => Ok(Features::soundless()),
             other => other,
         };
+        // The picture is read where classifying would read it.
+        let heard = heard.and_then(|mut f| isolated(|| engine.read_screen(&media.sha256, &media.bytes, &mut f)).map(|()| f));
+        let screen = heard.as_ref().ok().and_then(|f| f.screen.as_ref()).map(|s| s.text.text());
         let heard = heard.map_err(|e| e.to_string()).map(|f| HeardExample {
             speech: f.embedding.is_some(),
             transcript: f.heard.transcript.text,
             no_speech_prob: f.heard.transcript.no_speech_prob,
         });
-        creatives.push(LabelledCreative { label, heard, video });
+        creatives.push(LabelledCreative { label, heard, video, screen });
         if (n + 1) % 25 == 0 {
             eprintln!("{}/{total} creatives read ({:.0} s)", n + 1, started.elapsed().as_secs_f64());
         }
     }
     let sorted = creative_examples(&creatives, problems);
-    let ex = embed_with_progress(encoder, &engine.cache, segments, &sorted.speech, sorted.problems)?;
-    Ok((ex, engine.cache, vision.map(|v| (v, sorted.vision))))
+    let ex = embed_with_progress(encoder, &engine.cache, segments, &sorted.texts, sorted.problems)?;
+    let (screen_texts, screen_pairs) = (sorted.screen_texts, sorted.screen_pairs);
+    Ok(Loaded { ex, cache: engine.cache, vision: vision.map(|v| (v, sorted.vision)), screen_texts, screen_pairs })
+}
+
+/// Labelled examples read and embedded, with what the vision head and the
+/// screen weight learn from.
+struct Loaded {
+    ex: Examples,
+    cache: FeatureCache,
+    vision: Option<(VisionModel, Vec<VisionExample>)>,
+    screen_texts: usize,
+    screen_pairs: Vec<ScreenPair>,
 }
 
 fn embed_with_progress(
@@ -191,7 +210,8 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
         Some(_) => VisionModel::load(models)?,
         None => None,
     };
-    let (ex, cache, vision) = load_examples(&args.data, None, &encoder, cache, models, vision)?;
+    let Loaded { ex, cache, vision, screen_texts, screen_pairs } =
+        load_examples(&args.data, None, &encoder, cache, models, vision, args.screen.screen_text)?;
     print_problems(&ex.problems);
     let options = TrainingOptions {
         params: LogRegParams { c: args.c, ..Default::default() },
@@ -205,13 +225,15 @@ pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
         seed: args.seed,
     };
     let vision_examples = vision.as_ref().map(|(model, rows)| (model, rows.as_slice()));
-    let Training { head, report } = training::train(&encoder, &cache, &ex, vision_examples, &options)?;
+    let screen = ScreenExamples { texts: screen_texts, pairs: &screen_pairs };
+    let Training { head, report } = training::train(&encoder, &cache, &ex, vision_examples, Some(screen), &options)?;
     if let Some(text) = &report.text {
-        println!("{}-fold cross-validation on {} examples:\n{text}", args.cv.min(ex.y.len()), ex.y.len());
+        println!("{}-fold cross-validation on {} examples:\n{text}", args.cv.min(ex.group_count()), ex.y.len());
     }
     if let Some((model, rows)) = &vision {
         print_vision(&report, model, rows.len(), args.cv);
     }
+    print_screen(&report);
     head.save(&args.out)?;
     eprintln!(
         "trained on {} examples of {} segments ({}) in {:.2} s ({} iterations{}); head written to {}",
@@ -250,6 +272,21 @@ fn print_vision(report: &TrainingReport, model: &VisionModel, creatives: usize, 
     eprintln!("vision head trained on {} creatives ({})", v.examples, model.id());
 }
 
+/// What the text head learnt from the screens, as the CLI says it.
+fn print_screen(report: &TrainingReport) {
+    let Some(s) = &report.screen else { return };
+    let f = &s.fusion;
+    let weight = if s.calibrated_on > 0 {
+        format!(
+            "speech weight against the screen calibrated on {} creatives with both: σ({:.2} + {:.2}·ln(1+words) − {:.2}·no_speech_prob)",
+            s.calibrated_on, f.bias, f.per_log_word, f.no_speech
+        )
+    } else {
+        "speech weight against the screen left at its defaults (nothing to calibrate on without cross-validation and creatives with both speech and text on screen)".to_string()
+    };
+    eprintln!("{} of the examples are on-screen texts; {weight}", s.examples);
+}
+
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     let json = serde_json::to_vec_pretty(value).map_err(|e| Error::Invalid(e.to_string()))?;
     creative_filter::error::write_file(path, json)
@@ -260,7 +297,8 @@ pub fn eval(args: EvalArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let head = load_head(args.head.as_deref(), &encoder)?;
     let dictionary = load_dictionary(args.data.segments.as_deref())?;
     let fixed = head.as_ref().map(|h| Classifier::segments_for(dictionary.as_ref(), Some(h)));
-    let (ex, cache, _) = load_examples(&args.data, fixed.as_ref(), &encoder, cache, models, None)?;
+    // The text classifier is judged on the transcripts.
+    let Loaded { ex, cache, .. } = load_examples(&args.data, fixed.as_ref(), &encoder, cache, models, None, ScreenMode::Off)?;
     print_problems(&ex.problems);
     let clf = classifier_for(&encoder, &cache, Some(&ex.segments), head)?;
     let eval = training::evaluate(&clf, &ex)?;

@@ -504,10 +504,17 @@ pub fn verdict_with_vision(
         _ => None,
     };
     // What the picture says: its text and, with a video model, the video,
-    // the two weighed equally; then mixed with the speech by how much was said.
+    // the two weighed equally; then mixed with the speech by how much was
+    // said, by the weight trained for that picture (the screen's when it is
+    // the text alone, the video's otherwise).
     let picture = match (&screen_probs, &vision_probs) {
         (Some(s), Some(v)) => Some(fusion::log_linear(s, v, 0.5)),
         (s, v) => s.clone().or_else(|| v.clone()),
+    };
+    let screen_fusion = classifier.head().and_then(|h| h.screen_fusion);
+    let params = match (&screen_probs, &vision_probs, &screen_fusion) {
+        (Some(_), None, Some(screen)) => screen,
+        _ => params,
     };
     let speech = SpeechAmount::of(text, f.heard.transcript.no_speech_prob);
     let fused = fusion::decide(classifier.segments(), text_probs.as_deref(), picture.as_deref(), speech, params)?;

@@ -7,9 +7,9 @@
 
 use serde::Serialize;
 
-use super::{embed_cached_with_progress, prototype_embeddings};
+use super::{embed_cached_with_progress, prototype_embeddings, MIN_SCREEN_WORDS};
 use crate::cache::FeatureCache;
-use crate::classify::fusion::{FusionParams, SpeechAmount};
+use crate::classify::fusion::{calibrate, CalibrationSample, FusionParams, SpeechAmount};
 use crate::classify::logreg::argmax;
 use crate::classify::metrics::Evaluation;
 use crate::classify::training::{self, resolve_texts, Examples, Trained};
@@ -26,7 +26,7 @@ pub struct HeardExample {
     pub transcript: String,
     pub no_speech_prob: f32,
     /// Whether the transcript was speech (it was embedded); creatives
-    /// without speech cannot teach the speech head.
+    /// without speech teach the text head only by their on-screen text.
     pub speech: bool,
 }
 
@@ -39,16 +39,37 @@ pub struct LabelledCreative {
     /// Its video embedding, or why there is none; `None` with the vision
     /// branch off.
     pub video: Option<std::result::Result<Vec<f32>, String>>,
+    /// The text read from its picture, when the screen was read (the
+    /// classification's screen mode decides, as for any creative).
+    pub screen: Option<String>,
+}
+
+/// A creative that taught the text head twice, by its transcript and by its
+/// on-screen text: what the speech-against-screen weight is calibrated on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScreenPair {
+    /// Rows of the transcript and of the screen text in [`CreativeExamples::texts`].
+    pub speech_row: usize,
+    pub screen_row: usize,
+    pub speech: SpeechAmount,
+    pub segment: u32,
 }
 
 /// The examples each head learns from, and why the other creatives teach
 /// nothing (or only one head).
 #[derive(Debug, Clone, Default)]
 pub struct CreativeExamples {
-    /// The creatives with speech, in label order, for the speech head.
-    pub speech: LabelledTexts,
+    /// What the text head learns from, in label order: each creative's
+    /// transcript when it had speech, and its on-screen text when that had
+    /// words enough to classify. Both rows of one creative carry its label
+    /// row, so cross-validation keeps them in one fold.
+    pub texts: LabelledTexts,
+    /// How many of `texts` are on-screen texts.
+    pub screen_texts: usize,
+    /// The creatives with both a transcript and a screen text among `texts`.
+    pub screen_pairs: Vec<ScreenPair>,
     /// Every creative whose frames and sound were read, for the vision head
-    /// (`text_row` points into `speech`).
+    /// (`text_row` points into `texts`, at its transcript).
     pub vision: Vec<VisionExample>,
     pub problems: Vec<String>,
 }
@@ -68,21 +89,33 @@ pub fn creative_examples(creatives: &[LabelledCreative], problems: Vec<String>) 
                 continue;
             }
         };
-        let text_row = heard.speech.then(|| {
-            out.speech.rows.push(LabelledText { row: c.label.row, text: heard.transcript.clone(), label: c.label.segment.to_string() });
-            out.speech.rows.len() - 1
-        });
+        let mut add_text = |text: &str| {
+            out.texts.rows.push(LabelledText { row: c.label.row, text: text.to_string(), label: c.label.segment.to_string() });
+            out.texts.rows.len() - 1
+        };
+        let text_row = heard.speech.then(|| add_text(&heard.transcript));
+        let shown = c.screen.as_deref().filter(|t| t.split_whitespace().count() >= MIN_SCREEN_WORDS);
+        let screen_row = shown.map(&mut add_text);
+        let speech = SpeechAmount::of(if heard.speech { &heard.transcript } else { "" }, heard.no_speech_prob);
+        if let Some(screen_row) = screen_row {
+            out.screen_texts += 1;
+            if let Some(speech_row) = text_row {
+                out.screen_pairs.push(ScreenPair { speech_row, screen_row, speech, segment: c.label.segment });
+            }
+        }
+        // Without speech, the text on screen teaches the text head instead.
+        let read = heard.speech || screen_row.is_some();
+        let untaught = if c.screen.is_some() { "no speech and too little text on screen" } else { "no speech" };
         match &c.video {
             Some(Ok(embedding)) => {
-                let speech = SpeechAmount::of(if heard.speech { &heard.transcript } else { "" }, heard.no_speech_prob);
                 out.vision.push(VisionExample { embedding: embedding.clone(), segment: c.label.segment, speech, text_row });
-                if !heard.speech {
-                    out.problems.push(problem("no speech; used for the vision head only".into()));
+                if !read {
+                    out.problems.push(problem(format!("{untaught}; used for the vision head only")));
                 }
             }
-            Some(Err(e)) if heard.speech => out.problems.push(problem(format!("no video frames ({e}); used for the speech head only"))),
-            Some(Err(e)) => out.problems.push(problem(format!("no speech and no video frames ({e}); not used"))),
-            None if !heard.speech => out.problems.push(problem("no speech; not used for the speech head".into())),
+            Some(Err(e)) if read => out.problems.push(problem(format!("no video frames ({e}); used for the text head only"))),
+            Some(Err(e)) => out.problems.push(problem(format!("{untaught} and no video frames ({e}); not used"))),
+            None if !read => out.problems.push(problem(format!("{untaught}; not used for the text head"))),
             None => {}
         }
     }
@@ -125,15 +158,26 @@ pub struct VisionTrainingReport {
     pub model: String,
 }
 
+/// The on-screen texts' part of a training report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScreenTrainingReport {
+    /// Screen texts among the text head's examples.
+    pub examples: usize,
+    /// Creatives with speech and screen text, out of fold, that the
+    /// speech-against-screen weight was calibrated on (0: defaults kept).
+    pub calibrated_on: usize,
+    pub fusion: FusionParams,
+}
+
 /// What the users see after training, in the page and from the CLI
 /// (`train --report`).
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainingReport {
-    /// Cross-validated figures of the speech head, when there were folds.
+    /// Cross-validated figures of the text head, when there were folds.
     pub evaluation: Option<Evaluation>,
     /// The evaluation as the CLI prints it.
     pub text: Option<String>,
-    /// Examples the speech head learnt from.
+    /// Examples the text head learnt from (transcripts and screen texts).
     pub examples: usize,
     /// Segments with at least one example.
     pub segments: usize,
@@ -146,6 +190,8 @@ pub struct TrainingReport {
     /// Which features the head has beside the embeddings.
     pub features: &'static str,
     pub vision: Option<VisionTrainingReport>,
+    /// Present when screen texts were among the examples.
+    pub screen: Option<ScreenTrainingReport>,
 }
 
 /// A trained head and its report.
@@ -155,7 +201,8 @@ pub struct Training {
 }
 
 /// Embeds `rows` (through the cache) and resolves their labels among
-/// `segments`: the examples a head learns from or is judged on.
+/// `segments`: the examples a head learns from or is judged on, grouped by
+/// their label row (a creative's transcript and screen text share one).
 pub fn embed_examples(
     encoder: &TextEncoder,
     cache: &FeatureCache,
@@ -165,25 +212,30 @@ pub fn embed_examples(
     progress: impl FnMut(usize, usize),
 ) -> Result<Examples> {
     let (texts, y, unresolved) = resolve_texts(rows, &segments);
+    // The rows resolve_texts kept, in its order.
+    let groups = rows.rows.iter().filter(|r| segments.resolve_label(&r.label).is_some()).map(|r| r.row).collect();
     problems.extend(unresolved);
     let vectors = embed_cached_with_progress(encoder, cache, &texts, progress)?;
     let texts = texts.into_iter().map(String::from).collect();
-    Ok(Examples::new(segments, texts, vectors, y, problems, encoder.dim()))
+    Examples::new(segments, texts, vectors, y, problems, encoder.dim()).grouped(groups)
 }
 
-/// Trains the speech head on labelled texts (or the transcripts of labelled
-/// creatives) and, given `vision` (its model and examples), the vision head
-/// with the fusion calibrated on the creatives both answered.
+/// Trains the text head on labelled texts (or the transcripts and screen
+/// texts of labelled creatives); given `vision` (its model and examples),
+/// the vision head with its fusion calibrated on the creatives both
+/// branches answered; given `screen` pairs, the speech-against-screen
+/// weight calibrated on them.
 pub fn train(
     encoder: &TextEncoder,
     cache: &FeatureCache,
     ex: &Examples,
     vision: Option<(&VisionModel, &[VisionExample])>,
+    screen: Option<ScreenExamples>,
     options: &TrainingOptions,
 ) -> Result<Training> {
     if ex.y.is_empty() {
         return Err(Error::Invalid(match vision {
-            Some(_) => "no usable training examples: the speech head needs creatives with speech".into(),
+            Some(_) => "no usable training examples: the text head needs creatives with speech or text on screen".into(),
             None => "no usable training examples".into(),
         }));
     }
@@ -196,6 +248,14 @@ pub fn train(
             head.vision = Some(v);
             report
         }),
+        None => None,
+    };
+    let screen = match screen.filter(|s| s.texts > 0) {
+        Some(s) => {
+            let report = calibrate_screen(&ex.segments, trained.out_of_fold.as_deref(), &s)?;
+            head.screen_fusion = (report.calibrated_on > 0).then_some(report.fusion);
+            Some(report)
+        }
         None => None,
     };
     let report = TrainingReport {
@@ -213,12 +273,52 @@ pub fn train(
             None => "embeddings only",
         },
         vision,
+        screen,
     };
     Ok(Training { head, report })
 }
 
-/// The vision head, cross-validated like the speech head, with its fusion
-/// calibrated on the speech head's out-of-fold answers. None when there are
+/// What the text head learnt from creatives' screens: how many of its
+/// examples are screen texts, and the creatives that had speech too.
+#[derive(Debug, Clone, Copy)]
+pub struct ScreenExamples<'a> {
+    pub texts: usize,
+    pub pairs: &'a [ScreenPair],
+}
+
+impl CreativeExamples {
+    pub fn screen(&self) -> ScreenExamples<'_> {
+        ScreenExamples { texts: self.screen_texts, pairs: &self.screen_pairs }
+    }
+}
+
+/// The speech-against-screen weight with the highest likelihood of the true
+/// segments, from the text head's out-of-fold answers to each creative's
+/// transcript and screen text (the defaults without cross-validation or
+/// creatives with both).
+fn calibrate_screen(segments: &SegmentDictionary, out_of_fold: Option<&[f32]>, screen: &ScreenExamples) -> Result<ScreenTrainingReport> {
+    let k = segments.len();
+    let ids = segments.ids();
+    let samples: Vec<CalibrationSample> = match out_of_fold {
+        Some(oof) => screen
+            .pairs
+            .iter()
+            .filter_map(|p| {
+                Some(CalibrationSample {
+                    text: oof.get(p.speech_row * k..(p.speech_row + 1) * k)?,
+                    picture: oof.get(p.screen_row * k..(p.screen_row + 1) * k)?,
+                    speech: p.speech,
+                    truth: ids.iter().position(|&id| id == p.segment)?,
+                })
+            })
+            .collect(),
+        None => vec![],
+    };
+    Ok(ScreenTrainingReport { examples: screen.texts, calibrated_on: samples.len(), fusion: calibrate(&samples)? })
+}
+
+/// The vision head, cross-validated like the text head, with its fusion
+/// calibrated on the text head's out-of-fold answers to the transcripts. None when there are
 /// fewer than two creatives to learn from.
 fn train_vision(
     model: &VisionModel,
@@ -274,7 +374,12 @@ mod tests {
                 .map(|(t, speech)| HeardExample { transcript: t.into(), no_speech_prob: if speech { 0.1 } else { 0.9 }, speech })
                 .map_err(String::from),
             video: video.map(|ok| if ok { Ok(vec![1.0, 0.0]) } else { Err("no video track".into()) }),
+            screen: None,
         }
+    }
+
+    fn shown(c: LabelledCreative, text: &str) -> LabelledCreative {
+        LabelledCreative { screen: Some(text.into()), ..c }
     }
 
     #[test]
@@ -287,9 +392,10 @@ mod tests {
             creative(9, "e", Ok(("", false)), Some(false)),
         ];
         let ex = creative_examples(&creatives, vec!["row 2: ID z: no segment number".into()]);
-        let rows: Vec<(usize, &str)> = ex.speech.rows.iter().map(|r| (r.row, r.text.as_str())).collect();
+        let rows: Vec<(usize, &str)> = ex.texts.rows.iter().map(|r| (r.row, r.text.as_str())).collect();
         assert_eq!(rows, vec![(3, "оформите карту"), (7, "карта с кэшбэком")]);
-        assert!(ex.speech.rows.iter().all(|r| r.label == "12"));
+        assert!(ex.texts.rows.iter().all(|r| r.label == "12"));
+        assert_eq!((ex.screen_texts, ex.screen_pairs.len()), (0, 0));
         let vision: Vec<(Option<usize>, usize)> = ex.vision.iter().map(|v| (v.text_row, v.speech.words)).collect();
         assert_eq!(vision, vec![(Some(0), 2), (None, 0)]);
         assert_eq!(
@@ -298,22 +404,87 @@ mod tests {
                 "row 2: ID z: no segment number",
                 "row 5: ID b: no speech; used for the vision head only",
                 "row 6: ID c: could not be decoded; not used for either head",
-                "row 7: ID d: no video frames (no video track); used for the speech head only",
+                "row 7: ID d: no video frames (no video track); used for the text head only",
                 "row 9: ID e: no speech and no video frames (no video track); not used",
             ]
         );
-        // With the vision branch off, only the speech head is spoken of.
+        // With the vision branch off, only the text head is spoken of.
         let off: Vec<LabelledCreative> = creatives.iter().cloned().map(|c| LabelledCreative { video: None, ..c }).collect();
         let ex = creative_examples(&off, vec![]);
-        assert_eq!(ex.speech.rows.len(), 2);
+        assert_eq!(ex.texts.rows.len(), 2);
         assert!(ex.vision.is_empty());
         assert_eq!(
             ex.problems,
             vec![
-                "row 5: ID b: no speech; not used for the speech head",
+                "row 5: ID b: no speech; not used for the text head",
                 "row 6: ID c: could not be decoded",
-                "row 9: ID e: no speech; not used for the speech head",
+                "row 9: ID e: no speech; not used for the text head",
             ]
         );
+    }
+
+    #[test]
+    fn text_on_screen_teaches_the_text_head_beside_the_transcript() {
+        let creatives = [
+            // Speech and a slide: two examples of one creative, paired for calibration.
+            shown(creative(3, "a", Ok(("оформите карту", true)), None), "Кредитная карта\n120 дней без процентов"),
+            // No speech: the slide alone teaches.
+            shown(creative(4, "b", Ok(("", false)), Some(true)), "Кредитный лимит до 500 000 рублей"),
+            // One word on screen is too little, as when classifying.
+            shown(creative(5, "c", Ok(("", false)), None), "Карта"),
+            shown(creative(6, "d", Ok(("", false)), Some(true)), "Карта"),
+            creative(7, "e", Ok(("карта с кэшбэком", true)), None),
+        ];
+        let ex = creative_examples(&creatives, vec![]);
+        let rows: Vec<(usize, &str)> = ex.texts.rows.iter().map(|r| (r.row, r.text.as_str())).collect();
+        assert_eq!(
+            rows,
+            vec![
+                (3, "оформите карту"),
+                (3, "Кредитная карта\n120 дней без процентов"),
+                (4, "Кредитный лимит до 500 000 рублей"),
+                (7, "карта с кэшбэком"),
+            ]
+        );
+        assert_eq!(ex.screen_texts, 2);
+        assert_eq!(
+            ex.screen_pairs,
+            vec![ScreenPair { speech_row: 0, screen_row: 1, speech: SpeechAmount { words: 2, no_speech_prob: 0.1 }, segment: 12 }]
+        );
+        // The vision example of the silent creative has no transcript row.
+        assert_eq!(ex.vision.iter().map(|v| v.text_row).collect::<Vec<_>>(), vec![None, None]);
+        assert_eq!(
+            ex.problems,
+            vec![
+                "row 5: ID c: no speech and too little text on screen; not used for the text head",
+                "row 6: ID d: no speech and too little text on screen; used for the vision head only",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_screen_weight_is_calibrated_on_creatives_with_both_out_of_fold() {
+        let segments = SegmentDictionary::default_ru();
+        let k = segments.len();
+        let col = |id: u32| segments.ids().iter().position(|&i| i == id).unwrap();
+        let peaked = |id: u32| -> Vec<f32> { (0..k).map(|j| if j == col(id) { 0.8 } else { 0.2 / (k - 1) as f32 }).collect() };
+        // Out of fold, the screen texts are right and the long transcripts wrong:
+        // the calibrated weight must lean on the screen even for many words.
+        let (mut oof, mut pairs) = (vec![], vec![]);
+        for i in 0..12 {
+            let truth = [12, 15, 16][i % 3];
+            oof.extend(peaked(if truth == 12 { 15 } else { 12 }));
+            oof.extend(peaked(truth));
+            pairs.push(ScreenPair { speech_row: 2 * i, screen_row: 2 * i + 1, speech: SpeechAmount { words: 40, no_speech_prob: 0.05 }, segment: truth });
+        }
+        let screen = ScreenExamples { texts: 12, pairs: &pairs };
+        let report = calibrate_screen(&segments, Some(&oof), &screen).unwrap();
+        assert_eq!((report.examples, report.calibrated_on), (12, 12));
+        let amount = SpeechAmount { words: 40, no_speech_prob: 0.05 };
+        assert!(report.fusion.text_weight(amount) < 0.5, "{:?}", report.fusion);
+        assert!(FusionParams::default().text_weight(amount) > 0.9);
+        // Without cross-validation there is nothing to calibrate on.
+        let none = calibrate_screen(&segments, None, &screen).unwrap();
+        assert_eq!((none.calibrated_on, none.fusion), (0, FusionParams::default()));
     }
 }

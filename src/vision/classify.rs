@@ -109,6 +109,7 @@ pub fn train_head(model: &VisionModel, ex: &Examples, params: &LogRegParams, fol
         x: ex.x.clone(),
         dim: ex.dim,
         y: ex.y.clone(),
+        groups: ex.groups.clone(),
         problems: ex.problems.clone(),
     };
     training::train(&blank, model.id(), params, None, &prompt_prototypes(&prompts)?, folds, seed)
@@ -171,7 +172,7 @@ pub fn train_with_fusion(
                     let j = r.text_row?;
                     Some(CalibrationSample {
                         text: t.get(j * k..(j + 1) * k)?,
-                        vision: &o[i * k..(i + 1) * k],
+                        picture: &o[i * k..(i + 1) * k],
                         speech: r.speech,
                         truth: ids.iter().position(|&id| id == r.segment)?,
                     })

@@ -26,7 +26,7 @@ use crate::pipeline::{
     verdict_with_vision, vision_outcome, Engine, Features, Report, VisionOutcome, SCREEN_OFF_NOTE,
 };
 use crate::screen::{ScreenMode, ScreenText};
-use crate::pipeline::training::{self, HeardExample, LabelledCreative, TrainingOptions};
+use crate::pipeline::training::{self, HeardExample, LabelledCreative, ScreenExamples, TrainingOptions};
 use crate::table::{read_labelled_texts, Label, LabelledTexts, Table};
 use crate::text::TextEncoder;
 use crate::vision::classify::VisionExample;
@@ -627,13 +627,14 @@ impl Session {
         let table = Table::from_bytes(file_name, bytes).map_err(error)?;
         let rows = read_labelled_texts(file_name, &table).map_err(error)?;
         let segments = segments_for_texts(&rows, None, self.dictionary.clone()).map_err(error)?;
-        self.train(segments, &rows, vec![], None, folds, progress)
+        self.train(segments, &rows, vec![], None, None, folds, progress)
     }
 
     /// Trains on labelled creatives the page has read, in label order:
-    /// `[{row, id, segment, text, speech, no_speech_prob, hash}]` (row: the
-    /// labels table's, from [`Session::plan_training`]; hash: [`content_hash`]
-    /// of the file), or `{row, id, segment, error}` for one that could not be
+    /// `[{row, id, segment, text, speech, no_speech_prob, hash, screen}]`
+    /// (row: the labels table's, from [`Session::plan_training`]; hash:
+    /// [`content_hash`] of the file; screen: the text read from its picture,
+    /// when it was read), or `{row, id, segment, error}` for one that could not be
     /// read. `set_aside`: the plan's problems. The same rules as the CLI's
     /// `train` ([`training::creative_examples`]).
     #[wasm_bindgen(js_name = trainCreatives)]
@@ -651,6 +652,8 @@ impl Session {
             no_speech_prob: f32,
             #[serde(default)]
             hash: String,
+            #[serde(default)]
+            screen: Option<String>,
             error: Option<String>,
         }
         let read: Vec<ReadCreative> = serde_wasm_bindgen::from_value(creatives).map_err(|e| error(Error::Invalid(e.to_string())))?;
@@ -666,11 +669,12 @@ impl Session {
                     None => Ok(HeardExample { transcript: c.text, no_speech_prob: c.no_speech_prob, speech: c.speech }),
                 },
                 label: Label { row: c.row, id: c.id, segment: c.segment },
+                screen: c.screen,
             })
             .collect();
         let sorted = training::creative_examples(&creatives, set_aside);
-        let vision = Some(sorted.vision).filter(|_| self.vision.is_some());
-        self.train(self.training_segments(), &sorted.speech, sorted.problems, vision, folds, progress)
+        let vision = Some(&sorted.vision[..]).filter(|_| self.vision.is_some());
+        self.train(self.training_segments(), &sorted.texts, sorted.problems.clone(), vision, Some(sorted.screen()), folds, progress)
     }
 
     /// The segments labelled creatives are trained on: the user's dictionary
@@ -681,12 +685,14 @@ impl Session {
 
     /// Embeds, cross-validates, trains, switches to the new head and
     /// returns the [`TrainingReport`].
+    #[allow(clippy::too_many_arguments)]
     fn train(
         &mut self,
         segments: SegmentDictionary,
         rows: &LabelledTexts,
         problems: Vec<String>,
-        vision_rows: Option<Vec<VisionExample>>,
+        vision_rows: Option<&[VisionExample]>,
+        screen: Option<ScreenExamples>,
         folds: usize,
         progress: &js_sys::Function,
     ) -> Result<JsValue, JsValue> {
@@ -696,8 +702,8 @@ impl Session {
         })
         .map_err(error)?;
         let options = TrainingOptions { folds, ..Default::default() };
-        let vision = self.vision.as_ref().zip(vision_rows.as_deref()).map(|(branch, rows)| (&branch.model, rows));
-        let trained = training::train(encoder, cache, &ex, vision, &options).map_err(error)?;
+        let vision = self.vision.as_ref().zip(vision_rows).map(|(branch, rows)| (&branch.model, rows));
+        let trained = training::train(encoder, cache, &ex, vision, screen, &options).map_err(error)?;
         let report = to_js(&trained.report)?;
         self.head = Some(trained.head);
         self.rebuild()?;

@@ -3,10 +3,12 @@
 
 use creative_filter::asr::{AsrTimings, Transcript};
 use creative_filter::classify::fusion::{self, calibrate, CalibrationSample, FusionParams, SpeechAmount};
-use creative_filter::classify::{Basis, Classifier, SegmentDictionary};
+use creative_filter::classify::{Basis, Classifier, Head, LogRegParams, SegmentDictionary};
 use creative_filter::creative::{Creative, Heard, StageTimings};
 use creative_filter::lang::Lang;
-use creative_filter::pipeline::{results_table, verdict, verdict_with_vision, Features, Modality, ScreenFeatures, NO_SPEECH_NOTE};
+use creative_filter::pipeline::{
+    results_table, verdict, verdict_with_vision, Features, Modality, ScreenFeatures, VisionOutcome, NO_SPEECH_NOTE,
+};
 use creative_filter::screen::{ScreenLine, ScreenText};
 use creative_filter::vision::VISION_OFF_NOTE;
 
@@ -82,7 +84,7 @@ fn synthetic(noisy_text: bool) -> (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<SpeechAmoun
 fn calibrated(noisy_text: bool) -> FusionParams {
     let (t, v, s, y) = synthetic(noisy_text);
     let samples: Vec<CalibrationSample> = (0..y.len())
-        .map(|i| CalibrationSample { text: &t[i], vision: &v[i], speech: s[i], truth: y[i] })
+        .map(|i| CalibrationSample { text: &t[i], picture: &v[i], speech: s[i], truth: y[i] })
         .collect();
     let p = calibrate(&samples).unwrap();
     assert_eq!(calibrate(&samples).unwrap(), p, "calibration is deterministic");
@@ -221,4 +223,45 @@ fn screen_text_decides_a_silent_creative_and_yields_to_a_long_voice_over() {
     let v = verdict_with_vision(&clf, &creative, &logo, Err(VISION_OFF_NOTE.into()), &p).unwrap();
     assert!(v.decision.is_none());
     assert!(v.note.unwrap().contains("too little text on screen to classify"));
+}
+
+#[test]
+fn a_trained_speech_against_screen_weight_decides_between_them() {
+    let d = dict();
+    let k = d.len();
+    let axis = |a: usize| -> Vec<f32> { (0..k).map(|j| if j == a { 1.0 } else { 0.0 }).collect() };
+    // A head that reads the axes: segment i's examples lie on axis i.
+    let (mut x, mut y) = (vec![], vec![]);
+    for (i, id) in d.ids().into_iter().enumerate() {
+        for _ in 0..3 {
+            x.extend(axis(i));
+            y.push(id);
+        }
+    }
+    let texts = vec![""; y.len()];
+    let (head, _) = Head::train(d.clone(), "axes", &texts, &x, k, &y, &LogRegParams::default(), None).unwrap();
+    let protos: Vec<Vec<f32>> = (0..k).map(axis).collect();
+    let creative = Creative::from_file_name("44.mp4");
+    // Twelve words about cards (segment 12) beside a music slide (segment 15).
+    let talk = with_screen(
+        features("кредитная карта с льготным периодом оформите онлайн за пять минут сегодня", true, Some(axis(11))),
+        &["Слушайте музыку без рекламы"],
+        Some(14),
+        k,
+    );
+    let decide = |head: &Head, video: VisionOutcome| {
+        let clf = Classifier::new(Some(&d), Some(head.clone()), &protos).unwrap();
+        verdict_with_vision(&clf, &creative, &talk, video, &FusionParams::default()).unwrap()
+    };
+    let untrained = decide(&head, Err(VISION_OFF_NOTE.into()));
+    assert_eq!(untrained.decision.as_ref().unwrap().segment_id, 12, "by default twelve clear words outweigh the screen");
+    // Labelled creatives taught that their screens tell the truth and their speech does not.
+    let trusting = Head { screen_fusion: Some(FusionParams { bias: -4.0, per_log_word: 0.0, no_speech: 0.0 }), ..head.clone() };
+    let v = decide(&trusting, Err(VISION_OFF_NOTE.into()));
+    assert_eq!(v.decision.as_ref().unwrap().segment_id, 15);
+    assert!(v.text_weight.unwrap() < 0.05, "{:?}", v.text_weight);
+    assert_eq!(v.modality, Modality::Fused);
+    // With a video beside the screen, the picture is both and the video's weight applies.
+    let with_video = decide(&trusting, Ok(peaked(k, 14, 0.6)));
+    assert!((with_video.text_weight.unwrap() - FusionParams::default().text_weight(SpeechAmount::of(&talk.heard.transcript.text, 0.02))).abs() < 1e-6);
 }
