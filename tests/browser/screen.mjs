@@ -4,13 +4,15 @@
 // creatives (scripts/make-screen-set.py, one of each background) as the
 // native CLI does (libtesseract, the same traineddata and settings), puts the
 // credit-card slides into their segment, says why an audio-only file has no
-// picture, and reads nothing once the user turns it off. Nothing leaves the
+// picture, learns from the slides of labelled creatives as the CLI's train
+// does, and reads nothing once the user turns it off. Nothing leaves the
 // page's origin.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, serve, openPage, classifyBatch, nativeClassify, check, failures, cer } from './harness.mjs';
+import { ROOT, CLI, serve, openPage, classifyBatch, nativeClassify, check, failures, cer } from './harness.mjs';
 
 const SET = join(ROOT, 'tests/data/screen');
 if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
@@ -30,6 +32,7 @@ const textCer = (ref, hyp) => cer(letters(ref), letters(hyp));
 const server = await serve();
 const origin = new URL(server.url).origin;
 const profile = mkdtempSync(join(tmpdir(), 'cf-screen-profile-'));
+const work = mkdtempSync(join(tmpdir(), 'cf-screen-work-'));
 const session = await openPage(server.url, { profile });
 const { page } = session;
 const fetched = (name) => session.requests.filter((u) => new URL(u).pathname.endsWith(`/${name}`)).length;
@@ -94,6 +97,40 @@ await check('the row shows the text read from the picture', async () => {
   assert.match(detail, /Текст на экране: Кредитная карта/);
 });
 
+await check('training in the page learns from the slides and calibrates the speech against the screen, as the CLI', async () => {
+  // Three silent slide creatives and two with ten words of voice-over under their slides.
+  const folder = join(work, 'labelled');
+  mkdirSync(folder);
+  const plain = manifest.filter((m) => ['colour', 'gradient', 'colour-light'].includes(m.background)).slice(0, 5);
+  let labels = 'Advertisement ID,Segment_num\n';
+  for (const [n, m] of plain.entries()) {
+    const [from, to] = [join(SET, m.file), join(folder, `${100 + n}.mp4`)];
+    if (n < 2) execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-i', from, '-i', voice, '-map', '0:v', '-map', '1:a', '-c:v', 'copy', '-c:a', 'aac', to]);
+    else copyFileSync(from, to);
+    labels += `${100 + n},${m.segment}\n`;
+  }
+  const labelsFile = join(work, 'train_segments.csv');
+  writeFileSync(labelsFile, labels);
+  await page.click('[data-tab="train"]');
+  await page.setInputFiles('#train-labels', labelsFile);
+  await page.setInputFiles('#train-media', folder);
+  await page.click('#train-run');
+  await page.waitForSelector('#train-report:not([hidden])', { timeout: 15 * 60_000 });
+  const [summary, screen] = [await page.textContent('#train-summary'), await page.textContent('#train-screen')];
+  console.log(`     ${summary} — ${screen}`);
+  const report = join(work, 'cli-training.json');
+  execFileSync(CLI, ['--no-cache', 'train', '--cv', '5', '--labels', labelsFile, '--media', folder, '--out', join(work, 'head.json'), '--report', report], { stdio: 'ignore' });
+  const cli = JSON.parse(readFileSync(report, 'utf8'));
+  assert.deepEqual([cli.examples, cli.screen.examples, cli.screen.calibrated_on], [7, 5, 2], JSON.stringify(cli));
+  assert.match(summary, new RegExp(`: ${cli.examples} · `), 'the page learns from as many texts as the CLI');
+  assert.match(screen, new RegExp(`: ${cli.screen.examples}\\. .*(calibrated|откалиброван)[^:]* ${cli.screen.calibrated_on}: σ`));
+  const f = cli.screen.fusion;
+  assert.ok(screen.includes(`σ(${f.bias.toFixed(2)} + ${f.per_log_word.toFixed(2)}·ln(1+words) − ${f.no_speech.toFixed(2)}·p_no_speech)`), 'the same weight as the CLI');
+  assert.deepEqual(await page.locator('#train-problems li').allTextContents(), cli.problems);
+  await page.click('#head-reset');
+  await page.click('[data-tab=batch]');
+});
+
 await check('turned off, pictures are not read', async () => {
   await page.click('[data-tab=segments]');
   await page.selectOption('#screen-mode', 'off');
@@ -114,6 +151,7 @@ await check('no request left the page\'s origin, and nothing went to the console
 await session.close();
 server.stop();
 rmSync(profile, { recursive: true, force: true });
+rmSync(work, { recursive: true, force: true });
 if (failures()) {
   console.log(`${failures()} check(s) failed`);
   process.exit(1);

@@ -125,3 +125,61 @@ fn a_creative_with_its_message_only_on_screen_gets_its_segment() {
     assert_eq!(audio[0]["screen_note"], "no picture: the file is audio only", "{}", audio[0]);
     assert!(audio[0]["segment_id"].is_number());
 }
+
+/// `train` on labelled creatives reads their screens as `classify` would:
+/// the slides of silent creatives teach the text head, and creatives with a
+/// little speech and a slide calibrate the speech-against-screen weight.
+#[test]
+fn training_learns_from_the_text_on_screen() {
+    let (dir, items) = set();
+    let scratch = std::env::temp_dir().join(format!("cf-screen-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let folder = scratch.join("creatives");
+    std::fs::create_dir_all(&folder).unwrap();
+    let plain: Vec<&Item> = items.iter().filter(|i| ["colour", "gradient", "colour-light"].contains(&i.background.as_str())).collect();
+    let mut labels = String::from("Advertisement ID,Segment_num\n");
+    for (n, item) in plain.iter().enumerate() {
+        let from = dir.join(&item.file);
+        let id = 100 + n;
+        if n < 3 {
+            // The same slides with ten words of voice-over under them.
+            let to = folder.join(format!("{id}.mp4"));
+            let (from, voice, to) = (from.to_string_lossy(), media("voice.wav"), to.to_string_lossy().into_owned());
+            ffmpeg(&["-y", "-i", &from, "-i", &voice.to_string_lossy(), "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", &to]);
+        } else {
+            std::fs::copy(&from, folder.join(format!("{id}.mp4"))).unwrap();
+        }
+        labels.push_str(&format!("{id},{}\n", item.segment));
+    }
+    std::fs::write(scratch.join("labels.csv"), labels).unwrap();
+    let (head, report) = (scratch.join("head.json"), scratch.join("report.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_creative-filter"))
+        .arg("--cache")
+        .arg(scratch.join("cache"))
+        .args(["train", "--cv", "3", "--labels"])
+        .arg(scratch.join("labels.csv"))
+        .arg("--media")
+        .arg(&folder)
+        .arg("--out")
+        .arg(&head)
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    // Every plain slide is read with words enough; the voiced ones also by their transcript.
+    assert_eq!(report["screen"]["examples"].as_u64(), Some(plain.len() as u64), "{report}\n{stderr}");
+    assert_eq!(report["examples"].as_u64(), Some(plain.len() as u64 + 3), "{report}");
+    assert!(report["problems"].as_array().unwrap().is_empty(), "{report}");
+    assert_eq!(report["screen"]["calibrated_on"].as_u64(), Some(3), "{report}");
+    assert!(stderr.contains("calibrated on 3 creatives with both"), "{stderr}");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&head).unwrap()).unwrap();
+    assert_eq!(saved["screen_fusion"], report["screen"]["fusion"], "the head keeps the calibrated weight");
+    // The trained head decides a silent slide creative from its screen.
+    let item = items.iter().find(|i| i.background == "colour" && i.segment == 12).expect("a credit-card creative");
+    let rows = classify(&["--head", &head.to_string_lossy(), &dir.join(&item.file).to_string_lossy()]);
+    assert_eq!((rows[0]["modality"].as_str(), rows[0]["segment_id"].as_u64()), (Some("screen"), Some(12)), "{}", rows[0]);
+    std::fs::remove_dir_all(&scratch).unwrap();
+}

@@ -66,10 +66,14 @@ export function setUpTraining(cf, { toast, applyClassifier, setDictionary, segme
           showProgress(box, i, plan.rows.length, t('transcribing'));
           const label = { row: row.row, id: row.id, segment: row.segment };
           try {
-            // Classifying reads the transcript and, with the vision branch on, the video embedding.
+            // Classifying reads the transcript, the on-screen text where the
+            // screen mode reads it and, with the vision branch on, the video embedding.
             const next = plan.rows[i + 1];
             const r = await cf.classify(media[row.media], next && media[next.media]);
-            creatives.push({ ...label, text: r.transcript || '', speech: r.speech, no_speech_prob: r.no_speech_prob, hash: r.content_hash });
+            creatives.push({
+              ...label, text: r.transcript || '', speech: r.speech, no_speech_prob: r.no_speech_prob, hash: r.content_hash,
+              screen: r.screen_text,
+            });
           } catch (e) {
             creatives.push({ ...label, error: errorText(e) });
           }
@@ -90,14 +94,19 @@ export function setUpTraining(cf, { toast, applyClassifier, setDictionary, segme
   function renderReport(result) {
     $('train-report').hidden = false;
     $('train-summary').textContent = `${t('trainedOn')} ${result.examples} · ${result.segments} ${t('segmentsWord')} · ${result.seconds.toFixed(2)} s`;
+    const weight = (f) => `σ(${f.bias.toFixed(2)} + ${f.per_log_word.toFixed(2)}·ln(1+words) − ${f.no_speech.toFixed(2)}·p_no_speech)`;
     const v = result.vision;
     $('train-vision').hidden = !v;
     if (v) {
       const f1 = v.evaluation ? ` · macro-F1 ${v.evaluation.report.macro_avg.f1.toFixed(3)}` : '';
-      const fusion = v.calibrated_on
-        ? `${t('fusionCalibrated')} ${v.calibrated_on}: σ(${v.fusion.bias.toFixed(2)} + ${v.fusion.per_log_word.toFixed(2)}·ln(1+words) − ${v.fusion.no_speech.toFixed(2)}·p_no_speech)`
-        : t('fusionDefault');
+      const fusion = v.calibrated_on ? `${t('fusionCalibrated')} ${v.calibrated_on}: ${weight(v.fusion)}` : t('fusionDefault');
       $('train-vision').textContent = `${t('visionHead')}: ${v.examples}${f1}. ${fusion}`;
+    }
+    const s = result.screen;
+    $('train-screen').hidden = !s;
+    if (s) {
+      const fusion = s.calibrated_on ? `${t('screenCalibrated')} ${s.calibrated_on}: ${weight(s.fusion)}` : t('screenDefault');
+      $('train-screen').textContent = `${t('screenExamples')}: ${s.examples}. ${fusion}`;
     }
     const table = $('report-table');
     table.replaceChildren();
