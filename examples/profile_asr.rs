@@ -1,5 +1,6 @@
 //! Times the pieces of one Whisper window: encoder, cross-attention set-up,
-//! one decoder step and the vocabulary projection.
+//! the prompt, and decoder steps (vocabulary projection included) for one
+//! hypothesis and for the five of a beam search.
 use creative_filter::asr::whisper::{Weights, Whisper};
 use candle_core::{Device, Tensor};
 use std::time::Instant;
@@ -15,18 +16,25 @@ fn main() -> creative_filter::Result<()> {
         let audio = m.encoder.forward(&mel)?;
         println!("encoder {:?}", t.elapsed());
         let t = Instant::now();
-        let mut st = m.decoder.start(&audio)?;
+        let mut st = m.decoder.start(&audio, 228)?;
         println!("start {:?}", t.elapsed());
         let t = Instant::now();
-        let mut h = m.decoder.step(50258, &mut st)?;
-        for t in [50263, 50359] { h = m.decoder.step(t, &mut st)?; }
+        for t in [50258, 50263, 50359] {
+            m.decoder.step(&[t], &mut st)?;
+        }
         println!("prompt {:?}", t.elapsed());
         let t = Instant::now();
-        for i in 0..20 { let h = m.decoder.step(400 + i, &mut st)?; let _ = m.decoder.logits(&h)?; }
-        println!("20 steps {:?}", t.elapsed());
+        for i in 0..20 {
+            m.decoder.step(&[400 + i], &mut st)?;
+        }
+        println!("20 steps, 1 hypothesis {:?}", t.elapsed());
+        st.truncate(3);
+        st.reorder(&[0; 5]);
         let t = Instant::now();
-        for _ in 0..20 { let _ = m.decoder.logits(&h)?; }
-        println!("20 logits {:?}", t.elapsed());
+        for i in 0..20 {
+            m.decoder.step(&[400 + i; 5], &mut st)?;
+        }
+        println!("20 steps, 5 hypotheses {:?}", t.elapsed());
     }
     Ok(())
 }

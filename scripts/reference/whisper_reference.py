@@ -3,8 +3,10 @@ the same converted weights writes tests/fixtures/whisper_reference.json with
 
 - the encoder's output for the first clip of the list at a spread of
   positions (its own log-mel front end as input), and
-- the transcript of every clip, decoded with the product's settings (greedy,
-  language ru, timestamps on, no conditioning on earlier text, no VAD).
+- the transcript of every clip, decoded with the product's settings
+  (language ru, timestamps on, no conditioning on earlier text, no VAD):
+  greedily (`clips`), and with the default beam search of 5 and the
+  temperature fallback (`beam_clips`).
 
     .venv-bench/bin/python scripts/reference/whisper_reference.py \
         --model-dir models/.cache/whisper-base-ct2 --clips tests/data/asterisk/sample12.tsv
@@ -34,12 +36,18 @@ def main():
     base = os.path.dirname(os.path.abspath(a.clips))
     rows = [l.rstrip("\n").split("\t")[0] for l in open(a.clips, encoding="utf-8") if l.strip()]
 
-    clips = []
-    for rel in rows:
-        segments, _ = model.transcribe(
-            os.path.join(base, rel), language="ru", beam_size=1, best_of=1, temperature=0.0,
-            condition_on_previous_text=False, vad_filter=False, without_timestamps=False)
-        clips.append({"file": rel, "text": "".join(s.text for s in segments).strip()})
+    def transcripts(**decoding):
+        out = []
+        for rel in rows:
+            segments, _ = model.transcribe(
+                os.path.join(base, rel), language="ru", condition_on_previous_text=False, vad_filter=False,
+                without_timestamps=False, **decoding)
+            out.append({"file": rel, "text": "".join(s.text for s in segments).strip()})
+        return out
+
+    clips = transcripts(beam_size=1, best_of=1, temperature=0.0)
+    # faster-whisper's own defaults: beam 5, patience 1, best_of 5, temperatures 0 to 1 by 0.2.
+    beam_clips = transcripts(beam_size=5, best_of=5, patience=1, temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
 
     # Encoder output of the first clip, one 30-s window as Whisper pads it.
     audio = decode_audio(os.path.join(base, rows[0]), sampling_rate=16000)
@@ -56,6 +64,7 @@ def main():
             "states": [[round(float(v), 4) for v in states[p]] for p in positions],
         },
         "clips": clips,
+        "beam_clips": beam_clips,
     }
     with open(a.out, "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False)

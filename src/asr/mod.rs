@@ -1,7 +1,9 @@
 //! Speech recognition: log-mel front end, Whisper, and the decoding policy
-//! (language, suppression, 30-s windows, no-speech detection).
+//! (language, suppression, 30-s windows, no-speech detection, beam search
+//! and the temperature fallback).
 
 pub mod config;
+pub mod decoding;
 pub mod hallucination;
 pub mod mel;
 pub mod tokenizer;
@@ -9,6 +11,7 @@ pub mod transcribe;
 pub mod wer;
 pub mod whisper;
 
+pub use decoding::DecodingOptions;
 pub use transcribe::{AsrTimings, Rejected, SpeechSpan, TranscribeOptions, Transcriber, Transcript};
 pub use whisper::{EncoderBench, EncoderParts};
 

@@ -1,5 +1,5 @@
-//! The decoding policy: greedy decoding with Whisper's timestamp rules over
-//! consecutive 30-s windows. Each window ends at the last complete segment's
+//! The transcription policy: Whisper's timestamp rules over consecutive
+//! 30-s windows, each decoded as [`super::decoding`] says. Each window ends at the last complete segment's
 //! timestamp and the next window starts there, so a word cut by a window
 //! boundary is decoded whole in the next window instead of being lost.
 
@@ -10,6 +10,7 @@ use web_time::Instant;
 use super::hallucination::{compression_ratio, has_words, normalize, reject_reason};
 use super::mel::{LogMel, HOP_LENGTH, SAMPLE_RATE, WINDOW_FRAMES};
 use super::tokenizer::WhisperTokenizer;
+use super::decoding::DecodingOptions;
 use super::whisper::{DecoderState, EncoderBench, EncoderParts, Whisper};
 use crate::error::Result;
 
@@ -17,6 +18,8 @@ use crate::error::Result;
 const TIME_PRECISION: f64 = 0.02;
 /// Mel frames per encoder position (conv2 has stride 2).
 const INPUT_STRIDE: usize = 2;
+/// Start of transcript, language, task.
+const PROMPT_TOKENS: usize = 3;
 /// The first timestamp may be at most 1 s into the window.
 const MAX_INITIAL_TIMESTAMP: u32 = 50;
 
@@ -33,6 +36,9 @@ pub struct TranscribeOptions {
     pub compression_ratio_threshold: f32,
     /// Tokens sampled per window at most (half the text context, as Whisper).
     pub max_tokens_per_window: usize,
+    /// Beam search, greedy decoding and the temperature fallback.
+    #[serde(default)]
+    pub decoding: DecodingOptions,
 }
 
 impl Default for TranscribeOptions {
@@ -43,6 +49,7 @@ impl Default for TranscribeOptions {
             logprob_threshold: -1.0,
             compression_ratio_threshold: 2.4,
             max_tokens_per_window: 224,
+            decoding: DecodingOptions::default(),
         }
     }
 }
@@ -88,12 +95,6 @@ pub struct Transcript {
     pub timings: AsrTimings,
 }
 
-struct WindowDecode {
-    tokens: Vec<u32>,
-    avg_logprob: f32,
-    no_speech_prob: f32,
-}
-
 /// Whisper plus its tokenizer and front end, ready to transcribe.
 pub struct Transcriber {
     model: Whisper,
@@ -101,13 +102,13 @@ pub struct Transcriber {
     mel: LogMel,
 }
 
-fn log_softmax(logits: &[f32]) -> Vec<f32> {
+pub(super) fn log_softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let lse = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
     logits.iter().map(|&l| l - lse).collect()
 }
 
-fn argmax(v: &[f32]) -> usize {
+pub(super) fn argmax(v: &[f32]) -> usize {
     let mut best = 0;
     for (i, &x) in v.iter().enumerate() {
         if x > v[best] {
@@ -178,7 +179,7 @@ impl Transcriber {
             let t = Instant::now();
             // The cross-attention keys and values are one large matmul per
             // layer: made on all threads, before the token-by-token loop.
-            let mut state = self.model.decoder.start(&audio)?;
+            let mut state = self.model.decoder.start(&audio, PROMPT_TOKENS + opts.max_tokens_per_window + 1)?;
             let lang = match &language {
                 Some(l) => l.clone(),
                 None => {
@@ -248,7 +249,8 @@ impl Transcriber {
     fn detect_language(&self, state: &mut DecoderState) -> Result<String> {
         let dec = &self.model.decoder;
         state.rewind();
-        let logits = dec.logits(&dec.step(self.tokenizer.sot, state)?)?;
+        state.reorder(&[0]);
+        let logits = dec.step(&[self.tokenizer.sot], state)?;
         let best = self
             .tokenizer
             .languages
@@ -259,40 +261,11 @@ impl Transcriber {
         Ok(best)
     }
 
-    fn decode_window(&self, state: &mut DecoderState, language: &str, opts: &TranscribeOptions) -> Result<WindowDecode> {
-        let tk = &self.tokenizer;
-        let dec = &self.model.decoder;
-        let prompt = [tk.sot, tk.language_token(language)?, tk.transcribe];
-        state.rewind();
-        // Whisper reads the no-speech probability at the start-of-transcript position.
-        let at_sot = log_softmax(&dec.logits(&dec.step(prompt[0], state)?)?);
-        let no_speech_prob = at_sot[tk.no_speech as usize].exp();
-        let mut hidden = None;
-        for &t in &prompt[1..] {
-            hidden = Some(dec.step(t, state)?);
-        }
-        let mut logits = dec.logits(hidden.as_ref().expect("the prompt has three tokens"))?;
-        let mut tokens: Vec<u32> = Vec::new();
-        let mut sum_logprob = 0f32;
-        let max_len = self.model.config.max_target_positions;
-        for step in 0..opts.max_tokens_per_window {
-            let logprobs = self.apply_rules(&mut logits, &tokens, step == 0);
-            let next = argmax(&logits) as u32;
-            sum_logprob += logprobs[next as usize];
-            if next == tk.eot || state.len() + 1 >= max_len {
-                break;
-            }
-            tokens.push(next);
-            logits = dec.logits(&dec.step(next, state)?)?;
-        }
-        Ok(WindowDecode { avg_logprob: sum_logprob / (tokens.len() + 1) as f32, tokens, no_speech_prob })
-    }
-
     /// Suppression and Whisper's timestamp rules, applied to one step's
     /// logits; returns the log-probabilities of the logits as it leaves
     /// them (the timestamp rule needs them anyway: a second pass over the
     /// 51,865 entries is a millisecond a token in the page).
-    fn apply_rules(&self, logits: &mut [f32], sampled: &[u32], first: bool) -> Vec<f32> {
+    pub(super) fn apply_rules(&self, logits: &mut [f32], sampled: &[u32], first: bool) -> Vec<f32> {
         let tk = &self.tokenizer;
         let cfg = &self.model.config;
         let ts = tk.timestamp_begin as usize;

@@ -414,9 +414,12 @@ impl TokenEmbedding {
     }
 }
 
-/// The text decoder. It runs one token at a time: its attention is a plain
-/// loop over head-major key/value caches, since for a single query that is
-/// faster than dispatching small batched GEMMs.
+/// The text decoder. It runs one token at a time for each of a few
+/// hypotheses (one when decoding greedily, the beams of a beam search, or
+/// the samples of a temperature fallback), their rows multiplied together
+/// so each weight is read once a step; its attention is a plain loop over
+/// head-major key/value caches, since for a single query that is faster
+/// than dispatching small batched GEMMs.
 pub struct Decoder {
     embedding: TokenEmbedding,
     positions: Vec<f32>,
@@ -424,36 +427,65 @@ pub struct Decoder {
     ln: math::LayerNorm,
     n_head: usize,
     max_len: usize,
+    ffn: usize,
     device: Device,
 }
 
-/// Per-window state: cross-attention keys/values and the self-attention
-/// cache, each laid out `[head][position][head_dim]`, and the buffers one
-/// step works in (allocated once per window).
+/// One layer's self-attention keys and values, each `[head][position][head_dim]`.
+type LayerCache = (Vec<f32>, Vec<f32>);
+
+/// Per-window state: the cross-attention keys and values (shared by the
+/// hypotheses), each hypothesis's self-attention caches, and the buffers
+/// one step works in (allocated once per window, and again only when the
+/// number of hypotheses grows).
 pub struct DecoderState {
     cross: Vec<(Vec<f32>, Vec<f32>)>,
     cross_len: usize,
-    self_kv: Vec<(Vec<f32>, Vec<f32>)>,
+    /// `[hypothesis][layer]`.
+    self_kv: Vec<Vec<LayerCache>>,
+    /// Where [`DecoderState::reorder`] copies the caches to.
+    spare_kv: Vec<Vec<LayerCache>>,
+    /// Positions each cache holds.
+    cap: usize,
     len: usize,
+    d: usize,
+    dh: usize,
     scratch: Scratch,
 }
 
-/// One decoder step's working buffers.
+/// One decoder step's working buffers, `rows` hypotheses each.
+#[derive(Default)]
 struct Scratch {
-    /// The residual stream [d], and the next one [d].
+    rows: usize,
+    /// The residual stream [rows, d], and the next one.
     x: Vec<f32>,
     next: Vec<f32>,
-    /// A normalised copy of x [d].
+    /// A normalised copy of x.
     h: Vec<f32>,
-    /// Query, key and value [3d] (the cross-attention's query uses [..d]).
+    /// Query, key and value [rows, 3d] (the cross-attention's queries use [..rows·d]).
     qkv: Vec<f32>,
-    /// Attention output [d].
+    /// Attention output [rows, d].
     attn: Vec<f32>,
-    /// The MLP's hidden layer [ffn].
+    /// The MLP's hidden layer [rows, ffn].
     mid: Vec<f32>,
     /// Attention scores over the longest context, per head (the large
     /// steps run their heads in parallel).
     scores: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(rows: usize, d: usize, ffn: usize, scores: usize) -> Scratch {
+        Scratch {
+            rows,
+            x: vec![0.0; rows * d],
+            next: vec![0.0; rows * d],
+            h: vec![0.0; rows * d],
+            qkv: vec![0.0; rows * 3 * d],
+            attn: vec![0.0; rows * d],
+            mid: vec![0.0; rows * ffn],
+            scores: vec![0.0; scores],
+        }
+    }
 }
 
 impl DecoderState {
@@ -465,9 +497,60 @@ impl DecoderState {
         self.len == 0
     }
 
+    /// How many hypotheses each step feeds.
+    pub fn hypotheses(&self) -> usize {
+        self.self_kv.len()
+    }
+
     /// Forgets the tokens fed so far (the audio's keys and values stay).
     pub fn rewind(&mut self) {
         self.len = 0;
+    }
+
+    /// Forgets the tokens fed after the first `len`.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Whether one more token would fill the text context.
+    pub fn is_full(&self) -> bool {
+        self.len + 1 >= self.cap
+    }
+
+    fn empty_caches(&self, layers: usize) -> Vec<LayerCache> {
+        (0..layers).map(|_| (vec![0f32; self.cap * self.d], vec![0f32; self.cap * self.d])).collect()
+    }
+
+    /// Makes hypothesis `i` a copy of what hypothesis `parents[i]` has seen,
+    /// for every `i` (their number may differ from before): the beams a
+    /// search step kept, or the prompt fed once and then forked.
+    pub fn reorder(&mut self, parents: &[usize]) {
+        let layers = self.self_kv.first().map_or(0, Vec::len);
+        while self.spare_kv.len() < parents.len() {
+            let fresh = self.empty_caches(layers);
+            self.spare_kv.push(fresh);
+        }
+        // Only the positions fed so far, head by head.
+        let (stride, used) = (self.cap * self.dh, self.len * self.dh);
+        for (i, &p) in parents.iter().enumerate() {
+            for (to, from) in self.spare_kv[i].iter_mut().zip(&self.self_kv[p]) {
+                for (t, f) in [(&mut to.0, &from.0), (&mut to.1, &from.1)] {
+                    for (th, fh) in t.chunks_exact_mut(stride).zip(f.chunks_exact(stride)) {
+                        th[..used].copy_from_slice(&fh[..used]);
+                    }
+                }
+            }
+        }
+        // The old caches become the spares (kept, so later steps allocate nothing).
+        let kept = std::mem::take(&mut self.spare_kv);
+        let old = std::mem::take(&mut self.self_kv);
+        let mut kept = kept.into_iter();
+        self.self_kv = kept.by_ref().take(parents.len()).collect();
+        self.spare_kv = old.into_iter().chain(kept).collect();
+        if self.scratch.rows < parents.len() {
+            let (ffn, scores) = (self.scratch.mid.len() / self.scratch.rows.max(1), self.scratch.scores.len());
+            self.scratch = Scratch::new(parents.len(), self.d, ffn, scores);
+        }
     }
 }
 
@@ -493,6 +576,7 @@ impl Decoder {
         };
         let dtype = table.dtype();
         let rows = table.data()?.into_owned();
+        let ffn = layers.first().map_or(0, |l| l.mlp.fc1.out_features());
         Ok(Self {
             embedding: TokenEmbedding {
                 table: kernels::Linear::new(table, None, Fallback::Quantized)?,
@@ -505,13 +589,20 @@ impl Decoder {
             ln: w.norm(&format!("{p}.layer_norm"))?,
             n_head: cfg.decoder_attention_heads,
             max_len: cfg.max_target_positions,
+            ffn,
             device: w.device.clone(),
         })
     }
 
+    /// The longest text the decoder reads (prompt and sampled tokens).
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+
     /// Prepares a window's state from its encoder output (1, T, d): the
-    /// cross-attention keys and values of every layer, head-major.
-    pub fn start(&self, audio: &Tensor) -> Result<DecoderState> {
+    /// cross-attention keys and values of every layer, head-major, and one
+    /// hypothesis with room for `cap` positions (at most the text context).
+    pub fn start(&self, audio: &Tensor, cap: usize) -> Result<DecoderState> {
         let (_, t, d) = audio.dims3()?;
         let audio = audio.flatten_all()?.to_vec1::<f32>()?;
         let dh = d / self.n_head;
@@ -531,74 +622,88 @@ impl Decoder {
                 Ok((k, v))
             })
             .collect::<Result<Vec<_>>>()?;
-        let self_kv = self.layers.iter().map(|_| (vec![0f32; self.max_len * d], vec![0f32; self.max_len * d])).collect();
-        let ffn = self.layers.first().map_or(0, |l| l.mlp.fc1.out_features());
-        let scratch = Scratch {
-            x: vec![0.0; d],
-            next: vec![0.0; d],
-            h: vec![0.0; d],
-            qkv: vec![0.0; 3 * d],
-            attn: vec![0.0; d],
-            mid: vec![0.0; ffn],
-            scores: vec![0.0; self.n_head * t.max(self.max_len)],
+        let cap = cap.clamp(1, self.max_len);
+        let mut state = DecoderState {
+            cross,
+            cross_len: t,
+            self_kv: vec![],
+            spare_kv: vec![],
+            cap,
+            len: 0,
+            d,
+            dh,
+            scratch: Scratch::new(1, d, self.ffn, self.n_head * t.max(cap)),
         };
-        Ok(DecoderState { cross, cross_len: t, self_kv, len: 0, scratch })
+        state.self_kv = vec![state.empty_caches(self.layers.len())];
+        Ok(state)
     }
 
-    /// Feeds one token after what `state` has seen; returns the final hidden
-    /// state (1, d_model).
-    pub fn step(&self, token: u32, state: &mut DecoderState) -> Result<Tensor> {
+    /// Feeds one token to each hypothesis (`tokens[i]` to the i-th) after
+    /// what they have seen; returns their logits over the vocabulary,
+    /// `[hypotheses, vocab]`.
+    pub fn step(&self, tokens: &[u32], state: &mut DecoderState) -> Result<Vec<f32>> {
         let d = self.embedding.d_model;
         let pos = state.len;
-        if pos >= self.max_len {
-            return Err(Error::Invalid(format!("the decoder's text context ({}) is full", self.max_len)));
+        let b = tokens.len();
+        if b != state.self_kv.len() {
+            return Err(Error::Invalid(format!("{b} tokens for {} hypotheses", state.self_kv.len())));
         }
-        let dh = d / self.n_head;
-        let DecoderState { cross, cross_len, self_kv, scratch: s, .. } = state;
-        let Scratch { x, next, h, qkv, attn, mid, scores } = s;
-        self.embedding.row_into(token, x);
-        x.iter_mut().zip(&self.positions[pos * d..(pos + 1) * d]).for_each(|(e, p)| *e += p);
-        for (i, (layer, (kc, vc))) in self.layers.iter().zip(self_kv.iter_mut()).enumerate() {
+        if pos >= state.cap {
+            return Err(Error::Invalid(format!("the decoder's text context ({}) is full", state.cap)));
+        }
+        let (dh, cap) = (d / self.n_head, state.cap);
+        let DecoderState { cross, cross_len, self_kv, scratch, .. } = state;
+        let n = b * d;
+        // x is the residual stream and next the one a layer part writes;
+        // they swap after each part.
+        let (mut x, mut next, h) = (&mut scratch.x[..n], &mut scratch.next[..n], &mut scratch.h[..n]);
+        let (qkv, attn, mid) = (&mut scratch.qkv[..3 * n], &mut scratch.attn[..n], &mut scratch.mid[..b * self.ffn]);
+        let scores = &mut scratch.scores;
+        for (row, &token) in x.chunks_exact_mut(d).zip(tokens) {
+            self.embedding.row_into(token, row);
+            row.iter_mut().zip(&self.positions[pos * d..(pos + 1) * d]).for_each(|(e, p)| *e += p);
+        }
+        for (i, layer) in self.layers.iter().enumerate() {
             h.copy_from_slice(x);
-            layer.self_ln.apply(h);
+            h.chunks_exact_mut(d).for_each(|r| layer.self_ln.apply(r));
             let a = &layer.self_attn;
-            a.qkv.forward_into(h, 1, Act::None, None, qkv)?;
-            for head in 0..self.n_head {
-                let at = (head * self.max_len + pos) * dh;
-                kc[at..at + dh].copy_from_slice(&qkv[d + head * dh..d + (head + 1) * dh]);
-                vc[at..at + dh].copy_from_slice(&qkv[2 * d + head * dh..2 * d + (head + 1) * dh]);
+            a.qkv.forward_into(h, b, Act::None, None, qkv)?;
+            for (j, (row, out)) in qkv.chunks_exact(3 * d).zip(attn.chunks_exact_mut(d)).enumerate() {
+                let (kc, vc) = &mut self_kv[j][i];
+                for head in 0..self.n_head {
+                    let at = (head * cap + pos) * dh;
+                    kc[at..at + dh].copy_from_slice(&row[d + head * dh..d + (head + 1) * dh]);
+                    vc[at..at + dh].copy_from_slice(&row[2 * d + head * dh..2 * d + (head + 1) * dh]);
+                }
+                attend_one(&row[..d], kc, vc, self.n_head, cap, pos + 1, out, scores);
             }
-            attend_one(&qkv[..d], kc, vc, self.n_head, self.max_len, pos + 1, attn, scores);
-            a.out.forward_into(attn, 1, Act::None, Some(x), next)?;
-            std::mem::swap(x, next);
+            a.out.forward_into(attn, b, Act::None, Some(x), next)?;
+            std::mem::swap(&mut x, &mut next);
 
             h.copy_from_slice(x);
-            layer.cross_ln.apply(h);
+            h.chunks_exact_mut(d).for_each(|r| layer.cross_ln.apply(r));
             let c = &layer.cross_attn;
-            let q = &mut qkv[..d];
-            c.q.forward_into(h, 1, Act::None, None, q)?;
+            let q = &mut qkv[..n];
+            c.q.forward_into(h, b, Act::None, None, q)?;
             let (ck, cv) = &cross[i];
-            attend_one(q, ck, cv, self.n_head, *cross_len, *cross_len, attn, scores);
-            c.out.forward_into(attn, 1, Act::None, Some(x), next)?;
-            std::mem::swap(x, next);
+            for (q, out) in q.chunks_exact(d).zip(attn.chunks_exact_mut(d)) {
+                attend_one(q, ck, cv, self.n_head, *cross_len, *cross_len, out, scores);
+            }
+            c.out.forward_into(attn, b, Act::None, Some(x), next)?;
+            std::mem::swap(&mut x, &mut next);
 
             h.copy_from_slice(x);
-            layer.mlp.ln.apply(h);
+            h.chunks_exact_mut(d).for_each(|r| layer.mlp.ln.apply(r));
             // Whisper uses the exact (erf) GELU.
-            layer.mlp.fc1.forward_into(h, 1, Act::GeluErf, None, mid)?;
-            layer.mlp.fc2.forward_into(mid, 1, Act::None, Some(x), next)?;
-            std::mem::swap(x, next);
+            layer.mlp.fc1.forward_into(h, b, Act::GeluErf, None, mid)?;
+            layer.mlp.fc2.forward_into(mid, b, Act::None, Some(x), next)?;
+            std::mem::swap(&mut x, &mut next);
         }
+        h.copy_from_slice(x);
+        h.chunks_exact_mut(d).for_each(|r| self.ln.apply(r));
+        let logits = self.embedding.table.forward(h, b, Act::None, None)?;
         state.len += 1;
-        let mut out = state.scratch.x.clone();
-        self.ln.apply(&mut out);
-        Ok(Tensor::from_vec(out, (1, d), &self.device)?)
-    }
-
-    /// Logits over the vocabulary for a hidden state (1, d).
-    pub fn logits(&self, hidden: &Tensor) -> Result<Vec<f32>> {
-        let h = hidden.flatten_all()?.to_vec1::<f32>()?;
-        self.embedding.table.forward(&h, 1, Act::None, None)
+        Ok(logits)
     }
 }
 

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use web_time::Instant;
 
-use super::common::{load_whisper, peak_rss_mb, read_input};
+use super::common::{load_whisper, peak_rss_mb, read_input, DecodingArgs};
 use creative_filter::asr::wer::{char_errors, word_errors};
-use creative_filter::asr::TranscribeOptions;
+use creative_filter::asr::{DecodingOptions, TranscribeOptions};
 use creative_filter::creative::{listen, Creative, DEFAULT_MAX_SECONDS};
 use creative_filter::models::WHISPER_GGUF;
 use creative_filter::{Error, Result};
@@ -87,12 +87,14 @@ pub enum What {
         /// faster-whisper's results on the same clips (bench/faster_whisper_peer.py).
         #[arg(long)]
         peer: Option<PathBuf>,
+        #[command(flatten)]
+        decoding: DecodingArgs,
     },
 }
 
 pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Result<i32> {
     match what {
-        What::Asr { clips, peer } => asr(&clips, peer.as_deref(), models),
+        What::Asr { clips, peer, decoding } => asr(&clips, peer.as_deref(), &decoding.options(), models),
         What::Encoder { file, runs } => {
             let transcriber = load_whisper(models)?;
             let creative = Creative::from_file_name(&file.to_string_lossy());
@@ -247,7 +249,7 @@ impl Side {
     }
 }
 
-fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
+fn asr(clips: &Path, peer: Option<&Path>, decoding: &DecodingOptions, models: &Path) -> Result<i32> {
     let list = std::fs::read_to_string(clips).map_err(|source| Error::Read { path: clips.into(), source })?;
     let base = clips.parent().unwrap_or(Path::new("."));
     let entries: Vec<(&str, &str)> = list.lines().filter_map(|l| l.split_once('\t')).collect();
@@ -262,7 +264,7 @@ fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
     let t = Instant::now();
     let transcriber = load_whisper(models)?;
     let load_s = t.elapsed().as_secs_f64();
-    let opts = TranscribeOptions::default();
+    let opts = TranscribeOptions { decoding: decoding.clone(), ..Default::default() };
     let mut ours = Side::new();
     let mut theirs = Side::new();
     let mut audio_s = 0.0;
@@ -290,9 +292,10 @@ fn asr(clips: &Path, peer: Option<&Path>, models: &Path) -> Result<i32> {
         std::thread::available_parallelism().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
     });
     println!(
-        "ASR benchmark: {} clips, {:.1} s of audio, whisper-base, greedy, language ru, {threads} threads, int8 kernels: {}",
+        "ASR benchmark: {} clips, {:.1} s of audio, whisper-base, {}, language ru, {threads} threads, int8 kernels: {}",
         entries.len(),
         audio_s,
+        decoding.describe(),
         creative_filter::kernels::int8::path_name()
     );
     header("faster-whisper");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use web_time::Instant;
 
-use creative_filter::asr::{load_transcriber, TranscribeOptions, Transcriber};
+use creative_filter::asr::{load_transcriber, DecodingOptions, TranscribeOptions, Transcriber};
 use creative_filter::cache::{DirStore, FeatureCache};
 use creative_filter::classify::{Head, SegmentDictionary};
 use creative_filter::creative::MediaIndex;
@@ -29,6 +29,37 @@ pub struct AsrArgs {
     /// Seconds of audio analysed per creative at most.
     #[arg(long, default_value_t = creative_filter::creative::DEFAULT_MAX_SECONDS)]
     pub max_seconds: f64,
+    #[command(flatten)]
+    pub decoding: DecodingArgs,
+}
+
+/// How Whisper chooses its tokens.
+#[derive(clap::Args, Clone)]
+pub struct DecodingArgs {
+    /// Hypotheses of the beam search (1: greedy decoding, the fastest).
+    #[arg(long, default_value_t = DecodingOptions::default().beam_size, value_parser = parse_beam_size)]
+    pub beam_size: usize,
+    /// No sampling at rising temperatures when a window's text looks like a
+    /// repetition loop or the decoder was unsure of it.
+    #[arg(long)]
+    pub no_fallback: bool,
+}
+
+fn parse_beam_size(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=16) => Ok(n),
+        _ => Err(format!("`{s}` is not a beam size from 1 to 16")),
+    }
+}
+
+impl DecodingArgs {
+    pub fn options(&self) -> DecodingOptions {
+        let mut d = DecodingOptions { beam_size: self.beam_size, ..Default::default() };
+        if self.no_fallback {
+            d.temperatures = vec![0.0];
+        }
+        d
+    }
 }
 
 /// For the commands that classify creatives.
@@ -51,7 +82,11 @@ fn parse_screen_mode(s: &str) -> std::result::Result<ScreenMode, String> {
 
 impl AsrArgs {
     pub fn options(&self) -> TranscribeOptions {
-        TranscribeOptions { language: (self.language != "auto").then(|| self.language.clone()), ..Default::default() }
+        TranscribeOptions {
+            language: (self.language != "auto").then(|| self.language.clone()),
+            decoding: self.decoding.options(),
+            ..Default::default()
+        }
     }
 }
 

@@ -227,8 +227,11 @@ impl Engine {
     /// Everything that shapes a transcript, as a cache key part.
     fn transcript_settings(&self) -> String {
         format!(
-            "{}|policy {TRANSCRIPT_POLICY}|language {:?}|max {}s",
-            self.asr_model_id, self.asr.language, self.max_seconds
+            "{}|policy {TRANSCRIPT_POLICY}|language {:?}|max {}s|{}",
+            self.asr_model_id,
+            self.asr.language,
+            self.max_seconds,
+            self.asr.decoding.id()
         )
     }
 

@@ -4,12 +4,16 @@
 use crate::common::{clip_list, data_dir, media, transcriber};
 use creative_filter::asr::wer::{corpus_cer, corpus_wer};
 use creative_filter::media::{decode_audio, resample};
-use creative_filter::asr::TranscribeOptions;
+use creative_filter::asr::{DecodingOptions, TranscribeOptions};
 use creative_filter::creative::{listen, Creative, Heard, DEFAULT_MAX_SECONDS};
 
 fn hear(path: &std::path::Path) -> Heard {
+    hear_with(path, &TranscribeOptions::default())
+}
+
+fn hear_with(path: &std::path::Path, opts: &TranscribeOptions) -> Heard {
     let creative = Creative::from_file_name(&path.to_string_lossy());
-    listen(std::fs::read(path).unwrap(), &creative, transcriber(), &TranscribeOptions::default(), DEFAULT_MAX_SECONDS)
+    listen(std::fs::read(path).unwrap(), &creative, transcriber(), opts, DEFAULT_MAX_SECONDS)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -35,7 +39,10 @@ fn asterisk_prompts_wer() {
 #[derive(serde::Deserialize)]
 struct Reference {
     encoder: EncoderReference,
+    /// Greedy decoding.
     clips: Vec<ReferenceClip>,
+    /// Beam search of 5 with the temperature fallback.
+    beam_clips: Vec<ReferenceClip>,
 }
 
 #[derive(serde::Deserialize)]
@@ -80,18 +87,23 @@ fn encoder_matches_ctranslate2() {
     assert!(worst >= 0.99, "encoder states differ from CTranslate2's: cosine {worst:.4}");
 }
 
-/// Transcripts against faster-whisper's on the same clips and settings: the
-/// words may differ where the two models' rounding tips a greedy choice, but
-/// not more than a few in a hundred.
+/// Transcripts against faster-whisper's on the same clips and settings,
+/// greedily and with the beam search and fallback: the words may differ
+/// where the two models' rounding tips a choice, but not more than a few in
+/// a hundred.
 #[test]
 fn transcripts_match_faster_whisper() {
     let r = whisper_reference();
     let base = data_dir().join("asterisk");
-    let pairs: Vec<(String, String)> = r.clips.iter().map(|c| (c.text.clone(), hear(&base.join(&c.file)).transcript.text)).collect();
-    let cer = corpus_cer(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-    let wer = corpus_wer(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
-    eprintln!("against faster-whisper on {} clips: CER {cer:.3}, WER {wer:.3}", pairs.len());
-    assert!(cer <= 0.05, "CER {cer:.3} against faster-whisper: {pairs:#?}");
+    let greedy = TranscribeOptions { decoding: DecodingOptions::greedy(), ..Default::default() };
+    for (how, clips, opts) in [("greedy", &r.clips, &greedy), ("beam 5", &r.beam_clips, &TranscribeOptions::default())] {
+        let pairs: Vec<(String, String)> =
+            clips.iter().map(|c| (c.text.clone(), hear_with(&base.join(&c.file), opts).transcript.text)).collect();
+        let cer = corpus_cer(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+        let wer = corpus_wer(pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+        eprintln!("{how}, against faster-whisper on {} clips: CER {cer:.3}, WER {wer:.3}", pairs.len());
+        assert!(cer <= 0.05, "{how}: CER {cer:.3} against faster-whisper: {pairs:#?}");
+    }
 }
 
 #[test]
