@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ASR benchmark: creative-filter against faster-whisper (CTranslate2) on the
-# same whisper-base weights, same settings (float32, greedy, language ru,
-# 2 threads), on a sample of the asterisk-ru prompts.
+# same whisper-base weights, same settings (float32, language ru, 2 threads;
+# both sides' default decoding: beam 5 with the temperature fallback), on a
+# sample of the asterisk-ru prompts; then the product greedy, for the time
+# the beam search costs. BENCH_BEAM=1 runs both sides greedy only.
 #
 #   bench/asr.sh [CLIPS_TSV]          default: tests/data/asterisk/sample60.tsv
 #
@@ -20,6 +22,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CLIPS="${1:-tests/data/asterisk/sample60.tsv}"
 THREADS="${BENCH_THREADS:-2}"
+BEAM="${BENCH_BEAM:-5}"
+DECODING=(--beam-size "$BEAM")
+[[ "$BEAM" == 1 ]] && DECODING+=(--no-fallback)
 PYTHON="${PYTHON:-python3}"
 VENV="$ROOT/.venv-bench"
 FW_VERSION=1.2.1
@@ -62,13 +67,13 @@ done
 # 4. peer run
 mkdir -p "$OUT_DIR"
 STAMP="$OUT_DIR/peer.clips"
-if [[ "${REUSE_PEER:-0}" == 1 && -f "$PEER" && -f "$STAMP" ]] && cmp -s "$STAMP" "$CLIPS"; then
+if [[ "${REUSE_PEER:-0}" == 1 && -f "$PEER" && -f "$STAMP" ]] && cmp -s "$STAMP" <(cat "$CLIPS"; echo "beam $BEAM"); then
     echo "bench/asr: reusing $PEER"
 else
     echo "bench/asr: faster-whisper on $CLIPS ($THREADS threads)"
     OMP_NUM_THREADS="$THREADS" "$VENV/bin/python" "$ROOT/bench/faster_whisper_peer.py" \
-        --model-dir "$MODEL_DIR" --clips "$CLIPS" --out "$PEER" --threads "$THREADS"
-    cp "$CLIPS" "$STAMP"
+        --model-dir "$MODEL_DIR" --clips "$CLIPS" --out "$PEER" --threads "$THREADS" --beam-size "$BEAM"
+    { cat "$CLIPS"; echo "beam $BEAM"; } > "$STAMP"
 fi
 
 # 5. side-by-side table, once per int8 kernel path in BENCH_KERNELS
@@ -77,8 +82,12 @@ fi
 if [[ -n "${BENCH_KERNELS:-}" ]]; then
     for k in $BENCH_KERNELS; do
         echo "bench/asr: int8 kernels forced to $k"
-        CREATIVE_FILTER_KERNEL="$k" "$BIN" bench asr --clips "$CLIPS" --peer "$PEER"
+        CREATIVE_FILTER_KERNEL="$k" "$BIN" bench asr --clips "$CLIPS" --peer "$PEER" "${DECODING[@]}"
     done
 else
-    "$BIN" bench asr --clips "$CLIPS" --peer "$PEER"
+    "$BIN" bench asr --clips "$CLIPS" --peer "$PEER" "${DECODING[@]}"
+fi
+if [[ "$BEAM" != 1 ]]; then
+    echo "bench/asr: the product greedy (--beam-size 1 --no-fallback), beside the same peer"
+    "$BIN" bench asr --clips "$CLIPS" --peer "$PEER" --beam-size 1 --no-fallback
 fi

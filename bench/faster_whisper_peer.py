@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Reference ASR run with faster-whisper (CTranslate2) on the same Whisper weights.
 
-    faster_whisper_peer.py --model-dir DIR --clips TSV --out JSONL [--threads 2]
+    faster_whisper_peer.py --model-dir DIR --clips TSV --out JSONL [--threads 2] [--beam-size 5]
 
 DIR holds the CTranslate2 model (model.bin, config.json, tokenizer.json,
 vocabulary.txt). TSV lines are "relative/path.wav<TAB>reference text"; paths
 are relative to the TSV's directory. Settings match the product's decoder:
-float32, greedy (beam 1, temperature 0, no fallback), language ru, no
-conditioning on previous text, no VAD, timestamps on.
+float32, language ru, no conditioning on previous text, no VAD, timestamps
+on; --beam-size 5 (the default) is faster-whisper's own decoding (beam 5,
+patience 1, best_of 5, temperature fallback 0 to 1 by 0.2), --beam-size 1
+greedy (temperature 0, no fallback).
 
 Output, one JSON object per line (UTF-8, no ASCII escaping):
     {"file": "<path as in TSV>", "text": "...", "seconds": <wall s>, "duration_s": <audio s>}
@@ -30,6 +32,7 @@ def parse_args():
     p.add_argument("--clips", required=True, help="TSV: relative/path.wav<TAB>reference")
     p.add_argument("--out", required=True, help="JSONL output path")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.add_argument("--beam-size", type=int, default=5, help="5: beam search with fallback (default); 1: greedy")
     return p.parse_args()
 
 
@@ -69,6 +72,12 @@ def main():
                          cpu_threads=args.threads, num_workers=1)
     load_seconds = time.perf_counter() - t0
 
+    if args.beam_size > 1:
+        decoding = dict(beam_size=args.beam_size, best_of=5, patience=1,
+                        temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    else:
+        decoding = dict(beam_size=1, best_of=1, temperature=0.0)
+
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     tmp = args.out + ".tmp"
     total_audio = total_wall = 0.0
@@ -79,9 +88,7 @@ def main():
                 path,
                 language="ru",
                 task="transcribe",
-                beam_size=1,
-                best_of=1,
-                temperature=0.0,
+                **decoding,
                 condition_on_previous_text=False,
                 vad_filter=False,
                 without_timestamps=False,

@@ -150,3 +150,50 @@ fn language_can_be_detected() {
     let h = listen(bytes, &creative, transcriber(), &opts, DEFAULT_MAX_SECONDS).unwrap();
     assert_eq!(h.transcript.language, "ru");
 }
+
+/// The decoder steps several hypotheses as one batch: each row's logits are
+/// those the hypothesis would get alone, and a reordered (beam-search)
+/// state continues each hypothesis from the parent it was copied from.
+#[test]
+fn hypotheses_decoded_together_equal_each_decoded_alone() {
+    let t = transcriber();
+    let tk = t.tokenizer();
+    let dec = &t.model().decoder;
+    let decoded = decode_audio(std::fs::read(media("voice.wav")).unwrap(), Some("wav"), DEFAULT_MAX_SECONDS).unwrap();
+    let samples = resample(&decoded.audio.samples, decoded.audio.sample_rate, 16_000).unwrap();
+    let audio = t.model().encoder.forward(&t.first_window_mel(&samples).unwrap()).unwrap();
+    let prompt = [tk.sot, tk.language_token("ru").unwrap(), tk.transcribe];
+    // Two token sequences fed alone.
+    let (a, b) = ([50364u32, 2933, 10655], [50364u32, 1025, 3388]);
+    let alone = |seq: &[u32]| {
+        let mut state = dec.start(&audio, 16).unwrap();
+        prompt.iter().chain(seq).map(|&tok| dec.step(&[tok], &mut state).unwrap()).last().unwrap()
+    };
+    let (la, lb) = (alone(&a), alone(&b));
+    let vocab = la.len();
+    // The same, as hypotheses forked after the prompt: [a, b, a].
+    let mut state = dec.start(&audio, 16).unwrap();
+    for &tok in &prompt {
+        dec.step(&[tok], &mut state).unwrap();
+    }
+    state.reorder(&[0, 0, 0]);
+    let mut rows = vec![];
+    for i in 0..3 {
+        rows = dec.step(&[a[i], b[i], a[i]], &mut state).unwrap();
+    }
+    let close = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+    assert!(close(&rows[..vocab], &la) < 1e-3, "row a: {}", close(&rows[..vocab], &la));
+    assert!(close(&rows[vocab..2 * vocab], &lb) < 1e-3);
+    assert!(close(&rows[2 * vocab..], &la) < 1e-3);
+    // Keep b twice and a once, in a new order, and go on one token.
+    state.reorder(&[1, 0, 1]);
+    let next = dec.step(&[7, 7, 7], &mut state).unwrap();
+    let then = |seq: &[u32]| {
+        let mut state = dec.start(&audio, 16).unwrap();
+        prompt.iter().chain(seq).chain(&[7]).map(|&tok| dec.step(&[tok], &mut state).unwrap()).last().unwrap()
+    };
+    let (ta, tb) = (then(&a), then(&b));
+    assert!(close(&next[..vocab], &tb) < 1e-3 && close(&next[2 * vocab..], &tb) < 1e-3);
+    assert!(close(&next[vocab..2 * vocab], &ta) < 1e-3);
+    assert!(close(&ta, &tb) > 0.1, "the two continuations differ, so the check can fail");
+}
