@@ -13,7 +13,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
 
-use crate::asr::load_transcriber;
+use crate::asr::{load_transcriber, DecodingOptions};
 use crate::cache::{FeatureCache, JournalStore};
 use crate::classify::training::segments_for_texts;
 use crate::classify::{Classifier, Head, SegmentDictionary};
@@ -326,6 +326,25 @@ impl Session {
             .map_err(|_| error(Error::Invalid(format!("on-screen text mode {mode:?}: auto, always or off"))))?;
         self.screen_reader = reader;
         Ok(())
+    }
+
+    /// How Whisper chooses its tokens: `beam` 5 (the default, as the CLI's)
+    /// is the beam search with the temperature fallback, 1 greedy decoding
+    /// (the CLI's `--beam-size 1 --no-fallback`), faster and less accurate.
+    #[wasm_bindgen(js_name = setDecoding)]
+    pub fn set_decoding(&mut self, beam: usize) -> Result<(), JsValue> {
+        self.engine.asr.decoding = match beam {
+            1 => DecodingOptions::greedy(),
+            2..=16 => DecodingOptions { beam_size: beam, ..Default::default() },
+            _ => return Err(error(Error::Invalid(format!("beam size {beam}: 1 to 16")))),
+        };
+        Ok(())
+    }
+
+    /// Hypotheses of the beam search in use (1: greedy).
+    #[wasm_bindgen(js_name = beamSize)]
+    pub fn beam_size(&self) -> usize {
+        self.engine.asr.decoding.beam_size
     }
 
     /// Whisper's encoder alone on the first window of `samples` (16 kHz

@@ -126,10 +126,10 @@ export async function classifyBatch(page, paths, timeoutMs = 30 * 60_000) {
 export const CLI = resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'release/creative-filter');
 
 /** The native CLI's reports for the same files (no cache: a real run), on-screen text read as the page's default reads it. */
-export function nativeClassify(paths) {
+export function nativeClassify(paths, args = []) {
   let out;
   try {
-    out = execFileSync(CLI, ['classify', '--no-cache', ...paths], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync(CLI, ['classify', '--no-cache', ...args, ...paths], { encoding: 'utf8', maxBuffer: 1 << 26, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     if (e.stdout == null) throw e; // it did not run at all
     out = e.stdout; // non-zero only when every file failed

@@ -257,6 +257,24 @@ $('screen-mode').addEventListener('change', async () => {
 });
 cf.ready.then(({ screen }) => screen.mode !== $('screen-mode').value && setScreenMode($('screen-mode').value)).catch(() => {});
 
+// ---------- speech recognition ----------
+
+// Beam search (accurate, the CLI's default) or greedy decoding (faster):
+// kept across visits and replayed on a restarted worker.
+const DECODING = 'cf-decoding';
+$('decoding-mode').value = localStorage.getItem(DECODING) || '5';
+
+async function setDecoding(beam) {
+  const args = { beam };
+  cf.remember('setDecoding', args);
+  await cf.call('setDecoding', args);
+}
+$('decoding-mode').addEventListener('change', async () => {
+  localStorage.setItem(DECODING, $('decoding-mode').value);
+  await setDecoding(Number($('decoding-mode').value)).catch((e) => toast(errorText(e)));
+});
+cf.ready.then(({ decoding }) => decoding.beam !== Number($('decoding-mode').value) && setDecoding(Number($('decoding-mode').value))).catch(() => {});
+
 function showScreen(state) {
   shown.screen = state;
   if (!state) return;

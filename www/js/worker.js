@@ -215,6 +215,7 @@ const methods = {
       vision: session.vision(),
       visionProblem,
       screen: screenState(),
+      decoding: { beam: session.beamSize() },
       fromCache: Object.values(loaded).every((l) => l.source === 'cache'),
       downloadMs: downloaded - started,
       loadMs: performance.now() - downloaded,
@@ -325,6 +326,7 @@ const methods = {
     session.setScreenReading(mode, screen.id);
     return { screen: screenState() };
   },
+  setDecoding: ({ beam }) => (session.setDecoding(beam), { decoding: { beam: session.beamSize() } }),
   setDictionary: ({ name, bytes }) => (session.setDictionary(name, bytes), classifierState()),
   resetDictionary: () => (session.resetDictionary(), classifierState()),
   loadHead: ({ bytes }) => (session.loadHead(bytes), classifierState()),
