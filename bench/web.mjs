@@ -4,9 +4,11 @@
 // with ratios; then a batch of 20 such creatives through both, in files per
 // minute.
 //
-//   node bench/web.mjs [RUNS] [--portable] [--batch N]
+//   node bench/web.mjs [RUNS] [--portable] [--greedy] [--batch N]
 //     RUNS        default 3 runs each; median per stage
 //     --portable  serve the page without COOP/COEP: its portable module, one thread
+//     --greedy    both sides decode greedily (the page's "fast" setting, the
+//                 CLI's --beam-size 1 --no-fallback) instead of the beam search
 //     --batch N   creatives in the batch (default 20; 0 skips it)
 //
 // Needs dist/ (scripts/build-web.sh), the release CLI, ffmpeg and the test
@@ -20,6 +22,8 @@ import { ROOT, CLI, serve, openPage, classifyBatch } from '../tests/browser/harn
 const argv = process.argv.slice(2);
 const flag = (name) => argv.indexOf(`--${name}`);
 const portable = flag('portable') >= 0;
+const greedy = flag('greedy') >= 0;
+const decoding = greedy ? ['--beam-size', '1', '--no-fallback'] : [];
 const batchSize = flag('batch') >= 0 ? Number(argv[flag('batch') + 1]) : 20;
 const runs = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--batch') || 3);
 const out = join(ROOT, 'bench/out/web');
@@ -50,6 +54,7 @@ const firstVisitMs = s.loadMs;
 await new Promise((r) => setTimeout(r, 500)); // the last transfers' sizes
 const firstVisitBytes = s.downloadedBytes;
 const engine = s.info.engine;
+if (greedy) await s.page.evaluate(() => window.creativeFilter.cf.call('setDecoding', { beam: 1 }));
 const web = [];
 for (const f of files) {
   // Transcript and embedding caches would answer the later runs (same speech).
@@ -86,7 +91,7 @@ const nativeKernels = kernelShapes.map(({ m, n, k }) => JSON.parse(execFileSync(
 // Native: one process per run (model load included, reported apart), peak RSS by GNU time.
 const native = files.map((f) => {
   const t0 = Date.now();
-  const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', CLI, 'classify', '--no-cache', f], { encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', CLI, 'classify', '--no-cache', ...decoding, f], { encoding: 'utf8' });
   const report = JSON.parse(r.stdout.trim());
   report.process_ms = Date.now() - t0;
   report.peak_rss_mb = Number((/peak_rss_kb=(\d+)/.exec(r.stderr) || [0, NaN])[1]) / 1024;
@@ -97,7 +102,7 @@ const native = files.map((f) => {
 let cliBatchMs = NaN;
 if (batch.length) {
   const t0 = Date.now();
-  const r = spawnSync(CLI, ['classify', '--no-cache', ...batch], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(CLI, ['classify', '--no-cache', ...decoding, ...batch], { encoding: 'utf8', maxBuffer: 1 << 26 });
   cliBatchMs = Date.now() - t0;
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   if (lines.length !== batch.length || lines.some((l) => l.error)) throw new Error(`the CLI's batch: ${r.stderr}`);
@@ -108,7 +113,7 @@ const stage = (reports, k) => median(reports.map((r) => r.timings_ms[k]));
 const total = (r) => Object.values(r.timings_ms).reduce((a, b) => a + b, 0);
 const line = (name, a, b, unit = 'ms') => console.log(`${name.padEnd(28)} ${a.toFixed(0).padStart(9)} ${b.toFixed(0).padStart(9)} ${unit.padEnd(3)} ${(a / b).toFixed(2).padStart(6)}`);
 const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
-console.log(`30-s creative (MP4, H.264 + AAC, ${web[0].duration_s.toFixed(1)} s of audio), median of ${runs} runs`);
+console.log(`30-s creative (MP4, H.264 + AAC, ${web[0].duration_s.toFixed(1)} s of audio), median of ${runs} runs, ${greedy ? "greedy decoding" : "beam search of 5 with fallback"} on both sides`);
 console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), CPU, int8 kernel ${engine.kernel}; native: ${cores} threads`);
 console.log(`${'stage'.padEnd(28)} ${'browser'.padStart(9)} ${'native'.padStart(9)} ${''.padEnd(3)} ${'ratio'.padStart(6)}`);
 for (const k of Object.keys(native[0].timings_ms)) line(k, stage(web, k), stage(native, k));
