@@ -64,7 +64,22 @@ pub fn reject_reason(text: &str) -> Option<&'static str> {
     if describes_music(&n) {
         return Some("a description of the music, not speech");
     }
+    if is_sound_caption(text) {
+        return Some("a sound caption in capitals, not speech");
+    }
     None
+}
+
+/// "ТЕЛЕФОННЫЙ ЗВОНОК", "ЗВУЧИТ МУЗЫКА": subtitles for the hard of hearing
+/// write sound events in capitals, and Whisper learnt to write them over
+/// tones and noise (its beam search finds them likelier than silence).
+/// Speech comes out in sentence case; acronyms (ВТБ, МТС) are short and
+/// alone, so a caption needs two words and one of at least five letters.
+fn is_sound_caption(text: &str) -> bool {
+    let words: Vec<&str> = text.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()).collect();
+    words.len() >= 2
+        && words.iter().all(|w| w.chars().all(char::is_uppercase))
+        && words.iter().any(|w| w.chars().count() >= 5)
 }
 
 /// "Бодрая музыка", "тревожная лирическая музыка": one or two adjectives and
@@ -117,6 +132,8 @@ mod tests {
             "Редактор субтитров А.Синецкая Корректор А.Егорова",
             "БОДРАЯ МУЗЫКА",
             "Тревожная лирическая музыка.",
+            "ТЕЛЕФОННЫЙ ЗВОНОК",
+            "(ЗВУЧИТ МУЗЫКА)",
         ] {
             assert!(reject_reason(t).is_some(), "{t}");
         }
@@ -130,6 +147,9 @@ mod tests {
             "Доставка бесплатно!",
             "Яндекс Музыка",
             "Новая музыка каждый день",
+            "ВТБ",
+            "МТС ТВ",
+            "Кредит в ВТБ ОНЛАЙН",
         ] {
             assert_eq!(reject_reason(t), None, "{t}");
         }

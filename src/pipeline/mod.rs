@@ -29,7 +29,7 @@ use crate::vision::{VisionBranch, VISION_OFF_NOTE};
 
 /// Bumped whenever a change to decoding or hallucination filtering changes
 /// transcripts, so cached ones from older builds are not reused.
-pub const TRANSCRIPT_POLICY: u32 = 3;
+pub const TRANSCRIPT_POLICY: u32 = 4;
 
 /// Which signal a decision rests on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
