@@ -14,6 +14,7 @@ pub mod error;
 pub mod kernels;
 pub mod lang;
 pub mod media;
+pub mod message;
 pub mod models;
 pub mod pipeline;
 pub mod screen;

@@ -102,7 +102,7 @@ pub fn classify(args: ClassifyArgs, models: &Path, cache: &CacheArgs) -> Result<
                 Ok(v) => v.report(clf.mode()),
                 Err(e) => {
                     failures += 1;
-                    Report::failure(&creative, &e.to_string())
+                    Report::failure(&creative, &e.message())
                 }
             };
             println!("{}", serde_json::to_string(&line).expect("a report is plain data"));

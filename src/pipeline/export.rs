@@ -334,16 +334,18 @@ mod tests {
     use super::*;
     use crate::classify::Decision;
     use crate::creative::{Creative, StageTimings};
+    use crate::message::Message;
+    use crate::pipeline::notes;
     use crate::vision::VISION_OFF_NOTE;
 
-    fn verdict(decision: Option<Decision>, vision_note: &str) -> Verdict {
+    fn verdict(decision: Option<Decision>, vision_note: Message) -> Verdict {
         Verdict {
             id: "7".into(),
             file: "7.wav".into(),
             modality: if decision.is_some() { Modality::Speech } else { Modality::NoSpeech },
             speech: decision.is_some(),
             evidence: vec![],
-            note: decision.is_none().then(|| format!("{NO_SPEECH_NOTE} ({vision_note})")),
+            note: if decision.is_none() { vec![notes::no_speech(), vision_note.clone()] } else { vec![] },
             decision,
             transcript: String::new(),
             no_speech_prob: 0.0,
@@ -357,7 +359,7 @@ mod tests {
             screen: None,
             screen_top: None,
             screen_note: None,
-            vision_note: Some(vision_note.into()),
+            vision_note: Some(vision_note),
             text_weight: None,
         }
     }
@@ -367,7 +369,7 @@ mod tests {
     }
 
     fn outcomes() -> [std::result::Result<Verdict, String>; 3] {
-        [Ok(verdict(Some(music()), VISION_OFF_NOTE)), Ok(verdict(None, VISION_OFF_NOTE)), Err("no media file".into())]
+        [Ok(verdict(Some(music()), notes::vision_off())), Ok(verdict(None, notes::vision_off())), Err("no media file".into())]
     }
 
     /// The page hands the same outcomes back as report records.
@@ -376,7 +378,7 @@ mod tests {
             .iter()
             .map(|o| match o {
                 Ok(v) => v.report("zero-shot"),
-                Err(e) => Report::failure(&Creative::from_file_name("3.mp4"), e),
+                Err(e) => Report::failure(&Creative::from_file_name("3.mp4"), &Message::new("not-media", e.as_str())),
             })
             .collect()
     }

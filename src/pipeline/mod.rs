@@ -25,7 +25,8 @@ use crate::asr::Transcript;
 use crate::error::{Error, Result};
 use crate::table::{is_blank, Table};
 use crate::text::TextEncoder;
-use crate::vision::{VisionBranch, VISION_OFF_NOTE};
+use crate::message::Message;
+use crate::vision::VisionBranch;
 
 /// Bumped whenever a change to decoding or hallucination filtering changes
 /// transcripts, so cached ones from older builds are not reused.
@@ -87,7 +88,7 @@ impl From<(u32, String, f32)> for BranchTop {
 /// What the vision branch said of one creative: its probabilities in the
 /// speech classifier's dictionary order, or why it said nothing (branch
 /// off, frames unreadable, …).
-pub type VisionOutcome = std::result::Result<Vec<f32>, String>;
+pub type VisionOutcome = std::result::Result<Vec<f32>, Message>;
 
 /// The text read from a creative's picture, and its embedding when it had
 /// enough words to classify.
@@ -110,7 +111,7 @@ pub struct Features {
     pub screen: Option<ScreenFeatures>,
     /// Why the picture was not read or could not be (None when it was, or
     /// when nothing asked for it).
-    pub screen_note: Option<String>,
+    pub screen_note: Option<Message>,
 }
 
 impl Features {
@@ -173,9 +174,10 @@ pub struct Verdict {
     /// Milliseconds per stage (of the run that made the transcript, when cached).
     pub timings: StageTimings,
     pub embed_ms: f64,
-    /// Why no decision was made, in words.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    /// Why no decision was made: the first message, then its reasons
+    /// (empty when decided).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub note: Vec<Message>,
     /// The speech branch's own top segment, when it answered.
     pub speech_top: Option<BranchTop>,
     /// The vision branch's own top segment, when it answered.
@@ -185,9 +187,9 @@ pub struct Verdict {
     /// Its own top segment, when it had words to classify.
     pub screen_top: Option<BranchTop>,
     /// Why the picture was not read, when it was asked for.
-    pub screen_note: Option<String>,
+    pub screen_note: Option<Message>,
     /// Why the vision branch did not answer (off, no frames, …).
-    pub vision_note: Option<String>,
+    pub vision_note: Option<Message>,
     /// The speech branch's weight in a fused decision.
     pub text_weight: Option<f32>,
 }
@@ -197,6 +199,43 @@ pub const NO_SPEECH_NOTE: &str = "no speech in the creative; it cannot be classi
 
 /// Said when the picture should have been read but no OCR engine is here.
 pub const SCREEN_OFF_NOTE: &str = "on-screen text is not read: this build has no OCR engine";
+
+/// What is said of a creative's branches, as [`Message`]s.
+pub mod notes {
+    use super::{NO_SPEECH_NOTE, SCREEN_OFF_NOTE};
+    use crate::message::Message;
+
+    pub fn no_speech() -> Message {
+        Message::new("no-speech", NO_SPEECH_NOTE)
+    }
+    pub fn screen_off() -> Message {
+        Message::new("screen-off", SCREEN_OFF_NOTE)
+    }
+    pub fn vision_off() -> Message {
+        Message::new("vision-off", crate::vision::VISION_OFF_NOTE)
+    }
+    pub fn no_screen_text() -> Message {
+        Message::new("no-screen-text", "no text on screen")
+    }
+    pub fn little_screen_text() -> Message {
+        Message::new("little-screen-text", "too little text on screen to classify")
+    }
+    pub fn audio_only() -> Message {
+        Message::new("audio-only", "no picture: the file is audio only")
+    }
+    pub fn picture_unreadable(cause: Message) -> Message {
+        Message::because("picture-unreadable", "the picture could not be read", cause)
+    }
+    pub fn no_video_frames(cause: Message) -> Message {
+        Message::because("no-video-frames", "no video frames", cause)
+    }
+    pub fn video_unclassified(cause: Message) -> Message {
+        Message::because("video-unclassified", "the video could not be classified", cause)
+    }
+    pub fn vision_other_segments() -> Message {
+        Message::new("vision-other-segments", "the vision branch decides among other segments than the speech branch; give both the same dictionary")
+    }
+}
 
 /// Screen text with fewer words than this is kept and shown, not classified:
 /// a lone word (a logo, a price) says too little about a segment.
@@ -280,7 +319,7 @@ impl Engine {
             return Ok(());
         }
         let Some(reader) = &self.screen else {
-            f.screen_note = Some(SCREEN_OFF_NOTE.into());
+            f.screen_note = Some(notes::screen_off());
             return Ok(());
         };
         let read = match self.recall_screen(content_hash, reader.id()) {
@@ -319,9 +358,9 @@ impl Engine {
             Ok(t) => t,
             Err(e) => {
                 f.screen_note = Some(match e {
-                    Error::NoVideoTrack => "no picture: the file is audio only".into(),
-                    e @ Error::Ocr(_) => e.to_string(),
-                    e => format!("the picture could not be read: {e}"),
+                    Error::NoVideoTrack => notes::audio_only(),
+                    e @ Error::Ocr(_) => e.message(),
+                    e => notes::picture_unreadable(e.message()),
                 });
                 return Ok(());
             }
@@ -428,19 +467,18 @@ pub fn vision_outcome(
     frames: impl FnOnce() -> Result<(Vec<Vec<u8>>, usize)>,
 ) -> (VisionOutcome, Option<Vec<f32>>) {
     let Some(b) = vision else {
-        return (Err(VISION_OFF_NOTE.to_string()), None);
+        return (Err(notes::vision_off()), None);
     };
     if b.classifier.segments().ids() != segments.ids() {
-        let why = "the vision branch decides among other segments than the speech branch; give both the same dictionary";
-        return (Err(why.into()), None);
+        return (Err(notes::vision_other_segments()), None);
     }
     let (rgb, size) = match frames() {
         Ok(f) => f,
-        Err(e) => return (Err(format!("no video frames: {e}")), None),
+        Err(e) => return (Err(notes::no_video_frames(e.message())), None),
     };
     match b.look(&rgb, size) {
         Ok((probs, embedding)) => (Ok(probs), Some(embedding)),
-        Err(e) => (Err(format!("the video could not be classified: {e}")), None),
+        Err(e) => (Err(notes::video_unclassified(e.message())), None),
     }
 }
 
@@ -482,7 +520,7 @@ pub fn prototype_embeddings(encoder: &TextEncoder, cache: &FeatureCache, segment
 
 /// The verdict for features already extracted, from speech alone.
 pub fn verdict(classifier: &Classifier, creative: &Creative, f: &Features) -> Result<Verdict> {
-    verdict_with_vision(classifier, creative, f, Err(VISION_OFF_NOTE.to_string()), &FusionParams::default())
+    verdict_with_vision(classifier, creative, f, Err(notes::vision_off()), &FusionParams::default())
 }
 
 /// The verdict from the speech features and the vision branch's outcome:
@@ -552,15 +590,16 @@ pub fn verdict_with_vision(
         modality,
         speech: f.embedding.is_some(),
         evidence,
-        note: decision.is_none().then(|| {
+        note: if decision.is_some() {
+            vec![]
+        } else {
             let screen_why = match (&f.screen, &f.screen_note) {
-                (Some(s), _) if s.text.lines.is_empty() => Some("no text on screen".to_string()),
-                (Some(_), _) => Some("too little text on screen to classify".to_string()),
+                (Some(s), _) if s.text.lines.is_empty() => Some(notes::no_screen_text()),
+                (Some(_), _) => Some(notes::little_screen_text()),
                 (None, note) => note.clone(),
             };
-            let why: Vec<String> = vision_note.iter().cloned().chain(screen_why).collect();
-            if why.is_empty() { NO_SPEECH_NOTE.to_string() } else { format!("{NO_SPEECH_NOTE} ({})", why.join("; ")) }
-        }),
+            std::iter::once(notes::no_speech()).chain(vision_note.clone()).chain(screen_why).collect()
+        },
         speech_top,
         vision_top: top(&vision_probs)?,
         screen_top: top(&screen_probs)?,

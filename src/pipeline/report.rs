@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{BranchTop, Modality, Verdict};
 use crate::classify::Evidence;
 use crate::creative::Creative;
+use crate::message::{joined, Message};
 
 /// Milliseconds per stage of the run that made the transcript.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -111,12 +112,43 @@ pub struct Report {
     /// The file's content hash, in the page (what training refers to it by).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_hash: Option<String>,
+    /// `error` and the notes as codes with values, for the page to word in
+    /// the user's language.
+    #[serde(skip_serializing_if = "Said::is_empty")]
+    pub said: Said,
+}
+
+/// What a report's `error`, `note`, `vision_note` and `screen_note` say, as
+/// [`Message`]s (`note`: the first message, then its reasons).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Said {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Message>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub note: Vec<Message>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vision_note: Option<Message>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_note: Option<Message>,
+}
+
+impl Said {
+    pub fn is_empty(&self) -> bool {
+        *self == Said::default()
+    }
 }
 
 impl Report {
     /// The record of a creative that could not be read: it is reported, not dropped.
-    pub fn failure(creative: &Creative, error: &str) -> Report {
-        Report { file: creative.file.clone(), id: creative.id.clone(), error: Some(error.to_string()), ..Default::default() }
+    pub fn failure(creative: &Creative, error: &Message) -> Report {
+        Report {
+            file: creative.file.clone(),
+            id: creative.id.clone(),
+            error: Some(error.text.clone()),
+            said: Said { error: Some(error.clone()), ..Default::default() },
+            ..Default::default()
+        }
     }
 
     /// Seconds the stages took, when the creative was read.
@@ -160,17 +192,23 @@ impl Verdict {
             segment_name: decision.map(|d| d.segment_name.clone()),
             confidence: decision.map(|d| d.confidence),
             top: decision.map(|d| d.top.iter().cloned().map(BranchTop::from).collect()).unwrap_or_default(),
-            note: if decision.is_none() { self.note.clone() } else { None },
+            note: joined(&self.note),
             speech_segment: self.speech_top.clone(),
             vision_segment: self.vision_top.clone(),
-            vision_note: self.vision_note.clone(),
+            vision_note: self.vision_note.as_ref().map(|m| m.text.clone()),
             screen_text: self.screen.as_ref().map(|s| s.text()),
             screen_segment: self.screen_top.clone(),
-            screen_note: self.screen_note.clone(),
+            screen_note: self.screen_note.as_ref().map(|m| m.text.clone()),
             speech_weight: self.text_weight,
             evidence: self.evidence.clone(),
             incomplete: self.incomplete,
             content_hash: None,
+            said: Said {
+                error: None,
+                note: self.note.clone(),
+                vision_note: self.vision_note.clone(),
+                screen_note: self.screen_note.clone(),
+            },
         }
     }
 }
@@ -210,7 +248,7 @@ mod tests {
             evidence: vec![Evidence { word: "карта".into(), weight: 0.4 }],
             incomplete: true,
             content_hash: Some(String::new()),
-            ..Report::failure(&Creative::from_file_name("1.mp4"), "")
+            ..Report::failure(&Creative::from_file_name("1.mp4"), &Message::new("empty", ""))
         };
         let serde_json::Value::Object(fields) = serde_json::to_value(&full).unwrap() else { panic!("an object") };
         let block = |name: &str| {
@@ -224,8 +262,15 @@ mod tests {
         }
         let (stages, parts, evidence) = (block("StageMs"), block("EncoderPartsMs"), block("Evidence"));
         for k in ["word", "weight"] {
-            assert!(evidence.contains(&format!("\n  {k}:")), "Evidence lacks `{k}`");
+            assert!(evidence.contains(&format!("\n  {k}")), "Evidence lacks `{k}`");
         }
+        let (said, message) = (block("Said"), block("Message"));
+        for k in ["error", "note", "vision_note", "screen_note"] {
+            assert!(said.contains(&format!("\n  {k}?:")), "Said lacks `{k}`");
+        }
+        let m = crate::message::Message::because("a", "b", crate::Error::EmptyInput.message()).with("x", 1);
+        let serde_json::Value::Object(m) = serde_json::to_value(m).unwrap() else { panic!() };
+        m.keys().for_each(|k| assert!(message.contains(&format!("\n  {k}")), "Message lacks `{k}`"));
         let serde_json::Value::Object(t) = serde_json::to_value(StageMs::default()).unwrap() else { panic!() };
         t.keys().for_each(|k| assert!(stages.contains(&format!("\n  {k}:")), "StageMs lacks `{k}`"));
         let serde_json::Value::Object(p) = serde_json::to_value(EncoderPartsMs::default()).unwrap() else { panic!() };
@@ -243,8 +288,11 @@ mod tests {
 
     #[test]
     fn a_failure_is_its_name_and_its_reason() {
-        let r = Report::failure(&Creative::from_file_name("17.mp4"), "the file is empty (0 bytes)");
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"file":"17.mp4","id":"17","error":"the file is empty (0 bytes)"}"#);
+        let r = Report::failure(&Creative::from_file_name("17.mp4"), &crate::Error::EmptyInput.message());
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"file":"17.mp4","id":"17","error":"the file is empty (0 bytes)","said":{"error":{"code":"empty","text":"the file is empty (0 bytes)"}}}"#
+        );
         let back: Report = serde_json::from_str(r#"{"file":"17.mp4","id":"17","error":"x","wall_ms":3}"#).unwrap();
         assert_eq!(back.error.as_deref(), Some("x"));
     }

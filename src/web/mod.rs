@@ -22,9 +22,8 @@ use crate::error::Error;
 use crate::media::{decode_audio, demux_audio, to_whisper_input, Audio, DecodedAudio};
 use crate::models::manifest::{sha256_hex, Manifest};
 use crate::models::WHISPER_GGUF;
-use crate::pipeline::{
-    verdict_with_vision, vision_outcome, Engine, Features, Report, VisionOutcome, SCREEN_OFF_NOTE,
-};
+use crate::message::Message;
+use crate::pipeline::{notes, verdict_with_vision, vision_outcome, Engine, Features, Report, VisionOutcome};
 use crate::screen::{ScreenMode, ScreenText};
 use crate::pipeline::training::{self, HeardExample, LabelledCreative, ScreenExamples, TrainingOptions};
 use crate::table::{read_labelled_texts, Label, LabelledTexts, Table};
@@ -111,16 +110,23 @@ pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
 }
 
 fn fail(code: &str, message: String) -> JsValue {
+    failure(code, message, None)
+}
+
+fn failure(code: &str, message: String, said: Option<Message>) -> JsValue {
     #[derive(Serialize)]
     struct Failure<'a> {
         code: &'a str,
         message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        said: Option<Message>,
     }
-    serde_wasm_bindgen::to_value(&Failure { code, message }).unwrap_or_else(|_| JsValue::from_str("error"))
+    serde_wasm_bindgen::to_value(&Failure { code, message, said }).unwrap_or_else(|_| JsValue::from_str("error"))
 }
 
-/// An error as `{code, message}`: the code says which recovery applies
-/// (e.g. "unsupported-codec" → try the browser's decoder).
+/// An error as `{code, message, said}`: the code says which recovery
+/// applies (e.g. "unsupported-codec" → try the browser's decoder), `said`
+/// is the message for the page to word in the user's language.
 pub(crate) fn error(e: Error) -> JsValue {
     let code = match &e {
         Error::EmptyInput => "empty",
@@ -135,7 +141,7 @@ pub(crate) fn error(e: Error) -> JsValue {
         Error::UnsupportedVideoCodec { .. } | Error::VideoDecode(_) => "video",
         _ => "internal",
     };
-    fail(code, e.to_string())
+    failure(code, e.to_string(), Some(e.message()))
 }
 
 /// The SHA-256 of a file's bytes, the key its transcript is cached under.
@@ -435,7 +441,7 @@ impl Session {
     /// decoded (see [`FrameSet`]); its video embedding is kept for training.
     fn seen(&mut self, content_hash: &str, bytes: &[u8], frames: &FrameSet) -> VisionOutcome {
         let Some(branch) = self.vision.as_ref() else {
-            return Err(vision::VISION_OFF_IN_PAGE.into());
+            return Err(Message::new("vision-off-in-page", vision::VISION_OFF_IN_PAGE));
         };
         let count = branch.model.frames();
         let (outcome, embedding) = vision_outcome(Some(branch), self.classifier.segments(), || frames.frames(bytes, count));
@@ -460,7 +466,7 @@ impl Session {
     fn conclude(&mut self, creative: Creative, content_hash: &str, mut f: Features, seen: VisionOutcome) -> Result<JsValue, JsValue> {
         if self.engine.wants_screen(&f) {
             match &self.screen_reader {
-                None => f.screen_note = Some(SCREEN_OFF_NOTE.into()),
+                None => f.screen_note = Some(notes::screen_off()),
                 Some(reader) => match self.engine.recall_screen(content_hash, reader) {
                     Some(text) => self.engine.add_screen(&mut f, Ok(text)).map_err(error)?,
                     None => {
@@ -763,9 +769,4 @@ impl Session {
             .collect()
     }
 
-    /// The row reported for a file that could not be classified.
-    #[wasm_bindgen(js_name = failureReport)]
-    pub fn failure_report(file_name: &str, message: &str) -> Result<JsValue, JsValue> {
-        to_js(&Report::failure(&Creative::from_file_name(file_name), message))
-    }
 }

@@ -325,7 +325,7 @@ await check('an accessibility audit (axe-core, WCAG 2.1 A and AA) finds nothing 
   assert.deepEqual(found, []);
 });
 
-await check('switching the language redraws every status line, in one language at a time', async () => {
+await check('switching the language redraws every status line and the core\'s messages, in one language at a time', async () => {
   // The page's own words (data such as segment names and file names left out).
   const words = () => page.evaluate(() => [
     ...['models', 'engine', 'vision-line', 'progress-text', 'storage-text', 'classifier-mode'].map((id) => document.getElementById(id).textContent),
@@ -333,15 +333,42 @@ await check('switching the language redraws every status line, in one language a
     ...[...document.querySelectorAll('nav button, #results th, .toolbar button, .toolbar label, #drop, #storage button')].map((e) => e.textContent),
   ].join(' | '));
   await page.click('#lang');
+  let english, englishRows;
   try {
-    const english = await words();
-    assert.doesNotMatch(english, /[А-Яа-яЁё]/, english);
+    [english, englishRows] = [await words(), await coreWords()];
   } finally {
     await page.click('#lang');
   }
+  assert.doesNotMatch(english, /[А-Яа-яЁё]/, english);
   const russian = await words();
   assert.doesNotMatch(russian, /Models|ready|threads|segments|Classify|Clear|Download|done| of /, russian);
+  // The core's messages (why a file failed, why one has no segment) too:
+  // worded from their codes, in the language of the moment.
+  const russianRows = await coreWords();
+  console.log(`    ${russianRows.map((r) => r.split('\n').slice(0, 2).join(' | ')).join('\n    ')}`);
+  for (const [i, row] of englishRows.entries()) {
+    assert.doesNotMatch(row, /[А-Яа-яЁё]/, row);
+    assert.match(row, /no speech|empty|not a media file|could not be decoded/, row);
+    const outsideBrackets = russianRows[i].replace(/\([^()]*\)/g, '');
+    assert.doesNotMatch(outsideBrackets, /\b(the|file|no|not|speech|video|branch|off|text|screen|picture|import|could|be)\b/i, russianRows[i]);
+    assert.match(russianRows[i], /нет речи|пустой файл|не медиафайл|не удалось декодировать/, russianRows[i]);
+  }
 });
+
+// The status and the detail of the rows whose words come from the core
+// (file names left out).
+function coreWords() {
+  return page.evaluate((names) => {
+    const { batch } = window.creativeFilter;
+    return names.map((name) => {
+      const item = batch.items.find((i) => i.name === name);
+      batch.toggleDetail(item);
+      const text = `${item.row.lastChild.textContent}\n${item.detail.textContent}`;
+      batch.toggleDetail(item);
+      return text.replaceAll(name, '');
+    });
+  }, ['silence.wav', 'music.mp4', 'empty.wav', 'random.mp4', 'notes.txt']);
+}
 
 // The users' ID table (`text`) and a folder of the test creatives `files`, picked on the ID-table tab.
 async function pickIdTable(text, files) {

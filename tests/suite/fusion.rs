@@ -7,8 +7,9 @@ use creative_filter::classify::{Basis, Classifier, Head, LogRegParams, SegmentDi
 use creative_filter::creative::{Creative, Heard, StageTimings};
 use creative_filter::lang::Lang;
 use creative_filter::pipeline::{
-    results_table, verdict, verdict_with_vision, Features, Modality, ScreenFeatures, VisionOutcome, NO_SPEECH_NOTE,
+    notes, results_table, verdict, verdict_with_vision, Features, Modality, ScreenFeatures, VisionOutcome, NO_SPEECH_NOTE,
 };
+use creative_filter::Error;
 use creative_filter::screen::{ScreenLine, ScreenText};
 use creative_filter::vision::VISION_OFF_NOTE;
 
@@ -155,16 +156,18 @@ fn verdicts_report_who_decided_and_both_branches_answers() {
     assert!(json["speech_weight"].as_f64().unwrap() > 0.9);
 
     // Frames that cannot be read: speech still answers and the reason is kept.
-    let v = verdict_with_vision(&clf, &creative, &talk, Err("no video frames: broken".into()), &p).unwrap();
+    let v = verdict_with_vision(&clf, &creative, &talk, Err(notes::no_video_frames(Error::VideoDecode("broken".into()).message())), &p).unwrap();
     assert_eq!(v.modality, Modality::Speech);
     assert_eq!(v.decision.as_ref().unwrap().segment_id, 12);
-    assert_eq!(v.vision_note.as_deref(), Some("no video frames: broken"));
+    assert_eq!(v.vision_note.as_ref().map(|m| m.text.as_str()), Some("no video frames: the video could not be decoded: broken"));
+    assert_eq!(v.report("zero-shot").said.vision_note.unwrap().cause.unwrap().code, "video-decode");
 
     // Vision branch off and no speech: undecided, saying both.
     let off = verdict(&clf, &creative, &silent).unwrap();
     assert_eq!(off.modality, Modality::NoSpeech);
-    let note = off.note.clone().unwrap();
+    let note = off.report("zero-shot").note.unwrap();
     assert!(note.starts_with(NO_SPEECH_NOTE) && note.contains(VISION_OFF_NOTE), "{note}");
+    assert_eq!(off.note.iter().map(|m| m.code.as_str()).collect::<Vec<_>>(), ["no-speech", "vision-off"]);
 
     let results = results_table(&[fused_report, off.report("zero-shot")], Lang::En);
     let table = &results.table;
@@ -201,7 +204,7 @@ fn screen_text_decides_a_silent_creative_and_yields_to_a_long_voice_over() {
     let p = FusionParams::default();
     // No speech, a credit-card slide (axis 11 = segment 12): the screen decides.
     let silent = with_screen(features("", false, None), &["Кредитная карта", "120 дней без процентов"], Some(11), k);
-    let v = verdict_with_vision(&clf, &creative, &silent, Err(VISION_OFF_NOTE.into()), &p).unwrap();
+    let v = verdict_with_vision(&clf, &creative, &silent, Err(notes::vision_off()), &p).unwrap();
     assert_eq!(v.modality, Modality::Screen);
     assert_eq!(v.decision.as_ref().unwrap().segment_id, 12);
     assert_eq!(v.screen_top.as_ref().unwrap().segment_id, 12);
@@ -214,15 +217,16 @@ fn screen_text_decides_a_silent_creative_and_yields_to_a_long_voice_over() {
     let mut e = vec![0.0; k];
     e[11] = 1.0;
     let talk = with_screen(features(&words, true, Some(e)), &["Слушайте музыку без рекламы"], Some(14), k);
-    let v = verdict_with_vision(&clf, &creative, &talk, Err(VISION_OFF_NOTE.into()), &p).unwrap();
+    let v = verdict_with_vision(&clf, &creative, &talk, Err(notes::vision_off()), &p).unwrap();
     assert_eq!(v.modality, Modality::Fused);
     assert_eq!(v.decision.as_ref().unwrap().segment_id, 12);
     assert_eq!((v.speech_top.unwrap().segment_id, v.screen_top.unwrap().segment_id), (12, 15));
     // A lone word on screen is shown, not classified; the note says why there is no answer.
     let logo = with_screen(features("", false, None), &["Бренд"], None, k);
-    let v = verdict_with_vision(&clf, &creative, &logo, Err(VISION_OFF_NOTE.into()), &p).unwrap();
+    let v = verdict_with_vision(&clf, &creative, &logo, Err(notes::vision_off()), &p).unwrap();
     assert!(v.decision.is_none());
-    assert!(v.note.unwrap().contains("too little text on screen to classify"));
+    assert!(v.report("zero-shot").note.unwrap().contains("too little text on screen to classify"));
+    assert_eq!(v.note.last().unwrap().code, "little-screen-text");
 }
 
 #[test]
@@ -253,11 +257,11 @@ fn a_trained_speech_against_screen_weight_decides_between_them() {
         let clf = Classifier::new(Some(&d), Some(head.clone()), &protos).unwrap();
         verdict_with_vision(&clf, &creative, &talk, video, &FusionParams::default()).unwrap()
     };
-    let untrained = decide(&head, Err(VISION_OFF_NOTE.into()));
+    let untrained = decide(&head, Err(notes::vision_off()));
     assert_eq!(untrained.decision.as_ref().unwrap().segment_id, 12, "by default twelve clear words outweigh the screen");
     // Labelled creatives taught that their screens tell the truth and their speech does not.
     let trusting = Head { screen_fusion: Some(FusionParams { bias: -4.0, per_log_word: 0.0, no_speech: 0.0 }), ..head.clone() };
-    let v = decide(&trusting, Err(VISION_OFF_NOTE.into()));
+    let v = decide(&trusting, Err(notes::vision_off()));
     assert_eq!(v.decision.as_ref().unwrap().segment_id, 15);
     assert!(v.text_weight.unwrap() < 0.05, "{:?}", v.text_weight);
     assert_eq!(v.modality, Modality::Fused);

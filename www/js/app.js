@@ -3,7 +3,7 @@
 // files in and renders results. Every user-supplied string is rendered with
 // textContent, never as HTML.
 import { CreativeFilter, missingFeatures } from './api.js';
-import { t, language, toggleLanguage, applyStatic } from './i18n.js';
+import { t, language, toggleLanguage, applyStatic, worded } from './i18n.js';
 import { $, el, download, formatSeconds, errorText, showProgress, dropZone, number } from './ui.js';
 import { setUpIdTable } from './id-table.js';
 import { setUpTraining } from './training.js';
@@ -186,7 +186,7 @@ async function showStorage() {
 
 async function exportResults(kind) {
   try {
-    const files = await cf.call('resultsTable', { reports: batch.reports(), lang: language() });
+    const files = await cf.call('resultsTable', { reports: batch.reports().map(worded), lang: language() });
     download(files[kind], `creative-filter-results.${kind}`);
   } catch (e) {
     toast(errorText(e));

@@ -4,8 +4,8 @@
 // not hold their bytes. Each finished row is kept in the browser
 // (storage.js): a reload shows the table again, and re-dropping a folder
 // after an interrupted batch skips the files already done.
-import { t } from './i18n.js';
-import { el, formatSeconds, errorText, percent, number } from './ui.js';
+import { t, worded } from './i18n.js';
+import { el, formatSeconds, failureReport, percent, number } from './ui.js';
 import { RESULTS, readAll, putAll, clearStore } from './storage.js';
 
 // Below this confidence (per cent) an answer is marked "check" until the user sets their own.
@@ -140,7 +140,7 @@ export class Batch {
         item.report = await this.cf.classify(item.file, next && next.file);
         item.status = item.report.segment_id != null ? 'ok' : 'no-speech';
       } catch (e) {
-        item.report = { file: item.name, id: stem(item.name), error: errorText(e) };
+        item.report = failureReport(item.name, stem(item.name), e);
         item.code = e && e.code;
         item.status = 'failed';
       }
@@ -224,7 +224,7 @@ export class Batch {
   /** Fills one item's row from its state. */
   paint(item) {
     /** @type {Partial<Report>} */
-    const r = item.report || {};
+    const r = worded(item.report || {});
     const top = (r.top || []).map((s) => [s.segment_id, s.segment_name, percent(s.confidence)].filter((x) => x != null && x !== '').join(' ')).join(' · ');
     const segment = r.segment_id != null ? `${r.segment_id} ${r.segment_name}` : '';
     // Short, in the user's language; the full reason is in the row's detail.
@@ -251,7 +251,7 @@ export class Batch {
       item.detail = null;
       return;
     }
-    const r = item.report || {};
+    const r = worded(item.report || {});
     item.detail = el('tr', { className: 'detail' }, el('td', { colspan: '8' }, detailText(r)));
     item.row.after(item.detail);
   }
@@ -259,7 +259,7 @@ export class Batch {
   matches(item) {
     const needle = this.view.filter.value.trim().toLowerCase();
     const segment = this.view.segmentFilter.value;
-    const r = item.report || {};
+    const r = worded(item.report || {});
     if (segment && String(r.segment_id) !== segment) return false;
     if (!needle) return true;
     return [item.name, r.segment_name, r.transcript, r.screen_text, r.error].some((s) => s && s.toLowerCase().includes(needle));

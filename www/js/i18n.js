@@ -55,6 +55,29 @@ const STRINGS = {
     'code-too-large': 'файл больше 1 ГБ: его прочтёт программа командной строки (creative-filter classify)', 'code-empty': 'пустой файл', 'code-not-media': 'не медиафайл или формат не распознан', 'code-decode': 'не удалось декодировать',
     'code-unsupported-codec': 'кодек не поддерживается', 'code-no-audio': 'нет звуковой дорожки', 'code-timeout': 'превышено время обработки',
     'code-crashed': 'внутренняя ошибка (модуль перезапущен)',
+    // The core's messages (Rust: `message::Message`), by code; {…} are its values.
+    // English takes the core's own text.
+    'msg-read': '{path}: не удалось прочитать файл ({detail})', 'msg-write': '{path}: не удалось записать ({detail})',
+    'msg-not-a-file': '{path}: не файл (папка, канал или устройство)', 'msg-file-too-large': '{path}: {bytes} байт — больше, чем может быть у ролика ({limit} байт)',
+    'msg-empty': 'пустой файл (0 байт)', 'msg-not-media': 'не медиафайл, который программа умеет читать ({detail})',
+    'msg-unsupported-codec': 'кодек {codec} не поддерживается ({detail})', 'msg-no-audio': 'в файле нет звуковой дорожки',
+    'msg-decode': 'не удалось декодировать звук ({detail})',
+    'msg-over-budget': 'в файле указано значение {field} {value}, невозможное для ролика (предел {limit}): файл повреждён или это не ролик',
+    'msg-no-video': 'в файле нет видеодорожки', 'msg-unsupported-video-codec': 'видеокодек {codec} не поддерживается; перекодируйте ролик в H.264',
+    'msg-video-decode': 'не удалось декодировать видео ({detail})', 'msg-ocr': 'не удалось прочитать текст на экране ({detail})',
+    'msg-model-missing': 'нет модели {name}: перезагрузите страницу', 'msg-model-corrupt': 'модель {name} повреждена ({detail}): перезагрузите страницу',
+    'msg-model-config': 'модель не поддерживается ({detail})', 'msg-prepare': 'не удалось подготовить модель ({detail})',
+    'msg-io': 'ошибка ввода-вывода ({detail})', 'msg-inference': 'ошибка вычислений модели ({detail})', 'msg-tokenizer': 'ошибка токенизатора ({detail})',
+    'msg-invalid': 'неверные данные ({detail})', 'msg-missing-column': '{file}: нет колонки «{wanted}» (в таблице есть: {found})',
+    'msg-table': '{file}: не удалось прочитать таблицу ({detail})',
+    'msg-duplicate-segment': 'номер сегмента {id} встречается в словаре дважды («{first}» и «{second}»); дайте каждому сегменту свой номер',
+    'msg-head-mismatch': 'модель классификатора обучена на эмбеддингах {head_model}, а сейчас используется {in_use}: обучите её заново',
+    'msg-no-speech': 'в ролике нет речи — по звуку его не классифицировать', 'msg-screen-off': 'текст на экране не читается: в этой сборке нет OCR',
+    'msg-vision-off': 'видеоветка выключена: импортируйте X-CLIP', 'msg-vision-off-in-page': 'видеоветка выключена: загрузите X-CLIP в «Сегменты → Видеомодель», чтобы классифицировать ролики без речи по изображению',
+    'msg-no-screen-text': 'на экране нет текста', 'msg-little-screen-text': 'текста на экране слишком мало для классификации',
+    'msg-audio-only': 'изображения нет: файл только со звуком', 'msg-picture-unreadable': 'не удалось прочитать изображение',
+    'msg-no-video-frames': 'нет кадров видео', 'msg-video-unclassified': 'видео не удалось классифицировать',
+    'msg-vision-other-segments': 'видеоветка выбирает из других сегментов, чем речевая; дайте обеим один словарь',
     tabDashboard: 'Дашборд',
     dashHelp: 'Расходы (медиадавление) по сегментам: загрузите dashboard_data.csv/.xlsx, разметку train_segments.csv и предсказания. Креативы без сегмента показаны как «без сегмента».',
     dashSpend: 'Расходы (dashboard_data.csv/.xlsx)', dashLabels: 'Разметка (train_segments.csv)', dashPredictions: 'Предсказания (таблица результатов)',
@@ -150,6 +173,44 @@ let lang = (localStorage.getItem('cf-lang') || 'ru') === 'en' ? 'en' : 'ru';
 
 export const t = (key) => STRINGS[lang][key] ?? key;
 export const language = () => lang;
+
+/**
+ * A message of the core (`message::Message`) in the page's language: its
+ * `msg-<code>` wording with the `{param}`s filled in, then its cause. The
+ * English page, and a code without a wording, take the core's own text.
+ * @param {import('./report').Message | undefined} m
+ * @returns {string}
+ */
+export function say(m) {
+  if (!m) return '';
+  const wording = lang === 'en' ? undefined : STRINGS[lang][`msg-${m.code}`];
+  if (wording === undefined) return m.text;
+  const own = wording.replace(/\{(\w+)\}/g, (_, k) => (m.params && m.params[k]) ?? '');
+  return m.cause ? `${own}: ${say(m.cause)}` : own;
+}
+
+/** Messages said together: the first, then its reasons in brackets (as `message::joined`). */
+function sayAll(messages) {
+  const [first, ...reasons] = messages.map(say);
+  return reasons.length ? `${first} (${reasons.join('; ')})` : first;
+}
+
+/**
+ * The report with its error and notes in the page's language, from the
+ * codes in `said` (what the results table, its detail and the exports show).
+ * @param {Partial<import('./report').Report>} r
+ */
+export function worded(r) {
+  const s = r.said;
+  if (!s) return r;
+  return {
+    ...r,
+    error: s.error ? say(s.error) : r.error,
+    note: s.note && s.note.length ? sayAll(s.note) : r.note,
+    vision_note: s.vision_note ? say(s.vision_note) : r.vision_note,
+    screen_note: s.screen_note ? say(s.screen_note) : r.screen_note,
+  };
+}
 
 /** `n` and the word for it in the page's language, in the plural form `n` takes (1 файл, 2 файла, 5 файлов). */
 export function count(n, key) {

@@ -2,8 +2,8 @@
 // Advertisement IDs and a folder of creatives in; the same table out with
 // each row's segment, or why it has none. Each creative is classified once
 // however many rows name it; the rows are shown as they are answered.
-import { t, count, language } from './i18n.js';
-import { $, el, download, formatSeconds, errorText, percent, showProgress, dropZone, isTableFile } from './ui.js';
+import { t, count, language, worded } from './i18n.js';
+import { $, el, download, formatSeconds, errorText, failureReport, percent, showProgress, dropZone, isTableFile } from './ui.js';
 
 /** Wires the "ID table" tab to the classifier `cf`; failures go to `toast`. */
 export function setUpIdTable(cf, toast) {
@@ -62,7 +62,7 @@ export function setUpIdTable(cf, toast) {
           if (!byMedia.has(row.media)) {
             // The next creative to classify is read and decoded meanwhile.
             const next = plan.slice(k + 1).find((r) => r.media != null && r.media !== row.media && !byMedia.has(r.media));
-            byMedia.set(row.media, await cf.classify(media[row.media], next && media[next.media]).catch((e) => ({ id: row.id, error: errorText(e) })));
+            byMedia.set(row.media, await cf.classify(media[row.media], next && media[next.media]).catch((e) => failureReport(media[row.media].name, row.id, e)));
           }
           report = byMedia.get(row.media);
         }
@@ -70,7 +70,7 @@ export function setUpIdTable(cf, toast) {
         rowsBody.append(tableRow(row, report, row.media != null ? media[row.media].name : ''));
       }
       showProgress(box, plan.length, plan.length, cancelled ? t('cancelled') : t('done'));
-      const files = await cf.call('answerTable', { name: table.name, bytes, reports, lang: language() });
+      const files = await cf.call('answerTable', { name: table.name, bytes, reports: reports.map(worded), lang: language() });
       const stem = table.name.replace(/\.[^.]+$/, '');
       $('table-xlsx').onclick = () => download(files.xlsx, `${stem}_segments.xlsx`);
       $('table-csv').onclick = () => download(files.csv, `${stem}_segments.csv`);
@@ -87,7 +87,8 @@ export function setUpIdTable(cf, toast) {
 }
 
 // One row of the ID-table flow's results: the table's ID, the file, the answer or the reason.
-function tableRow(row, r, file) {
+function tableRow(row, report, file) {
+  const r = worded(report);
   const failed = r.segment_id == null;
   return el('tr', { className: failed ? 'failed' : 'ok' },
     el('td', {}, String(row.id)),

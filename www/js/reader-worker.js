@@ -4,6 +4,7 @@
 // before, so that one creative's decoding overlaps another's transcription.
 // Started and fed by worker.js; answers plain data it can transfer.
 import init, { contentHash, hasPanicked, readAudio, videoDecodePlan, yuvToRgb } from '../creative-filter.js';
+import { errorOf } from './rpc.js';
 import { readFrames } from './media.js';
 
 const ready = init({ module_or_path: new URL('../creative-filter_bg.wasm', import.meta.url) });
@@ -35,7 +36,7 @@ self.onmessage = async ({ data: { id, file, frames } }) => {
         throw e;
       }
       // The model worker takes it from here (the browser's decoders, or the failure).
-      read.audioError = e && e.code ? { code: e.code, message: e.message } : { code: 'internal', message: String((e && e.message) || e) };
+      read.audioError = errorOf(e);
     }
     transfer.add(bytes.buffer);
     for (const p of (read.frames && read.frames.pictures) || []) transfer.add((p.rgb || p.rgba).buffer);

@@ -36,6 +36,23 @@ export interface EncoderPartsMs {
   other: number;
 }
 
+// What the tool says to its user, as a code the page words in its language
+// (i18n.js `msg-<code>`, with `{param}`s), the English text, and its cause.
+export interface Message {
+  code: string;
+  params?: Record<string, string>;
+  text: string;
+  cause?: Message;
+}
+
+// `error` and the notes as messages (`note`: the first, then its reasons).
+export interface Said {
+  error?: Message;
+  note?: Message[];
+  vision_note?: Message;
+  screen_note?: Message;
+}
+
 export interface Report {
   file: string;
   id: string;
@@ -71,6 +88,7 @@ export interface Report {
   evidence?: Evidence[];
   incomplete?: boolean;
   content_hash?: string;
+  said?: Said;
   // Added by the page's worker.
   frames_ms?: number;
   wall_ms?: number;

@@ -44,7 +44,8 @@ export class WorkerRpc {
   }
 }
 
-/** A thrown value as the `{code, message}` the page shows. */
+/** A thrown value as the `{code, message, said}` the page shows (`said`: the core's message, when it came from the core). */
 export function errorOf(e, code = 'internal') {
-  return e && e.code ? { code: e.code, message: e.message } : { code, message: String((e && e.message) || e) };
+  if (!(e && e.code)) return { code, message: String((e && e.message) || e) };
+  return e.said ? { code: e.code, message: e.message, said: e.said } : { code: e.code, message: e.message };
 }

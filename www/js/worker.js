@@ -369,7 +369,9 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
     } catch (e) {
       rethrowTrap(e);
       // No sound anywhere: a silent video or a picture may still be decided by the vision branch.
-      const failure = { code: rustError.code, message: `${rustError.message}${why}; Web Audio: ${(e && e.message) || 'cannot decode it'}` };
+      const message = `${rustError.message}${why}; Web Audio: ${(e && e.message) || 'cannot decode it'}`;
+      // The core's message, with the browser's decoders' words in its English text.
+      const failure = { code: rustError.code, message, said: rustError.said && { ...rustError.said, text: message } };
       if (rustError.code === 'unsupported-codec') throw failure; // there is sound, just not for us
       return session.classifyWithoutSound(name, bytes, frames, failure);
     }
