@@ -148,3 +148,12 @@ export function cer(ref, hyp) {
   }
   return a.length ? prev[b.length] / a.length : b.length ? 1 : 0;
 }
+
+/** Trains on the page's Train tab from a labels table and a folder of creatives; returns when the report shows. */
+export async function trainOnPage(page, labelsFile, folder) {
+  await page.click('[data-tab="train"]');
+  await page.setInputFiles('#train-labels', labelsFile);
+  await page.setInputFiles('#train-media', folder);
+  await page.click('#train-run');
+  await page.waitForSelector('#train-report:not([hidden])', { timeout: 15 * 60_000 });
+}

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, CLI, serve, openPage, classifyBatch, nativeClassify, check, failures, cer } from './harness.mjs';
+import { ROOT, CLI, serve, openPage, classifyBatch, nativeClassify, check, failures, cer, trainOnPage } from './harness.mjs';
 
 const SET = join(ROOT, 'tests/data/screen');
 if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
@@ -111,11 +111,7 @@ await check('training in the page learns from the slides and calibrates the spee
   }
   const labelsFile = join(work, 'train_segments.csv');
   writeFileSync(labelsFile, labels);
-  await page.click('[data-tab="train"]');
-  await page.setInputFiles('#train-labels', labelsFile);
-  await page.setInputFiles('#train-media', folder);
-  await page.click('#train-run');
-  await page.waitForSelector('#train-report:not([hidden])', { timeout: 15 * 60_000 });
+  await trainOnPage(page, labelsFile, folder);
   const [summary, screen] = [await page.textContent('#train-summary'), await page.textContent('#train-screen')];
   console.log(`     ${summary} — ${screen}`);
   const report = join(work, 'cli-training.json');

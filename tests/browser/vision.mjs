@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, linkSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, CLI, serve, openPage, classifyBatch, check, failures } from './harness.mjs';
+import { ROOT, CLI, serve, openPage, classifyBatch, check, failures, trainOnPage } from './harness.mjs';
 
 const FIXTURE = join(ROOT, 'tests/fixtures/tiny-xclip');
 const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.json', 'merges.txt'].map((f) => join(FIXTURE, f));
@@ -153,11 +153,7 @@ await check('training on labelled creatives in the page trains the vision head a
   }
   const labelsFile = join(media, 'train_segments.csv');
   writeFileSync(labelsFile, labels);
-  await page.click('[data-tab="train"]');
-  await page.setInputFiles('#train-labels', labelsFile);
-  await page.setInputFiles('#train-media', folder);
-  await page.click('#train-run');
-  await page.waitForSelector('#train-report:not([hidden])', { timeout: 15 * 60_000 });
+  await trainOnPage(page, labelsFile, folder);
   const summary = await page.textContent('#train-summary');
   const vision = await page.textContent('#train-vision');
   console.log(`     ${summary} — ${vision}`);
