@@ -121,7 +121,9 @@ fn failure(code: &str, message: String, said: Option<Message>) -> JsValue {
         #[serde(skip_serializing_if = "Option::is_none")]
         said: Option<Message>,
     }
-    serde_wasm_bindgen::to_value(&Failure { code, message, said }).unwrap_or_else(|_| JsValue::from_str("error"))
+    // Plain objects, not Maps, for the message's params.
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    Failure { code, message, said }.serialize(&serializer).unwrap_or_else(|_| JsValue::from_str("error"))
 }
 
 /// An error as `{code, message, said}`: the code says which recovery

@@ -352,6 +352,7 @@ await check('switching the language redraws every status line and the core\'s me
     const outsideBrackets = russianRows[i].replace(/\([^()]*\)/g, '');
     assert.doesNotMatch(outsideBrackets, /\b(the|file|no|not|speech|video|branch|off|text|screen|picture|import|could|be)\b/i, russianRows[i]);
     assert.match(russianRows[i], /нет речи|пустой файл|не медиафайл|не удалось декодировать/, russianRows[i]);
+    assert.doesNotMatch(russianRows[i], /\(\)|\{\w+\}/, `every value is filled in: ${russianRows[i]}`);
   }
 });
 
