@@ -47,5 +47,5 @@ export class WorkerRpc {
 /** A thrown value as the `{code, message, said}` the page shows (`said`: the core's message, when it came from the core). */
 export function errorOf(e, code = 'internal') {
   if (!(e && e.code)) return { code, message: String((e && e.message) || e) };
-  return e.said ? { code: e.code, message: e.message, said: e.said } : { code: e.code, message: e.message };
+  return { code: e.code, message: e.message, ...(e.said ? { said: e.said } : {}) };
 }
