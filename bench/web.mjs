@@ -83,8 +83,14 @@ const webEncoder = await s.page.evaluate(
   ([name, bytes, runs]) => window.creativeFilter.cf.call('benchEncoder', { file: new File([new Uint8Array(bytes)], name), runs }),
   [files[0].split('/').pop(), [...readFileSync(files[0])], encoderRuns],
 );
+// The decoder alone on that window (encoded once), with the decoding in use.
+const webDecoder = await s.page.evaluate(
+  ([name, bytes, runs]) => window.creativeFilter.cf.call('benchDecoder', { file: new File([new Uint8Array(bytes)], name), runs }),
+  [files[0].split('/').pop(), [...readFileSync(files[0])], encoderRuns],
+);
 await s.close();
 server.stop();
+const nativeDecoder = JSON.parse(execFileSync(CLI, ['bench', 'decoder', '--runs', String(encoderRuns), ...decoding, files[0]], { encoding: 'utf8' }));
 const nativeEncoder = JSON.parse(execFileSync(CLI, ['bench', 'encoder', '--runs', String(encoderRuns), files[0]], { encoding: 'utf8' }));
 const nativeKernels = kernelShapes.map(({ m, n, k }) => JSON.parse(execFileSync(CLI, ['bench', 'kernels', '--m', m, '--n', n, '--k', k, '--runs', 5].map(String), { encoding: 'utf8' })));
 
@@ -142,6 +148,13 @@ kernelShapes.forEach(({ m, n, k }, i) => {
   line('  int8: epilogue (thread-ms)', w.int8.epilogue_thread_ms, n.int8.epilogue_thread_ms);
   const rate = (e) => e.int8_gmac / (e.int8.run_ms / 1e3);
   console.log(`  int8 rate inside the products: page ${rate(w).toFixed(1)}, native ${rate(n).toFixed(1)} GMAC/s (${n.int8_gmac.toFixed(1)} GMAC, ${n.int8.calls} products); outside them (matmul part − products): page ${(w.parts.matmul_ms - w.int8.run_ms).toFixed(0)} ms, native ${(n.parts.matmul_ms - n.int8.run_ms).toFixed(0)} ms`);
+}
+{
+  const [w, n] = [webDecoder, nativeDecoder];
+  console.log(`decoder alone, first window, ${n.decoding}, best of ${encoderRuns} (page ${w.threads} threads: ${w.tokens} tokens, ${w.parts.steps} steps of ${(w.parts.rows / w.parts.steps).toFixed(1)} rows; native ${n.threads}: ${n.tokens} tokens, ${n.parts.steps} steps):`);
+  line('  total', w.total_ms, n.total_ms);
+  for (const k of Object.keys(n.parts).filter((k) => k.endsWith('_ms'))) line(`  ${k.slice(0, -3).replaceAll('_', ' ')}`, w.parts[k], n.parts[k]);
+  line('  per step', w.parts.steps_ms / w.parts.steps, n.parts.steps_ms / n.parts.steps);
 }
 if (batch.length) {
   const perMinute = (ms) => (batch.length * 60_000) / ms;

@@ -12,8 +12,8 @@ pub mod wer;
 pub mod whisper;
 
 pub use decoding::DecodingOptions;
-pub use transcribe::{AsrTimings, Rejected, SpeechSpan, TranscribeOptions, Transcriber, Transcript};
-pub use whisper::{EncoderBench, EncoderParts};
+pub use transcribe::{AsrTimings, DecoderBench, Rejected, SpeechSpan, TranscribeOptions, Transcriber, Transcript};
+pub use whisper::{DecoderParts, EncoderBench, EncoderParts};
 
 use crate::error::Result;
 use candle_core::Device;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::Config;
 use crate::error::{Error, Result};
-use crate::kernels::attention::{attend_one, attention, Heads, Shape};
+use crate::kernels::attention::{attend_cached, attention, Heads, Shape};
 use crate::kernels::conv::Conv1d;
 use crate::kernels::linear::{self as kernels, copy_qtensor, Fallback};
 use crate::kernels::math::{self, Act};
@@ -451,6 +451,42 @@ pub struct DecoderState {
     d: usize,
     dh: usize,
     scratch: Scratch,
+    /// Where the steps' time goes, when a benchmark asks ([`DecoderState::profile`]).
+    profile: Option<DecoderParts>,
+}
+
+/// Where the decoder's time goes in one window, in milliseconds (the
+/// decoder benchmarks: `creative-filter bench decoder`, the page's
+/// `benchDecoder`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecoderParts {
+    /// The window's cross-attention keys and values (one matmul a layer).
+    pub start_ms: f64,
+    /// The layers' projections and MLP (int8, all hypotheses' rows at once).
+    pub matmul_ms: f64,
+    pub self_attention_ms: f64,
+    pub cross_attention_ms: f64,
+    /// The tied output projection over the vocabulary.
+    pub vocabulary_ms: f64,
+    /// Inside the steps but none of the above: embeddings, layer norms, cache writes.
+    pub other_ms: f64,
+    /// All of the steps.
+    pub steps_ms: f64,
+    /// Between the steps: suppression and timestamp rules, log-softmax,
+    /// the search's choices and cache reordering.
+    pub search_ms: f64,
+    /// Steps and the hypothesis rows they fed.
+    pub steps: usize,
+    pub rows: usize,
+}
+
+/// Runs `f`, adding its time to the part `field` picks when profiling.
+fn timed<T>(profile: &mut Option<DecoderParts>, field: fn(&mut DecoderParts) -> &mut f64, f: impl FnOnce() -> T) -> T {
+    let Some(p) = profile else { return f() };
+    let t = web_time::Instant::now();
+    let out = f();
+    *field(p) += t.elapsed().as_secs_f64() * 1e3;
+    out
 }
 
 /// One decoder step's working buffers, `rows` hypotheses each.
@@ -468,12 +504,13 @@ struct Scratch {
     attn: Vec<f32>,
     /// The MLP's hidden layer [rows, ffn].
     mid: Vec<f32>,
-    /// Attention scores over the longest context, per head (the large
-    /// steps run their heads in parallel).
+    /// Attention scores over the longest context, per row and head (the
+    /// large steps run their heads in parallel).
     scores: Vec<f32>,
 }
 
 impl Scratch {
+    /// `scores` per row.
     fn new(rows: usize, d: usize, ffn: usize, scores: usize) -> Scratch {
         Scratch {
             rows,
@@ -483,7 +520,7 @@ impl Scratch {
             qkv: vec![0.0; rows * 3 * d],
             attn: vec![0.0; rows * d],
             mid: vec![0.0; rows * ffn],
-            scores: vec![0.0; scores],
+            scores: vec![0.0; rows * scores],
         }
     }
 }
@@ -512,6 +549,17 @@ impl DecoderState {
         self.len = self.len.min(len);
     }
 
+    /// Starts timing the steps by part ([`DecoderParts`]); `take_profile` ends it.
+    pub fn profile(&mut self) {
+        self.profile = Some(DecoderParts::default());
+    }
+
+    pub fn take_profile(&mut self) -> Option<DecoderParts> {
+        let mut p = self.profile.take()?;
+        p.other_ms = p.steps_ms - (p.matmul_ms + p.self_attention_ms + p.cross_attention_ms + p.vocabulary_ms);
+        Some(p)
+    }
+
     /// Whether one more token would fill the text context.
     pub fn is_full(&self) -> bool {
         self.len + 1 >= self.cap
@@ -523,32 +571,44 @@ impl DecoderState {
 
     /// Makes hypothesis `i` a copy of what hypothesis `parents[i]` has seen,
     /// for every `i` (their number may differ from before): the beams a
-    /// search step kept, or the prompt fed once and then forked.
+    /// search step kept, or the prompt fed once and then forked. A parent's
+    /// first child takes its caches over as they are; only further children
+    /// copy them (the positions fed so far), into spare caches, so a beam
+    /// that keeps its own line costs nothing.
     pub fn reorder(&mut self, parents: &[usize]) {
         let layers = self.self_kv.first().map_or(0, Vec::len);
-        while self.spare_kv.len() < parents.len() {
-            let fresh = self.empty_caches(layers);
-            self.spare_kv.push(fresh);
-        }
-        // Only the positions fed so far, head by head.
-        let (stride, used) = (self.cap * self.dh, self.len * self.dh);
+        let mut first_child = vec![None; self.self_kv.len()];
         for (i, &p) in parents.iter().enumerate() {
-            for (to, from) in self.spare_kv[i].iter_mut().zip(&self.self_kv[p]) {
+            first_child[p].get_or_insert(i);
+        }
+        let (stride, used) = (self.cap * self.dh, self.len * self.dh);
+        let mut caches: Vec<Option<Vec<LayerCache>>> = (0..parents.len()).map(|_| None).collect();
+        for (i, &p) in parents.iter().enumerate() {
+            if first_child[p] == Some(i) {
+                continue;
+            }
+            let mut copy = self.spare_kv.pop().unwrap_or_else(|| self.empty_caches(layers));
+            // Only the positions fed so far, head by head.
+            for (to, from) in copy.iter_mut().zip(&self.self_kv[p]) {
                 for (t, f) in [(&mut to.0, &from.0), (&mut to.1, &from.1)] {
                     for (th, fh) in t.chunks_exact_mut(stride).zip(f.chunks_exact(stride)) {
                         th[..used].copy_from_slice(&fh[..used]);
                     }
                 }
             }
+            caches[i] = Some(copy);
         }
-        // The old caches become the spares (kept, so later steps allocate nothing).
-        let kept = std::mem::take(&mut self.spare_kv);
-        let old = std::mem::take(&mut self.self_kv);
-        let mut kept = kept.into_iter();
-        self.self_kv = kept.by_ref().take(parents.len()).collect();
-        self.spare_kv = old.into_iter().chain(kept).collect();
+        for (p, cache) in std::mem::take(&mut self.self_kv).into_iter().enumerate() {
+            match first_child[p] {
+                Some(i) => caches[i] = Some(cache),
+                // Kept, so later steps allocate nothing.
+                None => self.spare_kv.push(cache),
+            }
+        }
+        self.self_kv = caches.into_iter().map(|c| c.expect("every hypothesis has a parent")).collect();
         if self.scratch.rows < parents.len() {
-            let (ffn, scores) = (self.scratch.mid.len() / self.scratch.rows.max(1), self.scratch.scores.len());
+            let rows = self.scratch.rows.max(1);
+            let (ffn, scores) = (self.scratch.mid.len() / rows, self.scratch.scores.len() / rows);
             self.scratch = Scratch::new(parents.len(), self.d, ffn, scores);
         }
     }
@@ -633,6 +693,7 @@ impl Decoder {
             d,
             dh,
             scratch: Scratch::new(1, d, self.ffn, self.n_head * t.max(cap)),
+            profile: None,
         };
         state.self_kv = vec![state.empty_caches(self.layers.len())];
         Ok(state)
@@ -642,6 +703,17 @@ impl Decoder {
     /// what they have seen; returns their logits over the vocabulary,
     /// `[hypotheses, vocab]`.
     pub fn step(&self, tokens: &[u32], state: &mut DecoderState) -> Result<Vec<f32>> {
+        let t = state.profile.is_some().then(web_time::Instant::now);
+        let logits = self.step_parts(tokens, state)?;
+        if let (Some(t), Some(p)) = (t, state.profile.as_mut()) {
+            p.steps_ms += t.elapsed().as_secs_f64() * 1e3;
+            p.steps += 1;
+            p.rows += tokens.len();
+        }
+        Ok(logits)
+    }
+
+    fn step_parts(&self, tokens: &[u32], state: &mut DecoderState) -> Result<Vec<f32>> {
         let d = self.embedding.d_model;
         let pos = state.len;
         let b = tokens.len();
@@ -652,7 +724,7 @@ impl Decoder {
             return Err(Error::Invalid(format!("the decoder's text context ({}) is full", state.cap)));
         }
         let (dh, cap) = (d / self.n_head, state.cap);
-        let DecoderState { cross, cross_len, self_kv, scratch, .. } = state;
+        let DecoderState { cross, cross_len, self_kv, scratch, profile, .. } = state;
         let n = b * d;
         // x is the residual stream and next the one a layer part writes;
         // they swap after each part.
@@ -667,41 +739,44 @@ impl Decoder {
             h.copy_from_slice(x);
             h.chunks_exact_mut(d).for_each(|r| layer.self_ln.apply(r));
             let a = &layer.self_attn;
-            a.qkv.forward_into(h, b, Act::None, None, qkv)?;
-            for (j, (row, out)) in qkv.chunks_exact(3 * d).zip(attn.chunks_exact_mut(d)).enumerate() {
-                let (kc, vc) = &mut self_kv[j][i];
-                for head in 0..self.n_head {
-                    let at = (head * cap + pos) * dh;
-                    kc[at..at + dh].copy_from_slice(&row[d + head * dh..d + (head + 1) * dh]);
-                    vc[at..at + dh].copy_from_slice(&row[2 * d + head * dh..2 * d + (head + 1) * dh]);
+            timed(profile, |p| &mut p.matmul_ms, || a.qkv.forward_into(h, b, Act::None, None, qkv))?;
+            timed(profile, |p| &mut p.self_attention_ms, || {
+                for (j, (row, out)) in qkv.chunks_exact(3 * d).zip(attn.chunks_exact_mut(d)).enumerate() {
+                    let (kc, vc) = &mut self_kv[j][i];
+                    for head in 0..self.n_head {
+                        let at = (head * cap + pos) * dh;
+                        kc[at..at + dh].copy_from_slice(&row[d + head * dh..d + (head + 1) * dh]);
+                        vc[at..at + dh].copy_from_slice(&row[2 * d + head * dh..2 * d + (head + 1) * dh]);
+                    }
+                    attend_cached(&row[..d], 1, kc, vc, self.n_head, cap, pos + 1, out, scores);
                 }
-                attend_one(&row[..d], kc, vc, self.n_head, cap, pos + 1, out, scores);
-            }
-            a.out.forward_into(attn, b, Act::None, Some(x), next)?;
+            });
+            timed(profile, |p| &mut p.matmul_ms, || a.out.forward_into(attn, b, Act::None, Some(x), next))?;
             std::mem::swap(&mut x, &mut next);
 
             h.copy_from_slice(x);
             h.chunks_exact_mut(d).for_each(|r| layer.cross_ln.apply(r));
             let c = &layer.cross_attn;
             let q = &mut qkv[..n];
-            c.q.forward_into(h, b, Act::None, None, q)?;
+            timed(profile, |p| &mut p.matmul_ms, || c.q.forward_into(h, b, Act::None, None, q))?;
             let (ck, cv) = &cross[i];
-            for (q, out) in q.chunks_exact(d).zip(attn.chunks_exact_mut(d)) {
-                attend_one(q, ck, cv, self.n_head, *cross_len, *cross_len, out, scores);
-            }
-            c.out.forward_into(attn, b, Act::None, Some(x), next)?;
+            // All hypotheses at once: the audio's keys and values are read once a step.
+            timed(profile, |p| &mut p.cross_attention_ms, || attend_cached(q, b, ck, cv, self.n_head, *cross_len, *cross_len, attn, scores));
+            timed(profile, |p| &mut p.matmul_ms, || c.out.forward_into(attn, b, Act::None, Some(x), next))?;
             std::mem::swap(&mut x, &mut next);
 
             h.copy_from_slice(x);
             h.chunks_exact_mut(d).for_each(|r| layer.mlp.ln.apply(r));
             // Whisper uses the exact (erf) GELU.
-            layer.mlp.fc1.forward_into(h, b, Act::GeluErf, None, mid)?;
-            layer.mlp.fc2.forward_into(mid, b, Act::None, Some(x), next)?;
+            timed(profile, |p| &mut p.matmul_ms, || {
+                layer.mlp.fc1.forward_into(h, b, Act::GeluErf, None, mid)?;
+                layer.mlp.fc2.forward_into(mid, b, Act::None, Some(x), next)
+            })?;
             std::mem::swap(&mut x, &mut next);
         }
         h.copy_from_slice(x);
         h.chunks_exact_mut(d).for_each(|r| self.ln.apply(r));
-        let logits = self.embedding.table.forward(h, b, Act::None, None)?;
+        let logits = timed(profile, |p| &mut p.vocabulary_ms, || self.embedding.table.forward(h, b, Act::None, None))?;
         state.len += 1;
         Ok(logits)
     }

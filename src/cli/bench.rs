@@ -65,6 +65,17 @@ pub enum What {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Whisper's decoder alone on the first 30-s window of FILE (encoded
+    /// once), timed by part over the window's steps (JSON; the page's
+    /// `benchDecoder` prints beside it in bench/web.mjs).
+    Decoder {
+        file: PathBuf,
+        /// Timed runs after one warm-up (the fastest is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[command(flatten)]
+        decoding: DecodingArgs,
+    },
     /// The Russian/English e5 vocabulary against the whole one (prepared
     /// with `models fetch --full-vocabulary` into FULL): tokens and sentence
     /// embeddings of the texts in DATA, compared text by text.
@@ -92,15 +103,25 @@ pub enum What {
     },
 }
 
+/// FILE's audio as Whisper reads it (16 kHz mono).
+fn whisper_input(file: &Path) -> Result<Vec<f32>> {
+    let creative = Creative::from_file_name(&file.to_string_lossy());
+    let decoded = creative_filter::media::decode_audio(read_input(file)?.bytes, creative.extension.as_deref(), DEFAULT_MAX_SECONDS)?;
+    creative_filter::media::to_whisper_input(&decoded.audio)
+}
+
 pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Result<i32> {
     match what {
         What::Asr { clips, peer, decoding } => asr(&clips, peer.as_deref(), &decoding.options(), models),
         What::Encoder { file, runs } => {
             let transcriber = load_whisper(models)?;
-            let creative = Creative::from_file_name(&file.to_string_lossy());
-            let decoded = creative_filter::media::decode_audio(read_input(&file)?.bytes, creative.extension.as_deref(), DEFAULT_MAX_SECONDS)?;
-            let samples = creative_filter::media::to_whisper_input(&decoded.audio)?;
-            println!("{}", serde_json::json!(transcriber.bench_encoder(&samples, runs)?));
+            println!("{}", serde_json::json!(transcriber.bench_encoder(&whisper_input(&file)?, runs)?));
+            Ok(0)
+        }
+        What::Decoder { file, runs, decoding } => {
+            let transcriber = load_whisper(models)?;
+            let opts = TranscribeOptions { decoding: decoding.options(), ..Default::default() };
+            println!("{}", serde_json::json!(transcriber.bench_decoder(&whisper_input(&file)?, runs, &opts)?));
             Ok(0)
         }
         What::Classify(args) => super::bench_classify::run(args, models, cache),

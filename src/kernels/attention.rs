@@ -144,16 +144,35 @@ fn attention_on(
     out
 }
 
-/// One query against a cache of keys and values, per head:
-/// `out[h·dh..][..dh]` = Σⱼ softmaxⱼ(scale · q_h·k_hj) v_hj over the first
-/// `t` positions, where head h's key j is `k[(h·cap + j)·dh..][..dh]` (and
-/// its value likewise in `v`): the decoder's step, one token at a time.
-/// `scores` is scratch of at least `t` values; given `heads · t`, a large
-/// step (the cross-attention over Whisper's 1,500 audio positions, 6 MB of
-/// keys and values a layer) runs its heads on the thread pool.
+/// Calls `$f::<S, r, C>($args)` for a number of rows r known only at run time.
+macro_rules! by_rows {
+    ($r:expr, $f:ident::<$s:ty, _, $c:tt>($($arg:expr),*)) => {
+        match $r {
+            1 => $f::<$s, 1, $c>($($arg),*),
+            2 => $f::<$s, 2, $c>($($arg),*),
+            3 => $f::<$s, 3, $c>($($arg),*),
+            4 => $f::<$s, 4, $c>($($arg),*),
+            5 => $f::<$s, 5, $c>($($arg),*),
+            _ => $f::<$s, 6, $c>($($arg),*),
+        }
+    };
+}
+
+/// Queries against a cache of keys and values, per head: for each of the
+/// `rows` queries (`q` is `[rows, heads·dh]`, and `out` likewise),
+/// `out[r][h·dh..][..dh]` = Σⱼ softmaxⱼ(scale · q_rh·k_hj) v_hj over the
+/// first `t` positions, where head h's key j is `k[(h·cap + j)·dh..][..dh]`
+/// (and its value likewise in `v`): the decoder's step, one token at a time
+/// for each hypothesis. Rows that share a cache (the hypotheses' queries to
+/// the audio) go in one call, so its keys and values are read from memory
+/// once a step instead of once a row; each row's numbers are the same bits
+/// as alone. `scores` is scratch of at least `rows · t` values; given
+/// `heads · rows · t`, a large step (the cross-attention over Whisper's 1,500
+/// audio positions, 6 MB of keys and values a layer) runs its heads on the
+/// thread pool.
 #[allow(clippy::too_many_arguments)]
-pub fn attend_one(q: &[f32], k: &[f32], v: &[f32], heads: usize, cap: usize, t: usize, out: &mut [f32], scores: &mut [f32]) {
-    attend_one_on(simd::level(), q, k, v, heads, cap, t, out, scores)
+pub fn attend_cached(q: &[f32], rows: usize, k: &[f32], v: &[f32], heads: usize, cap: usize, t: usize, out: &mut [f32], scores: &mut [f32]) {
+    attend_cached_on(simd::level(), q, rows, k, v, heads, cap, t, out, scores)
 }
 
 /// Multiply-adds of one step from which its heads are spread over the pool:
@@ -161,9 +180,10 @@ pub fn attend_one(q: &[f32], k: &[f32], v: &[f32], heads: usize, cap: usize, t: 
 const PARALLEL_STEP: usize = 1 << 18;
 
 #[allow(clippy::too_many_arguments)]
-fn attend_one_on(
+fn attend_cached_on(
     level: Level,
     q: &[f32],
+    rows: usize,
     k: &[f32],
     v: &[f32],
     heads: usize,
@@ -172,14 +192,16 @@ fn attend_one_on(
     out: &mut [f32],
     scores: &mut [f32],
 ) {
-    let dh = q.len() / heads;
-    assert!(level.supported() && t <= cap && scores.len() >= t && out.len() == q.len());
+    let w = q.len() / rows.max(1);
+    let dh = w / heads;
+    assert!(level.supported() && rows > 0 && t <= cap && scores.len() >= rows * t && out.len() == q.len() && w * rows == q.len());
     assert!(k.len() >= heads * cap * dh && v.len() >= heads * cap * dh, "a cache is shorter than [heads, cap, dh]");
-    let one = One { q: q.as_ptr(), k: k.as_ptr(), v: v.as_ptr(), heads, cap, t, dh, out: out.as_mut_ptr(), s: scores.as_mut_ptr() };
-    if heads > 1 && heads * t * dh >= PARALLEL_STEP && scores.len() >= heads * t {
+    let one = One { q: q.as_ptr(), k: k.as_ptr(), v: v.as_ptr(), rows, w, heads, cap, t, dh, out: out.as_mut_ptr(), s: scores.as_mut_ptr() };
+    if heads > 1 && heads * rows * t * dh >= PARALLEL_STEP && scores.len() >= heads * rows * t {
         let one = Shared(one);
         // SAFETY: head h reads its own keys and values and writes only its
-        // own output values and its own t scores (scores holds heads · t).
+        // own output values and its own rows · t scores (scores holds
+        // heads · rows · t).
         super::par_for(heads, |h| unsafe { one_heads(level, &one.head(h)) });
     } else {
         // SAFETY: the slices' sizes were checked above.
@@ -190,7 +212,7 @@ fn attend_one_on(
 /// The heads of `o` in turn, on `level`'s kernel.
 ///
 /// # Safety
-/// `level` is supported; `o`'s pointers span what [`attend_one`] asserts.
+/// `level` is supported; `o`'s pointers span what [`attend_cached`] asserts.
 unsafe fn one_heads(level: Level, o: &One) {
     let dh = o.dh;
     match level {
@@ -199,45 +221,50 @@ unsafe fn one_heads(level: Level, o: &One) {
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 if dh % 8 == 0 => return x86::one_avx2(o),
         #[cfg(target_arch = "aarch64")]
-        Level::Neon if dh % 4 == 0 => return one_v::<simd::Neon, 4>(o),
+        Level::Neon if dh % 4 == 0 => return one_v::<simd::Neon, 4, 2>(o),
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        Level::Wasm if dh % 4 == 0 => return one_v::<simd::Wasm, 4>(o),
+        Level::Wasm if dh % 4 == 0 => return one_v::<simd::Wasm, 4, 2>(o),
         _ => {}
     }
     let (t, cap) = (o.t, o.cap);
     let scale = 1.0 / (dh as f32).sqrt();
-    let scores = std::slice::from_raw_parts_mut(o.s, t);
-    for h in 0..o.heads {
-        let qh = std::slice::from_raw_parts(o.q.add(h * dh), dh);
-        let kh = std::slice::from_raw_parts(o.k.add(h * cap * dh), t * dh);
-        let vh = std::slice::from_raw_parts(o.v.add(h * cap * dh), t * dh);
-        let mut max = f32::NEG_INFINITY;
-        for (j, s) in scores.iter_mut().enumerate() {
-            let kj = &kh[j * dh..(j + 1) * dh];
-            *s = qh.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
-            max = max.max(*s);
-        }
-        let mut sum = 0f32;
-        for s in scores.iter_mut() {
-            *s = exp_neg(*s - max);
-            sum += *s;
-        }
-        let oh = std::slice::from_raw_parts_mut(o.out.add(h * dh), dh);
-        oh.fill(0.0);
-        for (j, s) in scores.iter().enumerate() {
-            let w = s / sum;
-            for (o, x) in oh.iter_mut().zip(&vh[j * dh..(j + 1) * dh]) {
-                *o += w * x;
+    for r in 0..o.rows {
+        let scores = std::slice::from_raw_parts_mut(o.s.add(r * t), t);
+        for h in 0..o.heads {
+            let qh = std::slice::from_raw_parts(o.q.add(r * o.w + h * dh), dh);
+            let kh = std::slice::from_raw_parts(o.k.add(h * cap * dh), t * dh);
+            let vh = std::slice::from_raw_parts(o.v.add(h * cap * dh), t * dh);
+            let mut max = f32::NEG_INFINITY;
+            for (j, s) in scores.iter_mut().enumerate() {
+                let kj = &kh[j * dh..(j + 1) * dh];
+                *s = qh.iter().zip(kj).map(|(a, b)| a * b).sum::<f32>() * scale;
+                max = max.max(*s);
+            }
+            let mut sum = 0f32;
+            for s in scores.iter_mut() {
+                *s = exp_neg(*s - max);
+                sum += *s;
+            }
+            let oh = std::slice::from_raw_parts_mut(o.out.add(r * o.w + h * dh), dh);
+            oh.fill(0.0);
+            for (j, s) in scores.iter().enumerate() {
+                let w = s / sum;
+                for (o, x) in oh.iter_mut().zip(&vh[j * dh..(j + 1) * dh]) {
+                    *o += w * x;
+                }
             }
         }
     }
 }
 
-/// [`attend_one`]'s arguments as pointers.
+/// [`attend_cached`]'s arguments as pointers.
 struct One {
     q: *const f32,
     k: *const f32,
     v: *const f32,
+    rows: usize,
+    /// A query's (and an output's) row: heads · dh.
+    w: usize,
     heads: usize,
     cap: usize,
     t: usize,
@@ -247,21 +274,23 @@ struct One {
 }
 
 impl One {
-    /// Head h alone, with the h-th run of t scores as its scratch.
+    /// Head h alone, with the h-th run of rows · t scores as its scratch.
     fn head(&self, h: usize) -> One {
         let (dh, cap, t) = (self.dh, self.cap, self.t);
-        // SAFETY (of the offsets): h < heads, inside what attend_one asserts.
+        // SAFETY (of the offsets): h < heads, inside what attend_cached asserts.
         unsafe {
             One {
                 q: self.q.add(h * dh),
                 k: self.k.add(h * cap * dh),
                 v: self.v.add(h * cap * dh),
+                rows: self.rows,
+                w: self.w,
                 heads: 1,
                 cap,
                 t,
                 dh,
                 out: self.out.add(h * dh),
-                s: self.s.add(h * t),
+                s: self.s.add(h * self.rows * t),
             }
         }
     }
@@ -277,34 +306,48 @@ impl Shared {
     }
 }
 
-/// Per head: scores four keys at a time (four independent sums), the
-/// softmax, then the values weighted C vectors at a time.
+/// Per head: scores four keys at a time (four independent sums) for every
+/// row while those keys are in L1, each row's softmax, then the values
+/// weighted for up to R rows × C vectors at a time.
 #[inline(always)]
-unsafe fn one_v<S: F32s, const C: usize>(o: &One) {
+unsafe fn one_v<S: F32s, const R: usize, const C: usize>(o: &One) {
     let (l, dh, t) = (S::LANES, o.dh, o.t);
     let scale = 1.0 / (dh as f32).sqrt();
     for h in 0..o.heads {
-        let q = o.q.add(h * dh);
         let k = o.k.add(h * o.cap * dh);
         let mut j = 0;
         while j < t {
             let n = (t - j).min(4);
-            let mut acc = [S::splat(0.0); 4];
-            let mut x = 0;
-            while x < dh {
-                let qv = S::load(q.add(x));
-                for (r, acc) in acc.iter_mut().enumerate().take(n) {
-                    *acc = S::mul_add(qv, S::load(k.add((j + r) * dh + x)), *acc);
+            for r in 0..o.rows {
+                let (q, s) = (o.q.add(r * o.w + h * dh), o.s.add(r * t));
+                let mut acc = [S::splat(0.0); 4];
+                let mut x = 0;
+                while x < dh {
+                    let qv = S::load(q.add(x));
+                    for (i, acc) in acc.iter_mut().enumerate().take(n) {
+                        *acc = S::mul_add(qv, S::load(k.add((j + i) * dh + x)), *acc);
+                    }
+                    x += l;
                 }
-                x += l;
-            }
-            for (r, acc) in acc.iter().enumerate().take(n) {
-                *o.s.add(j + r) = S::reduce_add(*acc) * scale;
+                for (i, acc) in acc.iter().enumerate().take(n) {
+                    *s.add(j + i) = S::reduce_add(*acc) * scale;
+                }
             }
             j += n;
         }
-        let inv = [1.0 / softmax_row::<S>(o.s, t)];
-        weighted_row::<S, 1, C>(o.s, 0, o.v.add(h * o.cap * dh), dh, t, &inv, &[o.out.add(h * dh)]);
+        let v = o.v.add(h * o.cap * dh);
+        let mut r = 0;
+        while r < o.rows {
+            let n = (o.rows - r).min(R);
+            let mut inv = [0f32; R];
+            let mut outs = [std::ptr::null_mut(); R];
+            for i in 0..n {
+                inv[i] = 1.0 / softmax_row::<S>(o.s.add((r + i) * t), t);
+                outs[i] = o.out.add((r + i) * o.w + h * dh);
+            }
+            by_rows!(n, weighted_row::<S, _, C>(o.s.add(r * t), t, v, dh, t, &inv[..n], &outs[..n]));
+            r += n;
+        }
     }
 }
 
@@ -396,27 +439,13 @@ mod x86 {
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn one_avx512(o: &One) {
-        one_v::<Avx512, 4>(o)
+        one_v::<Avx512, 4, 4>(o)
     }
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn one_avx2(o: &One) {
-        one_v::<Avx2, 4>(o)
+        one_v::<Avx2, 4, 2>(o)
     }
-}
-
-/// Calls `$f::<S, r, C>($args)` for a number of rows r known only at run time.
-macro_rules! by_rows {
-    ($r:expr, $f:ident::<$s:ty, _, $c:tt>($($arg:expr),*)) => {
-        match $r {
-            1 => $f::<$s, 1, $c>($($arg),*),
-            2 => $f::<$s, 2, $c>($($arg),*),
-            3 => $f::<$s, 3, $c>($($arg),*),
-            4 => $f::<$s, 4, $c>($($arg),*),
-            5 => $f::<$s, 5, $c>($($arg),*),
-            _ => $f::<$s, 6, $c>($($arg),*),
-        }
-    };
 }
 
 /// The tile in register blocks of up to R queries × C vectors: scores, an
@@ -688,13 +717,38 @@ mod tests {
                 // Scratch for one head (in turn), and for all of them (the
                 // pool takes the heads of the large steps): the same numbers.
                 let (mut out, mut scores) = (vec![0f32; w], vec![0f32; cap]);
-                attend_one_on(level, &q, &k, &v, heads, cap, t, &mut out, &mut scores);
+                attend_cached_on(level, &q, 1, &k, &v, heads, cap, t, &mut out, &mut scores);
                 for (g, w) in out.iter().zip(&want[..w]) {
                     assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{level:?} heads {heads} dh {dh} t {t}: {g} vs {w}");
                 }
                 let (mut split, mut scores) = (vec![0f32; w], vec![0f32; heads * cap]);
-                attend_one_on(level, &q, &k, &v, heads, cap, t, &mut split, &mut scores);
+                attend_cached_on(level, &q, 1, &k, &v, heads, cap, t, &mut split, &mut scores);
                 assert_eq!(split, out, "{level:?} heads {heads} dh {dh} t {t}: heads on the pool differ");
+            }
+        }
+    }
+
+    #[test]
+    fn rows_sharing_a_cache_give_each_row_alone() {
+        // The hypotheses of a beam search against the same audio: every row
+        // the same bits as that row alone, serially and with the heads on the pool.
+        for (heads, dh, cap, t, rows) in [(8, 64, 1500, 1500, 5), (2, 16, 20, 7, 3), (3, 32, 40, 33, 6), (1, 12, 9, 5, 2), (8, 64, 64, 64, 4)] {
+            let (k, v, q) = (data(heads * cap * dh, 11), data(heads * cap * dh, 12), data(rows * heads * dh, 13));
+            let w = heads * dh;
+            for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+                let alone: Vec<f32> = q
+                    .chunks_exact(w)
+                    .flat_map(|qr| {
+                        let (mut out, mut scores) = (vec![0f32; w], vec![0f32; t]);
+                        attend_cached_on(level, qr, 1, &k, &v, heads, cap, t, &mut out, &mut scores);
+                        out
+                    })
+                    .collect();
+                for scratch in [rows * t, heads * rows * t] {
+                    let (mut out, mut scores) = (vec![0f32; rows * w], vec![0f32; scratch]);
+                    attend_cached_on(level, &q, rows, &k, &v, heads, cap, t, &mut out, &mut scores);
+                    assert_eq!(out, alone, "{level:?} heads {heads} dh {dh} t {t} rows {rows} scratch {scratch}");
+                }
             }
         }
     }

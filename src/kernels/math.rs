@@ -96,6 +96,54 @@ impl Act {
     }
 }
 
+/// ln Σ e^x over `xs`: the log-softmax's normaliser (−∞ when `xs` is empty
+/// or all −∞). Vectorised with [`exp_neg`]'s formula: Whisper's decoder takes
+/// it over 51,865 logits for every hypothesis at every step, and in wasm a
+/// scalar `exp` is a software call.
+pub fn log_sum_exp(xs: &[f32]) -> f32 {
+    log_sum_exp_on(simd::level(), xs)
+}
+
+fn log_sum_exp_on(level: Level, xs: &[f32]) -> f32 {
+    assert!(level.supported());
+    // SAFETY: each arm runs only where its instruction set is present.
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => return unsafe { x86::log_sum_exp_avx512(xs) },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => return unsafe { x86::log_sum_exp_avx2(xs) },
+        #[cfg(target_arch = "aarch64")]
+        Level::Neon => return unsafe { log_sum_exp_v::<simd::Neon>(xs) },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Level::Wasm => return unsafe { log_sum_exp_v::<simd::Wasm>(xs) },
+        _ => {}
+    }
+    let m = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if m == f32::NEG_INFINITY {
+        return m;
+    }
+    m + xs.iter().map(|&x| exp_neg(x - m)).sum::<f32>().ln()
+}
+
+#[inline(always)]
+unsafe fn log_sum_exp_v<S: F32s>(xs: &[f32]) -> f32 {
+    let (l, p) = (S::LANES, xs.as_ptr());
+    let full = xs.len() - xs.len() % l;
+    let mut mx = S::splat(f32::NEG_INFINITY);
+    for j in (0..full).step_by(l) {
+        mx = S::max(mx, S::load(p.add(j)));
+    }
+    let m = xs[full..].iter().copied().fold(S::reduce_max(mx), f32::max);
+    if m == f32::NEG_INFINITY {
+        return m;
+    }
+    let (mv, mut sum) = (S::splat(m), S::splat(0.0));
+    for j in (0..full).step_by(l) {
+        sum = S::add(sum, exp_neg_v::<S>(S::sub(S::load(p.add(j)), mv)));
+    }
+    m + xs[full..].iter().fold(S::reduce_add(sum), |s, &x| s + exp_neg(x - m)).ln()
+}
+
 /// A LayerNorm's parameters.
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
@@ -193,7 +241,7 @@ unsafe fn act_slice_v<S: F32s>(act: Act, xs: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{act_slice_v, Act};
+    use super::{act_slice_v, log_sum_exp_v, Act};
     use crate::kernels::simd::{Avx2, Avx512};
 
     #[target_feature(enable = "avx512f")]
@@ -204,6 +252,16 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn act_slice_avx2(act: Act, xs: &mut [f32]) {
         act_slice_v::<Avx2>(act, xs)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn log_sum_exp_avx512(xs: &[f32]) -> f32 {
+        log_sum_exp_v::<Avx512>(xs)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn log_sum_exp_avx2(xs: &[f32]) -> f32 {
+        log_sum_exp_v::<Avx2>(xs)
     }
 }
 
@@ -233,6 +291,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn log_sum_exp_matches_f64() {
+        // Logits as a decoder's: a spread of values, suppressed (−∞) entries, odd lengths.
+        let row: Vec<f32> = (0..51_865).map(|i| if i % 97 == 5 { f32::NEG_INFINITY } else { ((i * 7919 % 2003) as f32 - 1500.0) / 60.0 }).collect();
+        for len in [0, 1, 3, 17, 1501, 51_865] {
+            let xs = &row[..len];
+            let m = xs.iter().fold(f64::NEG_INFINITY, |a, &x| a.max(x as f64));
+            let want = if m == f64::NEG_INFINITY { m } else { m + xs.iter().map(|&x| (x as f64 - m).exp()).sum::<f64>().ln() };
+            for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+                let got = log_sum_exp_on(level, xs) as f64;
+                assert!(got == want || (got - want).abs() <= 1e-5 * (1.0 + want.abs()), "{level:?} len {len}: {got} vs {want}");
+            }
+        }
+        assert_eq!(log_sum_exp(&[f32::NEG_INFINITY; 9]), f32::NEG_INFINITY);
     }
 
     #[test]

@@ -363,6 +363,14 @@ impl Session {
         to_js(&self.engine.transcriber.bench_encoder(&samples, runs).map_err(error)?)
     }
 
+    /// Whisper's decoder alone on the first window of `samples`, with the
+    /// decoding in use, timed by part: the page's side of `creative-filter
+    /// bench decoder` (bench/web.mjs).
+    #[wasm_bindgen(js_name = benchDecoder)]
+    pub fn bench_decoder(&self, samples: Vec<f32>, runs: usize) -> Result<JsValue, JsValue> {
+        to_js(&self.engine.transcriber.bench_decoder(&samples, runs, &self.engine.asr).map_err(error)?)
+    }
+
     /// "zero-shot" or "trained".
     #[wasm_bindgen(getter, js_name = classifierMode)]
     pub fn classifier_mode(&self) -> String {

@@ -311,6 +311,11 @@ const methods = {
     const { samples } = await methods.audio({ file });
     return session.benchEncoder(samples, runs);
   },
+  // Whisper's decoder alone on the file's first window (bench/web.mjs).
+  async benchDecoder({ file, runs = 3 }) {
+    const { samples } = await methods.audio({ file });
+    return session.benchDecoder(samples, runs);
+  },
   importVision: ({ files }) => importVision(files),
   forgetVision: () => forgetVision(),
   // The base-patch32-sized model with random weights, timed in this worker.
