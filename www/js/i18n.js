@@ -183,11 +183,23 @@ export const language = () => lang;
  */
 export function say(m) {
   if (!m) return '';
+  if (m.page) {
+    if (m.code === 'crashed') return t(/memory/i.test(m.text) ? 'errOom' : 'errCrashed');
+    const own = lang === 'en' ? undefined : STRINGS[lang][`code-${m.code}`];
+    return own ?? m.text;
+  }
   const wording = lang === 'en' ? undefined : STRINGS[lang][`msg-${m.code}`];
   if (wording === undefined) return m.text;
   const own = wording.replace(/\{(\w+)\}/g, (_, k) => (m.params && m.params[k]) ?? '');
   return m.cause ? `${own}: ${say(m.cause)}` : own;
 }
+
+/**
+ * A failure the page itself reports (too large, timed out, the module
+ * restarted) as a message `say` words in the page's language at the time.
+ * @returns {import('./report').Message}
+ */
+export const pageMessage = (e) => ({ code: e.code || 'internal', text: (e && e.message) || String(e), page: true });
 
 /** Messages said together: the first, then its reasons in brackets (as `message::joined`). */
 function sayAll(messages) {

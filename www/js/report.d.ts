@@ -43,6 +43,8 @@ export interface Message {
   params?: Record<string, string>;
   text: string;
   cause?: Message;
+  /** A failure the page reports itself (its `code` has a `code-…` wording). */
+  page?: boolean;
 }
 
 // `error` and the notes as messages (`note`: the first, then its reasons).

@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the page's parts. Text always goes in as
 // text nodes: file names, transcripts and table cells cannot inject HTML.
-import { t, language, say } from './i18n.js';
+import { t, language, say, pageMessage } from './i18n.js';
 
 /**
  * The page's element with this id (typed loosely: inputs, tables and
@@ -69,16 +69,14 @@ export function formatSeconds(ms) {
 /** A worker error ({code, message, said}) in the user's words. */
 export function errorText(e) {
   if (!e) return t('failed');
-  if (e.code === 'crashed') return /memory/i.test(e.message || '') ? t('errOom') : t('errCrashed');
-  if (e.said) return say(e.said);
-  // The page's own failures (too large, timed out) have a wording by code.
-  const wording = `code-${e.code}`;
-  if (language() !== 'en' && t(wording) !== wording) return t(wording);
-  return e.message || String(e);
+  return say(said(e));
 }
 
-/** The report of a file the worker failed on: its name and why (`said`: the core's message, worded anew when the language changes). */
-export const failureReport = (file, id, e) => ({ file, id, error: errorText(e), ...(e && e.said ? { said: { error: e.said } } : {}) });
+/** What a failure said: the core's message, or the page's own (crashed, too large, timed out). */
+const said = (e) => (e.code === 'crashed' || !e.said ? pageMessage(e) : e.said);
+
+/** The report of a file the worker failed on: its name and why (`said`: worded anew when the language changes). */
+export const failureReport = (file, id, e) => ({ file, id, error: errorText(e), ...(e ? { said: { error: said(e) } } : {}) });
 
 /** Fills a progress box (a <progress> and a <span>): "label done of total". */
 export function showProgress(box, done, total, label, suffix = '') {
