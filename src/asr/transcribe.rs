@@ -19,20 +19,6 @@ use crate::kernels::math::log_sum_exp;
 const TIME_PRECISION: f64 = 0.02;
 /// Mel frames per encoder position (conv2 has stride 2).
 const INPUT_STRIDE: usize = 2;
-/// One window through the decoder, timed apart from the encoder (`creative-filter
-/// bench decoder`, the page's `benchDecoder`): the fastest of `runs`, by part.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DecoderBench {
-    pub runs: usize,
-    pub threads: usize,
-    /// "beam 5, temperature fallback" or "greedy".
-    pub decoding: String,
-    /// Tokens the window's text has (timestamps included).
-    pub tokens: usize,
-    pub total_ms: f64,
-    pub parts: DecoderParts,
-}
-
 /// Start of transcript, language, task.
 const PROMPT_TOKENS: usize = 3;
 /// The first timestamp may be at most 1 s into the window.
@@ -115,6 +101,20 @@ pub struct Transcriber {
     model: Whisper,
     tokenizer: WhisperTokenizer,
     mel: LogMel,
+}
+
+/// One window through the decoder, timed apart from the encoder (`creative-filter
+/// bench decoder`, the page's `benchDecoder`): the fastest of `runs`, by part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecoderBench {
+    pub runs: usize,
+    pub threads: usize,
+    /// "beam 5, temperature fallback" or "greedy".
+    pub decoding: String,
+    /// Tokens the window's text has (timestamps included).
+    pub tokens: usize,
+    pub total_ms: f64,
+    pub parts: DecoderParts,
 }
 
 pub(super) fn log_softmax(logits: &[f32]) -> Vec<f32> {
