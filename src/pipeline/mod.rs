@@ -347,7 +347,12 @@ impl Engine {
         self.cache.screen(content_hash, &screen_settings(reader_id))
     }
 
+    /// Keeps a reading for the next time the file is seen, unless it was
+    /// cut short by a time limit: a quieter moment may read more.
     pub fn remember_screen(&self, content_hash: &str, reader_id: &str, text: &ScreenText) -> Result<()> {
+        if text.cut_short {
+            return Ok(());
+        }
         self.cache.put_screen(content_hash, &screen_settings(reader_id), text)
     }
 

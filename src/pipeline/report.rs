@@ -35,6 +35,18 @@ pub struct EncoderPartsMs {
     pub other: f64,
 }
 
+/// How much of the picture was read: frames sampled, chosen (a held
+/// picture once) and read, and whether a time limit stopped the reading.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScreenFramesRead {
+    pub sampled: usize,
+    pub chosen: usize,
+    pub read: usize,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cut_short: bool,
+}
+
 /// One creative's record. A creative that could not be read has `error`
 /// and nothing but its name; one without a decision has `note`; a decided
 /// one has the segment fields. Fields that do not apply are left out of the
@@ -99,6 +111,9 @@ pub struct Report {
     /// Why the picture was not read, when it was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub screen_note: Option<String>,
+    /// How much of the picture was read, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_frames: Option<ScreenFramesRead>,
     /// The speech branch's weight in a fused decision.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speech_weight: Option<f32>,
@@ -199,6 +214,12 @@ impl Verdict {
             screen_text: self.screen.as_ref().map(|s| s.text()),
             screen_segment: self.screen_top.clone(),
             screen_note: self.screen_note.as_ref().map(|m| m.text.clone()),
+            screen_frames: self.screen.as_ref().map(|s| ScreenFramesRead {
+                sampled: s.frames_sampled,
+                chosen: s.frames_chosen,
+                read: s.frames_read,
+                cut_short: s.cut_short,
+            }),
             speech_weight: self.text_weight,
             evidence: self.evidence.clone(),
             incomplete: self.incomplete,

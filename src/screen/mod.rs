@@ -30,10 +30,12 @@ const SAME_LINE: f32 = 0.75;
 
 /// Frames sampled: one a second, at most 30 (a longer creative is sampled
 /// more sparsely); of those, at most 12 are read, and no more once reading
-/// has taken 8 s (a busy moving background makes every frame slow to read).
+/// has taken 12 s (a busy moving background makes every frame slow to read:
+/// slides over one take 1–1.5 s a frame, a texture with no text up to the
+/// readings' deadlines).
 pub const SAMPLED: FrameCount = FrameCount::PerSecond { rate: 1.0, max: 30 };
 pub const MAX_READ_FRAMES: usize = 12;
-pub const MAX_READ_SECONDS: f64 = 8.0;
+pub const MAX_READ_SECONDS: f64 = 12.0;
 
 /// Frames handed to the engine: 720p keeps captions of a 1080p creative
 /// legible while bounding the time per frame.
@@ -62,7 +64,11 @@ pub struct TesseractSettings {
     pub source_ppi: i32,
     /// The longest one reading may take: a busy texture (foliage, a crowd,
     /// a pattern) can keep the engine segmenting "letters" for seconds;
-    /// what it read by then is kept.
+    /// what it read by then is kept (natively; the page's engine cannot be
+    /// stopped inside a reading, so its worker is stopped after the frame's
+    /// readings' deadlines and the frame is lost). Twice what a moving
+    /// background takes on a loaded 2-core machine, so that only a texture
+    /// makes the result depend on the machine's speed.
     pub reading_deadline_ms: i32,
     /// No more frames are started once reading a creative has taken this long.
     pub creative_budget_s: f64,
@@ -74,7 +80,7 @@ pub const TESSERACT: TesseractSettings = TesseractSettings {
     page_segmentation: 11,
     thresholdings: ["0", "2"],
     source_ppi: 70,
-    reading_deadline_ms: 1000,
+    reading_deadline_ms: 2000,
     creative_budget_s: MAX_READ_SECONDS,
 };
 
@@ -86,28 +92,38 @@ pub fn ppm(rgb: &[u8], width: usize, height: usize) -> Vec<u8> {
     out
 }
 
+/// One frame as the engine read it: its lines (of every thresholding), and
+/// whether a reading stopped at [`TesseractSettings::reading_deadline_ms`]
+/// with the frame unfinished.
+#[derive(Debug, Clone, Default)]
+pub struct FrameReading {
+    pub lines: Vec<Line>,
+    pub cut_short: bool,
+}
+
 /// Reads the on-screen text of sampled `frames` with `read` (an OCR engine:
-/// an RGB frame, its width and height → its lines), reading only the frames
-/// [`choose_frames`] picks.
-pub fn read_frames(frames: &Frames, mut read: impl FnMut(&[u8], usize, usize) -> Result<Vec<Line>>) -> Result<ScreenText> {
+/// an RGB frame, its width and height → its reading), reading only the
+/// frames [`choose_frames`] picks, in [`reading_order`], until
+/// [`MAX_READ_SECONDS`] have passed.
+pub fn read_frames(frames: &Frames, mut read: impl FnMut(&[u8], usize, usize) -> Result<FrameReading>) -> Result<ScreenText> {
     let (w, h) = (frames.frame_width as usize, frames.frame_height as usize);
     let thumbs: Vec<Thumbnail> = frames.rgb.iter().map(|f| Thumbnail::of(f, w, h)).collect();
-    let chosen = choose_frames(&thumbs, MAX_READ_FRAMES);
+    let order = reading_order(&choose_frames(&thumbs, MAX_READ_FRAMES));
     let t = Instant::now();
-    let mut lines = Vec::with_capacity(chosen.len());
-    for &i in &chosen {
+    let mut read_so_far = Vec::with_capacity(order.len());
+    let mut cut_short = false;
+    for &i in &order {
         if t.elapsed().as_secs_f64() > MAX_READ_SECONDS {
+            cut_short = true;
             break;
         }
-        lines.push(read(&frames.rgb[i], w, h)?);
+        let reading = read(&frames.rgb[i], w, h)?;
+        cut_short |= reading.cut_short;
+        read_so_far.push((i, reading.lines));
     }
-    Ok(ScreenText {
-        lines: ScreenText::merge(&lines),
-        frames_sampled: frames.rgb.len(),
-        frames_read: lines.len(),
-        frames_ms: 0.0,
-        ocr_ms: t.elapsed().as_secs_f64() * 1e3,
-    })
+    let mut text = ScreenText::from_frames(read_so_far, frames.rgb.len(), order.len(), cut_short);
+    text.ocr_ms = t.elapsed().as_secs_f64() * 1e3;
+    Ok(text)
 }
 
 /// A creative's on-screen text, natively: frames sampled from its bytes
@@ -124,7 +140,7 @@ pub fn read_screen(engine: &mut tesseract::Tesseract, bytes: &[u8]) -> Result<Sc
 
 /// Bumped when a change to frame choice or cleaning changes what is read,
 /// so cached readings of older builds are not reused.
-pub const SCREEN_POLICY: u32 = 2;
+pub const SCREEN_POLICY: u32 = 3;
 
 /// When a creative's picture is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -210,22 +226,43 @@ pub struct ScreenLine {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ScreenText {
     pub lines: Vec<ScreenLine>,
-    /// Frames sampled, and of those the ones read (the others repeated the
-    /// picture before them).
+    /// Frames sampled; of those the ones chosen to be read (the others
+    /// repeated the picture before them), and of those the ones read.
     pub frames_sampled: usize,
+    #[serde(default)]
+    pub frames_chosen: usize,
     pub frames_read: usize,
+    /// Reading stopped at a time limit: frames chosen were left unread, or
+    /// a reading stopped at its deadline. What was read is kept, but a
+    /// faster or quieter machine may read more.
+    #[serde(default)]
+    pub cut_short: bool,
     /// Milliseconds spent decoding frames and reading them.
     pub frames_ms: f64,
     pub ocr_ms: f64,
 }
 
 impl ScreenText {
+    /// The text of the frames read: each frame's index and its lines, in
+    /// the order they were read; the lines are merged in the frames' order.
+    pub fn from_frames(mut read: Vec<(usize, Vec<Line>)>, frames_sampled: usize, frames_chosen: usize, cut_short: bool) -> ScreenText {
+        read.sort_by_key(|&(i, _)| i);
+        let frames_read = read.len();
+        let lines: Vec<Vec<Line>> = read.into_iter().map(|(_, lines)| lines).collect();
+        ScreenText { lines: ScreenText::merge(&lines), frames_sampled, frames_chosen, frames_read, cut_short, frames_ms: 0.0, ocr_ms: 0.0 }
+    }
+
     /// The text of frames read elsewhere (the page's Tesseract): `readings`
-    /// are the TSV of each reading of the `frames_read` frames read, of
-    /// `frames_sampled`.
-    pub fn from_readings(readings: &[String], frames_sampled: usize, frames_read: usize, frames_ms: f64, ocr_ms: f64) -> ScreenText {
-        let lines: Vec<Vec<Line>> = readings.iter().map(|tsv| parse_lines(tsv)).collect();
-        ScreenText { lines: ScreenText::merge(&lines), frames_sampled, frames_read, frames_ms, ocr_ms }
+    /// are the TSV of each reading (one per thresholding of [`TESSERACT`])
+    /// of the first frames of `order`, as many as were read.
+    pub fn from_readings(order: &[usize], readings: &[String], frames_sampled: usize, cut_short: bool) -> ScreenText {
+        let per_frame = TESSERACT.thresholdings.len();
+        let read = order
+            .iter()
+            .zip(readings.chunks(per_frame))
+            .map(|(&i, tsvs)| (i, tsvs.iter().flat_map(|tsv| parse_lines(tsv)).collect()))
+            .collect();
+        ScreenText::from_frames(read, frames_sampled, order.len(), cut_short)
     }
 
     /// The lines as one text, a line each (what the classifier reads).
@@ -415,6 +452,22 @@ pub fn choose_frames(thumbs: &[Thumbnail], budget: usize) -> Vec<usize> {
     (0..n).map(|k| chosen[(k * chosen.len() + chosen.len() / (2 * n)) / n]).collect()
 }
 
+/// The order in which the `chosen` frames (indices, in time order) are
+/// read: spread over the creative first (the first, the last, then each
+/// time the one farthest from those already read), so that when reading
+/// stops at its time budget every slide has still most likely been read.
+pub fn reading_order(chosen: &[usize]) -> Vec<usize> {
+    let mut order: Vec<usize> = Vec::with_capacity(chosen.len());
+    let mut left: Vec<usize> = chosen.to_vec();
+    while !left.is_empty() {
+        let distance = |f: usize| order.iter().map(|&o| f.abs_diff(o)).min().unwrap_or(0);
+        // The first frame first; then the farthest, the earlier on ties.
+        let next = if order.is_empty() { 0 } else { (0..left.len()).rev().max_by_key(|&k| distance(left[k])).unwrap_or(0) };
+        order.push(left.remove(next));
+    }
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,5 +561,19 @@ mod tests {
         let picked = choose_frames(&moving, 4);
         assert_eq!(picked.len(), 4);
         assert!(picked.windows(2).all(|p| p[0] < p[1]) && picked[3] >= 15, "{picked:?}");
+    }
+
+    #[test]
+    fn frames_are_read_spread_over_the_creative_and_merged_in_time_order() {
+        assert_eq!(reading_order(&[0, 1, 2, 3, 4, 5, 6]), vec![0, 6, 3, 1, 2, 4, 5]);
+        assert_eq!(reading_order(&[2, 9, 10, 20]), vec![2, 20, 10, 9]);
+        assert_eq!(reading_order(&[4]), vec![4]);
+        assert!(reading_order(&[]).is_empty());
+        // Read last-slide-first, the lines still come in the slides' order.
+        let tsv = |text: &str| format!("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n5\t1\t1\t1\t1\t1\t0\t0\t10\t30\t95\t{text}\n");
+        let readings = [tsv("Вторая"), tsv("Вторая"), tsv("Первая"), String::new()];
+        let text = ScreenText::from_readings(&[6, 0, 3], &readings, 7, true);
+        assert_eq!(text.text(), "Первая\nВторая");
+        assert_eq!((text.frames_sampled, text.frames_chosen, text.frames_read, text.cut_short), (7, 3, 2, true));
     }
 }

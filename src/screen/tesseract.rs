@@ -12,7 +12,7 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
 
 use super::tsv::{parse_lines, Line};
-use super::TESSERACT;
+use super::{FrameReading, TESSERACT};
 use crate::error::{Error, Result};
 
 #[repr(C)]
@@ -119,20 +119,23 @@ impl Tesseract {
 
     /// The text lines of one `width`×`height` RGB frame (rows of RGB
     /// bytes), read once per thresholding of [`TESSERACT`].
-    pub fn read(&mut self, rgb: &[u8], width: usize, height: usize) -> Result<Vec<Line>> {
+    pub fn read(&mut self, rgb: &[u8], width: usize, height: usize) -> Result<FrameReading> {
         if width == 0 || height == 0 || rgb.len() != width * height * 3 || width > i32::MAX as usize / 3 || height > i32::MAX as usize {
             return Err(Error::Ocr(format!("a frame of {width}×{height} RGB pixels cannot have {} bytes", rgb.len())));
         }
-        let mut lines = Vec::new();
+        let mut frame = FrameReading::default();
         for thresholding in TESSERACT.thresholdings {
             let thresholding = CString::new(thresholding).map_err(|_| Error::Ocr("bad thresholding setting".into()))?;
-            lines.extend(self.recognize(rgb, width, height, &thresholding)?);
+            let (lines, finished) = self.recognize(rgb, width, height, &thresholding)?;
+            frame.lines.extend(lines);
+            frame.cut_short |= !finished;
         }
-        Ok(lines)
+        Ok(frame)
     }
 
-    /// One reading with Tesseract's `thresholding_method`.
-    fn recognize(&mut self, rgb: &[u8], width: usize, height: usize, thresholding: &CStr) -> Result<Vec<Line>> {
+    /// One reading with Tesseract's `thresholding_method`: its lines, and
+    /// whether it finished before its deadline.
+    fn recognize(&mut self, rgb: &[u8], width: usize, height: usize, thresholding: &CStr) -> Result<(Vec<Line>, bool)> {
         // SAFETY: the image buffer is valid for the call (Tesseract copies it
         // in SetImage); the monitor outlives Recognize; the TSV is freed
         // with TessDeleteText.
@@ -146,7 +149,7 @@ impl Tesseract {
             }
             // Past the deadline Recognize fails, but the words read until
             // then stay in its results (the rest are left empty): keep them.
-            TessBaseAPIRecognize(self.handle, monitor);
+            let finished = TessBaseAPIRecognize(self.handle, monitor) == 0;
             if !monitor.is_null() {
                 TessMonitorDelete(monitor);
             }
@@ -156,7 +159,7 @@ impl Tesseract {
                 TessDeleteText(tsv);
             }
             TessBaseAPIClear(self.handle);
-            Ok(lines)
+            Ok((lines, finished))
         }
     }
 }

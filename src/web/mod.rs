@@ -495,11 +495,14 @@ impl Session {
     }
 
     /// Decides the held creative with the text the page read from its
-    /// frames: `readings` are the TSV of each reading of the `frames_read`
-    /// frames read; `frames_ms` and `ocr_ms` the time decoding and reading.
+    /// frames: `readings` are the TSV of each reading of the frames read,
+    /// in the order `frames.chosen()` gave them; `cut_short` says a time
+    /// limit stopped the reading; `frames_ms` and `ocr_ms` are the time
+    /// decoding and reading.
     #[wasm_bindgen(js_name = finishScreen)]
-    pub fn finish_screen(&mut self, frames: &ScreenFrames, readings: Vec<String>, frames_read: usize, frames_ms: f64, ocr_ms: f64) -> Result<JsValue, JsValue> {
-        let text = ScreenText::from_readings(&readings, frames.sampled(), frames_read, frames_ms, ocr_ms);
+    pub fn finish_screen(&mut self, frames: &ScreenFrames, readings: Vec<String>, cut_short: bool, frames_ms: f64, ocr_ms: f64) -> Result<JsValue, JsValue> {
+        let mut text = ScreenText::from_readings(&frames.chosen(), &readings, frames.sampled(), cut_short);
+        (text.frames_ms, text.ocr_ms) = (frames_ms, ocr_ms);
         let pending = self.take_pending_screen()?;
         if let Some(reader) = &self.screen_reader {
             self.engine.remember_screen(&pending.content_hash, reader, &text).map_err(error)?;

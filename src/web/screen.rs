@@ -15,7 +15,7 @@ use crate::creative::Creative;
 use crate::error::Error;
 use crate::media::{frame_from_rgba, sample_frames_as, video_decode_plan_as, MAX_FRAME_SIDE};
 use crate::pipeline::{Features, VisionOutcome};
-use crate::screen::{choose_frames, ppm, Thumbnail, FRAME_SIZE, MAX_READ_FRAMES, SAMPLED, TESSERACT};
+use crate::screen::{choose_frames, ppm, reading_order, Thumbnail, FRAME_SIZE, MAX_READ_FRAMES, SAMPLED, TESSERACT};
 
 /// A creative decided but for its on-screen text, which the page is reading.
 pub(super) struct PendingScreen {
@@ -93,9 +93,10 @@ impl ScreenFrames {
         self.thumbs.len()
     }
 
-    /// The frames to read, in order (a held picture once; see [`choose_frames`]).
+    /// The frames to read, in the order to read them (a held picture once;
+    /// see [`choose_frames`] and [`reading_order`]).
     pub fn chosen(&self) -> Vec<usize> {
-        choose_frames(&self.thumbs, MAX_READ_FRAMES)
+        reading_order(&choose_frames(&self.thumbs, MAX_READ_FRAMES))
     }
 }
 

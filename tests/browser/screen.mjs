@@ -59,6 +59,7 @@ await check('the page reads what the CLI reads, and the slides decide the segmen
   let pageErrors = 0;
   let cliErrors = 0;
   let right = 0;
+  let compared = 0;
   const problems = [];
   for (const [i, m] of chosen.entries()) {
     const [web, cli] = [reports[i], native[i]];
@@ -68,8 +69,13 @@ await check('the page reads what the CLI reads, and the slides decide the segmen
     cliErrors += c;
     right += web.segment_id === m.segment ? 1 : 0;
     const between = textCer(cli.screen_text || '', web.screen_text || '');
-    console.log(`     ${m.file} (${m.background}): CER page ${p.toFixed(3)}, CLI ${c.toFixed(3)}, page↔CLI ${between.toFixed(3)}; segment ${web.segment_id ?? '-'} / ${cli.segment_id ?? '-'} (${m.segment}); reading ${(web.timings_ms.screen / 1e3).toFixed(1)} s / ${(cli.timings_ms.screen / 1e3).toFixed(1)} s`);
-    if (m.background !== 'automaton') {
+    const frames = (r) => `${r.screen_frames.read}/${r.screen_frames.chosen}${r.screen_frames.cut_short ? ' cut short' : ''}`;
+    console.log(`     ${m.file} (${m.background}): CER page ${p.toFixed(3)}, CLI ${c.toFixed(3)}, page↔CLI ${between.toFixed(3)}; segment ${web.segment_id ?? '-'} / ${cli.segment_id ?? '-'} (${m.segment}); reading ${(web.timings_ms.screen / 1e3).toFixed(1)} s / ${(cli.timings_ms.screen / 1e3).toFixed(1)} s, frames ${frames(web)} / ${frames(cli)}`);
+    if (web.screen_frames.chosen !== cli.screen_frames.chosen) problems.push(`${m.file}: ${frames(web)} frames chosen in the page, ${frames(cli)} by the CLI`);
+    // A time limit makes what is read depend on the machine's load (a
+    // texture keeps the engine busy): only whole readings must agree.
+    if (!web.screen_frames.cut_short && !cli.screen_frames.cut_short) {
+      compared++;
       // Where the CLI reads the slides, the page reads the same lines.
       if (between > 0.1) problems.push(`${m.file}: the page read ${JSON.stringify(web.screen_text)}, the CLI ${JSON.stringify(cli.screen_text)}`);
       if (web.modality !== cli.modality) problems.push(`${m.file}: modality ${web.modality} vs ${cli.modality}`);
@@ -78,6 +84,8 @@ await check('the page reads what the CLI reads, and the slides decide the segmen
   }
   assert.deepEqual(problems, []);
   const n = chosen.length;
+  // Slides over colour, gradients, a picture and a lower third read whole.
+  assert.ok(compared >= n - 3, `only ${compared} of ${n} read whole on both sides`);
   console.log(`     mean CER page ${(pageErrors / n).toFixed(3)}, CLI ${(cliErrors / n).toFixed(3)}; ${right} of ${n} in their segment in the page`);
   assert.ok(pageErrors / n <= cliErrors / n + 0.05, 'the page reads about as well as the CLI');
   const card = reports[chosen.findIndex((m) => m.file === 'screen00.mp4')];

@@ -184,7 +184,9 @@ fn with_screen(mut f: Features, lines: &[&str], axis: Option<usize>, k: usize) -
     let text = ScreenText {
         lines: lines.iter().map(|l| ScreenLine { text: l.to_string(), confidence: 90.0, frames: 2 }).collect(),
         frames_sampled: 8,
+        frames_chosen: 2,
         frames_read: 2,
+        cut_short: false,
         frames_ms: 10.0,
         ocr_ms: 300.0,
     };

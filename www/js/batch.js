@@ -310,9 +310,14 @@ const timingsText = (r) => {
 const evidenceText = (r) =>
   r.evidence && r.evidence.length ? `${t('evidence')}: ${r.evidence.map((e) => `${e.word} +${number(e.weight, 2)}`).join(' · ')}` : '';
 
-// The text read from the picture, or why it was not read.
+// The text read from the picture, or why it was not read; a reading a time
+// limit stopped says how much of the picture it covered.
 /** @param {Partial<Report>} r */
-const screenText = (r) => (r.screen_text ? `${t('screenText')}: ${r.screen_text.replaceAll('\n', ' / ')}` : r.screen_note ? `${t('screenText')}: ${r.screen_note}` : '');
+const screenText = (r) => {
+  const f = r.screen_frames;
+  const cut = f && f.cut_short ? ` (${t('screenCut')}: ${f.read} ${t('of')} ${f.chosen})` : '';
+  return r.screen_text ? `${t('screenText')}: ${r.screen_text.replaceAll('\n', ' / ')}${cut}` : r.screen_note ? `${t('screenText')}: ${r.screen_note}` : '';
+};
 
 /** @param {Partial<Report>} r */
 const detailText = (r) =>

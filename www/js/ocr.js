@@ -11,13 +11,13 @@ export const ENGINE = 'tesseract.js-core 7.0.0 simd-lstm';
 
 // tesseract.js cannot cut a reading short as libtesseract's deadline does
 // natively, so a frame whose readings take longer than this many times
-// that deadline is abandoned by terminating the worker; the frames read
+// their deadlines is abandoned by terminating the worker; the frames read
 // before it are kept, and the next creative starts a new worker.
-const DEADLINE_SLACK = 3;
+const DEADLINE_SLACK = 1.5;
 // Starting the engine: loading 8 MB of traineddata into it.
 const START_TIMEOUT_MS = 60_000;
 
-/** What a creative's picture read to: one TSV per reading, and how many frames were read. */
+/** A creative's picture read by Tesseract in its own worker: one TSV per reading. */
 export class ScreenReader {
   /**
    * @param {() => Promise<Array<[string, Uint8Array]>>} loadFiles the traineddata, by file name
@@ -37,24 +37,26 @@ export class ScreenReader {
     return `${ENGINE} ${entries.map((e) => `${e.file}@${e.sha256.slice(0, 16)}`).join(' ')}`;
   }
 
-  /** Reads `images` (PPM files) in order, within the creative's time budget. */
+  /**
+   * Reads `images` (PPM files) in order, within the creative's time budget:
+   * the readings (one TSV per thresholding of each frame read) and whether
+   * a time limit stopped the reading.
+   */
   async read(images) {
     const started = performance.now();
     const limitMs = DEADLINE_SLACK * this.settings.reading_deadline_ms * this.settings.thresholdings.length;
     const readings = [];
-    let framesRead = 0;
     for (const image of images) {
-      if (performance.now() - started > this.settings.creative_budget_s * 1000) break;
+      if (performance.now() - started > this.settings.creative_budget_s * 1000) return { readings, cutShort: true };
       await this.start();
       try {
         readings.push(...(await this.ask({ read: { image } }, limitMs, [image.buffer])));
       } catch (e) {
-        if (e && e.timedOut) break; // as natively: what was read by then is kept
+        if (e && e.timedOut) return { readings, cutShort: true }; // as natively: what was read by then is kept
         throw e;
       }
-      framesRead++;
     }
-    return { readings, framesRead };
+    return { readings, cutShort: false };
   }
 
   start() {

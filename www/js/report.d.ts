@@ -85,6 +85,9 @@ export interface Report {
   screen_text?: string;
   screen_segment?: BranchTop;
   screen_note?: string;
+  // Frames of the picture sampled, chosen and read; cut_short: a time limit
+  // stopped the reading (a faster or quieter machine may read more).
+  screen_frames?: { sampled: number; chosen: number; read: number; cut_short?: boolean };
   speech_weight?: number;
   // The words that weighed most for the segment, strongest first (trained heads).
   evidence?: Evidence[];

@@ -445,8 +445,8 @@ async function readScreen(bytes) {
     }
     const framesMs = performance.now() - started;
     try {
-      const { readings, framesRead } = await screenReader().read(Array.from(frames.chosen(), (i) => images[i]));
-      return session.finishScreen(frames, readings, framesRead, framesMs, performance.now() - started - framesMs);
+      const { readings, cutShort } = await screenReader().read(Array.from(frames.chosen(), (i) => images[i]));
+      return session.finishScreen(frames, readings, cutShort, framesMs, performance.now() - started - framesMs);
     } catch (e) {
       rethrowTrap(e);
       return session.finishScreenFailed(errorOf(e, 'ocr'));
