@@ -9,6 +9,7 @@ use web_time::Instant;
 use crate::asr::{EncoderParts, TranscribeOptions, Transcriber, Transcript};
 use crate::error::Result;
 use crate::media::{self, DecodedAudio};
+use crate::message::Message;
 
 /// Audio beyond this is not analysed (nor video: see [`media::MAX_ANALYSED_SECONDS`]).
 pub const DEFAULT_MAX_SECONDS: f64 = media::MAX_ANALYSED_SECONDS;
@@ -119,15 +120,18 @@ impl<T> MediaIndex<T> {
 
     /// The file for an ID; several files with one ID is the user's to
     /// resolve. `place` names where the files were looked for.
-    pub fn find(&self, id: &str, place: &str) -> std::result::Result<&T, String> {
-        match self.by_id.get(id.trim()).map(Vec::as_slice) {
-            None | Some([]) => Err(format!("no media file named {}.* in {place}", id.trim())),
+    pub fn find(&self, id: &str, place: &str) -> std::result::Result<&T, Message> {
+        let id = id.trim();
+        match self.by_id.get(id).map(Vec::as_slice) {
+            None | Some([]) => {
+                Err(Message::new("no-media-file", format!("no media file named {id}.* in {place}")).with("id", id).with("place", place))
+            }
             Some([(_, one)]) => Ok(one),
-            Some(many) => Err(format!(
-                "{} files share this ID ({}); keep one",
-                many.len(),
-                many.iter().map(|(name, _)| base_name(name)).collect::<Vec<_>>().join(", ")
-            )),
+            Some(many) => {
+                let names = many.iter().map(|(name, _)| base_name(name)).collect::<Vec<_>>().join(", ");
+                let text = format!("{} files share this ID ({names}); keep one", many.len());
+                Err(Message::new("media-ambiguous", text).with("count", many.len()).with("names", names))
+            }
         }
     }
 }
@@ -153,7 +157,9 @@ mod tests {
     fn media_is_found_by_id_and_ambiguity_is_reported() {
         let index = MediaIndex::new(["dir/001.mp4", "002.wav", "002.mp3"].iter().enumerate().map(|(i, n)| (n.to_string(), i)));
         assert_eq!(index.find(" 001 ", "the folder"), Ok(&0));
-        assert_eq!(index.find("003", "the folder").unwrap_err(), "no media file named 003.* in the folder");
-        assert_eq!(index.find("002", "x").unwrap_err(), "2 files share this ID (002.mp3, 002.wav); keep one");
+        assert_eq!(index.find("003", "the folder").unwrap_err().text, "no media file named 003.* in the folder");
+        let many = index.find("002", "x").unwrap_err();
+        assert_eq!(many.text, "2 files share this ID (002.mp3, 002.wav); keep one");
+        assert_eq!((many.code.as_str(), many.params["count"].as_str()), ("media-ambiguous", "2"));
     }
 }

@@ -7,6 +7,7 @@ use web_time::Instant;
 use super::classifier::cross_validate;
 use super::metrics::Evaluation;
 use super::{stratified_group_k_fold, FitReport, Head, LogRegParams, NgramParams, SegmentDictionary};
+use crate::message::Message;
 use crate::table::{LabelledTexts, RowProblem};
 use crate::{Error, Result};
 
@@ -27,7 +28,7 @@ pub struct Examples {
     /// one are cross-validated in the same fold. Each its own by default.
     pub groups: Vec<usize>,
     /// Rows not used, and why.
-    pub problems: Vec<String>,
+    pub problems: Vec<RowProblem>,
 }
 
 impl Examples {
@@ -36,7 +37,7 @@ impl Examples {
         texts: Vec<String>,
         vectors: Vec<Vec<f32>>,
         y: Vec<u32>,
-        problems: Vec<String>,
+        problems: Vec<RowProblem>,
         dim: usize,
     ) -> Examples {
         let groups = (0..y.len()).collect();
@@ -108,8 +109,8 @@ pub fn segments_for_texts(
 
 /// The texts whose label is a segment, their segment ids, and why the other
 /// rows are not used.
-pub fn resolve_texts<'a>(rows: &'a LabelledTexts, segments: &SegmentDictionary) -> (Vec<&'a str>, Vec<u32>, Vec<String>) {
-    let mut problems: Vec<String> = rows.problems.iter().map(RowProblem::to_string).collect();
+pub fn resolve_texts<'a>(rows: &'a LabelledTexts, segments: &SegmentDictionary) -> (Vec<&'a str>, Vec<u32>, Vec<RowProblem>) {
+    let mut problems = rows.problems.clone();
     let (mut texts, mut y) = (Vec::new(), Vec::new());
     for r in &rows.rows {
         match segments.resolve_label(&r.label) {
@@ -117,7 +118,10 @@ pub fn resolve_texts<'a>(rows: &'a LabelledTexts, segments: &SegmentDictionary) 
                 texts.push(r.text.as_str());
                 y.push(id);
             }
-            None => problems.push(format!("row {}: label {:?} is not a segment", r.row, r.label)),
+            None => {
+                let reason = Message::new("label-not-a-segment", format!("label {:?} is not a segment", r.label)).with("label", &r.label);
+                problems.push(RowProblem { row: r.row, id: None, reason });
+            }
         }
     }
     (texts, y, problems)
@@ -196,7 +200,8 @@ mod tests {
         let mixed = rows(&["5", "no such"]);
         let (texts, _, problems) = resolve_texts(&mixed, &SegmentDictionary::default_ru());
         assert_eq!(texts, vec!["text 0"]);
-        assert_eq!(problems, vec!["row 3: label \"no such\" is not a segment".to_string()]);
+        assert_eq!(problems.iter().map(RowProblem::to_string).collect::<Vec<_>>(), ["row 3: label \"no such\" is not a segment"]);
+        assert_eq!((problems[0].reason.code.as_str(), problems[0].reason.params["label"].as_str()), ("label-not-a-segment", "no such"));
     }
 
     #[test]

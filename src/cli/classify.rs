@@ -128,7 +128,7 @@ pub fn predict_table(args: PredictTableArgs, models: &Path, cache: &CacheArgs) -
     let mut outcomes = Vec::with_capacity(total);
     let (mut decided, mut silent, mut failed) = (0, 0, 0);
     for (i, found) in media.into_iter().enumerate() {
-        let outcome = found.and_then(|path| {
+        let outcome = found.map_err(|m| m.text).and_then(|path| {
             let creative = Creative::from_file_name(&path.to_string_lossy());
             isolated(|| engine.classify_with_vision(&clf, vision.as_ref(), &creative, read_input(path)?, frames))
                 .map_err(|e| e.to_string())

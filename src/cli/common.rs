@@ -16,6 +16,7 @@ use creative_filter::models::{
 };
 use creative_filter::screen::{ScreenMode, ScreenReader, TesseractReader};
 use creative_filter::pipeline::{media_for_rows, Engine};
+use creative_filter::message::Message;
 use creative_filter::table::Table;
 use creative_filter::text::TextEncoder;
 use creative_filter::{Error, Result};
@@ -179,12 +180,12 @@ impl MediaFolder {
     }
 
     /// The file for an ID; several files with one ID is the user's to resolve.
-    pub fn find(&self, id: &str) -> std::result::Result<&Path, String> {
+    pub fn find(&self, id: &str) -> std::result::Result<&Path, Message> {
         self.index.find(id, &self.dir.display().to_string()).map(PathBuf::as_path)
     }
 
     /// The file named by each row of `table` (ID in column `id_col`), or why there is none.
-    pub fn for_rows(&self, table: &Table, id_col: usize) -> Vec<std::result::Result<&PathBuf, String>> {
+    pub fn for_rows(&self, table: &Table, id_col: usize) -> Vec<std::result::Result<&PathBuf, Message>> {
         media_for_rows(table, id_col, &self.index, &self.dir.display().to_string())
     }
 }

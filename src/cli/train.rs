@@ -17,11 +17,11 @@ use creative_filter::creative::Creative;
 use creative_filter::screen::ScreenMode;
 use creative_filter::media::sample_frames;
 use creative_filter::pipeline::training::{
-    self, creative_examples, embed_examples, row_problems, HeardExample, LabelledCreative, ScreenExamples, ScreenPair, Training,
+    self, creative_examples, embed_examples, HeardExample, LabelledCreative, ScreenExamples, ScreenPair, Training,
     TrainingOptions, TrainingReport,
 };
 use creative_filter::pipeline::{classifier_for, Features};
-use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, LabelledTexts};
+use creative_filter::table::{read_labelled_texts, read_labels, read_table_file, LabelledTexts, RowProblem};
 use creative_filter::text::TextEncoder;
 use creative_filter::vision::classify::VisionExample;
 use creative_filter::vision::VisionModel;
@@ -127,16 +127,16 @@ fn load_examples(
     let labels = read_labels(&file, &read_table_file(labels_path)?, Some(&segments.ids()))?;
     let folder = MediaFolder::scan(media)?;
     let engine = load_engine(models, Arc::clone(encoder), &data.asr, screen, cache)?;
-    let mut problems = row_problems(&labels.problems);
+    let mut problems = labels.problems;
     let mut creatives = Vec::with_capacity(labels.labels.len());
     let total = labels.labels.len();
     let started = Instant::now();
     for (n, label) in labels.labels.into_iter().enumerate() {
-        let found = folder.find(&label.id).and_then(|path| read_input(path).map(|m| (path, m)).map_err(|e| e.to_string()));
+        let found = folder.find(&label.id).and_then(|path| read_input(path).map(|m| (path, m)).map_err(|e| e.message()));
         let (creative, media) = match found {
             Ok((path, media)) => (Creative::from_file_name(&path.to_string_lossy()), media),
             Err(reason) => {
-                problems.push(label.problem(reason).to_string());
+                problems.push(label.problem(reason));
                 continue;
             }
         };
@@ -145,7 +145,7 @@ fn load_examples(
                 let frames = sample_frames(&media.bytes, v.frames(), v.image_size())?;
                 v.embedding(&v.video(&frames.rgb, frames.size)?)
             })
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.message())
         });
         let heard = match isolated(|| engine.features(&creative, media.clone())) {
             Err(Error::NoAudioTrack) => Ok(Features::soundless()),
@@ -154,7 +154,7 @@ fn load_examples(
         // The picture is read where classifying would read it.
         let heard = heard.and_then(|mut f| isolated(|| engine.read_screen(&media.sha256, &media.bytes, &mut f)).map(|()| f));
         let screen = heard.as_ref().ok().and_then(|f| f.screen.as_ref()).map(|s| s.text.text());
-        let heard = heard.map_err(|e| e.to_string()).map(|f| HeardExample {
+        let heard = heard.map_err(|e| e.message()).map(|f| HeardExample {
             speech: f.embedding.is_some(),
             transcript: f.heard.transcript.text,
             no_speech_prob: f.heard.transcript.no_speech_prob,
@@ -185,7 +185,7 @@ fn embed_with_progress(
     cache: &FeatureCache,
     segments: SegmentDictionary,
     rows: &LabelledTexts,
-    problems: Vec<String>,
+    problems: Vec<RowProblem>,
 ) -> Result<Examples> {
     let t = Instant::now();
     let ex = embed_examples(encoder, cache, segments, rows, problems, |done, total| {
@@ -195,7 +195,7 @@ fn embed_with_progress(
     Ok(ex)
 }
 
-fn print_problems(problems: &[String]) {
+fn print_problems(problems: &[RowProblem]) {
     if !problems.is_empty() {
         eprintln!("{} rows not used (or used by one head only):", problems.len());
     }

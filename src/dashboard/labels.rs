@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::table::{read_labels, Table};
+use crate::table::{read_labels, RowProblem, Table};
 
 /// Where a creative's segment comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -33,7 +33,22 @@ impl LabelSource {
 pub struct SegmentLabels {
     by_id: HashMap<String, (u32, LabelSource)>,
     /// Rows of the label files that were not used, with reasons.
-    pub problems: Vec<String>,
+    pub problems: Vec<LabelFileProblem>,
+}
+
+/// A row of a label file that was not used, and the file it is in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelFileProblem {
+    pub file: String,
+    #[serde(flatten)]
+    pub problem: RowProblem,
+}
+
+/// "results.csv: row 3: ID 77: no segment number", as the CLI prints it.
+impl std::fmt::Display for LabelFileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file, self.problem)
+    }
 }
 
 impl SegmentLabels {
@@ -56,7 +71,7 @@ impl SegmentLabels {
     /// without a segment are listed in [`SegmentLabels::problems`].
     pub fn add_file(&mut self, file_name: &str, bytes: &[u8], source: LabelSource) -> Result<usize> {
         let labels = read_labels(file_name, &Table::from_bytes(file_name, bytes)?, None)?;
-        self.problems.extend(labels.problems.iter().map(|p| format!("{file_name}: {p}")));
+        self.problems.extend(labels.problems.into_iter().map(|problem| LabelFileProblem { file: file_name.to_string(), problem }));
         let pairs = labels.labels.iter().map(|l| (l.id.as_str(), l.segment));
         match source {
             LabelSource::Known => self.add_known(pairs),
@@ -104,6 +119,6 @@ mod tests {
         assert_eq!(n, 1);
         assert_eq!(l.get("000123"), Some((5, LabelSource::Predicted)));
         assert_eq!(l.problems.len(), 1);
-        assert!(l.problems[0].contains("77"), "{:?}", l.problems);
+        assert_eq!(l.problems[0].to_string(), "results.csv: row 3: ID 77: no segment number");
     }
 }

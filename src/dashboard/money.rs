@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::message::Message;
+
 /// An amount in kopecks (1/100 RUB). Sums are i128: one cell is below
 /// 9·10^18 kopecks, and no number of rows can wrap a total around.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -114,6 +116,10 @@ pub(super) fn group_thousands(mut n: u128, sep: char) -> String {
     groups.join(&sep.to_string())
 }
 
+fn not_a_number(cell: &str) -> Message {
+    Message::new("cost-not-a-number", format!("cost {:?} is not a number", cell.trim())).with("value", cell.trim())
+}
+
 /// Parses a cost cell as users' files hold it: `1234567.89`, `1 234 567,89`,
 /// `1.234.567,89`, `1,234,567.89`, `12 500 ₽`, `1.5E+06` (Excel), with
 /// no-break or thin spaces as thousands separators.
@@ -123,13 +129,13 @@ pub(super) fn group_thousands(mut n: u128, sep: char) -> String {
 /// occurs several times separates thousands. Fractions of a kopeck are
 /// rounded half away from zero. Negative amounts are refused: a creative's
 /// estimated cost cannot be below zero, and such a row is reported.
-pub fn parse_rub(cell: &str) -> Result<Kopecks, String> {
+pub fn parse_rub(cell: &str) -> Result<Kopecks, Message> {
     // Spaces dropped into a stack buffer: a million cells, no allocation.
     let mut buf = [0u8; 64];
     let mut n = 0;
     for c in cell.trim().chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}' | '\u{2009}' | '\'' | '\t')) {
         if n + c.len_utf8() > buf.len() {
-            return Err(format!("cost {:?} is not a number", cell.trim()));
+            return Err(not_a_number(cell));
         }
         c.encode_utf8(&mut buf[n..]);
         n += c.len_utf8();
@@ -142,11 +148,11 @@ pub fn parse_rub(cell: &str) -> Result<Kopecks, String> {
         }
     }
     if s.is_empty() {
-        return Err("no cost".into());
+        return Err(Message::new("no-cost", "no cost"));
     }
-    let quoted = || format!("cost {:?} is not a number", cell.trim());
+    let quoted = || not_a_number(cell);
     if s.starts_with('-') || s.starts_with('−') {
-        return Err(format!("negative cost {:?}", cell.trim()));
+        return Err(Message::new("negative-cost", format!("negative cost {:?}", cell.trim())).with("value", cell.trim()));
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     if s.contains(['e', 'E']) {
@@ -188,7 +194,7 @@ pub fn parse_rub(cell: &str) -> Result<Kopecks, String> {
     if digits.is_empty() && frac.is_empty() {
         return Err(quoted());
     }
-    let too_large = || format!("cost {:?} is too large", cell.trim());
+    let too_large = || Message::new("cost-too-large", format!("cost {:?} is too large", cell.trim())).with("value", cell.trim());
     let roubles: i64 = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| too_large())? };
     let f = frac.as_bytes();
     let digit = |i: usize| f.get(i).map_or(0, |b| i64::from(b - b'0'));
@@ -244,7 +250,7 @@ mod tests {
             ("99999999999999999999", "too large"),
         ] {
             let err = parse_rub(text).unwrap_err();
-            assert!(err.contains(why), "{text:?}: {err}");
+            assert!(err.text.contains(why), "{text:?}: {err}");
         }
     }
 

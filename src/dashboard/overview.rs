@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::labels::{LabelSource, SegmentLabels};
+use super::labels::{LabelFileProblem, LabelSource, SegmentLabels};
 use super::money::{Kopecks, Lang};
 use super::period::Period;
 use super::spend::{BadRows, Names, SpendData, SpendLine};
@@ -154,7 +154,7 @@ pub struct ImportReport<'a> {
     pub conflicts: &'a BadRows,
     /// Creatives with spend, by where their segment comes from.
     pub creatives: LabelCounts,
-    pub label_problems: &'a [String],
+    pub label_problems: &'a [LabelFileProblem],
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::message::Message;
+
 /// A calendar month. Orders chronologically; written `2024-03`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Period {
@@ -64,18 +66,25 @@ fn whole_number(cell: &str) -> Option<u32> {
 }
 
 /// Parses a year cell: `2024`, `2024.0`.
-pub fn parse_year(cell: &str) -> Result<u16, String> {
-    whole_number(cell)
-        .and_then(|y| u16::try_from(y).ok())
-        .filter(|y| (FIRST_YEAR..=LAST_YEAR).contains(y))
-        .ok_or_else(|| if cell.trim().is_empty() { "no year".into() } else { format!("year {:?} is not a year between {FIRST_YEAR} and {LAST_YEAR}", cell.trim()) })
+pub fn parse_year(cell: &str) -> Result<u16, Message> {
+    let bad = || match cell.trim() {
+        "" => Message::new("no-year", "no year"),
+        v => Message::new("bad-year", format!("year {v:?} is not a year between {FIRST_YEAR} and {LAST_YEAR}"))
+            .with("value", v)
+            .with("first", FIRST_YEAR)
+            .with("last", LAST_YEAR),
+    };
+    whole_number(cell).and_then(|y| u16::try_from(y).ok()).filter(|y| (FIRST_YEAR..=LAST_YEAR).contains(y)).ok_or_else(bad)
 }
 
 /// Parses a month cell: a number 1–12 or a Russian or English month name in
 /// any case or grammatical form, full or abbreviated (`март`, `марта`,
 /// `Мар.`, `March`, `mar`).
-pub fn parse_month(cell: &str) -> Result<u8, String> {
-    let bad = || if cell.trim().is_empty() { "no month".to_string() } else { format!("month {:?} is not a month number or name", cell.trim()) };
+pub fn parse_month(cell: &str) -> Result<u8, Message> {
+    let bad = || match cell.trim() {
+        "" => Message::new("no-month", "no month"),
+        v => Message::new("bad-month", format!("month {v:?} is not a month number or name")).with("value", v),
+    };
     if let Some(n) = whole_number(cell) {
         return u8::try_from(n).ok().filter(|m| (1..=12).contains(m)).ok_or_else(bad);
     }
@@ -121,8 +130,8 @@ mod tests {
     fn years_and_periods() {
         assert_eq!(parse_year("2024"), Ok(2024));
         assert_eq!(parse_year("2024.0"), Ok(2024));
-        assert!(parse_year("24").unwrap_err().contains("not a year"));
-        assert_eq!(parse_year(""), Err("no year".into()));
+        assert!(parse_year("24").unwrap_err().text.contains("not a year"));
+        assert_eq!(parse_year("").unwrap_err().code, "no-year");
         let p = Period::parse("2024-03").unwrap();
         assert_eq!(p.to_string(), "2024-03");
         assert!(Period::new(2024, 1).unwrap() < Period::new(2024, 2).unwrap());

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::money::{parse_rub, Kopecks};
 use super::period::{parse_month, parse_year, Period};
 use crate::error::{Error, Result};
+use crate::message::Message;
 use crate::table::{csv_dialect, read_spreadsheet, RowProblem, Table, TableKind, ID_COLUMN_NAMES};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -135,11 +136,11 @@ pub struct BadRows {
 impl BadRows {
     pub const MAX_LISTED: usize = 1000;
 
-    fn add(&mut self, kind: &'static str, row: usize, reason: String) {
+    fn add(&mut self, kind: &'static str, row: usize, id: Option<&str>, reason: Message) {
         self.count += 1;
         *self.by_reason.entry(kind).or_default() += 1;
         if self.listed.len() < Self::MAX_LISTED {
-            self.listed.push(RowProblem { row, reason });
+            self.listed.push(RowProblem { row, id: id.map(str::to_string), reason });
         }
     }
 }
@@ -184,22 +185,23 @@ impl SpendData {
         self.rows += 1;
         let id = cell(cols.id);
         if id.is_empty() {
-            return self.bad.add("no creative ID", row, "no Advertisement ID".into());
+            return self.bad.add("no creative ID", row, None, Message::new("row-without-id", "no Advertisement ID in this row"));
         }
         let year = match parse_year(cell(cols.year)) {
             Ok(y) => y,
-            Err(e) => return self.bad.add("bad year", row, format!("ID {id}: {e}")),
+            Err(e) => return self.bad.add("bad year", row, Some(id), e),
         };
         let month = match parse_month(cell(cols.month)) {
             Ok(m) => m,
-            Err(e) => return self.bad.add("bad month", row, format!("ID {id}: {e}")),
+            Err(e) => return self.bad.add("bad month", row, Some(id), e),
         };
         let Some(period) = Period::new(year, month) else {
-            return self.bad.add("bad month", row, format!("ID {id}: no such month {year}-{month}"));
+            let reason = Message::new("no-such-month", format!("no such month {year}-{month}")).with("year", year).with("month", month);
+            return self.bad.add("bad month", row, Some(id), reason);
         };
         let cost = match parse_rub(cell(cols.cost)) {
             Ok(c) => c,
-            Err(e) => return self.bad.add("bad cost", row, format!("ID {id}: {e}")),
+            Err(e) => return self.bad.add("bad cost", row, Some(id), e),
         };
         let name = |c: Option<usize>| {
             c.filter(|&c| c < cells.count()).map(|c| cells.raw(c)).filter(|s| !s.is_empty()).unwrap_or(NOT_GIVEN.as_bytes())
@@ -224,16 +226,16 @@ impl SpendData {
         first.rows += line.rows;
         self.summed_rows += line.rows as usize;
         if (first.advertiser, first.brand, first.media_type) != (line.advertiser, line.brand, line.media_type) {
-            let reason = format!(
-                "ID {}, {}: summed with row {} that names {} / {} / {}; those names are kept",
-                self.creatives.name(line.creative),
-                line.period,
-                first.first_row,
-                self.advertisers.name(first.advertiser),
-                self.brands.name(first.brand),
-                self.media_types.name(first.media_type)
-            );
-            self.conflicts.add("different names for one creative", row, reason);
+            let (advertiser, brand, media_type) =
+                (self.advertisers.name(first.advertiser), self.brands.name(first.brand), self.media_types.name(first.media_type));
+            let text = format!("{}: summed with row {} that names {advertiser} / {brand} / {media_type}; those names are kept", line.period, first.first_row);
+            let reason = Message::new("names-conflict", text)
+                .with("period", line.period)
+                .with("row", first.first_row)
+                .with("advertiser", advertiser)
+                .with("brand", brand)
+                .with("media_type", media_type);
+            self.conflicts.add("different names for one creative", row, Some(self.creatives.name(line.creative)), reason);
         }
         true
     }
@@ -713,8 +715,8 @@ mod tests {
         assert_eq!(rows, vec![3, 4, 5, 6, 7, 9]);
         assert_eq!(d.bad.by_reason["bad cost"], 3);
         assert_eq!(d.bad.by_reason["no creative ID"], 1);
-        assert!(d.bad.listed[2].reason.contains("13"), "{:?}", d.bad.listed[2]);
-        assert!(d.bad.listed[5].reason.contains("no cost"), "{:?}", d.bad.listed[5]);
+        assert_eq!(d.bad.listed[2].reason.params["value"], "13", "{:?}", d.bad.listed[2]);
+        assert_eq!(d.bad.listed[5].reason.code, "no-cost", "{:?}", d.bad.listed[5]);
     }
 
     #[test]
@@ -789,7 +791,7 @@ mod tests {
         assert_eq!(d.lines.len(), 1);
         assert_eq!(d.creatives.name(d.lines[0].creative), "000123");
         assert_eq!(d.lines[0].cost, Kopecks(123475));
-        assert_eq!(d.bad.listed, vec![RowProblem { row: 4, reason: "ID 7: month \"13\" is not a month number or name".into() }]);
+        assert_eq!(d.bad.listed.iter().map(RowProblem::to_string).collect::<Vec<_>>(), ["row 4: ID 7: month \"13\" is not a month number or name"]);
     }
 
     #[test]

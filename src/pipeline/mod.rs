@@ -630,14 +630,14 @@ pub fn media_for_rows<'a, T>(
     id_col: usize,
     index: &'a MediaIndex<T>,
     place: &str,
-) -> Vec<std::result::Result<&'a T, String>> {
+) -> Vec<std::result::Result<&'a T, Message>> {
     table
         .rows
         .iter()
         .map(|row| {
             let id = row.get(id_col).map(|s| s.trim()).unwrap_or_default();
             if is_blank(row) || id.is_empty() {
-                Err("no Advertisement ID in this row".to_string())
+                Err(Message::new("row-without-id", "no Advertisement ID in this row"))
             } else {
                 index.find(id, place)
             }

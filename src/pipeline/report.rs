@@ -265,6 +265,7 @@ mod tests {
             screen_text: Some(String::new()),
             screen_segment: Some(BranchTop { segment_id: 3, segment_name: String::new(), confidence: 0.0 }),
             screen_note: Some(String::new()),
+            screen_frames: Some(ScreenFramesRead { sampled: 9, chosen: 4, read: 3, cut_short: true }),
             speech_weight: Some(0.5),
             evidence: vec![Evidence { word: "карта".into(), weight: 0.4 }],
             incomplete: true,
@@ -285,6 +286,9 @@ mod tests {
         for k in ["word", "weight"] {
             assert!(evidence.contains(&format!("\n  {k}")), "Evidence lacks `{k}`");
         }
+        let frames = block("ScreenFramesRead");
+        let serde_json::Value::Object(f) = serde_json::to_value(full.screen_frames.as_ref().unwrap()).unwrap() else { panic!() };
+        f.keys().for_each(|k| assert!(frames.contains(&format!("\n  {k}")), "ScreenFramesRead lacks `{k}`"));
         let (said, message) = (block("Said"), block("Message"));
         for k in ["error", "note", "vision_note", "screen_note"] {
             assert!(said.contains(&format!("\n  {k}?:")), "Said lacks `{k}`");

@@ -7,13 +7,14 @@
 
 use serde::Serialize;
 
-use super::{embed_cached_with_progress, prototype_embeddings, MIN_SCREEN_WORDS};
+use super::{embed_cached_with_progress, notes, prototype_embeddings, MIN_SCREEN_WORDS};
 use crate::cache::FeatureCache;
 use crate::classify::fusion::{calibrate, CalibrationSample, FusionParams, SpeechAmount};
 use crate::classify::logreg::argmax;
 use crate::classify::metrics::Evaluation;
 use crate::classify::training::{self, resolve_texts, Examples, Trained};
 use crate::classify::{Classifier, Head, LogRegParams, NgramParams, SegmentDictionary};
+use crate::message::Message;
 use crate::table::{Label, LabelledText, LabelledTexts, RowProblem};
 use crate::text::TextEncoder;
 use crate::vision::classify::{train_with_fusion, VisionExample};
@@ -35,10 +36,10 @@ pub struct HeardExample {
 pub struct LabelledCreative {
     pub label: Label,
     /// Its sound, or why it could not be read.
-    pub heard: std::result::Result<HeardExample, String>,
+    pub heard: std::result::Result<HeardExample, Message>,
     /// Its video embedding, or why there is none; `None` with the vision
     /// branch off.
-    pub video: Option<std::result::Result<Vec<f32>, String>>,
+    pub video: Option<std::result::Result<Vec<f32>, Message>>,
     /// The text read from its picture, when the screen was read (the
     /// classification's screen mode decides, as for any creative).
     pub screen: Option<String>,
@@ -71,21 +72,24 @@ pub struct CreativeExamples {
     /// Every creative whose frames and sound were read, for the vision head
     /// (`text_row` points into `texts`, at its transcript).
     pub vision: Vec<VisionExample>,
-    pub problems: Vec<String>,
+    pub problems: Vec<RowProblem>,
 }
 
 /// Sorts labelled creatives into the heads' examples. `problems` are those
 /// already found (label rows that were refused, IDs with no file), kept first.
-pub fn creative_examples(creatives: &[LabelledCreative], problems: Vec<String>) -> CreativeExamples {
+pub fn creative_examples(creatives: &[LabelledCreative], problems: Vec<RowProblem>) -> CreativeExamples {
     let mut out = CreativeExamples { problems, ..Default::default() };
     for c in creatives {
         let vision_on = c.video.is_some();
-        let problem = |reason: String| c.label.problem(reason).to_string();
+        let problem = |reason: Message| c.label.problem(reason);
         let heard = match &c.heard {
             Ok(h) => h,
+            Err(e) if vision_on => {
+                out.problems.push(problem(Message::because("unused-by-both-heads", "not used for either head", e.clone())));
+                continue;
+            }
             Err(e) => {
-                let vision = if vision_on { "; not used for either head" } else { "" };
-                out.problems.push(problem(format!("{e}{vision}")));
+                out.problems.push(problem(e.clone()));
                 continue;
             }
         };
@@ -105,19 +109,27 @@ pub fn creative_examples(creatives: &[LabelledCreative], problems: Vec<String>) 
         }
         // Without speech, the text on screen teaches the text head instead.
         let read = heard.speech || screen_row.is_some();
-        let untaught = if c.screen.is_some() { "no speech and too little text on screen" } else { "no speech" };
-        match &c.video {
+        let untaught = || match c.screen {
+            Some(_) => Message::new("nothing-said-little-text", "no speech and too little text on screen"),
+            None => Message::new("nothing-said", "no speech"),
+        };
+        let reason = match &c.video {
             Some(Ok(embedding)) => {
                 out.vision.push(VisionExample { embedding: embedding.clone(), segment: c.label.segment, speech, text_row });
-                if !read {
-                    out.problems.push(problem(format!("{untaught}; used for the vision head only")));
-                }
+                (!read).then(|| Message::because("vision-head-only", "used for the vision head only", untaught()))
             }
-            Some(Err(e)) if read => out.problems.push(problem(format!("no video frames ({e}); used for the text head only"))),
-            Some(Err(e)) => out.problems.push(problem(format!("{untaught} and no video frames ({e}); not used"))),
-            None if !read => out.problems.push(problem(format!("{untaught}; not used for the text head"))),
-            None => {}
-        }
+            Some(Err(e)) if read => Some(Message::because("text-head-only", "used for the text head only", notes::no_video_frames(e.clone()))),
+            Some(Err(e)) => {
+                let neither = match c.screen {
+                    Some(_) => Message::because("little-text-no-frames", "no speech, too little text on screen and no video frames", e.clone()),
+                    None => Message::because("nothing-said-no-frames", "no speech and no video frames", e.clone()),
+                };
+                Some(Message::because("not-used", "not used", neither))
+            }
+            None if !read => Some(Message::because("text-head-unused", "not used for the text head", untaught())),
+            None => None,
+        };
+        out.problems.extend(reason.map(problem));
     }
     out
 }
@@ -182,7 +194,7 @@ pub struct TrainingReport {
     /// Segments with at least one example.
     pub segments: usize,
     /// The rows not used (or used by one head only), and why.
-    pub problems: Vec<String>,
+    pub problems: Vec<RowProblem>,
     /// Seconds the final fit took.
     pub seconds: f64,
     pub iterations: usize,
@@ -208,7 +220,7 @@ pub fn embed_examples(
     cache: &FeatureCache,
     segments: SegmentDictionary,
     rows: &LabelledTexts,
-    mut problems: Vec<String>,
+    mut problems: Vec<RowProblem>,
     progress: impl FnMut(usize, usize),
 ) -> Result<Examples> {
     let (texts, y, unresolved) = resolve_texts(rows, &segments);
@@ -358,11 +370,6 @@ pub fn evaluate(classifier: &Classifier, ex: &Examples) -> Result<Evaluation> {
     Evaluation::new(classifier.segments(), &ex.y, &y_pred, &proba)
 }
 
-/// The problems of a labels table as the training report words them.
-pub fn row_problems(problems: &[RowProblem]) -> Vec<String> {
-    problems.iter().map(RowProblem::to_string).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,8 +379,8 @@ mod tests {
             label: Label { row, id: id.into(), segment: 12 },
             heard: heard
                 .map(|(t, speech)| HeardExample { transcript: t.into(), no_speech_prob: if speech { 0.1 } else { 0.9 }, speech })
-                .map_err(String::from),
-            video: video.map(|ok| if ok { Ok(vec![1.0, 0.0]) } else { Err("no video track".into()) }),
+                .map_err(|e| Message::new("decode", e)),
+            video: video.map(|ok| if ok { Ok(vec![1.0, 0.0]) } else { Err(Message::new("no-video", "no video track")) }),
             screen: None,
         }
     }
@@ -391,34 +398,39 @@ mod tests {
             creative(7, "d", Ok(("карта с кэшбэком", true)), Some(false)),
             creative(9, "e", Ok(("", false)), Some(false)),
         ];
-        let ex = creative_examples(&creatives, vec!["row 2: ID z: no segment number".into()]);
+        let refused = RowProblem::of_id(2, "z", Message::new("no-segment-number", "no segment number"));
+        let ex = creative_examples(&creatives, vec![refused]);
         let rows: Vec<(usize, &str)> = ex.texts.rows.iter().map(|r| (r.row, r.text.as_str())).collect();
         assert_eq!(rows, vec![(3, "оформите карту"), (7, "карта с кэшбэком")]);
         assert!(ex.texts.rows.iter().all(|r| r.label == "12"));
         assert_eq!((ex.screen_texts, ex.screen_pairs.len()), (0, 0));
         let vision: Vec<(Option<usize>, usize)> = ex.vision.iter().map(|v| (v.text_row, v.speech.words)).collect();
         assert_eq!(vision, vec![(Some(0), 2), (None, 0)]);
+        let said = |ex: &CreativeExamples| ex.problems.iter().map(RowProblem::to_string).collect::<Vec<_>>();
         assert_eq!(
-            ex.problems,
+            said(&ex),
             vec![
                 "row 2: ID z: no segment number",
-                "row 5: ID b: no speech; used for the vision head only",
-                "row 6: ID c: could not be decoded; not used for either head",
-                "row 7: ID d: no video frames (no video track); used for the text head only",
-                "row 9: ID e: no speech and no video frames (no video track); not used",
+                "row 5: ID b: used for the vision head only: no speech",
+                "row 6: ID c: not used for either head: could not be decoded",
+                "row 7: ID d: used for the text head only: no video frames: no video track",
+                "row 9: ID e: not used: no speech and no video frames: no video track",
             ]
         );
+        // Each with its code, for the page to word in its language.
+        let codes: Vec<&str> = ex.problems.iter().map(|p| p.reason.code.as_str()).collect();
+        assert_eq!(codes, ["no-segment-number", "vision-head-only", "unused-by-both-heads", "text-head-only", "not-used"]);
         // With the vision branch off, only the text head is spoken of.
         let off: Vec<LabelledCreative> = creatives.iter().cloned().map(|c| LabelledCreative { video: None, ..c }).collect();
         let ex = creative_examples(&off, vec![]);
         assert_eq!(ex.texts.rows.len(), 2);
         assert!(ex.vision.is_empty());
         assert_eq!(
-            ex.problems,
+            said(&ex),
             vec![
-                "row 5: ID b: no speech; not used for the text head",
+                "row 5: ID b: not used for the text head: no speech",
                 "row 6: ID c: could not be decoded",
-                "row 9: ID e: no speech; not used for the text head",
+                "row 9: ID e: not used for the text head: no speech",
             ]
         );
     }
@@ -454,10 +466,10 @@ mod tests {
         // The vision example of the silent creative has no transcript row.
         assert_eq!(ex.vision.iter().map(|v| v.text_row).collect::<Vec<_>>(), vec![None, None]);
         assert_eq!(
-            ex.problems,
+            ex.problems.iter().map(RowProblem::to_string).collect::<Vec<_>>(),
             vec![
-                "row 5: ID c: no speech and too little text on screen; not used for the text head",
-                "row 6: ID d: no speech and too little text on screen; used for the vision head only",
+                "row 5: ID c: not used for the text head: no speech and too little text on screen",
+                "row 6: ID d: used for the vision head only: no speech and too little text on screen",
             ]
         );
     }

@@ -8,6 +8,7 @@
 use std::io::Cursor;
 
 use crate::error::{Error, Result};
+use crate::message::Message;
 
 /// A sheet: one header row and data rows, all cells as text.
 ///
@@ -452,7 +453,7 @@ pub struct LabelledText {
 }
 
 /// Labelled texts for training on text alone.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LabelledTexts {
     /// In file order.
     pub rows: Vec<LabelledText>,
@@ -475,14 +476,14 @@ pub fn read_labelled_texts(file: &str, table: &Table) -> Result<LabelledTexts> {
         }
         let (text, label) = (row[text_col].trim(), row[label_col].trim());
         let reason = match (text.is_empty(), label.is_empty()) {
-            (true, _) => "no text",
-            (_, true) => "no label",
+            (true, _) => Message::new("no-text", "no text"),
+            (_, true) => Message::new("no-label", "no label"),
             _ => {
                 out.rows.push(LabelledText { row: Table::row_number(i), text: text.into(), label: label.into() });
                 continue;
             }
         };
-        out.problems.push(RowProblem { row: Table::row_number(i), reason: reason.into() });
+        out.problems.push(RowProblem { row: Table::row_number(i), id: None, reason });
     }
     Ok(out)
 }
@@ -509,17 +510,31 @@ pub const SEGMENT_NUM_COLUMN_NAMES: &[&str] = &[
     "сегмент",
 ];
 
-/// A row that could not be used, with the reason in words.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A row of a user's table that was not used (or used in part): its number,
+/// the creative's ID when the row names one, and why, as a message the page
+/// words in its own language.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RowProblem {
     /// Spreadsheet row number (header = 1).
     pub row: usize,
-    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub reason: Message,
 }
 
+impl RowProblem {
+    pub fn of_id(row: usize, id: &str, reason: Message) -> RowProblem {
+        RowProblem { row, id: Some(id.to_string()), reason }
+    }
+}
+
+/// "row 6: ID A 3: no media file …", as the CLI prints it.
 impl std::fmt::Display for RowProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "row {}: {}", self.row, self.reason)
+        match &self.id {
+            Some(id) => write!(f, "row {}: ID {id}: {}", self.row, self.reason),
+            None => write!(f, "row {}: {}", self.row, self.reason),
+        }
     }
 }
 
@@ -534,15 +549,15 @@ pub struct Label {
 }
 
 impl Label {
-    /// Why this labelled creative was not used, with its row and ID, worded
-    /// like the table's own row problems.
-    pub fn problem(&self, reason: impl std::fmt::Display) -> RowProblem {
-        RowProblem { row: self.row, reason: format!("ID {}: {reason}", self.id) }
+    /// Why this labelled creative was not used, with its row and ID, like
+    /// the table's own row problems.
+    pub fn problem(&self, reason: Message) -> RowProblem {
+        RowProblem::of_id(self.row, &self.id, reason)
     }
 }
 
 /// Training labels read from `train_segments.csv`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Labels {
     /// In file order, each ID once.
     pub labels: Vec<Label>,
@@ -577,32 +592,36 @@ pub fn read_labels(file: &str, table: &Table, known_segments: Option<&[u32]>) ->
             continue;
         }
         let row_no = Table::row_number(i);
-        let mut problem = |reason: String| out.problems.push(RowProblem { row: row_no, reason });
         let id = row[id_col].trim();
         let seg_text = row[seg_col].trim();
         if id.is_empty() {
-            problem(format!("no Advertisement ID (segment {seg_text:?})"));
+            let reason = Message::new("no-id", format!("no Advertisement ID (segment {seg_text:?})")).with("segment", seg_text);
+            out.problems.push(RowProblem { row: row_no, id: None, reason });
             continue;
         }
+        let mut problem = |reason: Message| out.problems.push(RowProblem::of_id(row_no, id, reason));
         let Some(seg) = parse_segment_number(seg_text) else {
             if seg_text.is_empty() {
-                problem(format!("ID {id}: no segment number"));
+                problem(Message::new("no-segment-number", "no segment number"));
             } else {
-                problem(format!("ID {id}: segment number {seg_text:?} is not a whole number ≥ 0"));
+                let text = format!("segment number {seg_text:?} is not a whole number ≥ 0");
+                problem(Message::new("segment-not-a-number", text).with("value", seg_text));
             }
             continue;
         };
         if let Some(known) = known_segments {
             if !known.contains(&seg) {
-                problem(format!("ID {id}: segment {seg} is not in the segment dictionary"));
+                problem(Message::new("segment-unknown", format!("segment {seg} is not in the segment dictionary")).with("segment", seg));
                 continue;
             }
         }
         if let Some(&(r, s)) = first_row.get(id) {
             if s == seg {
-                problem(format!("ID {id}: repeats row {r} (same segment {seg}); kept once"));
+                let text = format!("repeats row {r} (same segment {seg}); kept once");
+                problem(Message::new("label-repeated", text).with("row", r).with("segment", seg));
             } else {
-                problem(format!("ID {id}: already labelled at row {r} as segment {s}; segment {seg} ignored"));
+                let text = format!("already labelled at row {r} as segment {s}; segment {seg} ignored");
+                problem(Message::new("label-conflict", text).with("row", r).with("segment", s).with("ignored", seg));
             }
             continue;
         }
@@ -746,14 +765,17 @@ mod tests {
         let l = read_labels("train_segments.csv", &t, Some(&known)).unwrap();
         let pairs: Vec<(usize, &str, u32)> = l.labels.iter().map(|l| (l.row, l.id.as_str(), l.segment)).collect();
         assert_eq!(pairs, vec![(2, "000123", 5), (6, "A 3", 4)]);
-        assert_eq!(l.labels[1].problem("no media file").to_string(), "row 6: ID A 3: no media file");
+        assert_eq!(l.labels[1].problem(Message::new("x", "no media file")).to_string(), "row 6: ID A 3: no media file");
         let rows: Vec<usize> = l.problems.iter().map(|p| p.row).collect();
         assert_eq!(rows, vec![3, 4, 5, 7, 9, 10, 11]);
-        assert!(l.problems[0].reason.contains("no Advertisement ID"));
-        assert!(l.problems[1].reason.contains("no segment number"));
-        assert!(l.problems[2].reason.contains("\"x\""));
-        assert!(l.problems[4].reason.contains("already labelled at row 2"));
-        assert!(l.problems[5].reason.contains("not in the segment dictionary"));
+        let codes: Vec<&str> = l.problems.iter().map(|p| p.reason.code.as_str()).collect();
+        assert_eq!(codes, ["no-id", "no-segment-number", "segment-not-a-number", "segment-not-a-number", "label-conflict", "segment-unknown", "label-repeated"]);
+        assert!(l.problems[0].to_string().contains("no Advertisement ID"));
+        assert!(l.problems[2].reason.text.contains("\"x\""));
+        assert_eq!(l.problems[2].reason.params["value"], "x");
+        assert!(l.problems[4].reason.text.contains("already labelled at row 2"));
+        assert_eq!((l.problems[4].reason.params["row"].as_str(), l.problems[4].id.as_deref()), ("2", Some("000123")));
+        assert!(l.problems[5].reason.text.contains("not in the segment dictionary"));
         assert!(l.problems[6].to_string().starts_with("row 11: ID A 3: repeats row 6"));
     }
 
@@ -783,7 +805,7 @@ mod tests {
         let got: Vec<(&str, &str)> = l.rows.iter().map(|r| (r.text.as_str(), r.label.as_str())).collect();
         assert_eq!(got, vec![("Скидка «50%»", "промо"), ("кредитка", "12")]);
         assert_eq!(l.problems.len(), 1);
-        assert!(l.problems[0].reason.contains("no text"));
+        assert_eq!(l.problems[0].reason.code, "no-text");
         let err = Table::from_bytes("bad.jsonl", b"{\"text\": 1}\n[1, 2]\n").unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
     }

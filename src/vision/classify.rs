@@ -8,6 +8,7 @@ use super::{VideoFeatures, VisionModel};
 use crate::classify::fusion::{calibrate, CalibrationSample};
 use crate::classify::training::{self, Examples, Trained};
 use crate::classify::{Classifier, FusionParams, Head, LogRegParams, SegmentDictionary, SpeechAmount, VisionHead};
+use crate::message::Message;
 use crate::{Error, Result};
 
 /// Decides segments from a creative's video.
@@ -73,18 +74,19 @@ impl VisionBranch {
     /// fusion weights calibrated beside it when `head` has a vision part for
     /// this model, else zero-shot with the default fusion — and then, if the
     /// head's vision part was for another model, a line saying so.
-    pub fn new(model: VisionModel, segments: &SegmentDictionary, head: Option<&Head>) -> Result<(VisionBranch, Option<String>)> {
+    pub fn new(model: VisionModel, segments: &SegmentDictionary, head: Option<&Head>) -> Result<(VisionBranch, Option<Message>)> {
         let mut warning = None;
         if let Some(v) = head.and_then(|h| h.vision.as_ref()) {
             if v.head.embedding_model == model.id() {
                 let classifier = VisionClassifier::new(&model, Some(segments), Some((*v.head).clone()))?;
                 return Ok((VisionBranch { model, classifier, fusion: v.fusion }, None));
             }
-            warning = Some(format!(
+            let text = format!(
                 "the head's vision part was trained on {}, not on the X-CLIP model in use ({}): the vision branch is zero-shot",
                 v.head.embedding_model,
                 model.id()
-            ));
+            );
+            warning = Some(Message::new("vision-head-other-model", text).with("head_model", &v.head.embedding_model).with("in_use", model.id()));
         }
         let classifier = VisionClassifier::new(&model, Some(segments), None)?;
         Ok((VisionBranch { model, classifier, fusion: FusionParams::default() }, warning))

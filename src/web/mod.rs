@@ -26,7 +26,7 @@ use crate::message::Message;
 use crate::pipeline::{notes, verdict_with_vision, vision_outcome, Engine, Features, Report, VisionOutcome};
 use crate::screen::{ScreenMode, ScreenText};
 use crate::pipeline::training::{self, HeardExample, LabelledCreative, ScreenExamples, TrainingOptions};
-use crate::table::{read_labelled_texts, Label, LabelledTexts, Table};
+use crate::table::{read_labelled_texts, Label, LabelledTexts, RowProblem, Table};
 use crate::text::TextEncoder;
 use crate::vision::classify::VisionExample;
 use crate::vision::{VisionBranch, VisionModel};
@@ -255,7 +255,7 @@ pub struct Session {
     /// The X-CLIP branch, once a model is loaded (off until then).
     vision: Option<VisionBranch>,
     /// Why the head's trained vision part is not used, if it is not.
-    vision_warning: Option<String>,
+    vision_warning: Option<Message>,
     /// Video embeddings of the creatives classified so far, by content hash,
     /// for training a vision head on labelled ones.
     video_embeddings: std::collections::HashMap<String, Vec<f32>>,
@@ -427,7 +427,7 @@ impl Session {
             frames: usize,
             image_size: usize,
             mode: &'a str,
-            warning: Option<&'a str>,
+            warning: Option<&'a Message>,
         }
         match &self.vision {
             None => Ok(JsValue::NULL),
@@ -436,7 +436,7 @@ impl Session {
                 frames: b.model.frames(),
                 image_size: b.model.image_size(),
                 mode: b.classifier.mode(),
-                warning: self.vision_warning.as_deref(),
+                warning: self.vision_warning.as_ref(),
             }),
         }
     }
@@ -673,10 +673,11 @@ impl Session {
     /// (row: the labels table's, from [`Session::plan_training`]; hash:
     /// [`content_hash`] of the file; screen: the text read from its picture,
     /// when it was read), or `{row, id, segment, error}` for one that could not be
-    /// read. `set_aside`: the plan's problems. The same rules as the CLI's
-    /// `train` ([`training::creative_examples`]).
+    /// read (`error`: a message, `{code, text, …}`). `set_aside`: the plan's
+    /// problems. The same rules as the CLI's `train`
+    /// ([`training::creative_examples`]).
     #[wasm_bindgen(js_name = trainCreatives)]
-    pub fn train_creatives(&mut self, creatives: JsValue, set_aside: Vec<String>, folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
+    pub fn train_creatives(&mut self, creatives: JsValue, set_aside: JsValue, folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
         #[derive(serde::Deserialize)]
         struct ReadCreative {
             row: usize,
@@ -692,15 +693,17 @@ impl Session {
             hash: String,
             #[serde(default)]
             screen: Option<String>,
-            error: Option<String>,
+            error: Option<Message>,
         }
-        let read: Vec<ReadCreative> = serde_wasm_bindgen::from_value(creatives).map_err(|e| error(Error::Invalid(e.to_string())))?;
+        let invalid = |e: serde_wasm_bindgen::Error| error(Error::Invalid(e.to_string()));
+        let read: Vec<ReadCreative> = serde_wasm_bindgen::from_value(creatives).map_err(invalid)?;
+        let set_aside: Vec<RowProblem> = serde_wasm_bindgen::from_value(set_aside).map_err(invalid)?;
         let creatives: Vec<LabelledCreative> = read
             .into_iter()
             .map(|c| LabelledCreative {
                 video: self.vision.as_ref().map(|_| match &c.error {
-                    None => self.video_embeddings.get(&c.hash).cloned().ok_or_else(|| "its frames could not be read".to_string()),
-                    Some(_) => Err("the file could not be read".to_string()),
+                    None => self.video_embeddings.get(&c.hash).cloned().ok_or_else(|| Message::new("frames-unread", "its frames could not be read")),
+                    Some(_) => Err(Message::new("file-unread", "the file could not be read")),
                 }),
                 heard: match c.error {
                     Some(e) => Err(e),
@@ -728,7 +731,7 @@ impl Session {
         &mut self,
         segments: SegmentDictionary,
         rows: &LabelledTexts,
-        problems: Vec<String>,
+        problems: Vec<RowProblem>,
         vision_rows: Option<&[VisionExample]>,
         screen: Option<ScreenExamples>,
         folds: usize,

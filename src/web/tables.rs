@@ -7,10 +7,10 @@ use wasm_bindgen::prelude::*;
 
 use super::{error, to_js};
 use crate::creative::MediaIndex;
-use crate::pipeline::training::row_problems;
 use crate::lang::Lang;
 use crate::pipeline::{self, media_for_rows, table_files, Export, Report, RowAnswer};
-use crate::table::{csv_delimiter, read_labels, Table, ID_COLUMN_NAMES};
+use crate::message::Message;
+use crate::table::{csv_delimiter, read_labels, RowProblem, Table, ID_COLUMN_NAMES};
 
 /// The dropped files a place is named by in messages.
 const DROPPED: &str = "the dropped files";
@@ -29,7 +29,7 @@ pub fn plan_table(file_name: &str, bytes: &[u8], media_names: Vec<String>) -> Re
         row: usize,
         id: String,
         media: Option<usize>,
-        problem: Option<String>,
+        problem: Option<Message>,
     }
     let table = read_table(file_name, bytes)?;
     let id_col = table.require_column(file_name, "the creative ID", ID_COLUMN_NAMES).map_err(error)?;
@@ -88,8 +88,8 @@ pub fn results_table(all_reports: JsValue, lang_code: Option<String>) -> Result<
 }
 
 /// Which dropped file each labelled row names: `{rows: [{row, id, segment,
-/// media}], problems: ["…", …]}`, for training on creatives (`row`: the
-/// labels table's own row number, for messages).
+/// media}], problems: [{row, id, reason}, …]}`, for training on creatives
+/// (`row`: the labels table's own row number, for messages).
 pub(super) fn plan_training(file_name: &str, bytes: &[u8], media_names: Vec<String>, segments: &[u32]) -> Result<JsValue, JsValue> {
     #[derive(Serialize)]
     struct Row {
@@ -101,15 +101,15 @@ pub(super) fn plan_training(file_name: &str, bytes: &[u8], media_names: Vec<Stri
     #[derive(Serialize)]
     struct Plan {
         rows: Vec<Row>,
-        problems: Vec<String>,
+        problems: Vec<RowProblem>,
     }
     let labels = read_labels(file_name, &read_table(file_name, bytes)?, Some(segments)).map_err(error)?;
     let index = MediaIndex::new(media_names.into_iter().enumerate().map(|(i, n)| (n, i)));
-    let mut plan = Plan { rows: vec![], problems: row_problems(&labels.problems) };
+    let mut plan = Plan { rows: vec![], problems: labels.problems };
     for label in labels.labels {
         match index.find(&label.id, DROPPED) {
             Ok(&media) => plan.rows.push(Row { row: label.row, id: label.id, segment: label.segment, media }),
-            Err(reason) => plan.problems.push(label.problem(reason).to_string()),
+            Err(reason) => plan.problems.push(label.problem(reason)),
         }
     }
     to_js(&plan)

@@ -144,7 +144,7 @@ await check("the users' files: spend streamed, labels and predictions joined, ba
   assertKpis(await kpis(page), want.overview);
   assert.equal(want.import.bad.count, native(['--sample']).import.bad.count + 1);
   const listed = await page.textContent('#dash-problems ul');
-  assert.match(listed, /month "13"/, 'the broken row is listed with its reason');
+  assert.match(listed, /Строка \d+: ID \S+: месяц «13» — не номер и не название месяца/, 'the broken row is listed with its reason, in the page\'s language');
   // The sample's own figures agree: the same rows, the same labels.
   assert.equal(want.overview.kpi.total, native(['--sample']).overview.kpi.total);
 });

@@ -435,7 +435,7 @@ await check('training on the page\'s example of labelled texts: report, confusio
   await page.setInputFiles('#train-texts', texts);
   await page.click('#train-run');
   await page.waitForSelector('#train-report:not([hidden])', { timeout: 10 * 60_000 });
-  assert.ok((await page.textContent('#report-table')).includes('macro avg'));
+  assert.ok((await page.textContent('#report-table')).includes('среднее по сегментам'), 'the report in the page\'s language');
   assert.ok(await page.locator('#confusion table.heat td').count() >= 9);
   assert.ok(['обученный', 'trained'].includes(await page.textContent('#classifier-mode')), 'the trained head is in use');
   const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#head-save')]);

@@ -157,3 +157,11 @@ export async function trainOnPage(page, labelsFile, folder) {
   await page.click('#train-run');
   await page.waitForSelector('#train-report:not([hidden])', { timeout: 15 * 60_000 });
 }
+
+/** Rows the CLI reported as not used (`table::RowProblem`), as the page words them in its language now. */
+export async function pageWording(page, problems) {
+  return page.evaluate(async (ps) => {
+    const { sayRow } = await import(new URL('js/i18n.js', document.baseURI).href);
+    return ps.map(sayRow);
+  }, problems);
+}

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, CLI, serve, openPage, classifyBatch, nativeClassify, check, failures, cer, trainOnPage } from './harness.mjs';
+import { ROOT, CLI, serve, openPage, classifyBatch, nativeClassify, check, failures, cer, trainOnPage, pageWording } from './harness.mjs';
 
 const SET = join(ROOT, 'tests/data/screen');
 if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run scripts/build-web.sh first');
@@ -130,7 +130,7 @@ await check('training in the page learns from the slides and calibrates the spee
   assert.match(screen, new RegExp(`: ${cli.screen.examples}\\. .*(calibrated|откалиброван)[^:]* ${cli.screen.calibrated_on}: σ`));
   const f = cli.screen.fusion;
   assert.ok(screen.includes(`σ(${f.bias.toFixed(2)} + ${f.per_log_word.toFixed(2)}·ln(1+words) − ${f.no_speech.toFixed(2)}·p_no_speech)`), 'the same weight as the CLI');
-  assert.deepEqual(await page.locator('#train-problems li').allTextContents(), cli.problems);
+  assert.deepEqual(await page.locator('#train-problems li').allTextContents(), await pageWording(page, cli.problems));
   await page.click('#head-reset');
   await page.click('[data-tab=batch]');
 });

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, linkSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, CLI, serve, openPage, classifyBatch, check, failures, trainOnPage } from './harness.mjs';
+import { ROOT, CLI, serve, openPage, classifyBatch, check, failures, trainOnPage, pageWording } from './harness.mjs';
 
 const FIXTURE = join(ROOT, 'tests/fixtures/tiny-xclip');
 const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.json', 'merges.txt'].map((f) => join(FIXTURE, f));
@@ -165,12 +165,15 @@ await check('training on labelled creatives in the page trains the vision head a
   const report = join(media, 'cli-training.json');
   execFileSync(CLI, ['--models', models, '--no-cache', 'train', '--screen-text', 'off', '--labels', labelsFile, '--media', folder, '--out', join(media, 'head.json'), '--report', report], { stdio: 'ignore' });
   const cli = JSON.parse(readFileSync(report, 'utf8'));
-  assert.deepEqual(problems, cli.problems);
+  assert.deepEqual(problems, await pageWording(page, cli.problems));
   assert.equal(problems.length, 7, problems.join(' | '));
-  assert.equal(problems[0], 'row 2: ID 999: segment number "twelve" is not a whole number ≥ 0');
+  // In the page's language (Russian), from the codes the CLI's English came with.
+  assert.equal(problems[0], 'Строка 2: ID 999: номер сегмента «twelve» — не целое число ≥ 0');
+  assert.equal(cli.problems[0].reason.text, 'segment number "twelve" is not a whole number ≥ 0');
   // 300 + i is on row 4·i + 5, 400 + i on 4·i + 6 (row 1 the header, row 2 the refused one).
-  assert.equal(problems[1], 'row 5: ID 300: no speech; used for the vision head only');
-  assert.equal(problems.at(-1), 'row 14: ID 402: no speech; used for the vision head only');
+  assert.equal(problems[1], 'Строка 5: ID 300: использован только видеомоделью: нет речи');
+  assert.equal(cli.problems[1].reason.text, 'used for the vision head only: no speech');
+  assert.equal(problems.at(-1), 'Строка 14: ID 402: использован только видеомоделью: нет речи');
   await page.waitForFunction(() => /trained|обученный/.test(document.getElementById('vision-status').textContent));
   // New silent creatives are decided by the trained vision head.
   make(join(media, 'dark.mp4'), 12, 7, false);

@@ -3,7 +3,7 @@
 // files in and renders results. Every user-supplied string is rendered with
 // textContent, never as HTML.
 import { CreativeFilter, missingFeatures } from './api.js';
-import { t, language, toggleLanguage, applyStatic, worded } from './i18n.js';
+import { t, language, toggleLanguage, applyStatic, worded, say } from './i18n.js';
 import { $, el, download, formatSeconds, errorText, showProgress, dropZone, number } from './ui.js';
 import { setUpIdTable } from './id-table.js';
 import { setUpTraining } from './training.js';
@@ -288,7 +288,7 @@ function showScreen(state) {
 function showVision(vision, problem) {
   shown.vision = [vision, problem];
   const text = vision
-    ? `${t('visionOn')}: ${vision.id} · ${vision.frames} × ${vision.image_size} px · ${vision.mode === 'trained' ? t('trained') : t('zeroShot')}${vision.warning ? ` (${vision.warning})` : ''}`
+    ? `${t('visionOn')}: ${vision.id} · ${vision.frames} × ${vision.image_size} px · ${vision.mode === 'trained' ? t('trained') : t('zeroShot')}${vision.warning ? ` (${say(vision.warning)})` : ''}`
     : problem ? `${t('visionOff')} (${problem})` : t('visionOff');
   $('vision-line').textContent = text;
   $('vision-status').textContent = text;

@@ -1,7 +1,7 @@
 // The spend dashboard tab: files in, filters, KPI cards and the charts the
 // Rust core draws (SVG), with tooltips, legend toggles and exports. The work
 // happens in dashboard-worker.js; this file only renders its answers.
-import { t, language } from './i18n.js';
+import { t, language, sayRow } from './i18n.js';
 import { $, el, download, errorText, percent, number } from './ui.js';
 import { WorkerRpc } from './rpc.js';
 
@@ -259,9 +259,9 @@ export class SpendDashboardView {
       `${t('dashCreatives')}: ${c.known} ${t('dashKnown')}, ${c.predicted} ${t('dashPredicted')}, ${c.unclassified} ${t('dashUnclassified')}`,
     ].join(' · ');
     const problems = [
-      ...r.bad.listed.map((p) => `${t('dashRow')} ${p.row}: ${p.reason}`),
-      ...r.conflicts.listed.map((p) => `${t('dashRow')} ${p.row}: ${p.reason}`),
-      ...r.label_problems.slice(0, 200),
+      ...r.bad.listed.map(sayRow),
+      ...r.conflicts.listed.map(sayRow),
+      ...r.label_problems.slice(0, 200).map(sayRow),
     ];
     const details = $('dash-problems');
     details.hidden = r.bad.count + r.conflicts.count + r.label_problems.length === 0;

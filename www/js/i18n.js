@@ -48,7 +48,7 @@ const STRINGS = {
     errNoWorker: 'Этот браузер не поддерживает Web Workers с модулями.', errNoSimd: 'Этот браузер не поддерживает WebAssembly SIMD; обновите браузер.',
     errNoWebCodecs: 'Нет WebCodecs: часть форматов (Opus) не будет декодироваться.', errOom: 'Не хватило памяти: файл пропущен, обработка продолжается.',
     errCrashed: 'Внутренняя ошибка при обработке файла; модуль перезапущен.', errModels: 'Модели не загрузились',
-    report: 'Отчёт (кросс-валидация)', confusion: 'Матрица ошибок', trainedOn: 'Обучено на примерах:', unused: 'Не использовано строк:',
+    report: 'Отчёт (кросс-валидация)', precision: 'точность', recall: 'полнота', support: 'примеров', accuracy: 'доля верных', macroAvg: 'среднее по сегментам', weightedAvg: 'среднее, взвешенное по примерам', seconds: 'с', confusion: 'Матрица ошибок', trainedOn: 'Обучено на примерах:', unused: 'Не использовано строк:',
     files: { one: 'файл', few: 'файла', many: 'файлов', other: 'файла' }, rowsDecided: 'строк с сегментом', transcribing: 'Расшифровка роликов', embedding: 'Векторизация текстов',
     segmentsWord: 'сегментов', description: 'Описание',
     noSpeechNote: 'нет речи — по звуку не классифицировать',
@@ -78,6 +78,26 @@ const STRINGS = {
     'msg-audio-only': 'изображения нет: файл только со звуком', 'msg-picture-unreadable': 'не удалось прочитать изображение',
     'msg-no-video-frames': 'нет кадров видео', 'msg-video-unclassified': 'видео не удалось классифицировать',
     'msg-vision-other-segments': 'видеоветка выбирает из других сегментов, чем речевая; дайте обеим один словарь',
+    'msg-vision-head-other-model': 'видеочасть модели классификатора обучена на {head_model}, а загружена {in_use}: видеоветка работает без обучения',
+    // Rows of the users' tables that were not used (labels, spend), and why.
+    'msg-no-text': 'нет текста', 'msg-no-label': 'нет метки', 'msg-no-id': 'нет ID креатива (сегмент «{segment}»)',
+    'msg-row-without-id': 'в строке нет ID креатива', 'msg-no-segment-number': 'нет номера сегмента',
+    'msg-segment-not-a-number': 'номер сегмента «{value}» — не целое число ≥ 0', 'msg-segment-unknown': 'сегмента {segment} нет в словаре сегментов',
+    'msg-label-repeated': 'повторяет строку {row} (тот же сегмент {segment}); учтена один раз',
+    'msg-label-conflict': 'уже размечен в строке {row} как сегмент {segment}; сегмент {ignored} не учтён',
+    'msg-label-not-a-segment': 'метка «{label}» — не сегмент',
+    'msg-no-media-file': 'среди выбранных файлов нет файла {id}.*', 'msg-media-ambiguous': 'у этого ID несколько файлов ({names}); оставьте один',
+    'msg-not-used': 'не использован', 'msg-unused-by-both-heads': 'не использован ни одной моделью',
+    'msg-text-head-unused': 'не использован текстовой моделью', 'msg-vision-head-only': 'использован только видеомоделью',
+    'msg-text-head-only': 'использован только текстовой моделью',
+    'msg-nothing-said': 'нет речи', 'msg-nothing-said-little-text': 'нет речи и слишком мало текста на экране',
+    'msg-nothing-said-no-frames': 'нет речи и нет кадров видео', 'msg-little-text-no-frames': 'нет речи, мало текста на экране и нет кадров видео',
+    'msg-frames-unread': 'его кадры не удалось прочитать', 'msg-file-unread': 'файл не удалось прочитать',
+    'msg-no-year': 'нет года', 'msg-bad-year': 'год «{value}» — не год от {first} до {last}', 'msg-no-month': 'нет месяца',
+    'msg-bad-month': 'месяц «{value}» — не номер и не название месяца', 'msg-no-such-month': 'нет месяца {year}-{month}',
+    'msg-no-cost': 'нет суммы', 'msg-cost-not-a-number': 'сумма «{value}» — не число', 'msg-negative-cost': 'отрицательная сумма «{value}»',
+    'msg-cost-too-large': 'сумма «{value}» слишком велика',
+    'msg-names-conflict': '{period}: сложено со строкой {row}, где указаны {advertiser} / {brand} / {media_type}; оставлены эти названия',
     tabDashboard: 'Дашборд',
     dashHelp: 'Расходы (медиадавление) по сегментам: загрузите dashboard_data.csv/.xlsx, разметку train_segments.csv и предсказания. Креативы без сегмента показаны как «без сегмента».',
     dashSpend: 'Расходы (dashboard_data.csv/.xlsx)', dashLabels: 'Разметка (train_segments.csv)', dashPredictions: 'Предсказания (таблица результатов)',
@@ -143,7 +163,7 @@ const STRINGS = {
     errNoWorker: 'This browser cannot run module workers.', errNoSimd: 'This browser lacks WebAssembly SIMD; please update it.',
     errNoWebCodecs: 'No WebCodecs: some formats (Opus) cannot be decoded.', errOom: 'Out of memory: the file was skipped, the batch goes on.',
     errCrashed: 'Internal error on this file; the module was restarted.', errModels: 'The models did not load',
-    report: 'Report (cross-validation)', confusion: 'Confusion matrix', trainedOn: 'Trained on examples:', unused: 'Rows not used:',
+    report: 'Report (cross-validation)', precision: 'precision', recall: 'recall', support: 'support', accuracy: 'accuracy', macroAvg: 'macro avg', weightedAvg: 'weighted avg', seconds: 's', confusion: 'Confusion matrix', trainedOn: 'Trained on examples:', unused: 'Rows not used:',
     files: { one: 'file', other: 'files' }, rowsDecided: 'rows with a segment', transcribing: 'Transcribing creatives', embedding: 'Embedding texts',
     segmentsWord: 'segments', description: 'Description',
     noSpeechNote: 'no speech — cannot be classified from its sound',
@@ -200,6 +220,16 @@ export function say(m) {
  * @returns {import('./report').Message}
  */
 export const pageMessage = (e) => ({ code: e.code || 'internal', text: (e && e.message) || String(e), page: true });
+
+/**
+ * A row of a user's table that was not used, and why (`table::RowProblem`;
+ * a label file's also names the file), in the page's language.
+ * @param {import('./report').RowProblem} p
+ */
+export function sayRow(p) {
+  const row = `${t('dashRow')} ${p.row}: ${p.id != null ? `ID ${p.id}: ` : ''}${say(p.reason)}`;
+  return p.file ? `${p.file}: ${row}` : row;
+}
 
 /** Messages said together: the first, then its reasons in brackets (as `message::joined`). */
 function sayAll(messages) {

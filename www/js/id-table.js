@@ -55,7 +55,7 @@ export function setUpIdTable(cf, toast) {
         showProgress(box, k, plan.length, t('working'), eta);
         let report;
         if (row.media == null) {
-          report = { id: row.id, error: row.problem };
+          report = { id: row.id, error: row.problem.text, said: { error: row.problem } };
         } else if (cancelled && !byMedia.has(row.media)) {
           report = { id: row.id, error: t('cancelled') };
         } else {

@@ -14,6 +14,25 @@ export interface BranchTop {
 
 // A word of the transcript and how much it pushed the answer's segment
 // (a trained head's n-gram weights).
+// Frames of the picture sampled, chosen (a held picture once) and read;
+// cut_short: a time limit stopped the reading (a faster or quieter machine
+// may read more).
+export interface ScreenFramesRead {
+  sampled: number;
+  chosen: number;
+  read: number;
+  cut_short?: boolean;
+}
+
+// A row of a user's table that was not used (or used in part), and why;
+// `file` names the label file it is in, where there are several.
+export interface RowProblem {
+  row: number;
+  id?: string;
+  reason: Message;
+  file?: string;
+}
+
 export interface Evidence {
   word: string;
   weight: number;
@@ -85,9 +104,7 @@ export interface Report {
   screen_text?: string;
   screen_segment?: BranchTop;
   screen_note?: string;
-  // Frames of the picture sampled, chosen and read; cut_short: a time limit
-  // stopped the reading (a faster or quieter machine may read more).
-  screen_frames?: { sampled: number; chosen: number; read: number; cut_short?: boolean };
+  screen_frames?: ScreenFramesRead;
   speech_weight?: number;
   // The words that weighed most for the segment, strongest first (trained heads).
   evidence?: Evidence[];

@@ -3,8 +3,8 @@
 // Which creatives teach which head, and the messages about the others, are
 // the core's (pipeline::training, as the CLI's `train`): this file only
 // reads the files, classifies the creatives and shows the report.
-import { t, count } from './i18n.js';
-import { $, el, download, errorText, showProgress, dropZone, isTableFile } from './ui.js';
+import { t, count, sayRow } from './i18n.js';
+import { $, el, download, errorText, failureMessage, showProgress, dropZone, isTableFile } from './ui.js';
 
 /**
  * Wires the "Training" tab to the classifier `cf`. `toast` shows failures,
@@ -56,7 +56,7 @@ export function setUpTraining(cf, { toast, applyClassifier, setDictionary, segme
         const plan = await cf.call('planTraining', { name: labels.name, bytes, mediaNames: media.map((f) => f.name) });
         if (!plan.rows.length) {
           // Say what did not match, not only that nothing can be learnt.
-          const first = plan.problems[0] ? ` ${t('forExample')}: ${plan.problems[0]}` : '';
+          const first = plan.problems[0] ? ` ${t('forExample')}: ${sayRow(plan.problems[0])}` : '';
           throw { message: `${t('noRowMatched').replace('{n}', plan.problems.length).replace('{m}', media.length)}${first}` };
         }
         // Each labelled row as the core read it; which head it teaches, and the
@@ -75,7 +75,7 @@ export function setUpTraining(cf, { toast, applyClassifier, setDictionary, segme
               screen: r.screen_text,
             });
           } catch (e) {
-            creatives.push({ ...label, error: errorText(e) });
+            creatives.push({ ...label, error: failureMessage(e) });
           }
         }
         result = await cf.call('trainCreatives', { creatives, setAside: plan.problems });
@@ -93,7 +93,7 @@ export function setUpTraining(cf, { toast, applyClassifier, setDictionary, segme
 
   function renderReport(result) {
     $('train-report').hidden = false;
-    $('train-summary').textContent = `${t('trainedOn')} ${result.examples} · ${result.segments} ${t('segmentsWord')} · ${result.seconds.toFixed(2)} s`;
+    $('train-summary').textContent = `${t('trainedOn')} ${result.examples} · ${result.segments} ${t('segmentsWord')} · ${result.seconds.toFixed(2)} ${t('seconds')}`;
     const weight = (f) => `σ(${f.bias.toFixed(2)} + ${f.per_log_word.toFixed(2)}·ln(1+words) − ${f.no_speech.toFixed(2)}·p_no_speech)`;
     const v = result.vision;
     $('train-vision').hidden = !v;
@@ -113,19 +113,20 @@ export function setUpTraining(cf, { toast, applyClassifier, setDictionary, segme
     const ev = result.evaluation;
     if (ev) {
       const r = ev.report;
-      table.append(el('tr', {}, ...['', 'precision', 'recall', 'f1-score', 'support'].map((h, i) => el('th', { className: i ? 'num' : '' }, h))));
+      const headers = ['', t('precision'), t('recall'), 'F1', t('support')];
+      table.append(el('tr', {}, ...headers.map((h, i) => el('th', { className: i ? 'num' : '' }, h))));
       const num = (v) => el('td', { className: 'num' }, typeof v === 'number' ? v.toFixed(4) : '');
       const support = (n) => el('td', { className: 'num' }, String(n));
       for (const c of r.classes) table.append(el('tr', {}, el('td', {}, `${c.label} ${c.name || ''}`), num(c.precision), num(c.recall), num(c.f1), support(c.support)));
-      table.append(el('tr', { className: 'sum' }, el('td', {}, 'accuracy'), num(null), num(null), num(r.accuracy), support(r.n_samples)));
-      for (const [name, avg] of [['macro avg', r.macro_avg], ['weighted avg', r.weighted_avg]]) {
+      table.append(el('tr', { className: 'sum' }, el('td', {}, t('accuracy')), num(null), num(null), num(r.accuracy), support(r.n_samples)));
+      for (const [name, avg] of [[t('macroAvg'), r.macro_avg], [t('weightedAvg'), r.weighted_avg]]) {
         table.append(el('tr', { className: 'sum' }, el('td', {}, name), num(avg.precision), num(avg.recall), num(avg.f1), support(r.n_samples)));
       }
       if (ev.roc_auc.macro_avg != null) table.append(el('tr', { className: 'sum' }, el('td', {}, 'ROC-AUC (OvR, macro)'), num(null), num(null), num(ev.roc_auc.macro_avg), num(null)));
       renderConfusion(ev.confusion);
     }
     const list = $('train-problems').querySelector('ul');
-    list.replaceChildren(...result.problems.map((p) => el('li', {}, p)));
+    list.replaceChildren(...result.problems.map((p) => el('li', {}, sayRow(p))));
     $('train-problems').hidden = result.problems.length === 0;
   }
 

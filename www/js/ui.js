@@ -75,6 +75,15 @@ export function errorText(e) {
 /** What a failure said: the core's message, or the page's own (crashed, too large, timed out). */
 const said = (e) => (e.code === 'crashed' || !e.said ? pageMessage(e) : e.said);
 
+/**
+ * A failure as a core message, for the core to pass on (a training problem):
+ * the page's own failures worded now, since the core keeps code and text only.
+ */
+export const failureMessage = (e) => {
+  const m = said(e);
+  return m.page ? { code: m.code, text: say(m) } : m;
+};
+
 /** The report of a file the worker failed on: its name and why (`said`: worded anew when the language changes). */
 export const failureReport = (file, id, e) => ({ file, id, error: errorText(e), ...(e ? { said: { error: said(e) } } : {}) });
 
