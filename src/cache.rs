@@ -178,17 +178,49 @@ impl FeatureCache {
         self.store.put(&Self::screen_key(content_hash, settings), &bytes)
     }
 
-    pub fn embedding(&self, model_id: &str, text: &str) -> Option<Vec<f32>> {
-        let bytes = self.store.get(&Self::embedding_key(model_id, text))?;
+    fn vector(&self, key: &str) -> Option<Vec<f32>> {
+        let bytes = self.store.get(key)?;
         if bytes.is_empty() || bytes.len() % 4 != 0 {
             return None;
         }
         Some(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 
-    pub fn put_embedding(&self, model_id: &str, text: &str, v: &[f32]) -> Result<()> {
+    fn put_vector(&self, key: &str, v: &[f32]) -> Result<()> {
         let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        self.store.put(&Self::embedding_key(model_id, text), &bytes)
+        self.store.put(key, &bytes)
+    }
+
+    pub fn embedding(&self, model_id: &str, text: &str) -> Option<Vec<f32>> {
+        self.vector(&Self::embedding_key(model_id, text))
+    }
+
+    pub fn put_embedding(&self, model_id: &str, text: &str, v: &[f32]) -> Result<()> {
+        self.put_vector(&Self::embedding_key(model_id, text), v)
+    }
+
+    fn video_key(kind: &str, id: &str, content_hash: &str) -> String {
+        format!("{kind}/{}/{}.f32", sha256_hex(id.as_bytes()), sanitize(content_hash))
+    }
+
+    /// The video embedding of a file with this content hash, made as `id`
+    /// names (the video model, how its frames were sampled).
+    pub fn video(&self, id: &str, content_hash: &str) -> Option<Vec<f32>> {
+        self.vector(&Self::video_key("video", id, content_hash))
+    }
+
+    pub fn put_video(&self, id: &str, content_hash: &str, embedding: &[f32]) -> Result<()> {
+        self.put_vector(&Self::video_key("video", id, content_hash), embedding)
+    }
+
+    /// A file's zero-shot segment probabilities from its video, against the
+    /// prompts `id` names (they cannot be made from the embedding alone).
+    pub fn video_probs(&self, id: &str, content_hash: &str) -> Option<Vec<f32>> {
+        self.vector(&Self::video_key("video-probs", id, content_hash))
+    }
+
+    pub fn put_video_probs(&self, id: &str, content_hash: &str, probs: &[f32]) -> Result<()> {
+        self.put_vector(&Self::video_key("video-probs", id, content_hash), probs)
     }
 
     /// Embeddings of `texts` from the cache, computing and storing only the

@@ -403,7 +403,7 @@ impl Engine {
         frames: impl FnOnce(&[u8], usize, usize) -> Result<(Vec<Vec<u8>>, usize)>,
     ) -> Result<Verdict> {
         let media: MediaBytes = media.into();
-        let (seen, _) = vision_outcome(vision, classifier.segments(), || {
+        let (seen, _) = vision_outcome(vision, classifier.segments(), &self.cache, &media.sha256, || {
             let b = vision.expect("only called with a branch");
             frames(&media.bytes, b.model.frames(), b.model.image_size())
         });
@@ -418,7 +418,7 @@ impl Engine {
     /// busy with the one before): the same steps, the same verdict.
     pub fn classify_read_ahead(&self, classifier: &Classifier, vision: Option<&VisionBranch>, ahead: ReadAhead) -> Result<Verdict> {
         let ReadAhead { creative, media, audio, frames } = ahead;
-        let (seen, _) = vision_outcome(vision, classifier.segments(), || {
+        let (seen, _) = vision_outcome(vision, classifier.segments(), &self.cache, &media.sha256, || {
             frames.unwrap_or_else(|| Err(Error::Invalid("the frames were not read ahead".into())))
         });
         let listened = self.features_with(&media.sha256, || {
@@ -464,11 +464,15 @@ pub fn read_ahead(
 }
 
 /// The vision branch's answer for one creative, in `segments`' order, and
-/// its video embedding when the frames were read. Every failure becomes the
-/// reason it has no answer.
+/// its video embedding when the frames were read; recalled from `cache` by
+/// the file's content hash when it was seen before (the frames are then not
+/// looked at), kept there otherwise. Every failure becomes the reason it has
+/// no answer.
 pub fn vision_outcome(
     vision: Option<&VisionBranch>,
     segments: &SegmentDictionary,
+    cache: &FeatureCache,
+    content_hash: &str,
     frames: impl FnOnce() -> Result<(Vec<Vec<u8>>, usize)>,
 ) -> (VisionOutcome, Option<Vec<f32>>) {
     let Some(b) = vision else {
@@ -477,12 +481,19 @@ pub fn vision_outcome(
     if b.classifier.segments().ids() != segments.ids() {
         return (Err(notes::vision_other_segments()), None);
     }
+    if let Some((probs, embedding)) = b.recall(cache, content_hash) {
+        return (Ok(probs), Some(embedding));
+    }
     let (rgb, size) = match frames() {
         Ok(f) => f,
         Err(e) => return (Err(notes::no_video_frames(e.message())), None),
     };
     match b.look(&rgb, size) {
-        Ok((probs, embedding)) => (Ok(probs), Some(embedding)),
+        Ok((probs, embedding)) => {
+            // A cache that cannot be written costs time next run, not this answer.
+            let _ = b.remember(cache, content_hash, &probs, &embedding);
+            (Ok(probs), Some(embedding))
+        }
         Err(e) => (Err(notes::video_unclassified(e.message())), None),
     }
 }

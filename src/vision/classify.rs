@@ -5,6 +5,7 @@
 use candle_core::Tensor;
 
 use super::{VideoFeatures, VisionModel};
+use crate::cache::FeatureCache;
 use crate::classify::fusion::{calibrate, CalibrationSample};
 use crate::classify::training::{self, Examples, Trained};
 use crate::classify::{Classifier, FusionParams, Head, LogRegParams, SegmentDictionary, SpeechAmount, VisionHead};
@@ -16,6 +17,8 @@ pub struct VisionClassifier {
     segments: SegmentDictionary,
     /// Text features of the segments' prompts, [K, D].
     prompts: Tensor,
+    /// The model and the prompts, in cache keys of zero-shot answers.
+    prompts_id: String,
     /// The trained head blended with prompt prototypes, when there is one.
     trained: Option<Classifier>,
 }
@@ -35,12 +38,13 @@ impl VisionClassifier {
             }
         }
         let segments = Classifier::segments_for(dictionary, head.as_ref());
+        let prompts_id = format!("{}|{}", model.id(), segments.vision_prompts().join("\n"));
         let prompts = model.prompt_features(&segments.vision_prompts())?;
         let trained = match head {
             Some(h) => Some(Classifier::new(dictionary, Some(h), &prompt_prototypes(&prompts)?)?),
             None => None,
         };
-        Ok(VisionClassifier { segments, prompts, trained })
+        Ok(VisionClassifier { segments, prompts, prompts_id, trained })
     }
 
     pub fn segments(&self) -> &SegmentDictionary {
@@ -60,6 +64,10 @@ impl VisionClassifier {
         }
     }
 }
+
+/// Bumped when a change to frame sampling changes a creative's video
+/// embedding, so that kept embeddings of older builds are not reused.
+pub const VIDEO_POLICY: u32 = 1;
 
 /// The vision branch as the pipeline runs it.
 pub struct VisionBranch {
@@ -97,6 +105,33 @@ impl VisionBranch {
     pub fn look(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<(Vec<f32>, Vec<f32>)> {
         let video = self.model.video(rgb_frames, size)?;
         Ok((self.classifier.probs(&self.model, &video)?, self.model.embedding(&video)?))
+    }
+
+    /// What [`VisionBranch::look`] gave for the file with this content hash
+    /// before, from `cache`: the embedding (for this model and frame
+    /// sampling), and the probabilities a trained head makes from it or the
+    /// zero-shot ones kept for these prompts. `None` when not all are kept.
+    pub fn recall(&self, cache: &FeatureCache, content_hash: &str) -> Option<(Vec<f32>, Vec<f32>)> {
+        let embedding = cache.video(&self.video_id(), content_hash)?;
+        let probs = match &self.classifier.trained {
+            Some(clf) => clf.probs("", &embedding).ok()?,
+            None => cache.video_probs(&self.classifier.prompts_id, content_hash)?,
+        };
+        (probs.len() == self.classifier.segments.len()).then_some((probs, embedding))
+    }
+
+    /// Keeps what [`VisionBranch::look`] gave for a file, for [`VisionBranch::recall`].
+    pub fn remember(&self, cache: &FeatureCache, content_hash: &str, probs: &[f32], embedding: &[f32]) -> Result<()> {
+        cache.put_video(&self.video_id(), content_hash, embedding)?;
+        if self.classifier.trained.is_none() {
+            cache.put_video_probs(&self.classifier.prompts_id, content_hash, probs)?;
+        }
+        Ok(())
+    }
+
+    /// The model and how frames are sampled for it, in cache keys.
+    fn video_id(&self) -> String {
+        format!("{}|{} frames of {} px|policy {VIDEO_POLICY}", self.model.id(), self.model.frames(), self.model.image_size())
     }
 }
 

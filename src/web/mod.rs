@@ -454,7 +454,8 @@ impl Session {
             return Err(Message::new("vision-off-in-page", vision::VISION_OFF_IN_PAGE));
         };
         let count = branch.model.frames();
-        let (outcome, embedding) = vision_outcome(Some(branch), self.classifier.segments(), || frames.frames(bytes, count));
+        let (outcome, embedding) =
+            vision_outcome(Some(branch), self.classifier.segments(), &self.engine.cache, content_hash, || frames.frames(bytes, count));
         if let Some(e) = embedding {
             self.video_embeddings.insert(content_hash.to_string(), e);
         }

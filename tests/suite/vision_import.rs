@@ -208,3 +208,34 @@ fn a_vision_head_trains_on_video_embeddings_with_the_text_machinery() {
     assert!(e.to_string().contains("retrain the head"), "{e}");
     std::fs::remove_dir_all(&models).unwrap();
 }
+
+#[test]
+fn a_creative_seen_before_is_answered_from_the_cache_without_its_frames() {
+    use creative_filter::cache::FeatureCache;
+    use creative_filter::classify::{Segment, SegmentDictionary};
+    use creative_filter::pipeline::vision_outcome;
+    use creative_filter::vision::VisionBranch;
+    use creative_filter::Error;
+
+    let models = scratch("recall");
+    xclip::import(&fixture(), &models, WeightFormat::F32).unwrap();
+    let dictionary = |prompt: &str| {
+        SegmentDictionary::new(vec![Segment::new(10, "Карты", "", "a bank card"), Segment::new(15, "Музыка", "", prompt)]).unwrap()
+    };
+    let segments = dictionary("music");
+    let (branch, _) = VisionBranch::new(VisionModel::load(&models).unwrap().unwrap(), &segments, None).unwrap();
+    let cache = FeatureCache::in_memory();
+    let unread = || -> creative_filter::Result<(Vec<Vec<u8>>, usize)> { Err(Error::Invalid("the frames were read".into())) };
+
+    let (first, embedding) = vision_outcome(Some(&branch), &segments, &cache, "hash-a", || Ok((frames(), 32)));
+    let (first, embedding) = (first.unwrap(), embedding.unwrap());
+    // The same file again: the same answer and embedding, its frames untouched.
+    let (again, kept) = vision_outcome(Some(&branch), &segments, &cache, "hash-a", unread);
+    assert_eq!((again.unwrap(), kept.unwrap()), (first, embedding));
+    // Another file, or other prompts for the zero-shot answer, are looked at anew.
+    assert!(vision_outcome(Some(&branch), &segments, &cache, "hash-b", unread).0.is_err());
+    let other = dictionary("a concert");
+    let (branch, _) = VisionBranch::new(VisionModel::load(&models).unwrap().unwrap(), &other, None).unwrap();
+    assert!(vision_outcome(Some(&branch), &other, &cache, "hash-a", unread).0.is_err(), "zero-shot answers are kept per prompts");
+    std::fs::remove_dir_all(&models).unwrap();
+}

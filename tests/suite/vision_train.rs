@@ -102,7 +102,7 @@ fn training_on_creatives_learns_a_vision_head_and_calibrates_fusion() {
     assert!(stdout.contains("3-fold cross-validation on 6 examples"), "the speech head learns from the 6 with speech:\n{stdout}");
     assert!(stdout.contains("vision head, 3-fold cross-validation on 12 creatives"), "the vision head learns from all 12:\n{stdout}");
     assert!(stderr.contains("fusion calibrated on 6 creatives both branches answered"), "{stderr}");
-    assert!(stderr.contains("ID 300: no speech; used for the vision head only"), "{stderr}");
+    assert!(stderr.contains("ID 300: used for the vision head only: no speech"), "{stderr}");
 
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&head).unwrap()).unwrap();
     let vision = &saved["vision"];
