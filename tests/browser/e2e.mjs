@@ -397,14 +397,14 @@ await check('the ID-table flow fills the users table, every row kept', async () 
   assert.equal(lines[0], 'Advertisement ID;Brand;Segment_num;Сегмент;Уверенность;Статус;Код статуса', 'the table\'s own ";" kept, the added columns in Russian');
   assert.match(lines[3], /;failed$/);
   assert.match(lines[3], /999999/);
-  assert.match(lines[3], /no media file/i, 'a row without media says why');
+  assert.match(lines[3], /нет файла 999999\.\*/, 'a row without media says why, in the page\'s language');
   const voiceId = String(reports[0].segment_id);
   assert.ok(lines[1].includes(voiceId), `voice row carries segment ${voiceId}: ${lines[1]}`);
   // The same rows on the page, with their answers and reasons.
   const shown = await page.locator('#table-rows tbody tr').allTextContents();
   assert.equal(shown.length, 3, shown.join(' | '));
   assert.ok(shown[0].startsWith('voice') && shown[0].includes(voiceId), shown[0]);
-  assert.match(shown[2], /^999999.*no media file/i);
+  assert.match(shown[2], /^999999.*среди выбранных файлов нет файла 999999/);
 });
 
 await check('the ID-table flow can be cancelled: the creative in progress is finished, the rest say so, every row is written', async () => {
