@@ -10,6 +10,10 @@
 #
 #   bench/spoken.sh                  POSTS, SPOKEN_DIR, PER_LABEL from the environment
 #   ASR_ARGS="--beam-size 5" bench/spoken.sh   decoding settings for the spoken run
+#   PROMPT=auto bench/spoken.sh      words to expect (--prompt): `auto` lists
+#                                    the names the training posts use most
+#                                    (bench/prompt_words.py), as a user
+#                                    would list their brands; else the text
 #
 # Needs the release build, the models (scripts/prepare.sh) and Festival
 # (scripts/setup.sh installs it); the voice-overs are kept in SPOKEN_DIR.
@@ -39,12 +43,19 @@ empty="$(find "$OUT/wav" -name '*.wav' -size 0 | wc -l)"
 [[ -s "$OUT/head.json" && "$OUT/head.json" -nt "$OUT/train.jsonl" ]] ||
   "$BIN" train --texts "$OUT/train.jsonl" --segments "$OUT/dict.csv" --cv 0 --out "$OUT/head.json"
 "$BIN" eval --head "$OUT/head.json" --segments "$OUT/dict.csv" --texts "$OUT/dev_texts.jsonl" --json "$OUT/text.json" > /dev/null
+PROMPT_ARGS=()
+if [[ "${PROMPT:-}" == auto ]]; then
+  PROMPT_ARGS=(--prompt "$(python3 bench/prompt_words.py "$OUT/train.jsonl" 40)")
+elif [[ -n "${PROMPT:-}" ]]; then
+  PROMPT_ARGS=(--prompt "$PROMPT")
+fi
+[[ ${#PROMPT_ARGS[@]} == 0 ]] || echo "bench/spoken: prompt: ${PROMPT_ARGS[1]}"
 t=$SECONDS
 # shellcheck disable=SC2086
-"$BIN" eval --head "$OUT/head.json" --segments "$OUT/dict.csv" --labels "$OUT/dev_labels.csv" --media "$OUT/wav" ${ASR_ARGS:-} --json "$OUT/spoken.json" > /dev/null
+"$BIN" eval --head "$OUT/head.json" --segments "$OUT/dict.csv" --labels "$OUT/dev_labels.csv" --media "$OUT/wav" ${ASR_ARGS:-} "${PROMPT_ARGS[@]}" --json "$OUT/spoken.json" > /dev/null
 spoken_s=$((SECONDS - t))
 # shellcheck disable=SC2086
-"$BIN" transcribe ${ASR_ARGS:-} "$OUT"/wav/*.wav > "$OUT/transcripts.jsonl"
+"$BIN" transcribe ${ASR_ARGS:-} "${PROMPT_ARGS[@]}" "$OUT"/wav/*.wav > "$OUT/transcripts.jsonl"
 
 python3 - "$OUT" "$spoken_s" <<'PY'
 import json, re, sys

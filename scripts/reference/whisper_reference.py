@@ -5,8 +5,10 @@ the same converted weights writes tests/fixtures/whisper_reference.json with
   positions (its own log-mel front end as input), and
 - the transcript of every clip, decoded with the product's settings
   (language ru, timestamps on, no conditioning on earlier text, no VAD):
-  greedily (`clips`), and with the default beam search of 5 and the
-  temperature fallback (`beam_clips`).
+  greedily (`clips`), with the default beam search of 5 and the
+  temperature fallback (`beam_clips`), and greedily with words to expect
+  given before each window (`prompt_clips`: faster-whisper's `hotwords`,
+  the product's `--prompt`).
 
     .venv-bench/bin/python scripts/reference/whisper_reference.py \
         --model-dir models/.cache/whisper-base-ct2 --clips tests/data/asterisk/sample12.tsv
@@ -18,6 +20,11 @@ import json
 import os
 
 import numpy as np
+
+
+# Words of the clips' domain (telephone menus), spelt with ё and in lower
+# case: both show in what the model writes when it reads them.
+PROMPT = "голосовая почта абонент нажмите решётку звёздочку пароль конференция"
 
 
 def main():
@@ -48,6 +55,7 @@ def main():
     clips = transcripts(beam_size=1, best_of=1, temperature=0.0)
     # faster-whisper's own defaults: beam 5, patience 1, best_of 5, temperatures 0 to 1 by 0.2.
     beam_clips = transcripts(beam_size=5, best_of=5, patience=1, temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    prompt_clips = transcripts(beam_size=1, best_of=1, temperature=0.0, hotwords=PROMPT)
 
     # Encoder output of the first clip, one 30-s window as Whisper pads it.
     audio = decode_audio(os.path.join(base, rows[0]), sampling_rate=16000)
@@ -65,6 +73,8 @@ def main():
         },
         "clips": clips,
         "beam_clips": beam_clips,
+        "prompt": PROMPT,
+        "prompt_clips": prompt_clips,
     }
     with open(a.out, "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False)

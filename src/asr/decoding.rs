@@ -104,21 +104,28 @@ fn top_n(v: &[f32], n: usize) -> Vec<(usize, f32)> {
 }
 
 impl Transcriber {
-    /// Decodes one window whose state holds the audio: the prompt is fed
-    /// once, then each temperature is tried from it until the text passes.
-    pub(crate) fn decode_window(&self, state: &mut DecoderState, language: &str, opts: &super::TranscribeOptions) -> Result<WindowDecode> {
+    /// Decodes one window whose state holds the audio: the user's prompt
+    /// (`prompt`, from [`super::WhisperTokenizer::prompt_tokens`]) and the
+    /// start of transcript are fed once, then each temperature is tried from
+    /// there until the text passes.
+    pub(crate) fn decode_window(
+        &self,
+        state: &mut DecoderState,
+        prompt: &[u32],
+        language: &str,
+        opts: &super::TranscribeOptions,
+    ) -> Result<WindowDecode> {
         let tk = self.tokenizer();
         let dec = &self.model().decoder;
-        let prompt = [tk.sot, tk.language_token(language)?, tk.transcribe];
         state.rewind();
         state.reorder(&[0]);
-        // Whisper reads the no-speech probability at the start-of-transcript position.
-        let at_sot = log_softmax(&dec.step(&prompt[..1], state)?);
+        // Whisper reads the no-speech probability at the start-of-transcript
+        // position, so the prompt is fed in two passes: up to it, then the
+        // language and the task.
+        let up_to_sot: Vec<u32> = prompt.iter().copied().chain([tk.sot]).collect();
+        let at_sot = log_softmax(&dec.prefill(&up_to_sot, state)?);
         let no_speech_prob = at_sot[tk.no_speech as usize].exp();
-        let mut logits = vec![];
-        for &t in &prompt[1..] {
-            logits = dec.step(&[t], state)?;
-        }
+        let logits = dec.prefill(&[tk.language_token(language)?, tk.transcribe], state)?;
         let prompted = state.len();
         let d = &opts.decoding;
         let temperatures = if d.temperatures.is_empty() { &[0.0][..] } else { &d.temperatures[..] };

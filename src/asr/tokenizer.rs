@@ -4,10 +4,17 @@ use tokenizers::Tokenizer;
 
 use crate::error::{Error, Result};
 
+/// Prompt tokens at most: half of Whisper's 448-token text context, less
+/// the `<|startofprev|>` mark.
+pub const MAX_PROMPT_TOKENS: usize = 223;
+
 #[derive(Clone)]
 pub struct WhisperTokenizer {
     inner: Tokenizer,
     pub sot: u32,
+    /// `<|startofprev|>`: what follows it, up to the start of transcript,
+    /// is earlier text (here the user's prompt).
+    pub sot_prev: u32,
     pub eot: u32,
     pub transcribe: u32,
     pub no_timestamps: u32,
@@ -37,6 +44,7 @@ impl WhisperTokenizer {
         languages.sort_by_key(|(_, i)| *i);
         Ok(Self {
             sot,
+            sot_prev: id("<|startofprev|>")?,
             eot: id("<|endoftext|>")?,
             transcribe: id("<|transcribe|>")?,
             no_timestamps,
@@ -63,6 +71,18 @@ impl WhisperTokenizer {
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         let text: Vec<u32> = ids.iter().copied().filter(|&i| i < self.eot).collect();
         self.inner.decode(&text, false).map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+
+    /// The tokens that give Whisper `prompt` as earlier text before each
+    /// window, as faster-whisper's `hotwords`: `<|startofprev|>`, then the
+    /// prompt after a space, its first 223 tokens (half the text context)
+    /// at most. Nothing for an empty prompt.
+    pub fn prompt_tokens(&self, prompt: Option<&str>) -> Result<Vec<u32>> {
+        let Some(text) = prompt.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(vec![]) };
+        let mut tokens = vec![self.sot_prev];
+        let words = self.encode(&format!(" {text}"))?;
+        tokens.extend(words.into_iter().take(MAX_PROMPT_TOKENS));
+        Ok(tokens)
     }
 
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {

@@ -40,6 +40,11 @@ pub struct TranscribeOptions {
     /// Beam search, greedy decoding and the temperature fallback.
     #[serde(default)]
     pub decoding: DecodingOptions,
+    /// Words to expect — brand and product names, the segments' vocabulary —
+    /// given to Whisper as earlier text before every window (faster-whisper's
+    /// `hotwords`), which biases it toward their spelling. None: no prompt.
+    #[serde(default)]
+    pub prompt: Option<String>,
 }
 
 impl Default for TranscribeOptions {
@@ -51,6 +56,7 @@ impl Default for TranscribeOptions {
             compression_ratio_threshold: 2.4,
             max_tokens_per_window: 224,
             decoding: DecodingOptions::default(),
+            prompt: None,
         }
     }
 }
@@ -117,6 +123,13 @@ pub struct DecoderBench {
     pub parts: DecoderParts,
 }
 
+/// The text positions one window needs: the user's prompt, start of
+/// transcript, language and task, the sampled tokens and end of text (the
+/// decoder caps it at its context).
+fn window_context(prompt: &[u32], opts: &TranscribeOptions) -> usize {
+    prompt.len() + PROMPT_TOKENS + opts.max_tokens_per_window + 1
+}
+
 pub(super) fn log_softmax(logits: &[f32]) -> Vec<f32> {
     let lse = log_sum_exp(logits);
     logits.iter().map(|&l| l - lse).collect()
@@ -167,13 +180,14 @@ impl Transcriber {
     pub fn bench_decoder(&self, samples: &[f32], runs: usize, opts: &TranscribeOptions) -> Result<DecoderBench> {
         let audio = self.model.encoder.forward(&self.first_window_mel(samples)?)?;
         let language = opts.language.clone().unwrap_or_else(|| "ru".into());
+        let prompt = self.tokenizer.prompt_tokens(opts.prompt.as_deref())?;
         let mut best: Option<DecoderBench> = None;
         for run in 0..=runs.max(1) {
             let t = Instant::now();
-            let mut state = self.model.decoder.start(&audio, PROMPT_TOKENS + opts.max_tokens_per_window + 1)?;
+            let mut state = self.model.decoder.start(&audio, window_context(&prompt, opts))?;
             let start_ms = t.elapsed().as_secs_f64() * 1e3;
             state.profile();
-            let decoded = self.decode_window(&mut state, &language, opts)?;
+            let decoded = self.decode_window(&mut state, &prompt, &language, opts)?;
             let total_ms = t.elapsed().as_secs_f64() * 1e3;
             let mut parts = state.take_profile().expect("the state was profiled");
             parts.start_ms = start_ms;
@@ -210,6 +224,7 @@ impl Transcriber {
         timings.mel_ms = t.elapsed().as_secs_f64() * 1e3;
 
         let mut language = opts.language.clone();
+        let prompt = self.tokenizer.prompt_tokens(opts.prompt.as_deref())?;
         let mut spans = Vec::new();
         let mut rejected = Vec::new();
         let mut min_no_speech = 1.0f32;
@@ -225,7 +240,7 @@ impl Transcriber {
             let t = Instant::now();
             // The cross-attention keys and values are one large matmul per
             // layer: made on all threads, before the token-by-token loop.
-            let mut state = self.model.decoder.start(&audio, PROMPT_TOKENS + opts.max_tokens_per_window + 1)?;
+            let mut state = self.model.decoder.start(&audio, window_context(&prompt, opts))?;
             let lang = match &language {
                 Some(l) => l.clone(),
                 None => {
@@ -237,7 +252,7 @@ impl Transcriber {
             // Token by token: each step's matrix-vector products are split
             // over the threads by output rows where they are large enough
             // (the MLP and the vocabulary projection).
-            let decoded = self.decode_window(&mut state, &lang, opts)?;
+            let decoded = self.decode_window(&mut state, &prompt, &lang, opts)?;
             timings.decoder_ms += t.elapsed().as_secs_f64() * 1e3;
             windows += 1;
             min_no_speech = min_no_speech.min(decoded.no_speech_prob);

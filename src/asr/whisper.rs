@@ -523,6 +523,24 @@ impl Scratch {
             scores: vec![0.0; rows * scores],
         }
     }
+
+    /// Room for at least `rows` rows, each as large as before.
+    fn grow(&mut self, rows: usize, d: usize) {
+        if self.rows < rows {
+            let old = self.rows.max(1);
+            let (ffn, scores) = (self.mid.len() / old, self.scores.len() / old);
+            *self = Scratch::new(rows, d, ffn, scores);
+        }
+    }
+}
+
+/// What the rows of one pass through the decoder are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rows {
+    /// One new token for each hypothesis, all at the same position.
+    Hypotheses,
+    /// Consecutive tokens of the one hypothesis: a prompt fed at once.
+    Positions,
 }
 
 impl DecoderState {
@@ -606,11 +624,7 @@ impl DecoderState {
             }
         }
         self.self_kv = caches.into_iter().map(|c| c.expect("every hypothesis has a parent")).collect();
-        if self.scratch.rows < parents.len() {
-            let rows = self.scratch.rows.max(1);
-            let (ffn, scores) = (self.scratch.mid.len() / rows, self.scratch.scores.len() / rows);
-            self.scratch = Scratch::new(parents.len(), self.d, ffn, scores);
-        }
+        self.scratch.grow(parents.len(), self.d);
     }
 }
 
@@ -703,8 +717,21 @@ impl Decoder {
     /// what they have seen; returns their logits over the vocabulary,
     /// `[hypotheses, vocab]`.
     pub fn step(&self, tokens: &[u32], state: &mut DecoderState) -> Result<Vec<f32>> {
+        self.pass(tokens, Rows::Hypotheses, state)
+    }
+
+    /// Feeds `tokens` one after the other to the one hypothesis, in a
+    /// single pass: their rows go through each matrix together (one GEMM
+    /// instead of a matrix-vector product per token) and each attends to
+    /// the positions up to its own. The same as a [`Decoder::step`] per
+    /// token; returns the last token's logits. For a prompt of many tokens.
+    pub fn prefill(&self, tokens: &[u32], state: &mut DecoderState) -> Result<Vec<f32>> {
+        self.pass(tokens, Rows::Positions, state)
+    }
+
+    fn pass(&self, tokens: &[u32], rows: Rows, state: &mut DecoderState) -> Result<Vec<f32>> {
         let t = state.profile.is_some().then(web_time::Instant::now);
-        let logits = self.step_parts(tokens, state)?;
+        let logits = self.pass_parts(tokens, rows, state)?;
         if let (Some(t), Some(p)) = (t, state.profile.as_mut()) {
             p.steps_ms += t.elapsed().as_secs_f64() * 1e3;
             p.steps += 1;
@@ -713,16 +740,28 @@ impl Decoder {
         Ok(logits)
     }
 
-    fn step_parts(&self, tokens: &[u32], state: &mut DecoderState) -> Result<Vec<f32>> {
+    fn pass_parts(&self, tokens: &[u32], rows: Rows, state: &mut DecoderState) -> Result<Vec<f32>> {
         let d = self.embedding.d_model;
         let pos = state.len;
         let b = tokens.len();
-        if b != state.self_kv.len() {
-            return Err(Error::Invalid(format!("{b} tokens for {} hypotheses", state.self_kv.len())));
-        }
-        if pos >= state.cap {
+        let hypotheses = state.self_kv.len();
+        let fed = match rows {
+            Rows::Hypotheses if b != hypotheses => return Err(Error::Invalid(format!("{b} tokens for {hypotheses} hypotheses"))),
+            Rows::Positions if b == 0 || hypotheses != 1 => {
+                return Err(Error::Invalid(format!("{b} tokens fed at once to {hypotheses} hypotheses (one is needed)")))
+            }
+            Rows::Hypotheses => 1,
+            Rows::Positions => b,
+        };
+        if pos + fed > state.cap {
             return Err(Error::Invalid(format!("the decoder's text context ({}) is full", state.cap)));
         }
+        state.scratch.grow(b, d);
+        // Row j's cache and position.
+        let at = |j: usize| match rows {
+            Rows::Hypotheses => (j, pos),
+            Rows::Positions => (0, pos + j),
+        };
         let (dh, cap) = (d / self.n_head, state.cap);
         let DecoderState { cross, cross_len, self_kv, scratch, profile, .. } = state;
         let n = b * d;
@@ -731,9 +770,10 @@ impl Decoder {
         let (mut x, mut next, h) = (&mut scratch.x[..n], &mut scratch.next[..n], &mut scratch.h[..n]);
         let (qkv, attn, mid) = (&mut scratch.qkv[..3 * n], &mut scratch.attn[..n], &mut scratch.mid[..b * self.ffn]);
         let scores = &mut scratch.scores;
-        for (row, &token) in x.chunks_exact_mut(d).zip(tokens) {
+        for (j, (row, &token)) in x.chunks_exact_mut(d).zip(tokens).enumerate() {
+            let p = at(j).1;
             self.embedding.row_into(token, row);
-            row.iter_mut().zip(&self.positions[pos * d..(pos + 1) * d]).for_each(|(e, p)| *e += p);
+            row.iter_mut().zip(&self.positions[p * d..(p + 1) * d]).for_each(|(e, p)| *e += p);
         }
         for (i, layer) in self.layers.iter().enumerate() {
             h.copy_from_slice(x);
@@ -742,13 +782,14 @@ impl Decoder {
             timed(profile, |p| &mut p.matmul_ms, || a.qkv.forward_into(h, b, Act::None, None, qkv))?;
             timed(profile, |p| &mut p.self_attention_ms, || {
                 for (j, (row, out)) in qkv.chunks_exact(3 * d).zip(attn.chunks_exact_mut(d)).enumerate() {
-                    let (kc, vc) = &mut self_kv[j][i];
+                    let (hypothesis, p) = at(j);
+                    let (kc, vc) = &mut self_kv[hypothesis][i];
                     for head in 0..self.n_head {
-                        let at = (head * cap + pos) * dh;
+                        let at = (head * cap + p) * dh;
                         kc[at..at + dh].copy_from_slice(&row[d + head * dh..d + (head + 1) * dh]);
                         vc[at..at + dh].copy_from_slice(&row[2 * d + head * dh..2 * d + (head + 1) * dh]);
                     }
-                    attend_cached(&row[..d], 1, kc, vc, self.n_head, cap, pos + 1, out, scores);
+                    attend_cached(&row[..d], 1, kc, vc, self.n_head, cap, p + 1, out, scores);
                 }
             });
             timed(profile, |p| &mut p.matmul_ms, || a.out.forward_into(attn, b, Act::None, Some(x), next))?;
@@ -774,10 +815,16 @@ impl Decoder {
             })?;
             std::mem::swap(&mut x, &mut next);
         }
-        h.copy_from_slice(x);
+        // A prompt needs the logits of its last token only.
+        let out = match rows {
+            Rows::Hypotheses => 0..b,
+            Rows::Positions => b - 1..b,
+        };
+        let h = &mut h[out.start * d..out.end * d];
+        h.copy_from_slice(&x[out.start * d..out.end * d]);
         h.chunks_exact_mut(d).for_each(|r| self.ln.apply(r));
-        let logits = timed(profile, |p| &mut p.vocabulary_ms, || self.embedding.table.forward(h, b, Act::None, None))?;
-        state.len += 1;
+        let logits = timed(profile, |p| &mut p.vocabulary_ms, || self.embedding.table.forward(h, out.len(), Act::None, None))?;
+        state.len += fed;
         Ok(logits)
     }
 }

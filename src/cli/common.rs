@@ -32,6 +32,12 @@ pub struct AsrArgs {
     pub max_seconds: f64,
     #[command(flatten)]
     pub decoding: DecodingArgs,
+    /// Words to expect in the speech — brand and product names, the
+    /// segments' vocabulary — given to Whisper before each 30-s window to
+    /// bias its spelling toward them (faster-whisper's `hotwords`; its first
+    /// 223 tokens are used).
+    #[arg(long, value_name = "TEXT")]
+    pub prompt: Option<String>,
 }
 
 /// How Whisper chooses its tokens.
@@ -86,6 +92,7 @@ impl AsrArgs {
         TranscribeOptions {
             language: (self.language != "auto").then(|| self.language.clone()),
             decoding: self.decoding.options(),
+            prompt: self.prompt.clone().filter(|p| !p.trim().is_empty()),
             ..Default::default()
         }
     }

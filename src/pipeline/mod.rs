@@ -265,13 +265,18 @@ pub struct Engine {
 impl Engine {
     /// Everything that shapes a transcript, as a cache key part.
     fn transcript_settings(&self) -> String {
-        format!(
+        let mut settings = format!(
             "{}|policy {TRANSCRIPT_POLICY}|language {:?}|max {}s|{}",
             self.asr_model_id,
             self.asr.language,
             self.max_seconds,
             self.asr.decoding.id()
-        )
+        );
+        // Only with a prompt, so that transcripts made without one stay found.
+        if let Some(prompt) = &self.asr.prompt {
+            settings.push_str(&format!("|prompt {prompt:?}"));
+        }
+        settings
     }
 
     /// Transcript (cached by content hash) and embedding (cached by text).

@@ -349,6 +349,18 @@ impl Session {
         Ok(())
     }
 
+    /// Words to expect in the speech (brand and product names), given to
+    /// Whisper before each window as the CLI's `--prompt`; empty: none.
+    #[wasm_bindgen(js_name = setSpeechPrompt)]
+    pub fn set_speech_prompt(&mut self, prompt: &str) {
+        self.engine.asr.prompt = Some(prompt.trim().to_string()).filter(|p| !p.is_empty());
+    }
+
+    #[wasm_bindgen(js_name = speechPrompt)]
+    pub fn speech_prompt(&self) -> String {
+        self.engine.asr.prompt.clone().unwrap_or_default()
+    }
+
     /// Hypotheses of the beam search in use (1: greedy).
     #[wasm_bindgen(js_name = beamSize)]
     pub fn beam_size(&self) -> usize {

@@ -151,7 +151,7 @@ await check('the page agrees with the native CLI on the same files', async () =>
   assert.deepEqual(problems, []);
 });
 
-await check('the fast decoding is the CLI\'s greedy one, and the choice is kept', async () => {
+await check('the fast decoding and the words to expect are the CLI\'s, and the choices are kept', async () => {
   const voice = join(MEDIA, 'voice.wav');
   const [greedy] = nativeClassify([voice], ['--beam-size', '1', '--no-fallback']);
   const [beam] = nativeClassify([voice]);
@@ -163,6 +163,22 @@ await check('the fast decoding is the CLI\'s greedy one, and the choice is kept'
   const [fast] = await classifyBatch(page, [voice]);
   console.log(`     greedy page: ${fast.transcript}\n     greedy CLI:  ${greedy.transcript}\n     beam CLI:    ${beam.transcript}`);
   assert.equal(fast.transcript, greedy.transcript, 'the page decodes greedily as the CLI does');
+  // Words to expect, given to Whisper as the CLI's --prompt gives them.
+  const words = 'Яндекс Станция, Алиса, кешбэк, доставка';
+  const [promptedCli] = nativeClassify([voice], ['--beam-size', '1', '--no-fallback', '--prompt', words]);
+  const setPrompt = async (text) => {
+    await page.click('[data-tab=segments]');
+    await page.fill('#speech-prompt', text);
+    await page.dispatchEvent('#speech-prompt', 'change');
+    await page.waitForFunction((p) => (window.creativeFilter.cf.replay || []).some(([m, a]) => m === 'setDecoding' && a.prompt === p), text);
+    assert.equal(await page.evaluate(() => localStorage.getItem('cf-speech-prompt')), text, 'the words are kept');
+    await page.click('[data-tab=batch]');
+  };
+  await setPrompt(words);
+  const [prompted] = await classifyBatch(page, [voice]);
+  console.log(`     prompted page: ${prompted.transcript}\n     prompted CLI:  ${promptedCli.transcript}`);
+  assert.equal(prompted.transcript, promptedCli.transcript, 'the page gives Whisper the words as the CLI does');
+  await setPrompt('');
   await page.click('[data-tab=segments]');
   await page.selectOption('#decoding-mode', '5');
   await page.waitForFunction(() => (window.creativeFilter.cf.replay || []).some(([m, a]) => m === 'setDecoding' && a.beam === 5));

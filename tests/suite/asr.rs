@@ -4,6 +4,7 @@
 use crate::common::{clip_list, data_dir, media, transcriber};
 use creative_filter::asr::wer::{corpus_cer, corpus_wer};
 use creative_filter::media::{decode_audio, resample};
+use creative_filter::asr::tokenizer::MAX_PROMPT_TOKENS;
 use creative_filter::asr::{DecodingOptions, TranscribeOptions};
 use creative_filter::creative::{listen, Creative, Heard, DEFAULT_MAX_SECONDS};
 
@@ -43,6 +44,9 @@ struct Reference {
     clips: Vec<ReferenceClip>,
     /// Beam search of 5 with the temperature fallback.
     beam_clips: Vec<ReferenceClip>,
+    /// Words to expect (faster-whisper's `hotwords`), and greedy decoding with them.
+    prompt: String,
+    prompt_clips: Vec<ReferenceClip>,
 }
 
 #[derive(serde::Deserialize)]
@@ -106,6 +110,46 @@ fn transcripts_match_faster_whisper() {
     }
 }
 
+/// Characters to edit to turn `a` into `b`, as written (case and
+/// punctuation count: a prompt changes both).
+fn raw_edits(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A prompt (`--prompt`) given before each window, against faster-whisper
+/// with the same `hotwords`: the same transcripts within the usual CER, and
+/// the prompt's effect is the reference's — the transcripts as written
+/// (case, punctuation, ё) are nearer to faster-whisper's with the prompt
+/// than to its own without it.
+#[test]
+fn a_prompt_acts_as_faster_whispers_hotwords() {
+    let tk = transcriber().tokenizer();
+    assert!(tk.prompt_tokens(Some(" \n")).unwrap().is_empty(), "an empty prompt gives no tokens");
+    let long = tk.prompt_tokens(Some(&"колонка Алиса ".repeat(200))).unwrap();
+    assert_eq!((long.len(), long[0]), (1 + MAX_PROMPT_TOKENS, tk.sot_prev), "a long prompt keeps its first tokens");
+    let r = whisper_reference();
+    let base = data_dir().join("asterisk");
+    let opts = TranscribeOptions { decoding: DecodingOptions::greedy(), prompt: Some(r.prompt.clone()), ..Default::default() };
+    let heard: Vec<String> = r.prompt_clips.iter().map(|c| hear_with(&base.join(&c.file), &opts).transcript.text).collect();
+    let cer = corpus_cer(r.prompt_clips.iter().zip(&heard).map(|(c, h)| (c.text.as_str(), h.as_str())));
+    let to = |reference: &[ReferenceClip]| -> usize {
+        reference.iter().zip(&heard).map(|(c, h)| raw_edits(&c.text, h)).sum()
+    };
+    let (with_prompt, without) = (to(&r.prompt_clips), to(&r.clips));
+    eprintln!("with a prompt, against faster-whisper's hotwords: CER {cer:.3}; edits as written {with_prompt} (to its transcripts without: {without})");
+    assert!(cer <= 0.05, "CER {cer:.3} against faster-whisper with the same prompt: {heard:#?}");
+    assert!(with_prompt * 2 < without, "the prompt had not faster-whisper's effect: {with_prompt} edits to its prompted transcripts, {without} to its plain ones: {heard:#?}");
+}
+
 #[test]
 fn long_speech_keeps_words_at_window_boundaries() {
     let h = hear(&media("long_speech.wav"));
@@ -154,14 +198,53 @@ fn language_can_be_detected() {
 /// The decoder steps several hypotheses as one batch: each row's logits are
 /// those the hypothesis would get alone, and a reordered (beam-search)
 /// state continues each hypothesis from the parent it was copied from.
+/// The encoder's states for the first window of the generated voice-over.
+fn voice_window_states() -> candle_core::Tensor {
+    let t = transcriber();
+    let decoded = decode_audio(std::fs::read(media("voice.wav")).unwrap(), Some("wav"), DEFAULT_MAX_SECONDS).unwrap();
+    let samples = resample(&decoded.audio.samples, decoded.audio.sample_rate, 16_000).unwrap();
+    t.model().encoder.forward(&t.first_window_mel(&samples).unwrap()).unwrap()
+}
+
+fn largest_difference(x: &[f32], y: &[f32]) -> f32 {
+    assert_eq!(x.len(), y.len());
+    x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max)
+}
+
+/// A prompt fed in one pass (`Decoder::prefill`: its tokens' rows through
+/// each matrix together) leaves the decoder where feeding it token by token
+/// does: the same logits after it and after the next token.
+#[test]
+fn a_prompt_fed_at_once_equals_one_token_at_a_time() {
+    let t = transcriber();
+    let tk = t.tokenizer();
+    let dec = &t.model().decoder;
+    let audio = voice_window_states();
+    let mut prompt = tk.prompt_tokens(Some("Яндекс Станция, Алиса, кешбэк, доставка")).unwrap();
+    prompt.extend([tk.sot, tk.language_token("ru").unwrap(), tk.transcribe]);
+    let mut one = dec.start(&audio, 64).unwrap();
+    let by_token = prompt.iter().map(|&tok| dec.step(&[tok], &mut one).unwrap()).last().unwrap();
+    let mut all = dec.start(&audio, 64).unwrap();
+    let at_once = dec.prefill(&prompt, &mut all).unwrap();
+    assert_eq!(all.len(), prompt.len());
+    assert!(largest_difference(&at_once, &by_token) < 1e-3, "after the prompt: {}", largest_difference(&at_once, &by_token));
+    let timestamp = tk.timestamp_begin;
+    let (next_one, next_all) = (dec.step(&[timestamp], &mut one).unwrap(), dec.step(&[timestamp], &mut all).unwrap());
+    assert!(largest_difference(&next_one, &next_all) < 1e-3, "one token on: {}", largest_difference(&next_one, &next_all));
+    assert!(largest_difference(&next_one, &by_token) > 0.1, "the steps' logits differ, so the check can fail");
+    // What cannot be fed at once is refused, not cut.
+    all.reorder(&[0, 0]);
+    assert!(dec.prefill(&[timestamp], &mut all).is_err(), "one prompt for two hypotheses");
+    let mut short = dec.start(&audio, 4).unwrap();
+    assert!(dec.prefill(&prompt, &mut short).is_err(), "a prompt longer than the context");
+}
+
 #[test]
 fn hypotheses_decoded_together_equal_each_decoded_alone() {
     let t = transcriber();
     let tk = t.tokenizer();
     let dec = &t.model().decoder;
-    let decoded = decode_audio(std::fs::read(media("voice.wav")).unwrap(), Some("wav"), DEFAULT_MAX_SECONDS).unwrap();
-    let samples = resample(&decoded.audio.samples, decoded.audio.sample_rate, 16_000).unwrap();
-    let audio = t.model().encoder.forward(&t.first_window_mel(&samples).unwrap()).unwrap();
+    let audio = voice_window_states();
     let prompt = [tk.sot, tk.language_token("ru").unwrap(), tk.transcribe];
     // Two token sequences fed alone.
     let (a, b) = ([50364u32, 2933, 10655], [50364u32, 1025, 3388]);
@@ -181,7 +264,7 @@ fn hypotheses_decoded_together_equal_each_decoded_alone() {
     for i in 0..3 {
         rows = dec.step(&[a[i], b[i], a[i]], &mut state).unwrap();
     }
-    let close = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+    let close = largest_difference;
     assert!(close(&rows[..vocab], &la) < 1e-3, "row a: {}", close(&rows[..vocab], &la));
     assert!(close(&rows[vocab..2 * vocab], &lb) < 1e-3);
     assert!(close(&rows[2 * vocab..], &la) < 1e-3);

@@ -259,21 +259,33 @@ cf.ready.then(({ screen }) => screen.mode !== $('screen-mode').value && setScree
 
 // ---------- speech recognition ----------
 
-// Beam search (accurate, the CLI's default) or greedy decoding (faster):
-// kept across visits and replayed on a restarted worker.
+// Beam search (accurate, the CLI's default) or greedy decoding (faster),
+// and the words to expect: kept across visits and replayed on a restarted
+// worker.
 const DECODING = 'cf-decoding';
+const SPEECH_PROMPT = 'cf-speech-prompt';
 $('decoding-mode').value = localStorage.getItem(DECODING) || '5';
+$('speech-prompt').value = localStorage.getItem(SPEECH_PROMPT) || '';
 
-async function setDecoding(beam) {
-  const args = { beam };
+const decodingChoice = () => ({ beam: Number($('decoding-mode').value), prompt: $('speech-prompt').value.trim() });
+
+async function setDecoding() {
+  const args = decodingChoice();
   cf.remember('setDecoding', args);
   await cf.call('setDecoding', args);
 }
 $('decoding-mode').addEventListener('change', async () => {
   localStorage.setItem(DECODING, $('decoding-mode').value);
-  await setDecoding(Number($('decoding-mode').value)).catch((e) => toast(errorText(e)));
+  await setDecoding().catch((e) => toast(errorText(e)));
 });
-cf.ready.then(({ decoding }) => decoding.beam !== Number($('decoding-mode').value) && setDecoding(Number($('decoding-mode').value))).catch(() => {});
+$('speech-prompt').addEventListener('change', async () => {
+  localStorage.setItem(SPEECH_PROMPT, $('speech-prompt').value.trim());
+  await setDecoding().catch((e) => toast(errorText(e)));
+});
+cf.ready.then(({ decoding }) => {
+  const want = decodingChoice();
+  if (decoding.beam !== want.beam || decoding.prompt !== want.prompt) return setDecoding();
+}).catch(() => {});
 
 function showScreen(state) {
   shown.screen = state;

@@ -215,7 +215,7 @@ const methods = {
       vision: session.vision(),
       visionProblem,
       screen: screenState(),
-      decoding: { beam: session.beamSize() },
+      decoding: { beam: session.beamSize(), prompt: session.speechPrompt() },
       fromCache: Object.values(loaded).every((l) => l.source === 'cache'),
       downloadMs: downloaded - started,
       loadMs: performance.now() - downloaded,
@@ -331,7 +331,12 @@ const methods = {
     session.setScreenReading(mode, screen.id);
     return { screen: screenState() };
   },
-  setDecoding: ({ beam }) => (session.setDecoding(beam), { decoding: { beam: session.beamSize() } }),
+  // `prompt` left out keeps the words to expect as they are.
+  setDecoding: ({ beam, prompt }) => {
+    session.setDecoding(beam);
+    if (prompt != null) session.setSpeechPrompt(String(prompt));
+    return { decoding: { beam: session.beamSize(), prompt: session.speechPrompt() } };
+  },
   setDictionary: ({ name, bytes }) => (session.setDictionary(name, bytes), classifierState()),
   resetDictionary: () => (session.resetDictionary(), classifierState()),
   loadHead: ({ bytes }) => (session.loadHead(bytes), classifierState()),
