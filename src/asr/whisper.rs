@@ -758,7 +758,7 @@ impl Decoder {
         }
         state.scratch.grow(b, d);
         // Row j's cache and position.
-        let at = |j: usize| match rows {
+        let row_at = |j: usize| match rows {
             Rows::Hypotheses => (j, pos),
             Rows::Positions => (0, pos + j),
         };
@@ -771,7 +771,7 @@ impl Decoder {
         let (qkv, attn, mid) = (&mut scratch.qkv[..3 * n], &mut scratch.attn[..n], &mut scratch.mid[..b * self.ffn]);
         let scores = &mut scratch.scores;
         for (j, (row, &token)) in x.chunks_exact_mut(d).zip(tokens).enumerate() {
-            let p = at(j).1;
+            let p = row_at(j).1;
             self.embedding.row_into(token, row);
             row.iter_mut().zip(&self.positions[p * d..(p + 1) * d]).for_each(|(e, p)| *e += p);
         }
@@ -782,7 +782,7 @@ impl Decoder {
             timed(profile, |p| &mut p.matmul_ms, || a.qkv.forward_into(h, b, Act::None, None, qkv))?;
             timed(profile, |p| &mut p.self_attention_ms, || {
                 for (j, (row, out)) in qkv.chunks_exact(3 * d).zip(attn.chunks_exact_mut(d)).enumerate() {
-                    let (hypothesis, p) = at(j);
+                    let (hypothesis, p) = row_at(j);
                     let (kc, vc) = &mut self_kv[hypothesis][i];
                     for head in 0..self.n_head {
                         let at = (head * cap + p) * dh;
