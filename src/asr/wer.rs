@@ -5,7 +5,7 @@
 use super::hallucination::normalize;
 
 /// Edit operations needed to turn `hyp` into `reference`, and the reference length.
-pub(crate) fn edits<T: PartialEq>(reference: &[T], hyp: &[T]) -> usize {
+pub fn edits<T: PartialEq>(reference: &[T], hyp: &[T]) -> usize {
     let mut prev: Vec<usize> = (0..=hyp.len()).collect();
     let mut cur = vec![0; hyp.len() + 1];
     for (i, r) in reference.iter().enumerate() {

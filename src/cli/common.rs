@@ -92,7 +92,7 @@ impl AsrArgs {
         TranscribeOptions {
             language: (self.language != "auto").then(|| self.language.clone()),
             decoding: self.decoding.options(),
-            prompt: self.prompt.clone().filter(|p| !p.trim().is_empty()),
+            prompt: self.prompt.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(String::from),
             ..Default::default()
         }
     }

@@ -2,7 +2,7 @@
 
 
 use crate::common::{clip_list, data_dir, media, transcriber};
-use creative_filter::asr::wer::{corpus_cer, corpus_wer};
+use creative_filter::asr::wer::{corpus_cer, corpus_wer, edits};
 use creative_filter::media::{decode_audio, resample};
 use creative_filter::asr::tokenizer::MAX_PROMPT_TOKENS;
 use creative_filter::asr::{DecodingOptions, TranscribeOptions};
@@ -113,16 +113,7 @@ fn transcripts_match_faster_whisper() {
 /// Characters to edit to turn `a` into `b`, as written (case and
 /// punctuation count: a prompt changes both).
 fn raw_edits(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, x) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, y) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(x != y)).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
+    edits(&a.chars().collect::<Vec<_>>(), &b.chars().collect::<Vec<_>>())
 }
 
 /// A prompt (`--prompt`) given before each window, against faster-whisper
