@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, skipping
-# what is already there: libtesseract (on-screen text), cmake (libopus), ffmpeg (reference decoder for tests), Festival's
+# what is already there: lavapipe (the GPU tests without a GPU), libtesseract (on-screen text), cmake (libopus), ffmpeg (reference decoder for tests), Festival's
 # Russian voice (generated test creatives), Chromium (browser tests), the
 # wasm32 target, a pinned nightly Rust (the page's threaded module), trunk
 # and wasm-bindgen-cli (the page's build) and the npm
@@ -23,6 +23,8 @@ command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc
 # generated screen-text set.
 [ -e /usr/include/tesseract/capi.h ] || need+=(libtesseract-dev)
 command -v tesseract >/dev/null || need+=(tesseract-ocr)
+# The GPU backend's tests where there is no GPU: lavapipe, Mesa's Vulkan on the CPU.
+ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ -e /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need+=(fonts-liberation)
 if [ ${#need[@]} -gt 0 ]; then

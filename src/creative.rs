@@ -44,6 +44,9 @@ pub struct StageTimings {
     #[serde(default)]
     pub encoder_parts: EncoderParts,
     pub decoder_ms: f64,
+    /// Where the encoder ran ("gpu: …" or "cpu (…)").
+    #[serde(default)]
+    pub encoder_device: String,
 }
 
 /// What the ASR half of the pipeline learnt about a creative.
@@ -93,6 +96,7 @@ pub fn hear(decoded: DecodedAudio, decode_ms: f64, transcriber: &Transcriber, op
             encoder_ms: a.encoder_ms,
             encoder_parts: a.encoder_parts,
             decoder_ms: a.decoder_ms,
+            encoder_device: a.encoder_device.clone(),
         },
         transcript,
     })

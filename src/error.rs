@@ -5,6 +5,15 @@ use std::path::PathBuf;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The text a caught panic carries ("unknown" when it is not text).
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: cannot read the file: {source}")]
@@ -55,6 +64,10 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("inference failed: {0}")]
     Inference(#[from] candle_core::Error),
+    /// Answered by computing on the CPU (see [`crate::gpu`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    #[error("{0}")]
+    Gpu(#[from] crate::gpu::GpuError),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("{0}")]

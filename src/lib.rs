@@ -11,6 +11,8 @@ pub mod classify;
 pub mod creative;
 pub mod dashboard;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod gpu;
 pub mod kernels;
 pub mod lang;
 pub mod media;

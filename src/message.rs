@@ -83,6 +83,8 @@ impl Error {
             Error::Prepare(detail) => m("prepare").with("detail", detail),
             Error::Io(e) => m("io").with("detail", e),
             Error::Inference(e) => m("inference").with("detail", e),
+            #[cfg(not(target_arch = "wasm32"))]
+            Error::Gpu(e) => m("gpu").with("detail", e),
             Error::Tokenizer(detail) => m("tokenizer").with("detail", detail),
             Error::Invalid(detail) => m("invalid").with("detail", detail),
             Error::MissingColumn { file, wanted, found, .. } => m("missing-column").with("file", file).with("wanted", wanted).with("found", found),

@@ -10,6 +10,8 @@ pub mod tokenizer;
 pub mod transcribe;
 pub mod wer;
 pub mod whisper;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod whisper_gpu;
 
 pub use decoding::DecodingOptions;
 pub use transcribe::{AsrTimings, DecoderBench, Rejected, SpeechSpan, TranscribeOptions, Transcriber, Transcript};
@@ -21,8 +23,15 @@ use candle_core::Device;
 /// Loads the runtime Whisper (GGUF) and its tokenizer from bytes; the browser
 /// and the CLI both come through here.
 pub fn load_transcriber(gguf: &[u8], tokenizer_json: &[u8]) -> Result<Transcriber> {
-    let device = Device::Cpu;
-    let (weights, config) = whisper::Weights::from_gguf(gguf, &device)?;
+    let (weights, config) = whisper::Weights::from_gguf(gguf, &Device::Cpu)?;
     let model = whisper::Whisper::load(&weights, config)?;
+    Ok(Transcriber::new(model, tokenizer::WhisperTokenizer::from_bytes(tokenizer_json)?))
+}
+
+/// [`load_transcriber`] with the encoder on `gpu` (natively).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_transcriber_on(gguf: &[u8], tokenizer_json: &[u8], gpu: std::sync::Arc<crate::gpu::Gpu>) -> Result<Transcriber> {
+    let (weights, config) = whisper::Weights::from_gguf(gguf, &Device::Cpu)?;
+    let model = whisper::Whisper::load_on(&weights, config, gpu)?;
     Ok(Transcriber::new(model, tokenizer::WhisperTokenizer::from_bytes(tokenizer_json)?))
 }

@@ -84,6 +84,9 @@ pub struct AsrTimings {
     #[serde(default)]
     pub encoder_parts: EncoderParts,
     pub decoder_ms: f64,
+    /// Where the encoder ran: "gpu: …" or "cpu (int8 kernel path)".
+    #[serde(default)]
+    pub encoder_device: String,
 }
 
 /// What was said in a creative.
@@ -178,7 +181,7 @@ impl Transcriber {
     /// decoding `opts` (see [`DecoderBench`]): the window is encoded once,
     /// then decoded once to warm up and `runs` times timed.
     pub fn bench_decoder(&self, samples: &[f32], runs: usize, opts: &TranscribeOptions) -> Result<DecoderBench> {
-        let audio = self.model.encoder.forward(&self.first_window_mel(samples)?)?;
+        let (audio, _) = self.model.encode(&self.first_window_mel(samples)?)?;
         let language = opts.language.clone().unwrap_or_else(|| "ru".into());
         let prompt = self.tokenizer.prompt_tokens(opts.prompt.as_deref())?;
         let mut best: Option<DecoderBench> = None;
@@ -234,7 +237,7 @@ impl Transcriber {
             let segment_frames = WINDOW_FRAMES.min(content_frames.saturating_sub(seek)).max(1);
             let window = mel.narrow(2, seek, WINDOW_FRAMES)?;
             let t = Instant::now();
-            let (audio, parts) = self.model.encoder.forward_timed(&window)?;
+            let (audio, parts) = self.model.encode(&window)?;
             timings.encoder_ms += t.elapsed().as_secs_f64() * 1e3;
             timings.encoder_parts.add(&parts);
             let t = Instant::now();
@@ -294,6 +297,7 @@ impl Transcriber {
             seek += advance.max(1);
         }
         let text = spans.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        timings.encoder_device = self.model.encoder_device();
         Ok(Transcript {
             speech: has_words(&text),
             text,

@@ -74,16 +74,16 @@ impl Weights {
         })
     }
 
-    fn f32(&self, name: &str) -> Result<Tensor> {
+    pub(super) fn f32(&self, name: &str) -> Result<Tensor> {
         Ok(self.q(name)?.dequantize(&self.device)?)
     }
 
-    fn vector(&self, name: &str) -> Result<Vec<f32>> {
+    pub(super) fn vector(&self, name: &str) -> Result<Vec<f32>> {
         Ok(self.f32(name)?.flatten_all()?.to_vec1()?)
     }
 
     /// A projection's matrix as stored, and its bias if it has one.
-    fn matrix_and_bias(&self, prefix: &str) -> Result<(QTensor, Option<Vec<f32>>)> {
+    pub(super) fn matrix_and_bias(&self, prefix: &str) -> Result<(QTensor, Option<Vec<f32>>)> {
         let bias = match self.tensors.contains_key(&format!("{prefix}.bias")) {
             true => Some(self.vector(&format!("{prefix}.bias"))?),
             false => None,
@@ -103,7 +103,7 @@ impl Weights {
         kernels::Linear::new(w, b, Fallback::Quantized)
     }
 
-    fn norm(&self, prefix: &str) -> Result<math::LayerNorm> {
+    pub(super) fn norm(&self, prefix: &str) -> Result<math::LayerNorm> {
         Ok(math::LayerNorm { gamma: self.vector(&format!("{prefix}.weight"))?, beta: self.vector(&format!("{prefix}.bias"))?, eps: 1e-5 })
     }
 
@@ -276,6 +276,9 @@ pub struct EncoderParts {
     pub attention_ms: f64,
     /// Layer norms, copies, position embeddings.
     pub other_ms: f64,
+    /// The whole window on the GPU (one submission, not split by part).
+    #[serde(default)]
+    pub gpu_ms: f64,
 }
 
 /// One window through the encoder, timed apart from the rest of the
@@ -349,6 +352,7 @@ impl EncoderParts {
         self.matmul_ms += o.matmul_ms;
         self.attention_ms += o.attention_ms;
         self.other_ms += o.other_ms;
+        self.gpu_ms += o.gpu_ms;
     }
 }
 
@@ -834,14 +838,71 @@ pub struct Whisper {
     pub config: Config,
     pub encoder: Encoder,
     pub decoder: Decoder,
+    /// The encoder's copy on the GPU, where one was chosen.
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu: Option<super::whisper_gpu::GpuEncoder>,
+    /// Why the GPU was given up, once it failed: the rest of the run
+    /// encodes on the CPU.
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu_failed: std::sync::Mutex<Option<String>>,
 }
 
 impl Whisper {
     pub fn load(weights: &Weights, config: Config) -> Result<Self> {
-        Ok(Self { encoder: Encoder::load(weights, &config)?, decoder: Decoder::load(weights, &config)?, config })
+        Ok(Self {
+            encoder: Encoder::load(weights, &config)?,
+            decoder: Decoder::load(weights, &config)?,
+            config,
+            #[cfg(not(target_arch = "wasm32"))]
+            gpu: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            gpu_failed: Default::default(),
+        })
+    }
+
+    /// Also uploads the encoder to `gpu`, which then encodes every window.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_on(weights: &Weights, config: Config, gpu: std::sync::Arc<crate::gpu::Gpu>) -> Result<Self> {
+        let encoder = super::whisper_gpu::GpuEncoder::load(gpu, weights, &config)?;
+        Ok(Self { gpu: Some(encoder), ..Self::load(weights, config)? })
     }
 
     pub fn device(&self) -> &Device {
         &self.decoder.device
+    }
+
+    /// One window through the encoder: on the GPU where one is in use and
+    /// has not failed, else (and after any GPU failure) on the CPU.
+    pub fn encode(&self, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(gpu) = &self.gpu {
+            let mut failed = self.gpu_failed.lock().unwrap_or_else(|e| e.into_inner());
+            if failed.is_none() {
+                let t = web_time::Instant::now();
+                match gpu.forward(mel) {
+                    Ok(audio) => {
+                        let parts = EncoderParts { gpu_ms: t.elapsed().as_secs_f64() * 1e3, ..Default::default() };
+                        return Ok((audio, parts));
+                    }
+                    Err(e @ Error::Gpu(_)) => *failed = Some(e.to_string()),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.encoder.forward_timed(mel)
+    }
+
+    /// Where the encoder runs, as the reports name it: the GPU's adapter,
+    /// or the CPU and its int8 kernels (and why not the GPU, if it failed).
+    pub fn encoder_device(&self) -> String {
+        let cpu = format!("cpu ({})", crate::kernels::int8::path_name());
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(gpu) = &self.gpu {
+            return match &*self.gpu_failed.lock().unwrap_or_else(|e| e.into_inner()) {
+                Some(why) => format!("{cpu}, after {why}"),
+                None => format!("gpu: {}", gpu.gpu().adapter()),
+            };
+        }
+        cpu
     }
 }

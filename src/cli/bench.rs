@@ -90,6 +90,17 @@ pub enum What {
         #[arg(long, default_value_t = 2000)]
         sample: usize,
     },
+    /// Each GPU kernel on Whisper-base's encoder shapes beside the CPU
+    /// kernels, then with FILE Whisper's encoder on its first window and the
+    /// whole file transcribed, on the GPU and on the CPU. The GPU is used
+    /// whatever the adapter: on a CPU emulation (lavapipe) the figures show
+    /// the backend's overhead, not a GPU's speed.
+    Gpu {
+        file: Option<PathBuf>,
+        /// Timed runs after one warm-up (the fastest is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// Word error rate, time per 30-s window and memory against faster-whisper.
     Asr {
         /// Clip list: `path<TAB>reference text`, paths relative to the list.
@@ -124,6 +135,7 @@ pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Resul
             println!("{}", serde_json::json!(transcriber.bench_decoder(&whisper_input(&file)?, runs, &opts)?));
             Ok(0)
         }
+        What::Gpu { file, runs } => gpu(file.as_deref(), runs, models),
         What::Classify(args) => super::bench_classify::run(args, models, cache),
         What::Screen(args) => super::bench_screen::run(args, models, cache),
         What::Vocab { full, data, sample } => vocab(models, &full, &data, sample),
@@ -138,6 +150,71 @@ pub fn run(what: What, models: &Path, cache: &super::common::CacheArgs) -> Resul
             Ok(0)
         }
     }
+}
+
+fn gpu(file: Option<&Path>, runs: usize, models: &Path) -> Result<i32> {
+    use creative_filter::gpu::{bench, DeviceChoice, Gpu};
+    let gpu = Gpu::select(DeviceChoice::Gpu)?.ok_or_else(|| Error::Invalid("no GPU was opened".into()))?;
+    let adapter = gpu.adapter().clone();
+    println!(
+        "GPU: {adapter}; CPU: {} threads, int8 kernels {}",
+        rayon::current_num_threads(),
+        creative_filter::kernels::int8::path_name()
+    );
+    if adapter.software {
+        println!("(a CPU emulation of a GPU: its figures show the backend's overhead, not a GPU's speed)");
+    }
+    println!("{:<42} {:<40} {:>10} {:>9} {:>10} {:>9} {:>8}", "kernel", "shape", "GPU ms", "GFLOP/s", "CPU ms", "GFLOP/s", "GPU/CPU");
+    for k in bench::kernels(&gpu, runs)? {
+        println!(
+            "{:<42} {:<40} {:>10.2} {:>9.1} {:>10.2} {:>9.1} {:>8.2}",
+            k.kernel,
+            k.shape,
+            k.gpu_ms,
+            k.gpu_gflops(),
+            k.cpu_ms,
+            k.cpu_gflops(),
+            k.gpu_ms / k.cpu_ms
+        );
+    }
+    let Some(file) = file else { return Ok(0) };
+    let samples = whisper_input(file)?;
+    let (on_gpu, _) = super::common::load_whisper_on(models, Some(gpu))?;
+    let (on_cpu, _) = super::common::load_whisper_on(models, None)?;
+    let mel = on_cpu.first_window_mel(&samples)?;
+    let time = |t: &creative_filter::asr::Transcriber| -> Result<(f64, Vec<f32>)> {
+        let mut best = f64::INFINITY;
+        let mut out = Vec::new();
+        for _ in 0..=runs.max(1) {
+            let start = Instant::now();
+            let (audio, _) = t.model().encode(&mel)?;
+            best = best.min(start.elapsed().as_secs_f64() * 1e3);
+            out = audio.flatten_all()?.to_vec1::<f32>()?;
+        }
+        Ok((best, out))
+    };
+    let ((gpu_ms, a), (cpu_ms, b)) = (time(&on_gpu)?, time(&on_cpu)?);
+    let d = on_cpu.model().config.d_model;
+    let least = creative_filter::gpu::least_row_cosine(&a, &b, d);
+    println!("Whisper encoder, one 30-s window: GPU {gpu_ms:.1} ms, CPU {cpu_ms:.1} ms, GPU/CPU {:.2}; least cosine of a position's state {least:.6}", gpu_ms / cpu_ms);
+    let opts = TranscribeOptions::default();
+    let transcribe = |t: &creative_filter::asr::Transcriber| -> Result<(f64, String)> {
+        let start = Instant::now();
+        let text = t.transcribe(&samples, &opts)?.text;
+        Ok((start.elapsed().as_secs_f64() * 1e3, text))
+    };
+    let ((gpu_ms, gpu_text), (cpu_ms, cpu_text)) = (transcribe(&on_gpu)?, transcribe(&on_cpu)?);
+    println!(
+        "{}, {:.1} s, transcribed: GPU {gpu_ms:.0} ms, CPU {cpu_ms:.0} ms, GPU/CPU {:.2}; transcripts {}",
+        file.display(),
+        samples.len() as f64 / 16_000.0,
+        gpu_ms / cpu_ms,
+        if gpu_text == cpu_text { "equal" } else { "differ" }
+    );
+    if gpu_text != cpu_text {
+        println!("  GPU: {gpu_text}\n  CPU: {cpu_text}");
+    }
+    Ok(0)
 }
 
 fn vocab(models: &Path, full: &Path, data: &Path, sample: usize) -> Result<i32> {

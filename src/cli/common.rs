@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use web_time::Instant;
 
-use creative_filter::asr::{load_transcriber, DecodingOptions, TranscribeOptions, Transcriber};
+use creative_filter::asr::{load_transcriber, load_transcriber_on, DecodingOptions, TranscribeOptions, Transcriber};
+use creative_filter::gpu::{DeviceChoice, Gpu, GpuError};
 use creative_filter::cache::{DirStore, FeatureCache};
 use creative_filter::classify::{Head, SegmentDictionary};
 use creative_filter::creative::MediaIndex;
@@ -201,12 +202,35 @@ pub fn load_whisper(dir: &Path) -> Result<Transcriber> {
     load_whisper_with_id(dir).map(|(t, _)| t)
 }
 
+static DEVICE: std::sync::OnceLock<DeviceChoice> = std::sync::OnceLock::new();
+
+/// `--device`, for the models loaded later.
+pub fn set_device(choice: DeviceChoice) {
+    let _ = DEVICE.set(choice);
+}
+
+/// The GPU `--device` chose, opened and self-tested once per run.
+fn gpu() -> Result<Option<Arc<Gpu>>> {
+    static GPU: std::sync::OnceLock<std::result::Result<Option<Arc<Gpu>>, GpuError>> = std::sync::OnceLock::new();
+    let choice = DEVICE.get().copied().unwrap_or_default();
+    Ok(GPU.get_or_init(|| Gpu::select(choice)).clone()?)
+}
+
 /// Whisper and `file@sha256-prefix` of its verified weights, which keys the
 /// transcript cache: a repaired or rebuilt model never reuses old answers.
 fn load_whisper_with_id(dir: &Path) -> Result<(Transcriber, String)> {
+    load_whisper_on(dir, gpu()?)
+}
+
+/// Whisper with its encoder on `gpu`, or on the CPU.
+pub fn load_whisper_on(dir: &Path, gpu: Option<Arc<Gpu>>) -> Result<(Transcriber, String)> {
     let (gguf, sha256) = read_verified_model_file(dir, WHISPER_GGUF, "whisper-base")?;
     let tokenizer = read_model_file(dir, WHISPER_TOKENIZER, "whisper-base")?;
-    Ok((load_transcriber(&gguf, &tokenizer)?, format!("{WHISPER_GGUF}@{}", &sha256[..16])))
+    let transcriber = match gpu {
+        Some(gpu) => load_transcriber_on(&gguf, &tokenizer, gpu)?,
+        None => load_transcriber(&gguf, &tokenizer)?,
+    };
+    Ok((transcriber, format!("{WHISPER_GGUF}@{}", &sha256[..16])))
 }
 
 pub fn read_input(path: &Path) -> Result<creative_filter::media::MediaBytes> {
@@ -234,11 +258,7 @@ pub fn record_panics_quietly() {
 
 /// A caught panic's message and, when known, where it happened.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    let msg = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown".into());
+    let msg = creative_filter::error::panic_text(panic);
     match LAST_PANIC_AT.lock().ok().and_then(|mut l| l.take()) {
         Some(at) => format!("{msg}, at {at}"),
         None => msg,

@@ -23,6 +23,11 @@ struct Cli {
     /// Worker threads for inference (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Where Whisper's encoder runs: auto (a real GPU that passes a
+    /// self-test, else the CPU), cpu, or gpu (any adapter, CPU emulations
+    /// included; an error if there is none).
+    #[arg(long, global = true, default_value = "auto", value_parser = parse_device)]
+    device: creative_filter::gpu::DeviceChoice,
     #[command(flatten)]
     cache: common::CacheArgs,
     #[command(subcommand)]
@@ -55,6 +60,10 @@ enum Command {
     },
 }
 
+fn parse_device(s: &str) -> std::result::Result<creative_filter::gpu::DeviceChoice, String> {
+    creative_filter::gpu::DeviceChoice::from_name(s).ok_or_else(|| format!("{s:?} is not a device: auto, cpu or gpu"))
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
@@ -62,6 +71,15 @@ pub fn run() -> i32 {
         // candle and rayon size their pools from this on first use.
         std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
+    // Mesa's Vulkan drivers look for a Wayland display while wgpu opens an
+    // adapter, and on a headless machine without XDG_RUNTIME_DIR libwayland
+    // prints an error line on every run. Computing needs no display: an
+    // empty runtime folder quiets it. Set before any thread starts.
+    #[cfg(target_os = "linux")]
+    if cli.device != creative_filter::gpu::DeviceChoice::Cpu && std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    common::set_device(cli.device);
     common::record_panics_quietly();
     let models_dir = cli.models.unwrap_or_else(creative_filter::models::default_dir);
     let command = std::panic::AssertUnwindSafe(move || match cli.command {

@@ -48,6 +48,7 @@ pub fn run(args: Args, models: &Path) -> creative_filter::Result<i32> {
                     "codec": heard.codec,
                     "truncated": heard.truncated,
                     "windows": heard.transcript.windows,
+                    "device": t.encoder_device,
                     "timings_ms": {
                         "decode": t.decode_ms, "resample": t.resample_ms, "mel": t.mel_ms,
                         "encoder": t.encoder_ms, "decoder": t.decoder_ms,

@@ -197,6 +197,12 @@ pub fn widen_to_q8_0(t: &QTensor) -> Result<Option<QTensor>> {
     Ok(Some(qtensor_from_bytes(&out, GgmlDType::Q8_0, t.shape().clone())?))
 }
 
+/// f32 values [n, k] quantised to Q8_0 (k a multiple of 32).
+pub fn quantize_q8_0(values: &[f32], n: usize, k: usize) -> Result<QTensor> {
+    let t = candle_core::Tensor::from_slice(values, (n, k), &Device::Cpu)?;
+    Ok(QTensor::quantize(&t, GgmlDType::Q8_0)?)
+}
+
 /// An owned copy of a quantized tensor (QTensor is not Clone).
 pub fn copy_qtensor(q: &QTensor) -> Result<QTensor> {
     qtensor_from_bytes(&q.data()?, q.dtype(), q.shape().clone())

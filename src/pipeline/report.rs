@@ -33,6 +33,8 @@ pub struct EncoderPartsMs {
     pub matmul: f64,
     pub attention: f64,
     pub other: f64,
+    /// The whole encoder on the GPU (its parts are not timed apart).
+    pub gpu: f64,
 }
 
 /// How much of the picture was read: frames sampled, chosen (a held
@@ -78,6 +80,9 @@ pub struct Report {
     pub timings_ms: Option<StageMs>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoder_parts_ms: Option<EncoderPartsMs>,
+    /// Where Whisper's encoder ran: "gpu: <adapter>" or "cpu (<int8 kernels>)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// The classifier that decided ("zero-shot", "trained").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub classifier: Option<String>,
@@ -201,7 +206,9 @@ impl Verdict {
                 matmul: t.encoder_parts.matmul_ms,
                 attention: t.encoder_parts.attention_ms,
                 other: t.encoder_parts.other_ms,
+                gpu: t.encoder_parts.gpu_ms,
             }),
+            device: Some(t.encoder_device.clone()).filter(|d| !d.is_empty()),
             classifier: decision.map(|_| classifier_mode.to_string()),
             segment_id: decision.map(|d| d.segment_id),
             segment_name: decision.map(|d| d.segment_name.clone()),
@@ -253,6 +260,7 @@ mod tests {
             cached: Some(false),
             timings_ms: Some(StageMs::default()),
             encoder_parts_ms: Some(EncoderPartsMs::default()),
+            device: Some(String::new()),
             classifier: Some(String::new()),
             segment_id: Some(1),
             segment_name: Some(String::new()),

@@ -38,10 +38,10 @@ fn asterisk_prompts_wer() {
 }
 
 #[derive(serde::Deserialize)]
-struct Reference {
-    encoder: EncoderReference,
+pub(crate) struct Reference {
+    pub(crate) encoder: EncoderReference,
     /// Greedy decoding.
-    clips: Vec<ReferenceClip>,
+    pub(crate) clips: Vec<ReferenceClip>,
     /// Beam search of 5 with the temperature fallback.
     beam_clips: Vec<ReferenceClip>,
     /// Words to expect (faster-whisper's `hotwords`), and greedy decoding with them.
@@ -50,19 +50,19 @@ struct Reference {
 }
 
 #[derive(serde::Deserialize)]
-struct EncoderReference {
-    file: String,
-    positions: Vec<usize>,
-    states: Vec<Vec<f32>>,
+pub(crate) struct EncoderReference {
+    pub(crate) file: String,
+    pub(crate) positions: Vec<usize>,
+    pub(crate) states: Vec<Vec<f32>>,
 }
 
 #[derive(serde::Deserialize)]
-struct ReferenceClip {
-    file: String,
-    text: String,
+pub(crate) struct ReferenceClip {
+    pub(crate) file: String,
+    pub(crate) text: String,
 }
 
-fn whisper_reference() -> Reference {
+pub(crate) fn whisper_reference() -> Reference {
     serde_json::from_str(include_str!("../fixtures/whisper_reference.json")).unwrap()
 }
 

@@ -27,6 +27,8 @@ mod cli;
 #[cfg(feature = "prepared")]
 mod formats;
 #[cfg(feature = "prepared")]
+mod gpu;
+#[cfg(feature = "prepared")]
 mod frames;
 #[cfg(feature = "prepared")]
 mod media;

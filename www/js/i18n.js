@@ -68,7 +68,7 @@ const STRINGS = {
     'msg-no-video': 'в файле нет видеодорожки', 'msg-unsupported-video-codec': 'видеокодек {codec} не поддерживается; перекодируйте ролик в H.264',
     'msg-video-decode': 'не удалось декодировать видео ({detail})', 'msg-ocr': 'не удалось прочитать текст на экране ({detail})',
     'msg-model-missing': 'нет модели {name}: перезагрузите страницу', 'msg-model-corrupt': 'модель {name} повреждена ({detail}): перезагрузите страницу',
-    'msg-model-config': 'модель не поддерживается ({detail})', 'msg-prepare': 'не удалось подготовить модель ({detail})',
+    'msg-model-config': 'модель не поддерживается ({detail})', 'msg-gpu': 'сбой видеокарты, расчёт продолжен на процессоре ({detail})', 'msg-prepare': 'не удалось подготовить модель ({detail})',
     'msg-io': 'ошибка ввода-вывода ({detail})', 'msg-inference': 'ошибка вычислений модели ({detail})', 'msg-tokenizer': 'ошибка токенизатора ({detail})',
     'msg-invalid': 'неверные данные ({detail})', 'msg-missing-column': '{file}: нет колонки «{wanted}» (в таблице есть: {found})',
     'msg-table': '{file}: не удалось прочитать таблицу ({detail})',

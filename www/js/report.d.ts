@@ -53,6 +53,8 @@ export interface EncoderPartsMs {
   matmul: number;
   attention: number;
   other: number;
+  // The whole encoder on the GPU.
+  gpu: number;
 }
 
 // What the tool says to its user, as a code the page words in its language
@@ -88,6 +90,8 @@ export interface Report {
   cached?: boolean;
   timings_ms?: StageMs;
   encoder_parts_ms?: EncoderPartsMs;
+  // Where Whisper's encoder ran: "gpu: <adapter>" or "cpu (<int8 kernels>)".
+  device?: string;
   classifier?: string;
   segment_id?: number;
   segment_name?: string;

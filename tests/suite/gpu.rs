@@ -1,0 +1,141 @@
+//! Whisper's encoder on the GPU — lavapipe, a CPU emulation, where there is
+//! no GPU — against CTranslate2's states and the CPU path, and the CPU taking
+//! over when the GPU fails.
+
+use std::sync::{Arc, OnceLock};
+
+use creative_filter::asr::wer::corpus_cer;
+use creative_filter::asr::{load_transcriber_on, DecodingOptions, TranscribeOptions, Transcriber};
+use creative_filter::gpu::{least_row_cosine, DeviceChoice, Gpu};
+use creative_filter::media::{decode_audio, resample};
+use creative_filter::models::{WHISPER_GGUF, WHISPER_TOKENIZER};
+use creative_filter::creative::DEFAULT_MAX_SECONDS;
+
+use crate::asr::whisper_reference;
+use crate::common::{data_dir, model_file, transcriber};
+
+fn on_gpu(gpu: Arc<Gpu>) -> Transcriber {
+    load_transcriber_on(&model_file(WHISPER_GGUF), &model_file(WHISPER_TOKENIZER), gpu).expect("whisper loads on the GPU")
+}
+
+fn gpu() -> Arc<Gpu> {
+    Gpu::select(DeviceChoice::Gpu)
+        .unwrap_or_else(|e| panic!("{e}: the GPU tests need an adapter (apt-get install mesa-vulkan-drivers)"))
+        .expect("an explicit GPU is opened or refused")
+}
+
+fn gpu_transcriber() -> &'static Transcriber {
+    static T: OnceLock<Transcriber> = OnceLock::new();
+    T.get_or_init(|| on_gpu(gpu()))
+}
+
+fn samples(file: &str) -> Vec<f32> {
+    let path = data_dir().join("asterisk").join(file);
+    let decoded = decode_audio(std::fs::read(&path).unwrap(), Some("wav"), DEFAULT_MAX_SECONDS).unwrap();
+    resample(&decoded.audio.samples, decoded.audio.sample_rate, 16_000).unwrap()
+}
+
+fn states(t: &Transcriber, samples: &[f32]) -> Vec<f32> {
+    let (audio, _) = t.model().encode(&t.first_window_mel(samples).unwrap()).unwrap();
+    audio.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+/// At CTranslate2's sampled positions (float32, the same weights), and at
+/// every position against the CPU path.
+#[test]
+fn gpu_encoder_states_match_ctranslate2_and_the_cpu() {
+    let r = whisper_reference().encoder;
+    let samples = samples(&r.file);
+    let (g, c) = (gpu_transcriber(), transcriber());
+    assert!(g.model().encoder_device().starts_with("gpu: "), "{}", g.model().encoder_device());
+    let (on_gpu, on_cpu) = (states(g, &samples), states(c, &samples));
+    let d = r.states[0].len();
+    let sampled = |s: &[f32]| r.positions.iter().flat_map(|&p| s[p * d..(p + 1) * d].to_vec()).collect::<Vec<f32>>();
+    let want: Vec<f32> = r.states.concat();
+    let gpu_vs_ref = least_row_cosine(&sampled(&on_gpu), &want, d);
+    let cpu_vs_ref = least_row_cosine(&sampled(&on_cpu), &want, d);
+    let gpu_vs_cpu_sampled = least_row_cosine(&sampled(&on_gpu), &sampled(&on_cpu), d);
+    let gpu_vs_cpu = least_row_cosine(&on_gpu, &on_cpu, d);
+    eprintln!(
+        "least cosine at {} sampled positions: GPU vs CTranslate2 {gpu_vs_ref:.6}, CPU vs CTranslate2 {cpu_vs_ref:.6}, GPU vs CPU {gpu_vs_cpu_sampled:.6}; over all 1,500 GPU vs CPU {gpu_vs_cpu:.6}",
+        r.positions.len()
+    );
+    assert!(gpu_vs_ref >= 0.999, "GPU states against CTranslate2's: {gpu_vs_ref}");
+    // The CPU path's int8 activations keep it within 0.99 of CTranslate2
+    // (asr::encoder_matches_ctranslate2); the GPU's are f32.
+    assert!(gpu_vs_cpu_sampled >= 0.99, "GPU states against the CPU's: {gpu_vs_cpu_sampled}");
+}
+
+/// The ASR tests' reference clips, decoded greedily on the GPU and on the
+/// CPU: the same transcripts, or (where the two encoders' arithmetic tips a
+/// token) no further from faster-whisper's than the CPU's.
+#[test]
+fn gpu_transcripts_equal_the_cpus() {
+    let r = whisper_reference();
+    let opts = TranscribeOptions { decoding: DecodingOptions::greedy(), ..Default::default() };
+    let (g, c) = (gpu_transcriber(), transcriber());
+    let mut same = 0;
+    let mut pairs = Vec::new();
+    for clip in &r.clips {
+        let samples = samples(&clip.file);
+        let (on_gpu, on_cpu) = (g.transcribe(&samples, &opts).unwrap(), c.transcribe(&samples, &opts).unwrap());
+        assert!(on_gpu.timings.encoder_device.starts_with("gpu: "), "{}", on_gpu.timings.encoder_device);
+        same += usize::from(on_gpu.text == on_cpu.text);
+        if on_gpu.text != on_cpu.text {
+            eprintln!("{}:\n  GPU {}\n  CPU {}\n  faster-whisper {}", clip.file, on_gpu.text, on_cpu.text, clip.text);
+        }
+        pairs.push((clip.text.clone(), on_gpu.text, on_cpu.text));
+    }
+    let cer = |i: usize| corpus_cer(pairs.iter().map(|p| (p.0.as_str(), if i == 0 { p.1.as_str() } else { p.2.as_str() })));
+    let (gpu_cer, cpu_cer) = (cer(0), cer(1));
+    eprintln!("{same} of {} transcripts equal; CER against faster-whisper: GPU {gpu_cer:.4}, CPU {cpu_cer:.4}", pairs.len());
+    assert!(same == pairs.len() || gpu_cer <= cpu_cer, "GPU CER {gpu_cer} against CPU {cpu_cer}: {pairs:#?}");
+}
+
+
+/// A GPU lost between two creatives of a batch: the second is encoded on the
+/// CPU, with the CPU's transcript, and the report says so.
+#[test]
+fn a_lost_gpu_leaves_the_rest_of_the_batch_to_the_cpu() {
+    let r = whisper_reference();
+    let opts = TranscribeOptions { decoding: DecodingOptions::greedy(), ..Default::default() };
+    let gpu = gpu();
+    let t = on_gpu(gpu.clone());
+    let first = t.transcribe(&samples(&r.clips[1].file), &opts).unwrap();
+    assert!(first.timings.encoder_device.starts_with("gpu: "), "{}", first.timings.encoder_device);
+    gpu.destroy();
+    let second = samples(&r.clips[2].file);
+    let after = t.transcribe(&second, &opts).unwrap();
+    let device = &after.timings.encoder_device;
+    assert!(device.starts_with("cpu (") && device.contains("GPU"), "{device}");
+    assert_eq!(after.text, transcriber().transcribe(&second, &opts).unwrap().text);
+    eprintln!("after the loss: {device}");
+}
+
+/// `--device`: each report names where the encoder ran, both hear the
+/// creative (their words may differ where the encoders' arithmetic tips a
+/// token: "формите" and "фармитик" for "оформите" here), `auto` passes over a
+/// CPU emulation, and a wrong name is refused with the choices.
+#[test]
+fn the_cli_encodes_where_device_says() {
+    let run = |device: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_creative-filter"))
+            .args(["--device", device, "transcribe"])
+            .arg(crate::common::media("voice.wav"))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let row = |stdout: &str| serde_json::from_str::<serde_json::Value>(stdout.trim()).expect("one JSON object");
+    let (on_gpu, on_cpu, auto) = (row(&run("gpu").1), row(&run("cpu").1), row(&run("auto").1));
+    assert!(on_gpu["device"].as_str().unwrap().starts_with("gpu: "), "{on_gpu}");
+    assert!(on_cpu["device"].as_str().unwrap().starts_with("cpu ("), "{on_cpu}");
+    for row in [&on_gpu, &on_cpu] {
+        assert!(row["text"].as_str().unwrap().contains("кредитную карту"), "{row}");
+    }
+    let software = gpu().adapter().software;
+    assert_eq!(auto["device"].as_str().unwrap().starts_with("cpu ("), software, "auto on this adapter: {auto}");
+    let (code, _, stderr) = run("tpu");
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("auto, cpu or gpu"), "{stderr}");
+}
