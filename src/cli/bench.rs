@@ -195,7 +195,7 @@ fn gpu(file: Option<&Path>, runs: usize, models: &Path) -> Result<i32> {
     };
     let ((gpu_ms, a), (cpu_ms, b)) = (time(&on_gpu)?, time(&on_cpu)?);
     let d = on_cpu.model().config.d_model;
-    let least = creative_filter::gpu::least_row_cosine(&a, &b, d);
+    let least = creative_filter::kernels::math::least_row_cosine(&a, &b, d);
     println!("Whisper encoder, one 30-s window: GPU {gpu_ms:.1} ms, CPU {cpu_ms:.1} ms, GPU/CPU {:.2}; least cosine of a position's state {least:.6}", gpu_ms / cpu_ms);
     let opts = TranscribeOptions::default();
     let transcribe = |t: &creative_filter::asr::Transcriber| -> Result<(f64, String)> {

@@ -321,3 +321,16 @@ mod tests {
         }
     }
 }
+
+/// The least cosine similarity between matching rows of width `d` of two
+/// matrices: how far one implementation's states stray from another's at
+/// the worst position (in f64).
+pub fn least_row_cosine(a: &[f32], b: &[f32], d: usize) -> f64 {
+    a.chunks(d)
+        .zip(b.chunks(d))
+        .map(|(x, y)| {
+            let dot = |p: &[f32], q: &[f32]| p.iter().zip(q).map(|(u, v)| *u as f64 * *v as f64).sum::<f64>();
+            dot(x, y) / (dot(x, x) * dot(y, y)).sqrt().max(f64::MIN_POSITIVE)
+        })
+        .fold(1.0, f64::min)
+}

@@ -80,13 +80,8 @@ fn encoder_matches_ctranslate2() {
     let (_, len, d) = states.dims3().unwrap();
     let states = states.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert_eq!(len, 1500);
-    let mut worst = 1f64;
-    for (&p, want) in r.positions.iter().zip(&r.states) {
-        let got = &states[p * d..(p + 1) * d];
-        let dot: f64 = got.iter().zip(want).map(|(a, b)| *a as f64 * *b as f64).sum();
-        let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-        worst = worst.min(dot / (norm(got) * norm(want)));
-    }
+    let sampled: Vec<f32> = r.positions.iter().flat_map(|&p| states[p * d..(p + 1) * d].to_vec()).collect();
+    let worst = creative_filter::kernels::math::least_row_cosine(&sampled, &r.states.concat(), d);
     eprintln!("encoder vs CTranslate2: lowest cosine {worst:.5} over {} positions", r.positions.len());
     assert!(worst >= 0.99, "encoder states differ from CTranslate2's: cosine {worst:.4}");
 }

@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use creative_filter::asr::wer::corpus_cer;
 use creative_filter::asr::{load_transcriber_on, DecodingOptions, TranscribeOptions, Transcriber};
-use creative_filter::gpu::{least_row_cosine, DeviceChoice, Gpu};
+use creative_filter::gpu::{DeviceChoice, Gpu};
+use creative_filter::kernels::math::least_row_cosine;
 use creative_filter::media::{decode_audio, resample};
 use creative_filter::models::{WHISPER_GGUF, WHISPER_TOKENIZER};
 use creative_filter::creative::DEFAULT_MAX_SECONDS;
