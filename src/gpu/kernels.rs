@@ -100,7 +100,7 @@ pub struct GpuMatrix {
 const Q8_0_BLOCK: usize = 34;
 
 impl GpuMatrix {
-    /// A Q8_0 matrix of ggml's blocks (`rows` × `k` values, row-major).
+    /// A Q8_0 matrix [n, k] as ggml's blocks, row by row.
     pub fn q8_0(gpu: &Gpu, blocks: &[u8], n: usize, k: usize, bias: Option<&[f32]>) -> Result<Self> {
         if k % 32 != 0 || blocks.len() != n * k / 32 * Q8_0_BLOCK {
             return Err(Error::Invalid(format!("{} bytes are not a Q8_0 matrix of [{n}, {k}]", blocks.len())));
