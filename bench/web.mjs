@@ -4,12 +4,15 @@
 // with ratios; then a batch of 20 such creatives through both, in files per
 // minute.
 //
-//   node bench/web.mjs [RUNS] [--portable] [--greedy] [--batch N]
+//   node bench/web.mjs [RUNS] [--portable] [--greedy] [--batch N] [--device D]
 //     RUNS        default 3 runs each; median per stage
 //     --portable  serve the page without COOP/COEP: its portable module, one thread
 //     --greedy    both sides decode greedily (the page's "fast" setting, the
 //                 CLI's --beam-size 1 --no-fallback) instead of the beam search
 //     --batch N   creatives in the batch (default 20; 0 skips it)
+//     --device D  where Whisper's encoder runs on both sides: auto (default:
+//                 a real GPU, else the CPU), gpu (any adapter: WebGPU in the
+//                 page, natively Vulkan/Metal/DX12) or cpu
 //
 // Needs dist/ (scripts/build-web.sh), the release CLI, ffmpeg and the test
 // data (tests/data/media/long_speech.wav). Each run gets a copy of the
@@ -23,9 +26,10 @@ const argv = process.argv.slice(2);
 const flag = (name) => argv.indexOf(`--${name}`);
 const portable = flag('portable') >= 0;
 const greedy = flag('greedy') >= 0;
-const decoding = greedy ? ['--beam-size', '1', '--no-fallback'] : [];
+const device = flag('device') >= 0 ? argv[flag('device') + 1] : 'auto';
+const decoding = [...(greedy ? ['--beam-size', '1', '--no-fallback'] : []), '--device', device];
 const batchSize = flag('batch') >= 0 ? Number(argv[flag('batch') + 1]) : 20;
-const runs = Number(argv.find((a, i) => /^\d+$/.test(a) && argv[i - 1] !== '--batch') || 3);
+const runs = Number(argv.find((a, i) => /^\d+$/.test(a) && !['--batch', '--device'].includes(argv[i - 1])) || 3);
 const out = join(ROOT, 'bench/out/web');
 mkdirSync(out, { recursive: true });
 const files = [];
@@ -55,6 +59,7 @@ await new Promise((r) => setTimeout(r, 500)); // the last transfers' sizes
 const firstVisitBytes = s.downloadedBytes;
 const engine = s.info.engine;
 if (greedy) await s.page.evaluate(() => window.creativeFilter.cf.call('setDecoding', { beam: 1 }));
+const pageDevice = await s.page.evaluate((d) => window.creativeFilter.cf.setDevice(d), device);
 const web = [];
 for (const f of files) {
   // Transcript and embedding caches would answer the later runs (same speech).
@@ -91,7 +96,7 @@ const webDecoder = await s.page.evaluate(
 await s.close();
 server.stop();
 const nativeDecoder = JSON.parse(execFileSync(CLI, ['bench', 'decoder', '--runs', String(encoderRuns), ...decoding, files[0]], { encoding: 'utf8' }));
-const nativeEncoder = JSON.parse(execFileSync(CLI, ['bench', 'encoder', '--runs', String(encoderRuns), files[0]], { encoding: 'utf8' }));
+const nativeEncoder = JSON.parse(execFileSync(CLI, ['--device', device, 'bench', 'encoder', '--runs', String(encoderRuns), files[0]], { encoding: 'utf8' }));
 const nativeKernels = kernelShapes.map(({ m, n, k }) => JSON.parse(execFileSync(CLI, ['bench', 'kernels', '--m', m, '--n', n, '--k', k, '--runs', 5].map(String), { encoding: 'utf8' })));
 
 // Native: one process per run (model load included, reported apart), peak RSS by GNU time.
@@ -120,7 +125,7 @@ const total = (r) => Object.values(r.timings_ms).reduce((a, b) => a + b, 0);
 const line = (name, a, b, unit = 'ms') => console.log(`${name.padEnd(28)} ${a.toFixed(0).padStart(9)} ${b.toFixed(0).padStart(9)} ${unit.padEnd(3)} ${(a / b).toFixed(2).padStart(6)}`);
 const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
 console.log(`30-s creative (MP4, H.264 + AAC, ${web[0].duration_s.toFixed(1)} s of audio), median of ${runs} runs, ${greedy ? "greedy decoding" : "beam search of 5 with fallback"} on both sides`);
-console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), CPU, int8 kernel ${engine.kernel}; native: ${cores} threads`);
+console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), int8 kernel ${engine.kernel}, encoder on ${web[0].device}${pageDevice.problem ? ` (${pageDevice.problem})` : ''}; native: ${cores} threads, encoder on ${native[0].device}`);
 console.log(`${'stage'.padEnd(28)} ${'browser'.padStart(9)} ${'native'.padStart(9)} ${''.padEnd(3)} ${'ratio'.padStart(6)}`);
 for (const k of Object.keys(native[0].timings_ms)) line(k, stage(web, k), stage(native, k));
 const part = (reports, k) => median(reports.map((r) => r.encoder_parts_ms[k]));

@@ -22,6 +22,6 @@ stage scripts/build-web.sh
 # The page's JavaScript against the core's Report (www/js/report.d.ts) and
 # the module's declarations wasm-bindgen wrote into dist/.
 stage node_modules/.bin/tsc -p www
-for t in e2e dashboard vision screen formats hostile; do
+for t in e2e gpu dashboard vision screen formats hostile; do
   stage node "tests/browser/$t.mjs"
 done

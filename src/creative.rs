@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
+use crate::asr::whisper_gpu::GpuWithFallback;
 use crate::asr::{EncoderParts, TranscribeOptions, Transcriber, Transcript};
 use crate::error::Result;
 use crate::media::{self, DecodedAudio};
@@ -71,18 +72,41 @@ pub fn listen(
     opts: &TranscribeOptions,
     max_seconds: f64,
 ) -> Result<Heard> {
+    crate::task::now(listen_on(bytes, creative, transcriber, opts, max_seconds, None))
+}
+
+/// [`listen`] with Whisper's encoder on `gpu` (see [`Transcriber::transcribe_on`]).
+pub async fn listen_on(
+    bytes: impl Into<bytes::Bytes>,
+    creative: &Creative,
+    transcriber: &Transcriber,
+    opts: &TranscribeOptions,
+    max_seconds: f64,
+    gpu: Option<&GpuWithFallback>,
+) -> Result<Heard> {
     let t = Instant::now();
     let decoded = media::decode_audio(bytes, creative.extension.as_deref(), max_seconds)?;
-    hear(decoded, t.elapsed().as_secs_f64() * 1e3, transcriber, opts)
+    hear_on(decoded, t.elapsed().as_secs_f64() * 1e3, transcriber, opts, gpu).await
 }
 
 /// Resamples and transcribes audio decoded by [`media::decode_audio`] or by
 /// the browser; `decode_ms` is what decoding took.
 pub fn hear(decoded: DecodedAudio, decode_ms: f64, transcriber: &Transcriber, opts: &TranscribeOptions) -> Result<Heard> {
+    crate::task::now(hear_on(decoded, decode_ms, transcriber, opts, None))
+}
+
+/// [`hear`] with Whisper's encoder on `gpu`.
+pub async fn hear_on(
+    decoded: DecodedAudio,
+    decode_ms: f64,
+    transcriber: &Transcriber,
+    opts: &TranscribeOptions,
+    gpu: Option<&GpuWithFallback>,
+) -> Result<Heard> {
     let t = Instant::now();
     let samples = media::to_whisper_input(&decoded.audio)?;
     let resample_ms = t.elapsed().as_secs_f64() * 1e3;
-    let transcript = transcriber.transcribe(&samples, opts)?;
+    let transcript = transcriber.transcribe_on(&samples, opts, gpu).await?;
     let a = &transcript.timings;
     Ok(Heard {
         duration_s: decoded.audio.duration_s(),

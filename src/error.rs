@@ -65,7 +65,6 @@ pub enum Error {
     #[error("inference failed: {0}")]
     Inference(#[from] candle_core::Error),
     /// Answered by computing on the CPU (see [`crate::gpu`]).
-    #[cfg(not(target_arch = "wasm32"))]
     #[error("{0}")]
     Gpu(#[from] crate::gpu::GpuError),
     #[error("tokenizer: {0}")]

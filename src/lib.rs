@@ -11,7 +11,6 @@ pub mod classify;
 pub mod creative;
 pub mod dashboard;
 pub mod error;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod gpu;
 pub mod kernels;
 pub mod lang;
@@ -21,6 +20,7 @@ pub mod models;
 pub mod pipeline;
 pub mod screen;
 pub mod table;
+pub mod task;
 pub mod text;
 pub mod vision;
 #[cfg(target_arch = "wasm32")]

@@ -83,7 +83,6 @@ impl Error {
             Error::Prepare(detail) => m("prepare").with("detail", detail),
             Error::Io(e) => m("io").with("detail", e),
             Error::Inference(e) => m("inference").with("detail", e),
-            #[cfg(not(target_arch = "wasm32"))]
             Error::Gpu(e) => m("gpu").with("detail", e),
             Error::Tokenizer(detail) => m("tokenizer").with("detail", detail),
             Error::Invalid(detail) => m("invalid").with("detail", detail),

@@ -10,7 +10,6 @@ pub mod tokenizer;
 pub mod transcribe;
 pub mod wer;
 pub mod whisper;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod whisper_gpu;
 
 pub use decoding::DecodingOptions;

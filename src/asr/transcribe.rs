@@ -12,6 +12,7 @@ use super::mel::{LogMel, HOP_LENGTH, SAMPLE_RATE, WINDOW_FRAMES};
 use super::tokenizer::WhisperTokenizer;
 use super::decoding::DecodingOptions;
 use super::whisper::{DecoderParts, DecoderState, EncoderBench, EncoderParts, Whisper};
+use super::whisper_gpu::GpuWithFallback;
 use crate::error::Result;
 use crate::kernels::math::log_sum_exp;
 
@@ -212,6 +213,13 @@ impl Transcriber {
 
     /// Transcribes 16 kHz mono samples.
     pub fn transcribe(&self, samples: &[f32], opts: &TranscribeOptions) -> Result<Transcript> {
+        crate::task::now(self.transcribe_on(samples, opts, None))
+    }
+
+    /// [`Transcriber::transcribe`] with the windows encoded on `gpu` (the
+    /// page's WebGPU, awaited between windows) where one is given, else as
+    /// the model encodes them.
+    pub async fn transcribe_on(&self, samples: &[f32], opts: &TranscribeOptions, gpu: Option<&GpuWithFallback>) -> Result<Transcript> {
         let mut timings = AsrTimings::default();
         let t = Instant::now();
         let content_frames = samples.len() / HOP_LENGTH;
@@ -237,7 +245,10 @@ impl Transcriber {
             let segment_frames = WINDOW_FRAMES.min(content_frames.saturating_sub(seek)).max(1);
             let window = mel.narrow(2, seek, WINDOW_FRAMES)?;
             let t = Instant::now();
-            let (audio, parts) = self.model.encode(&window)?;
+            let (audio, parts) = match gpu {
+                Some(gpu) => gpu.encode(&self.model.encoder, &window).await?,
+                None => self.model.encode(&window)?,
+            };
             timings.encoder_ms += t.elapsed().as_secs_f64() * 1e3;
             timings.encoder_parts.add(&parts);
             let t = Instant::now();
@@ -297,7 +308,7 @@ impl Transcriber {
             seek += advance.max(1);
         }
         let text = spans.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
-        timings.encoder_device = self.model.encoder_device();
+        timings.encoder_device = gpu.map_or_else(|| self.model.encoder_device(), GpuWithFallback::device);
         Ok(Transcript {
             speech: has_words(&text),
             text,

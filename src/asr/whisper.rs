@@ -838,13 +838,15 @@ pub struct Whisper {
     pub config: Config,
     pub encoder: Encoder,
     pub decoder: Decoder,
-    /// The encoder's copy on the GPU, where one was chosen.
+    /// The encoder's copy on the GPU, where one was chosen (natively; the
+    /// page keeps its own, see `web`).
     #[cfg(not(target_arch = "wasm32"))]
-    gpu: Option<super::whisper_gpu::GpuEncoder>,
-    /// Why the GPU was given up, once it failed: the rest of the run
-    /// encodes on the CPU.
-    #[cfg(not(target_arch = "wasm32"))]
-    gpu_failed: std::sync::Mutex<Option<String>>,
+    gpu: Option<super::whisper_gpu::GpuWithFallback>,
+}
+
+/// The CPU as the reports name it, with its int8 kernel path.
+pub fn cpu_device() -> String {
+    format!("cpu ({})", crate::kernels::int8::path_name())
 }
 
 impl Whisper {
@@ -855,8 +857,6 @@ impl Whisper {
             config,
             #[cfg(not(target_arch = "wasm32"))]
             gpu: None,
-            #[cfg(not(target_arch = "wasm32"))]
-            gpu_failed: Default::default(),
         })
     }
 
@@ -864,7 +864,7 @@ impl Whisper {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_on(weights: &Weights, config: Config, gpu: std::sync::Arc<crate::gpu::Gpu>) -> Result<Self> {
         let encoder = super::whisper_gpu::GpuEncoder::load(gpu, weights, &config)?;
-        Ok(Self { gpu: Some(encoder), ..Self::load(weights, config)? })
+        Ok(Self { gpu: Some(super::whisper_gpu::GpuWithFallback::new(encoder)), ..Self::load(weights, config)? })
     }
 
     pub fn device(&self) -> &Device {
@@ -876,18 +876,7 @@ impl Whisper {
     pub fn encode(&self, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(gpu) = &self.gpu {
-            let mut failed = self.gpu_failed.lock().unwrap_or_else(|e| e.into_inner());
-            if failed.is_none() {
-                let t = web_time::Instant::now();
-                match gpu.forward(mel) {
-                    Ok(audio) => {
-                        let parts = EncoderParts { gpu_ms: t.elapsed().as_secs_f64() * 1e3, ..Default::default() };
-                        return Ok((audio, parts));
-                    }
-                    Err(e @ Error::Gpu(_)) => *failed = Some(e.to_string()),
-                    Err(e) => return Err(e),
-                }
-            }
+            return crate::task::now(gpu.encode(&self.encoder, mel));
         }
         self.encoder.forward_timed(mel)
     }
@@ -895,14 +884,10 @@ impl Whisper {
     /// Where the encoder runs, as the reports name it: the GPU's adapter,
     /// or the CPU and its int8 kernels (and why not the GPU, if it failed).
     pub fn encoder_device(&self) -> String {
-        let cpu = format!("cpu ({})", crate::kernels::int8::path_name());
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(gpu) = &self.gpu {
-            return match &*self.gpu_failed.lock().unwrap_or_else(|e| e.into_inner()) {
-                Some(why) => format!("{cpu}, after {why}"),
-                None => format!("gpu: {}", gpu.gpu().adapter()),
-            };
+            return gpu.device();
         }
-        cpu
+        cpu_device()
     }
 }

@@ -6,9 +6,10 @@
 use std::sync::{Arc, Mutex};
 
 use candle_core::Tensor;
+use web_time::Instant;
 
 use super::config::Config;
-use super::whisper::Weights;
+use super::whisper::{Encoder, EncoderParts, Weights};
 use crate::error::{Error, Result};
 use crate::gpu::kernels::Activation;
 use crate::gpu::{Gpu, GpuMatrix, GpuNorm};
@@ -117,8 +118,9 @@ impl GpuEncoder {
     }
 
     /// `mel`: (1, n_mels, frames) → (1, frames / 2, d_model), as
-    /// [`super::whisper::Encoder::forward`].
-    pub fn forward(&self, mel: &Tensor) -> Result<Tensor> {
+    /// [`super::whisper::Encoder::forward`]. Natively it is ready when
+    /// returned; in the page it waits on WebGPU.
+    pub async fn forward(&self, mel: &Tensor) -> Result<Tensor> {
         let (_, mels, frames) = mel.dims3()?;
         if mels != self.n_mels {
             return Err(Error::Invalid(format!("{mels} mel bands for an encoder of {}", self.n_mels)));
@@ -129,14 +131,15 @@ impl GpuEncoder {
         }
         // The stem works on time-major rows: [frames][mels] in, [t][d] out.
         let mel = mel.get(0)?.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-        let mut guard = self.scratch.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.as_ref().is_none_or(|s| s.frames != frames) {
-            *guard = Some(self.scratch(frames));
-        }
-        let s = guard.as_ref().expect("scratch was just made");
+        // Taken out for the pass (a window at a time, so never contended).
+        let taken = self.scratch.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let s = match taken {
+            Some(s) if s.frames == frames => s,
+            _ => self.scratch(frames),
+        };
         let (d, gpu) = (self.d, &*self.gpu);
         gpu.write(&s.mel, &mel);
-        let out = gpu.run(
+        let out = gpu.run_async(
             |r| {
                 r.im2col(&s.mel, frames, self.n_mels, 1, t1, &s.col1);
                 r.matmul(&s.col1, &self.conv1, t1, Activation::GeluErf, None, &s.conv1);
@@ -158,8 +161,10 @@ impl GpuEncoder {
             },
             &s.out,
             t * d,
-        )?;
-        Ok(Tensor::from_vec(out, (1, t, d), &candle_core::Device::Cpu)?)
+        )
+        .await;
+        *self.scratch.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+        Ok(Tensor::from_vec(out?, (1, t, d), &candle_core::Device::Cpu)?)
     }
 
     fn scratch(&self, frames: usize) -> Scratch {
@@ -177,6 +182,51 @@ impl GpuEncoder {
             ctx: gpu.scratch(t * d, "attention"),
             mid: gpu.scratch(t * self.mlp_width, "mlp"),
             out: gpu.scratch(t * d, "audio states"),
+        }
+    }
+}
+
+/// Whisper's encoder on the GPU, with the CPU's in reserve: a GPU failure
+/// sends that window, and every later one, to the CPU, so no file fails
+/// because of the GPU. The CLI and the page encode through it alike.
+pub struct GpuWithFallback {
+    gpu: GpuEncoder,
+    /// Why the GPU was given up, once it failed.
+    failed: Mutex<Option<String>>,
+}
+
+impl GpuWithFallback {
+    pub fn new(gpu: GpuEncoder) -> Self {
+        Self { gpu, failed: Mutex::new(None) }
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        self.gpu.gpu()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// One window, on the GPU while it works, else on `cpu`.
+    pub async fn encode(&self, cpu: &Encoder, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
+        if self.failure().is_none() {
+            let t = Instant::now();
+            match self.gpu.forward(mel).await {
+                Ok(audio) => return Ok((audio, EncoderParts { gpu_ms: t.elapsed().as_secs_f64() * 1e3, ..Default::default() })),
+                Err(e @ Error::Gpu(_)) => *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        cpu.forward_timed(mel)
+    }
+
+    /// Where the windows go, as the reports name it: the GPU's adapter, or
+    /// the CPU and why the GPU was given up.
+    pub fn device(&self) -> String {
+        match self.failure() {
+            Some(why) => format!("{}, after {why}", super::whisper::cpu_device()),
+            None => format!("gpu: {}", self.gpu().adapter()),
         }
     }
 }

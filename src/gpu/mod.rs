@@ -12,11 +12,13 @@
 //! Any GPU failure is a [`GpuError`]; the callers then compute on the CPU,
 //! so no file fails because of the GPU.
 
+#[cfg(not(target_arch = "wasm32"))]
 pub mod bench;
 pub mod kernels;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -97,7 +99,8 @@ impl Adapter {
             wgpu::DeviceType::Other => "other",
         };
         Self {
-            name: info.name.clone(),
+            // The browser may withhold it.
+            name: if info.name.is_empty() { "unnamed adapter".into() } else { info.name.clone() },
             backend: info.backend.to_string(),
             kind: kind.into(),
             software: info.device_type == wgpu::DeviceType::Cpu,
@@ -105,8 +108,12 @@ impl Adapter {
     }
 }
 
-/// How long one forward pass may take on the GPU before it counts as hung.
+/// How long one forward pass may take on a GPU before it counts as hung.
 const TIMEOUT: Duration = Duration::from_secs(120);
+/// The same on a CPU emulation (lavapipe, SwiftShader), which takes
+/// minutes over a window of Whisper and is only used when asked for; still
+/// within the page's limit for a whole file (10 minutes).
+const SOFTWARE_TIMEOUT: Duration = Duration::from_secs(480);
 
 /// An open GPU device with the kernels' pipelines.
 pub struct Gpu {
@@ -120,14 +127,17 @@ pub struct Gpu {
 
 impl Gpu {
     /// Opens the preferred adapter (high performance) of any native backend.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn open() -> Result<Self, GpuError> {
-        pollster::block_on(Self::open_async(true))
+        crate::task::now(Self::open_async(true))
     }
 
-    /// `software`: whether a CPU emulation will do.
+    /// `software`: whether a CPU emulation will do. Natively any of Vulkan,
+    /// Metal or DX12; in the page the browser's WebGPU (`navigator.gpu`,
+    /// also inside a worker).
     async fn open_async(software: bool) -> Result<Self, GpuError> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-        desc.backends = wgpu::Backends::PRIMARY;
+        desc.backends = if cfg!(target_arch = "wasm32") { wgpu::Backends::BROWSER_WEBGPU } else { wgpu::Backends::PRIMARY };
         let instance = wgpu::Instance::new(desc);
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
@@ -163,21 +173,27 @@ impl Gpu {
             let why = if message.is_empty() { format!("{reason:?}") } else { format!("{reason:?}: {message}") };
             *on_lost.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
         });
-        let kernels = Self::checked(&device, || kernels::Pipelines::new(&device))?;
+        let kernels = Self::checked(&device, || kernels::Pipelines::new(&device)).await?;
         Ok(Self { device, queue, adapter: info, kernels, lost })
     }
 
     /// Opens the GPU for `choice` and proves it against the CPU kernel:
     /// `None` where the encoders should run on the CPU. Only an explicit
     /// `gpu` makes a missing or failing GPU an error.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn select(choice: DeviceChoice) -> Result<Option<Arc<Self>>, GpuError> {
+        crate::task::now(Self::select_async(choice))
+    }
+
+    /// [`Gpu::select`] for the page, which must await the browser's GPU.
+    pub async fn select_async(choice: DeviceChoice) -> Result<Option<Arc<Self>>, GpuError> {
         if choice == DeviceChoice::Cpu {
             return Ok(None);
         }
-        let opened = pollster::block_on(Self::open_async(choice == DeviceChoice::Gpu)).and_then(|gpu| {
-            gpu.self_test()?;
-            Ok(Arc::new(gpu))
-        });
+        let opened = match Self::open_async(choice == DeviceChoice::Gpu).await {
+            Ok(gpu) => gpu.self_test_async().await.map(|()| Arc::new(gpu)),
+            Err(e) => Err(e),
+        };
         match (opened, choice) {
             (Ok(gpu), _) => Ok(Some(gpu)),
             (Err(_), DeviceChoice::Auto) => Ok(None),
@@ -198,7 +214,12 @@ impl Gpu {
     /// A Q8_0 product with bias, GELU and residual on odd shapes, against the
     /// CPU's int8 kernel (which also quantises the activations, hence the
     /// tolerance).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn self_test(&self) -> Result<(), GpuError> {
+        crate::task::now(self.self_test_async())
+    }
+
+    async fn self_test_async(&self) -> Result<(), GpuError> {
         let (m, n, k) = (7, 37, 96);
         let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919 % 263) as f32 / 131.0 - 1.0) * 0.8).collect();
         let w: Vec<f32> = (0..n * k).map(|i| ((i * 104_729 % 311) as f32 / 155.0 - 1.0) * 0.3).collect();
@@ -211,7 +232,7 @@ impl Gpu {
         let want = cpu.forward(&x, m, crate::kernels::math::Act::GeluErf, Some(&residual)).map_err(fail)?;
         let (xb, rb) = (self.upload(&x, "self-test x"), self.upload(&residual, "self-test residual"));
         let yb = self.scratch(m * n, "self-test y");
-        let got = self.run(|r| r.matmul(&xb, &matrix, m, kernels::Activation::GeluErf, Some(&rb), &yb), &yb, m * n)?;
+        let got = self.run_async(|r| r.matmul(&xb, &matrix, m, kernels::Activation::GeluErf, Some(&rb), &yb), &yb, m * n).await?;
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         let scale = want.iter().fold(0.0f32, |s, v| s.max(v.abs()));
         if !(worst <= 0.02 * scale.max(1.0)) {
@@ -268,18 +289,29 @@ impl Gpu {
     /// Records `work` into one submission, runs it and reads back the first
     /// `len` f32s of `result`. Errors of any kind inside (validation, out of
     /// memory, a lost device, a hang) come back as a [`GpuError`].
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn run(&self, work: impl FnOnce(&mut Recorder), result: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, GpuError> {
         // wgpu panics on some misuse and on some calls to a lost device:
         // those, too, are this call's error, not the process's.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_unguarded(work, result, len)))
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::task::now(self.run_unguarded(work, result, len))))
             .unwrap_or_else(|panic| Err(GpuError::Internal(crate::error::panic_text(panic.as_ref()))))
     }
 
-    fn run_unguarded(&self, work: impl FnOnce(&mut Recorder), result: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, GpuError> {
+    /// [`Gpu::run`] where the result must be awaited: in the page, WebGPU
+    /// hands it back through the browser's event loop. Natively it is ready
+    /// when returned.
+    pub async fn run_async(&self, work: impl FnOnce(&mut Recorder), result: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, GpuError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.run(work, result, len);
+        #[cfg(target_arch = "wasm32")]
+        self.run_unguarded(work, result, len).await
+    }
+
+    async fn run_unguarded(&self, work: impl FnOnce(&mut Recorder), result: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, GpuError> {
         // Lets a loss reported since the last call reach its callback.
         let _ = self.device.poll(wgpu::PollType::Poll);
         self.check_lost()?;
-        Self::checked(&self.device, || {
+        let staging = Self::checked(&self.device, || {
             let mut recorder = Recorder::new(self);
             work(&mut recorder);
             let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -293,25 +325,35 @@ impl Gpu {
             self.queue.submit([encoder.finish()]);
             staging
         })
-        .and_then(|staging| self.read_back(&staging, len))
+        .await?;
+        self.read_back(&staging, len).await
     }
 
-    fn read_back(&self, staging: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, GpuError> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
+    fn timeout(&self) -> Duration {
+        if self.adapter.software { SOFTWARE_TIMEOUT } else { TIMEOUT }
+    }
+
+    async fn read_back(&self, staging: &wgpu::Buffer, len: usize) -> Result<Vec<f32>, GpuError> {
+        let limit = self.timeout();
+        let mapped = crate::task::Slot::default();
+        let on_mapped = mapped.clone();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| on_mapped.put(r));
+        // Natively the mapping completes inside this wait; in the page the
+        // browser completes it while this future waits, and a timer bounds
+        // the wait instead.
+        #[cfg(not(target_arch = "wasm32"))]
         self.device
-            .poll(wgpu::PollType::Wait { submission_index: None, timeout: Some(TIMEOUT) })
+            .poll(wgpu::PollType::Wait { submission_index: None, timeout: Some(limit) })
             .map_err(|e| match e {
-                wgpu::PollError::Timeout => GpuError::Timeout(TIMEOUT.as_secs()),
+                wgpu::PollError::Timeout => GpuError::Timeout(limit.as_secs()),
                 other => GpuError::Internal(other.to_string()),
             })?;
+        let outcome = within(limit, mapped.take()).await;
         self.check_lost()?;
-        match rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(GpuError::Internal(format!("reading the result back: {e}"))),
-            Err(_) => return Err(GpuError::Timeout(TIMEOUT.as_secs())),
+        match outcome {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(GpuError::Internal(format!("reading the result back: {e}"))),
+            None => return Err(GpuError::Timeout(limit.as_secs())),
         }
         let view = staging.slice(..).get_mapped_range().map_err(|e| GpuError::Internal(e.to_string()))?;
         let out = view[..len * 4].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
@@ -329,14 +371,14 @@ impl Gpu {
 
     /// `f` inside error scopes: what the device reports while it runs is
     /// this call's error.
-    fn checked<T>(device: &wgpu::Device, f: impl FnOnce() -> T) -> Result<T, GpuError> {
+    async fn checked<T>(device: &wgpu::Device, f: impl FnOnce() -> T) -> Result<T, GpuError> {
         let scopes = [wgpu::ErrorFilter::Internal, wgpu::ErrorFilter::OutOfMemory, wgpu::ErrorFilter::Validation]
             .map(|filter| device.push_error_scope(filter));
         let out = f();
         // Popped innermost first.
         let mut first = None;
         for scope in scopes.into_iter().rev() {
-            if let Some(e) = pollster::block_on(scope.pop()) {
+            if let Some(e) = scope.pop().await {
                 first.get_or_insert(match e {
                     wgpu::Error::OutOfMemory { .. } => GpuError::OutOfMemory(e.to_string()),
                     wgpu::Error::Validation { description, .. } => GpuError::Validation(description),
@@ -349,6 +391,27 @@ impl Gpu {
             None => Ok(out),
         }
     }
+}
+
+/// `future`'s output, or None when it is not ready within `limit`. Natively
+/// the GPU's own wait is bounded (see [`Gpu::read_back`]), so this only
+/// takes what is ready.
+#[cfg(not(target_arch = "wasm32"))]
+async fn within<T>(_limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+    crate::task::ready(future)
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn within<T>(limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+    let mut future = std::pin::pin!(future);
+    let mut timer = std::pin::pin!(crate::task::sleep(limit));
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Some(v));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 fn f32_bytes(data: &[f32]) -> Vec<u8> {

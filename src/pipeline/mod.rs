@@ -14,12 +14,13 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
+use crate::asr::whisper_gpu::GpuWithFallback;
 use crate::asr::{TranscribeOptions, Transcriber};
 use crate::cache::FeatureCache;
 use crate::classify::fusion::{self, Basis, FusionParams, SpeechAmount};
 use crate::classify::{Classifier, Decision, Evidence, Head, SegmentDictionary};
 use crate::screen::{ScreenMode, ScreenReader, ScreenText, SCREEN_POLICY};
-use crate::creative::{hear, listen, Creative, Heard, MediaIndex, StageTimings};
+use crate::creative::{hear, hear_on, listen_on, Creative, Heard, MediaIndex, StageTimings};
 use crate::media::{DecodedAudio, MediaBytes};
 use crate::asr::Transcript;
 use crate::error::{Error, Result};
@@ -287,21 +288,44 @@ impl Engine {
 
     /// [`Engine::features`] when the caller already has the content hash.
     pub fn features_hashed(&self, creative: &Creative, content_hash: &str, bytes: impl Into<Bytes>) -> Result<Features> {
-        self.features_with(content_hash, || listen(bytes, creative, &self.transcriber, &self.asr, self.max_seconds))
+        crate::task::now(self.features_hashed_on(creative, content_hash, bytes, None))
+    }
+
+    /// [`Engine::features_hashed`] with Whisper's encoder on `gpu` (the page's WebGPU).
+    pub async fn features_hashed_on(
+        &self,
+        creative: &Creative,
+        content_hash: &str,
+        bytes: impl Into<Bytes>,
+        gpu: Option<&GpuWithFallback>,
+    ) -> Result<Features> {
+        self.features_with(content_hash, listen_on(bytes, creative, &self.transcriber, &self.asr, self.max_seconds, gpu)).await
     }
 
     /// [`Engine::features`] for audio the browser decoded; `content_hash`
     /// is the SHA-256 of the file's bytes, so both paths share cache entries.
     pub fn features_of_decoded(&self, content_hash: &str, decoded: DecodedAudio, decode_ms: f64) -> Result<Features> {
-        self.features_with(content_hash, || hear(decoded, decode_ms, &self.transcriber, &self.asr))
+        crate::task::now(self.features_of_decoded_on(content_hash, decoded, decode_ms, None))
     }
 
-    fn features_with(&self, content_hash: &str, listen: impl FnOnce() -> Result<Heard>) -> Result<Features> {
+    /// [`Engine::features_of_decoded`] with Whisper's encoder on `gpu`.
+    pub async fn features_of_decoded_on(
+        &self,
+        content_hash: &str,
+        decoded: DecodedAudio,
+        decode_ms: f64,
+        gpu: Option<&GpuWithFallback>,
+    ) -> Result<Features> {
+        self.features_with(content_hash, hear_on(decoded, decode_ms, &self.transcriber, &self.asr, gpu)).await
+    }
+
+    /// `listen` runs only when the transcript is not in the cache.
+    async fn features_with(&self, content_hash: &str, listen: impl std::future::Future<Output = Result<Heard>>) -> Result<Features> {
         let settings = self.transcript_settings();
         let (heard, cached) = match self.cache.heard(content_hash, &settings) {
             Some(h) => (h, true),
             None => {
-                let h = listen()?;
+                let h = listen.await?;
                 self.cache.put_heard(content_hash, &settings, &h)?;
                 (h, false)
             }
@@ -426,10 +450,10 @@ impl Engine {
         let (seen, _) = vision_outcome(vision, classifier.segments(), &self.cache, &media.sha256, || {
             frames.unwrap_or_else(|| Err(Error::Invalid("the frames were not read ahead".into())))
         });
-        let listened = self.features_with(&media.sha256, || {
+        let listened = crate::task::now(self.features_with(&media.sha256, async {
             let (decoded, decode_ms) = audio?;
             hear(decoded, decode_ms, &self.transcriber, &self.asr)
-        });
+        }));
         let mut f = Features::or_soundless(listened, &seen)?;
         self.read_screen(&media.sha256, &media.bytes, &mut f)?;
         let fusion = vision.map(|b| b.fusion).unwrap_or_default();

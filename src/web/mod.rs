@@ -13,6 +13,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use web_time::Instant;
 
+use crate::asr::whisper_gpu::{GpuEncoder, GpuWithFallback};
 use crate::asr::{load_transcriber, DecodingOptions};
 use crate::cache::{FeatureCache, JournalStore};
 use crate::classify::training::segments_for_texts;
@@ -266,6 +267,22 @@ pub struct Session {
     screen_reader: Option<String>,
     /// The creative whose picture the page is reading.
     pending_screen: Option<screen::PendingScreen>,
+    /// Whisper's encoder on WebGPU, where the page chose a GPU
+    /// ([`Session::use_device`]); the CPU otherwise.
+    gpu: Option<GpuWithFallback>,
+    /// Why the device chosen is not in use, if it is not.
+    gpu_problem: Option<String>,
+}
+
+/// The device the encoder runs on, as the status line shows it.
+#[derive(Serialize)]
+struct DeviceState {
+    /// "auto", "cpu" or "gpu": what was asked for.
+    choice: crate::gpu::DeviceChoice,
+    /// "gpu: <adapter> (webgpu, …)" or "cpu (<kernel>)", as in each report.
+    device: String,
+    /// Why the GPU is not in use when it was asked for, or was given up.
+    problem: Option<String>,
 }
 
 /// A cache over a fresh journal, and the journal.
@@ -321,7 +338,52 @@ impl Session {
             journal,
             screen_reader: None,
             pending_screen: None,
+            gpu: None,
+            gpu_problem: None,
         })
+    }
+
+    /// Chooses where Whisper's encoder runs: `choice` is "auto" (a real GPU
+    /// whose self-test against the CPU kernel passes; CPU emulations such as
+    /// SwiftShader are passed over), "gpu" (any adapter) or "cpu".
+    /// `whisper_gguf` is the model file again, whose weights are uploaded
+    /// to the GPU in their quantised form. Never fails for want of a GPU:
+    /// the answer says which device runs and why not the GPU.
+    #[wasm_bindgen(js_name = useDevice)]
+    pub async fn use_device(&mut self, choice: String, whisper_gguf: Vec<u8>) -> Result<JsValue, JsValue> {
+        let choice = crate::gpu::DeviceChoice::from_name(&choice)
+            .ok_or_else(|| error(Error::Invalid(format!("no device {choice:?} (auto, cpu or gpu)"))))?;
+        self.gpu = None;
+        self.gpu_problem = None;
+        let opened = match crate::gpu::Gpu::select_async(choice).await {
+            Ok(Some(gpu)) => crate::asr::whisper::Weights::from_gguf(&whisper_gguf, &candle_core::Device::Cpu)
+                .and_then(|(weights, config)| GpuEncoder::load(gpu, &weights, &config))
+                .map(|encoder| Some(GpuWithFallback::new(encoder))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(Error::from(e)),
+        };
+        match opened {
+            Ok(gpu) => {
+                if gpu.is_none() && choice == crate::gpu::DeviceChoice::Auto {
+                    self.gpu_problem = Some("no GPU here is faster than the CPU kernels".into());
+                }
+                self.gpu = gpu;
+            }
+            Err(e) => self.gpu_problem = Some(e.to_string()),
+        }
+        to_js(&self.device_state(choice))
+    }
+
+    fn device_state(&self, choice: crate::gpu::DeviceChoice) -> DeviceState {
+        let device = self.gpu.as_ref().map_or_else(crate::asr::whisper::cpu_device, GpuWithFallback::device);
+        DeviceState { choice, device, problem: self.gpu_problem.clone() }
+    }
+
+    /// Ends the GPU's device as a driver reset would (the browser tests'
+    /// forced device loss): the next window falls back to the CPU.
+    #[wasm_bindgen(js_name = loseGpuForTest)]
+    pub fn lose_gpu_for_test(&self) -> bool {
+        self.gpu.as_ref().map(|g| g.gpu().destroy()).is_some()
     }
 
     /// When creatives' on-screen text is read (`mode`: "auto", "always" or
@@ -587,14 +649,14 @@ impl Session {
     /// Fails with code "unsupported-codec" or "not-media" when the browser's
     /// own decoders should be tried instead.
     #[wasm_bindgen(js_name = classifyFile)]
-    pub fn classify_file(&mut self, file_name: &str, bytes: Vec<u8>, frames: &FrameSet) -> Result<JsValue, JsValue> {
+    pub async fn classify_file(&mut self, file_name: &str, bytes: Vec<u8>, frames: &FrameSet) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
         let hash = sha256_hex(&bytes);
         // A still image is read from the file's own bytes.
         let still = (self.vision.is_some() && frames.is_empty()).then(|| bytes.clone());
         // Audio errors go back first: the browser's decoders may do better
         // (then `classifyWithoutSound` if none can).
-        let f = self.engine.features_hashed(&creative, &hash, bytes).map_err(error)?;
+        let f = self.engine.features_hashed_on(&creative, &hash, bytes, self.gpu.as_ref()).await.map_err(error)?;
         let seen = self.seen(&hash, still.as_deref().unwrap_or_default(), frames);
         self.conclude(creative, &hash, f, seen)
     }
@@ -603,7 +665,7 @@ impl Session {
     /// decoded ([`read_audio`]'s fields): the same steps from there on.
     #[wasm_bindgen(js_name = classifyRead)]
     #[allow(clippy::too_many_arguments)]
-    pub fn classify_read(
+    pub async fn classify_read(
         &mut self,
         file_name: &str,
         content_hash: &str,
@@ -618,7 +680,7 @@ impl Session {
     ) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
         let decoded = DecodedAudio { audio: Audio { samples, sample_rate }, codec, truncated, incomplete, skipped_packets: 0 };
-        let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
+        let f = self.engine.features_of_decoded_on(content_hash, decoded, decode_ms, self.gpu.as_ref()).await.map_err(error)?;
         let still = if self.vision.is_some() && frames.is_empty() { bytes } else { &[] };
         let seen = self.seen(content_hash, still, frames);
         self.conclude(creative, content_hash, f, seen)
@@ -646,7 +708,7 @@ impl Session {
     /// (false where the browser demuxed).
     #[wasm_bindgen(js_name = classifyDecoded)]
     #[allow(clippy::too_many_arguments)]
-    pub fn classify_decoded(
+    pub async fn classify_decoded(
         &mut self,
         file_name: &str,
         content_hash: &str,
@@ -666,7 +728,7 @@ impl Session {
             .map_err(error)?;
         decoded.incomplete = incomplete;
         let decode_ms = decode_ms + t.elapsed().as_secs_f64() * 1e3;
-        let f = self.engine.features_of_decoded(content_hash, decoded, decode_ms).map_err(error)?;
+        let f = self.engine.features_of_decoded_on(content_hash, decoded, decode_ms, self.gpu.as_ref()).await.map_err(error)?;
         self.conclude(creative, content_hash, f, seen)
     }
 

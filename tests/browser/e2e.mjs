@@ -30,7 +30,7 @@ const origin = new URL(server.url).origin;
 const profile = mkdtempSync(join(tmpdir(), 'cf-e2e-profile-'));
 let session = await openPage(server.url, { profile });
 const { page } = session;
-console.log(`page ready in ${(session.loadMs / 1000).toFixed(1)} s: ${JSON.stringify({ fromCache: session.info.fromCache, webgpu: session.info.webgpu })}`);
+console.log(`page ready in ${(session.loadMs / 1000).toFixed(1)} s: ${JSON.stringify({ fromCache: session.info.fromCache, device: session.info.device })}`);
 
 await check('the first visit downloads the speech models, with a progress bar per model; the OCR models wait for a creative that needs them', async () => {
   assert.equal(session.info.fromCache, false);

@@ -96,6 +96,24 @@ test('a fatal answer restarts the worker: pending calls fail, settings are repla
   assert.deepEqual(await cf.ready, { segments: [12, 15], classifier: 'trained', threads: 2 });
 });
 
+test('the device the page chose starts the worker, and a restarted worker starts on the one chosen since', async () => {
+  FakeWorker.all = [];
+  const cf = new CreativeFilter({ device: 'cpu' });
+  const first = FakeWorker.all.at(-1);
+  assert.deepEqual(first.posted[0].args, { device: 'cpu' });
+  first.answer('init', { result: { device: { choice: 'cpu', device: 'cpu (wasm-simd128)', problem: null } } });
+  const switched = cf.setDevice('gpu');
+  await tick();
+  first.answer('setDevice', { result: { device: { choice: 'gpu', device: 'gpu: SwiftShader (webgpu, CPU emulation)', problem: null } } });
+  assert.equal((await switched).device, 'gpu: SwiftShader (webgpu, CPU emulation)');
+  const crashing = cf.call('classify', { id: 1 });
+  first.answer('classify', { error: { code: 'panic', message: 'unreachable' }, fatal: true });
+  await assert.rejects(crashing, { code: 'panic' });
+  const second = FakeWorker.all.at(-1);
+  assert.notEqual(second, first);
+  assert.deepEqual(second.posted[0], { call: second.posted[0].call, method: 'init', args: { device: 'gpu' } });
+});
+
 test('a setting the new worker refuses is reported, and the others are still replayed', async () => {
   const { cf, worker } = fresh();
   const failures = [];

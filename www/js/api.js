@@ -15,8 +15,14 @@ const CLEARING = new Set(['clearHead', 'resetDictionary']);
 
 /** A worker holding the models; restarted if a file crashes it. */
 export class CreativeFilter extends EventTarget {
-  constructor() {
+  /**
+   * @param {{device?: 'auto' | 'cpu' | 'gpu'}} [options] where Whisper's
+   *   encoder runs: `auto` (default) a real GPU through WebGPU when its
+   *   self-test passes, else the CPU; `gpu` any WebGPU adapter; `cpu` never the GPU.
+   */
+  constructor({ device = 'auto' } = {}) {
     super();
+    this.device = device;
     this.start();
   }
 
@@ -31,7 +37,7 @@ export class CreativeFilter extends EventTarget {
     // once its models are loaded (it refuses calls before), in the order
     // they were made; the page is told the state they leave.
     const replay = this.replay || [];
-    this.ready = this.call('init').then(async (info) => {
+    this.ready = this.call('init', { device: this.device }).then(async (info) => {
       let state = info;
       for (const [method, args] of replay) {
         try {
@@ -56,6 +62,18 @@ export class CreativeFilter extends EventTarget {
     this.rpc.failAll({ code: 'crashed', message: 'the worker was restarted' });
     this.dispatchEvent(new CustomEvent('restart'));
     this.start();
+  }
+
+  /**
+   * Moves Whisper's encoder to `device` (kept for restarts); resolves with
+   * `{choice, device, problem}`: the device that runs and, if it is not the
+   * GPU asked for, why.
+   * @param {'auto' | 'cpu' | 'gpu'} device
+   */
+  async setDevice(device) {
+    this.device = device;
+    await this.ready;
+    return (await this.call('setDevice', { device })).device;
   }
 
   /** Calls a worker method; resolves with its result or rejects with {code, message}. */

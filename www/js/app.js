@@ -11,7 +11,9 @@ import { Batch } from './batch.js';
 import { SpendDashboardView } from './dashboard.js';
 import { storageUse } from './storage.js';
 
-const cf = new CreativeFilter();
+// Where Whisper's encoder runs (the Segments tab's setting, kept across visits).
+const DEVICE = 'cf-device';
+const cf = new CreativeFilter({ device: localStorage.getItem(DEVICE) || 'auto' });
 let segments = [];
 
 // ---------- language, tabs, notices ----------
@@ -101,10 +103,6 @@ cf.addEventListener('ready', (/** @type {CustomEvent} */ { detail }) => {
 
 function showReady(detail) {
   shown.ready = detail;
-  const gpu = detail.webgpu;
-  const gpuText = gpu.available
-    ? `${t('webgpuYes')}${gpu.fallback ? ' (fallback adapter)' : ''}${gpu.vendor ? `: ${gpu.vendor}` : ''} — ${t('webgpuLater')}`
-    : t('webgpuNo');
   $('models').replaceChildren(
     el('span', { className: 'ok' }, `${t('modelsReady')} (${detail.fromCache ? t('fromCache') : t('fromNetwork')}, ${formatSeconds(detail.downloadMs + detail.loadMs)})`),
   );
@@ -113,9 +111,21 @@ function showReady(detail) {
   const threadsText = engine.module === 'threaded'
     ? t('engineThreads').replace('{n}', engine.threads)
     : t({ 'no-relaxed-simd': 'engineNoRelaxedSimd', 'pool-failed': 'enginePoolFailed' }[engine.why] || 'engineNotIsolated');
-  $('engine').textContent = `${t('engineCpu')}, ${threadsText} · ${gpuText}`;
+  shown.threadsText = threadsText;
   $('engine').dataset.threads = engine.threads;
   $('engine').dataset.module = engine.module;
+  showDevice(detail.device);
+}
+
+// The status line: the CPU's threads and where Whisper's encoder runs
+// (the GPU's adapter, or the CPU and why not the GPU when one was asked for).
+function showDevice(state) {
+  if (shown.ready) shown.ready.device = state;
+  const gpu = state.device.startsWith('gpu: ') ? state.device.slice(5) : null;
+  const deviceText = gpu ? t('engineGpu').replace('{name}', gpu) : `${t('engineNoGpu')}${state.problem ? ` (${state.problem})` : ''}`;
+  $('engine').textContent = `${t('engineCpu')}, ${shown.threadsText} · ${deviceText}`;
+  $('engine').dataset.device = gpu ? 'gpu' : 'cpu';
+  $('device-mode').value = state.choice;
 }
 
 cf.ready.catch((e) => {
@@ -258,6 +268,19 @@ $('screen-mode').addEventListener('change', async () => {
 cf.ready.then(({ screen }) => screen.mode !== $('screen-mode').value && setScreenMode($('screen-mode').value)).catch(() => {});
 
 // ---------- speech recognition ----------
+
+$('device-mode').addEventListener('change', async () => {
+  const device = $('device-mode').value;
+  localStorage.setItem(DEVICE, device);
+  $('device-mode').disabled = true;
+  try {
+    showDevice(await cf.setDevice(device));
+  } catch (e) {
+    toast(errorText(e));
+  } finally {
+    $('device-mode').disabled = false;
+  }
+});
 
 // Beam search (accurate, the CLI's default) or greedy decoding (faster),
 // and the words to expect: kept across visits and replayed on a restarted

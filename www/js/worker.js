@@ -38,17 +38,16 @@ const classifierState = () => ({ segments: session.segments(), classifier: sessi
 
 const embedProgress = (done, total) => progress({ training: 'embedding', done, total });
 
-async function webgpuInfo() {
-  const gpu = /** @type {any} */ (self.navigator).gpu;
-  if (!gpu) return { available: false };
-  try {
-    const adapter = await gpu.requestAdapter();
-    if (!adapter) return { available: false };
-    const info = adapter.info || {};
-    return { available: true, fallback: !!adapter.isFallbackAdapter, vendor: info.vendor || '', architecture: info.architecture || '', description: info.description || '' };
-  } catch {
-    return { available: false };
+// Where Whisper's encoder runs (src/web: Session.useDevice): "auto" takes a
+// real GPU whose self-test passes, "gpu" any WebGPU adapter, "cpu" none.
+// The model file goes to the GPU in its quantised form, so it is read again
+// (from the Cache API) when the device changes.
+let whisperEntry = null;
+async function useDevice(choice, whisperBytes) {
+  if (choice !== 'cpu' && !(/** @type {any} */ (self.navigator).gpu)) {
+    return session.useDevice('cpu', new Uint8Array()).then((state) => ({ ...state, choice, problem: 'this browser has no WebGPU' }));
   }
+  return session.useDevice(choice, choice === 'cpu' ? new Uint8Array() : whisperBytes);
 }
 
 // A module whose one function uses i32x4.relaxed_dot_i8x16_i7x16_add
@@ -187,7 +186,7 @@ function takeReadAhead(id) {
 const MAX_FILE_BYTES = 2 ** 30;
 
 const methods = {
-  async init() {
+  async init({ device = 'auto' } = {}) {
     const started = performance.now();
     const engine = await loadModule();
     const response = await fetch(new URL('../models/manifest.json', import.meta.url), { cache: 'no-store' });
@@ -209,6 +208,8 @@ const methods = {
     const downloaded = performance.now();
     session = new Session(manifestBytes, loaded.whisper.bytes, loaded.whisperTokenizer.bytes, loaded.e5.bytes, loaded.e5Tokenizer.bytes);
     const kept = await restoreFeatures();
+    whisperEntry = entries.whisper;
+    const deviceState = await useDevice(device, loaded.whisper.bytes);
     const visionProblem = await loadVision(manifest, cache, files).catch((e) => `${(e && e.message) || e}`);
     prepareScreen(manifest, files);
     return {
@@ -221,7 +222,7 @@ const methods = {
       loadMs: performance.now() - downloaded,
       classifier: session.classifierMode,
       segments: session.segments(),
-      webgpu: await webgpuInfo(),
+      device: deviceState,
       engine,
       kept,
     };
@@ -250,11 +251,11 @@ const methods = {
       try {
         if (framesOk && read.audio) {
           const a = read.audio;
-          report = session.classifyRead(name, read.hash, a.samples, a.sampleRate, a.codec, a.truncated, a.incomplete, a.decodeMs, bytes, frames);
+          report = await session.classifyRead(name, read.hash, a.samples, a.sampleRate, a.codec, a.truncated, a.incomplete, a.decodeMs, bytes, frames);
         } else if (framesOk && read.audioError) {
           throw read.audioError;
         } else {
-          report = session.classifyFile(name, bytes, frames);
+          report = await session.classifyFile(name, bytes, frames);
         }
       } catch (e) {
         rethrowTrap(e);
@@ -303,6 +304,13 @@ const methods = {
     return { times_s: plan.times_s, pictures };
   },
   panicForTest: () => panicForTest(),
+  async setDevice({ device }) {
+    const { bytes } = device === 'cpu' ? { bytes: new Uint8Array() } : await modelFile(whisperEntry, await openCache(), progress);
+    return { device: await useDevice(device, bytes) };
+  },
+  // Ends the GPU's device as a driver reset would (tests/browser: the batch
+  // must go on on the CPU).
+  loseGpuForTest: () => session.loseGpuForTest(),
   // The int8 kernel paths of this module against their reference (the browser tests).
   kernelSelfTest: () => kernelSelfTest(),
   benchInt8: ({ m, n, k, runs }) => benchInt8(m, n, k, runs),
@@ -387,7 +395,7 @@ async function classifyWithBrowserDecoder(name, bytes, rustError, frames) {
     }
   }
   const decodeMs = performance.now() - started;
-  return session.classifyDecoded(name, hash, pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec, incomplete, decodeMs, bytes, frames);
+  return await session.classifyDecoded(name, hash, pcm.interleaved, pcm.channels, pcm.sampleRate, pcm.codec, incomplete, decodeMs, bytes, frames);
 }
 
 // ---------- on-screen text ----------
@@ -557,18 +565,24 @@ function decodeOnMainThread(bytes) {
   });
 }
 
-self.onmessage = async ({ data }) => {
-  if (data.decoded !== undefined) {
-    const waiting = pendingMain.get(data.decoded);
-    pendingMain.delete(data.decoded);
-    if (waiting) data.error ? waiting.reject(data.error) : waiting.resolve(data.pcm);
-    return;
-  }
-  const { call, method, args } = data;
+// A Rust panic inside an awaited call (a trap in a future the module runs)
+// never settles that call's promise: the worker's error events say so, and
+// the call fails as a synchronous trap would.
+let onTrap = null;
+const trapped = () => new Promise((_, reject) => (onTrap = reject));
+const reportTrap = (e) => isTrap(e) && onTrap && onTrap(e);
+self.addEventListener('error', (e) => reportTrap(e.error));
+self.addEventListener('unhandledrejection', (e) => reportTrap(e.reason));
+
+// One call at a time: a call that awaits (the GPU, the browser's decoders,
+// the OCR) holds the session, which another call may not use meanwhile.
+let queue = Promise.resolve();
+
+async function answer({ call, method, args }) {
   try {
     if (!methods[method]) throw { code: 'internal', message: `no method ${method}` };
     if (method !== 'init' && !session) throw { code: 'model', message: 'the models are not loaded yet' };
-    const result = await methods[method](args || {});
+    const result = await Promise.race([methods[method](args || {}), trapped()]);
     if (session && !isTrap(null)) await keepNewFeatures();
     // A trap caught on the way (and answered by another decoder) still
     // means a new worker for the next file.
@@ -576,5 +590,17 @@ self.onmessage = async ({ data }) => {
   } catch (e) {
     const fatal = isTrap(e);
     post({ call, error: errorOf(e, fatal ? 'crashed' : 'internal'), fatal });
+  } finally {
+    onTrap = null;
   }
+}
+
+self.onmessage = ({ data }) => {
+  if (data.decoded !== undefined) {
+    const waiting = pendingMain.get(data.decoded);
+    pendingMain.delete(data.decoded);
+    if (waiting) data.error ? waiting.reject(data.error) : waiting.resolve(data.pcm);
+    return;
+  }
+  queue = queue.then(() => answer(data));
 };
