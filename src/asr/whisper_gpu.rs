@@ -12,7 +12,7 @@ use super::config::Config;
 use super::whisper::{Encoder, EncoderParts, Weights};
 use crate::error::{Error, Result};
 use crate::gpu::kernels::Activation;
-use crate::gpu::{Gpu, GpuMatrix, GpuNorm};
+use crate::gpu::{Failures, Gpu, GpuMatrix, GpuNorm};
 
 struct Layer {
     attn_ln: GpuNorm,
@@ -138,9 +138,9 @@ impl GpuEncoder {
             _ => self.scratch(frames),
         };
         let (d, gpu) = (self.d, &*self.gpu);
-        gpu.write(&s.mel, &mel);
         let out = gpu.run_async(
             |r| {
+                r.write(&s.mel, &mel);
                 r.im2col(&s.mel, frames, self.n_mels, 1, t1, &s.col1);
                 r.matmul(&s.col1, &self.conv1, t1, Activation::GeluErf, None, &s.conv1);
                 r.im2col(&s.conv1, t1, d, 2, t, &s.col2);
@@ -191,40 +191,31 @@ impl GpuEncoder {
 /// because of the GPU. The CLI and the page encode through it alike.
 pub struct GpuWithFallback {
     gpu: GpuEncoder,
-    /// Why the GPU was given up, once it failed.
-    failed: Mutex<Option<String>>,
+    failures: Failures,
 }
 
 impl GpuWithFallback {
     pub fn new(gpu: GpuEncoder) -> Self {
-        Self { gpu, failed: Mutex::new(None) }
+        Self { gpu, failures: Failures::default() }
     }
 
     pub fn gpu(&self) -> &Gpu {
         self.gpu.gpu()
     }
 
-    fn failure(&self) -> Option<String> {
-        self.failed.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
     /// One window, on the GPU while it works, else on `cpu`.
     pub async fn encode(&self, cpu: &Encoder, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
-        if self.failure().is_none() {
-            let t = Instant::now();
-            match self.gpu.forward(mel).await {
-                Ok(audio) => return Ok((audio, EncoderParts { gpu_ms: t.elapsed().as_secs_f64() * 1e3, ..Default::default() })),
-                Err(e @ Error::Gpu(_)) => *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string()),
-                Err(e) => return Err(e),
-            }
+        let t = Instant::now();
+        match self.failures.attempt(self.gpu.forward(mel)).await? {
+            Some(audio) => Ok((audio, EncoderParts { gpu_ms: t.elapsed().as_secs_f64() * 1e3, ..Default::default() })),
+            None => cpu.forward_timed(mel),
         }
-        cpu.forward_timed(mel)
     }
 
     /// Where the windows go, as the reports name it: the GPU's adapter, or
     /// the CPU and why the GPU was given up.
     pub fn device(&self) -> String {
-        match self.failure() {
+        match self.failures.failed() {
             Some(why) => format!("{}, after {why}", super::whisper::cpu_device()),
             None => format!("gpu: {}", self.gpu().adapter()),
         }

@@ -179,7 +179,7 @@ fn gpu(file: Option<&Path>, runs: usize, models: &Path) -> Result<i32> {
     }
     let Some(file) = file else { return Ok(0) };
     let samples = whisper_input(file)?;
-    let (on_gpu, _) = super::common::load_whisper_on(models, Some(gpu))?;
+    let (on_gpu, _) = super::common::load_whisper_on(models, Some(gpu.clone()))?;
     let (on_cpu, _) = super::common::load_whisper_on(models, None)?;
     let mel = on_cpu.first_window_mel(&samples)?;
     let time = |t: &creative_filter::asr::Transcriber| -> Result<(f64, Vec<f32>)> {
@@ -214,6 +214,26 @@ fn gpu(file: Option<&Path>, runs: usize, models: &Path) -> Result<i32> {
     if gpu_text != cpu_text {
         println!("  GPU: {gpu_text}\n  CPU: {cpu_text}");
     }
+    // e5 on the transcript, as a creative's classification embeds it.
+    use creative_filter::text::TextEncoder;
+    let (e5_gpu, e5_cpu) = (TextEncoder::load_default_on(models, Some(gpu))?, TextEncoder::load_default(models)?);
+    let embed = |e: &TextEncoder| -> Result<(f64, Vec<f32>)> {
+        let mut best = (f64::INFINITY, Vec::new());
+        for _ in 0..=runs.max(1) {
+            let start = Instant::now();
+            let v = e.embed(&[cpu_text.as_str()])?.remove(0);
+            best = (best.0.min(start.elapsed().as_secs_f64() * 1e3), v);
+        }
+        Ok(best)
+    };
+    let ((gpu_ms, a), (cpu_ms, b)) = (embed(&e5_gpu)?, embed(&e5_cpu)?);
+    // Each block of the vector is unit length.
+    let cosine = a.iter().zip(&b).map(|(x, y)| x * y).sum::<f32>() / (e5_cpu.dim() / e5_cpu.sentence_dim()) as f32;
+    println!(
+        "e5 on the transcript ({} tokens): GPU {gpu_ms:.1} ms, CPU {cpu_ms:.1} ms, GPU/CPU {:.2}; cosine {cosine:.6}",
+        e5_cpu.windows(&cpu_text)?.iter().map(Vec::len).sum::<usize>(),
+        gpu_ms / cpu_ms
+    );
     Ok(0)
 }
 

@@ -121,7 +121,7 @@ impl CacheArgs {
 
 /// The text model, loaded once per command.
 pub fn load_encoder(models: &Path) -> Result<Arc<TextEncoder>> {
-    Ok(Arc::new(TextEncoder::load_default(models)?))
+    Ok(Arc::new(TextEncoder::load_default_on(models, gpu()?)?))
 }
 
 /// Models, settings and cache for commands that go from media to segments;

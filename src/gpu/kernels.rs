@@ -98,6 +98,29 @@ pub struct GpuMatrix {
 
 /// Bytes of one Q8_0 block: an f16 scale and 32 int8 values.
 const Q8_0_BLOCK: usize = 34;
+/// Bytes of one Q4_0 block: an f16 scale and 32 4-bit values, the first 16
+/// in the low nibbles and the last 16 in the high ones, offset by 8.
+const Q4_0_BLOCK: usize = 18;
+
+/// A quantised matrix's ggml blocks as Q8_0: Q8_0 as stored; Q4_0 widened
+/// exactly, each value (nibble − 8) with its block's scale. The GPU has one
+/// quantised matmul kernel, and 4-bit weights lose nothing in it.
+pub fn q8_0_blocks(q: &QTensor) -> Result<Vec<u8>> {
+    let data = q.data()?;
+    match q.dtype() {
+        GgmlDType::Q8_0 => Ok(data.to_vec()),
+        GgmlDType::Q4_0 => Ok(data
+            .chunks_exact(Q4_0_BLOCK)
+            .flat_map(|b| {
+                let (scale, nibbles) = b.split_at(2);
+                let low = nibbles.iter().map(|n| ((n & 0x0f) as i8 - 8) as u8);
+                let high = nibbles.iter().map(|n| ((n >> 4) as i8 - 8) as u8);
+                scale.iter().copied().chain(low).chain(high).collect::<Vec<u8>>()
+            })
+            .collect()),
+        other => Err(Error::Invalid(format!("a {other:?} matrix on the GPU (Q8_0, Q4_0 or f32 expected)"))),
+    }
+}
 
 impl GpuMatrix {
     /// A Q8_0 matrix [n, k] as ggml's blocks, row by row.
@@ -119,34 +142,39 @@ impl GpuMatrix {
         })
     }
 
-    /// A matrix stored Q8_0 (wider types are refused: every model's
-    /// matrices are loaded as Q8_0).
+    /// A stored matrix: Q8_0 as it is, Q4_0 widened to Q8_0 exactly, f32
+    /// as f32 (other types are refused).
     pub fn from_qtensor(gpu: &Gpu, q: &QTensor, bias: Option<&[f32]>) -> Result<Self> {
-        let (n, k) = q.shape().dims2()?;
-        if q.dtype() != GgmlDType::Q8_0 {
-            return Err(Error::Invalid(format!("a {:?} matrix on the GPU (Q8_0 expected)", q.dtype())));
-        }
-        Self::q8_0(gpu, &q.data()?, n, k, bias)
+        Self::fused(gpu, &[(q, bias)])
     }
 
-    /// Several Q8_0 matrices of the same width as one, their rows in order
-    /// (e.g. the query, key and value projections); a missing bias is zeros.
+    /// Several matrices of the same width and type as one, their rows in
+    /// order (e.g. the query, key and value projections); a missing bias is
+    /// zeros. Quantised ones become Q8_0 (see [`q8_0_blocks`]).
     pub fn fused(gpu: &Gpu, parts: &[(&QTensor, Option<&[f32]>)]) -> Result<Self> {
-        let mut blocks = Vec::new();
-        let mut bias = Vec::new();
+        let dense = parts.iter().all(|(q, _)| q.dtype() == GgmlDType::F32);
+        let (mut blocks, mut values, mut bias) = (Vec::new(), Vec::new(), Vec::new());
         let mut k0 = None;
         for (q, b) in parts {
             let (n, k) = q.shape().dims2()?;
-            if q.dtype() != GgmlDType::Q8_0 || *k0.get_or_insert(k) != k {
-                return Err(Error::Invalid(format!("fusing a {:?} [{n}, {k}] matrix (Q8_0 of one width expected)", q.dtype())));
+            if *k0.get_or_insert(k) != k {
+                return Err(Error::Invalid(format!("fusing a [{n}, {k}] matrix with ones of width {}", k0.unwrap_or(k))));
             }
-            blocks.extend_from_slice(&q.data()?);
+            if dense {
+                values.extend(q.dequantize(&candle_core::Device::Cpu)?.flatten_all()?.to_vec1::<f32>()?);
+            } else {
+                blocks.extend(q8_0_blocks(q)?);
+            }
             match b {
                 Some(b) => bias.extend_from_slice(b),
                 None => bias.resize(bias.len() + n, 0.0),
             }
         }
-        Self::q8_0(gpu, &blocks, bias.len(), k0.unwrap_or(32), Some(&bias))
+        let k = k0.unwrap_or(32);
+        match dense {
+            true => Self::f32(gpu, &values, bias.len(), k, Some(&bias)),
+            false => Self::q8_0(gpu, &blocks, bias.len(), k, Some(&bias)),
+        }
     }
 
     /// An f32 matrix [n, k].
@@ -206,6 +234,13 @@ fn grid(groups: usize) -> (u32, u32) {
 }
 
 impl<'a> Recorder<'a> {
+    /// Replaces the start of `buffer` with `data` before this submission's
+    /// kernels run (here, so that a lost device fails the pass, not the
+    /// process).
+    pub fn write(&mut self, buffer: &wgpu::Buffer, data: &[f32]) {
+        self.gpu.write(buffer, data);
+    }
+
     pub(super) fn new(gpu: &'a Gpu) -> Self {
         let encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward pass") });
         Self { gpu, encoder }

@@ -16,7 +16,7 @@
 pub mod bench;
 pub mod kernels;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -281,8 +281,8 @@ impl Gpu {
         })
     }
 
-    /// Replaces the start of `buffer` with `data`.
-    pub fn write(&self, buffer: &wgpu::Buffer, data: &[f32]) {
+    /// Replaces the start of `buffer` with `data` (see [`Recorder::write`]).
+    fn write(&self, buffer: &wgpu::Buffer, data: &[f32]) {
         self.queue.write_buffer(buffer, 0, f32_bytes(data).as_slice());
     }
 
@@ -412,6 +412,35 @@ async fn within<T>(limit: Duration, future: impl Future<Output = T>) -> Option<T
         timer.as_mut().poll(cx).map(|()| None)
     })
     .await
+}
+
+/// Whether the GPU has failed in this run: after a failure the work goes to
+/// the CPU for the rest of it, and the reports say why.
+#[derive(Debug, Default)]
+pub struct Failures(Mutex<Option<String>>);
+
+impl Failures {
+    /// Why the GPU was given up, once it was.
+    pub fn failed(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// What `on_gpu` computes, or None where the GPU has failed, before or
+    /// now (that failure is kept): the caller then computes on the CPU.
+    /// Errors other than the GPU's are the caller's.
+    pub async fn attempt<T>(&self, on_gpu: impl Future<Output = crate::Result<T>>) -> crate::Result<Option<T>> {
+        if self.failed().is_some() {
+            return Ok(None);
+        }
+        match on_gpu.await {
+            Ok(v) => Ok(Some(v)),
+            Err(e @ crate::Error::Gpu(_)) => {
+                *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 fn f32_bytes(data: &[f32]) -> Vec<u8> {

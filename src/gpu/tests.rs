@@ -11,7 +11,7 @@ use super::bench::values;
 use super::kernels::Activation;
 use super::*;
 
-fn gpu() -> Arc<Gpu> {
+pub(crate) fn gpu() -> Arc<Gpu> {
     static GPU: OnceLock<Arc<Gpu>> = OnceLock::new();
     GPU.get_or_init(|| {
         let gpu = Gpu::open().unwrap_or_else(|e| panic!("{e}: the GPU tests need an adapter (apt-get install mesa-vulkan-drivers)"));
@@ -204,4 +204,22 @@ fn the_erf_reference_is_right() {
     for (x, want) in [(0.0, 0.0), (0.5, 0.520_499_877_8), (1.0, 0.842_700_792_9), (2.0, 0.995_322_265_0), (-1.5, -0.966_105_146_5)] {
         assert!((erf(x) - want).abs() < 1e-8, "erf({x}) = {}", erf(x));
     }
+}
+
+#[test]
+fn q4_0_widens_to_q8_0_exactly() {
+    use candle_core::quantized::{GgmlDType, QTensor};
+    let (n, k) = (5, 96);
+    let w = candle_core::Tensor::from_vec(values(n * k, 3, 0.7), (n, k), &Device::Cpu).unwrap();
+    let q4 = QTensor::quantize(&w, GgmlDType::Q4_0).unwrap();
+    let want = q4.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let blocks = kernels::q8_0_blocks(&q4).unwrap();
+    let got: Vec<f32> = blocks
+        .chunks_exact(34)
+        .flat_map(|b| {
+            let d = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
+            b[2..].iter().map(move |&q| q as i8 as f32 * d)
+        })
+        .collect();
+    assert_eq!(got, want);
 }

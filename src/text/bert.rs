@@ -371,6 +371,32 @@ impl Layer {
     }
 }
 
+/// Layer `i`'s weights for the GPU, read as [`Layer::load`] reads them.
+#[cfg(not(target_arch = "wasm32"))]
+fn gpu_layer(src: &Source, cfg: &BertConfig, i: usize) -> Result<super::bert_gpu::LayerWeights> {
+    let (h, ff, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
+    let p = format!("encoder.layer.{i}");
+    let dense = |prefix: &str, out: usize, inp: usize| -> Result<super::bert_gpu::Dense> {
+        Ok((src.qmatrix(&format!("{prefix}.weight"), out, inp)?, src.vector(&format!("{prefix}.bias"), out)?.to_vec1()?))
+    };
+    let q = |n: &str| dense(&format!("{p}.attention.self.{n}"), h, h);
+    Ok(super::bert_gpu::LayerWeights {
+        qkv: [q("query")?, q("key")?, q("value")?],
+        attn_out: dense(&format!("{p}.attention.output.dense"), h, h)?,
+        attn_norm: norm(src, &format!("{p}.attention.output.LayerNorm"), h, eps)?,
+        ffn_in: dense(&format!("{p}.intermediate.dense"), ff, h)?,
+        ffn_out: dense(&format!("{p}.output.dense"), h, ff)?,
+        out_norm: norm(src, &format!("{p}.output.LayerNorm"), h, eps)?,
+    })
+}
+
+/// The layers' copy on the GPU, and whether it has failed.
+#[cfg(not(target_arch = "wasm32"))]
+struct OnGpu {
+    layers: super::bert_gpu::GpuBert,
+    failures: crate::gpu::Failures,
+}
+
 enum WordEmbeddings {
     Quantized(QTensor),
     Dense(Tensor),
@@ -384,10 +410,17 @@ pub struct BertModel {
     token_type0: Tensor,
     emb_norm: LayerNorm,
     layers: Vec<Layer>,
+    /// Natively, where a GPU was chosen (the page's e5 stays on the CPU).
+    #[cfg(not(target_arch = "wasm32"))]
+    gpu: Option<OnGpu>,
 }
 
+/// The GPU a model's layers are also loaded onto, where one was chosen
+/// (natively; ignored in the page).
+pub type GpuChoice = Option<std::sync::Arc<crate::gpu::Gpu>>;
+
 impl BertModel {
-    fn load(src: Source, config: BertConfig) -> Result<Self> {
+    fn load(src: Source, config: BertConfig, gpu: GpuChoice) -> Result<Self> {
         let (h, eps) = (config.hidden_size, config.layer_norm_eps);
         let word_name = "embeddings.word_embeddings.weight";
         let word = match &src {
@@ -417,24 +450,54 @@ impl BertModel {
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(&src, &config, i))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { config, word, position, token_type0, emb_norm, layers })
+        // A model the GPU's kernels do not cover (another activation, odd
+        // head widths) or that the GPU refuses stays on the CPU.
+        #[cfg(not(target_arch = "wasm32"))]
+        let gpu = gpu.and_then(|gpu| {
+            let weights = (0..config.num_hidden_layers).map(|i| gpu_layer(&src, &config, i)).collect::<Result<Vec<_>>>().ok()?;
+            let layers = super::bert_gpu::GpuBert::load(gpu, &config, &weights).ok()?;
+            Some(OnGpu { layers, failures: Default::default() })
+        });
+        #[cfg(target_arch = "wasm32")]
+        let _ = gpu;
+        Ok(Self {
+            config,
+            word,
+            position,
+            token_type0,
+            emb_norm,
+            layers,
+            #[cfg(not(target_arch = "wasm32"))]
+            gpu,
+        })
     }
 
-    /// Loads a GGUF written by the product's converter (from bytes).
-    pub fn from_gguf(content: &gguf_file::Content, bytes: &[u8]) -> Result<Self> {
+    /// Whether the layers run on a GPU that has not failed: then windows
+    /// go one at a time (no padding).
+    pub fn on_gpu(&self) -> bool {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(g) = &self.gpu {
+            return g.failures.failed().is_none();
+        }
+        false
+    }
+
+    /// Loads a GGUF written by the product's converter (from bytes), with
+    /// its layers also on `gpu` where one is given.
+    pub fn from_gguf(content: &gguf_file::Content, bytes: &[u8], gpu: GpuChoice) -> Result<Self> {
         let config = BertConfig::from_gguf_metadata(&content.metadata)?;
         let mut reader = std::io::Cursor::new(bytes);
         let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
         for name in content.tensor_infos.keys() {
             tensors.insert(name.clone(), content.tensor(&mut reader, name, &Device::Cpu)?);
         }
-        Self::load(Source::Gguf(tensors), config)
+        Self::load(Source::Gguf(tensors), config, gpu)
     }
 
     /// Loads a Hugging Face checkpoint: `model.safetensors` bytes and the
     /// parsed `config.json`. Tensor names may carry a `bert.` (or similar)
     /// prefix, as in checkpoints saved from task heads.
-    pub fn from_safetensors(bytes: &[u8], config: BertConfig, format: WeightFormat) -> Result<Self> {
+    pub fn from_safetensors(bytes: &[u8], config: BertConfig, format: WeightFormat, gpu: GpuChoice) -> Result<Self> {
         let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
         let prefix = ["", "bert.", "roberta.", "model."]
             .into_iter()
@@ -446,7 +509,7 @@ impl BertModel {
                 )
             })?
             .to_string();
-        Self::load(Source::Hf { tensors, prefix, format }, config)
+        Self::load(Source::Hf { tensors, prefix, format }, config, gpu)
     }
 
     pub fn config(&self) -> &BertConfig {
@@ -491,6 +554,23 @@ impl BertModel {
         self.emb_norm.apply(&mut x);
         // Padding keys are left out of every query's softmax.
         let mask = mask.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        #[cfg(not(target_arch = "wasm32"))]
+        if let (Some(gpu), 1, true) = (&self.gpu, b, mask.iter().all(|&m| m == 1.0)) {
+            // One window, unpadded: the GPU's attention takes no mask.
+            let mut wanted: Vec<usize> = layers.to_vec();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let on_gpu = gpu.layers.forward_layers(&x, l, &wanted);
+            if let Some(states) = crate::task::now(gpu.failures.attempt(on_gpu))? {
+                return layers
+                    .iter()
+                    .map(|k| {
+                        let state = &states[wanted.binary_search(k).expect("every layer asked for was computed")];
+                        Ok(Tensor::from_slice(state, (1, l, cfg.hidden_size), &Device::Cpu)?)
+                    })
+                    .collect();
+            }
+        }
         let mut taken = vec![None; layers.len()];
         let last = layers.iter().copied().max().unwrap_or(0);
         for (k, layer) in self.layers.iter().enumerate().take(last) {

@@ -11,7 +11,7 @@
 use candle_core::quantized::{gguf_file, GgmlDType};
 use candle_core::{Device, Tensor};
 
-use super::bert::{mean_pool, BertConfig, BertModel, WeightFormat, KEY_MODEL_ID, KEY_PREFIX};
+use super::bert::{mean_pool, BertConfig, BertModel, GpuChoice, WeightFormat, KEY_MODEL_ID, KEY_PREFIX};
 use super::tokenizer::TextTokenizer;
 use crate::{Error, Result};
 
@@ -90,9 +90,16 @@ impl TextEncoder {
 
     /// Loads the product's GGUF (see `models::e5s1`) and its tokenizer.json.
     pub fn from_gguf(gguf: &[u8], tokenizer_json: &[u8]) -> Result<Self> {
+        Self::from_gguf_on(gguf, tokenizer_json, None)
+    }
+
+    /// [`TextEncoder::from_gguf`] with the layers also on `gpu` (natively):
+    /// texts are then embedded there, a window at a time, and on the CPU
+    /// again after any GPU failure.
+    pub fn from_gguf_on(gguf: &[u8], tokenizer_json: &[u8], gpu: GpuChoice) -> Result<Self> {
         let content = gguf_file::Content::read(&mut std::io::Cursor::new(gguf))?;
         let meta_str = |k: &str| content.metadata.get(k).and_then(|v| v.to_string().ok()).cloned();
-        let model = BertModel::from_gguf(&content, gguf)?;
+        let model = BertModel::from_gguf(&content, gguf, gpu)?;
         let model_id = meta_str(KEY_MODEL_ID).unwrap_or_else(|| default_id(&model));
         let prefix = meta_str(KEY_PREFIX).unwrap_or_default();
         let tokenizer = TextTokenizer::from_bytes(tokenizer_json, model.config().pad_token_id as u32)?;
@@ -107,9 +114,20 @@ impl TextEncoder {
         tokenizer_json: &[u8],
         options: HfOptions,
     ) -> Result<Self> {
+        Self::from_hf_on(safetensors, config_json, tokenizer_json, options, None)
+    }
+
+    /// [`TextEncoder::from_hf`] with the layers also on `gpu` (natively).
+    pub fn from_hf_on(
+        safetensors: &[u8],
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        options: HfOptions,
+        gpu: GpuChoice,
+    ) -> Result<Self> {
         let config = BertConfig::from_json(config_json)?;
         let pad = config.pad_token_id as u32;
-        let model = BertModel::from_safetensors(safetensors, config, options.weights)?;
+        let model = BertModel::from_safetensors(safetensors, config, options.weights, gpu)?;
         let tokenizer = TextTokenizer::from_bytes(tokenizer_json, pad)?;
         let model_id = options.model_id.unwrap_or_else(|| default_id(&model));
         Self::new(model, tokenizer, model_id, options.prefix, options.pooled_layers)
@@ -159,6 +177,11 @@ impl TextEncoder {
         &self.tokenizer
     }
 
+    /// Whether texts are embedded on a GPU (one chosen, and not failed).
+    pub fn on_gpu(&self) -> bool {
+        self.model.on_gpu()
+    }
+
     /// Model inputs for one text: the prefixed text tokenized and split into
     /// windows of at most the model's length, each wrapped in start/end tokens.
     pub fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
@@ -199,7 +222,8 @@ impl TextEncoder {
         let mut start = 0;
         while start < windows.len() {
             let len = windows[start].ids.len();
-            let count = (BATCH_TOKENS / len).max(1).min(windows.len() - start);
+            // On the GPU a window at a time, unpadded.
+            let count = if self.on_gpu() { 1 } else { (BATCH_TOKENS / len).max(1).min(windows.len() - start) };
             let batch = &windows[start..start + count];
             let pooled = self.forward_batch(batch, len)?;
             for (w, v) in batch.iter().zip(pooled) {
@@ -265,9 +289,14 @@ mod files {
         /// The default text model (multilingual-e5-small, Q4_0) from the
         /// models directory, as written by `creative-filter models fetch`.
         pub fn load_default(models_dir: &Path) -> Result<Self> {
+            Self::load_default_on(models_dir, None)
+        }
+
+        /// [`TextEncoder::load_default`] with the layers also on `gpu`.
+        pub fn load_default_on(models_dir: &Path, gpu: GpuChoice) -> Result<Self> {
             let (gguf, sha256) = read_verified_model_file(models_dir, E5_GGUF_FILE, E5_MODEL_NAME)?;
             let tok = read_model_file(models_dir, E5_TOKENIZER_FILE, E5_MODEL_NAME)?;
-            let encoder = Self::from_gguf(&gguf, &tok).map_err(|e| match e {
+            let encoder = Self::from_gguf_on(&gguf, &tok, gpu).map_err(|e| match e {
                 Error::Inference(e) => Error::ModelCorrupt {
                     name: E5_MODEL_NAME.into(),
                     reason: format!("{}: {e}", models_dir.join(E5_GGUF_FILE).display()),
@@ -426,6 +455,48 @@ mod tests {
         let short = enc.embed(&["hello world hello world"]).unwrap().remove(0);
         assert!(cosine(&v, &short) > 0.9, "{}", cosine(&v, &short));
         assert_eq!(enc.windows("").unwrap(), vec![vec![2, 3]]);
+    }
+
+    /// The layers on the GPU (lavapipe where there is none), unpadded a
+    /// window at a time, against transformers and the CPU path.
+    #[test]
+    fn tiny_bert_on_the_gpu_matches_transformers_and_the_cpu() {
+        let gpu = crate::gpu::tests::gpu();
+        let refs = reference();
+        let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+        for (weights, least) in [(WeightFormat::F32, 0.9999), (WeightFormat::Q8_0, 0.999)] {
+            let opts = HfOptions { weights, pooled_layers: Some(vec![1]), ..Default::default() };
+            let on_gpu = TextEncoder::from_hf_on(TINY_ST, TINY_CFG, TINY_TOK, opts.clone(), Some(gpu.clone())).unwrap();
+            assert!(on_gpu.on_gpu(), "{weights:?}: the layers are on the GPU");
+            let on_cpu = TextEncoder::from_hf(TINY_ST, TINY_CFG, TINY_TOK, opts).unwrap();
+            let (g, c) = (on_gpu.embed(&texts).unwrap(), on_cpu.embed(&texts).unwrap());
+            assert!(on_gpu.on_gpu(), "the GPU did not fail");
+            for ((r, g), c) in refs.iter().zip(&g).zip(&c) {
+                let (sentence, layer1) = g.split_at(32);
+                for (got, want, what) in [(sentence, &r.embedding, "last layer"), (layer1, &r.layer1, "layer 1")] {
+                    let cos = cosine(got, want);
+                    assert!(cos >= least, "{weights:?} {} ({what}): cosine {cos} to transformers", r.text);
+                }
+                let cos = cosine(g, c);
+                assert!(cos >= 0.999, "{weights:?} {}: cosine {cos} to the CPU path", r.text);
+            }
+        }
+    }
+
+    /// A device lost mid-run: the windows go to the CPU, with its numbers.
+    #[test]
+    fn a_lost_gpu_leaves_the_texts_to_the_cpu() {
+        let gpu = std::sync::Arc::new(crate::gpu::Gpu::open().unwrap());
+        let opts = HfOptions { pooled_layers: Some(vec![1]), ..Default::default() };
+        let enc = TextEncoder::from_hf_on(TINY_ST, TINY_CFG, TINY_TOK, opts.clone(), Some(gpu.clone())).unwrap();
+        gpu.destroy();
+        let texts = ["hello world", "скидка на кроссовки"];
+        let got = enc.embed(&texts).unwrap();
+        assert!(!enc.on_gpu(), "the failure is kept");
+        let want = TextEncoder::from_hf(TINY_ST, TINY_CFG, TINY_TOK, opts).unwrap().embed(&texts).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!(max_abs_diff(g, w) < 1e-5, "the CPU's numbers (as batched)");
+        }
     }
 
     #[test]

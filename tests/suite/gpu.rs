@@ -140,3 +140,33 @@ fn the_cli_encodes_where_device_says() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("auto, cpu or gpu"), "{stderr}");
 }
+
+/// e5's layers on the GPU against the reference forward (the fixture of
+/// `scripts/reference/e5_reference.py`, which `text_encoder.rs` checks the
+/// CPU path against) and against the CPU path, on the same texts.
+#[test]
+fn gpu_text_embeddings_match_the_reference_and_the_cpu() {
+    use creative_filter::text::TextEncoder;
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let dir = std::env::var_os("CREATIVE_FILTER_MODELS").map(std::path::PathBuf::from).unwrap_or(dir);
+    let on_gpu = TextEncoder::load_default_on(&dir, Some(gpu())).unwrap();
+    assert!(on_gpu.on_gpu(), "e5's layers are on the GPU");
+    let on_cpu = TextEncoder::load_default(&dir).unwrap();
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/e5_embeddings.json");
+    let fx: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let rows = fx["texts"].as_array().unwrap();
+    let texts: Vec<&str> = rows.iter().map(|r| r["text"].as_str().unwrap()).collect();
+    let floats = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<_>>();
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let (gpu, cpu) = (on_gpu.embed(&texts).unwrap(), on_cpu.embed(&texts).unwrap());
+    assert!(on_gpu.on_gpu(), "the GPU did not fail");
+    let mut least = (f32::MAX, f32::MAX);
+    for ((row, g), c) in rows.iter().zip(&gpu).zip(&cpu) {
+        let (sentence, layer8) = g.split_at(on_gpu.sentence_dim());
+        let reference = dot(sentence, &floats(&row["embedding"])).min(dot(layer8, &floats(&row["layer8"])));
+        let to_cpu = dot(g, c) / (on_cpu.dim() / on_cpu.sentence_dim()) as f32; // unit blocks
+        least = (least.0.min(reference), least.1.min(to_cpu));
+        assert!(reference >= 0.999 && to_cpu >= 0.999, "reference {reference}, CPU {to_cpu} for {:.40}", row["text"]);
+    }
+    println!("{} texts: least cosine {:.5} to the reference, {:.5} to the CPU path", texts.len(), least.0, least.1);
+}

@@ -13,7 +13,7 @@ import { storageUse } from './storage.js';
 
 // Where Whisper's encoder runs (the Segments tab's setting, kept across visits).
 const DEVICE = 'cf-device';
-const cf = new CreativeFilter({ device: localStorage.getItem(DEVICE) || 'auto' });
+const cf = new CreativeFilter({ device: /** @type {'auto' | 'cpu' | 'gpu'} */ (localStorage.getItem(DEVICE) || 'auto') });
 let segments = [];
 
 // ---------- language, tabs, notices ----------
