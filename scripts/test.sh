@@ -14,7 +14,7 @@ stage() {
   echo "== test: $* took $((SECONDS - t)) s (total $((SECONDS - t0)) s) ==" >&2
 }
 stage node --test tests/js/
-stage scripts/prepare.sh
+stage env CARGO_FEATURES=prepared scripts/prepare.sh
 stage scripts/fetch-test-data.sh
 stage cargo test --release --features prepared
 stage scripts/test-neon-kernels.sh

@@ -1,8 +1,8 @@
 // The page on WebGPU (node tests/browser/gpu.mjs), on headless Chromium's
 // SwiftShader adapter (a CPU emulation: a check of correctness, not of
 // speed). `auto` passes over the emulation and says so; with the GPU chosen
-// Whisper's encoder runs on WebGPU and the creatives get the CPU path's
-// transcripts and segments; a device lost mid-session sends the next
+// Whisper's encoder runs on WebGPU and a creative gets the CPU path's
+// transcript and segment; a device lost mid-session sends the next
 // windows to the CPU and the batch completes.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -22,9 +22,9 @@ const { page } = session;
 const call = (method, args) => page.evaluate(([m, a]) => window.creativeFilter.cf.call(m, a), [method, args]);
 const setDevice = (device) => page.evaluate((d) => window.creativeFilter.cf.setDevice(d), device);
 // Each pass transcribes anew: the kept transcripts would otherwise answer.
-const classifyAfresh = async () => {
+const classifyAfresh = async (which = files) => {
   await call('clearCache');
-  return classifyBatch(page, files);
+  return classifyBatch(page, which);
 };
 const said = (reports) => reports.map((r) => ({ file: r.file, status: r.status, transcript: r.transcript, segment: r.segment_id }));
 
@@ -49,14 +49,16 @@ await check('with the GPU chosen, the encoder runs on WebGPU and the transcripts
   assert.match(line, /GPU: .*webgpu/i, `the status line names the adapter: ${line}`);
   assert.equal(await page.evaluate(() => localStorage.getItem('cf-device')), 'gpu', 'the choice is kept for the next visit');
   await page.click('[data-tab="batch"]');
-  const gpu = await classifyAfresh();
+  // One creative: SwiftShader takes about 100 s a window (both paths to the
+  // samples are checked on the CPU above; the encoder does not see which).
+  const gpu = await classifyAfresh(files.slice(1));
   for (const r of gpu) {
     assert.equal(r.status, 'ok', `${r.file}: ${r.error && r.error.message}`);
     assert.match(r.device, /^gpu: /, `${r.file} ran on ${r.device}`);
     assert.ok(r.encoder_parts_ms.gpu > 0, 'the encoder\'s time is the GPU\'s');
   }
-  console.log(`    ${gpu[0].device}: encoder ${gpu.map((r) => Math.round(r.timings_ms.encoder)).join(', ')} ms against ${cpu.map((r) => Math.round(r.timings_ms.encoder)).join(', ')} ms on the CPU`);
-  assert.deepEqual(said(gpu), said(cpu));
+  console.log(`    ${gpu[0].device}: encoder ${Math.round(gpu[0].timings_ms.encoder)} ms against ${Math.round(cpu[1].timings_ms.encoder)} ms on the CPU`);
+  assert.deepEqual(said(gpu), said(cpu.slice(1)));
 });
 
 await check('a GPU device lost mid-session leaves the windows to the CPU, and the batch completes with the same answers', async () => {
