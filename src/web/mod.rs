@@ -347,16 +347,19 @@ impl Session {
     /// whose self-test against the CPU kernel passes; CPU emulations such as
     /// SwiftShader are passed over), "gpu" (any adapter) or "cpu".
     /// `whisper_gguf` is the model file again, whose weights are uploaded
-    /// to the GPU in their quantised form. Never fails for want of a GPU:
-    /// the answer says which device runs and why not the GPU.
+    /// to the GPU in their quantised form; it stays in JavaScript's memory
+    /// unless a GPU passed its self-test, since wasm memory never shrinks
+    /// and most visits (no GPU, or only an emulation) do not need it.
+    /// Never fails for want of a GPU: the answer says which device runs and
+    /// why not the GPU.
     #[wasm_bindgen(js_name = useDevice)]
-    pub async fn use_device(&mut self, choice: String, whisper_gguf: Vec<u8>) -> Result<JsValue, JsValue> {
+    pub async fn use_device(&mut self, choice: String, whisper_gguf: js_sys::Uint8Array) -> Result<JsValue, JsValue> {
         let choice = crate::gpu::DeviceChoice::from_name(&choice)
             .ok_or_else(|| error(Error::Invalid(format!("no device {choice:?} (auto, cpu or gpu)"))))?;
         self.gpu = None;
         self.gpu_problem = None;
         let opened = match crate::gpu::Gpu::select_async(choice).await {
-            Ok(Some(gpu)) => crate::asr::whisper::Weights::from_gguf(&whisper_gguf, &candle_core::Device::Cpu)
+            Ok(Some(gpu)) => crate::asr::whisper::Weights::from_gguf(&whisper_gguf.to_vec(), &candle_core::Device::Cpu)
                 .and_then(|(weights, config)| GpuEncoder::load(gpu, &weights, &config))
                 .map(|encoder| Some(GpuWithFallback::new(encoder))),
             Ok(None) => Ok(None),
