@@ -324,10 +324,10 @@ impl Int8Matrix {
             // writes only y[toks, rows of gs], which no other item touches.
             unsafe { self.block(path, &acts, gs, toks, out.0, ep) }
         };
-        // A product this small (one token through a 512 × 512 matrix) takes
-        // less time than handing parts of it to other threads.
+        // A product this small takes less time than handing parts of it to
+        // other threads (see `SERIAL_MACS`).
         let items = group_chunks * tok_chunks;
-        if m * self.n * self.k < 1 << 20 {
+        if m * self.n * self.k < SERIAL_MACS {
             (0..items).for_each(item);
         } else {
             crate::kernels::par_for(items, item);
@@ -413,6 +413,14 @@ impl Int8Matrix {
         }
     }
 }
+
+/// Products of fewer multiply-adds run on the calling thread. Natively one
+/// token through a 512 × 512 matrix (0.26 M) stays there and one through
+/// Whisper's 2048 × 512 MLP (1 M) goes to the pool. In the page a hand-over
+/// wakes the pool's web workers and then the calling worker through
+/// `Atomics.wait`/`notify`, which costs more than natively, so the page
+/// keeps the decoder's single-token products up to 4 M on its thread.
+const SERIAL_MACS: usize = if cfg!(target_arch = "wasm32") { 1 << 22 } else { 1 << 20 };
 
 /// An activation byte as stored (q + 128) back to q.
 #[inline(always)]
