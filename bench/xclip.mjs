@@ -1,7 +1,8 @@
 // X-CLIP benchmark: one creative (8 frames of 224 px against 18 segment
 // prompts) through the base-patch32-sized model with random Q8_0 weights,
-// in the page's worker (wasm SIMD128, one thread) and natively, in the same
-// run, side by side with ratios.
+// in the page's worker (the threaded module on every core, as the page is
+// served cross-origin isolated) and natively, in the same run, side by side
+// with ratios.
 //
 //   node bench/xclip.mjs [RUNS]      default 3 timed runs each, after a warm-up
 //
@@ -15,6 +16,7 @@ const prompts = 18;
 const server = await serve();
 const s = await openPage(server.url);
 const web = await s.page.evaluate((a) => window.creativeFilter.cf.call('benchVision', a), { prompts, runs });
+const engine = s.info.engine;
 await s.close();
 server.stop();
 
@@ -26,7 +28,7 @@ native.peak_rss_mb = Number((/peak_rss_kb=(\d+)/.exec(r.stderr) || [0, NaN])[1])
 const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
 const line = (name, a, b, unit) => console.log(`${name.padEnd(30)} ${a.toFixed(2).padStart(9)} ${b.toFixed(2).padStart(9)} ${unit.padEnd(3)} ${(a / b).toFixed(2).padStart(6)}`);
 console.log(`X-CLIP base-patch32 size, random Q8_0 weights: ${web.frames} frames of ${web.image_size} px against ${prompts} prompts, ${runs} runs after a warm-up`);
-console.log(`browser: headless Chromium, 1 worker, wasm SIMD128, CPU; native: ${native.threads} threads of ${cores} cores`);
+console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), int8 kernel ${engine.kernel}, CPU; native: ${native.threads} threads of ${cores} cores`);
 console.log(`${''.padEnd(30)} ${'browser'.padStart(9)} ${'native'.padStart(9)} ${''.padEnd(3)} ${'ratio'.padStart(6)}`);
 line('per creative (mean)', web.per_creative_s, native.per_creative_s, 's');
 line('per creative (fastest)', web.per_creative_min_s, native.per_creative_min_s, 's');
