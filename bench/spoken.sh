@@ -14,6 +14,15 @@
 #                                    the names the training posts use most
 #                                    (bench/prompt_words.py), as a user
 #                                    would list their brands; else the text
+#   WITH_TRANSCRIPTS=1 bench/spoken.sh   also what transcripts in the
+#                                    training data are worth: two folds over
+#                                    the dev posts, each head trained on the
+#                                    other posts plus the transcripts of the
+#                                    other fold's posts, judged on its own
+#                                    fold as text and as speech
+#
+# It also writes SPOKEN_DIR/clips.tsv, so that `bench/asr.sh
+# SPOKEN_DIR/clips.tsv` sets the same voice-overs before faster-whisper.
 #
 # Needs the release build, the models (scripts/prepare.sh) and Festival
 # (scripts/setup.sh installs it); the voice-overs are kept in SPOKEN_DIR.
@@ -35,6 +44,7 @@ source bench/read_aloud.sh
 t=$SECONDS
 read_aloud "$OUT/dev_script.tsv" "$OUT/wav"
 echo "bench/spoken: voice-overs ready in $((SECONDS - t)) s"
+awk -F'\t' '{print "wav/" $1 ".wav\t" $2}' "$OUT/dev_script.tsv" > "$OUT/clips.tsv"
 # The voice writes an empty file for what it cannot read; the cleaning must have removed it.
 empty="$(find "$OUT/wav" -name '*.wav' -size 0 | wc -l)"
 [[ "$empty" = 0 ]] || { echo "bench/spoken: $empty empty voice-overs (Festival could not read their text)" >&2; exit 1; }
@@ -77,4 +87,42 @@ words = sum(len(norm(t)) for t in script.values())
 text, spoken = acc("text"), acc("spoken")
 print(f"posts {len(script)}: accuracy as text {text:.3f}, as speech {spoken:.3f}, spoken/text {spoken / text:.3f}")
 print(f"WER of the transcripts against the text read aloud: {errors / words:.3f} ({words} words); spoken run {seconds} s")
+PY
+
+[[ "${WITH_TRANSCRIPTS:-0}" == 1 ]] || exit 0
+# Two folds over the dev posts (even and odd lines): the fold's transcripts
+# are never among the texts its own head learned from.
+python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+ids = [line.split(",")[0] for line in open(f"{out}/dev_labels.csv", encoding="utf-8").read().splitlines()[1:] if line]
+texts = [json.loads(line) for line in open(f"{out}/dev_texts.jsonl", encoding="utf-8")]
+heard = {r["id"]: r.get("text", "") for r in map(json.loads, open(f"{out}/transcripts.jsonl", encoding="utf-8"))}
+assert len(ids) == len(texts)
+spoken = [{"text": heard[i], "label": t["label"]} for i, t in zip(ids, texts)]
+train = open(f"{out}/train.jsonl", encoding="utf-8").read()
+dump = lambda rows: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+for k in (0, 1):
+    mine = lambda rows, own: [r for i, r in enumerate(rows) if (i % 2 == k) == own]
+    open(f"{out}/fold{k}_train.jsonl", "w", encoding="utf-8").write(train + dump(mine(spoken, False)))
+    open(f"{out}/fold{k}_text.jsonl", "w", encoding="utf-8").write(dump(mine(texts, True)))
+    open(f"{out}/fold{k}_speech.jsonl", "w", encoding="utf-8").write(dump(mine(spoken, True)))
+PY
+for k in 0 1; do
+  "$BIN" train --texts "$OUT/fold${k}_train.jsonl" --segments "$OUT/dict.csv" --cv 0 --out "$OUT/fold${k}_head.json" > /dev/null
+  for form in text speech; do
+    for head in head "fold${k}_head"; do
+      "$BIN" eval --head "$OUT/$head.json" --segments "$OUT/dict.csv" --texts "$OUT/fold${k}_$form.jsonl" --json "$OUT/fold${k}_${form}_$head.json" > /dev/null
+    done
+  done
+done
+python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+def acc(form, with_transcripts):
+    # Both folds are the same size: the dev set, 12 × PER_LABEL posts, is even.
+    return sum(json.load(open(f"{out}/fold{k}_{form}_{f'fold{k}_head' if with_transcripts else 'head'}.json"))["report"]["accuracy"] for k in (0, 1)) / 2
+for label, w in (("texts alone", False), ("texts + the other fold's transcripts", True)):
+    text, speech = acc("text", w), acc("speech", w)
+    print(f"head of {label}: accuracy as text {text:.3f}, as speech (the transcripts) {speech:.3f}, spoken/text {speech / text:.3f}")
 PY
