@@ -13,10 +13,10 @@ fn main() -> creative_filter::Result<()> {
     let mel = Tensor::zeros((1, 80, 3000), candle_core::DType::F32, &Device::Cpu)?;
     for _ in 0..2 {
         let t = Instant::now();
-        let audio = m.encoder.forward(&mel)?;
+        let encoded = m.encoder.encode(&mel)?;
         println!("encoder {:?}", t.elapsed());
         let t = Instant::now();
-        let mut st = m.decoder.start(&audio, 228)?;
+        let mut st = m.decoder.start(&encoded, 228)?;
         println!("start {:?}", t.elapsed());
         let t = Instant::now();
         for t in [50258, 50263, 50359] {

@@ -182,13 +182,13 @@ impl Transcriber {
     /// decoding `opts` (see [`DecoderBench`]): the window is encoded once,
     /// then decoded once to warm up and `runs` times timed.
     pub fn bench_decoder(&self, samples: &[f32], runs: usize, opts: &TranscribeOptions) -> Result<DecoderBench> {
-        let (audio, _) = self.model.encode(&self.first_window_mel(samples)?)?;
+        let encoded = self.model.encode(&self.first_window_mel(samples)?)?;
         let language = opts.language.clone().unwrap_or_else(|| "ru".into());
         let prompt = self.tokenizer.prompt_tokens(opts.prompt.as_deref())?;
         let mut best: Option<DecoderBench> = None;
         for run in 0..=runs.max(1) {
             let t = Instant::now();
-            let mut state = self.model.decoder.start(&audio, window_context(&prompt, opts))?;
+            let mut state = self.model.decoder.start(&encoded, window_context(&prompt, opts))?;
             let start_ms = t.elapsed().as_secs_f64() * 1e3;
             state.profile();
             let decoded = self.decode_window(&mut state, &prompt, &language, opts)?;
@@ -245,16 +245,17 @@ impl Transcriber {
             let segment_frames = WINDOW_FRAMES.min(content_frames.saturating_sub(seek)).max(1);
             let window = mel.narrow(2, seek, WINDOW_FRAMES)?;
             let t = Instant::now();
-            let (audio, parts) = match gpu {
+            let encoded = match gpu {
                 Some(gpu) => gpu.encode(&self.model.encoder, &window).await?,
                 None => self.model.encode(&window)?,
             };
             timings.encoder_ms += t.elapsed().as_secs_f64() * 1e3;
-            timings.encoder_parts.add(&parts);
+            timings.encoder_parts.add(&encoded.parts);
             let t = Instant::now();
             // The cross-attention keys and values are one large matmul per
-            // layer: made on all threads, before the token-by-token loop.
-            let mut state = self.model.decoder.start(&audio, window_context(&prompt, opts))?;
+            // layer: made by the GPU with the states, or here on all threads
+            // before the token-by-token loop.
+            let mut state = self.model.decoder.start(&encoded, window_context(&prompt, opts))?;
             let lang = match &language {
                 Some(l) => l.clone(),
                 None => {

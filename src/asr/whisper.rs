@@ -240,6 +240,12 @@ impl Encoder {
 
     /// [`Self::forward`], and where its time went.
     pub fn forward_timed(&self, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
+        self.encode(mel).map(|e| (e.audio, e.parts))
+    }
+
+    /// One window as the decoder takes it (the cross-attention keys and
+    /// values are left to [`Decoder::start`]).
+    pub fn encode(&self, mel: &Tensor) -> Result<Encoded> {
         let mut parts = EncoderParts::default();
         let (_, mels, frames) = mel.dims3()?;
         if mels != self.conv1.in_channels() {
@@ -261,8 +267,18 @@ impl Encoder {
             x = layer.forward(x, t, self.heads, &mut parts)?;
         }
         parts.time(Part::Other, || self.ln_post.apply(&mut x));
-        Ok((Tensor::from_vec(x, (1, t, d), mel.device())?, parts))
+        Ok(Encoded { audio: Tensor::from_vec(x, (1, t, d), mel.device())?, cross_kv: None, parts })
     }
+}
+
+/// One window encoded: the audio states (1, T, d) and, where the GPU made
+/// them in the same pass, each decoder layer's cross-attention keys and
+/// values as its fused key-value product gives them ([T, 2d] rows, keys
+/// then values).
+pub struct Encoded {
+    pub audio: Tensor,
+    pub cross_kv: Option<Vec<Vec<f32>>>,
+    pub parts: EncoderParts,
 }
 
 /// Where the encoder's time goes, in milliseconds: what the benchmarks
@@ -276,7 +292,8 @@ pub struct EncoderParts {
     pub attention_ms: f64,
     /// Layer norms, copies, position embeddings.
     pub other_ms: f64,
-    /// The whole window on the GPU (one submission, not split by part).
+    /// The whole window on the GPU (one submission, the decoder's
+    /// cross-attention keys and values included; not split by part).
     #[serde(default)]
     pub gpu_ms: f64,
 }
@@ -680,15 +697,26 @@ impl Decoder {
     /// Prepares a window's state from its encoder output (1, T, d): the
     /// cross-attention keys and values of every layer, head-major, and one
     /// hypothesis with room for `cap` positions (at most the text context).
-    pub fn start(&self, audio: &Tensor, cap: usize) -> Result<DecoderState> {
-        let (_, t, d) = audio.dims3()?;
-        let audio = audio.flatten_all()?.to_vec1::<f32>()?;
+    /// The keys and values are the encoder's where it made them (the GPU),
+    /// else made here.
+    pub fn start(&self, encoded: &Encoded, cap: usize) -> Result<DecoderState> {
+        let (_, t, d) = encoded.audio.dims3()?;
         let dh = d / self.n_head;
-        let cross = self
-            .layers
+        let made;
+        let rows: &[Vec<f32>] = match &encoded.cross_kv {
+            Some(kv) if kv.len() == self.layers.len() && kv.iter().all(|l| l.len() == t * 2 * d) => kv,
+            Some(kv) => {
+                return Err(Error::Invalid(format!("{} layers of cross-attention keys and values for a decoder of {}", kv.len(), self.layers.len())))
+            }
+            None => {
+                let audio = encoded.audio.flatten_all()?.to_vec1::<f32>()?;
+                made = self.layers.iter().map(|l| l.cross_attn.kv.forward(&audio, t, Act::None, None)).collect::<Result<Vec<_>>>()?;
+                &made
+            }
+        };
+        let cross = rows
             .iter()
-            .map(|l| {
-                let kv = l.cross_attn.kv.forward(&audio, t, Act::None, None)?;
+            .map(|kv| {
                 let (mut k, mut v) = (vec![0f32; t * d], vec![0f32; t * d]);
                 for (j, row) in kv.chunks_exact(2 * d).enumerate() {
                     for h in 0..self.n_head {
@@ -697,9 +725,9 @@ impl Decoder {
                         v[at..at + dh].copy_from_slice(&row[d + h * dh..d + (h + 1) * dh]);
                     }
                 }
-                Ok((k, v))
+                (k, v)
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         let cap = cap.clamp(1, self.max_len);
         let mut state = DecoderState {
             cross,
@@ -873,12 +901,12 @@ impl Whisper {
 
     /// One window through the encoder: on the GPU where one is in use and
     /// has not failed, else (and after any GPU failure) on the CPU.
-    pub fn encode(&self, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
+    pub fn encode(&self, mel: &Tensor) -> Result<Encoded> {
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(gpu) = &self.gpu {
             return crate::task::now(gpu.encode(&self.encoder, mel));
         }
-        self.encoder.forward_timed(mel)
+        self.encoder.encode(mel)
     }
 
     /// Where the encoder runs, as the reports name it: the GPU's adapter,

@@ -2,6 +2,9 @@
 //! [`super::whisper::Encoder`], as WGSL kernels in one submission per
 //! window. The matrices stay Q8_0 (dequantised inside the matmul kernel), the
 //! activations f32; the stem's convolutions are im2col and an f32 matmul.
+//! The same pass makes the decoder's cross-attention keys and values, one
+//! product of the audio states a layer, so the CPU's decoder starts each
+//! window with them made.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,7 +12,7 @@ use candle_core::Tensor;
 use web_time::Instant;
 
 use super::config::Config;
-use super::whisper::{Encoder, EncoderParts, Weights};
+use super::whisper::{Encoded, Encoder, EncoderParts, Weights};
 use crate::error::{Error, Result};
 use crate::gpu::kernels::Activation;
 use crate::gpu::{Failures, Gpu, GpuMatrix, GpuNorm};
@@ -37,7 +40,11 @@ struct Scratch {
     qkv: wgpu::Buffer,
     ctx: wgpu::Buffer,
     mid: wgpu::Buffer,
-    out: wgpu::Buffer,
+    /// One decoder layer's keys and values [t, 2d], before they join the result.
+    kv: wgpu::Buffer,
+    /// What is read back: the audio states [t, d], then each decoder
+    /// layer's keys and values.
+    result: wgpu::Buffer,
 }
 
 pub struct GpuEncoder {
@@ -52,6 +59,9 @@ pub struct GpuEncoder {
     positions: wgpu::Buffer,
     layers: Vec<Layer>,
     ln_post: GpuNorm,
+    /// Each decoder layer's cross-attention key and value projections as
+    /// one [2d, d] matrix (the keys have no bias), as the CPU's decoder fuses them.
+    cross_kv: Vec<GpuMatrix>,
     mlp_width: usize,
     scratch: Mutex<Option<Scratch>>,
 }
@@ -92,6 +102,14 @@ impl GpuEncoder {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let cross_kv = (0..cfg.decoder_layers)
+            .map(|i| {
+                let a = format!("model.decoder.layers.{i}.encoder_attn");
+                let (k, kb) = w.matrix_and_bias(&format!("{a}.k_proj"))?;
+                let (v, vb) = w.matrix_and_bias(&format!("{a}.v_proj"))?;
+                GpuMatrix::fused(g, &[(&k, kb.as_deref()), (&v, vb.as_deref())])
+            })
+            .collect::<Result<Vec<_>>>()?;
         let conv1 = conv("conv1")?;
         let conv2 = conv("conv2")?;
         let positions = w.vector(&format!("{p}.embed_positions.weight"))?;
@@ -107,20 +125,22 @@ impl GpuEncoder {
             conv2,
             layers,
             ln_post: norm(&format!("{p}.layer_norm"))?,
+            cross_kv,
             mlp_width,
             gpu,
             scratch: Mutex::new(None),
         })
     }
 
-    pub fn gpu(&self) -> &Gpu {
+    pub fn gpu(&self) -> &Arc<Gpu> {
         &self.gpu
     }
 
     /// `mel`: (1, n_mels, frames) → (1, frames / 2, d_model), as
-    /// [`super::whisper::Encoder::forward`]. Natively it is ready when
-    /// returned; in the page it waits on WebGPU.
-    pub async fn forward(&self, mel: &Tensor) -> Result<Tensor> {
+    /// [`super::whisper::Encoder::forward`], and the decoder's
+    /// cross-attention keys and values. Natively it is ready when returned;
+    /// in the page it waits on WebGPU.
+    pub async fn forward(&self, mel: &Tensor) -> Result<Encoded> {
         let (_, mels, frames) = mel.dims3()?;
         if mels != self.n_mels {
             return Err(Error::Invalid(format!("{mels} mel bands for an encoder of {}", self.n_mels)));
@@ -138,6 +158,7 @@ impl GpuEncoder {
             _ => self.scratch(frames),
         };
         let (d, gpu) = (self.d, &*self.gpu);
+        let kv_len = t * 2 * d;
         let out = gpu.run_async(
             |r| {
                 r.write(&s.mel, &mel);
@@ -157,14 +178,22 @@ impl GpuEncoder {
                     r.matmul(&s.h, &layer.fc1, t, Activation::GeluErf, None, &s.mid);
                     r.matmul(&s.mid, &layer.fc2, t, Activation::None, Some(next), x);
                 }
-                r.layer_norm(x, &self.ln_post, t, &s.out);
+                r.layer_norm(x, &self.ln_post, t, &s.result);
+                for (i, kv) in self.cross_kv.iter().enumerate() {
+                    r.matmul(&s.result, kv, t, Activation::None, None, &s.kv);
+                    r.copy(&s.kv, 0, &s.result, t * d + i * kv_len, kv_len);
+                }
             },
-            &s.out,
-            t * d,
+            &s.result,
+            t * d + self.cross_kv.len() * kv_len,
         )
         .await;
         *self.scratch.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
-        Ok(Tensor::from_vec(out?, (1, t, d), &candle_core::Device::Cpu)?)
+        let mut out = out?;
+        let cross_kv = out[t * d..].chunks_exact(kv_len).map(<[f32]>::to_vec).collect();
+        out.truncate(t * d);
+        let audio = Tensor::from_vec(out, (1, t, d), &candle_core::Device::Cpu)?;
+        Ok(Encoded { audio, cross_kv: Some(cross_kv), parts: EncoderParts::default() })
     }
 
     fn scratch(&self, frames: usize) -> Scratch {
@@ -181,7 +210,8 @@ impl GpuEncoder {
             qkv: gpu.scratch(t * 3 * d, "qkv"),
             ctx: gpu.scratch(t * d, "attention"),
             mid: gpu.scratch(t * self.mlp_width, "mlp"),
-            out: gpu.scratch(t * d, "audio states"),
+            kv: gpu.scratch(t * 2 * d, "cross-attention keys and values"),
+            result: gpu.scratch(t * d * (1 + 2 * self.cross_kv.len()), "audio states, keys and values"),
         }
     }
 }
@@ -199,16 +229,19 @@ impl GpuWithFallback {
         Self { gpu, failures: Failures::default() }
     }
 
-    pub fn gpu(&self) -> &Gpu {
+    pub fn gpu(&self) -> &Arc<Gpu> {
         self.gpu.gpu()
     }
 
     /// One window, on the GPU while it works, else on `cpu`.
-    pub async fn encode(&self, cpu: &Encoder, mel: &Tensor) -> Result<(Tensor, EncoderParts)> {
+    pub async fn encode(&self, cpu: &Encoder, mel: &Tensor) -> Result<Encoded> {
         let t = Instant::now();
         match self.failures.attempt(self.gpu.forward(mel)).await? {
-            Some(audio) => Ok((audio, EncoderParts { gpu_ms: t.elapsed().as_secs_f64() * 1e3, ..Default::default() })),
-            None => cpu.forward_timed(mel),
+            Some(mut encoded) => {
+                encoded.parts.gpu_ms = t.elapsed().as_secs_f64() * 1e3;
+                Ok(encoded)
+            }
+            None => cpu.encode(mel),
         }
     }
 

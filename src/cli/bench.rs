@@ -177,6 +177,7 @@ fn gpu(file: Option<&Path>, runs: usize, models: &Path) -> Result<i32> {
             k.gpu_ms / k.cpu_ms
         );
     }
+    xclip_on_gpu(&gpu, runs)?;
     let Some(file) = file else { return Ok(0) };
     let samples = whisper_input(file)?;
     let (on_gpu, _) = super::common::load_whisper_on(models, Some(gpu.clone()))?;
@@ -187,9 +188,9 @@ fn gpu(file: Option<&Path>, runs: usize, models: &Path) -> Result<i32> {
         let mut out = Vec::new();
         for _ in 0..=runs.max(1) {
             let start = Instant::now();
-            let (audio, _) = t.model().encode(&mel)?;
+            let encoded = t.model().encode(&mel)?;
             best = best.min(start.elapsed().as_secs_f64() * 1e3);
-            out = audio.flatten_all()?.to_vec1::<f32>()?;
+            out = encoded.audio.flatten_all()?.to_vec1::<f32>()?;
         }
         Ok((best, out))
     };
@@ -235,6 +236,38 @@ fn gpu(file: Option<&Path>, runs: usize, models: &Path) -> Result<i32> {
         gpu_ms / cpu_ms
     );
     Ok(0)
+}
+
+/// X-CLIP's video features (base/32's shapes, random Q8_0 weights) with the
+/// vision tower on the GPU and on the CPU.
+fn xclip_on_gpu(gpu: &std::sync::Arc<creative_filter::gpu::Gpu>, runs: usize) -> Result<()> {
+    use creative_filter::vision::{XClipConfig, XClipModel, XClipWeights};
+    let config = XClipConfig::base_patch32();
+    let w = XClipWeights::random(&config, 0x5eed, creative_filter::text::WeightFormat::Q8_0)?;
+    let (on_gpu, on_cpu) = (XClipModel::new_on(&w, Some(gpu.clone()))?, XClipModel::new(&w)?);
+    if !on_gpu.on_gpu() {
+        return Err(Error::Invalid("X-CLIP's vision tower did not load onto the GPU".into()));
+    }
+    let v = &config.vision_config;
+    let pixels = creative_filter::gpu::bench::values(v.num_frames * 3 * v.image_size * v.image_size, 1, 2.0);
+    let frames = candle_core::Tensor::from_vec(pixels, (1, v.num_frames, 3, v.image_size, v.image_size), &candle_core::Device::Cpu)?;
+    let time = |m: &XClipModel| -> Result<(f64, Vec<f32>)> {
+        let mut best = (f64::INFINITY, Vec::new());
+        for _ in 0..=runs.max(1) {
+            let start = Instant::now();
+            let e = m.video_features(&frames)?.embeds.flatten_all()?.to_vec1::<f32>()?;
+            best = (best.0.min(start.elapsed().as_secs_f64() * 1e3), e);
+        }
+        Ok(best)
+    };
+    let ((gpu_ms, a), (cpu_ms, b)) = (time(&on_gpu)?, time(&on_cpu)?);
+    let cosine = creative_filter::kernels::math::least_row_cosine(&a, &b, a.len());
+    println!(
+        "X-CLIP video features ({} frames, base/32 shapes, random Q8_0 weights): GPU {gpu_ms:.1} ms, CPU {cpu_ms:.1} ms, GPU/CPU {:.2}; cosine {cosine:.6}",
+        v.num_frames,
+        gpu_ms / cpu_ms
+    );
+    Ok(())
 }
 
 fn vocab(models: &Path, full: &Path, data: &Path, sample: usize) -> Result<i32> {

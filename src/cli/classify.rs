@@ -57,7 +57,7 @@ pub struct PredictTableArgs {
 /// when it has one for this model, else zero-shot over the speech
 /// classifier's segments.
 fn load_vision(models: &Path, clf: &creative_filter::classify::Classifier, head: Option<&Head>) -> Result<Option<VisionBranch>> {
-    let Some(model) = VisionModel::load(models)? else {
+    let Some(model) = VisionModel::load_on(models, super::common::gpu()?)? else {
         eprintln!("{VISION_OFF_NOTE}");
         return Ok(None);
     };

@@ -210,7 +210,7 @@ pub fn set_device(choice: DeviceChoice) {
 }
 
 /// The GPU `--device` chose, opened and self-tested once per run.
-fn gpu() -> Result<Option<Arc<Gpu>>> {
+pub fn gpu() -> Result<Option<Arc<Gpu>>> {
     static GPU: std::sync::OnceLock<std::result::Result<Option<Arc<Gpu>>, GpuError>> = std::sync::OnceLock::new();
     let choice = DEVICE.get().copied().unwrap_or_default();
     Ok(GPU.get_or_init(|| Gpu::select(choice)).clone()?)

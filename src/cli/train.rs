@@ -207,7 +207,7 @@ fn print_problems(problems: &[RowProblem]) {
 pub fn train(args: TrainArgs, models: &Path, cache: &CacheArgs) -> Result<i32> {
     let encoder = load_encoder(models)?;
     let vision = match args.data.labels {
-        Some(_) => VisionModel::load(models)?,
+        Some(_) => VisionModel::load_on(models, super::common::gpu()?)?,
         None => None,
     };
     let Loaded { ex, cache, vision, screen_texts, screen_pairs } =

@@ -34,7 +34,7 @@ impl KernelTiming {
 }
 
 /// Deterministic values in [−scale, scale].
-pub(crate) fn values(len: usize, seed: usize, scale: f32) -> Vec<f32> {
+pub fn values(len: usize, seed: usize, scale: f32) -> Vec<f32> {
     (0..len).map(|i| ((i.wrapping_mul(2_654_435_761).wrapping_add(seed * 97) % 2001) as f32 / 1000.0 - 1.0) * scale).collect()
 }
 

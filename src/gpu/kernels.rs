@@ -27,6 +27,8 @@ pub enum Activation {
     None = 0,
     /// The exact (erf) GELU.
     GeluErf = 1,
+    /// CLIP's x · sigmoid(1.702 x).
+    QuickGelu = 2,
 }
 
 /// The compiled kernels of one device.
@@ -251,7 +253,7 @@ impl<'a> Recorder<'a> {
     }
 
     /// One dispatch with `buffers` bound at 1, 2, … after the parameters at 0.
-    fn dispatch(&mut self, pipeline: &wgpu::ComputePipeline, params: &[u32], buffers: &[&wgpu::Buffer], groups: (u32, u32)) {
+    fn dispatch(&mut self, pipeline: &wgpu::ComputePipeline, params: &[u32], buffers: &[&wgpu::Buffer], groups: (u32, u32, u32)) {
         let numbered: Vec<(u32, &wgpu::Buffer)> = buffers.iter().enumerate().map(|(i, b)| (i as u32 + 1, *b)).collect();
         self.dispatch_at(pipeline, params, &numbered, groups)
     }
@@ -271,7 +273,7 @@ impl<'a> Recorder<'a> {
         let params = [m, w.n, w.k, act as usize, w.bias.is_some() as usize, residual.is_some() as usize, 0, 0].map(|v| v as u32);
         let bias = w.bias.as_ref().unwrap_or(&p.absent);
         let residual = residual.unwrap_or(&p.absent);
-        let groups = (w.n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32);
+        let groups = (w.n.div_ceil(TILE) as u32, m.div_ceil(TILE) as u32, 1);
         // Bindings 1..=7 as the shader numbers them; each entry point binds
         // only the weights it reads.
         match &w.weights {
@@ -282,7 +284,7 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    fn dispatch_at(&mut self, pipeline: &wgpu::ComputePipeline, params: &[u32], buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32)) {
+    fn dispatch_at(&mut self, pipeline: &wgpu::ComputePipeline, params: &[u32], buffers: &[(u32, &wgpu::Buffer)], groups: (u32, u32, u32)) {
         let device = &self.gpu.device;
         let uniform = self.gpu.buffer_with(&words(params), wgpu::BufferUsages::UNIFORM, "params");
         let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
@@ -295,7 +297,12 @@ impl<'a> Recorder<'a> {
         let mut pass = self.encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(groups.0, groups.1, 1);
+        pass.dispatch_workgroups(groups.0, groups.1, groups.2);
+    }
+
+    /// Copies `len` f32s of `src` from f32 `from` on into `dst` from f32 `at` on.
+    pub fn copy(&mut self, src: &wgpu::Buffer, from: usize, dst: &wgpu::Buffer, at: usize, len: usize) {
+        self.encoder.copy_buffer_to_buffer(src, (from * 4) as u64, dst, (at * 4) as u64, (len * 4) as u64);
     }
 
     /// y = LayerNorm(x) row by row, x [rows, norm.n].
@@ -303,18 +310,25 @@ impl<'a> Recorder<'a> {
         let (per_line, lines) = grid(rows);
         let params = [rows as u32, norm.n as u32, norm.eps.to_bits(), per_line];
         let gpu = self.gpu;
-        self.dispatch(&gpu.kernels.layer_norm, &params, &[x, &norm.gamma, &norm.beta, y], (per_line, lines));
+        self.dispatch(&gpu.kernels.layer_norm, &params, &[x, &norm.gamma, &norm.beta, y], (per_line, lines, 1));
     }
 
     /// Self-attention of every head over `t` positions without a mask: qkv
     /// [t, 3d] (queries, keys, values), ctx [t, d].
     pub fn attention(&mut self, qkv: &wgpu::Buffer, t: usize, d: usize, heads: usize, ctx: &wgpu::Buffer) {
+        self.attention_each(qkv, 1, t, d, heads, ctx)
+    }
+
+    /// [`Recorder::attention`] over `sequences` of `t` positions each, one
+    /// after another in qkv [sequences·t, 3d] and ctx [sequences·t, d],
+    /// none attending to another.
+    pub fn attention_each(&mut self, qkv: &wgpu::Buffer, sequences: usize, t: usize, d: usize, heads: usize, ctx: &wgpu::Buffer) {
         let head_dim = d / heads;
         debug_assert!(head_dim % 4 == 0 && d % heads == 0);
         let scale = 1.0 / (head_dim as f32).sqrt();
         let params = [t as u32, (d / 4) as u32, scale.to_bits(), 0];
         let pipeline = self.gpu.kernels.attention(&self.gpu.device, head_dim / 4);
-        self.dispatch(&pipeline, &params, &[qkv, ctx], (t.div_ceil(QUERIES) as u32, heads as u32));
+        self.dispatch(&pipeline, &params, &[qkv, ctx], (t.div_ceil(QUERIES) as u32, heads as u32, sequences as u32));
     }
 
     /// col [t_out, 3c] from x [t_in, c] for a kernel-3, padding-1
@@ -323,6 +337,6 @@ impl<'a> Recorder<'a> {
         let (per_line, lines) = grid((t_out * c * 3).div_ceil(256));
         let params = [t_in, t_out, c, stride, per_line as usize * 256, 0, 0, 0].map(|v| v as u32);
         let gpu = self.gpu;
-        self.dispatch(&gpu.kernels.im2col, &params, &[x, col], (per_line, lines));
+        self.dispatch(&gpu.kernels.im2col, &params, &[x, col], (per_line, lines, 1));
     }
 }

@@ -51,9 +51,11 @@ fn product(x: &[f32], w: &[f32], b: Option<&[f32]>, r: Option<&[f32]>, m: usize,
         for o in 0..n {
             let mut v: f64 = (0..k).map(|j| x[i * k + j] as f64 * w[o * k + j] as f64).sum();
             v += b.map_or(0.0, |b| b[o] as f64);
-            if act == Activation::GeluErf {
-                v = gelu(v);
-            }
+            v = match act {
+                Activation::None => v,
+                Activation::GeluErf => gelu(v),
+                Activation::QuickGelu => v / (1.0 + (-1.702 * v).exp()),
+            };
             y[i * n + o] = v + r.map_or(0.0, |r| r[i * n + o] as f64);
         }
     }
@@ -64,7 +66,9 @@ fn product(x: &[f32], w: &[f32], b: Option<&[f32]>, r: Option<&[f32]>, m: usize,
 fn q8_0_products_equal_their_definition_on_odd_shapes() {
     let gpu = gpu();
     for (m, n, k) in [(1, 1, 32), (1, 37, 96), (67, 130, 160), (130, 64, 64)] {
-        for (act, with_bias, with_residual) in [(Activation::None, false, false), (Activation::GeluErf, true, true)] {
+        for (act, with_bias, with_residual) in
+            [(Activation::None, false, false), (Activation::GeluErf, true, true), (Activation::QuickGelu, true, false)]
+        {
             let x = values(m * k, m + n, 1.0);
             let w = values(n * k, k, 0.2);
             let b = values(n, 3, 0.5);
@@ -122,28 +126,31 @@ fn layer_norm_equals_its_definition() {
 #[test]
 fn attention_equals_a_softmax_in_f64() {
     let gpu = gpu();
-    for (t, heads, hd) in [(1, 1, 4), (33, 2, 8), (97, 3, 64)] {
+    // (sequences, positions each, heads, head width)
+    for (n, t, heads, hd) in [(1, 1, 1, 4), (1, 33, 2, 8), (1, 97, 3, 64), (5, 51, 2, 16)] {
         let d = heads * hd;
         // Large scores, so that an unstable softmax would overflow.
-        let qkv = values(t * 3 * d, t, 4.0);
-        let (qb, cb) = (gpu.upload(&qkv, "qkv"), gpu.scratch(t * d, "ctx"));
-        let got = gpu.run(|rec| rec.attention(&qb, t, d, heads, &cb), &cb, t * d).unwrap();
+        let qkv = values(n * t * 3 * d, t, 4.0);
+        let (qb, cb) = (gpu.upload(&qkv, "qkv"), gpu.scratch(n * t * d, "ctx"));
+        let got = gpu.run(|rec| rec.attention_each(&qb, n, t, d, heads, &cb), &cb, n * t * d).unwrap();
         let scale = 1.0 / (hd as f64).sqrt();
-        let at = |row: usize, part: usize, h: usize, c: usize| qkv[row * 3 * d + part * d + h * hd + c] as f64;
-        let mut want = vec![0f64; t * d];
-        for h in 0..heads {
-            for i in 0..t {
-                let s: Vec<f64> = (0..t).map(|j| (0..hd).map(|c| at(i, 0, h, c) * at(j, 1, h, c)).sum::<f64>() * scale).collect();
-                let max = s.iter().cloned().fold(f64::MIN, f64::max);
-                let e: Vec<f64> = s.iter().map(|v| (v - max).exp()).collect();
-                let sum: f64 = e.iter().sum();
-                for c in 0..hd {
-                    want[i * d + h * hd + c] = (0..t).map(|j| e[j] * at(j, 2, h, c)).sum::<f64>() / sum;
+        let mut want = vec![0f64; n * t * d];
+        for seq in 0..n {
+            let at = |row: usize, part: usize, h: usize, c: usize| qkv[(seq * t + row) * 3 * d + part * d + h * hd + c] as f64;
+            for h in 0..heads {
+                for i in 0..t {
+                    let s: Vec<f64> = (0..t).map(|j| (0..hd).map(|c| at(i, 0, h, c) * at(j, 1, h, c)).sum::<f64>() * scale).collect();
+                    let max = s.iter().cloned().fold(f64::MIN, f64::max);
+                    let e: Vec<f64> = s.iter().map(|v| (v - max).exp()).collect();
+                    let sum: f64 = e.iter().sum();
+                    for c in 0..hd {
+                        want[(seq * t + i) * d + h * hd + c] = (0..t).map(|j| e[j] * at(j, 2, h, c)).sum::<f64>() / sum;
+                    }
                 }
             }
         }
         let err = worst(&got, &want);
-        assert!(err < 1e-5, "attention t {t}, {heads} × {hd}: off by {err:e}");
+        assert!(err < 1e-5, "attention over {n} × {t} positions, {heads} × {hd}: off by {err:e}");
     }
 }
 

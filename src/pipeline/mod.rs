@@ -504,6 +504,19 @@ pub fn vision_outcome(
     content_hash: &str,
     frames: impl FnOnce() -> Result<(Vec<Vec<u8>>, usize)>,
 ) -> (VisionOutcome, Option<Vec<f32>>) {
+    // Ready at once natively; the page awaits `vision_outcome_async`.
+    crate::task::now(vision_outcome_async(vision, segments, cache, content_hash, frames))
+}
+
+/// [`vision_outcome`] as the page awaits it: the vision tower's answer may
+/// come from WebGPU. Natively its future is ready at once.
+pub async fn vision_outcome_async(
+    vision: Option<&VisionBranch>,
+    segments: &SegmentDictionary,
+    cache: &FeatureCache,
+    content_hash: &str,
+    frames: impl FnOnce() -> Result<(Vec<Vec<u8>>, usize)>,
+) -> (VisionOutcome, Option<Vec<f32>>) {
     let Some(b) = vision else {
         return (Err(notes::vision_off()), None);
     };
@@ -517,7 +530,7 @@ pub fn vision_outcome(
         Ok(f) => f,
         Err(e) => return (Err(notes::no_video_frames(e.message())), None),
     };
-    match b.look(&rgb, size) {
+    match b.look(&rgb, size).await {
         Ok((probs, embedding)) => {
             // A cache that cannot be written costs time next run, not this answer.
             let _ = b.remember(cache, content_hash, &probs, &embedding);

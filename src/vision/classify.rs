@@ -102,8 +102,10 @@ impl VisionBranch {
 
     /// Segment probabilities from frames (`size`×`size` RGB each), and the
     /// video embedding a vision head would be trained on.
-    pub fn look(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-        let video = self.model.video(rgb_frames, size)?;
+    /// The vision tower runs on the GPU where one is in use: in the page its
+    /// answer is awaited, natively the future is ready at once.
+    pub async fn look(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+        let video = self.model.video_async(rgb_frames, size).await?;
         Ok((self.classifier.probs(&self.model, &video)?, self.model.embedding(&video)?))
     }
 

@@ -23,7 +23,12 @@ impl VisionModel {
     /// From the runtime files' bytes; `id` names the model in heads and
     /// cache keys (e.g. [`crate::models::manifest::Manifest::file_id`]).
     pub fn from_bytes(gguf: &[u8], tokenizer_json: &[u8], id: &str) -> Result<VisionModel> {
-        let model = XClipModel::from_gguf(gguf)?;
+        Self::from_bytes_on(gguf, tokenizer_json, id, None)
+    }
+
+    /// [`VisionModel::from_bytes`] with the vision tower also on `gpu` (natively).
+    pub fn from_bytes_on(gguf: &[u8], tokenizer_json: &[u8], id: &str, gpu: Option<std::sync::Arc<crate::gpu::Gpu>>) -> Result<VisionModel> {
+        let model = XClipModel::new_on(&super::XClipWeights::from_gguf(gguf)?, gpu)?;
         let tokenizer =
             ClipTokenizer::from_tokenizer_json(tokenizer_json, model.config().text_config.max_position_embeddings)?;
         Ok(VisionModel { model, tokenizer, id: id.to_string() })
@@ -34,6 +39,12 @@ impl VisionModel {
     /// damaged are an error, not a silent "off".
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load(dir: &std::path::Path) -> Result<Option<VisionModel>> {
+        Self::load_on(dir, None)
+    }
+
+    /// [`VisionModel::load`] with the vision tower also on `gpu`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_on(dir: &std::path::Path, gpu: Option<std::sync::Arc<crate::gpu::Gpu>>) -> Result<Option<VisionModel>> {
         use crate::models::manifest::{Manifest, MANIFEST_FILE};
         use crate::models::{read_model_file, XCLIP_GGUF, XCLIP_MODEL_NAME, XCLIP_TOKENIZER};
         let manifest = match std::fs::read(dir.join(MANIFEST_FILE)) {
@@ -51,7 +62,7 @@ impl VisionModel {
             e => e,
         })?;
         let tokenizer = read_model_file(dir, XCLIP_TOKENIZER, XCLIP_MODEL_NAME)?;
-        Self::from_bytes(&gguf, &tokenizer, &Manifest::file_id(Some(&manifest), XCLIP_GGUF)).map(Some)
+        Self::from_bytes_on(&gguf, &tokenizer, &Manifest::file_id(Some(&manifest), XCLIP_GGUF), gpu).map(Some)
     }
 
     pub fn id(&self) -> &str {
@@ -77,6 +88,11 @@ impl VisionModel {
     /// evenly spaced ones are taken (repeated when there are too few), as
     /// the model is trained on a fixed count.
     pub fn video(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<VideoFeatures> {
+        self.model.video_features(&self.frames_tensor(rgb_frames, size)?)
+    }
+
+    /// The model's input from the frames (see [`VisionModel::video`]).
+    fn frames_tensor(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<Tensor> {
         if rgb_frames.is_empty() {
             return Err(Error::Invalid("no video frames to look at".into()));
         }
@@ -89,7 +105,18 @@ impl VisionModel {
         let t = self.frames();
         let picked: Vec<&[u8]> =
             (0..t).map(|i| rgb_frames[(i * rgb_frames.len() + rgb_frames.len() / 2) / t].as_slice()).collect();
-        self.model.video_features(&video_tensor(&picked, size)?)
+        video_tensor(&picked, size)
+    }
+
+    /// [`VisionModel::video`] with the vision tower on the GPU where one is
+    /// in use, awaited (the page's WebGPU).
+    pub async fn video_async(&self, rgb_frames: &[Vec<u8>], size: usize) -> Result<VideoFeatures> {
+        self.model.video_features_async(&self.frames_tensor(rgb_frames, size)?).await
+    }
+
+    /// Leaves the GPU (see [`XClipModel::leave_gpu`]).
+    pub fn leave_gpu(&mut self) {
+        self.model.leave_gpu();
     }
 
     /// The unit-length video embedding (what a trained vision head reads).

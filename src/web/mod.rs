@@ -24,7 +24,7 @@ use crate::media::{decode_audio, demux_audio, to_whisper_input, Audio, DecodedAu
 use crate::models::manifest::{sha256_hex, Manifest};
 use crate::models::WHISPER_GGUF;
 use crate::message::Message;
-use crate::pipeline::{notes, verdict_with_vision, vision_outcome, Engine, Features, Report, VisionOutcome};
+use crate::pipeline::{notes, verdict_with_vision, vision_outcome_async, Engine, Features, Report, VisionOutcome};
 use crate::screen::{ScreenMode, ScreenText};
 use crate::pipeline::training::{self, HeardExample, LabelledCreative, ScreenExamples, TrainingOptions};
 use crate::table::{read_labelled_texts, Label, LabelledTexts, RowProblem, Table};
@@ -358,6 +358,10 @@ impl Session {
             .ok_or_else(|| error(Error::Invalid(format!("no device {choice:?} (auto, cpu or gpu)"))))?;
         self.gpu = None;
         self.gpu_problem = None;
+        // The page sets the vision model again for the new device.
+        if let Some(b) = &mut self.vision {
+            b.model.leave_gpu();
+        }
         let opened = match crate::gpu::Gpu::select_async(choice).await {
             Ok(Some(gpu)) => crate::asr::whisper::Weights::from_gguf(&whisper_gguf.to_vec(), &candle_core::Device::Cpu)
                 .and_then(|(weights, config)| GpuEncoder::load(gpu, &weights, &config))
@@ -480,7 +484,9 @@ impl Session {
     /// cache keys. Returns [`Session::vision`].
     #[wasm_bindgen(js_name = setVisionModel)]
     pub fn set_vision_model(&mut self, gguf: &[u8], tokenizer_json: &[u8], id: &str) -> Result<JsValue, JsValue> {
-        let model = VisionModel::from_bytes(gguf, tokenizer_json, id).map_err(|e| match e {
+        // The vision tower goes onto the GPU Whisper's encoder uses, if any.
+        let gpu = self.gpu.as_ref().map(|g| g.gpu().clone());
+        let model = VisionModel::from_bytes_on(gguf, tokenizer_json, id, gpu).map_err(|e| match e {
             Error::Inference(e) => error(Error::ModelCorrupt { name: "X-CLIP".into(), reason: e.to_string() }),
             e => error(e),
         })?;
@@ -505,6 +511,8 @@ impl Session {
             image_size: usize,
             mode: &'a str,
             warning: Option<&'a Message>,
+            /// Whether the vision tower runs on the GPU (and has not failed there).
+            gpu: bool,
         }
         match &self.vision {
             None => Ok(JsValue::NULL),
@@ -514,6 +522,7 @@ impl Session {
                 image_size: b.model.image_size(),
                 mode: b.classifier.mode(),
                 warning: self.vision_warning.as_ref(),
+                gpu: b.model.model().on_gpu(),
             }),
         }
     }
@@ -526,13 +535,13 @@ impl Session {
 
     /// The vision branch's answer for a creative, from the frames the page
     /// decoded (see [`FrameSet`]); its video embedding is kept for training.
-    fn seen(&mut self, content_hash: &str, bytes: &[u8], frames: &FrameSet) -> VisionOutcome {
+    async fn seen(&mut self, content_hash: &str, bytes: &[u8], frames: &FrameSet) -> VisionOutcome {
         let Some(branch) = self.vision.as_ref() else {
             return Err(Message::new("vision-off-in-page", vision::VISION_OFF_IN_PAGE));
         };
         let count = branch.model.frames();
-        let (outcome, embedding) =
-            vision_outcome(Some(branch), self.classifier.segments(), &self.engine.cache, content_hash, || frames.frames(bytes, count));
+        let read = || frames.frames(bytes, count);
+        let (outcome, embedding) = vision_outcome_async(Some(branch), self.classifier.segments(), &self.engine.cache, content_hash, read).await;
         if let Some(e) = embedding {
             self.video_embeddings.insert(content_hash.to_string(), e);
         }
@@ -660,7 +669,7 @@ impl Session {
         // Audio errors go back first: the browser's decoders may do better
         // (then `classifyWithoutSound` if none can).
         let f = self.engine.features_hashed_on(&creative, &hash, bytes, self.gpu.as_ref()).await.map_err(error)?;
-        let seen = self.seen(&hash, still.as_deref().unwrap_or_default(), frames);
+        let seen = self.seen(&hash, still.as_deref().unwrap_or_default(), frames).await;
         self.conclude(creative, &hash, f, seen)
     }
 
@@ -685,7 +694,7 @@ impl Session {
         let decoded = DecodedAudio { audio: Audio { samples, sample_rate }, codec, truncated, incomplete, skipped_packets: 0 };
         let f = self.engine.features_of_decoded_on(content_hash, decoded, decode_ms, self.gpu.as_ref()).await.map_err(error)?;
         let still = if self.vision.is_some() && frames.is_empty() { bytes } else { &[] };
-        let seen = self.seen(content_hash, still, frames);
+        let seen = self.seen(content_hash, still, frames).await;
         self.conclude(creative, content_hash, f, seen)
     }
 
@@ -694,10 +703,10 @@ impl Session {
     /// track or the vision branch read its frames, so the video can decide;
     /// otherwise that failure stands.
     #[wasm_bindgen(js_name = classifyWithoutSound)]
-    pub fn classify_without_sound(&mut self, file_name: &str, bytes: &[u8], frames: &FrameSet, audio_error: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn classify_without_sound(&mut self, file_name: &str, bytes: &[u8], frames: &FrameSet, audio_error: JsValue) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
         let hash = sha256_hex(bytes);
-        let seen = self.seen(&hash, bytes, frames);
+        let seen = self.seen(&hash, bytes, frames).await;
         let no_track = js_sys::Reflect::get(&audio_error, &"code".into()).ok().and_then(|c| c.as_string()).as_deref() == Some("no-audio");
         if !no_track && seen.is_err() {
             return Err(audio_error);
@@ -725,7 +734,7 @@ impl Session {
         frames: &FrameSet,
     ) -> Result<JsValue, JsValue> {
         let creative = Creative::from_file_name(file_name);
-        let seen = self.seen(content_hash, bytes, frames);
+        let seen = self.seen(content_hash, bytes, frames).await;
         let t = Instant::now();
         let mut decoded = DecodedAudio::from_interleaved(interleaved, channels, sample_rate, codec, self.engine.max_seconds)
             .map_err(error)?;

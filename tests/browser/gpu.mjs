@@ -3,9 +3,12 @@
 // speed). `auto` passes over the emulation and says so; with the GPU chosen
 // Whisper's encoder runs on WebGPU and a creative gets the CPU path's
 // transcript and segment; a device lost mid-session sends the next
-// windows to the CPU and the batch completes.
+// windows to the CPU and the batch completes. X-CLIP's vision tower (the
+// tiny fixture) follows the device and decides a silent video as the CPU does.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, serve, openPage, classifyBatch, check, failures } from './harness.mjs';
 
@@ -72,6 +75,37 @@ await check('a GPU device lost mid-session leaves the windows to the CPU, and th
   const state = await setDevice('cpu');
   assert.match(state.device, /^cpu \(wasm-/);
   assert.equal(state.problem, null);
+});
+
+// A creative without speech, for the vision branch (as tests/browser/vision.mjs makes them).
+const silent = join(mkdtempSync(join(tmpdir(), 'cf-gpu-media-')), 'silent.mp4');
+execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', silent]);
+const XCLIP = ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.json', 'merges.txt'].map((f) => join(ROOT, 'tests/fixtures/tiny-xclip', f));
+
+await check('X-CLIP\'s vision tower moves to WebGPU with the device and decides a silent video as on the CPU', async () => {
+  await page.click('[data-tab="segments"]');
+  await page.selectOption('#device-mode', 'cpu');
+  await page.waitForSelector('#engine[data-device="cpu"]', { timeout: 60_000 });
+  await page.setInputFiles('#vision-files', XCLIP);
+  await page.waitForFunction(() => document.body.dataset.vision === 'on', null, { timeout: 120_000 });
+  assert.equal((await call('classifierState')).vision.gpu, false, 'on the CPU, the tower is there too');
+  await page.click('[data-tab="batch"]');
+  const [onCpu] = await classifyAfresh([silent]);
+  assert.equal(onCpu.modality, 'vision', JSON.stringify(onCpu));
+  await page.click('[data-tab="segments"]');
+  await page.selectOption('#device-mode', 'gpu');
+  await page.waitForSelector('#engine[data-device="gpu"]', { timeout: 5 * 60_000 });
+  await page.waitForFunction(() => document.getElementById('vision-status').textContent.includes('GPU'), null, { timeout: 60_000 });
+  await page.click('[data-tab="batch"]');
+  const [onGpu] = await classifyAfresh([silent]);
+  assert.equal(onGpu.status, 'ok', JSON.stringify(onGpu));
+  assert.equal(onGpu.modality, 'vision', JSON.stringify(onGpu));
+  assert.equal((await call('classifierState')).vision.gpu, true, 'the GPU did not fail');
+  const [c, g] = [onCpu.vision_segment, onGpu.vision_segment];
+  console.log(`    vision: segment ${g.segment_id} (${g.confidence.toFixed(5)}) on the GPU, ${c.segment_id} (${c.confidence.toFixed(5)}) on the CPU`);
+  assert.equal(g.segment_id, c.segment_id);
+  assert.ok(Math.abs(g.confidence - c.confidence) < 0.01, `${g.confidence} against ${c.confidence}`);
+  await setDevice('cpu');
 });
 
 await check('nothing failed in the page or its workers', async () => {

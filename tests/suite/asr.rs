@@ -185,11 +185,11 @@ fn language_can_be_detected() {
 /// those the hypothesis would get alone, and a reordered (beam-search)
 /// state continues each hypothesis from the parent it was copied from.
 /// The encoder's states for the first window of the generated voice-over.
-fn voice_window_states() -> candle_core::Tensor {
+fn voice_window_states() -> creative_filter::asr::whisper::Encoded {
     let t = transcriber();
     let decoded = decode_audio(std::fs::read(media("voice.wav")).unwrap(), Some("wav"), DEFAULT_MAX_SECONDS).unwrap();
     let samples = resample(&decoded.audio.samples, decoded.audio.sample_rate, 16_000).unwrap();
-    t.model().encoder.forward(&t.first_window_mel(&samples).unwrap()).unwrap()
+    t.model().encoder.encode(&t.first_window_mel(&samples).unwrap()).unwrap()
 }
 
 fn largest_difference(x: &[f32], y: &[f32]) -> f32 {

@@ -5,6 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use creative_filter::asr::wer::corpus_cer;
+use creative_filter::asr::whisper::Encoded;
 use creative_filter::asr::{load_transcriber_on, DecodingOptions, TranscribeOptions, Transcriber};
 use creative_filter::gpu::{DeviceChoice, Gpu};
 use creative_filter::kernels::math::least_row_cosine;
@@ -43,9 +44,54 @@ fn samples(file: &str) -> Vec<f32> {
     resample(&decoded.audio.samples, decoded.audio.sample_rate, 16_000).unwrap()
 }
 
-fn states(t: &Transcriber, samples: &[f32]) -> Vec<f32> {
-    let (audio, _) = t.model().encode(&t.first_window_mel(samples).unwrap()).unwrap();
-    audio.flatten_all().unwrap().to_vec1().unwrap()
+fn encode(t: &Transcriber, samples: &[f32]) -> Encoded {
+    t.model().encode(&t.first_window_mel(samples).unwrap()).unwrap()
+}
+
+fn states(encoded: &Encoded) -> Vec<f32> {
+    encoded.audio.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+/// A decoder layer's cross-attention keys then values for `states` [t, d]
+/// by their definition, states · Wᵀ + b in f64, from candle's
+/// dequantisation of the stored weights: [t, 2d] rows.
+fn cross_kv_reference(states: &[f32], d: usize, layer: usize) -> Vec<f64> {
+    use candle_core::quantized::gguf_file;
+    let bytes = model_file(WHISPER_GGUF);
+    let mut reader = std::io::Cursor::new(&bytes);
+    let content = gguf_file::Content::read(&mut reader).unwrap();
+    let mut read = |name: &str| -> Option<Vec<f32>> {
+        content.tensor_infos.contains_key(name).then(|| {
+            let q = content.tensor(&mut reader, name, &candle_core::Device::Cpu).unwrap();
+            q.dequantize(&candle_core::Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+        })
+    };
+    let parts: Vec<(Vec<f32>, Option<Vec<f32>>)> = ["k_proj", "v_proj"]
+        .iter()
+        .map(|p| {
+            let prefix = format!("model.decoder.layers.{layer}.encoder_attn.{p}");
+            (read(&format!("{prefix}.weight")).expect("the projection is stored"), read(&format!("{prefix}.bias")))
+        })
+        .collect();
+    states
+        .chunks_exact(d)
+        .flat_map(|x| {
+            parts.iter().flat_map(move |(w, b)| {
+                w.chunks_exact(d).enumerate().map(move |(o, row)| {
+                    row.iter().zip(x).map(|(a, v)| *a as f64 * *v as f64).sum::<f64>() + b.as_ref().map_or(0.0, |b| b[o] as f64)
+                })
+            })
+        })
+        .collect()
+}
+
+/// The decoder's logits after the start of transcript, Russian, transcribe,
+/// no timestamps, over `encoded` as it comes (with the GPU's cross-attention
+/// keys and values, where it made them).
+fn first_logits(t: &Transcriber, encoded: &Encoded) -> Vec<f32> {
+    let tk = t.tokenizer();
+    let mut state = t.model().decoder.start(encoded, 8).unwrap();
+    t.model().decoder.prefill(&[tk.sot, tk.language_token("ru").unwrap(), tk.transcribe, tk.no_timestamps], &mut state).unwrap()
 }
 
 /// At CTranslate2's sampled positions (float32, the same weights), and at
@@ -56,7 +102,8 @@ fn gpu_encoder_states_match_ctranslate2_and_the_cpu() {
     let samples = samples(&r.file);
     let (g, c) = (gpu_transcriber(), transcriber());
     assert!(g.model().encoder_device().starts_with("gpu: "), "{}", g.model().encoder_device());
-    let (on_gpu, on_cpu) = (states(g, &samples), states(c, &samples));
+    let encoded = encode(g, &samples);
+    let (on_gpu, on_cpu) = (states(&encoded), states(&encode(c, &samples)));
     let d = r.states[0].len();
     let sampled = |s: &[f32]| r.positions.iter().flat_map(|&p| s[p * d..(p + 1) * d].to_vec()).collect::<Vec<f32>>();
     let want: Vec<f32> = r.states.concat();
@@ -72,6 +119,30 @@ fn gpu_encoder_states_match_ctranslate2_and_the_cpu() {
     // The CPU path's int8 activations keep it within 0.99 of CTranslate2
     // (asr::encoder_matches_ctranslate2); the GPU's are f32.
     assert!(gpu_vs_cpu_sampled >= 0.99, "GPU states against the CPU's: {gpu_vs_cpu_sampled}");
+
+    // The same pass made the decoder's cross-attention keys and values:
+    // against their definition from the states it read back, in the first
+    // and the last layer,
+    let kv = encoded.cross_kv.as_ref().expect("the GPU makes the cross-attention keys and values");
+    assert_eq!(kv.len(), g.model().config.decoder_layers);
+    for layer in [0, kv.len() - 1] {
+        let want = cross_kv_reference(&on_gpu, d, layer);
+        let scale = want.iter().fold(1f64, |m, v| m.max(v.abs()));
+        let worst = kv[layer].iter().zip(&want).map(|(g, w)| (*g as f64 - w).abs()).fold(0f64, f64::max) / scale;
+        eprintln!("cross-attention keys and values of layer {layer} against their definition: within {worst:.2e} of the largest");
+        assert!(worst < 2e-5, "layer {layer}: off by {worst:e}");
+    }
+    // and the decoder given them scores the first token as with its own,
+    // made on the CPU (int8 kernels, which quantise the states) from the
+    // same states.
+    let cpu_kv = Encoded { audio: encoded.audio.clone(), cross_kv: None, parts: Default::default() };
+    let (with_gpu_kv, with_cpu_kv) = (first_logits(g, &encoded), first_logits(g, &cpu_kv));
+    let argmax = |v: &[f32]| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap();
+    let worst = with_gpu_kv.iter().zip(&with_cpu_kv).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let spread = with_cpu_kv.iter().fold(f32::MIN, |m, v| m.max(*v)) - with_cpu_kv.iter().fold(f32::MAX, |m, v| m.min(*v));
+    eprintln!("first-token logits with the GPU's keys and values against the CPU's: largest difference {worst:.4} (logits spread over {spread:.2})");
+    assert_eq!(argmax(&with_gpu_kv), argmax(&with_cpu_kv), "the first token");
+    assert!(worst <= 0.02 * spread, "logits differ by {worst} of a {spread} spread");
 }
 
 /// A GPU lost after the model went onto it (a driver reset between two

@@ -275,6 +275,8 @@ $('device-mode').addEventListener('change', async () => {
   $('device-mode').disabled = true;
   try {
     showDevice(await cf.setDevice(device));
+    // The vision tower moved with the device.
+    if (shown.vision && shown.vision[0]) showVision((await cf.call('classifierState')).vision, null);
   } catch (e) {
     toast(errorText(e));
   } finally {
@@ -323,7 +325,7 @@ function showScreen(state) {
 function showVision(vision, problem) {
   shown.vision = [vision, problem];
   const text = vision
-    ? `${t('visionOn')}: ${vision.id} · ${vision.frames} × ${vision.image_size} px · ${vision.mode === 'trained' ? t('trained') : t('zeroShot')}${vision.warning ? ` (${say(vision.warning)})` : ''}`
+    ? `${t('visionOn')}: ${vision.id} · ${vision.frames} × ${vision.image_size} px · ${vision.mode === 'trained' ? t('trained') : t('zeroShot')}${vision.gpu ? ' · GPU' : ''}${vision.warning ? ` (${say(vision.warning)})` : ''}`
     : problem ? `${t('visionOff')} (${problem})` : t('visionOff');
   $('vision-line').textContent = text;
   $('vision-status').textContent = text;

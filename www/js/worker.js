@@ -305,8 +305,12 @@ const methods = {
   },
   panicForTest: () => panicForTest(),
   async setDevice({ device }) {
-    const { bytes } = device === 'cpu' ? { bytes: new Uint8Array() } : await modelFile(whisperEntry, await openCache(), progress);
-    return { device: await useDevice(device, bytes) };
+    const cache = await openCache();
+    const { bytes } = device === 'cpu' ? { bytes: new Uint8Array() } : await modelFile(whisperEntry, cache, progress);
+    const state = await useDevice(device, bytes);
+    // The vision tower left the old device: set the model again on the new one.
+    if (session.vision()) await loadVision(JSON.parse(new TextDecoder().decode(manifestBytes)), cache, modelFiles());
+    return { device: state };
   },
   // Ends the GPU's device as a driver reset would (tests/browser: the batch
   // must go on on the CPU).

@@ -1,6 +1,8 @@
 // Multi-head self-attention without a mask over one sequence: for each head
 // h and query i, ctx[i, h] = Σⱼ softmaxⱼ(scale · qᵢ·kⱼ) vⱼ. q, k and v are
 // the three parts of a fused projection's rows, qkv [t, 3d]; ctx is [t, d].
+// Several sequences of t positions each, one after the other in qkv and ctx,
+// are attended to apart (the grid's z).
 // A workgroup takes 64 queries of one head and streams the keys and values
 // through workgroup memory 32 at a time, with the running maximum and sum of
 // a stable (online) softmax.
@@ -30,11 +32,14 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let h = wg.y;
     let i = wg.x * BQ + li;
     let stride = 3u * p.d4;
+    // The sequence's first row in qkv and in ctx.
+    let q0 = wg.z * p.t * stride;
+    let c0 = wg.z * p.t * p.d4;
     var q: array<vec4<f32>, HV>;
     var acc: array<vec4<f32>, HV>;
     if (i < p.t) {
         for (var c = 0u; c < HV; c++) {
-            q[c] = qkv[i * stride + h * HV + c] * p.scale;
+            q[c] = qkv[q0 + i * stride + h * HV + c] * p.scale;
         }
     }
     var m = -3.0e38;
@@ -47,7 +52,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
             var kv = vec4<f32>(0.0);
             var vv = vec4<f32>(0.0);
             if (k0 + j < p.t) {
-                let at = (k0 + j) * stride + h * HV + c;
+                let at = q0 + (k0 + j) * stride + h * HV + c;
                 kv = qkv[at + p.d4];
                 vv = qkv[at + 2u * p.d4];
             }
@@ -82,7 +87,7 @@ fn attention(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     }
     if (i < p.t) {
         for (var c = 0u; c < HV; c++) {
-            ctx[i * p.d4 + h * HV + c] = acc[c] / l;
+            ctx[c0 + i * p.d4 + h * HV + c] = acc[c] / l;
         }
     }
 }

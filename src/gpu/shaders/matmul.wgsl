@@ -9,7 +9,7 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    // 0: none, 1: the exact (erf) GELU
+    // 0: none, 1: the exact (erf) GELU, 2: CLIP's quick GELU
     act: u32,
     has_bias: u32,
     has_residual: u32,
@@ -51,6 +51,11 @@ fn erf(v: f32) -> f32 {
 fn activate(v: f32) -> f32 {
     if (p.act == 1u) {
         return 0.5 * v * (1.0 + erf(v * 0.70710677));
+    }
+    if (p.act == 2u) {
+        // x · sigmoid(1.702 x); for large negative x the exp overflows to
+        // infinity and the quotient is 0, as the limit.
+        return v / (1.0 + exp(-1.702 * v));
     }
     return v;
 }

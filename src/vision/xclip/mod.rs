@@ -7,6 +7,7 @@
 //! of a real checkpoint loads unchanged.
 
 mod config;
+pub mod gpu;
 mod weights;
 
 pub use config::{Activation, XClipConfig, XClipTextConfig, XClipVisionConfig};
@@ -236,12 +237,27 @@ pub struct XClipModel {
     prompt_layers: Vec<PromptLayer>,
     alpha: Tensor,
     logit_scale: f32,
+    /// The vision tower's copy on a GPU, where one was chosen.
+    gpu: Option<OnGpu>,
+}
+
+/// The vision tower on the GPU, and whether it has failed.
+struct OnGpu {
+    tower: gpu::GpuVisionTower,
+    failures: crate::gpu::Failures,
 }
 
 const MASKED: f32 = -1e30;
 
 impl XClipModel {
     pub fn new(w: &XClipWeights) -> Result<Self> {
+        Self::new_on(w, None)
+    }
+
+    /// [`XClipModel::new`] with the vision tower also on `gpu`, unless its
+    /// kernels do not cover the model or the GPU refuses it: then it stays
+    /// on the CPU.
+    pub fn new_on(w: &XClipWeights, gpu: Option<std::sync::Arc<crate::gpu::Gpu>>) -> Result<Self> {
         let cfg = w.config.clone();
         let (t, v) = (&cfg.text_config, &cfg.vision_config);
         let text_layers = (0..t.num_hidden_layers)
@@ -307,7 +323,19 @@ impl XClipModel {
             alpha: w.f32("prompts_generator.alpha")?,
             logit_scale: w.vec("logit_scale")?[0],
             config: cfg,
+            gpu: gpu.and_then(|g| Some(OnGpu { tower: gpu::GpuVisionTower::load(g, w).ok()?, failures: Default::default() })),
         })
+    }
+
+    /// Whether the vision tower runs on a GPU that has not failed.
+    pub fn on_gpu(&self) -> bool {
+        self.gpu.as_ref().is_some_and(|g| g.failures.failed().is_none())
+    }
+
+    /// Leaves the GPU: the vision tower runs on the CPU from now on (the
+    /// page's device changed).
+    pub fn leave_gpu(&mut self) {
+        self.gpu = None;
     }
 
     /// A Hugging Face checkpoint: `model.safetensors` bytes and its config.
@@ -325,7 +353,20 @@ impl XClipModel {
     }
 
     /// frames: [B, T, C, H, W] f32, CLIP-normalised (see [`super::clip_normalise`]).
+    /// Natively the vision tower runs on the GPU where one is in use; in the
+    /// page only [`XClipModel::video_features_async`] can wait for WebGPU,
+    /// so this computes on the CPU there.
     pub fn video_features(&self, frames: &Tensor) -> Result<VideoFeatures> {
+        crate::task::now(self.features(frames, cfg!(not(target_arch = "wasm32"))))
+    }
+
+    /// [`XClipModel::video_features`] with the vision tower on the GPU where
+    /// one is in use, awaited (the page's WebGPU).
+    pub async fn video_features_async(&self, frames: &Tensor) -> Result<VideoFeatures> {
+        self.features(frames, true).await
+    }
+
+    async fn features(&self, frames: &Tensor, may_use_gpu: bool) -> Result<VideoFeatures> {
         let v = &self.config.vision_config;
         let (b, t, c, hh, ww) = frames.dims5()?;
         if t != v.num_frames || c != v.num_channels || hh != v.image_size || ww != v.image_size {
@@ -351,14 +392,24 @@ impl XClipModel {
                 }
             }
         }
-        let patches = Tensor::from_vec(patches, (n, g * g, per_patch), &Device::Cpu)?;
-        let patches = self.patch.forward(&patches, None)?;
-        let cls = self.class_embedding.reshape((1, 1, hv))?.repeat((n, 1, 1))?;
-        let x = Tensor::cat(&[&cls, &patches], 1)?.broadcast_add(&self.vision_position)?;
-        let mut x = self.pre_norm.forward(&x)?;
-        for layer in &self.vision_layers {
-            x = layer.forward(&x, t)?;
-        }
+        let on_gpu = match &self.gpu {
+            Some(g) if may_use_gpu => g.failures.attempt(g.tower.forward(&patches, b)).await?,
+            _ => None,
+        };
+        let x = match on_gpu {
+            Some(states) => Tensor::from_vec(states, (n, g * g + 1, hv), &Device::Cpu)?,
+            None => {
+                let patches = Tensor::from_vec(patches, (n, g * g, per_patch), &Device::Cpu)?;
+                let patches = self.patch.forward(&patches, None)?;
+                let cls = self.class_embedding.reshape((1, 1, hv))?.repeat((n, 1, 1))?;
+                let x = Tensor::cat(&[&cls, &patches], 1)?.broadcast_add(&self.vision_position)?;
+                let mut x = self.pre_norm.forward(&x)?;
+                for layer in &self.vision_layers {
+                    x = layer.forward(&x, t)?;
+                }
+                x
+            }
+        };
         // Frame embeddings → MIT → one embedding per video.
         let cls = self.post_norm.forward(&x.narrow(1, 0, 1)?)?;
         let frames_emb = self.visual_projection.forward(&cls, None)?.reshape((b, t, ()))?;
@@ -562,6 +613,59 @@ mod tests {
         let out = m.logits_per_video(&v, &m.text_features(&ids, &mask).unwrap()).unwrap();
         let logits = out.logits_per_video.to_vec2::<f32>().unwrap();
         assert!(logits[0].iter().all(|x| x.is_finite() && x.abs() <= 14.3), "{logits:?}");
+    }
+
+    /// Two videos of three frames through two layers, so that the messages
+    /// cross frames and the frames of one video do not see the other's.
+    fn tiny_videos() -> (XClipConfig, Tensor) {
+        let mut c = tiny();
+        c.vision_config.num_frames = 3;
+        c.vision_config.num_hidden_layers = 2;
+        let frames = crate::gpu::bench::values(2 * 3 * 3 * 16 * 16, 5, 2.0);
+        (c, Tensor::from_vec(frames, (2, 3, 3, 16, 16), &Device::Cpu).unwrap())
+    }
+
+    /// The least cosine between the two paths' video embeddings and patch features.
+    fn least_cosine(a: &VideoFeatures, b: &VideoFeatures) -> f64 {
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let d = a.embeds.dim(1).unwrap();
+        let embeds = crate::kernels::math::least_row_cosine(&flat(&a.embeds), &flat(&b.embeds), d);
+        embeds.min(crate::kernels::math::least_row_cosine(&flat(&a.prompt_visual), &flat(&b.prompt_visual), d))
+    }
+
+    /// The vision tower on the GPU (lavapipe where there is none) against
+    /// the CPU path on the same random weights: f32 weights, where only the
+    /// order of the sums differs, and Q8_0 ones, where the CPU's int8
+    /// kernels also quantise the activations.
+    #[test]
+    fn the_vision_tower_on_the_gpu_matches_the_cpu() {
+        let gpu = crate::gpu::tests::gpu();
+        let (c, frames) = tiny_videos();
+        for (format, least) in [(WeightFormat::F32, 0.99999), (WeightFormat::Q8_0, 0.999)] {
+            let w = XClipWeights::random(&c, 11, format).unwrap();
+            let (on_gpu, on_cpu) = (XClipModel::new_on(&w, Some(gpu.clone())).unwrap(), XClipModel::new(&w).unwrap());
+            assert!(on_gpu.on_gpu(), "{format:?}: the tower is on the GPU");
+            let (g, cpu) = (on_gpu.video_features(&frames).unwrap(), on_cpu.video_features(&frames).unwrap());
+            assert!(on_gpu.on_gpu(), "{format:?}: the GPU did not fail");
+            let cosine = least_cosine(&g, &cpu);
+            eprintln!("{format:?}: least cosine GPU against CPU {cosine:.6}");
+            assert!(cosine >= least, "{format:?}: {cosine}");
+        }
+    }
+
+    /// A device lost after the tower went onto it leaves the videos to the
+    /// CPU, with the CPU's numbers.
+    #[test]
+    fn a_lost_gpu_leaves_the_videos_to_the_cpu() {
+        let gpu = std::sync::Arc::new(crate::gpu::Gpu::open().unwrap());
+        let (c, frames) = tiny_videos();
+        let w = XClipWeights::random(&c, 3, WeightFormat::Q8_0).unwrap();
+        let on_gpu = XClipModel::new_on(&w, Some(gpu.clone())).unwrap();
+        gpu.destroy();
+        let got = on_gpu.video_features(&frames).unwrap();
+        assert!(!on_gpu.on_gpu(), "the failure is kept");
+        let want = XClipModel::new(&w).unwrap().video_features(&frames).unwrap();
+        assert_eq!(got.embeds.to_vec2::<f32>().unwrap(), want.embeds.to_vec2::<f32>().unwrap());
     }
 
     #[test]
