@@ -26,7 +26,7 @@ impl VisionModel {
         Self::from_bytes_on(gguf, tokenizer_json, id, None)
     }
 
-    /// [`VisionModel::from_bytes`] with the vision tower also on `gpu` (natively).
+    /// [`VisionModel::from_bytes`] with the vision tower also on `gpu`.
     pub fn from_bytes_on(gguf: &[u8], tokenizer_json: &[u8], id: &str, gpu: Option<std::sync::Arc<crate::gpu::Gpu>>) -> Result<VisionModel> {
         let model = XClipModel::new_on(&super::XClipWeights::from_gguf(gguf)?, gpu)?;
         let tokenizer =

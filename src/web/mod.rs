@@ -267,7 +267,7 @@ pub struct Session {
     screen_reader: Option<String>,
     /// The creative whose picture the page is reading.
     pending_screen: Option<screen::PendingScreen>,
-    /// Whisper's encoder on WebGPU, where the page chose a GPU
+    /// Whisper's encoder on WebGPU, where the page chose a GPU (the vision tower goes onto the same device)
     /// ([`Session::use_device`]); the CPU otherwise.
     gpu: Option<GpuWithFallback>,
     /// Why the device chosen is not in use, if it is not.

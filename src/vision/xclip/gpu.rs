@@ -169,19 +169,22 @@ impl GpuVisionTower {
             padded[(f * (l + 1) + 1) * self.patch_len..][..per_frame].copy_from_slice(frame);
         }
         let taken = self.scratch.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let s = match taken {
-            Some(s) if s.videos == videos => s,
-            _ => self.scratch(videos),
+        let (s, fresh) = match taken {
+            Some(s) if s.videos == videos => (s, false),
+            _ => (self.scratch(videos), true),
         };
         let heads = self.heads;
-        // Written with the pass, so that a lost device fails the pass, not the process.
-        let embedding: Vec<f32> = self.embedding.iter().copied().cycle().take(rows * h).collect();
+        // Written once per scratch, with its first pass, so that a lost
+        // device fails the pass, not the process.
+        let embedding: Option<Vec<f32>> = fresh.then(|| self.embedding.iter().copied().cycle().take(rows * h).collect());
         let out = self
             .gpu
             .run_async(
                 |r| {
                     r.write(&s.patches, &padded);
-                    r.write(&s.embedding, &embedding);
+                    if let Some(e) = &embedding {
+                        r.write(&s.embedding, e);
+                    }
                     r.matmul(&s.patches, &self.patch, rows, GpuActivation::None, Some(&s.embedding), &s.x[1]);
                     r.layer_norm(&s.x[1], &self.pre_norm, rows, &s.x[0]);
                     // Each layer reads x[0], writes x + attention to x[1]

@@ -647,6 +647,9 @@ mod tests {
             assert!(on_gpu.on_gpu(), "{format:?}: the tower is on the GPU");
             let (g, cpu) = (on_gpu.video_features(&frames).unwrap(), on_cpu.video_features(&frames).unwrap());
             assert!(on_gpu.on_gpu(), "{format:?}: the GPU did not fail");
+            // Again, on the buffers the first pass left.
+            let again = on_gpu.video_features(&frames).unwrap();
+            assert_eq!(again.embeds.to_vec2::<f32>().unwrap(), g.embeds.to_vec2::<f32>().unwrap(), "{format:?}: a second video");
             let cosine = least_cosine(&g, &cpu);
             eprintln!("{format:?}: least cosine GPU against CPU {cosine:.6}");
             assert!(cosine >= least, "{format:?}: {cosine}");
