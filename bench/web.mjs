@@ -10,7 +10,7 @@
 //     --greedy    both sides decode greedily (the page's "fast" setting, the
 //                 CLI's --beam-size 1 --no-fallback) instead of the beam search
 //     --batch N   creatives in the batch (default 20; 0 skips it)
-//     --device D  where Whisper's encoder runs on both sides: auto (default:
+//     --device D  where Whisper's encoder and e5 run on both sides: auto (default:
 //                 a real GPU, else the CPU), gpu (any adapter: WebGPU in the
 //                 page, natively Vulkan/Metal/DX12) or cpu
 //
@@ -125,7 +125,7 @@ const total = (r) => Object.values(r.timings_ms).reduce((a, b) => a + b, 0);
 const line = (name, a, b, unit = 'ms') => console.log(`${name.padEnd(28)} ${a.toFixed(0).padStart(9)} ${b.toFixed(0).padStart(9)} ${unit.padEnd(3)} ${(a / b).toFixed(2).padStart(6)}`);
 const cores = execFileSync('nproc', { encoding: 'utf8' }).trim();
 console.log(`30-s creative (MP4, H.264 + AAC, ${web[0].duration_s.toFixed(1)} s of audio), median of ${runs} runs, ${greedy ? "greedy decoding" : "beam search of 5 with fallback"} on both sides`);
-console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), int8 kernel ${engine.kernel}, encoder on ${web[0].device}${pageDevice.problem ? ` (${pageDevice.problem})` : ''}; native: ${cores} threads, encoder on ${native[0].device}`);
+console.log(`browser: headless Chromium, ${engine.module} module, ${engine.threads} thread(s), int8 kernel ${engine.kernel}, encoder on ${web[0].device}${pageDevice.text_gpu ? ', e5 too' : ''}${pageDevice.problem ? ` (${pageDevice.problem})` : ''}; native: ${cores} threads, encoder on ${native[0].device}`);
 console.log(`${'stage'.padEnd(28)} ${'browser'.padStart(9)} ${'native'.padStart(9)} ${''.padEnd(3)} ${'ratio'.padStart(6)}`);
 for (const k of Object.keys(native[0].timings_ms)) line(k, stage(web, k), stage(native, k));
 const part = (reports, k) => median(reports.map((r) => r.encoder_parts_ms[k]));

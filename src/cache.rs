@@ -226,12 +226,13 @@ impl FeatureCache {
     /// Embeddings of `texts` from the cache, computing and storing only the
     /// missing ones, a chunk at a time (an interrupted run keeps what it
     /// finished). `progress(done, missing)` is called after each chunk.
-    /// Returns the vectors and how many came from the cache.
-    pub fn embed(
+    /// Returns the vectors and how many came from the cache. Async because
+    /// the page's `compute` awaits its WebGPU.
+    pub async fn embed(
         &self,
         model_id: &str,
         texts: &[&str],
-        mut compute: impl FnMut(&[&str]) -> Result<Vec<Vec<f32>>>,
+        mut compute: impl AsyncFnMut(&[&str]) -> Result<Vec<Vec<f32>>>,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<(Vec<Vec<f32>>, usize)> {
         const CHUNK: usize = 256;
@@ -240,7 +241,7 @@ impl FeatureCache {
         let hits = texts.len() - missing.len();
         for (c, chunk) in missing.chunks(CHUNK).enumerate() {
             let todo: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            let fresh = compute(&todo)?;
+            let fresh = compute(&todo).await?;
             for (&i, v) in chunk.iter().zip(fresh) {
                 self.put_embedding(model_id, texts[i], &v)?;
                 out[i] = Some(v);
@@ -268,12 +269,13 @@ mod tests {
             calls.set(calls.get() + t.len());
             Ok(t.iter().map(|s| vec![s.len() as f32, 1.5]).collect())
         };
-        let (v, hits) = cache.embed("m1", &["ab", "abc"], compute, |_, _| {}).unwrap();
+        let embed = |model: &str, texts: &[&str]| crate::task::now(cache.embed(model, texts, async |t| compute(t), |_, _| {})).unwrap();
+        let (v, hits) = embed("m1", &["ab", "abc"]);
         assert_eq!((v, hits, calls.get()), (vec![vec![2.0, 1.5], vec![3.0, 1.5]], 0, 2));
-        let (v, hits) = cache.embed("m1", &["abc", "abcd"], compute, |_, _| {}).unwrap();
+        let (v, hits) = embed("m1", &["abc", "abcd"]);
         assert_eq!((v, hits, calls.get()), (vec![vec![3.0, 1.5], vec![4.0, 1.5]], 1, 3));
         // Another model's vectors are not reused.
-        let (_, hits) = cache.embed("m2", &["abc"], compute, |_, _| {}).unwrap();
+        let (_, hits) = embed("m2", &["abc"]);
         assert_eq!((hits, calls.get()), (0, 4));
     }
 

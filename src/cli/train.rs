@@ -188,9 +188,9 @@ fn embed_with_progress(
     problems: Vec<RowProblem>,
 ) -> Result<Examples> {
     let t = Instant::now();
-    let ex = embed_examples(encoder, cache, segments, rows, problems, |done, total| {
+    let ex = creative_filter::task::now(embed_examples(encoder, cache, segments, rows, problems, |done, total| {
         eprintln!("{done}/{total} texts embedded ({:.0} s)", t.elapsed().as_secs_f64())
-    })?;
+    }))?;
     eprintln!("{} texts embedded in {:.1} s", ex.y.len(), t.elapsed().as_secs_f64());
     Ok(ex)
 }

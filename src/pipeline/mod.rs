@@ -332,7 +332,7 @@ impl Engine {
         };
         let t = Instant::now();
         let embedding = if heard.transcript.speech {
-            Some(self.embed(&[heard.transcript.text.as_str()])?.remove(0))
+            Some(self.embed_async(&[heard.transcript.text.as_str()]).await?.remove(0))
         } else {
             None
         };
@@ -361,7 +361,9 @@ impl Engine {
                 read
             }
         };
-        self.add_screen(f, read)
+        // Natively only: the page has no reader here (it reads the picture
+        // itself and awaits `add_screen`).
+        crate::task::now(self.add_screen(f, read))
     }
 
     /// Whether the mode asks for the picture's text given the speech in `f`.
@@ -387,7 +389,7 @@ impl Engine {
 
     /// Adds what reading the picture gave to `f`: the text, embedded when it
     /// has words enough to classify, or why there is none.
-    pub fn add_screen(&self, f: &mut Features, read: Result<ScreenText>) -> Result<()> {
+    pub async fn add_screen(&self, f: &mut Features, read: Result<ScreenText>) -> Result<()> {
         let text = match read {
             Ok(t) => t,
             Err(e) => {
@@ -399,13 +401,21 @@ impl Engine {
                 return Ok(());
             }
         };
-        let embedding = if text.words() >= MIN_SCREEN_WORDS { Some(self.embed(&[text.text().as_str()])?.remove(0)) } else { None };
+        let embedding = match text.words() >= MIN_SCREEN_WORDS {
+            true => Some(self.embed_async(&[text.text().as_str()]).await?.remove(0)),
+            false => None,
+        };
         f.screen = Some(ScreenFeatures { text, embedding });
         Ok(())
     }
 
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         embed_cached(&self.encoder, &self.cache, texts)
+    }
+
+    /// [`Engine::embed`] on the GPU wherever one is in use.
+    pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        embed_cached_async(&self.encoder, &self.cache, texts, |_, _| {}).await
     }
 
     pub fn classifier(&self, dictionary: Option<&SegmentDictionary>, head: Option<Head>) -> Result<Classifier> {
@@ -552,7 +562,18 @@ pub fn embed_cached_with_progress(
     texts: &[&str],
     progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Vec<f32>>> {
-    Ok(cache.embed(&encoder.cache_id(), texts, |t| encoder.embed(t), progress)?.0)
+    Ok(crate::task::now(cache.embed(&encoder.cache_id(), texts, async |t| encoder.embed(t), progress))?.0)
+}
+
+/// [`embed_cached_with_progress`] on the GPU wherever one is in use (the
+/// page's WebGPU is awaited; see [`TextEncoder::embed_async`]).
+pub async fn embed_cached_async(
+    encoder: &TextEncoder,
+    cache: &FeatureCache,
+    texts: &[&str],
+    progress: impl FnMut(usize, usize),
+) -> Result<Vec<Vec<f32>>> {
+    Ok(cache.embed(&encoder.cache_id(), texts, async |t| encoder.embed_async(t).await, progress).await?.0)
 }
 
 /// A classifier over `encoder`'s embeddings: the head (if any) plus the

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{embed_cached_with_progress, notes, prototype_embeddings, MIN_SCREEN_WORDS};
+use super::{embed_cached_async, notes, prototype_embeddings, MIN_SCREEN_WORDS};
 use crate::cache::FeatureCache;
 use crate::classify::fusion::{calibrate, CalibrationSample, FusionParams, SpeechAmount};
 use crate::classify::logreg::argmax;
@@ -215,7 +215,8 @@ pub struct Training {
 /// Embeds `rows` (through the cache) and resolves their labels among
 /// `segments`: the examples a head learns from or is judged on, grouped by
 /// their label row (a creative's transcript and screen text share one).
-pub fn embed_examples(
+/// Async because the page awaits its WebGPU.
+pub async fn embed_examples(
     encoder: &TextEncoder,
     cache: &FeatureCache,
     segments: SegmentDictionary,
@@ -227,7 +228,7 @@ pub fn embed_examples(
     // The rows resolve_texts kept, in its order.
     let groups = rows.rows.iter().filter(|r| segments.resolve_label(&r.label).is_some()).map(|r| r.row).collect();
     problems.extend(unresolved);
-    let vectors = embed_cached_with_progress(encoder, cache, &texts, progress)?;
+    let vectors = embed_cached_async(encoder, cache, &texts, progress).await?;
     let texts = texts.into_iter().map(String::from).collect();
     Examples::new(segments, texts, vectors, y, problems, encoder.dim()).grouped(groups)
 }

@@ -372,7 +372,6 @@ impl Layer {
 }
 
 /// Layer `i`'s weights for the GPU, read as [`Layer::load`] reads them.
-#[cfg(not(target_arch = "wasm32"))]
 fn gpu_layer(src: &Source, cfg: &BertConfig, i: usize) -> Result<super::bert_gpu::LayerWeights> {
     let (h, ff, eps) = (cfg.hidden_size, cfg.intermediate_size, cfg.layer_norm_eps);
     let p = format!("encoder.layer.{i}");
@@ -391,10 +390,19 @@ fn gpu_layer(src: &Source, cfg: &BertConfig, i: usize) -> Result<super::bert_gpu
 }
 
 /// The layers' copy on the GPU, and whether it has failed.
-#[cfg(not(target_arch = "wasm32"))]
 struct OnGpu {
     layers: super::bert_gpu::GpuBert,
     failures: crate::gpu::Failures,
+}
+
+impl OnGpu {
+    /// Uploads the layers `src` holds. A model the GPU's kernels do not
+    /// cover (another activation, odd head widths) is refused.
+    fn load(src: &Source, config: &BertConfig, gpu: std::sync::Arc<crate::gpu::Gpu>) -> Result<Self> {
+        let weights = (0..config.num_hidden_layers).map(|i| gpu_layer(src, config, i)).collect::<Result<Vec<_>>>()?;
+        let layers = super::bert_gpu::GpuBert::load(gpu, config, &weights)?;
+        Ok(OnGpu { layers, failures: Default::default() })
+    }
 }
 
 enum WordEmbeddings {
@@ -410,13 +418,11 @@ pub struct BertModel {
     token_type0: Tensor,
     emb_norm: LayerNorm,
     layers: Vec<Layer>,
-    /// Natively, where a GPU was chosen (the page's e5 stays on the CPU).
-    #[cfg(not(target_arch = "wasm32"))]
+    /// Where a GPU was chosen, the layers' copy there.
     gpu: Option<OnGpu>,
 }
 
-/// The GPU a model's layers are also loaded onto, where one was chosen
-/// (natively; ignored in the page).
+/// The GPU a model's layers are also loaded onto, where one was chosen.
 pub type GpuChoice = Option<std::sync::Arc<crate::gpu::Gpu>>;
 
 impl BertModel {
@@ -450,36 +456,37 @@ impl BertModel {
         let layers = (0..config.num_hidden_layers)
             .map(|i| Layer::load(&src, &config, i))
             .collect::<Result<Vec<_>>>()?;
-        // A model the GPU's kernels do not cover (another activation, odd
-        // head widths) or that the GPU refuses stays on the CPU.
-        #[cfg(not(target_arch = "wasm32"))]
-        let gpu = gpu.and_then(|gpu| {
-            let weights = (0..config.num_hidden_layers).map(|i| gpu_layer(&src, &config, i)).collect::<Result<Vec<_>>>().ok()?;
-            let layers = super::bert_gpu::GpuBert::load(gpu, &config, &weights).ok()?;
-            Some(OnGpu { layers, failures: Default::default() })
-        });
-        #[cfg(target_arch = "wasm32")]
-        let _ = gpu;
-        Ok(Self {
-            config,
-            word,
-            position,
-            token_type0,
-            emb_norm,
-            layers,
-            #[cfg(not(target_arch = "wasm32"))]
-            gpu,
-        })
+        // A model the GPU refuses stays on the CPU.
+        let gpu = gpu.and_then(|gpu| OnGpu::load(&src, &config, gpu).ok());
+        Ok(Self { config, word, position, token_type0, emb_norm, layers, gpu })
     }
 
     /// Whether the layers run on a GPU that has not failed: then windows
     /// go one at a time (no padding).
     pub fn on_gpu(&self) -> bool {
-        #[cfg(not(target_arch = "wasm32"))]
-        if let Some(g) = &self.gpu {
-            return g.failures.failed().is_none();
+        self.gpu.as_ref().is_some_and(|g| g.failures.failed().is_none())
+    }
+
+    /// Puts the layers onto `gpu` (or, with None, takes them off), reading
+    /// them again from the GGUF this model was loaded from: the page's
+    /// Compute setting changes the device of a model already loaded, and
+    /// its CPU copy of the layers is repacked for the CPU's kernels. Only
+    /// the layers' tensors are read, not the vocabulary's embeddings.
+    pub fn use_gpu(&mut self, gguf: &[u8], gpu: GpuChoice) -> Result<()> {
+        self.gpu = None;
+        let Some(gpu) = gpu else { return Ok(()) };
+        let content = gguf_file::Content::read(&mut std::io::Cursor::new(gguf))?;
+        let config = BertConfig::from_gguf_metadata(&content.metadata)?;
+        if config != self.config {
+            return Err(Error::ModelConfig("the GGUF given for the GPU is not the model loaded".into()));
         }
-        false
+        let mut reader = std::io::Cursor::new(gguf);
+        let mut tensors = HashMap::new();
+        for name in content.tensor_infos.keys().filter(|n| n.starts_with("encoder.layer.")) {
+            tensors.insert(name.clone(), content.tensor(&mut reader, name, &Device::Cpu)?);
+        }
+        self.gpu = Some(OnGpu::load(&Source::Gguf(tensors), &self.config, gpu)?);
+        Ok(())
     }
 
     /// Loads a GGUF written by the product's converter (from bytes), with
@@ -528,8 +535,21 @@ impl BertModel {
     }
 
     /// The hidden states [B, L, H] after each of `layers` (1-based; the
-    /// last is `num_hidden_layers`), from one pass.
+    /// last is `num_hidden_layers`), from one pass. Natively the GPU's work
+    /// is waited for on this thread; the page cannot wait synchronously, so
+    /// there this computes on the CPU ([`Self::forward_layers_async`] uses
+    /// its WebGPU).
     pub fn forward_layers(&self, ids: &Tensor, mask: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+        crate::task::now(self.forward_layers_on(ids, mask, layers, cfg!(not(target_arch = "wasm32"))))
+    }
+
+    /// [`Self::forward_layers`] on the GPU wherever one is in use.
+    pub async fn forward_layers_async(&self, ids: &Tensor, mask: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
+        self.forward_layers_on(ids, mask, layers, true).await
+    }
+
+    /// `may_wait`: whether the GPU may be used (its answer is awaited).
+    async fn forward_layers_on(&self, ids: &Tensor, mask: &Tensor, layers: &[usize], may_wait: bool) -> Result<Vec<Tensor>> {
         let n = self.config.num_hidden_layers;
         if let Some(bad) = layers.iter().find(|&&k| k == 0 || k > n) {
             return Err(Error::Invalid(format!("layer {bad} does not exist: the model has layers 1 to {n}")));
@@ -554,14 +574,13 @@ impl BertModel {
         self.emb_norm.apply(&mut x);
         // Padding keys are left out of every query's softmax.
         let mask = mask.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        #[cfg(not(target_arch = "wasm32"))]
-        if let (Some(gpu), 1, true) = (&self.gpu, b, mask.iter().all(|&m| m == 1.0)) {
+        if let (Some(gpu), 1, true, true) = (&self.gpu, b, mask.iter().all(|&m| m == 1.0), may_wait) {
             // One window, unpadded: the GPU's attention takes no mask.
             let mut wanted: Vec<usize> = layers.to_vec();
             wanted.sort_unstable();
             wanted.dedup();
             let on_gpu = gpu.layers.forward_layers(&x, l, &wanted);
-            if let Some(states) = crate::task::now(gpu.failures.attempt(on_gpu))? {
+            if let Some(states) = gpu.failures.attempt(on_gpu).await? {
                 return layers
                     .iter()
                     .map(|k| {

@@ -93,7 +93,7 @@ impl TextEncoder {
         Self::from_gguf_on(gguf, tokenizer_json, None)
     }
 
-    /// [`TextEncoder::from_gguf`] with the layers also on `gpu` (natively):
+    /// [`TextEncoder::from_gguf`] with the layers also on `gpu`:
     /// texts are then embedded there, a window at a time, and on the CPU
     /// again after any GPU failure.
     pub fn from_gguf_on(gguf: &[u8], tokenizer_json: &[u8], gpu: GpuChoice) -> Result<Self> {
@@ -117,7 +117,7 @@ impl TextEncoder {
         Self::from_hf_on(safetensors, config_json, tokenizer_json, options, None)
     }
 
-    /// [`TextEncoder::from_hf`] with the layers also on `gpu` (natively).
+    /// [`TextEncoder::from_hf`] with the layers also on `gpu`.
     pub fn from_hf_on(
         safetensors: &[u8],
         config_json: &[u8],
@@ -182,6 +182,12 @@ impl TextEncoder {
         self.model.on_gpu()
     }
 
+    /// Moves the layers onto `gpu`, or off with None ([`BertModel::use_gpu`]);
+    /// `gguf` is the file this encoder was loaded from.
+    pub fn use_gpu(&mut self, gguf: &[u8], gpu: GpuChoice) -> Result<()> {
+        self.model.use_gpu(gguf, gpu)
+    }
+
     /// Model inputs for one text: the prefixed text tokenized and split into
     /// windows of at most the model's length, each wrapped in start/end tokens.
     pub fn windows(&self, text: &str) -> Result<Vec<Vec<u32>>> {
@@ -206,7 +212,21 @@ impl TextEncoder {
     /// windows' mean-pooled vectors are averaged weighted by their token
     /// counts (the mean over the whole text, up to windowed attention),
     /// then normalised.
+    ///
+    /// Natively a GPU in use is waited for on this thread; in the page,
+    /// which cannot wait synchronously, this computes on the CPU and
+    /// [`Self::embed_async`] uses its WebGPU.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        crate::task::now(self.embed_on(texts, cfg!(not(target_arch = "wasm32"))))
+    }
+
+    /// [`Self::embed`] on the GPU wherever one is in use.
+    pub async fn embed_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_on(texts, true).await
+    }
+
+    /// `may_wait`: whether the GPU may be used (its answers are awaited).
+    async fn embed_on(&self, texts: &[&str], may_wait: bool) -> Result<Vec<Vec<f32>>> {
         let mut windows = Vec::new();
         for (i, text) in texts.iter().enumerate() {
             for ids in self.windows(text)? {
@@ -223,9 +243,9 @@ impl TextEncoder {
         while start < windows.len() {
             let len = windows[start].ids.len();
             // On the GPU a window at a time, unpadded.
-            let count = if self.on_gpu() { 1 } else { (BATCH_TOKENS / len).max(1).min(windows.len() - start) };
+            let count = if may_wait && self.on_gpu() { 1 } else { (BATCH_TOKENS / len).max(1).min(windows.len() - start) };
             let batch = &windows[start..start + count];
-            let pooled = self.forward_batch(batch, len)?;
+            let pooled = self.forward_batch(batch, len, may_wait).await?;
             for (w, v) in batch.iter().zip(pooled) {
                 for (s, x) in sums[w.text].iter_mut().zip(v) {
                     *s += w.weight * x;
@@ -242,7 +262,7 @@ impl TextEncoder {
 
     /// Mean-pooled (not normalised) vectors of windows padded to `len`: the
     /// last layer's, then each pooled layer's, side by side.
-    fn forward_batch(&self, batch: &[Window], len: usize) -> Result<Vec<Vec<f32>>> {
+    async fn forward_batch(&self, batch: &[Window], len: usize, may_wait: bool) -> Result<Vec<Vec<f32>>> {
         let b = batch.len();
         let mut ids = vec![self.tokenizer.pad_id(); b * len];
         let mut mask = vec![0f32; b * len];
@@ -254,9 +274,11 @@ impl TextEncoder {
         let mask = Tensor::from_vec(mask, (b, len), &Device::Cpu)?;
         let mut layers = vec![self.model.config().num_hidden_layers];
         layers.extend(&self.pooled_layers);
-        let pooled = self
-            .model
-            .forward_layers(&ids, &mask, &layers)?
+        let states = match may_wait {
+            true => self.model.forward_layers_async(&ids, &mask, &layers).await?,
+            false => self.model.forward_layers(&ids, &mask, &layers)?,
+        };
+        let pooled = states
             .iter()
             .map(|hidden| mean_pool(hidden, &mask))
             .collect::<Result<Vec<_>>>()?;
@@ -497,6 +519,59 @@ mod tests {
         for (g, w) in got.iter().zip(&want) {
             assert!(max_abs_diff(g, w) < 1e-5, "the CPU's numbers (as batched)");
         }
+    }
+
+    /// The tiny checkpoint as the product's GGUF, its layers' matrices Q8_0.
+    fn tiny_gguf() -> Vec<u8> {
+        let tensors = candle_core::safetensors::load_buffer(TINY_ST, &Device::Cpu).unwrap();
+        let stored: Vec<(String, candle_core::quantized::QTensor)> = tensors
+            .iter()
+            .map(|(name, t)| {
+                let layer_matrix = name.starts_with("encoder.layer.") && t.rank() == 2;
+                let dtype = if layer_matrix { GgmlDType::Q8_0 } else { GgmlDType::F32 };
+                (name.clone(), candle_core::quantized::QTensor::quantize(t, dtype).unwrap())
+            })
+            .collect();
+        let meta = BertConfig::from_json(TINY_CFG).unwrap().to_gguf_metadata("tiny", "tiny-bert", "");
+        let meta: Vec<(&str, &gguf_file::Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let stored: Vec<(&str, &candle_core::quantized::QTensor)> = stored.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let mut out = std::io::Cursor::new(Vec::new());
+        gguf_file::write(&mut out, &meta, &stored).unwrap();
+        out.into_inner()
+    }
+
+    /// The page's path: a model loaded on the CPU whose layers are moved
+    /// onto the GPU from its file later (the Compute setting), and off again.
+    #[test]
+    fn layers_moved_onto_the_gpu_later_give_the_gpu_loaded_numbers_and_back() {
+        let gpu = crate::gpu::tests::gpu();
+        let gguf = tiny_gguf();
+        let texts = ["hello world", "скидка на кроссовки", ""];
+        let mut enc = TextEncoder::from_gguf(&gguf, TINY_TOK).unwrap();
+        let on_cpu = enc.embed(&texts).unwrap();
+        assert!(!enc.on_gpu());
+        enc.use_gpu(&gguf, Some(gpu.clone())).unwrap();
+        assert!(enc.on_gpu(), "the layers are on the GPU");
+        let moved = crate::task::now(enc.embed_async(&texts)).unwrap();
+        let loaded = TextEncoder::from_gguf_on(&gguf, TINY_TOK, Some(gpu.clone())).unwrap().embed(&texts).unwrap();
+        for ((m, l), c) in moved.iter().zip(&loaded).zip(&on_cpu) {
+            assert_eq!(m, l, "the same upload as a model loaded onto the GPU");
+            let cos = cosine(m, c);
+            assert!(cos >= 0.999, "cosine {cos} to the CPU path");
+        }
+        enc.use_gpu(&[], None).unwrap();
+        assert!(!enc.on_gpu());
+        assert_eq!(enc.embed(&texts).unwrap(), on_cpu, "off the GPU: the CPU's numbers");
+        // Another model's file is refused, and the model stays usable on the CPU.
+        let mut other: serde_json::Value = serde_json::from_slice(TINY_CFG).unwrap();
+        other["layer_norm_eps"] = 1e-5.into();
+        let meta = BertConfig::from_json(other.to_string().as_bytes()).unwrap().to_gguf_metadata("tiny", "tiny-bert", "");
+        let meta: Vec<(&str, &gguf_file::Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let mut wrong = std::io::Cursor::new(Vec::new());
+        gguf_file::write(&mut wrong, &meta, &[]).unwrap();
+        let err = enc.use_gpu(&wrong.into_inner(), Some(gpu)).unwrap_err();
+        assert!(err.to_string().contains("not the model loaded"), "{err}");
+        assert_eq!(enc.embed(&texts).unwrap(), on_cpu);
     }
 
     #[test]

@@ -5,8 +5,6 @@
 //! checkpoint runs through the same forward pass.
 
 pub mod bert;
-/// Natively only: in the page e5 stays on the CPU.
-#[cfg(not(target_arch = "wasm32"))]
 pub mod bert_gpu;
 pub mod encoder;
 pub mod tokenizer;

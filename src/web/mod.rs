@@ -267,8 +267,9 @@ pub struct Session {
     screen_reader: Option<String>,
     /// The creative whose picture the page is reading.
     pending_screen: Option<screen::PendingScreen>,
-    /// Whisper's encoder on WebGPU, where the page chose a GPU (the vision tower goes onto the same device)
-    /// ([`Session::use_device`]); the CPU otherwise.
+    /// Whisper's encoder on WebGPU, where the page chose a GPU (e5's layers
+    /// and the vision tower go onto the same device) ([`Session::use_device`]);
+    /// the CPU otherwise.
     gpu: Option<GpuWithFallback>,
     /// Why the device chosen is not in use, if it is not.
     gpu_problem: Option<String>,
@@ -283,6 +284,8 @@ struct DeviceState {
     device: String,
     /// Why the GPU is not in use when it was asked for, or was given up.
     problem: Option<String>,
+    /// Whether e5 embeds the transcripts there too (and has not failed there).
+    text_gpu: bool,
 }
 
 /// A cache over a fresh journal, and the journal.
@@ -314,9 +317,13 @@ impl Session {
         let transcriber = load_transcriber(whisper_gguf, whisper_tokenizer).map_err(model_error(WHISPER_GGUF))?;
         let encoder = TextEncoder::from_gguf(e5_gguf, e5_tokenizer).map_err(model_error("e5-small"))?;
         let (cache, journal) = journaled_cache();
+        // The engine never leaves the worker's thread, and e5's WebGPU
+        // handles cannot: the Arc is the CLI's, for sharing the encoder.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let encoder = std::sync::Arc::new(encoder);
         let engine = Engine {
             transcriber,
-            encoder: std::sync::Arc::new(encoder),
+            encoder,
             cache,
             asr: Default::default(),
             max_seconds: DEFAULT_MAX_SECONDS,
@@ -343,17 +350,17 @@ impl Session {
         })
     }
 
-    /// Chooses where Whisper's encoder runs: `choice` is "auto" (a real GPU
-    /// whose self-test against the CPU kernel passes; CPU emulations such as
-    /// SwiftShader are passed over), "gpu" (any adapter) or "cpu".
-    /// `whisper_gguf` is the model file again, whose weights are uploaded
-    /// to the GPU in their quantised form; it stays in JavaScript's memory
-    /// unless a GPU passed its self-test, since wasm memory never shrinks
-    /// and most visits (no GPU, or only an emulation) do not need it.
-    /// Never fails for want of a GPU: the answer says which device runs and
-    /// why not the GPU.
+    /// Chooses where Whisper's encoder and e5's layers run: `choice` is
+    /// "auto" (a real GPU whose self-test against the CPU kernel passes; CPU
+    /// emulations such as SwiftShader are passed over), "gpu" (any adapter)
+    /// or "cpu". `whisper_gguf` and `e5_gguf` are the model files again,
+    /// whose weights are uploaded to the GPU in their quantised form; they
+    /// stay in JavaScript's memory unless a GPU passed its self-test, since
+    /// wasm memory never shrinks and most visits (no GPU, or only an
+    /// emulation) do not need them. Never fails for want of a GPU: the
+    /// answer says which device runs and why not the GPU.
     #[wasm_bindgen(js_name = useDevice)]
-    pub async fn use_device(&mut self, choice: String, whisper_gguf: js_sys::Uint8Array) -> Result<JsValue, JsValue> {
+    pub async fn use_device(&mut self, choice: String, whisper_gguf: js_sys::Uint8Array, e5_gguf: js_sys::Uint8Array) -> Result<JsValue, JsValue> {
         let choice = crate::gpu::DeviceChoice::from_name(&choice)
             .ok_or_else(|| error(Error::Invalid(format!("no device {choice:?} (auto, cpu or gpu)"))))?;
         self.gpu = None;
@@ -378,12 +385,22 @@ impl Session {
             }
             Err(e) => self.gpu_problem = Some(e.to_string()),
         }
+        // e5 follows Whisper's encoder; failing there leaves it on the CPU.
+        let gpu = self.gpu.as_ref().map(|g| g.gpu().clone());
+        let e5 = if gpu.is_some() { e5_gguf.to_vec() } else { Vec::new() };
+        let moved = match std::sync::Arc::get_mut(&mut self.engine.encoder) {
+            Some(encoder) => encoder.use_gpu(&e5, gpu),
+            None => Err(Error::Invalid("the text encoder is in use elsewhere".into())),
+        };
+        if let (Err(e), Some(_)) = (moved, &self.gpu) {
+            self.gpu_problem = Some(format!("e5 stays on the CPU: {e}"));
+        }
         to_js(&self.device_state(choice))
     }
 
     fn device_state(&self, choice: crate::gpu::DeviceChoice) -> DeviceState {
         let device = self.gpu.as_ref().map_or_else(crate::asr::whisper::cpu_device, GpuWithFallback::device);
-        DeviceState { choice, device, problem: self.gpu_problem.clone() }
+        DeviceState { choice, device, problem: self.gpu_problem.clone(), text_gpu: self.engine.encoder.on_gpu() }
     }
 
     /// Ends the GPU's device as a driver reset would (the browser tests'
@@ -560,12 +577,12 @@ impl Session {
     /// and no reading is cached: then it is held, and the answer is
     /// `{screen_wanted: true}`; the page reads the picture and calls
     /// `finishScreen` (or `finishScreenFailed`).
-    fn conclude(&mut self, creative: Creative, content_hash: &str, mut f: Features, seen: VisionOutcome) -> Result<JsValue, JsValue> {
+    async fn conclude(&mut self, creative: Creative, content_hash: &str, mut f: Features, seen: VisionOutcome) -> Result<JsValue, JsValue> {
         if self.engine.wants_screen(&f) {
             match &self.screen_reader {
                 None => f.screen_note = Some(notes::screen_off()),
                 Some(reader) => match self.engine.recall_screen(content_hash, reader) {
-                    Some(text) => self.engine.add_screen(&mut f, Ok(text)).map_err(error)?,
+                    Some(text) => self.engine.add_screen(&mut f, Ok(text)).await.map_err(error)?,
                     None => {
                         let content_hash = content_hash.to_string();
                         self.pending_screen = Some(screen::PendingScreen { creative, content_hash, features: f, seen });
@@ -587,21 +604,21 @@ impl Session {
     /// limit stopped the reading; `frames_ms` and `ocr_ms` are the time
     /// decoding and reading.
     #[wasm_bindgen(js_name = finishScreen)]
-    pub fn finish_screen(&mut self, frames: &ScreenFrames, readings: Vec<String>, cut_short: bool, frames_ms: f64, ocr_ms: f64) -> Result<JsValue, JsValue> {
+    pub async fn finish_screen(&mut self, frames: &ScreenFrames, readings: Vec<String>, cut_short: bool, frames_ms: f64, ocr_ms: f64) -> Result<JsValue, JsValue> {
         let mut text = ScreenText::from_readings(&frames.chosen(), &readings, frames.sampled(), cut_short);
         (text.frames_ms, text.ocr_ms) = (frames_ms, ocr_ms);
         let pending = self.take_pending_screen()?;
         if let Some(reader) = &self.screen_reader {
             self.engine.remember_screen(&pending.content_hash, reader, &text).map_err(error)?;
         }
-        self.finish_pending(pending, Ok(text))
+        self.finish_pending(pending, Ok(text)).await
     }
 
     /// Decides the held creative without its picture: `failure` is the
     /// `{code, message}` reading it failed with ("no-video": the file has
     /// no picture); the report says why.
     #[wasm_bindgen(js_name = finishScreenFailed)]
-    pub fn finish_screen_failed(&mut self, failure: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn finish_screen_failed(&mut self, failure: JsValue) -> Result<JsValue, JsValue> {
         let field = |name: &str| js_sys::Reflect::get(&failure, &name.into()).ok().and_then(|v| v.as_string());
         let message = field("message").or_else(|| failure.as_string()).unwrap_or_else(|| "unknown error".into());
         let e = match field("code").as_deref() {
@@ -610,16 +627,16 @@ impl Session {
             _ => Error::VideoDecode(message),
         };
         let pending = self.take_pending_screen()?;
-        self.finish_pending(pending, Err(e))
+        self.finish_pending(pending, Err(e)).await
     }
 
     fn take_pending_screen(&mut self) -> Result<screen::PendingScreen, JsValue> {
         self.pending_screen.take().ok_or_else(|| error(Error::Invalid("no creative is waiting for its on-screen text".into())))
     }
 
-    fn finish_pending(&mut self, pending: screen::PendingScreen, read: crate::Result<ScreenText>) -> Result<JsValue, JsValue> {
+    async fn finish_pending(&mut self, pending: screen::PendingScreen, read: crate::Result<ScreenText>) -> Result<JsValue, JsValue> {
         let screen::PendingScreen { creative, content_hash, mut features, seen } = pending;
-        self.engine.add_screen(&mut features, read).map_err(error)?;
+        self.engine.add_screen(&mut features, read).await.map_err(error)?;
         self.decide(&creative, &content_hash, &features, seen)
     }
 
@@ -670,7 +687,7 @@ impl Session {
         // (then `classifyWithoutSound` if none can).
         let f = self.engine.features_hashed_on(&creative, &hash, bytes, self.gpu.as_ref()).await.map_err(error)?;
         let seen = self.seen(&hash, still.as_deref().unwrap_or_default(), frames).await;
-        self.conclude(creative, &hash, f, seen)
+        self.conclude(creative, &hash, f, seen).await
     }
 
     /// `classifyFile` for a creative whose audio the reader worker already
@@ -695,7 +712,7 @@ impl Session {
         let f = self.engine.features_of_decoded_on(content_hash, decoded, decode_ms, self.gpu.as_ref()).await.map_err(error)?;
         let still = if self.vision.is_some() && frames.is_empty() { bytes } else { &[] };
         let seen = self.seen(content_hash, still, frames).await;
-        self.conclude(creative, content_hash, f, seen)
+        self.conclude(creative, content_hash, f, seen).await
     }
 
     /// A creative no decoder found sound in (`audio_error`, the `{code,
@@ -711,7 +728,7 @@ impl Session {
         if !no_track && seen.is_err() {
             return Err(audio_error);
         }
-        self.conclude(creative, &hash, Features::soundless(), seen)
+        self.conclude(creative, &hash, Features::soundless(), seen).await
     }
 
     /// Transcribes and classifies audio the browser decoded: interleaved
@@ -741,18 +758,18 @@ impl Session {
         decoded.incomplete = incomplete;
         let decode_ms = decode_ms + t.elapsed().as_secs_f64() * 1e3;
         let f = self.engine.features_of_decoded_on(content_hash, decoded, decode_ms, self.gpu.as_ref()).await.map_err(error)?;
-        self.conclude(creative, content_hash, f, seen)
+        self.conclude(creative, content_hash, f, seen).await
     }
 
     /// Trains a head on a file of labelled texts (.csv/.xlsx/.jsonl with
     /// `text` and `label` columns), uses it, and returns the
     /// [`TrainingReport`].
     #[wasm_bindgen(js_name = trainTextsFile)]
-    pub fn train_texts_file(&mut self, file_name: &str, bytes: &[u8], folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
+    pub async fn train_texts_file(&mut self, file_name: &str, bytes: &[u8], folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
         let table = Table::from_bytes(file_name, bytes).map_err(error)?;
         let rows = read_labelled_texts(file_name, &table).map_err(error)?;
         let segments = segments_for_texts(&rows, None, self.dictionary.clone()).map_err(error)?;
-        self.train(segments, &rows, vec![], None, None, folds, progress)
+        self.train(segments, &rows, vec![], None, None, folds, progress).await
     }
 
     /// Trains on labelled creatives the page has read, in label order:
@@ -764,7 +781,7 @@ impl Session {
     /// problems. The same rules as the CLI's `train`
     /// ([`training::creative_examples`]).
     #[wasm_bindgen(js_name = trainCreatives)]
-    pub fn train_creatives(&mut self, creatives: JsValue, set_aside: JsValue, folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
+    pub async fn train_creatives(&mut self, creatives: JsValue, set_aside: JsValue, folds: usize, progress: &js_sys::Function) -> Result<JsValue, JsValue> {
         #[derive(serde::Deserialize)]
         struct ReadCreative {
             row: usize,
@@ -802,7 +819,7 @@ impl Session {
             .collect();
         let sorted = training::creative_examples(&creatives, set_aside);
         let vision = Some(&sorted.vision[..]).filter(|_| self.vision.is_some());
-        self.train(self.training_segments(), &sorted.texts, sorted.problems.clone(), vision, Some(sorted.screen()), folds, progress)
+        self.train(self.training_segments(), &sorted.texts, sorted.problems.clone(), vision, Some(sorted.screen()), folds, progress).await
     }
 
     /// The segments labelled creatives are trained on: the user's dictionary
@@ -814,13 +831,13 @@ impl Session {
     /// Embeds, cross-validates, trains, switches to the new head and
     /// returns the [`TrainingReport`].
     #[allow(clippy::too_many_arguments)]
-    fn train(
+    async fn train(
         &mut self,
         segments: SegmentDictionary,
         rows: &LabelledTexts,
         problems: Vec<RowProblem>,
         vision_rows: Option<&[VisionExample]>,
-        screen: Option<ScreenExamples>,
+        screen: Option<ScreenExamples<'_>>,
         folds: usize,
         progress: &js_sys::Function,
     ) -> Result<JsValue, JsValue> {
@@ -828,6 +845,7 @@ impl Session {
         let ex = training::embed_examples(encoder, cache, segments, rows, problems, |done, total| {
             let _ = progress.call2(&JsValue::NULL, &(done as f64).into(), &(total as f64).into());
         })
+        .await
         .map_err(error)?;
         let options = TrainingOptions { folds, ..Default::default() };
         let vision = self.vision.as_ref().zip(vision_rows).map(|(branch, rows)| (&branch.model, rows));

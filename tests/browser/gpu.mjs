@@ -1,7 +1,7 @@
 // The page on WebGPU (node tests/browser/gpu.mjs), on headless Chromium's
 // SwiftShader adapter (a CPU emulation: a check of correctness, not of
 // speed). `auto` passes over the emulation and says so; with the GPU chosen
-// Whisper's encoder runs on WebGPU and a creative gets the CPU path's
+// Whisper's encoder and e5 run on WebGPU and a creative gets the CPU path's
 // transcript and segment; a device lost mid-session sends the next
 // windows to the CPU and the batch completes. X-CLIP's vision tower (the
 // tiny fixture) follows the device and decides a silent video as the CPU does.
@@ -43,13 +43,14 @@ await check('auto passes over a CPU emulation of a GPU and says the encoder runs
   assert.ok(cpu.every((r) => r.transcript.length > 10), 'the voice creatives have speech');
 });
 
-await check('with the GPU chosen, the encoder runs on WebGPU and the transcripts and segments are the CPU path\'s', async () => {
+await check('with the GPU chosen, Whisper\'s encoder and e5 run on WebGPU and the transcripts and segments are the CPU path\'s', async () => {
   // As a user does: the Segments tab's Compute setting.
   await page.click('[data-tab="segments"]');
   await page.selectOption('#device-mode', 'gpu');
   await page.waitForSelector('#engine[data-device="gpu"]', { timeout: 5 * 60_000 });
   const line = await page.textContent('#engine');
   assert.match(line, /GPU: .*webgpu/i, `the status line names the adapter: ${line}`);
+  assert.match(line, /speech and text encoders|кодировщики речи и текста/, `e5 is on the GPU too: ${line}`);
   assert.equal(await page.evaluate(() => localStorage.getItem('cf-device')), 'gpu', 'the choice is kept for the next visit');
   await page.click('[data-tab="batch"]');
   // One creative: SwiftShader takes about 100 s a window (both paths to the
@@ -60,8 +61,15 @@ await check('with the GPU chosen, the encoder runs on WebGPU and the transcripts
     assert.match(r.device, /^gpu: /, `${r.file} ran on ${r.device}`);
     assert.ok(r.encoder_parts_ms.gpu > 0, 'the encoder\'s time is the GPU\'s');
   }
-  console.log(`    ${gpu[0].device}: encoder ${Math.round(gpu[0].timings_ms.encoder)} ms against ${Math.round(cpu[1].timings_ms.encoder)} ms on the CPU`);
+  const ms = (r, stage) => Math.round(r.timings_ms[stage]);
+  // The CPU pass embedded the shared transcript once, for the first file.
+  const cpuEmbed = Math.max(...cpu.map((r) => ms(r, 'embed')));
+  console.log(`    ${gpu[0].device}: encoder ${ms(gpu[0], 'encoder')} ms against ${ms(cpu[1], 'encoder')} ms on the CPU; e5 ${ms(gpu[0], 'embed')} ms against ${cpuEmbed} ms; confidence ${gpu[0].confidence.toFixed(5)} against ${cpu[1].confidence.toFixed(5)}`);
   assert.deepEqual(said(gpu), said(cpu.slice(1)));
+  // e5's vector moved a little (the CPU's int8 products, the GPU's f32 sums): the same decision, about as sure.
+  for (const [g, c] of gpu.map((r, i) => [r, cpu[i + 1]])) {
+    assert.ok(Math.abs(g.confidence - c.confidence) < 0.01, `${g.file}: confidence ${g.confidence} on the GPU, ${c.confidence} on the CPU`);
+  }
 });
 
 await check('a GPU device lost mid-session leaves the windows to the CPU, and the batch completes with the same answers', async () => {

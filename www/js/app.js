@@ -122,7 +122,8 @@ function showReady(detail) {
 function showDevice(state) {
   if (shown.ready) shown.ready.device = state;
   const gpu = state.device.startsWith('gpu: ') ? state.device.slice(5) : null;
-  const deviceText = gpu ? t('engineGpu').replace('{name}', gpu) : `${t('engineNoGpu')}${state.problem ? ` (${state.problem})` : ''}`;
+  const problem = state.problem ? ` (${state.problem})` : '';
+  const deviceText = gpu ? `${t(state.text_gpu ? 'engineGpuBoth' : 'engineGpu').replace('{name}', gpu)}${problem}` : `${t('engineNoGpu')}${problem}`;
   $('engine').textContent = `${t('engineCpu')}, ${shown.threadsText} · ${deviceText}`;
   $('engine').dataset.device = gpu ? 'gpu' : 'cpu';
   $('device-mode').value = state.choice;

@@ -6,7 +6,8 @@
 // terminating the worker. A classic worker: the engine is an Emscripten
 // script, not a module.
 //
-//   {id, init: {files: [[name, bytes]], settings}}  → {id, result: {version}}
+//   {id, init: {files: [[name, bytes]], engine, settings}}  → {id, result: {version}}
+//     (engine: the engine's WebAssembly bytes, which the page fetched once)
 //   {id, read: {image}}   (a PPM file)               → {id, result: [tsv, …]}, one TSV per thresholding
 //   any failure                                      → {id, error: {code: 'ocr', message}}
 
@@ -19,10 +20,10 @@ let api = null;
 /** @type {any} */
 let settings = null;
 
-async function init({ files, settings: given }) {
+async function init({ files, engine, settings: given }) {
   settings = given;
   const TesseractCore = /** @type {any} */ (self).TesseractCore;
-  core = await TesseractCore({ locateFile: (path) => new URL(`../ocr/${path}`, self.location.href).href });
+  core = await TesseractCore({ wasmBinary: engine, locateFile: (path) => new URL(`../ocr/${path}`, self.location.href).href });
   core.FS.mkdir('/tessdata');
   for (const [name, bytes] of files) core.FS.writeFile(`/tessdata/${name}`, bytes);
   api = new core.TessBaseAPI();

@@ -8,6 +8,8 @@
 // The engine's build, part of the cache keys of its readings; package.json
 // pins the same version (tests/js check the two agree).
 export const ENGINE = 'tesseract.js-core 7.0.0 simd-lstm';
+// Its WebAssembly, in the site's ocr/ folder beside the script ocr-worker.js loads.
+const ENGINE_WASM = 'tesseract-core-simd-lstm.wasm';
 
 // tesseract.js cannot cut a reading short as libtesseract's deadline does
 // natively, so a frame whose readings take longer than this many times
@@ -28,6 +30,8 @@ export class ScreenReader {
     this.settings = settings;
     this.worker = null;
     this.started = null;
+    /** @type {Promise<ArrayBuffer> | null} */
+    this.engine = null;
     this.pending = new Map();
     this.next = 1;
   }
@@ -70,13 +74,29 @@ export class ScreenReader {
       };
       // The engine's script or module could not load (a site without ocr/).
       worker.onerror = (e) => this.stop({ code: 'ocr', message: `the OCR engine could not start: ${e.message || 'its files are missing'}` });
-      const files = await this.loadFiles();
-      return this.ask({ init: { files, settings: this.settings } }, START_TIMEOUT_MS, files.map(([, bytes]) => bytes.buffer));
+      const [files, engine] = await Promise.all([this.loadFiles(), this.engineBinary()]);
+      // The engine's bytes are copied, not transferred: the next worker gets them too.
+      return this.ask({ init: { files, engine, settings: this.settings } }, START_TIMEOUT_MS, files.map(([, bytes]) => bytes.buffer));
     })().catch((e) => {
       this.stop(e);
       throw e;
     });
     return this.started;
+  }
+
+  // The engine's WebAssembly, fetched once a visit: a worker started after
+  // one was terminated gets the same bytes rather than fetching them again.
+  engineBinary() {
+    this.engine ??= fetch(new URL(`../ocr/${ENGINE_WASM}`, import.meta.url))
+      .then((r) => {
+        if (!r.ok) throw { code: 'ocr', message: `the OCR engine could not start: ${ENGINE_WASM}: HTTP ${r.status}` };
+        return r.arrayBuffer();
+      })
+      .catch((e) => {
+        this.engine = null;
+        throw e && e.code ? e : { code: 'ocr', message: `the OCR engine could not start: ${(e && e.message) || e}` };
+      });
+    return this.engine;
   }
 
   // One request to the worker; past `timeoutMs` the worker is terminated.

@@ -38,16 +38,17 @@ const classifierState = () => ({ segments: session.segments(), classifier: sessi
 
 const embedProgress = (done, total) => progress({ training: 'embedding', done, total });
 
-// Where Whisper's encoder runs (src/web: Session.useDevice): "auto" takes a
-// real GPU whose self-test passes, "gpu" any WebGPU adapter, "cpu" none.
-// The model file goes to the GPU in its quantised form, so it is read again
-// (from the Cache API) when the device changes.
-let whisperEntry = null;
-async function useDevice(choice, whisperBytes) {
+// Where Whisper's encoder and e5 run (src/web: Session.useDevice): "auto"
+// takes a real GPU whose self-test passes, "gpu" any WebGPU adapter, "cpu"
+// none. The model files go to the GPU in their quantised form, so they are
+// read again (from the Cache API) when the device changes.
+let gpuEntries = null;
+async function useDevice(choice, whisperBytes, e5Bytes) {
+  const none = new Uint8Array();
   if (choice !== 'cpu' && !(/** @type {any} */ (self.navigator).gpu)) {
-    return session.useDevice('cpu', new Uint8Array()).then((state) => ({ ...state, choice, problem: 'this browser has no WebGPU' }));
+    return session.useDevice('cpu', none, none).then((state) => ({ ...state, choice, problem: 'this browser has no WebGPU' }));
   }
-  return session.useDevice(choice, choice === 'cpu' ? new Uint8Array() : whisperBytes);
+  return choice === 'cpu' ? session.useDevice(choice, none, none) : session.useDevice(choice, whisperBytes, e5Bytes);
 }
 
 // A module whose one function uses i32x4.relaxed_dot_i8x16_i7x16_add
@@ -208,8 +209,8 @@ const methods = {
     const downloaded = performance.now();
     session = new Session(manifestBytes, loaded.whisper.bytes, loaded.whisperTokenizer.bytes, loaded.e5.bytes, loaded.e5Tokenizer.bytes);
     const kept = await restoreFeatures();
-    whisperEntry = entries.whisper;
-    const deviceState = await useDevice(device, loaded.whisper.bytes);
+    gpuEntries = { whisper: entries.whisper, e5: entries.e5 };
+    const deviceState = await useDevice(device, loaded.whisper.bytes, loaded.e5.bytes);
     const visionProblem = await loadVision(manifest, cache, files).catch((e) => `${(e && e.message) || e}`);
     prepareScreen(manifest, files);
     return {
@@ -306,8 +307,8 @@ const methods = {
   panicForTest: () => panicForTest(),
   async setDevice({ device }) {
     const cache = await openCache();
-    const { bytes } = device === 'cpu' ? { bytes: new Uint8Array() } : await modelFile(whisperEntry, cache, progress);
-    const state = await useDevice(device, bytes);
+    const read = async (entry) => (device === 'cpu' ? new Uint8Array() : (await modelFile(entry, cache, progress)).bytes);
+    const state = await useDevice(device, await read(gpuEntries.whisper), await read(gpuEntries.e5));
     // The vision tower left the old device: set the model again on the new one.
     if (session.vision()) await loadVision(JSON.parse(new TextDecoder().decode(manifestBytes)), cache, modelFiles());
     return { device: state };
@@ -458,16 +459,17 @@ async function readScreen(bytes) {
       }
     } catch (e) {
       rethrowTrap(e);
-      return session.finishScreenFailed(errorOf(e, 'video'));
+      return await session.finishScreenFailed(errorOf(e, 'video'));
     }
     const framesMs = performance.now() - started;
+    let read;
     try {
-      const { readings, cutShort } = await screenReader().read(Array.from(frames.chosen(), (i) => images[i]));
-      return session.finishScreen(frames, readings, cutShort, framesMs, performance.now() - started - framesMs);
+      read = await screenReader().read(Array.from(frames.chosen(), (i) => images[i]));
     } catch (e) {
       rethrowTrap(e);
-      return session.finishScreenFailed(errorOf(e, 'ocr'));
+      return await session.finishScreenFailed(errorOf(e, 'ocr'));
     }
+    return await session.finishScreen(frames, read.readings, read.cutShort, framesMs, performance.now() - started - framesMs);
   } finally {
     frames.free();
   }
