@@ -19,15 +19,24 @@ const DEADLINE_SLACK = 1.5;
 // Starting the engine: loading 8 MB of traineddata into it.
 const START_TIMEOUT_MS = 60_000;
 
+/** The engine's WebAssembly, from the site's ocr/ folder. */
+async function fetchEngine() {
+  const response = await fetch(new URL(`../ocr/${ENGINE_WASM}`, import.meta.url));
+  if (!response.ok) throw new Error(`${ENGINE_WASM}: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
 /** A creative's picture read by Tesseract in its own worker: one TSV per reading. */
 export class ScreenReader {
   /**
    * @param {() => Promise<Array<[string, Uint8Array]>>} loadFiles the traineddata, by file name
    * @param {any} settings the core's `ocrSettings()`
+   * @param {() => Promise<ArrayBuffer>} loadEngine the engine's WebAssembly
    */
-  constructor(loadFiles, settings) {
+  constructor(loadFiles, settings, loadEngine = fetchEngine) {
     this.loadFiles = loadFiles;
     this.settings = settings;
+    this.loadEngine = loadEngine;
     this.worker = null;
     this.started = null;
     /** @type {Promise<ArrayBuffer> | null} */
@@ -87,15 +96,10 @@ export class ScreenReader {
   // The engine's WebAssembly, fetched once a visit: a worker started after
   // one was terminated gets the same bytes rather than fetching them again.
   engineBinary() {
-    this.engine ??= fetch(new URL(`../ocr/${ENGINE_WASM}`, import.meta.url))
-      .then((r) => {
-        if (!r.ok) throw { code: 'ocr', message: `the OCR engine could not start: ${ENGINE_WASM}: HTTP ${r.status}` };
-        return r.arrayBuffer();
-      })
-      .catch((e) => {
-        this.engine = null;
-        throw e && e.code ? e : { code: 'ocr', message: `the OCR engine could not start: ${(e && e.message) || e}` };
-      });
+    this.engine ??= this.loadEngine().catch((e) => {
+      this.engine = null;
+      throw { code: 'ocr', message: `the OCR engine could not start: ${(e && e.message) || e}` };
+    });
     return this.engine;
   }
 
