@@ -537,19 +537,15 @@ impl BertModel {
     /// The hidden states [B, L, H] after each of `layers` (1-based; the
     /// last is `num_hidden_layers`), from one pass. Natively the GPU's work
     /// is waited for on this thread; the page cannot wait synchronously, so
-    /// there this computes on the CPU ([`Self::forward_layers_async`] uses
-    /// its WebGPU).
+    /// there this computes on the CPU ([`Self::forward_layers_on`] with
+    /// `may_wait` uses its WebGPU).
     pub fn forward_layers(&self, ids: &Tensor, mask: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
         crate::task::now(self.forward_layers_on(ids, mask, layers, cfg!(not(target_arch = "wasm32"))))
     }
 
-    /// [`Self::forward_layers`] on the GPU wherever one is in use.
-    pub async fn forward_layers_async(&self, ids: &Tensor, mask: &Tensor, layers: &[usize]) -> Result<Vec<Tensor>> {
-        self.forward_layers_on(ids, mask, layers, true).await
-    }
-
-    /// `may_wait`: whether the GPU may be used (its answer is awaited).
-    async fn forward_layers_on(&self, ids: &Tensor, mask: &Tensor, layers: &[usize], may_wait: bool) -> Result<Vec<Tensor>> {
+    /// [`Self::forward_layers`]; `may_wait`: whether the GPU may be used
+    /// (its answer is awaited).
+    pub async fn forward_layers_on(&self, ids: &Tensor, mask: &Tensor, layers: &[usize], may_wait: bool) -> Result<Vec<Tensor>> {
         let n = self.config.num_hidden_layers;
         if let Some(bad) = layers.iter().find(|&&k| k == 0 || k > n) {
             return Err(Error::Invalid(format!("layer {bad} does not exist: the model has layers 1 to {n}")));

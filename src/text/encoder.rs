@@ -274,11 +274,10 @@ impl TextEncoder {
         let mask = Tensor::from_vec(mask, (b, len), &Device::Cpu)?;
         let mut layers = vec![self.model.config().num_hidden_layers];
         layers.extend(&self.pooled_layers);
-        let states = match may_wait {
-            true => self.model.forward_layers_async(&ids, &mask, &layers).await?,
-            false => self.model.forward_layers(&ids, &mask, &layers)?,
-        };
-        let pooled = states
+        let pooled = self
+            .model
+            .forward_layers_on(&ids, &mask, &layers, may_wait)
+            .await?
             .iter()
             .map(|hidden| mean_pool(hidden, &mask))
             .collect::<Result<Vec<_>>>()?;
